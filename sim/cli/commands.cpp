@@ -1,0 +1,179 @@
+#include "sim/cli/commands.hpp"
+
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sim/config/loader.hpp"
+#include "sim/report/config_json.hpp"
+#include "sim/report/config_text.hpp"
+
+namespace clustersim::cli {
+namespace {
+
+using nlohmann::json;
+
+config::LoadOptions load_options(const CommonOptions& common) {
+  config::LoadOptions options;
+  options.overrides = common.overrides;
+  return options;
+}
+
+// Prints the problems of a configuration and returns the matching exit code.
+int report_config_error(const config::ConfigError& error, bool as_json) {
+  std::cerr << error.what() << '\n';
+  const std::size_t count = error.diagnostics().size();
+  std::cerr << fmt::format("clustersim: {} {}\n", count,
+                           error.infeasible() ? (count == 1 ? "infeasibility" : "infeasibilities")
+                                              : (count == 1 ? "error" : "errors"));
+  if (as_json) {
+    std::cout << json{{"status", error.infeasible() ? "infeasible" : "input_error"},
+                      {"diagnostics", report::to_json(error)}}
+                     .dump(2)
+              << '\n';
+  }
+  return error.infeasible() ? kExitInfeasible : kExitInputError;
+}
+
+// A subcommand whose engine is not built yet says so, plainly, with the issue that brings it.
+int not_yet(std::string_view command, std::string_view what, std::string_view issue,
+            bool as_json) {
+  const std::string message =
+      fmt::format("clustersim {}: {} is not implemented yet (it arrives with {})", command, what,
+                  issue);
+  std::cerr << message << '\n';
+  if (as_json) std::cout << json{{"status", "not_implemented"}, {"message", message}}.dump(2) << '\n';
+  return kExitInfeasible;
+}
+
+template <class Load, class Print>
+int load_and_print(const std::string& file, const CommonOptions& common, Load load, Print print) {
+  try {
+    const auto card = load(file, load_options(common));
+    if (common.json) {
+      std::cout << report::to_json(card).dump(2) << '\n';
+    } else {
+      print(card);
+    }
+    return kExitOk;
+  } catch (const config::ConfigError& error) {
+    return report_config_error(error, common.json);
+  }
+}
+
+}  // namespace
+
+int run_experiment(const RunOptions& options) {
+  try {
+    const config::Experiment experiment =
+        config::load_experiment(options.experiment, load_options(options.common));
+    if (!options.common.json) std::cout << report::to_text(experiment);
+    return not_yet("run", "the training-step simulation",
+                   "the training-step issue #7; the experiment above loaded and validated",
+                   options.common.json);
+  } catch (const config::ConfigError& error) {
+    return report_config_error(error, options.common.json);
+  }
+}
+
+int run_sweep(const SweepOptions& options) {
+  try {
+    const config::SweepSpec sweep =
+        config::load_sweep(options.sweep, load_options(options.common));
+    if (!options.common.json) {
+      std::cout << fmt::format("sweep {}: {} points over {}\n", sweep.name, sweep.points().size(),
+                               sweep.experiment);
+    }
+    return not_yet("sweep", "running sweep points", "the training-step issue #7",
+                   options.common.json);
+  } catch (const config::ConfigError& error) {
+    return report_config_error(error, options.common.json);
+  }
+}
+
+int run_topo(const FileOptions& options) {
+  try {
+    const config::TopologySpec spec =
+        config::load_topology(options.file, load_options(options.common));
+    if (!options.common.json) std::cout << report::to_text(spec);
+    return not_yet("topo", "building the topology graph and its statistics and cost",
+                   "the fabric issue #3", options.common.json);
+  } catch (const config::ConfigError& error) {
+    return report_config_error(error, options.common.json);
+  }
+}
+
+int run_model(const FileOptions& options) {
+  if (options.seq_len && *options.seq_len <= 0) {
+    std::cerr << fmt::format("clustersim model: --seq-len must be a positive number of tokens, "
+                             "got {}\n",
+                             *options.seq_len);
+    return kExitInputError;
+  }
+  return load_and_print(options.file, options.common, config::load_model_card,
+                        [](const config::ModelCard& card) { std::cout << report::to_text(card); });
+}
+
+int run_validate(const std::vector<std::string>& files, const CommonOptions& common) {
+  int worst = kExitOk;
+  json results = json::array();
+  for (const std::string& file : files) {
+    const config::CardKind kind = config::detect_kind(file);
+    const config::LoadOptions options = load_options(common);
+    try {
+      std::string name;
+      switch (kind) {
+        case config::CardKind::model:
+          name = config::load_model_card(file, options).name;
+          break;
+        case config::CardKind::hardware:
+          name = config::load_hardware_profile(file, options).name;
+          break;
+        case config::CardKind::topology:
+          name = config::load_topology(file, options).name;
+          break;
+        case config::CardKind::experiment:
+          name = config::load_experiment(file, options).name;
+          break;
+        case config::CardKind::sweep:
+          name = config::load_sweep(file, options).name;
+          break;
+      }
+      if (common.json) {
+        results.push_back({{"file", file}, {"kind", config::to_string(kind)}, {"status", "ok"}});
+      } else {
+        std::cout << fmt::format("{}: ok ({} {})\n", file, config::to_string(kind), name);
+      }
+    } catch (const config::ConfigError& error) {
+      std::cerr << error.what() << '\n';
+      const int code = error.infeasible() ? kExitInfeasible : kExitInputError;
+      worst = std::max(worst, code);
+      if (common.json) {
+        results.push_back({{"file", file},
+                           {"kind", config::to_string(kind)},
+                           {"status", error.infeasible() ? "infeasible" : "input_error"},
+                           {"diagnostics", report::to_json(error)}});
+      }
+    }
+  }
+  if (common.json) std::cout << results.dump(2) << '\n';
+  return worst;
+}
+
+int run_crosscheck(const CrosscheckOptions& options) {
+  try {
+    (void)config::load_hardware_profile(options.hardware, load_options(options.common));
+  } catch (const config::ConfigError& error) {
+    return report_config_error(error, options.common.json);
+  }
+  return not_yet("crosscheck", "comparing measurements with predictions",
+                 "the hardware-profiles issue #6", options.common.json);
+}
+
+int run_plot(const PlotOptions& options) {
+  (void)options;
+  return not_yet("plot", "plotting sweep results", "the sweep and dashboard work", false);
+}
+
+}  // namespace clustersim::cli

@@ -1,0 +1,62 @@
+#pragma once
+// The subcommands of the clustersim CLI. Each returns the process exit code:
+// 0 success, 1 simulation failed or the input is infeasible, 2 usage or input error.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace clustersim::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInfeasible = 1;
+inline constexpr int kExitInputError = 2;
+inline constexpr int kExitInternalError = 3;  // a bug in clustersim, never a user mistake
+
+struct CommonOptions {
+  std::vector<std::string> overrides;  // --set key=value
+  bool json = false;
+};
+
+struct RunOptions {
+  CommonOptions common;
+  std::string experiment;
+  std::optional<std::string> trace;
+};
+
+struct SweepOptions {
+  CommonOptions common;
+  std::string sweep;
+  int jobs = 1;
+  std::string out = "out";
+  bool mpi = false;
+};
+
+struct FileOptions {  // topo, model, validate
+  CommonOptions common;
+  std::string file;
+  std::optional<long long> seq_len;
+};
+
+struct CrosscheckOptions {
+  CommonOptions common;
+  std::string measured;
+  std::string hardware;
+};
+
+struct PlotOptions {
+  std::string results;
+  std::string x;
+  std::string y;
+  std::string out;
+};
+
+int run_experiment(const RunOptions& options);
+int run_sweep(const SweepOptions& options);
+int run_topo(const FileOptions& options);
+int run_model(const FileOptions& options);
+int run_validate(const std::vector<std::string>& files, const CommonOptions& options);
+int run_crosscheck(const CrosscheckOptions& options);
+int run_plot(const PlotOptions& options);
+
+}  // namespace clustersim::cli

@@ -1,0 +1,114 @@
+// clustersim: predicts step time, memory, MFU and cost of large-model training on GPU clusters.
+// This file only parses the command line; each subcommand lives in commands.cpp.
+
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "sim/cli/commands.hpp"
+
+namespace {
+
+using namespace clustersim::cli;
+
+void add_common(CLI::App& command, CommonOptions& common, bool with_json = true) {
+  command.add_option("--set", common.overrides,
+                     "Override a key of the input, e.g. --set parallelism.pp=8 (repeatable)")
+      ->type_name("KEY=VALUE");
+  if (with_json) command.add_flag("--json", common.json, "Print the result as one JSON object");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"clustersim: predict step time, memory, MFU and cost of large-model training on "
+               "GPU clusters",
+               "clustersim"};
+  app.set_version_flag("--version", "clustersim " CLUSTERSIM_VERSION);
+  app.require_subcommand(1, 1);
+  app.footer(
+      "Exit codes: 0 ok; 1 simulation failed or the input is infeasible; 2 usage or input "
+      "error.\nCards are looked up by name in models/, hardware_profiles/ and topologies/ beside "
+      "the input file, its parent folders, $CLUSTERSIM_PATH and the built-in library.");
+
+  RunOptions run;
+  CLI::App* run_cmd = app.add_subcommand("run", "Simulate one training step of an experiment");
+  run_cmd->add_option("experiment", run.experiment, "Experiment file (YAML)")
+      ->required()
+      ->type_name("EXP.yaml");
+  run_cmd->add_option("--trace", run.trace, "Write the timeline as Chrome trace JSON")
+      ->type_name("OUT.json");
+  add_common(*run_cmd, run.common);
+
+  SweepOptions sweep;
+  CLI::App* sweep_cmd = app.add_subcommand("sweep", "Run every point of a sweep");
+  sweep_cmd->add_option("sweep", sweep.sweep, "Sweep file (YAML)")->required()->type_name("SWEEP.yaml");
+  sweep_cmd->add_option("-j,--jobs", sweep.jobs, "Points simulated in parallel")
+      ->check(CLI::Range(1, 1024));
+  sweep_cmd->add_option("--out", sweep.out, "Output folder (CSV + JSON lines)")->type_name("DIR");
+  sweep_cmd->add_flag("--mpi", sweep.mpi, "Share the points among MPI ranks (under mpirun)");
+  add_common(*sweep_cmd, sweep.common);
+
+  FileOptions topo;
+  CLI::App* topo_cmd =
+      app.add_subcommand("topo", "Endpoints, switches, links, diameter, bisection and cost");
+  topo_cmd->add_option("topology", topo.file, "Topology card (YAML)")->required()->type_name("TOPO.yaml");
+  add_common(*topo_cmd, topo.common);
+
+  FileOptions model;
+  CLI::App* model_cmd = app.add_subcommand(
+      "model", "Load a model card and print it (parameters, FLOPs per token, KV cache)");
+  model_cmd->add_option("model", model.file, "Model card (YAML)")->required()->type_name("MODEL.yaml");
+  model_cmd->add_option("--seq-len", model.seq_len, "Sequence length for per-token FLOPs")
+      ->type_name("N");
+  add_common(*model_cmd, model.common);
+
+  std::vector<std::string> validate_files;
+  CommonOptions validate;
+  CLI::App* validate_cmd =
+      app.add_subcommand("validate", "Check configuration files without simulating");
+  validate_cmd->add_option("files", validate_files, "Any clustersim YAML files")
+      ->required()
+      ->type_name("FILE...");
+  add_common(*validate_cmd, validate);
+
+  CrosscheckOptions crosscheck;
+  CLI::App* crosscheck_cmd = app.add_subcommand(
+      "crosscheck", "Simulator prediction against microbenchmark measurements, per case");
+  crosscheck_cmd->add_option("measured", crosscheck.measured, "Measured results (JSON)")
+      ->required()
+      ->type_name("MEASURED.json");
+  crosscheck_cmd->add_option("--hardware", crosscheck.hardware, "Hardware profile")
+      ->required()
+      ->type_name("PROFILE");
+  add_common(*crosscheck_cmd, crosscheck.common);
+
+  PlotOptions plot;
+  CLI::App* plot_cmd = app.add_subcommand("plot", "Chart of sweep results");
+  plot_cmd->add_option("results", plot.results, "Sweep results (CSV)")->required()->type_name("RESULTS.csv");
+  plot_cmd->add_option("--x", plot.x, "Column for the x axis")->required();
+  plot_cmd->add_option("--y", plot.y, "Column for the y axis")->required();
+  plot_cmd->add_option("--out", plot.out, "Output image")->type_name("F.png");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? kExitOk : kExitInputError;
+  }
+
+  try {
+    if (*run_cmd) return run_experiment(run);
+    if (*sweep_cmd) return run_sweep(sweep);
+    if (*topo_cmd) return run_topo(topo);
+    if (*model_cmd) return run_model(model);
+    if (*validate_cmd) return run_validate(validate_files, validate);
+    if (*crosscheck_cmd) return run_crosscheck(crosscheck);
+    if (*plot_cmd) return run_plot(plot);
+  } catch (const std::exception& error) {
+    std::cerr << "clustersim: internal error: " << error.what() << '\n';
+    return kExitInternalError;
+  }
+  return kExitInputError;
+}

@@ -1,0 +1,326 @@
+#include "sim/config/card_readers.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "sim/core/units.hpp"
+
+namespace clustersim::config {
+
+const char* to_string(AttentionType type) {
+  switch (type) {
+    case AttentionType::mha:
+      return "mha";
+    case AttentionType::gqa:
+      return "gqa";
+    case AttentionType::mla:
+      return "mla";
+  }
+  return "?";
+}
+
+const char* to_string(Activation activation) {
+  switch (activation) {
+    case Activation::gelu:
+      return "gelu";
+    case Activation::swiglu:
+      return "swiglu";
+  }
+  return "?";
+}
+
+const char* to_string(NormType norm) {
+  switch (norm) {
+    case NormType::layernorm:
+      return "layernorm";
+    case NormType::rmsnorm:
+      return "rmsnorm";
+  }
+  return "?";
+}
+
+const char* to_string(TopologyGenerator generator) {
+  switch (generator) {
+    case TopologyGenerator::single_node:
+      return "single_node";
+    case TopologyGenerator::fat_tree:
+      return "fat_tree";
+    case TopologyGenerator::multi_plane_fat_tree:
+      return "multi_plane_fat_tree";
+    case TopologyGenerator::multi_rail_fat_tree:
+      return "multi_rail_fat_tree";
+    case TopologyGenerator::rail_only:
+      return "rail_only";
+    case TopologyGenerator::slim_fly:
+      return "slim_fly";
+    case TopologyGenerator::dragonfly:
+      return "dragonfly";
+    case TopologyGenerator::nvl72:
+      return "nvl72";
+  }
+  return "?";
+}
+
+namespace detail {
+namespace {
+
+constexpr std::array<EnumName<AttentionType>, 3> kAttentionTypes{
+    {{"mha", AttentionType::mha}, {"gqa", AttentionType::gqa}, {"mla", AttentionType::mla}}};
+constexpr std::array<EnumName<Activation>, 2> kActivations{
+    {{"gelu", Activation::gelu}, {"swiglu", Activation::swiglu}}};
+constexpr std::array<EnumName<NormType>, 2> kNorms{
+    {{"layernorm", NormType::layernorm}, {"rmsnorm", NormType::rmsnorm}}};
+constexpr std::array<EnumName<TopologyGenerator>, 8> kGenerators{
+    {{"single_node", TopologyGenerator::single_node},
+     {"fat_tree", TopologyGenerator::fat_tree},
+     {"multi_plane_fat_tree", TopologyGenerator::multi_plane_fat_tree},
+     {"multi_rail_fat_tree", TopologyGenerator::multi_rail_fat_tree},
+     {"rail_only", TopologyGenerator::rail_only},
+     {"slim_fly", TopologyGenerator::slim_fly},
+     {"dragonfly", TopologyGenerator::dragonfly},
+     {"nvl72", TopologyGenerator::nvl72}}};
+
+constexpr double kMaxDimension = 1e9;
+// An efficiency is a share of a peak: above zero, at most all of it.
+const Bounds kEfficiency{0.0, true, 1.0};  // no tensor dimension in any model comes near this
+
+AttentionSpec read_attention(MapReader& reader, std::int64_t hidden_size) {
+  AttentionSpec spec;
+  spec.type = reader.choice<AttentionType>("type", kAttentionTypes, std::nullopt);
+  spec.heads = reader.required<int>("heads", Bounds::at_least(1));
+  switch (spec.type) {
+    case AttentionType::mha:
+    case AttentionType::gqa: {
+      if (spec.type == AttentionType::mha) {
+        spec.kv_heads = reader.optional<int>("kv_heads", spec.heads, Bounds::at_least(1));
+        if (spec.kv_heads != spec.heads) {
+          reader.error("kv_heads",
+                       fmt::format("MHA has one KV head per query head ({}), got {}; use "
+                                   "type: gqa for grouped KV heads",
+                                   spec.heads, spec.kv_heads));
+        }
+      } else {
+        spec.kv_heads = reader.required<int>("kv_heads", Bounds::at_least(1));
+        if (spec.kv_heads > 0 && spec.heads % spec.kv_heads != 0) {
+          reader.error("kv_heads", fmt::format("{} query heads cannot be grouped over {} KV heads",
+                                               spec.heads, spec.kv_heads));
+        }
+      }
+      const std::optional<int> head_dim = reader.maybe<int>("head_dim", Bounds::at_least(1));
+      if (head_dim) {
+        spec.head_dim = *head_dim;
+      } else if (spec.heads > 0 && hidden_size % spec.heads == 0) {
+        spec.head_dim = static_cast<int>(hidden_size / spec.heads);
+      } else if (spec.heads > 0) {
+        reader.error("head_dim", fmt::format("missing, and hidden_size {} is not a multiple of "
+                                             "{} heads; give head_dim",
+                                             hidden_size, spec.heads));
+      }
+      break;
+    }
+    case AttentionType::mla:
+      spec.q_lora_rank =
+          reader.maybe<std::int64_t>("q_lora_rank", Bounds::between(1, kMaxDimension));
+      spec.kv_lora_rank =
+          reader.required<std::int64_t>("kv_lora_rank", Bounds::between(1, kMaxDimension));
+      spec.qk_nope_head_dim = reader.required<int>("qk_nope_head_dim", Bounds::at_least(1));
+      spec.qk_rope_head_dim = reader.required<int>("qk_rope_head_dim", Bounds::at_least(1));
+      spec.v_head_dim = reader.required<int>("v_head_dim", Bounds::at_least(1));
+      spec.kv_heads = spec.heads;
+      spec.head_dim = spec.qk_nope_head_dim + spec.qk_rope_head_dim;
+      break;
+  }
+  reader.finish();
+  return spec;
+}
+
+MoeSpec read_moe(MapReader& reader, int layers) {
+  MoeSpec spec;
+  spec.experts = reader.required<int>("experts", Bounds::at_least(1));
+  spec.shared_experts = reader.optional<int>("shared_experts", 0, Bounds::non_negative());
+  spec.top_k = reader.required<int>("top_k", Bounds::at_least(1));
+  spec.expert_hidden_size =
+      reader.required<std::int64_t>("expert_hidden_size", Bounds::between(1, kMaxDimension));
+  spec.first_dense_layers = reader.optional<int>("first_dense_layers", 0, Bounds::non_negative());
+  spec.groups = reader.optional<int>("groups", 1, Bounds::at_least(1));
+  spec.max_groups_per_token =
+      reader.optional<int>("max_groups_per_token", spec.groups, Bounds::at_least(1));
+  if (spec.top_k > spec.experts) {
+    reader.error("top_k", fmt::format("a token cannot use {} of only {} experts", spec.top_k,
+                                      spec.experts));
+  }
+  if (spec.experts % spec.groups != 0) {
+    reader.error("groups", fmt::format("{} experts do not split into {} equal groups",
+                                       spec.experts, spec.groups));
+  }
+  if (spec.max_groups_per_token > spec.groups) {
+    reader.error("max_groups_per_token",
+                 fmt::format("must be <= groups ({}), got {}", spec.groups,
+                             spec.max_groups_per_token));
+  } else if (spec.groups > 0 && spec.experts % spec.groups == 0 &&
+             spec.top_k > spec.max_groups_per_token * (spec.experts / spec.groups)) {
+    reader.error("top_k", fmt::format("{} groups of {} experts cannot supply top_k = {}",
+                                      spec.max_groups_per_token, spec.experts / spec.groups,
+                                      spec.top_k));
+  }
+  if (layers > 0 && spec.first_dense_layers >= layers) {
+    reader.error("first_dense_layers",
+                 fmt::format("must be below the {} layers, or the model has no MoE layer", layers));
+  }
+  reader.finish();
+  return spec;
+}
+
+}  // namespace
+
+ModelCard read_model_card(MapReader& reader) {
+  ModelCard card;
+  card.name = reader.required<std::string>("name");
+  card.source = reader.optional<std::string>("source", "");
+  card.layers = reader.required<int>("layers", Bounds::between(1, 100000));
+  card.hidden_size = reader.required<std::int64_t>("hidden_size", Bounds::between(1, kMaxDimension));
+  card.vocab_size = reader.required<std::int64_t>("vocab_size", Bounds::between(1, kMaxDimension));
+  card.max_seq_len =
+      reader.required<std::int64_t>("max_seq_len", Bounds::between(1, kMaxDimension));
+  card.norm = reader.choice<NormType>("norm", kNorms, NormType::rmsnorm);
+  card.tied_embeddings = reader.optional<bool>("tied_embeddings", false);
+  {
+    MapReader attention = reader.section("attention");
+    card.attention = read_attention(attention, card.hidden_size);
+  }
+  {
+    MapReader ffn = reader.section("ffn");
+    card.ffn.activation = ffn.choice<Activation>("activation", kActivations, std::nullopt);
+    card.ffn.hidden_size =
+        ffn.required<std::int64_t>("hidden_size", Bounds::between(1, kMaxDimension));
+    ffn.finish();
+  }
+  if (std::optional<MapReader> moe = reader.optional_section("moe")) {
+    card.moe = read_moe(*moe, card.layers);
+  }
+  card.mtp_modules = reader.optional<int>("mtp_modules", 0, Bounds::between(0, 16));
+  reader.finish();
+  return card;
+}
+
+HardwareProfile read_hardware_profile(MapReader& reader) {
+  HardwareProfile profile;
+  profile.name = reader.required<std::string>("name");
+  profile.description = reader.optional<std::string>("description", "");
+  {
+    MapReader gpu = reader.section("gpu");
+    profile.gpu.model = gpu.optional<std::string>("model", profile.name);
+    profile.gpu.sm_count = gpu.required<int>("sm_count", Bounds::between(1, 10000));
+    profile.gpu.boost_clock = gpu.required<Frequency>("boost_clock", Bounds::positive());
+    {
+      MapReader peak = gpu.section("dense_peak");
+      for (Dtype dtype : kAllDtypes) {
+        profile.gpu.dense_peak[dtype_index(dtype)] =
+            peak.maybe<FlopRate>(dtype_name(dtype), Bounds::positive());
+      }
+      if (peak.valid() && !profile.gpu.peak(Dtype::bf16) && !peak.has("bf16")) {
+        peak.error("bf16", "missing required key \"bf16\" (MFU is quoted against the BF16 peak)");
+      }
+      peak.finish();
+    }
+    profile.gpu.memory_capacity = gpu.required<DataSize>("memory_capacity", Bounds::positive());
+    profile.gpu.memory_bandwidth = gpu.required<Bandwidth>("memory_bandwidth", Bounds::positive());
+    profile.gpu.tdp = gpu.maybe<Power>("tdp", Bounds::positive());
+    gpu.finish();
+  }
+  {
+    MapReader up = reader.section("scale_up");
+    profile.scale_up.technology = up.optional<std::string>("technology", "");
+    profile.scale_up.domain_size = up.required<int>("domain_size", Bounds::between(1, 100000));
+    profile.scale_up.aggregate_bandwidth =
+        up.required<Bandwidth>("aggregate_bandwidth", Bounds::positive());
+    profile.scale_up.efficiency =
+        up.optional<Fraction>("efficiency", Fraction{1.0}, kEfficiency).value;
+    profile.scale_up.latency = up.optional<SimTime>("latency", SimTime::zero(),
+                                                    Bounds::non_negative());
+    up.finish();
+  }
+  if (std::optional<MapReader> out = reader.optional_section("scale_out")) {
+    ScaleOutSpec spec;
+    spec.technology = out->optional<std::string>("technology", "");
+    spec.nics_per_node = out->required<int>("nics_per_node", Bounds::between(1, 1024));
+    spec.nic_bandwidth = out->required<Bandwidth>("nic_bandwidth", Bounds::positive());
+    spec.efficiency = out->optional<Fraction>("efficiency", Fraction{1.0}, kEfficiency).value;
+    spec.latency = out->optional<SimTime>("latency", SimTime::zero(), Bounds::non_negative());
+    out->finish();
+    profile.scale_out = spec;
+  }
+  if (std::optional<MapReader> pcie = reader.optional_section("pcie")) {
+    PcieSpec spec;
+    spec.generation = pcie->required<int>("generation", Bounds::between(1, 10));
+    spec.lanes = pcie->required<int>("lanes", Bounds::between(1, 64));
+    spec.bandwidth = pcie->required<Bandwidth>("bandwidth", Bounds::positive());
+    pcie->finish();
+    profile.pcie = spec;
+  }
+  if (std::optional<MapReader> price = reader.optional_section("price")) {
+    profile.price.gpu_hour_usd = price->maybe<double>("gpu_hour_usd", Bounds::non_negative());
+    profile.price.capex_per_gpu_usd =
+        price->maybe<double>("capex_per_gpu_usd", Bounds::non_negative());
+    price->finish();
+  }
+  reader.finish();
+  return profile;
+}
+
+TopologySpec read_topology(MapReader& reader) {
+  TopologySpec spec;
+  spec.name = reader.required<std::string>("name");
+  spec.description = reader.optional<std::string>("description", "");
+  spec.generator = reader.choice<TopologyGenerator>("generator", kGenerators, std::nullopt);
+  spec.link_bandwidth = reader.maybe<Bandwidth>("link_bandwidth", Bounds::positive());
+  spec.switch_latency = reader.maybe<SimTime>("switch_latency", Bounds::non_negative());
+  const Bounds radix_bounds = Bounds::between(2, 4096);
+  switch (spec.generator) {
+    case TopologyGenerator::single_node:
+    case TopologyGenerator::nvl72:
+      break;
+    case TopologyGenerator::fat_tree:
+    case TopologyGenerator::multi_plane_fat_tree:
+    case TopologyGenerator::multi_rail_fat_tree: {
+      const bool multi_plane = spec.generator == TopologyGenerator::multi_plane_fat_tree;
+      spec.switch_radix = reader.required<int>("switch_radix", radix_bounds);
+      spec.levels = reader.optional<int>("levels", 2, Bounds::between(2, 3));
+      spec.oversubscription =
+          reader.optional<double>("oversubscription", 1.0, Bounds::between(1, 64));
+      if (spec.generator != TopologyGenerator::fat_tree) {
+        spec.planes =
+            reader.required<int>(multi_plane ? "planes" : "rails", Bounds::between(1, 64));
+      }
+      if (spec.switch_radix % 2 != 0) {
+        reader.error("switch_radix", fmt::format("a fat-tree needs an even switch radix, got {}",
+                                                 spec.switch_radix));
+      }
+      break;
+    }
+    case TopologyGenerator::rail_only:
+      spec.switch_radix = reader.required<int>("switch_radix", radix_bounds);
+      spec.planes = reader.required<int>("rails", Bounds::between(1, 64));
+      break;
+    case TopologyGenerator::slim_fly:
+      spec.slim_fly_q = reader.required<int>("q", Bounds::between(2, 1000));
+      break;
+    case TopologyGenerator::dragonfly:
+      spec.dragonfly_p = reader.required<int>("p", Bounds::between(1, 1024));
+      spec.dragonfly_a = reader.required<int>("a", Bounds::between(1, 1024));
+      spec.dragonfly_h = reader.required<int>("h", Bounds::between(1, 1024));
+      spec.dragonfly_groups = reader.maybe<int>("groups", Bounds::at_least(2));
+      if (spec.dragonfly_groups && spec.dragonfly_a > 0 && spec.dragonfly_h > 0 &&
+          *spec.dragonfly_groups > spec.dragonfly_a * spec.dragonfly_h + 1) {
+        reader.error("groups", fmt::format("at most a * h + 1 = {} groups can be fully connected",
+                                           spec.dragonfly_a * spec.dragonfly_h + 1));
+      }
+      break;
+  }
+  reader.finish();
+  return spec;
+}
+
+}  // namespace detail
+}  // namespace clustersim::config

@@ -1,0 +1,78 @@
+#pragma once
+// An experiment: a model trained on a cluster under a parallel strategy, fully resolved (library
+// cards loaded, `base:` chains and overrides applied, cross-field checks done).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/config/hardware_profile.hpp"
+#include "sim/config/model_card.hpp"
+#include "sim/config/topology_spec.hpp"
+
+namespace clustersim::config {
+
+enum class Schedule { gpipe, one_f_one_b, interleaved, zb1p, dualpipe, dualpipev };
+enum class Precision { fp8, bf16 };
+enum class RecomputeMode { none, selective, full, ops };
+
+struct ClusterSpec {
+  int nodes = 0;
+  int gpus_per_node = 0;
+  std::optional<TopologySpec> topology;  // absent: a single node, or given later by a study
+  [[nodiscard]] std::int64_t gpus() const {
+    return static_cast<std::int64_t>(nodes) * gpus_per_node;
+  }
+};
+
+struct ParallelismSpec {
+  int tp = 1;
+  int pp = 1;
+  int ep = 1;
+  int cp = 1;
+  int zero = 0;  // ZeRO stage 0..3
+  Schedule schedule = Schedule::one_f_one_b;
+  int virtual_stages = 1;
+  int micro_batch_size = 1;  // sequences
+  bool sequence_parallel = false;
+  int comm_sms = 0;                 // SMs held by communication kernels
+  std::vector<int> stage_layers;    // empty: automatic split
+  std::int64_t dp = 1;              // derived: gpus / (tp * pp * cp)
+};
+
+struct TrainingSpec {
+  std::int64_t seq_len = 0;
+  std::int64_t global_batch_size = 0;  // sequences
+  Precision precision = Precision::bf16;
+  RecomputeMode recompute = RecomputeMode::none;
+  std::vector<std::string> recompute_ops;  // when recompute is a list of op names
+  std::optional<double> tokens;            // training budget
+  [[nodiscard]] std::int64_t micro_batches(const ParallelismSpec& p) const {
+    return global_batch_size / (p.dp * p.micro_batch_size);
+  }
+};
+
+struct CostSpec {
+  std::optional<double> gpu_hour_usd;  // absent: the hardware profile's assumption
+};
+
+struct Experiment {
+  std::string name;
+  std::string file;  // the experiment file as named by the user
+  ModelCard model;
+  HardwareProfile hardware;
+  ClusterSpec cluster;
+  ParallelismSpec parallelism;
+  TrainingSpec training;
+  CostSpec cost;
+};
+
+[[nodiscard]] const char* to_string(Schedule schedule);
+[[nodiscard]] const char* to_string(Precision precision);
+[[nodiscard]] const char* to_string(RecomputeMode mode);
+
+// The operator names accepted in `training.recompute` lists.
+[[nodiscard]] const std::vector<std::string>& recomputable_ops();
+
+}  // namespace clustersim::config

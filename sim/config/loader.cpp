@@ -1,0 +1,540 @@
+#include "sim/config/loader.hpp"
+
+#include <algorithm>
+#include <array>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "sim/config/card_readers.hpp"
+#include "sim/config/library.hpp"
+#include "sim/config/reader.hpp"
+#include "sim/config/suggest.hpp"
+#include "sim/config/yaml_source.hpp"
+
+namespace clustersim::config {
+
+const char* to_string(Schedule schedule) {
+  switch (schedule) {
+    case Schedule::gpipe:
+      return "gpipe";
+    case Schedule::one_f_one_b:
+      return "1f1b";
+    case Schedule::interleaved:
+      return "interleaved";
+    case Schedule::zb1p:
+      return "zb1p";
+    case Schedule::dualpipe:
+      return "dualpipe";
+    case Schedule::dualpipev:
+      return "dualpipev";
+  }
+  return "?";
+}
+
+const char* to_string(Precision precision) {
+  return precision == Precision::fp8 ? "fp8" : "bf16";
+}
+
+const char* to_string(RecomputeMode mode) {
+  switch (mode) {
+    case RecomputeMode::none:
+      return "none";
+    case RecomputeMode::selective:
+      return "selective";
+    case RecomputeMode::full:
+      return "full";
+    case RecomputeMode::ops:
+      return "ops";
+  }
+  return "?";
+}
+
+const std::vector<std::string>& recomputable_ops() {
+  // DeepSeek-V3 recomputes "all RMSNorm operations and MLA up-projections" (TR §3.2.3) and the
+  // SwiGLU output (TR §3.3.3); the others are the usual selective-recompute candidates.
+  static const std::vector<std::string> kOps{"attention",     "gelu",    "layernorm",
+                                             "mla_up_projection", "moe_gate", "rmsnorm",
+                                             "swiglu"};
+  return kOps;
+}
+
+std::vector<SweepPoint> SweepSpec::points() const {
+  std::vector<SweepPoint> result;
+  if (axes.empty()) return {SweepPoint{}};
+  if (mode == SweepMode::zip) {
+    const std::size_t count = axes.front().values.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      SweepPoint point;
+      for (const SweepAxis& axis : axes) {
+        point.overrides.push_back(axis.key + "=" + axis.values[i]);
+      }
+      result.push_back(std::move(point));
+    }
+    return result;
+  }
+  // Grid: the last axis varies fastest.
+  std::vector<std::size_t> index(axes.size(), 0);
+  while (true) {
+    SweepPoint point;
+    for (std::size_t a = 0; a < axes.size(); ++a) {
+      point.overrides.push_back(axes[a].key + "=" + axes[a].values[index[a]]);
+    }
+    result.push_back(std::move(point));
+    std::size_t a = axes.size();
+    while (a > 0) {
+      --a;
+      if (++index[a] < axes[a].values.size()) break;
+      index[a] = 0;
+      if (a == 0) return result;
+    }
+  }
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using detail::CardLibrary;
+using detail::Override;
+
+constexpr std::array<EnumName<Schedule>, 6> kSchedules{{{"gpipe", Schedule::gpipe},
+                                                        {"1f1b", Schedule::one_f_one_b},
+                                                        {"interleaved", Schedule::interleaved},
+                                                        {"zb1p", Schedule::zb1p},
+                                                        {"dualpipe", Schedule::dualpipe},
+                                                        {"dualpipev", Schedule::dualpipev}}};
+constexpr std::array<EnumName<Precision>, 2> kPrecisions{
+    {{"fp8", Precision::fp8}, {"bf16", Precision::bf16}}};
+constexpr std::array<EnumName<RecomputeMode>, 3> kRecomputeModes{
+    {{"none", RecomputeMode::none},
+     {"selective", RecomputeMode::selective},
+     {"full", RecomputeMode::full}}};
+constexpr std::array<EnumName<SweepMode>, 2> kSweepModes{
+    {{"grid", SweepMode::grid}, {"zip", SweepMode::zip}}};
+
+// Reads the root file, applies overrides, and returns the tree (nullopt when unreadable).
+std::optional<Node> load_root(const std::string& file, CardKind kind,
+                              const std::vector<Override>& overrides, CardLibrary& library,
+                              Diagnostics& diagnostics) {
+  std::optional<Node> tree = library.load_file(file, file, kind, SourceLocation{file, 0, 0});
+  if (!tree) return std::nullopt;
+  for (const Override& item : overrides) detail::apply_override(*tree, item, diagnostics);
+  return tree;
+}
+
+std::vector<Override> parse_overrides(const LoadOptions& options, Diagnostics& diagnostics) {
+  std::vector<Override> overrides;
+  for (const std::string& text : options.overrides) {
+    if (std::optional<Override> item = detail::parse_override(text, diagnostics)) {
+      overrides.push_back(std::move(*item));
+    }
+  }
+  return overrides;
+}
+
+std::vector<fs::path> roots_of(const LoadOptions& options) {
+  return options.library_roots.empty() ? default_library_roots() : options.library_roots;
+}
+
+// Replaces the card reference at `key` of `parent` with the resolved card tree.
+bool resolve_reference(Node& parent, const std::string& key, const std::string& key_path,
+                       CardKind kind, const fs::path& file, CardLibrary& library) {
+  Node* reference = parent.find(key);
+  if (reference == nullptr || reference->is_null()) return true;  // reported as missing later
+  std::optional<Node> card = library.resolve(*reference, kind, file, key_path);
+  if (!card) return false;
+  *reference = std::move(*card);
+  return true;
+}
+
+void check_stage_layers(MapReader& reader, ParallelismSpec& spec, const ModelCard& model) {
+  const Node* node = reader.raw("stage_layers");
+  if (node == nullptr) return;
+  if (node->is_scalar() && node->scalar() == "auto") return;
+  if (!node->is_sequence()) {
+    reader.report(*node, "stage_layers",
+                  fmt::format("expected \"auto\" or a list of layer counts, one per stage, got {}",
+                              node->describe()));
+    return;
+  }
+  spec.stage_layers = reader.list<int>("stage_layers", Bounds::non_negative());
+  if (spec.stage_layers.size() != node->items().size()) return;  // items already reported
+  const std::size_t stages = static_cast<std::size_t>(spec.pp) *
+                             static_cast<std::size_t>(spec.virtual_stages);
+  const int total = std::accumulate(spec.stage_layers.begin(), spec.stage_layers.end(), 0);
+  if (spec.stage_layers.size() != stages) {
+    reader.report(*node, "stage_layers",
+                  fmt::format("has {} entries, but pp x virtual_stages = {} stages need one each",
+                              spec.stage_layers.size(), stages));
+  } else if (total != model.layers) {
+    reader.report(*node, "stage_layers",
+                  fmt::format("adds up to {} layers, but the model has {}", total, model.layers));
+  }
+}
+
+// Checks that need the model, the hardware and the cluster together. Reported as infeasible.
+void check_layout(MapReader& parallelism, MapReader& training, Experiment& experiment) {
+  auto infeasible = [](MapReader& reader, std::string_view key, const std::string& message) {
+    reader.infeasible(key, message);
+  };
+  ParallelismSpec& p = experiment.parallelism;
+  const ModelCard& model = experiment.model;
+  const std::int64_t gpus = experiment.cluster.gpus();
+  const std::int64_t model_parallel = static_cast<std::int64_t>(p.tp) * p.pp * p.cp;
+  if (gpus <= 0 || model_parallel <= 0) return;
+  if (gpus % model_parallel != 0) {
+    infeasible(parallelism, "tp",
+               fmt::format("tp x pp x cp = {} x {} x {} = {} does not divide the {} GPUs "
+                           "({} nodes x {})",
+                           p.tp, p.pp, p.cp, model_parallel, gpus, experiment.cluster.nodes,
+                           experiment.cluster.gpus_per_node));
+    return;
+  }
+  p.dp = gpus / model_parallel;
+  const std::int64_t expert_domain = p.dp * p.tp * p.cp;
+  if (p.ep > 1 && !model.moe) {
+    infeasible(parallelism, "ep",
+               fmt::format("ep = {}, but model \"{}\" has no experts", p.ep, model.name));
+  } else if (expert_domain % p.ep != 0) {
+    infeasible(parallelism, "ep",
+               fmt::format("ep = {} does not divide dp x tp x cp = {}", p.ep, expert_domain));
+  } else if (model.moe && model.moe->experts % p.ep != 0) {
+    infeasible(parallelism, "ep",
+               fmt::format("{} experts cannot be spread evenly over ep = {} ranks",
+                           model.moe->experts, p.ep));
+  }
+  if (model.attention.heads % p.tp != 0) {
+    infeasible(parallelism, "tp",
+               fmt::format("{} attention heads cannot be split over tp = {}",
+                           model.attention.heads, p.tp));
+  }
+  if (p.pp * p.virtual_stages > model.layers) {
+    infeasible(parallelism, "pp",
+               fmt::format("pp x virtual_stages = {} stages exceed the model's {} layers",
+                           p.pp * p.virtual_stages, model.layers));
+  }
+  if (p.comm_sms >= experiment.hardware.gpu.sm_count) {
+    infeasible(parallelism, "comm_sms",
+               fmt::format("{} SMs for communication leave none of the {} SMs for compute",
+                           p.comm_sms, experiment.hardware.gpu.sm_count));
+  }
+  if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {
+    infeasible(parallelism, "virtual_stages",
+               fmt::format("virtual_stages = {} needs schedule: interleaved, not {}",
+                           p.virtual_stages, to_string(p.schedule)));
+  }
+  const TrainingSpec& t = experiment.training;
+  const std::int64_t per_step = p.dp * p.micro_batch_size;
+  if (t.global_batch_size % per_step != 0) {
+    infeasible(training, "global_batch_size",
+               fmt::format("{} sequences do not split into dp = {} replicas x "
+                           "micro_batch_size = {}",
+                           t.global_batch_size, p.dp, p.micro_batch_size));
+  } else {
+    const std::int64_t micro_batches = t.global_batch_size / per_step;
+    const bool dual = p.schedule == Schedule::dualpipe || p.schedule == Schedule::dualpipev;
+    if (dual && (p.pp % 2 != 0 || micro_batches % 2 != 0)) {
+      infeasible(parallelism, "schedule",
+                 fmt::format("{} needs an even number of stages and of micro-batches, got pp = {} "
+                             "and {} micro-batches",
+                             to_string(p.schedule), p.pp, micro_batches));
+    }
+    if (p.schedule == Schedule::interleaved && micro_batches % p.pp != 0) {
+      infeasible(parallelism, "schedule",
+                 fmt::format("interleaved 1F1B needs micro-batches ({}) to be a multiple of pp "
+                             "({})",
+                             micro_batches, p.pp));
+    }
+  }
+  if (t.seq_len > model.max_seq_len) {
+    infeasible(training, "seq_len",
+               fmt::format("{} exceeds the model's max_seq_len of {}", t.seq_len,
+                           model.max_seq_len));
+  }
+  if (t.seq_len % p.cp != 0) {
+    infeasible(training, "seq_len",
+               fmt::format("{} tokens do not split over cp = {} ranks", t.seq_len, p.cp));
+  }
+  if (experiment.cluster.topology &&
+      experiment.cluster.topology->generator == TopologyGenerator::single_node &&
+      experiment.cluster.nodes > 1) {
+    infeasible(parallelism, "tp",
+               fmt::format("topology \"{}\" is a single node, but the cluster has {} nodes",
+                           experiment.cluster.topology->name, experiment.cluster.nodes));
+  }
+}
+
+void read_recompute(MapReader& reader, TrainingSpec& spec) {
+  const Node* node = reader.raw("recompute");
+  if (node == nullptr) return;
+  if (node->is_sequence()) {
+    spec.recompute = RecomputeMode::ops;
+    const std::vector<std::string>& known = recomputable_ops();
+    for (std::size_t i = 0; i < node->items().size(); ++i) {
+      const Node& item = node->items()[i];
+      const std::string key = fmt::format("recompute[{}]", i);
+      if (!item.is_scalar()) {
+        reader.report(item, key, "expected an operator name, got " + item.describe());
+        continue;
+      }
+      if (std::find(known.begin(), known.end(), item.scalar()) == known.end()) {
+        std::string message = fmt::format("unknown operator \"{}\"", item.scalar());
+        if (auto match = closest_match(item.scalar(), known)) {
+          message += fmt::format("; did you mean \"{}\"?", *match);
+        } else {
+          message += fmt::format("; expected one of {}", quoted_list(known));
+        }
+        reader.report(item, key, message);
+        continue;
+      }
+      spec.recompute_ops.push_back(item.scalar());
+    }
+    return;
+  }
+  spec.recompute = reader.choice<RecomputeMode>("recompute", kRecomputeModes, std::nullopt);
+}
+
+Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& library,
+                           Diagnostics& diagnostics) {
+  // Resolve card references first, so their keys are read (and reported) like any other.
+  const bool model_ok =
+      resolve_reference(tree, "model", "model", CardKind::model, file, library);
+  const bool hardware_ok =
+      resolve_reference(tree, "hardware", "hardware", CardKind::hardware, file, library);
+  bool topology_ok = true;
+  if (Node* cluster = tree.find("cluster"); cluster != nullptr && cluster->is_mapping()) {
+    topology_ok = resolve_reference(*cluster, "topology", "cluster.topology", CardKind::topology,
+                                    file, library);
+  }
+
+  Experiment experiment;
+  experiment.file = file;
+  MapReader root(tree, "", diagnostics);
+  experiment.name = root.required<std::string>("name");
+  if (model_ok) {
+    MapReader model = root.section("model");
+    experiment.model = detail::read_model_card(model);
+  } else {
+    root.allow("model");
+  }
+  if (hardware_ok) {
+    MapReader hardware = root.section("hardware");
+    experiment.hardware = detail::read_hardware_profile(hardware);
+  } else {
+    root.allow("hardware");
+  }
+  {
+    MapReader cluster = root.section("cluster");
+    experiment.cluster.nodes = cluster.required<int>("nodes", Bounds::between(1, 1'000'000));
+    experiment.cluster.gpus_per_node = cluster.optional<int>(
+        "gpus_per_node", std::max(1, experiment.hardware.scale_up.domain_size),
+        Bounds::between(1, 1024));
+    if (!topology_ok) {
+      cluster.allow("topology");
+    } else if (std::optional<MapReader> topology = cluster.optional_section("topology")) {
+      experiment.cluster.topology = detail::read_topology(*topology);
+    }
+    cluster.finish();
+  }
+  MapReader parallelism = root.section("parallelism");
+  MapReader training = root.section("training");
+  {
+    ParallelismSpec& p = experiment.parallelism;
+    const Bounds degree = Bounds::between(1, 1'000'000);
+    p.tp = parallelism.optional<int>("tp", 1, degree);
+    p.pp = parallelism.optional<int>("pp", 1, degree);
+    p.ep = parallelism.optional<int>("ep", 1, degree);
+    p.cp = parallelism.optional<int>("cp", 1, degree);
+    p.zero = parallelism.optional<int>("zero", 0, Bounds::between(0, 3));
+    p.schedule = parallelism.choice<Schedule>("schedule", kSchedules, Schedule::one_f_one_b);
+    p.virtual_stages = parallelism.optional<int>("virtual_stages", 1, Bounds::between(1, 1024));
+    p.micro_batch_size = parallelism.optional<int>("micro_batch_size", 1, degree);
+    p.sequence_parallel = parallelism.optional<bool>("sequence_parallel", false);
+    p.comm_sms = parallelism.optional<int>("comm_sms", 0, Bounds::non_negative());
+    check_stage_layers(parallelism, p, experiment.model);
+  }
+  {
+    TrainingSpec& t = experiment.training;
+    t.seq_len = training.required<std::int64_t>("seq_len", Bounds::between(1, 1e9));
+    t.global_batch_size =
+        training.required<std::int64_t>("global_batch_size", Bounds::between(1, 1e12));
+    t.precision = training.choice<Precision>("precision", kPrecisions, Precision::bf16);
+    read_recompute(training, t);
+    if (std::optional<Count> tokens = training.maybe<Count>("tokens", Bounds::positive())) {
+      t.tokens = tokens->value;
+    }
+  }
+  if (std::optional<MapReader> cost = root.optional_section("cost")) {
+    experiment.cost.gpu_hour_usd = cost->maybe<double>("gpu_hour_usd", Bounds::non_negative());
+    cost->finish();
+  }
+  // Cross-field checks only make sense once every field read cleanly.
+  if (diagnostics.empty()) check_layout(parallelism, training, experiment);
+  parallelism.finish();
+  training.finish();
+  root.finish();
+  return experiment;
+}
+
+template <class Result, class Read>
+Result load_card(const std::string& file, CardKind kind, const LoadOptions& options, Read read) {
+  Diagnostics diagnostics;
+  const std::vector<Override> overrides = parse_overrides(options, diagnostics);
+  CardLibrary library(roots_of(options), diagnostics);
+  std::optional<Node> tree = load_root(file, kind, overrides, library, diagnostics);
+  diagnostics.throw_if_any();
+  MapReader reader(*tree, "", diagnostics);
+  Result result = read(reader);
+  diagnostics.throw_if_any();
+  return result;
+}
+
+}  // namespace
+
+ModelCard load_model_card(const std::string& file, const LoadOptions& options) {
+  return load_card<ModelCard>(file, CardKind::model, options, detail::read_model_card);
+}
+
+HardwareProfile load_hardware_profile(const std::string& file, const LoadOptions& options) {
+  return load_card<HardwareProfile>(file, CardKind::hardware, options,
+                                    detail::read_hardware_profile);
+}
+
+TopologySpec load_topology(const std::string& file, const LoadOptions& options) {
+  return load_card<TopologySpec>(file, CardKind::topology, options, detail::read_topology);
+}
+
+Experiment load_experiment(const std::string& file, const LoadOptions& options) {
+  Diagnostics diagnostics;
+  const std::vector<Override> overrides = parse_overrides(options, diagnostics);
+  CardLibrary library(roots_of(options), diagnostics);
+  std::optional<Node> tree = load_root(file, CardKind::experiment, overrides, library, diagnostics);
+  if (!tree) diagnostics.throw_if_any();
+  Experiment experiment = read_experiment(*tree, file, library, diagnostics);
+  diagnostics.throw_if_any();
+  return experiment;
+}
+
+SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
+  Diagnostics diagnostics;
+  const std::vector<Override> overrides = parse_overrides(options, diagnostics);
+  CardLibrary library(roots_of(options), diagnostics);
+  std::optional<Node> tree = load_root(file, CardKind::sweep, overrides, library, diagnostics);
+  diagnostics.throw_if_any();
+
+  SweepSpec spec;
+  spec.file = file;
+  MapReader root(*tree, "", diagnostics);
+  spec.name = root.required<std::string>("name");
+  spec.mode = root.choice<SweepMode>("mode", kSweepModes, SweepMode::grid);
+  const Node* experiment_reference = root.raw("experiment");
+  std::optional<fs::path> experiment_file;
+  if (experiment_reference == nullptr) {
+    root.error("experiment", "missing required key \"experiment\" (the base experiment file)");
+  } else if (!experiment_reference->is_scalar()) {
+    root.report(*experiment_reference, "experiment",
+                "expected the name or path of an experiment, got " +
+                    experiment_reference->describe());
+  } else {
+    experiment_file = library.find(*experiment_reference, CardKind::experiment, file, "experiment");
+    if (experiment_file) spec.experiment = experiment_file->string();
+  }
+
+  // Each axis value is checked against the base experiment on its own: input mistakes (unknown
+  // keys, bad units) are errors here; infeasible combinations become result rows when run.
+  std::vector<std::vector<Override>> axis_overrides;
+  const Node* axes = root.raw("axes");
+  if (axes == nullptr) {
+    root.error("axes", "missing required key \"axes\" (a list of {key, values})");
+  } else if (!axes->is_sequence() || axes->items().empty()) {
+    root.report(*axes, "axes", "expected a non-empty list of {key, values}, got " +
+                                   axes->describe());
+  } else {
+    for (std::size_t i = 0; i < axes->items().size(); ++i) {
+      const Node& item = axes->items()[i];
+      MapReader axis_reader(item, fmt::format("axes[{}]", i), diagnostics);
+      SweepAxis axis;
+      axis.key = axis_reader.required<std::string>("key");
+      const Node* values = axis_reader.raw("values");
+      std::vector<Override> value_overrides;
+      if (values == nullptr) {
+        axis_reader.error("values", "missing required key \"values\" (a non-empty list)");
+      } else if (!values->is_sequence() || values->items().empty()) {
+        axis_reader.report(*values, "values",
+                           "expected a non-empty list of values, got " + values->describe());
+      } else {
+        const Node* key_node = item.find("key");
+        const SourceLocation key_location = key_node ? key_node->location() : item.location();
+        std::optional<std::vector<std::string>> path =
+            axis.key.empty() ? std::nullopt
+                             : detail::parse_key_path(axis.key, key_location, diagnostics);
+        for (const Node& value : values->items()) {
+          if (!path) break;
+          value_overrides.push_back(Override{*path, key_location, value});
+          axis.values.push_back(to_flow_yaml(value));
+        }
+      }
+      axis_reader.finish();
+      spec.axes.push_back(std::move(axis));
+      axis_overrides.push_back(std::move(value_overrides));
+    }
+  }
+  root.finish();
+  if (spec.mode == SweepMode::zip && !spec.axes.empty()) {
+    for (const SweepAxis& axis : spec.axes) {
+      if (axis.values.size() != spec.axes.front().values.size()) {
+        root.error("mode", fmt::format("zip needs axes of equal length; \"{}\" has {} values, "
+                                       "\"{}\" has {}",
+                                       spec.axes.front().key, spec.axes.front().values.size(),
+                                       axis.key, axis.values.size()));
+        break;
+      }
+    }
+  }
+  diagnostics.throw_if_any();
+
+  for (const std::vector<Override>& values : axis_overrides) {
+    for (const Override& value : values) {
+      Diagnostics point;
+      CardLibrary point_library(roots_of(options), point);
+      std::optional<Node> base = point_library.load_file(
+          *experiment_file, detail::display_path(*experiment_file), CardKind::experiment,
+          SourceLocation{file, 0, 0});
+      if (!base) {
+        for (const Diagnostic& d : point.items()) diagnostics.error(d.location, d.key_path, d.message);
+        break;
+      }
+      detail::apply_override(*base, value, point);
+      read_experiment(*base, experiment_file->string(), point_library, point);
+      for (const Diagnostic& d : point.items()) {
+        if (d.infeasible) continue;
+        diagnostics.error(d.location, d.key_path,
+                          fmt::format("{} (with sweep axis {} = {})", d.message,
+                                      fmt::join(value.path, "."), to_flow_yaml(value.value)));
+      }
+    }
+  }
+  diagnostics.throw_if_any();
+  return spec;
+}
+
+CardKind detect_kind(const std::string& file) {
+  const fs::path path(file);
+  for (const fs::path& part : path.parent_path()) {
+    if (part == "models") return CardKind::model;
+    if (part == "hardware_profiles") return CardKind::hardware;
+    if (part == "topologies") return CardKind::topology;
+  }
+  Diagnostics diagnostics;
+  std::optional<Node> tree = read_yaml_file(path, file, diagnostics);
+  if (tree && tree->is_mapping()) {
+    if (tree->find("axes")) return CardKind::sweep;
+    if (tree->find("parallelism") || tree->find("cluster")) return CardKind::experiment;
+    if (tree->find("generator")) return CardKind::topology;
+    if (tree->find("gpu") || tree->find("scale_up")) return CardKind::hardware;
+    if (tree->find("attention") || tree->find("layers")) return CardKind::model;
+  }
+  return CardKind::experiment;
+}
+
+}  // namespace clustersim::config

@@ -1,0 +1,48 @@
+#pragma once
+// Loading configuration files into typed structs: the only entry point the rest of clustersim
+// uses. Every function throws ConfigError (with every problem in the file and the cards it
+// pulls in) or returns a fully validated struct.
+//
+// Cards are found by name in a library: `model: deepseek_v3` means models/deepseek_v3.yaml,
+// looked up beside the referring file, in its parent folders, then in the library roots. A value
+// with a slash or a .yaml ending is a path relative to the referring file. Any card may start from
+// another with `base: NAME` and override some of its keys; experiments may write `model`,
+// `hardware` and `cluster.topology` inline, with or without a `base`. `--set a.b=c` overrides are
+// applied on top of the file before cards are resolved.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "sim/config/diagnostics.hpp"
+#include "sim/config/experiment.hpp"
+#include "sim/config/hardware_profile.hpp"
+#include "sim/config/model_card.hpp"
+#include "sim/config/sweep_spec.hpp"
+#include "sim/config/topology_spec.hpp"
+
+namespace clustersim::config {
+
+enum class CardKind { model, hardware, topology, experiment, sweep };
+
+struct LoadOptions {
+  std::vector<std::string> overrides;                // "key.path=value", from --set
+  std::vector<std::filesystem::path> library_roots;  // searched after the file's own folders
+};
+
+// $CLUSTERSIM_PATH (colon-separated folders), then the library the program was built with.
+[[nodiscard]] std::vector<std::filesystem::path> default_library_roots();
+
+[[nodiscard]] ModelCard load_model_card(const std::string& file, const LoadOptions& options = {});
+[[nodiscard]] HardwareProfile load_hardware_profile(const std::string& file,
+                                                    const LoadOptions& options = {});
+[[nodiscard]] TopologySpec load_topology(const std::string& file, const LoadOptions& options = {});
+[[nodiscard]] Experiment load_experiment(const std::string& file, const LoadOptions& options = {});
+[[nodiscard]] SweepSpec load_sweep(const std::string& file, const LoadOptions& options = {});
+
+// What kind of file this is: by its folder (models/, hardware_profiles/, topologies/) or, failing
+// that, by its keys (`axes` for a sweep, `parallelism` for an experiment, and so on).
+[[nodiscard]] CardKind detect_kind(const std::string& file);
+[[nodiscard]] const char* to_string(CardKind kind);
+
+}  // namespace clustersim::config

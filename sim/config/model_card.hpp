@@ -1,0 +1,63 @@
+#pragma once
+// A model card: the architecture of a transformer, nothing about how it is trained (precision,
+// sequence length and batch belong to the experiment). See models/*.yaml.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace clustersim::config {
+
+enum class AttentionType { mha, gqa, mla };
+enum class Activation { gelu, swiglu };
+enum class NormType { layernorm, rmsnorm };
+
+struct AttentionSpec {
+  AttentionType type = AttentionType::mha;
+  int heads = 0;
+  // MHA / GQA
+  int kv_heads = 0;  // equals heads for MHA
+  int head_dim = 0;
+  // MLA (DeepSeek-V2/V3): low-rank compressed queries and keys/values, decoupled RoPE key
+  std::optional<std::int64_t> q_lora_rank;  // absent: queries are not compressed
+  std::int64_t kv_lora_rank = 0;
+  int qk_nope_head_dim = 0;
+  int qk_rope_head_dim = 0;
+  int v_head_dim = 0;
+};
+
+struct FfnSpec {
+  Activation activation = Activation::swiglu;
+  std::int64_t hidden_size = 0;  // intermediate size of the dense FFN
+};
+
+struct MoeSpec {
+  int experts = 0;  // routed experts per MoE layer
+  int shared_experts = 0;
+  int top_k = 0;  // routed experts per token
+  std::int64_t expert_hidden_size = 0;
+  int first_dense_layers = 0;  // leading layers that keep a dense FFN
+  int groups = 1;              // expert groups for group-limited (node-limited) routing
+  int max_groups_per_token = 1;
+};
+
+struct ModelCard {
+  std::string name;
+  std::string source;
+  int layers = 0;
+  std::int64_t hidden_size = 0;
+  std::int64_t vocab_size = 0;
+  std::int64_t max_seq_len = 0;
+  NormType norm = NormType::rmsnorm;
+  bool tied_embeddings = false;
+  AttentionSpec attention;
+  FfnSpec ffn;
+  std::optional<MoeSpec> moe;  // absent for dense models
+  int mtp_modules = 0;         // multi-token-prediction modules (DeepSeek-V3: 1)
+};
+
+[[nodiscard]] const char* to_string(AttentionType type);
+[[nodiscard]] const char* to_string(Activation activation);
+[[nodiscard]] const char* to_string(NormType norm);
+
+}  // namespace clustersim::config

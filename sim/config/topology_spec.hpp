@@ -1,0 +1,43 @@
+#pragma once
+// A topology card: which generator builds the scale-out network and with which parameters. The
+// graph itself is built by sim/fabric; this is only the validated description.
+
+#include <optional>
+#include <string>
+
+#include "sim/core/sim_time.hpp"
+#include "sim/core/units.hpp"
+
+namespace clustersim::config {
+
+enum class TopologyGenerator {
+  single_node,           // one scale-up domain, no scale-out network
+  fat_tree,              // two- or three-layer folded Clos (FT2, FT3)
+  multi_plane_fat_tree,  // one independent fat-tree per NIC plane (MPFT)
+  multi_rail_fat_tree,   // rails joined by shared spines (MRFT)
+  rail_only,             // one switch per rail, no spine
+  slim_fly,              // MMS graph, diameter 2
+  dragonfly,             // canonical dragonfly (groups of routers, global links)
+  nvl72,                 // a 72-GPU NVLink scale-up domain
+};
+
+struct TopologySpec {
+  std::string name;
+  std::string description;
+  TopologyGenerator generator = TopologyGenerator::single_node;
+  int switch_radix = 0;        // ports per switch
+  int levels = 0;              // fat-tree layers (2 or 3)
+  int planes = 1;              // independent planes (MPFT), or rails (MRFT)
+  double oversubscription = 1;  // down:up port ratio at the leaves
+  std::optional<Bandwidth> link_bandwidth;  // absent: the NIC line rate of the hardware profile
+  std::optional<SimTime> switch_latency;
+  int slim_fly_q = 0;                // Slim Fly: prime power q
+  int dragonfly_p = 0;               // Dragonfly: endpoints per router
+  int dragonfly_a = 0;               // routers per group
+  int dragonfly_h = 0;               // global links per router
+  std::optional<int> dragonfly_groups;  // absent: the maximum a*h + 1
+};
+
+[[nodiscard]] const char* to_string(TopologyGenerator generator);
+
+}  // namespace clustersim::config

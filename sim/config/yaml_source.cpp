@@ -1,0 +1,112 @@
+#include "sim/config/yaml_source.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace clustersim::config {
+namespace {
+
+class Converter {
+ public:
+  Converter(const SourceLocation& origin, Diagnostics& diagnostics)
+      : origin_(origin), diagnostics_(diagnostics) {}
+
+  Node convert(const YAML::Node& yaml, const SourceLocation& fallback, const std::string& path) {
+    const SourceLocation location = locate(yaml.Mark(), fallback);
+    switch (yaml.Type()) {
+      case YAML::NodeType::Scalar:
+        return Node::make_scalar(yaml.Scalar(), location);
+      case YAML::NodeType::Sequence: {
+        Node node = NodeBuilder::sequence(location);
+        std::size_t index = 0;
+        for (const YAML::Node& item : yaml) {
+          node.append_item(convert(item, location, fmt::format("{}[{}]", path, index++)));
+        }
+        return node;
+      }
+      case YAML::NodeType::Map: {
+        Node node = Node::make_mapping(location);
+        for (const auto& pair : yaml) {
+          const SourceLocation key_location = locate(pair.first.Mark(), location);
+          if (!pair.first.IsScalar()) {
+            diagnostics_.error(key_location, path, "keys must be plain names, not lists or maps");
+            continue;
+          }
+          const std::string key = pair.first.Scalar();
+          const std::string key_path = path.empty() ? key : path + "." + key;
+          if (const Node::Entry* first = node.find_entry(key)) {
+            diagnostics_.error(key_location, key_path,
+                               fmt::format("duplicate key (first defined at line {})",
+                                           first->key_location.line));
+            continue;
+          }
+          node.set(key, key_location, convert(pair.second, key_location, key_path));
+        }
+        return node;
+      }
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined:
+        break;
+    }
+    return NodeBuilder::null(location);
+  }
+
+  [[nodiscard]] SourceLocation locate(const YAML::Mark& mark, const SourceLocation& fallback) const {
+    if (mark.is_null() || mark.line < 0) return fallback;
+    SourceLocation location = origin_;
+    if (origin_.line == 0) return location;  // text without lines (command line)
+    location.line = origin_.line + mark.line;
+    location.column = (mark.line == 0 ? origin_.column : 1) + mark.column;
+    return location;
+  }
+
+ private:
+  const SourceLocation& origin_;
+  Diagnostics& diagnostics_;
+};
+
+}  // namespace
+
+std::optional<Node> parse_yaml_text(std::string_view text, const SourceLocation& origin,
+                                    Diagnostics& diagnostics) {
+  YAML::Node document;
+  try {
+    document = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& error) {
+    Converter converter(origin, diagnostics);
+    diagnostics.error(converter.locate(error.mark, origin), "",
+                      fmt::format("invalid YAML: {}", error.msg));
+    return std::nullopt;
+  }
+  Converter converter(origin, diagnostics);
+  return converter.convert(document, origin, "");
+}
+
+std::optional<Node> read_yaml_file(const std::filesystem::path& path,
+                                   const std::string& display_name, Diagnostics& diagnostics) {
+  const SourceLocation file_location{display_name, 0, 0};
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    diagnostics.error(file_location, "", "is a directory, not a YAML file");
+    return std::nullopt;
+  }
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) {
+    diagnostics.error(file_location, "", "cannot open file: no such file or not readable");
+    return std::nullopt;
+  }
+  std::ostringstream content;
+  content << stream.rdbuf();
+  const std::string text = content.str();
+  if (text.find('\0') != std::string::npos) {
+    diagnostics.error(file_location, "", "is a binary file, not YAML text");
+    return std::nullopt;
+  }
+  return parse_yaml_text(text, SourceLocation{display_name, 1, 1}, diagnostics);
+}
+
+}  // namespace clustersim::config
