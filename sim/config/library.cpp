@@ -258,16 +258,17 @@ std::optional<Node> CardLibrary::follow_base(Node tree, CardKind kind, const fs:
     diagnostics_.error(base_reference->location(), "base",
                        fmt::format("expected the name or path of a {}, got {}", to_string(kind),
                                    base_reference->describe()));
-    tree.remove("base");
-    return tree;
+    return std::nullopt;
   }
   const Node reference = *base_reference;
   tree.remove("base");
+  // A card whose base cannot be loaded is not read further: its missing keys would only repeat
+  // the one real problem.
   const std::optional<fs::path> base_file = find(reference, kind, file, "base");
-  if (!base_file) return tree;
+  if (!base_file) return std::nullopt;
   std::optional<Node> base =
       load_file(*base_file, display_path(*base_file), kind, reference.location());
-  if (!base) return tree;
+  if (!base) return std::nullopt;
   merge_into(*base, tree);
   return base;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -376,6 +377,32 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
   return experiment;
 }
 
+// Loads the base experiment with one axis value applied and files its input errors (not its
+// infeasibilities, which other axes may resolve) against the sweep.
+// `seen` keeps one report per place and key across the values of an axis.
+void check_sweep_value(const fs::path& experiment_file, const Override& value,
+                       const std::string& sweep_file, const LoadOptions& options,
+                       std::set<std::string>& seen, Diagnostics& diagnostics) {
+  Diagnostics point;
+  CardLibrary library(roots_of(options), point);
+  std::optional<Node> base =
+      library.load_file(experiment_file, detail::display_path(experiment_file),
+                        CardKind::experiment, SourceLocation{sweep_file, 0, 0});
+  if (base) {
+    detail::apply_override(*base, value, point);
+    read_experiment(*base, experiment_file.string(), library, point);
+  }
+  for (const Diagnostic& d : point.items()) {
+    if (d.infeasible) continue;
+    const std::string place = fmt::format("{}:{}:{}:{}", d.location.file, d.location.line,
+                                          d.location.column, d.key_path);
+    if (!seen.insert(place).second) continue;
+    diagnostics.error(d.location, d.key_path,
+                      fmt::format("{} (with sweep axis {} = {})", d.message,
+                                  fmt::join(value.path, "."), to_flow_yaml(value.value)));
+  }
+}
+
 template <class Result, class Read>
 Result load_card(const std::string& file, CardKind kind, const LoadOptions& options, Read read) {
   Diagnostics diagnostics;
@@ -491,26 +518,11 @@ SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
       }
     }
   }
-  diagnostics.throw_if_any();
-
-  for (const std::vector<Override>& values : axis_overrides) {
-    for (const Override& value : values) {
-      Diagnostics point;
-      CardLibrary point_library(roots_of(options), point);
-      std::optional<Node> base = point_library.load_file(
-          *experiment_file, detail::display_path(*experiment_file), CardKind::experiment,
-          SourceLocation{file, 0, 0});
-      if (!base) {
-        for (const Diagnostic& d : point.items()) diagnostics.error(d.location, d.key_path, d.message);
-        break;
-      }
-      detail::apply_override(*base, value, point);
-      read_experiment(*base, experiment_file->string(), point_library, point);
-      for (const Diagnostic& d : point.items()) {
-        if (d.infeasible) continue;
-        diagnostics.error(d.location, d.key_path,
-                          fmt::format("{} (with sweep axis {} = {})", d.message,
-                                      fmt::join(value.path, "."), to_flow_yaml(value.value)));
+  if (experiment_file) {
+    for (const std::vector<Override>& values : axis_overrides) {
+      std::set<std::string> seen;
+      for (const Override& value : values) {
+        check_sweep_value(*experiment_file, value, file, options, seen, diagnostics);
       }
     }
   }

@@ -32,7 +32,11 @@ std::string parse_quantity(const Node& node, T& out, std::string_view what, Pars
   return "";
 }
 
-std::string format_bound(double value) { return fmt::format("{:g}", value); }
+// Integers as integers ("1000000000", not "1e+09"); other values in the shortest form.
+std::string format_bound(double value) {
+  if (value == std::floor(value) && std::fabs(value) < 1e15) return fmt::format("{:.0f}", value);
+  return fmt::format("{}", value);
+}
 
 }  // namespace
 

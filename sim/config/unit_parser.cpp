@@ -134,7 +134,21 @@ std::string lowercase(std::string_view text) {
   return out;
 }
 
+constexpr std::array<const UnitTable*, 7> kAllTables{&kBandwidth, &kDataSize, &kDuration,
+                                                     &kFlopRate, &kFlopCount, &kFrequency,
+                                                     &kPower};
+
 std::string unknown_unit_message(const UnitTable& table, std::string_view unit) {
+  // A unit of another quantity ("GB/s" where a size is expected) is a mix-up, not a typo.
+  for (const UnitTable* other : kAllTables) {
+    if (other == &table) continue;
+    for (const UnitSymbol& candidate : other->symbols) {
+      if (candidate.symbol == unit) {
+        return fmt::format("\"{}\" is a {} unit, but a {} is expected here, e.g. {}", unit,
+                           other->quantity, table.quantity, table.example);
+      }
+    }
+  }
   // Units that differ only in case are the bits-versus-bytes trap: name every one of them.
   std::vector<std::string> same_letters;
   for (const UnitSymbol& candidate : table.symbols) {

@@ -1,0 +1,65 @@
+// Every broken file in tests/data/bad gives exactly the messages its header pins, and is reported
+// as an input error or an infeasibility as the header says: never a crash, never a silent default.
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "sim/config/loader.hpp"
+#include "tests/config/bad_input_corpus.hpp"
+
+namespace clustersim::config {
+namespace {
+
+using testing::BadInputCase;
+
+// Loads the case the way its kind says; returns the error, or nullopt if it loaded.
+std::optional<ConfigError> load_case(const BadInputCase& item) {
+  LoadOptions options;
+  options.overrides = item.overrides;
+  try {
+    if (item.kind == "model") (void)load_model_card(item.path, options);
+    if (item.kind == "hardware") (void)load_hardware_profile(item.path, options);
+    if (item.kind == "topology") (void)load_topology(item.path, options);
+    if (item.kind == "experiment") (void)load_experiment(item.path, options);
+    if (item.kind == "sweep") (void)load_sweep(item.path, options);
+  } catch (const ConfigError& error) {
+    return error;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+class BadInput : public ::testing::TestWithParam<BadInputCase> {};
+
+TEST_P(BadInput, GivesItsPinnedMessages) {
+  const BadInputCase& item = GetParam();
+  const std::optional<ConfigError> error = load_case(item);
+  ASSERT_TRUE(error.has_value()) << item.path << " loaded without an error";
+  if (std::getenv("CLUSTERSIM_PRINT_ACTUAL") != nullptr) {
+    std::cout << "=== " << item.path << "\n" << error->what() << "\n";
+  }
+  EXPECT_FALSE(item.expected.empty()) << item.path << " pins no message";
+  EXPECT_EQ(lines_of(error->what()), item.expected);
+  EXPECT_EQ(error->infeasible() ? 1 : 2, item.exit_code);
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, BadInput, ::testing::ValuesIn(testing::load_bad_input_corpus()),
+                         [](const ::testing::TestParamInfo<BadInputCase>& param_info) {
+                           return "f" + param_info.param.name;
+                         });
+
+TEST(BadInputCorpus, HasAtLeastTwentyCases) {
+  EXPECT_GE(testing::load_bad_input_corpus().size(), 20u);
+}
+
+}  // namespace
+}  // namespace clustersim::config
