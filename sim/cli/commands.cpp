@@ -37,13 +37,12 @@ int report_config_error(const config::ConfigError& error, bool as_json) {
 }
 
 // A subcommand whose engine is not built yet says so, plainly, with the issue that brings it.
-int not_yet(std::string_view command, std::string_view what, std::string_view issue,
-            bool as_json) {
-  const std::string message =
-      fmt::format("clustersim {}: {} is not implemented yet (it arrives with {})", command, what,
-                  issue);
+int not_yet(std::string_view command, std::string_view what, std::string_view issue, bool as_json) {
+  const std::string message = fmt::format(
+      "clustersim {}: {} is not implemented yet (it arrives with {})", command, what, issue);
   std::cerr << message << '\n';
-  if (as_json) std::cout << json{{"status", "not_implemented"}, {"message", message}}.dump(2) << '\n';
+  if (as_json)
+    std::cout << json{{"status", "not_implemented"}, {"message", message}}.dump(2) << '\n';
   return kExitInfeasible;
 }
 
@@ -79,8 +78,7 @@ int run_experiment(const RunOptions& options) {
 
 int run_sweep(const SweepOptions& options) {
   try {
-    const config::SweepSpec sweep =
-        config::load_sweep(options.sweep, load_options(options.common));
+    const config::SweepSpec sweep = config::load_sweep(options.sweep, load_options(options.common));
     if (!options.common.json) {
       std::cout << fmt::format("sweep {}: {} points over {}\n", sweep.name, sweep.points().size(),
                                sweep.experiment);
@@ -106,20 +104,23 @@ int run_topo(const FileOptions& options) {
 
 int run_model(const FileOptions& options) {
   if (options.seq_len && *options.seq_len <= 0) {
-    std::cerr << fmt::format("clustersim model: --seq-len must be a positive number of tokens, "
-                             "got {}\n",
-                             *options.seq_len);
+    std::cerr << fmt::format(
+        "clustersim model: --seq-len must be a positive number of tokens, "
+        "got {}\n",
+        *options.seq_len);
     return kExitInputError;
   }
   return load_and_print(options.file, options.common, config::load_model_card,
                         [](const config::ModelCard& card) { std::cout << report::to_text(card); });
 }
 
-int run_validate(const std::vector<std::string>& files, const CommonOptions& common) {
+int run_validate(const std::vector<std::string>& files, const std::string& kind_name,
+                 const CommonOptions& common) {
   int worst = kExitOk;
   json results = json::array();
   for (const std::string& file : files) {
-    const config::CardKind kind = config::detect_kind(file);
+    const config::CardKind kind =
+        kind_name.empty() ? config::detect_kind(file) : config::parse_card_kind(kind_name);
     const config::LoadOptions options = load_options(common);
     try {
       std::string name;

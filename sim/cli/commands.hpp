@@ -55,7 +55,9 @@ int run_experiment(const RunOptions& options);
 int run_sweep(const SweepOptions& options);
 int run_topo(const FileOptions& options);
 int run_model(const FileOptions& options);
-int run_validate(const std::vector<std::string>& files, const CommonOptions& options);
+// `kind` empty: guess each file's kind from its folder and keys.
+int run_validate(const std::vector<std::string>& files, const std::string& kind,
+                 const CommonOptions& options);
 int run_crosscheck(const CrosscheckOptions& options);
 int run_plot(const PlotOptions& options);
 

@@ -13,8 +13,9 @@ namespace {
 using namespace clustersim::cli;
 
 void add_common(CLI::App& command, CommonOptions& common, bool with_json = true) {
-  command.add_option("--set", common.overrides,
-                     "Override a key of the input, e.g. --set parallelism.pp=8 (repeatable)")
+  command
+      .add_option("--set", common.overrides,
+                  "Override a key of the input, e.g. --set parallelism.pp=8 (repeatable)")
       ->type_name("KEY=VALUE");
   if (with_json) command.add_flag("--json", common.json, "Print the result as one JSON object");
 }
@@ -22,9 +23,10 @@ void add_common(CLI::App& command, CommonOptions& common, bool with_json = true)
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"clustersim: predict step time, memory, MFU and cost of large-model training on "
-               "GPU clusters",
-               "clustersim"};
+  CLI::App app{
+      "clustersim: predict step time, memory, MFU and cost of large-model training on "
+      "GPU clusters",
+      "clustersim"};
   app.set_version_flag("--version", "clustersim " CLUSTERSIM_VERSION);
   app.require_subcommand(1, 1);
   app.footer(
@@ -43,7 +45,9 @@ int main(int argc, char** argv) {
 
   SweepOptions sweep;
   CLI::App* sweep_cmd = app.add_subcommand("sweep", "Run every point of a sweep");
-  sweep_cmd->add_option("sweep", sweep.sweep, "Sweep file (YAML)")->required()->type_name("SWEEP.yaml");
+  sweep_cmd->add_option("sweep", sweep.sweep, "Sweep file (YAML)")
+      ->required()
+      ->type_name("SWEEP.yaml");
   sweep_cmd->add_option("-j,--jobs", sweep.jobs, "Points simulated in parallel")
       ->check(CLI::Range(1, 1024));
   sweep_cmd->add_option("--out", sweep.out, "Output folder (CSV + JSON lines)")->type_name("DIR");
@@ -53,13 +57,17 @@ int main(int argc, char** argv) {
   FileOptions topo;
   CLI::App* topo_cmd =
       app.add_subcommand("topo", "Endpoints, switches, links, diameter, bisection and cost");
-  topo_cmd->add_option("topology", topo.file, "Topology card (YAML)")->required()->type_name("TOPO.yaml");
+  topo_cmd->add_option("topology", topo.file, "Topology card (YAML)")
+      ->required()
+      ->type_name("TOPO.yaml");
   add_common(*topo_cmd, topo.common);
 
   FileOptions model;
   CLI::App* model_cmd = app.add_subcommand(
       "model", "Load a model card and print it (parameters, FLOPs per token, KV cache)");
-  model_cmd->add_option("model", model.file, "Model card (YAML)")->required()->type_name("MODEL.yaml");
+  model_cmd->add_option("model", model.file, "Model card (YAML)")
+      ->required()
+      ->type_name("MODEL.yaml");
   model_cmd->add_option("--seq-len", model.seq_len, "Sequence length for per-token FLOPs")
       ->type_name("N");
   add_common(*model_cmd, model.common);
@@ -71,6 +79,11 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("files", validate_files, "Any clustersim YAML files")
       ->required()
       ->type_name("FILE...");
+  std::string validate_kind;
+  validate_cmd
+      ->add_option("--kind", validate_kind,
+                   "Read every file as this kind instead of guessing from folder and keys")
+      ->check(CLI::IsMember({"model", "hardware", "topology", "experiment", "sweep"}));
   add_common(*validate_cmd, validate);
 
   CrosscheckOptions crosscheck;
@@ -86,7 +99,9 @@ int main(int argc, char** argv) {
 
   PlotOptions plot;
   CLI::App* plot_cmd = app.add_subcommand("plot", "Chart of sweep results");
-  plot_cmd->add_option("results", plot.results, "Sweep results (CSV)")->required()->type_name("RESULTS.csv");
+  plot_cmd->add_option("results", plot.results, "Sweep results (CSV)")
+      ->required()
+      ->type_name("RESULTS.csv");
   plot_cmd->add_option("--x", plot.x, "Column for the x axis")->required();
   plot_cmd->add_option("--y", plot.y, "Column for the y axis")->required();
   plot_cmd->add_option("--out", plot.out, "Output image")->type_name("F.png");
@@ -103,7 +118,7 @@ int main(int argc, char** argv) {
     if (*sweep_cmd) return run_sweep(sweep);
     if (*topo_cmd) return run_topo(topo);
     if (*model_cmd) return run_model(model);
-    if (*validate_cmd) return run_validate(validate_files, validate);
+    if (*validate_cmd) return run_validate(validate_files, validate_kind, validate);
     if (*crosscheck_cmd) return run_crosscheck(crosscheck);
     if (*plot_cmd) return run_plot(plot);
   } catch (const std::exception& error) {

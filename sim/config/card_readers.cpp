@@ -147,22 +147,21 @@ MoeSpec read_moe(MapReader& reader, int layers) {
   spec.max_groups_per_token =
       reader.optional<int>("max_groups_per_token", spec.groups, Bounds::at_least(1));
   if (spec.top_k > spec.experts) {
-    reader.error("top_k", fmt::format("a token cannot use {} of only {} experts", spec.top_k,
-                                      spec.experts));
+    reader.error("top_k",
+                 fmt::format("a token cannot use {} of only {} experts", spec.top_k, spec.experts));
   }
   if (spec.experts % spec.groups != 0) {
-    reader.error("groups", fmt::format("{} experts do not split into {} equal groups",
-                                       spec.experts, spec.groups));
+    reader.error("groups", fmt::format("{} experts do not split into {} equal groups", spec.experts,
+                                       spec.groups));
   }
   if (spec.max_groups_per_token > spec.groups) {
-    reader.error("max_groups_per_token",
-                 fmt::format("must be <= groups ({}), got {}", spec.groups,
-                             spec.max_groups_per_token));
+    reader.error("max_groups_per_token", fmt::format("must be <= groups ({}), got {}", spec.groups,
+                                                     spec.max_groups_per_token));
   } else if (spec.groups > 0 && spec.experts % spec.groups == 0 &&
              spec.top_k > spec.max_groups_per_token * (spec.experts / spec.groups)) {
-    reader.error("top_k", fmt::format("{} groups of {} experts cannot supply top_k = {}",
-                                      spec.max_groups_per_token, spec.experts / spec.groups,
-                                      spec.top_k));
+    reader.error("top_k",
+                 fmt::format("{} groups of {} experts cannot supply top_k = {}",
+                             spec.max_groups_per_token, spec.experts / spec.groups, spec.top_k));
   }
   if (layers > 0 && spec.first_dense_layers >= layers) {
     reader.error("first_dense_layers",
@@ -179,7 +178,8 @@ ModelCard read_model_card(MapReader& reader) {
   card.name = reader.required<std::string>("name");
   card.source = reader.optional<std::string>("source", "");
   card.layers = reader.required<int>("layers", Bounds::between(1, 100000));
-  card.hidden_size = reader.required<std::int64_t>("hidden_size", Bounds::between(1, kMaxDimension));
+  card.hidden_size =
+      reader.required<std::int64_t>("hidden_size", Bounds::between(1, kMaxDimension));
   card.vocab_size = reader.required<std::int64_t>("vocab_size", Bounds::between(1, kMaxDimension));
   card.max_seq_len =
       reader.required<std::int64_t>("max_seq_len", Bounds::between(1, kMaxDimension));
@@ -237,8 +237,8 @@ HardwareProfile read_hardware_profile(MapReader& reader) {
         up.required<Bandwidth>("aggregate_bandwidth", Bounds::positive());
     profile.scale_up.efficiency =
         up.optional<Fraction>("efficiency", Fraction{1.0}, kEfficiency).value;
-    profile.scale_up.latency = up.optional<SimTime>("latency", SimTime::zero(),
-                                                    Bounds::non_negative());
+    profile.scale_up.latency =
+        up.optional<SimTime>("latency", SimTime::zero(), Bounds::non_negative());
     up.finish();
   }
   if (std::optional<MapReader> out = reader.optional_section("scale_out")) {

@@ -34,8 +34,7 @@ ConfigError::ConfigError(std::vector<Diagnostic> diagnostics)
     : std::runtime_error(join_formatted(diagnostics)), diagnostics_(std::move(diagnostics)) {}
 
 void Diagnostics::error(SourceLocation location, std::string key_path, std::string message) {
-  items_.push_back(
-      Diagnostic{std::move(location), std::move(key_path), std::move(message), false});
+  items_.push_back(Diagnostic{std::move(location), std::move(key_path), std::move(message), false});
 }
 
 bool ConfigError::infeasible() const {

@@ -36,9 +36,9 @@ struct ParallelismSpec {
   int virtual_stages = 1;
   int micro_batch_size = 1;  // sequences
   bool sequence_parallel = false;
-  int comm_sms = 0;                 // SMs held by communication kernels
-  std::vector<int> stage_layers;    // empty: automatic split
-  std::int64_t dp = 1;              // derived: gpus / (tp * pp * cp)
+  int comm_sms = 0;               // SMs held by communication kernels
+  std::vector<int> stage_layers;  // empty: automatic split
+  std::int64_t dp = 1;            // derived: gpus / (tp * pp * cp)
 };
 
 struct TrainingSpec {

@@ -28,7 +28,7 @@ struct GpuSpec {
 
 struct ScaleUpSpec {  // NVLink / NVSwitch domain
   std::string technology;
-  int domain_size = 0;                 // GPUs that share one scale-up fabric
+  int domain_size = 0;            // GPUs that share one scale-up fabric
   Bandwidth aggregate_bandwidth;  // per GPU, both directions together (spec-sheet figure)
   double efficiency = 1;          // achievable share of the per-direction bandwidth, measured
   SimTime latency;

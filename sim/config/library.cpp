@@ -46,14 +46,21 @@ const char* to_string(CardKind kind) {
   return "card";
 }
 
+CardKind parse_card_kind(std::string_view name) {
+  if (name == "model") return CardKind::model;
+  if (name == "hardware") return CardKind::hardware;
+  if (name == "topology") return CardKind::topology;
+  if (name == "sweep") return CardKind::sweep;
+  return CardKind::experiment;
+}
+
 namespace detail {
 namespace {
 
 namespace fs = std::filesystem;
 
 bool looks_like_path(const std::string& text) {
-  return text.find('/') != std::string::npos || text.ends_with(".yaml") ||
-         text.ends_with(".yml");
+  return text.find('/') != std::string::npos || text.ends_with(".yaml") || text.ends_with(".yml");
 }
 
 std::vector<std::string> split_dotted(std::string_view text) {
@@ -102,8 +109,8 @@ std::string display_path(const fs::path& path) {
 }
 
 std::optional<std::vector<std::string>> parse_key_path(std::string_view text,
-                                                      const SourceLocation& location,
-                                                      Diagnostics& diagnostics) {
+                                                       const SourceLocation& location,
+                                                       Diagnostics& diagnostics) {
   std::vector<std::string> path = split_dotted(text);
   for (const std::string& part : path) {
     if (part.empty()) {
@@ -207,8 +214,8 @@ std::optional<fs::path> CardLibrary::find(const Node& reference, CardKind kind,
     }
   }
   const std::vector<std::string> names(available.begin(), available.end());
-  std::string message = fmt::format("{} \"{}\" not found in the card library ({}/)",
-                                    to_string(kind), text, folder);
+  std::string message =
+      fmt::format("{} \"{}\" not found in the card library ({}/)", to_string(kind), text, folder);
   if (auto match = closest_match(text, names)) {
     message += fmt::format("; did you mean \"{}\"?", *match);
   } else if (!names.empty()) {
@@ -306,7 +313,7 @@ std::optional<Node> CardLibrary::resolve(const Node& reference, CardKind kind,
                      fmt::format("expected the name of a {} (e.g. \"{}\") or an inline mapping, "
                                  "got {}",
                                  to_string(kind),
-                                 kind == CardKind::model ? "deepseek_v3"
+                                 kind == CardKind::model      ? "deepseek_v3"
                                  : kind == CardKind::hardware ? "h800_sxm"
                                                               : "mpft",
                                  reference.describe()));

@@ -21,8 +21,9 @@ struct Override {
 };
 
 // Splits "a.b.c" into its parts; reports empty parts.
-[[nodiscard]] std::optional<std::vector<std::string>> parse_key_path(
-    std::string_view text, const SourceLocation& location, Diagnostics& diagnostics);
+[[nodiscard]] std::optional<std::vector<std::string>> parse_key_path(std::string_view text,
+                                                                     const SourceLocation& location,
+                                                                     Diagnostics& diagnostics);
 
 // Parses "a.b.c=value"; reports malformed text as a diagnostic and returns nullopt.
 [[nodiscard]] std::optional<Override> parse_override(const std::string& text,
@@ -48,9 +49,9 @@ class CardLibrary {
                                             const std::string& key_path);
 
   // The file a name or path refers to, or nullopt (with a diagnostic).
-  [[nodiscard]] std::optional<std::filesystem::path> find(const Node& reference, CardKind kind,
-                                                          const std::filesystem::path& referring_file,
-                                                          const std::string& key_path);
+  [[nodiscard]] std::optional<std::filesystem::path> find(
+      const Node& reference, CardKind kind, const std::filesystem::path& referring_file,
+      const std::string& key_path);
 
  private:
   std::optional<Node> follow_base(Node tree, CardKind kind, const std::filesystem::path& file);

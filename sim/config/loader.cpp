@@ -54,9 +54,8 @@ const char* to_string(RecomputeMode mode) {
 const std::vector<std::string>& recomputable_ops() {
   // DeepSeek-V3 recomputes "all RMSNorm operations and MLA up-projections" (TR §3.2.3) and the
   // SwiGLU output (TR §3.3.3); the others are the usual selective-recompute candidates.
-  static const std::vector<std::string> kOps{"attention",     "gelu",    "layernorm",
-                                             "mla_up_projection", "moe_gate", "rmsnorm",
-                                             "swiglu"};
+  static const std::vector<std::string> kOps{
+      "attention", "gelu", "layernorm", "mla_up_projection", "moe_gate", "rmsnorm", "swiglu"};
   return kOps;
 }
 
@@ -160,8 +159,8 @@ void check_stage_layers(MapReader& reader, ParallelismSpec& spec, const ModelCar
   }
   spec.stage_layers = reader.list<int>("stage_layers", Bounds::non_negative());
   if (spec.stage_layers.size() != node->items().size()) return;  // items already reported
-  const std::size_t stages = static_cast<std::size_t>(spec.pp) *
-                             static_cast<std::size_t>(spec.virtual_stages);
+  const std::size_t stages =
+      static_cast<std::size_t>(spec.pp) * static_cast<std::size_t>(spec.virtual_stages);
   const int total = std::accumulate(spec.stage_layers.begin(), spec.stage_layers.end(), 0);
   if (spec.stage_layers.size() != stages) {
     reader.report(*node, "stage_layers",
@@ -174,7 +173,8 @@ void check_stage_layers(MapReader& reader, ParallelismSpec& spec, const ModelCar
 }
 
 // Checks that need the model, the hardware and the cluster together. Reported as infeasible.
-void check_layout(MapReader& parallelism, MapReader& training, Experiment& experiment) {
+void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& training,
+                  Experiment& experiment) {
   auto infeasible = [](MapReader& reader, std::string_view key, const std::string& message) {
     reader.infeasible(key, message);
   };
@@ -206,8 +206,8 @@ void check_layout(MapReader& parallelism, MapReader& training, Experiment& exper
   }
   if (model.attention.heads % p.tp != 0) {
     infeasible(parallelism, "tp",
-               fmt::format("{} attention heads cannot be split over tp = {}",
-                           model.attention.heads, p.tp));
+               fmt::format("{} attention heads cannot be split over tp = {}", model.attention.heads,
+                           p.tp));
   }
   if (p.pp * p.virtual_stages > model.layers) {
     infeasible(parallelism, "pp",
@@ -248,9 +248,9 @@ void check_layout(MapReader& parallelism, MapReader& training, Experiment& exper
     }
   }
   if (t.seq_len > model.max_seq_len) {
-    infeasible(training, "seq_len",
-               fmt::format("{} exceeds the model's max_seq_len of {}", t.seq_len,
-                           model.max_seq_len));
+    infeasible(
+        training, "seq_len",
+        fmt::format("{} exceeds the model's max_seq_len of {}", t.seq_len, model.max_seq_len));
   }
   if (t.seq_len % p.cp != 0) {
     infeasible(training, "seq_len",
@@ -259,7 +259,7 @@ void check_layout(MapReader& parallelism, MapReader& training, Experiment& exper
   if (experiment.cluster.topology &&
       experiment.cluster.topology->generator == TopologyGenerator::single_node &&
       experiment.cluster.nodes > 1) {
-    infeasible(parallelism, "tp",
+    infeasible(cluster, "nodes",
                fmt::format("topology \"{}\" is a single node, but the cluster has {} nodes",
                            experiment.cluster.topology->name, experiment.cluster.nodes));
   }
@@ -298,8 +298,7 @@ void read_recompute(MapReader& reader, TrainingSpec& spec) {
 Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& library,
                            Diagnostics& diagnostics) {
   // Resolve card references first, so their keys are read (and reported) like any other.
-  const bool model_ok =
-      resolve_reference(tree, "model", "model", CardKind::model, file, library);
+  const bool model_ok = resolve_reference(tree, "model", "model", CardKind::model, file, library);
   const bool hardware_ok =
       resolve_reference(tree, "hardware", "hardware", CardKind::hardware, file, library);
   bool topology_ok = true;
@@ -324,8 +323,8 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
   } else {
     root.allow("hardware");
   }
+  MapReader cluster = root.section("cluster");
   {
-    MapReader cluster = root.section("cluster");
     experiment.cluster.nodes = cluster.required<int>("nodes", Bounds::between(1, 1'000'000));
     experiment.cluster.gpus_per_node = cluster.optional<int>(
         "gpus_per_node", std::max(1, experiment.hardware.scale_up.domain_size),
@@ -335,9 +334,13 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     } else if (std::optional<MapReader> topology = cluster.optional_section("topology")) {
       experiment.cluster.topology = detail::read_topology(*topology);
     }
-    cluster.finish();
   }
-  MapReader parallelism = root.section("parallelism");
+  // Every key of parallelism has a default (one GPU, no parallelism), so the section may be left
+  // out.
+  const Node no_parallelism = Node::make_mapping(root.location());
+  const Node* parallelism_node = root.raw("parallelism");
+  MapReader parallelism(parallelism_node ? *parallelism_node : no_parallelism, "parallelism",
+                        diagnostics);
   MapReader training = root.section("training");
   {
     ParallelismSpec& p = experiment.parallelism;
@@ -369,11 +372,12 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     experiment.cost.gpu_hour_usd = cost->maybe<double>("gpu_hour_usd", Bounds::non_negative());
     cost->finish();
   }
-  // Cross-field checks only make sense once every field read cleanly.
-  if (diagnostics.empty()) check_layout(parallelism, training, experiment);
+  cluster.finish();
   parallelism.finish();
   training.finish();
   root.finish();
+  // Cross-field checks only make sense once every field read cleanly.
+  if (diagnostics.empty()) check_layout(cluster, parallelism, training, experiment);
   return experiment;
 }
 
@@ -394,8 +398,8 @@ void check_sweep_value(const fs::path& experiment_file, const Override& value,
   }
   for (const Diagnostic& d : point.items()) {
     if (d.infeasible) continue;
-    const std::string place = fmt::format("{}:{}:{}:{}", d.location.file, d.location.line,
-                                          d.location.column, d.key_path);
+    const std::string place =
+        fmt::format("{}:{}:{}:{}", d.location.file, d.location.line, d.location.column, d.key_path);
     if (!seen.insert(place).second) continue;
     diagnostics.error(d.location, d.key_path,
                       fmt::format("{} (with sweep axis {} = {})", d.message,
@@ -459,9 +463,9 @@ SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
   if (experiment_reference == nullptr) {
     root.error("experiment", "missing required key \"experiment\" (the base experiment file)");
   } else if (!experiment_reference->is_scalar()) {
-    root.report(*experiment_reference, "experiment",
-                "expected the name or path of an experiment, got " +
-                    experiment_reference->describe());
+    root.report(
+        *experiment_reference, "experiment",
+        "expected the name or path of an experiment, got " + experiment_reference->describe());
   } else {
     experiment_file = library.find(*experiment_reference, CardKind::experiment, file, "experiment");
     if (experiment_file) spec.experiment = experiment_file->string();
@@ -474,8 +478,8 @@ SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
   if (axes == nullptr) {
     root.error("axes", "missing required key \"axes\" (a list of {key, values})");
   } else if (!axes->is_sequence() || axes->items().empty()) {
-    root.report(*axes, "axes", "expected a non-empty list of {key, values}, got " +
-                                   axes->describe());
+    root.report(*axes, "axes",
+                "expected a non-empty list of {key, values}, got " + axes->describe());
   } else {
     for (std::size_t i = 0; i < axes->items().size(); ++i) {
       const Node& item = axes->items()[i];

@@ -44,5 +44,7 @@ struct LoadOptions {
 // that, by its keys (`axes` for a sweep, `parallelism` for an experiment, and so on).
 [[nodiscard]] CardKind detect_kind(const std::string& file);
 [[nodiscard]] const char* to_string(CardKind kind);
+// "model", "hardware", "topology", "experiment" or "sweep" (as the CLI's --kind takes them).
+[[nodiscard]] CardKind parse_card_kind(std::string_view name);
 
 }  // namespace clustersim::config

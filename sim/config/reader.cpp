@@ -137,9 +137,9 @@ MapReader::MapReader(const Node& node, std::string key_path, Diagnostics& diagno
     : node_(node), path_(std::move(key_path)), diagnostics_(diagnostics) {
   if (!node_.is_mapping()) {
     valid_ = false;
-    diagnostics_.error(node_.location(), path_,
-                       fmt::format("expected a mapping of keys to values, got {}",
-                                   node_.describe()));
+    diagnostics_.error(
+        node_.location(), path_,
+        fmt::format("expected a mapping of keys to values, got {}", node_.describe()));
   }
 }
 
@@ -191,8 +191,8 @@ bool MapReader::check_bounds(const Node& node, std::string_view key, double valu
     const bool too_low = bounds.min_exclusive ? !(value > *bounds.min) : value < *bounds.min;
     if (too_low) {
       report(node, key,
-             fmt::format("must be {} {}, got {}", bounds.min_exclusive ? ">" : ">=",
-                         format_bound(*bounds.min), shown));
+             fmt::format("must be {} {}, got {}",
+                         bounds.min_exclusive ? ">" : ">=", format_bound(*bounds.min), shown));
       return false;
     }
   }
@@ -219,9 +219,9 @@ std::optional<std::size_t> MapReader::match_choice(const Node& node, std::string
            fmt::format("unknown value \"{}\"; did you mean \"{}\"? (one of {})", node.scalar(),
                        *match, quoted_list(names)));
   } else {
-    report(node, key,
-           fmt::format("unknown value \"{}\"; expected one of {}", node.scalar(),
-                       quoted_list(names)));
+    report(
+        node, key,
+        fmt::format("unknown value \"{}\"; expected one of {}", node.scalar(), quoted_list(names)));
   }
   return std::nullopt;
 }
@@ -251,8 +251,9 @@ void MapReader::finish() {
     if (std::find(known_.begin(), known_.end(), entry.key) != known_.end()) continue;
     const std::string key_path = child_path(entry.key);
     if (auto match = closest_match(entry.key, known_)) {
-      diagnostics_.error(entry.key_location, key_path,
-                         fmt::format("unknown key \"{}\"; did you mean \"{}\"?", entry.key, *match));
+      diagnostics_.error(
+          entry.key_location, key_path,
+          fmt::format("unknown key \"{}\"; did you mean \"{}\"?", entry.key, *match));
     } else {
       diagnostics_.error(entry.key_location, key_path,
                          fmt::format("unknown key \"{}\"; expected one of {}", entry.key,

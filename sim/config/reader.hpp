@@ -64,20 +64,48 @@ std::string parse_value(const Node& node, Frequency& out);
 std::string parse_value(const Node& node, Power& out);
 
 // The number a Bounds check looks at.
-[[nodiscard]] inline double bounds_value(const std::string&) { return 0; }
-[[nodiscard]] inline double bounds_value(bool) { return 0; }
-[[nodiscard]] inline double bounds_value(int v) { return v; }
-[[nodiscard]] inline double bounds_value(std::int64_t v) { return static_cast<double>(v); }
-[[nodiscard]] inline double bounds_value(double v) { return v; }
-[[nodiscard]] inline double bounds_value(Count v) { return v.value; }
-[[nodiscard]] inline double bounds_value(Fraction v) { return v.value; }
-[[nodiscard]] inline double bounds_value(Bandwidth v) { return v.bytes_per_s; }
-[[nodiscard]] inline double bounds_value(DataSize v) { return v.bytes; }
-[[nodiscard]] inline double bounds_value(SimTime v) { return v.seconds(); }
-[[nodiscard]] inline double bounds_value(FlopRate v) { return v.flop_per_s; }
-[[nodiscard]] inline double bounds_value(FlopCount v) { return v.flop; }
-[[nodiscard]] inline double bounds_value(Frequency v) { return v.hz; }
-[[nodiscard]] inline double bounds_value(Power v) { return v.watts; }
+[[nodiscard]] inline double bounds_value(const std::string&) {
+  return 0;
+}
+[[nodiscard]] inline double bounds_value(bool) {
+  return 0;
+}
+[[nodiscard]] inline double bounds_value(int v) {
+  return v;
+}
+[[nodiscard]] inline double bounds_value(std::int64_t v) {
+  return static_cast<double>(v);
+}
+[[nodiscard]] inline double bounds_value(double v) {
+  return v;
+}
+[[nodiscard]] inline double bounds_value(Count v) {
+  return v.value;
+}
+[[nodiscard]] inline double bounds_value(Fraction v) {
+  return v.value;
+}
+[[nodiscard]] inline double bounds_value(Bandwidth v) {
+  return v.bytes_per_s;
+}
+[[nodiscard]] inline double bounds_value(DataSize v) {
+  return v.bytes;
+}
+[[nodiscard]] inline double bounds_value(SimTime v) {
+  return v.seconds();
+}
+[[nodiscard]] inline double bounds_value(FlopRate v) {
+  return v.flop_per_s;
+}
+[[nodiscard]] inline double bounds_value(FlopCount v) {
+  return v.flop;
+}
+[[nodiscard]] inline double bounds_value(Frequency v) {
+  return v.hz;
+}
+[[nodiscard]] inline double bounds_value(Power v) {
+  return v.watts;
+}
 
 class MapReader {
  public:

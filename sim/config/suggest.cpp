@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -41,15 +42,16 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 std::optional<std::string> closest_match(std::string_view word,
                                          const std::vector<std::string>& candidates) {
   const std::string lowered = lowercase(word);
+  const std::size_t limit = std::max<std::size_t>(1, word.size() / 3);
   std::optional<std::string> best;
-  std::size_t best_distance = std::max<std::size_t>(1, word.size() / 3) + 1;
+  std::pair<std::size_t, std::size_t> best_score{limit + 1, 0};
   for (const std::string& candidate : candidates) {
-    // A case-only difference counts as half an edit, so "GB/s" beats "Gb/s" for "GB/S".
-    const std::size_t folded = edit_distance(lowered, lowercase(candidate));
-    const std::size_t exact = edit_distance(word, candidate);
-    const std::size_t distance = folded == 0 ? 0 : std::min(exact, folded + 1);
-    if (distance < best_distance) {
-      best_distance = distance;
+    // Plausibility is judged ignoring case; among equally close candidates the one that also
+    // matches the case wins ("GB/S" -> "GB/s", not "Gb/s").
+    const std::pair<std::size_t, std::size_t> score{edit_distance(lowered, lowercase(candidate)),
+                                                    edit_distance(word, candidate)};
+    if (score < best_score) {
+      best_score = score;
       best = candidate;
     }
   }

@@ -12,7 +12,8 @@ namespace clustersim::config {
 [[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word`, if it is close enough to be a plausible typo: at most one edit
-// per three characters of the word (and at least one), compared case-insensitively first.
+// per three characters of the word (and at least one), ignoring case; ties go to the candidate
+// that also matches the case.
 [[nodiscard]] std::optional<std::string> closest_match(std::string_view word,
                                                        const std::vector<std::string>& candidates);
 

@@ -25,16 +25,16 @@ struct TopologySpec {
   std::string name;
   std::string description;
   TopologyGenerator generator = TopologyGenerator::single_node;
-  int switch_radix = 0;        // ports per switch
-  int levels = 0;              // fat-tree layers (2 or 3)
-  int planes = 1;              // independent planes (MPFT), or rails (MRFT)
-  double oversubscription = 1;  // down:up port ratio at the leaves
+  int switch_radix = 0;                     // ports per switch
+  int levels = 0;                           // fat-tree layers (2 or 3)
+  int planes = 1;                           // independent planes (MPFT), or rails (MRFT)
+  double oversubscription = 1;              // down:up port ratio at the leaves
   std::optional<Bandwidth> link_bandwidth;  // absent: the NIC line rate of the hardware profile
   std::optional<SimTime> switch_latency;
-  int slim_fly_q = 0;                // Slim Fly: prime power q
-  int dragonfly_p = 0;               // Dragonfly: endpoints per router
-  int dragonfly_a = 0;               // routers per group
-  int dragonfly_h = 0;               // global links per router
+  int slim_fly_q = 0;                   // Slim Fly: prime power q
+  int dragonfly_p = 0;                  // Dragonfly: endpoints per router
+  int dragonfly_a = 0;                  // routers per group
+  int dragonfly_h = 0;                  // global links per router
   std::optional<int> dragonfly_groups;  // absent: the maximum a*h + 1
 };
 

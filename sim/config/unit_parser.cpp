@@ -28,25 +28,46 @@ struct UnitTable {
 
 constexpr double kKi = 1024.0;
 
-constexpr std::array kBandwidthUnits{
-    UnitSymbol{"b/s", 1.0 / 8}, UnitSymbol{"bit/s", 1.0 / 8}, UnitSymbol{"bps", 1.0 / 8},
-    UnitSymbol{"Kb/s", 1e3 / 8}, UnitSymbol{"kb/s", 1e3 / 8}, UnitSymbol{"Kbps", 1e3 / 8},
-    UnitSymbol{"kbps", 1e3 / 8}, UnitSymbol{"Mb/s", 1e6 / 8}, UnitSymbol{"Mbps", 1e6 / 8},
-    UnitSymbol{"Mbit/s", 1e6 / 8}, UnitSymbol{"Gb/s", 1e9 / 8}, UnitSymbol{"Gbps", 1e9 / 8},
-    UnitSymbol{"Gbit/s", 1e9 / 8}, UnitSymbol{"Tb/s", 1e12 / 8}, UnitSymbol{"Tbps", 1e12 / 8},
-    UnitSymbol{"Tbit/s", 1e12 / 8}, UnitSymbol{"B/s", 1.0}, UnitSymbol{"KB/s", 1e3},
-    UnitSymbol{"kB/s", 1e3}, UnitSymbol{"MB/s", 1e6}, UnitSymbol{"GB/s", 1e9},
-    UnitSymbol{"TB/s", 1e12}, UnitSymbol{"PB/s", 1e15}, UnitSymbol{"KiB/s", kKi},
-    UnitSymbol{"MiB/s", kKi * kKi}, UnitSymbol{"GiB/s", kKi * kKi * kKi},
-    UnitSymbol{"TiB/s", kKi * kKi * kKi * kKi}};
+constexpr std::array kBandwidthUnits{UnitSymbol{"b/s", 1.0 / 8},
+                                     UnitSymbol{"bit/s", 1.0 / 8},
+                                     UnitSymbol{"bps", 1.0 / 8},
+                                     UnitSymbol{"Kb/s", 1e3 / 8},
+                                     UnitSymbol{"kb/s", 1e3 / 8},
+                                     UnitSymbol{"Kbps", 1e3 / 8},
+                                     UnitSymbol{"kbps", 1e3 / 8},
+                                     UnitSymbol{"Mb/s", 1e6 / 8},
+                                     UnitSymbol{"Mbps", 1e6 / 8},
+                                     UnitSymbol{"Mbit/s", 1e6 / 8},
+                                     UnitSymbol{"Gb/s", 1e9 / 8},
+                                     UnitSymbol{"Gbps", 1e9 / 8},
+                                     UnitSymbol{"Gbit/s", 1e9 / 8},
+                                     UnitSymbol{"Tb/s", 1e12 / 8},
+                                     UnitSymbol{"Tbps", 1e12 / 8},
+                                     UnitSymbol{"Tbit/s", 1e12 / 8},
+                                     UnitSymbol{"B/s", 1.0},
+                                     UnitSymbol{"KB/s", 1e3},
+                                     UnitSymbol{"kB/s", 1e3},
+                                     UnitSymbol{"MB/s", 1e6},
+                                     UnitSymbol{"GB/s", 1e9},
+                                     UnitSymbol{"TB/s", 1e12},
+                                     UnitSymbol{"PB/s", 1e15},
+                                     UnitSymbol{"KiB/s", kKi},
+                                     UnitSymbol{"MiB/s", kKi* kKi},
+                                     UnitSymbol{"GiB/s", kKi* kKi* kKi},
+                                     UnitSymbol{"TiB/s", kKi* kKi* kKi* kKi}};
 
-constexpr std::array kDataSizeUnits{
-    UnitSymbol{"B", 1.0},        UnitSymbol{"KB", 1e3},
-    UnitSymbol{"kB", 1e3},       UnitSymbol{"MB", 1e6},
-    UnitSymbol{"GB", 1e9},       UnitSymbol{"TB", 1e12},
-    UnitSymbol{"PB", 1e15},      UnitSymbol{"KiB", kKi},
-    UnitSymbol{"MiB", kKi * kKi}, UnitSymbol{"GiB", kKi * kKi * kKi},
-    UnitSymbol{"TiB", kKi * kKi * kKi * kKi}, UnitSymbol{"PiB", kKi * kKi * kKi * kKi * kKi}};
+constexpr std::array kDataSizeUnits{UnitSymbol{"B", 1.0},
+                                    UnitSymbol{"KB", 1e3},
+                                    UnitSymbol{"kB", 1e3},
+                                    UnitSymbol{"MB", 1e6},
+                                    UnitSymbol{"GB", 1e9},
+                                    UnitSymbol{"TB", 1e12},
+                                    UnitSymbol{"PB", 1e15},
+                                    UnitSymbol{"KiB", kKi},
+                                    UnitSymbol{"MiB", kKi* kKi},
+                                    UnitSymbol{"GiB", kKi* kKi* kKi},
+                                    UnitSymbol{"TiB", kKi* kKi* kKi* kKi},
+                                    UnitSymbol{"PiB", kKi* kKi* kKi* kKi* kKi}};
 
 constexpr std::array kDurationUnits{UnitSymbol{"ps", 1e-12}, UnitSymbol{"ns", 1e-9},
                                     UnitSymbol{"us", 1e-6},  UnitSymbol{"\u00b5s", 1e-6},
@@ -69,9 +90,8 @@ constexpr std::array kFrequencyUnits{UnitSymbol{"Hz", 1.0}, UnitSymbol{"kHz", 1e
 constexpr std::array kPowerUnits{UnitSymbol{"W", 1.0}, UnitSymbol{"kW", 1e3},
                                  UnitSymbol{"MW", 1e6}};
 
-constexpr std::array kCountSuffixes{UnitSymbol{"", 1.0}, UnitSymbol{"K", 1e3},
-                                    UnitSymbol{"M", 1e6}, UnitSymbol{"B", 1e9},
-                                    UnitSymbol{"T", 1e12}};
+constexpr std::array kCountSuffixes{UnitSymbol{"", 1.0}, UnitSymbol{"K", 1e3}, UnitSymbol{"M", 1e6},
+                                    UnitSymbol{"B", 1e9}, UnitSymbol{"T", 1e12}};
 
 constexpr UnitTable kBandwidth{"bandwidth", "\"400 Gb/s\" or \"50 GB/s\"", kBandwidthUnits};
 constexpr UnitTable kDataSize{"size", "\"80 GiB\" or \"70272 B\"", kDataSizeUnits};
@@ -102,9 +122,8 @@ Parsed<NumberPrefix> leading_number(std::string_view text) {
   std::string_view digits = text;
   if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
   double value = 0;
-  const auto [end, ec] =
-      std::from_chars(digits.data(), digits.data() + digits.size(), value,
-                      std::chars_format::general);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value,
+                                         std::chars_format::general);
   const auto consumed = static_cast<std::size_t>(end - digits.data());
   const std::string_view number_text = digits.substr(0, consumed);
   if (ec == std::errc::result_out_of_range) {
@@ -134,9 +153,8 @@ std::string lowercase(std::string_view text) {
   return out;
 }
 
-constexpr std::array<const UnitTable*, 7> kAllTables{&kBandwidth, &kDataSize, &kDuration,
-                                                     &kFlopRate, &kFlopCount, &kFrequency,
-                                                     &kPower};
+constexpr std::array<const UnitTable*, 7> kAllTables{
+    &kBandwidth, &kDataSize, &kDuration, &kFlopRate, &kFlopCount, &kFrequency, &kPower};
 
 std::string unknown_unit_message(const UnitTable& table, std::string_view unit) {
   // A unit of another quantity ("GB/s" where a size is expected) is a mix-up, not a typo.
@@ -171,9 +189,8 @@ Parsed<double> parse_with_units(std::string_view text, const UnitTable& table) {
   const Parsed<NumberPrefix> number = leading_number(text);
   if (!number.value) {
     if (!number.error.empty()) return {std::nullopt, number.error};
-    return {std::nullopt,
-            fmt::format("expected a {} like {}, got \"{}\"", table.quantity, table.example,
-                        trim(text))};
+    return {std::nullopt, fmt::format("expected a {} like {}, got \"{}\"", table.quantity,
+                                      table.example, trim(text))};
   }
   const std::string_view unit = number.value->rest;
   if (unit.empty()) {
@@ -184,8 +201,7 @@ Parsed<double> parse_with_units(std::string_view text, const UnitTable& table) {
     if (candidate.symbol == unit) {
       const double base = number.value->value * candidate.factor;
       if (!std::isfinite(base)) {
-        return {std::nullopt, fmt::format("{} \"{}\" is out of range", table.quantity,
-                                          trim(text))};
+        return {std::nullopt, fmt::format("{} \"{}\" is out of range", table.quantity, trim(text))};
       }
       return {base, ""};
     }
@@ -202,8 +218,7 @@ Parsed<Quantity> wrap(Parsed<double> parsed, Make make) {
 }  // namespace
 
 Parsed<Bandwidth> parse_bandwidth(std::string_view text) {
-  return wrap<Bandwidth>(parse_with_units(text, kBandwidth),
-                         [](double v) { return Bandwidth{v}; });
+  return wrap<Bandwidth>(parse_with_units(text, kBandwidth), [](double v) { return Bandwidth{v}; });
 }
 
 Parsed<DataSize> parse_data_size(std::string_view text) {
@@ -231,13 +246,11 @@ Parsed<FlopRate> parse_flop_rate(std::string_view text) {
 }
 
 Parsed<FlopCount> parse_flop_count(std::string_view text) {
-  return wrap<FlopCount>(parse_with_units(text, kFlopCount),
-                         [](double v) { return FlopCount{v}; });
+  return wrap<FlopCount>(parse_with_units(text, kFlopCount), [](double v) { return FlopCount{v}; });
 }
 
 Parsed<Frequency> parse_frequency(std::string_view text) {
-  return wrap<Frequency>(parse_with_units(text, kFrequency),
-                         [](double v) { return Frequency{v}; });
+  return wrap<Frequency>(parse_with_units(text, kFrequency), [](double v) { return Frequency{v}; });
 }
 
 Parsed<Power> parse_power(std::string_view text) {
@@ -269,8 +282,8 @@ Parsed<double> parse_fraction(std::string_view text) {
   }
   if (number.value->rest.empty()) return {number.value->value, ""};
   if (number.value->rest == "%") return {number.value->value / 100.0, ""};
-  return {std::nullopt, fmt::format("expected a fraction like \"0.8\" or \"80 %\", got \"{}\"",
-                                    trim(text))};
+  return {std::nullopt,
+          fmt::format("expected a fraction like \"0.8\" or \"80 %\", got \"{}\"", trim(text))};
 }
 
 Parsed<double> parse_number(std::string_view text) {

@@ -39,9 +39,9 @@ class Converter {
           const std::string key = pair.first.Scalar();
           const std::string key_path = path.empty() ? key : path + "." + key;
           if (const Node::Entry* first = node.find_entry(key)) {
-            diagnostics_.error(key_location, key_path,
-                               fmt::format("duplicate key (first defined at line {})",
-                                           first->key_location.line));
+            diagnostics_.error(
+                key_location, key_path,
+                fmt::format("duplicate key (first defined at line {})", first->key_location.line));
             continue;
           }
           node.set(key, key_location, convert(pair.second, key_location, key_path));
@@ -55,7 +55,8 @@ class Converter {
     return NodeBuilder::null(location);
   }
 
-  [[nodiscard]] SourceLocation locate(const YAML::Mark& mark, const SourceLocation& fallback) const {
+  [[nodiscard]] SourceLocation locate(const YAML::Mark& mark,
+                                      const SourceLocation& fallback) const {
     if (mark.is_null() || mark.line < 0) return fallback;
     SourceLocation location = origin_;
     if (origin_.line == 0) return location;  // text without lines (command line)

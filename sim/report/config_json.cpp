@@ -79,13 +79,12 @@ json to_json(const config::HardwareProfile& profile) {
                      {"latency_s", u.latency.seconds()}};
   if (profile.scale_out) {
     const config::ScaleOutSpec& o = *profile.scale_out;
-    out["scale_out"] = {
-        {"technology", o.technology},
-        {"nics_per_node", o.nics_per_node},
-        {"nic_bandwidth_bytes_per_s", o.nic_bandwidth.bytes_per_s},
-        {"efficiency", o.efficiency},
-        {"achievable_bytes_per_s", o.achievable().bytes_per_s},
-        {"latency_s", o.latency.seconds()}};
+    out["scale_out"] = {{"technology", o.technology},
+                        {"nics_per_node", o.nics_per_node},
+                        {"nic_bandwidth_bytes_per_s", o.nic_bandwidth.bytes_per_s},
+                        {"efficiency", o.efficiency},
+                        {"achievable_bytes_per_s", o.achievable().bytes_per_s},
+                        {"latency_s", o.latency.seconds()}};
   } else {
     out["scale_out"] = nullptr;
   }
@@ -133,23 +132,22 @@ json to_json(const config::Experiment& experiment) {
   out["cluster"] = {{"nodes", experiment.cluster.nodes},
                     {"gpus_per_node", experiment.cluster.gpus_per_node},
                     {"gpus", experiment.cluster.gpus()},
-                    {"topology", experiment.cluster.topology
-                                     ? to_json(*experiment.cluster.topology)
-                                     : json(nullptr)}};
+                    {"topology", experiment.cluster.topology ? to_json(*experiment.cluster.topology)
+                                                             : json(nullptr)}};
   const config::ParallelismSpec& p = experiment.parallelism;
-  out["parallelism"] = {{"tp", p.tp},
-                        {"pp", p.pp},
-                        {"ep", p.ep},
-                        {"cp", p.cp},
-                        {"dp", p.dp},
-                        {"zero", p.zero},
-                        {"schedule", config::to_string(p.schedule)},
-                        {"virtual_stages", p.virtual_stages},
-                        {"micro_batch_size", p.micro_batch_size},
-                        {"sequence_parallel", p.sequence_parallel},
-                        {"comm_sms", p.comm_sms},
-                        {"stage_layers", p.stage_layers.empty() ? json("auto")
-                                                                : json(p.stage_layers)}};
+  out["parallelism"] = {
+      {"tp", p.tp},
+      {"pp", p.pp},
+      {"ep", p.ep},
+      {"cp", p.cp},
+      {"dp", p.dp},
+      {"zero", p.zero},
+      {"schedule", config::to_string(p.schedule)},
+      {"virtual_stages", p.virtual_stages},
+      {"micro_batch_size", p.micro_batch_size},
+      {"sequence_parallel", p.sequence_parallel},
+      {"comm_sms", p.comm_sms},
+      {"stage_layers", p.stage_layers.empty() ? json("auto") : json(p.stage_layers)}};
   const config::TrainingSpec& t = experiment.training;
   json recompute = config::to_string(t.recompute);
   if (t.recompute == config::RecomputeMode::ops) recompute = t.recompute_ops;

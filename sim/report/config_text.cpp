@@ -146,7 +146,8 @@ std::string to_text(const config::Experiment& experiment) {
   lines.add("schedule", "{} (virtual stages {}), micro_batch_size {}",
             config::to_string(p.schedule), p.virtual_stages, p.micro_batch_size);
   lines.add("stage_layers", "{}",
-            p.stage_layers.empty() ? std::string("auto") : fmt::format("{}", fmt::join(p.stage_layers, " ")));
+            p.stage_layers.empty() ? std::string("auto")
+                                   : fmt::format("{}", fmt::join(p.stage_layers, " ")));
   lines.add("comm_sms", "{}", p.comm_sms);
   const config::TrainingSpec& t = experiment.training;
   lines.add("training", "seq_len {}, global batch {} sequences ({} micro-batches per replica)",
@@ -157,9 +158,9 @@ std::string to_text(const config::Experiment& experiment) {
                 ? fmt::format("{}", fmt::join(t.recompute_ops, ", "))
                 : std::string(config::to_string(t.recompute)));
   if (t.tokens) lines.add("tokens", "{:.4g}", *t.tokens);
-  const std::optional<double> price =
-      experiment.cost.gpu_hour_usd ? experiment.cost.gpu_hour_usd
-                                   : experiment.hardware.price.gpu_hour_usd;
+  const std::optional<double> price = experiment.cost.gpu_hour_usd
+                                          ? experiment.cost.gpu_hour_usd
+                                          : experiment.hardware.price.gpu_hour_usd;
   if (price) lines.add("gpu_hour_usd", "{:.2f}", *price);
   return lines.str();
 }

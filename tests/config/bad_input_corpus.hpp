@@ -9,8 +9,8 @@
 //   # exit: 2
 //
 // The expectations stand at the end so that they do not move the lines they name. `{file}` is
-// the file's path as passed to the loader, `{root}` the project's source folder. Shared by the in-process loader
-// test and the CLI test so both pin the same messages.
+// the file's path as passed to the loader, `{root}` the project's source folder. Shared by the
+// in-process loader test and the CLI test so both pin the same messages.
 
 #include <filesystem>
 #include <ostream>
@@ -29,7 +29,9 @@ struct BadInputCase {
 };
 
 // gtest prints a parameter with this: the file, not its bytes.
-inline void PrintTo(const BadInputCase& item, std::ostream* out) { *out << item.path; }
+inline void PrintTo(const BadInputCase& item, std::ostream* out) {
+  *out << item.path;
+}
 
 // Every case in tests/data/bad, sorted by file name.
 [[nodiscard]] std::vector<BadInputCase> load_bad_input_corpus();

@@ -1,0 +1,173 @@
+// The clustersim binary as a user runs it: exit codes, --help, --version, --json, and every
+// file of the bad-input corpus through `clustersim validate`.
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/config/bad_input_corpus.hpp"
+
+namespace clustersim::cli {
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream stream(path);
+  std::ostringstream text;
+  text << stream.rdbuf();
+  return text.str();
+}
+
+// Runs clustersim with the given arguments (already shell-quoted where needed).
+Result run(const std::string& arguments) {
+  const std::string err_file = (std::filesystem::temp_directory_path() /
+                                ("clustersim_cli_" + std::to_string(::getpid()) + ".err"))
+                                   .string();
+  const std::string command = std::string(CLUSTERSIM_BINARY) + " " + arguments + " 2>" + err_file;
+  Result result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    result.out.append(buffer.data(), n);
+  }
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.err = read_file(err_file);
+  std::filesystem::remove(err_file);
+  return result;
+}
+
+const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
+
+TEST(Cli, VersionAndHelpExitZero) {
+  const Result version = run("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out, "clustersim " CLUSTERSIM_VERSION "\n");
+  const Result help = run("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* command : {"run", "sweep", "topo", "model", "crosscheck", "plot", "validate"}) {
+    EXPECT_NE(help.out.find(command), std::string::npos) << command;
+  }
+  for (const char* command : {"run", "sweep", "topo", "model", "crosscheck", "plot", "validate"}) {
+    const Result sub = run(std::string(command) + " --help");
+    EXPECT_EQ(sub.exit_code, 0) << command;
+    EXPECT_NE(sub.out.find("Usage"), std::string::npos) << command;
+  }
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run("").exit_code, 2);
+  EXPECT_EQ(run("frobnicate").exit_code, 2);
+  EXPECT_EQ(run("model").exit_code, 2);  // missing file argument
+  EXPECT_EQ(run("model " + kRoot + "/models/deepseek_v3.yaml --no-such-flag").exit_code, 2);
+  const Result seq = run("model " + kRoot + "/models/deepseek_v3.yaml --seq-len 0");
+  EXPECT_EQ(seq.exit_code, 2);
+  EXPECT_EQ(seq.err, "clustersim model: --seq-len must be a positive number of tokens, got 0\n");
+}
+
+TEST(Cli, ModelPrintsTheResolvedCard) {
+  const Result result = run("model " + kRoot + "/models/deepseek_v3.yaml");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("model deepseek_v3"), std::string::npos);
+  EXPECT_NE(result.out.find("256 routed + 1 shared experts, top-8"), std::string::npos);
+  EXPECT_NE(result.out.find("kv_lora_rank 512"), std::string::npos);
+}
+
+TEST(Cli, ModelJsonIsOneObjectWithTheCard) {
+  const Result result = run("model " + kRoot + "/models/deepseek_v3.yaml --json --set layers=48");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json card = nlohmann::json::parse(result.out);
+  EXPECT_EQ(card["name"], "deepseek_v3");
+  EXPECT_EQ(card["layers"], 48);
+  EXPECT_EQ(card["moe"]["experts"], 256);
+  EXPECT_EQ(card["attention"]["kv_lora_rank"], 512);
+}
+
+TEST(Cli, InputErrorsExitTwoWithLocatedMessages) {
+  const Result result =
+      run("run " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml --set parallelism.tpp=2");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err,
+            "--set parallelism.tpp=2: error: parallelism.tpp: unknown key \"tpp\"; did you mean "
+            "\"tp\"?\nclustersim: 1 error\n");
+  const Result missing = run("model no/such/file.yaml");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.err,
+            "no/such/file.yaml: error: cannot open file: no such file or not readable\n"
+            "clustersim: 1 error\n");
+}
+
+TEST(Cli, InfeasibleLayoutsExitOne) {
+  const Result result =
+      run("run " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml --set parallelism.tp=3 --json");
+  EXPECT_EQ(result.exit_code, 1);
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  EXPECT_EQ(report["status"], "infeasible");
+  EXPECT_EQ(report["diagnostics"][0]["key"], "parallelism.tp");
+  EXPECT_EQ(report["diagnostics"][0]["infeasible"], true);
+}
+
+TEST(Cli, UnbuiltSubcommandsSaySoPlainly) {
+  const Result run_result = run("run " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml");
+  EXPECT_EQ(run_result.exit_code, 1);
+  EXPECT_NE(run_result.out.find("dp 128"), std::string::npos);  // loaded and validated first
+  EXPECT_NE(run_result.err.find("clustersim run: the training-step simulation is not implemented "
+                                "yet"),
+            std::string::npos);
+  const Result topo = run("topo " + kRoot + "/topologies/mpft.yaml");
+  EXPECT_EQ(topo.exit_code, 1);
+  EXPECT_NE(topo.err.find("not implemented yet"), std::string::npos);
+}
+
+TEST(Cli, ValidateAcceptsEveryShippedCard) {
+  std::string files;
+  for (const char* folder : {"models", "hardware_profiles", "topologies", "experiments"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(kRoot + "/" + folder)) {
+      if (entry.path().extension() != ".yaml") continue;
+      files += ' ';
+      files += entry.path().string();
+    }
+  }
+  const Result result = run("validate" + files);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err, "");
+}
+
+class CliBadInput : public ::testing::TestWithParam<testing::BadInputCase> {};
+
+// The CLI prints the same lines as the loader, then a count, and exits with the pinned code.
+TEST_P(CliBadInput, ValidateReportsPinnedMessagesAndExitCode) {
+  const testing::BadInputCase& item = GetParam();
+  std::string arguments = "validate --kind " + item.kind + " " + item.path;
+  for (const std::string& override_text : item.overrides) {
+    arguments += " --set '" + override_text + "'";
+  }
+  const Result result = run(arguments);
+  EXPECT_EQ(result.exit_code, item.exit_code);
+  std::string expected;
+  for (const std::string& line : item.expected) expected += line + "\n";
+  EXPECT_EQ(result.err, expected);
+  EXPECT_EQ(result.out, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, CliBadInput, ::testing::ValuesIn(testing::load_bad_input_corpus()),
+                         [](const ::testing::TestParamInfo<testing::BadInputCase>& param_info) {
+                           return "f" + param_info.param.name;
+                         });
+
+}  // namespace
+}  // namespace clustersim::cli
