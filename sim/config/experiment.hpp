@@ -2,11 +2,14 @@
 // An experiment: a model trained on a cluster under a parallel strategy, fully resolved (library
 // cards loaded, `base:` chains and overrides applied, cross-field checks done).
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "sim/config/enum_names.hpp"
 #include "sim/config/hardware_profile.hpp"
 #include "sim/config/model_card.hpp"
 #include "sim/config/topology_spec.hpp"
@@ -68,9 +71,30 @@ struct Experiment {
   CostSpec cost;
 };
 
-[[nodiscard]] const char* to_string(Schedule schedule);
-[[nodiscard]] const char* to_string(Precision precision);
-[[nodiscard]] const char* to_string(RecomputeMode mode);
+inline constexpr std::array<EnumName<Schedule>, 6> kScheduleNames{
+    {{"gpipe", Schedule::gpipe},
+     {"1f1b", Schedule::one_f_one_b},
+     {"interleaved", Schedule::interleaved},
+     {"zb1p", Schedule::zb1p},
+     {"dualpipe", Schedule::dualpipe},
+     {"dualpipev", Schedule::dualpipev}}};
+inline constexpr std::array<EnumName<Precision>, 2> kPrecisionNames{
+    {{"fp8", Precision::fp8}, {"bf16", Precision::bf16}}};
+// `ops` is not written as a name: a list of operator names selects it.
+inline constexpr std::array<EnumName<RecomputeMode>, 3> kRecomputeModeNames{
+    {{"none", RecomputeMode::none},
+     {"selective", RecomputeMode::selective},
+     {"full", RecomputeMode::full}}};
+
+[[nodiscard]] constexpr std::string_view to_string(Schedule schedule) {
+  return name_of(kScheduleNames, schedule);
+}
+[[nodiscard]] constexpr std::string_view to_string(Precision precision) {
+  return name_of(kPrecisionNames, precision);
+}
+[[nodiscard]] constexpr std::string_view to_string(RecomputeMode mode) {
+  return mode == RecomputeMode::ops ? "ops" : name_of(kRecomputeModeNames, mode);
+}
 
 // The operator names accepted in `training.recompute` lists.
 [[nodiscard]] const std::vector<std::string>& recomputable_ops();

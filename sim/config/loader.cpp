@@ -15,42 +15,6 @@
 
 namespace clustersim::config {
 
-const char* to_string(Schedule schedule) {
-  switch (schedule) {
-    case Schedule::gpipe:
-      return "gpipe";
-    case Schedule::one_f_one_b:
-      return "1f1b";
-    case Schedule::interleaved:
-      return "interleaved";
-    case Schedule::zb1p:
-      return "zb1p";
-    case Schedule::dualpipe:
-      return "dualpipe";
-    case Schedule::dualpipev:
-      return "dualpipev";
-  }
-  return "?";
-}
-
-const char* to_string(Precision precision) {
-  return precision == Precision::fp8 ? "fp8" : "bf16";
-}
-
-const char* to_string(RecomputeMode mode) {
-  switch (mode) {
-    case RecomputeMode::none:
-      return "none";
-    case RecomputeMode::selective:
-      return "selective";
-    case RecomputeMode::full:
-      return "full";
-    case RecomputeMode::ops:
-      return "ops";
-  }
-  return "?";
-}
-
 const std::vector<std::string>& recomputable_ops() {
   // DeepSeek-V3 recomputes "all RMSNorm operations and MLA up-projections" (TR §3.2.3) and the
   // SwiGLU output (TR §3.3.3); the others are the usual selective-recompute candidates.
@@ -97,18 +61,6 @@ namespace fs = std::filesystem;
 using detail::CardLibrary;
 using detail::Override;
 
-constexpr std::array<EnumName<Schedule>, 6> kSchedules{{{"gpipe", Schedule::gpipe},
-                                                        {"1f1b", Schedule::one_f_one_b},
-                                                        {"interleaved", Schedule::interleaved},
-                                                        {"zb1p", Schedule::zb1p},
-                                                        {"dualpipe", Schedule::dualpipe},
-                                                        {"dualpipev", Schedule::dualpipev}}};
-constexpr std::array<EnumName<Precision>, 2> kPrecisions{
-    {{"fp8", Precision::fp8}, {"bf16", Precision::bf16}}};
-constexpr std::array<EnumName<RecomputeMode>, 3> kRecomputeModes{
-    {{"none", RecomputeMode::none},
-     {"selective", RecomputeMode::selective},
-     {"full", RecomputeMode::full}}};
 constexpr std::array<EnumName<SweepMode>, 2> kSweepModes{
     {{"grid", SweepMode::grid}, {"zip", SweepMode::zip}}};
 
@@ -292,7 +244,7 @@ void read_recompute(MapReader& reader, TrainingSpec& spec) {
     }
     return;
   }
-  spec.recompute = reader.choice<RecomputeMode>("recompute", kRecomputeModes, std::nullopt);
+  spec.recompute = reader.choice<RecomputeMode>("recompute", kRecomputeModeNames, std::nullopt);
 }
 
 Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& library,
@@ -350,7 +302,7 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     p.ep = parallelism.optional<int>("ep", 1, degree);
     p.cp = parallelism.optional<int>("cp", 1, degree);
     p.zero = parallelism.optional<int>("zero", 0, Bounds::between(0, 3));
-    p.schedule = parallelism.choice<Schedule>("schedule", kSchedules, Schedule::one_f_one_b);
+    p.schedule = parallelism.choice<Schedule>("schedule", kScheduleNames, Schedule::one_f_one_b);
     p.virtual_stages = parallelism.optional<int>("virtual_stages", 1, Bounds::between(1, 1024));
     p.micro_batch_size = parallelism.optional<int>("micro_batch_size", 1, degree);
     p.sequence_parallel = parallelism.optional<bool>("sequence_parallel", false);
@@ -362,7 +314,7 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     t.seq_len = training.required<std::int64_t>("seq_len", Bounds::between(1, 1e9));
     t.global_batch_size =
         training.required<std::int64_t>("global_batch_size", Bounds::between(1, 1e12));
-    t.precision = training.choice<Precision>("precision", kPrecisions, Precision::bf16);
+    t.precision = training.choice<Precision>("precision", kPrecisionNames, Precision::bf16);
     read_recompute(training, t);
     if (std::optional<Count> tokens = training.maybe<Count>("tokens", Bounds::positive())) {
       t.tokens = tokens->value;
@@ -461,7 +413,7 @@ SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
   const Node* experiment_reference = root.raw("experiment");
   std::optional<fs::path> experiment_file;
   if (experiment_reference == nullptr) {
-    root.error("experiment", "missing required key \"experiment\" (the base experiment file)");
+    root.missing("experiment", "the base experiment file");
   } else if (!experiment_reference->is_scalar()) {
     root.report(
         *experiment_reference, "experiment",
@@ -476,7 +428,7 @@ SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
   std::vector<std::vector<Override>> axis_overrides;
   const Node* axes = root.raw("axes");
   if (axes == nullptr) {
-    root.error("axes", "missing required key \"axes\" (a list of {key, values})");
+    root.missing("axes", "a list of {key, values}");
   } else if (!axes->is_sequence() || axes->items().empty()) {
     root.report(*axes, "axes",
                 "expected a non-empty list of {key, values}, got " + axes->describe());
@@ -489,7 +441,7 @@ SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
       const Node* values = axis_reader.raw("values");
       std::vector<Override> value_overrides;
       if (values == nullptr) {
-        axis_reader.error("values", "missing required key \"values\" (a non-empty list)");
+        axis_reader.missing("values", "a non-empty list");
       } else if (!values->is_sequence() || values->items().empty()) {
         axis_reader.report(*values, "values",
                            "expected a non-empty list of values, got " + values->describe());

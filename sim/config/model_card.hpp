@@ -2,9 +2,13 @@
 // A model card: the architecture of a transformer, nothing about how it is trained (precision,
 // sequence length and batch belong to the experiment). See models/*.yaml.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "sim/config/enum_names.hpp"
 
 namespace clustersim::config {
 
@@ -56,8 +60,21 @@ struct ModelCard {
   int mtp_modules = 0;         // multi-token-prediction modules (DeepSeek-V3: 1)
 };
 
-[[nodiscard]] const char* to_string(AttentionType type);
-[[nodiscard]] const char* to_string(Activation activation);
-[[nodiscard]] const char* to_string(NormType norm);
+inline constexpr std::array<EnumName<AttentionType>, 3> kAttentionTypeNames{
+    {{"mha", AttentionType::mha}, {"gqa", AttentionType::gqa}, {"mla", AttentionType::mla}}};
+inline constexpr std::array<EnumName<Activation>, 2> kActivationNames{
+    {{"gelu", Activation::gelu}, {"swiglu", Activation::swiglu}}};
+inline constexpr std::array<EnumName<NormType>, 2> kNormNames{
+    {{"layernorm", NormType::layernorm}, {"rmsnorm", NormType::rmsnorm}}};
+
+[[nodiscard]] constexpr std::string_view to_string(AttentionType type) {
+  return name_of(kAttentionTypeNames, type);
+}
+[[nodiscard]] constexpr std::string_view to_string(Activation activation) {
+  return name_of(kActivationNames, activation);
+}
+[[nodiscard]] constexpr std::string_view to_string(NormType norm) {
+  return name_of(kNormNames, norm);
+}
 
 }  // namespace clustersim::config

@@ -75,7 +75,7 @@ std::string Node::describe() const {
     case Kind::scalar:
       return fmt::format("\"{}\"", scalar_);
     case Kind::sequence:
-      return "a list";
+      return items_.empty() ? "an empty list" : "a list";
     case Kind::mapping:
       return "a mapping";
   }

@@ -165,9 +165,12 @@ const Node* MapReader::lookup(std::string_view key) {
   return found;
 }
 
-void MapReader::report_missing(std::string_view key) {
+void MapReader::missing(std::string_view key, std::string_view hint) {
+  remember(key);
   if (!valid_) return;
-  diagnostics_.error(node_.location(), path_, fmt::format("missing required key \"{}\"", key));
+  std::string message = fmt::format("missing required key \"{}\"", key);
+  if (!hint.empty()) message += fmt::format(" ({})", hint);
+  diagnostics_.error(node_.location(), path_, message);
 }
 
 void MapReader::report(const Node& node, std::string_view key, const std::string& message) {
@@ -229,7 +232,7 @@ std::optional<std::size_t> MapReader::match_choice(const Node& node, std::string
 MapReader MapReader::section(std::string_view key) {
   const Node* node = lookup(key);
   if (!node) {
-    report_missing(key);
+    missing(key);
     static const Node kEmpty = Node::make_mapping({});
     // An empty mapping stands in, so the caller's required keys are not reported a second time.
     MapReader empty(kEmpty, child_path(key), diagnostics_);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sim/config/diagnostics.hpp"
+#include "sim/config/enum_names.hpp"
 #include "sim/config/node.hpp"
 #include "sim/core/sim_time.hpp"
 #include "sim/core/units.hpp"
@@ -38,12 +39,6 @@ struct Bounds {
   [[nodiscard]] static Bounds non_negative() { return {0.0, false, std::nullopt}; }
   [[nodiscard]] static Bounds at_least(double low) { return {low, false, std::nullopt}; }
   [[nodiscard]] static Bounds between(double low, double high) { return {low, false, high}; }
-};
-
-template <class E>
-struct EnumName {
-  std::string_view name;
-  E value;
 };
 
 // Value parsing, one overload per supported type. Each returns an empty string on success or the
@@ -119,7 +114,7 @@ class MapReader {
     if (const Node* node = lookup(key)) {
       read_into(*node, key, value, bounds);
     } else {
-      report_missing(key);
+      missing(key);
     }
     return value;
   }
@@ -165,7 +160,7 @@ class MapReader {
     for (const EnumName<E>& entry : names) labels.push_back(entry.name);
     const Node* node = lookup(key);
     if (!node) {
-      if (!fallback) report_missing(key);
+      if (!fallback) missing(key);
       return fallback.value_or(names.front().value);
     }
     const std::optional<std::size_t> index = match_choice(*node, key, labels);
@@ -187,6 +182,8 @@ class MapReader {
   void infeasible(std::string_view key, const std::string& message);
   // Reports a problem with a specific node, under `key`.
   void report(const Node& node, std::string_view key, const std::string& message);
+  // Reports that a required key is absent; `hint` says what it should hold.
+  void missing(std::string_view key, std::string_view hint = {});
   // Declares keys as known without reading them (keys handled elsewhere, e.g. `base`).
   void allow(std::string_view key) { remember(key); }
 
@@ -202,7 +199,6 @@ class MapReader {
  private:
   const Node* lookup(std::string_view key);
   void remember(std::string_view key);
-  void report_missing(std::string_view key);
   [[nodiscard]] static std::string indexed(std::string_view key, std::size_t index);
   std::optional<std::size_t> match_choice(const Node& node, std::string_view key,
                                           const std::vector<std::string_view>& labels);

@@ -2,8 +2,12 @@
 // A topology card: which generator builds the scale-out network and with which parameters. The
 // graph itself is built by sim/fabric; this is only the validated description.
 
+#include <array>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "sim/config/enum_names.hpp"
 
 #include "sim/core/sim_time.hpp"
 #include "sim/core/units.hpp"
@@ -38,6 +42,18 @@ struct TopologySpec {
   std::optional<int> dragonfly_groups;  // absent: the maximum a*h + 1
 };
 
-[[nodiscard]] const char* to_string(TopologyGenerator generator);
+inline constexpr std::array<EnumName<TopologyGenerator>, 8> kTopologyGeneratorNames{
+    {{"single_node", TopologyGenerator::single_node},
+     {"fat_tree", TopologyGenerator::fat_tree},
+     {"multi_plane_fat_tree", TopologyGenerator::multi_plane_fat_tree},
+     {"multi_rail_fat_tree", TopologyGenerator::multi_rail_fat_tree},
+     {"rail_only", TopologyGenerator::rail_only},
+     {"slim_fly", TopologyGenerator::slim_fly},
+     {"dragonfly", TopologyGenerator::dragonfly},
+     {"nvl72", TopologyGenerator::nvl72}}};
+
+[[nodiscard]] constexpr std::string_view to_string(TopologyGenerator generator) {
+  return name_of(kTopologyGeneratorNames, generator);
+}
 
 }  // namespace clustersim::config

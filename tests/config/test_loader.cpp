@@ -262,3 +262,25 @@ TEST(DetectKind, ByFolderThenByKeys) {
 
 }  // namespace
 }  // namespace clustersim::config
+
+namespace clustersim::config {
+namespace {
+
+TEST(FileErrors, DirectoriesAndMissingFilesAreNamed) {
+  try {
+    (void)load_model_card("data");
+    FAIL() << "a directory loaded";
+  } catch (const ConfigError& error) {
+    EXPECT_STREQ(error.what(), "data: error: is a directory, not a YAML file");
+  }
+  try {
+    (void)load_hardware_profile("data/none.yaml");
+    FAIL() << "a missing file loaded";
+  } catch (const ConfigError& error) {
+    EXPECT_STREQ(error.what(),
+                 "data/none.yaml: error: cannot open file: no such file or not readable");
+  }
+}
+
+}  // namespace
+}  // namespace clustersim::config
