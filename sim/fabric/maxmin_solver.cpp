@@ -1,0 +1,1 @@
+#include "sim/fabric/maxmin_solver.hpp"

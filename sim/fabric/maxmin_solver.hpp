@@ -1,0 +1,81 @@
+#pragma once
+// Max-min fair bandwidth sharing by progressive filling.
+//
+// Links l have capacities c_l (bytes/s). Each flow f crosses a set of links P_f and may have its
+// own bound b_f (bytes/s, e.g. a NIC or a rate limit; +inf for none). The max-min fair allocation
+// r is the unique feasible allocation in which no flow's rate can grow without lowering the rate
+// of a flow that has an equal or smaller rate. Progressive filling computes it: raise all rates
+// together; when a link saturates (sum of its flows' rates = c_l) freeze its flows at the link's
+// fair share; when a flow reaches its bound, freeze it; repeat with what is left.
+//
+// Implemented with a priority queue of links keyed by their current fair share
+// (remaining capacity / unfrozen flows), so a solve costs O(sum of path lengths * log links).
+//
+// Incremental use: adding or removing a flow, or changing a capacity, marks the flows connected to
+// it (through shared links, transitively) dirty; solve() re-solves only that part. Flows in other
+// components keep their rates, which is exact because max-min allocations of disjoint components
+// are independent. solve_max_min() is the full solve kept as the oracle for tests.
+
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+namespace clustersim::fabric {
+
+using LinkId = std::uint32_t;
+using FlowId = std::uint32_t;
+
+inline constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+
+struct FlowSpec {
+  std::vector<LinkId> path;  // links crossed; a link may not appear twice
+  double bound = kUnbounded;  // bytes/s
+};
+
+// Full solve: the max-min fair rates of `flows` (same order), in bytes/s.
+[[nodiscard]] std::vector<double> solve_max_min(std::span<const double> capacities,
+                                                std::span<const FlowSpec> flows);
+
+class MaxMinSolver {
+ public:
+  explicit MaxMinSolver(std::vector<double> capacities);
+
+  // Ids are reused after remove_flow; an id is valid from add_flow until remove_flow.
+  FlowId add_flow(std::vector<LinkId> path, double bound = kUnbounded);
+  void remove_flow(FlowId flow);
+  void set_capacity(LinkId link, double capacity);
+
+  // Re-solves the dirty part; returns the flows whose rate was recomputed (ascending ids).
+  const std::vector<FlowId>& solve();
+
+  [[nodiscard]] double rate(FlowId flow) const;
+  [[nodiscard]] const std::vector<LinkId>& path(FlowId flow) const;
+  [[nodiscard]] double capacity(LinkId link) const { return capacities_[link]; }
+  // Sum of the rates of the flows on the link, as of the last solve.
+  [[nodiscard]] double load(LinkId link) const;
+  [[nodiscard]] std::size_t link_count() const { return capacities_.size(); }
+  [[nodiscard]] std::size_t active_flows() const { return active_; }
+  // Flows that took part in the last solve (for statistics and benchmarks).
+  [[nodiscard]] std::size_t last_solve_size() const { return last_solved_.size(); }
+
+ private:
+  struct Flow {
+    std::vector<LinkId> path;
+    double bound = kUnbounded;
+    double rate = 0;
+    bool active = false;
+  };
+
+  std::vector<double> capacities_;
+  std::vector<Flow> flows_;
+  std::vector<FlowId> free_ids_;
+  std::vector<std::vector<FlowId>> link_flows_;  // active flows per link
+  std::vector<double> link_load_;
+  std::vector<LinkId> dirty_links_;
+  std::vector<FlowId> dirty_flows_;
+  std::vector<FlowId> last_solved_;
+  std::size_t active_ = 0;
+};
+
+}  // namespace clustersim::fabric
