@@ -6,8 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/config/loader.hpp"
+#include "sim/fabric/topology_builder.hpp"
+#include "sim/fabric/topology_stats.hpp"
 #include "sim/report/config_json.hpp"
 #include "sim/report/config_text.hpp"
+#include "sim/report/topology_report.hpp"
 
 namespace clustersim::cli {
 namespace {
@@ -94,11 +97,26 @@ int run_topo(const FileOptions& options) {
   try {
     const config::TopologySpec spec =
         config::load_topology(options.file, load_options(options.common));
-    if (!options.common.json) std::cout << report::to_text(spec);
-    return not_yet("topo", "building the topology graph and its statistics and cost",
-                   "the fabric issue #3", options.common.json);
+    const config::CostProfile prices =
+        config::load_cost_profile(options.cost, load_options(CommonOptions{}));
+    fabric::TopologyStats stats;
+    if (const std::optional<std::string> reason = fabric::unbuildable_reason(spec)) {
+      stats = fabric::measure_from_counts(fabric::count_network(spec), *reason);
+    } else {
+      stats = fabric::measure(fabric::build_network(spec));
+    }
+    const fabric::CostBreakdown cost = fabric::network_cost(stats, prices);
+    if (options.common.json) {
+      std::cout << report::topology_report_json(spec, stats, cost, prices).dump(2) << '\n';
+    } else {
+      std::cout << report::topology_report_text(spec, stats, cost, prices);
+    }
+    return kExitOk;
   } catch (const config::ConfigError& error) {
     return report_config_error(error, options.common.json);
+  } catch (const fabric::BuildError& error) {
+    std::cerr << fmt::format("{}: error: {}\n", options.file, error.what());
+    return kExitInputError;
   }
 }
 
@@ -139,6 +157,9 @@ int run_validate(const std::vector<std::string>& files, const std::string& kind_
           break;
         case config::CardKind::sweep:
           name = config::load_sweep(file, options).name;
+          break;
+        case config::CardKind::cost:
+          name = config::load_cost_profile(file, options).name;
           break;
       }
       if (common.json) {

@@ -36,6 +36,7 @@ struct FileOptions {  // topo, model, validate
   CommonOptions common;
   std::string file;
   std::optional<long long> seq_len;
+  std::string cost = "ib_ndr_64port";  // topo: cost profile name or path
 };
 
 struct CrosscheckOptions {

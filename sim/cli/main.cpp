@@ -60,6 +60,11 @@ int main(int argc, char** argv) {
   topo_cmd->add_option("topology", topo.file, "Topology card (YAML)")
       ->required()
       ->type_name("TOPO.yaml");
+  topo_cmd
+      ->add_option("--cost", topo.cost,
+                   "Cost profile: a name in hardware_profiles/costs/ or a path (default "
+                   "ib_ndr_64port)")
+      ->type_name("PROFILE");
   add_common(*topo_cmd, topo.common);
 
   FileOptions model;
@@ -83,7 +88,7 @@ int main(int argc, char** argv) {
   validate_cmd
       ->add_option("--kind", validate_kind,
                    "Read every file as this kind instead of guessing from folder and keys")
-      ->check(CLI::IsMember({"model", "hardware", "topology", "experiment", "sweep"}));
+      ->check(CLI::IsMember({"model", "hardware", "topology", "experiment", "sweep", "cost"}));
   add_common(*validate_cmd, validate);
 
   CrosscheckOptions crosscheck;

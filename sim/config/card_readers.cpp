@@ -210,7 +210,9 @@ TopologySpec read_topology(MapReader& reader) {
   const Bounds radix_bounds = Bounds::between(2, 4096);
   switch (spec.generator) {
     case TopologyGenerator::single_node:
+      break;
     case TopologyGenerator::nvl72:
+      spec.domain_size = reader.optional<int>("domain_size", 72, Bounds::between(2, 100000));
       break;
     case TopologyGenerator::fat_tree:
     case TopologyGenerator::multi_plane_fat_tree:
@@ -236,6 +238,8 @@ TopologySpec read_topology(MapReader& reader) {
       break;
     case TopologyGenerator::slim_fly:
       spec.slim_fly_q = reader.required<int>("q", Bounds::between(2, 1000));
+      spec.endpoints_per_switch =
+          reader.maybe<int>("endpoints_per_switch", Bounds::between(1, 4096));
       break;
     case TopologyGenerator::dragonfly:
       spec.dragonfly_p = reader.required<int>("p", Bounds::between(1, 1024));
@@ -251,6 +255,18 @@ TopologySpec read_topology(MapReader& reader) {
   }
   reader.finish();
   return spec;
+}
+
+CostProfile read_cost_profile(MapReader& reader) {
+  CostProfile profile;
+  profile.name = reader.required<std::string>("name");
+  profile.description = reader.optional<std::string>("description", "");
+  profile.switch_usd = reader.required<double>("switch_usd", Bounds::non_negative());
+  profile.switch_link_usd = reader.required<double>("switch_link_usd", Bounds::non_negative());
+  profile.endpoint_link_usd = reader.required<double>("endpoint_link_usd", Bounds::non_negative());
+  profile.nic_usd = reader.required<double>("nic_usd", Bounds::non_negative());
+  reader.finish();
+  return profile;
 }
 
 }  // namespace detail

@@ -3,6 +3,7 @@
 // needs only the card itself. Cross-card checks (parallelism against model and cluster) are in
 // experiment_reader.cpp.
 
+#include "sim/config/cost_profile.hpp"
 #include "sim/config/experiment.hpp"
 #include "sim/config/hardware_profile.hpp"
 #include "sim/config/model_card.hpp"
@@ -14,5 +15,6 @@ namespace clustersim::config::detail {
 [[nodiscard]] ModelCard read_model_card(MapReader& reader);
 [[nodiscard]] HardwareProfile read_hardware_profile(MapReader& reader);
 [[nodiscard]] TopologySpec read_topology(MapReader& reader);
+[[nodiscard]] CostProfile read_cost_profile(MapReader& reader);
 
 }  // namespace clustersim::config::detail

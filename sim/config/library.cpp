@@ -42,6 +42,8 @@ const char* to_string(CardKind kind) {
       return "experiment";
     case CardKind::sweep:
       return "sweep";
+    case CardKind::cost:
+      return "cost profile";
   }
   return "card";
 }
@@ -51,6 +53,7 @@ CardKind parse_card_kind(std::string_view name) {
   if (name == "hardware") return CardKind::hardware;
   if (name == "topology") return CardKind::topology;
   if (name == "sweep") return CardKind::sweep;
+  if (name == "cost") return CardKind::cost;
   return CardKind::experiment;
 }
 
@@ -94,6 +97,8 @@ const char* library_folder(CardKind kind) {
     case CardKind::experiment:
     case CardKind::sweep:
       return "experiments";
+    case CardKind::cost:
+      return "hardware_profiles/costs";
   }
   return "";
 }

@@ -486,8 +486,25 @@ SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
   return spec;
 }
 
+CostProfile load_cost_profile(const std::string& file, const LoadOptions& options) {
+  const bool is_name = file.find('/') == std::string::npos && !file.ends_with(".yaml");
+  if (!is_name) {
+    return load_card<CostProfile>(file, CardKind::cost, options, detail::read_cost_profile);
+  }
+  // A library name: resolve it as a reference written on the command line.
+  Diagnostics diagnostics;
+  CardLibrary library(roots_of(options), diagnostics);
+  const Node reference = Node::make_scalar(file, SourceLocation{"--cost", 0, 0});
+  std::optional<fs::path> found =
+      library.find(reference, CardKind::cost, fs::current_path() / ".", "");
+  diagnostics.throw_if_any();
+  return load_card<CostProfile>(found->string(), CardKind::cost, options,
+                                detail::read_cost_profile);
+}
+
 CardKind detect_kind(const std::string& file) {
   const fs::path path(file);
+  if (path.parent_path().filename() == "costs") return CardKind::cost;
   for (const fs::path& part : path.parent_path()) {
     if (part == "models") return CardKind::model;
     if (part == "hardware_profiles") return CardKind::hardware;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/config/cost_profile.hpp"
 #include "sim/config/diagnostics.hpp"
 #include "sim/config/experiment.hpp"
 #include "sim/config/hardware_profile.hpp"
@@ -23,7 +24,7 @@
 
 namespace clustersim::config {
 
-enum class CardKind { model, hardware, topology, experiment, sweep };
+enum class CardKind { model, hardware, topology, experiment, sweep, cost };
 
 struct LoadOptions {
   std::vector<std::string> overrides;                // "key.path=value", from --set
@@ -39,12 +40,16 @@ struct LoadOptions {
 [[nodiscard]] TopologySpec load_topology(const std::string& file, const LoadOptions& options = {});
 [[nodiscard]] Experiment load_experiment(const std::string& file, const LoadOptions& options = {});
 [[nodiscard]] SweepSpec load_sweep(const std::string& file, const LoadOptions& options = {});
+// `file` may also be a library name (hardware_profiles/costs/NAME.yaml).
+[[nodiscard]] CostProfile load_cost_profile(const std::string& file,
+                                            const LoadOptions& options = {});
 
 // What kind of file this is: by its folder (models/, hardware_profiles/, topologies/) or, failing
 // that, by its keys (`axes` for a sweep, `parallelism` for an experiment, and so on).
 [[nodiscard]] CardKind detect_kind(const std::string& file);
 [[nodiscard]] const char* to_string(CardKind kind);
-// "model", "hardware", "topology", "experiment" or "sweep" (as the CLI's --kind takes them).
+// "model", "hardware", "topology", "experiment", "sweep" or "cost" (as the CLI's --kind takes
+// them).
 [[nodiscard]] CardKind parse_card_kind(std::string_view name);
 
 }  // namespace clustersim::config

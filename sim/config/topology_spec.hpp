@@ -35,11 +35,13 @@ struct TopologySpec {
   double oversubscription = 1;              // down:up port ratio at the leaves
   std::optional<Bandwidth> link_bandwidth;  // absent: the NIC line rate of the hardware profile
   std::optional<SimTime> switch_latency;
-  int slim_fly_q = 0;                   // Slim Fly: prime power q
-  int dragonfly_p = 0;                  // Dragonfly: endpoints per router
-  int dragonfly_a = 0;                  // routers per group
-  int dragonfly_h = 0;                  // global links per router
-  std::optional<int> dragonfly_groups;  // absent: the maximum a*h + 1
+  int slim_fly_q = 0;                       // Slim Fly: prime power q
+  int dragonfly_p = 0;                      // Dragonfly: endpoints per router
+  int dragonfly_a = 0;                      // routers per group
+  int dragonfly_h = 0;                      // global links per router
+  std::optional<int> dragonfly_groups;      // absent: the maximum a*h + 1
+  std::optional<int> endpoints_per_switch;  // Slim Fly: absent means half the network ports
+  int domain_size = 0;                      // NVL72-style domain: GPUs on one NVSwitch fabric
 };
 
 inline constexpr std::array<EnumName<TopologyGenerator>, 8> kTopologyGeneratorNames{

@@ -13,6 +13,7 @@
 // Runs are deterministic: no clocks, no unordered iteration, ties broken by registration order.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -67,7 +68,7 @@ class Engine {
 
   [[nodiscard]] SimTime now() const { return now_; }
 
-  // Scheduling in the past is a programming error (assertion); `at` == now() runs in this step.
+  // Scheduling in the past throws std::invalid_argument; `at` == now() runs in this step.
   EventHandle schedule_at(SimTime at, Callback callback);
   EventHandle schedule_after(SimTime delay, Callback callback);
   bool cancel(EventHandle handle) { return queue_.cancel(handle); }
@@ -84,9 +85,16 @@ class Engine {
   RunStats run(std::optional<SimTime> until = std::nullopt);
 
  private:
+  // Earliest of the next event and every model's next completion; nullopt when nothing is left.
+  [[nodiscard]] std::optional<SimTime> next_step_time();
+  void step(SimTime at, RunStats& stats);
+  // Waiter descriptions, then each model's unfinished actions as "<model name>: <action>".
+  [[nodiscard]] std::vector<std::string> still_waiting() const;
+
   EventQueue queue_;
   std::vector<Model*> models_;
-  std::vector<std::pair<WaiterId, std::string>> waiters_;  // in registration order
+  // Ids grow with each registration, so the map's order is registration order.
+  std::map<WaiterId, std::string> waiters_;
   WaiterId next_waiter_ = 1;
   SimTime now_;
 };

@@ -15,6 +15,12 @@
 // it (through shared links, transitively) dirty; solve() re-solves only that part. Flows in other
 // components keep their rates, which is exact because max-min allocations of disjoint components
 // are independent. solve_max_min() is the full solve kept as the oracle for tests.
+//
+// Edge cases: a flow with an empty path gets its bound, or +inf when it is unbounded; so does an
+// unbounded flow that crosses only links of infinite capacity. A link of capacity 0 gives its
+// flows rate 0. Ties are broken by link id, then by flow id, so a solve is deterministic.
+// Capacities and bounds must be >= 0 (not NaN), link ids in range, and no link may appear twice
+// in one path; these are asserted in debug builds, as the caller validates them.
 
 #include <cstdint>
 #include <limits>
@@ -29,7 +35,7 @@ using FlowId = std::uint32_t;
 inline constexpr double kUnbounded = std::numeric_limits<double>::infinity();
 
 struct FlowSpec {
-  std::vector<LinkId> path;  // links crossed; a link may not appear twice
+  std::vector<LinkId> path;   // links crossed; a link may not appear twice
   double bound = kUnbounded;  // bytes/s
 };
 
@@ -65,17 +71,27 @@ class MaxMinSolver {
     double bound = kUnbounded;
     double rate = 0;
     bool active = false;
+    bool in_component = false;  // reached by the search of the current solve()
   };
+
+  // Breadth-first search over link_flows_ from the dirty flows and links: fills last_solved_ and
+  // component_links_ with what it reaches, both ascending.
+  void collect_dirty_components();
 
   std::vector<double> capacities_;
   std::vector<Flow> flows_;
-  std::vector<FlowId> free_ids_;
-  std::vector<std::vector<FlowId>> link_flows_;  // active flows per link
+  std::vector<FlowId> free_ids_;  // a min-heap, so that the lowest free id is reused first
+  std::vector<std::vector<FlowId>> link_flows_;  // active flows per link, in insertion order
   std::vector<double> link_load_;
   std::vector<LinkId> dirty_links_;
   std::vector<FlowId> dirty_flows_;
   std::vector<FlowId> last_solved_;
   std::size_t active_ = 0;
+  // Scratch of solve(), kept between calls so that a small component costs no O(links) work:
+  // the links of the component, whether a link was reached, and its index in the component.
+  std::vector<LinkId> component_links_;
+  std::vector<bool> link_in_component_;
+  std::vector<std::uint32_t> link_local_index_;
 };
 
 }  // namespace clustersim::fabric

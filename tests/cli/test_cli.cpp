@@ -128,14 +128,35 @@ TEST(Cli, UnbuiltSubcommandsSaySoPlainly) {
   EXPECT_NE(run_result.err.find("clustersim run: the training-step simulation is not implemented "
                                 "yet"),
             std::string::npos);
-  const Result topo = run("topo " + kRoot + "/topologies/mpft.yaml");
-  EXPECT_EQ(topo.exit_code, 1);
-  EXPECT_NE(topo.err.find("not implemented yet"), std::string::npos);
+}
+
+TEST(Cli, TopoReportsCountsDiameterBisectionAndCost) {
+  const Result result = run("topo " + kRoot + "/topologies/ft2.yaml --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  EXPECT_EQ(report["endpoints"], 2048);
+  EXPECT_EQ(report["switches"], 96);
+  EXPECT_EQ(report["links"], 2048);
+  EXPECT_EQ(report["diameter"], 2);
+  EXPECT_DOUBLE_EQ(report["bisection_bandwidth_Bps"].get<double>(), 1024 * 50e9);
+  EXPECT_DOUBLE_EQ(report["cost_usd"].get<double>(), 96 * 83000.0 + 2048 * 503.0);
+  const Result text = run("topo " + kRoot + "/topologies/slimfly.yaml");
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("counts from closed forms; the graph was not built"), std::string::npos);
+}
+
+TEST(Cli, TopoRejectsAMissingCostProfile) {
+  const Result result = run("topo " + kRoot + "/topologies/ft2.yaml --cost ib_ndr_64prt");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err,
+            "--cost: error: cost profile \"ib_ndr_64prt\" not found in the card library "
+            "(hardware_profiles/costs/); did you mean \"ib_ndr_64port\"?\nclustersim: 1 error\n");
 }
 
 TEST(Cli, ValidateAcceptsEveryShippedCard) {
   std::string files;
-  for (const char* folder : {"models", "hardware_profiles", "topologies", "experiments"}) {
+  for (const char* folder :
+       {"models", "hardware_profiles", "hardware_profiles/costs", "topologies", "experiments"}) {
     for (const auto& entry : std::filesystem::directory_iterator(kRoot + "/" + folder)) {
       if (entry.path().extension() != ".yaml") continue;
       files += ' ';

@@ -108,7 +108,8 @@ TEST(ShippedCards, MrftExperimentDiffersFromMpftOnlyInTopologyAndName) {
 TEST(ShippedCards, EveryCardInTheLibraryLoads) {
   namespace fs = std::filesystem;
   int loaded = 0;
-  for (const char* folder : {"models", "hardware_profiles", "topologies", "experiments"}) {
+  for (const char* folder :
+       {"models", "hardware_profiles", "hardware_profiles/costs", "topologies", "experiments"}) {
     for (const fs::directory_entry& entry : fs::directory_iterator(kRoot + "/" + folder)) {
       if (entry.path().extension() != ".yaml") continue;
       const std::string file = entry.path().string();
@@ -129,6 +130,9 @@ TEST(ShippedCards, EveryCardInTheLibraryLoads) {
             break;
           case CardKind::sweep:
             (void)load_sweep(file);
+            break;
+          case CardKind::cost:
+            (void)load_cost_profile(file);
             break;
         }
         ++loaded;

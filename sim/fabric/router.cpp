@@ -1,0 +1,205 @@
+#include "sim/fabric/router.hpp"
+
+#include <deque>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace clustersim::fabric {
+namespace {
+
+constexpr std::uint16_t kUnreachable = std::numeric_limits<std::uint16_t>::max();
+
+// SplitMix64 finaliser: spreads (flow, hop) over the ECMP choices.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::string describe(const Topology& topology, VertexId v) {
+  const VertexInfo& info = topology.vertex(v);
+  switch (info.kind) {
+    case VertexKind::gpu:
+      return fmt::format("GPU {} of node {}", info.local, info.node);
+    case VertexKind::nic:
+      return fmt::format("NIC {} of node {}", info.local, info.node);
+    case VertexKind::host:
+      return fmt::format("endpoint {}", v);
+    case VertexKind::nvswitch:
+      return fmt::format("NVSwitch of node {}", info.node);
+    case VertexKind::network_switch:
+      return fmt::format("switch {}", v);
+  }
+  return fmt::format("vertex {}", v);
+}
+
+}  // namespace
+
+Router::Router(const Topology& topology) : topology_(topology) {
+  switch_index_.assign(topology.vertex_count(), -1);
+  for (std::size_t i = 0; i < topology.switches().size(); ++i) {
+    switch_index_[topology.switches()[i]] = static_cast<std::int32_t>(i);
+  }
+  distance_cache_.resize(topology.switches().size());
+  for (VertexId nic : topology.nics()) {
+    const VertexInfo& info = topology.vertex(nic);
+    const auto node = static_cast<std::size_t>(info.node);
+    if (node_nics_.size() <= node) node_nics_.resize(node + 1);
+    std::vector<VertexId>& list = node_nics_[node];
+    if (list.size() <= static_cast<std::size_t>(info.local)) {
+      list.resize(static_cast<std::size_t>(info.local) + 1);
+    }
+    list[static_cast<std::size_t>(info.local)] = nic;
+  }
+}
+
+const std::vector<std::uint16_t>& Router::distances_to(VertexId target_switch) {
+  const auto target = static_cast<std::size_t>(switch_index_[target_switch]);
+  std::vector<std::uint16_t>& distances = distance_cache_[target];
+  if (!distances.empty()) return distances;
+  // Links are full duplex, so distances from the target equal distances to it.
+  distances.assign(topology_.switches().size(), kUnreachable);
+  const Graph& graph = topology_.graph();
+  std::deque<VertexId> queue{target_switch};
+  distances[target] = 0;
+  while (!queue.empty()) {
+    const VertexId v = queue.front();
+    queue.pop_front();
+    const std::uint16_t next =
+        static_cast<std::uint16_t>(distances[static_cast<std::size_t>(switch_index_[v])] + 1);
+    for (const auto& edge : boost::make_iterator_range(boost::out_edges(v, graph))) {
+      const auto w = static_cast<VertexId>(boost::target(edge, graph));
+      const std::int32_t index = switch_index_[w];
+      if (index < 0 || distances[static_cast<std::size_t>(index)] != kUnreachable) continue;
+      distances[static_cast<std::size_t>(index)] = next;
+      queue.push_back(w);
+    }
+  }
+  return distances;
+}
+
+std::optional<int> Router::switch_distance(VertexId from, VertexId to) {
+  const std::uint16_t d =
+      distances_to(to)[static_cast<std::size_t>(switch_index_[from])];
+  if (d == kUnreachable) return std::nullopt;
+  return d;
+}
+
+void Router::append(Route& route, VertexId a, VertexId b) const {
+  const std::optional<LinkId> link = topology_.find_link(a, b);
+  if (!link) {
+    throw RoutingError(fmt::format("no link from {} to {}", describe(topology_, a),
+                                   describe(topology_, b)));
+  }
+  route.links.push_back(*link);
+  route.latency = route.latency + topology_.link(*link).latency;
+}
+
+void Router::append_network(Route& route, VertexId from_endpoint, VertexId to_endpoint,
+                            std::uint64_t flow_hash) {
+  const std::optional<VertexId> first = topology_.attached_switch(from_endpoint);
+  const std::optional<VertexId> last = topology_.attached_switch(to_endpoint);
+  if (!first || !last) {
+    throw RoutingError(fmt::format("{} is not cabled to the network",
+                                   describe(topology_, first ? to_endpoint : from_endpoint)));
+  }
+  append(route, from_endpoint, *first);
+  const std::vector<std::uint16_t>& distances = distances_to(*last);
+  VertexId current = *first;
+  std::uint16_t distance = distances[static_cast<std::size_t>(switch_index_[current])];
+  if (distance == kUnreachable) {
+    throw RoutingError(fmt::format("no network path from {} to {}",
+                                   describe(topology_, from_endpoint),
+                                   describe(topology_, to_endpoint)));
+  }
+  const Graph& graph = topology_.graph();
+  std::vector<LinkId> choices;
+  for (std::uint64_t hop = 0; current != *last; ++hop) {
+    choices.clear();
+    for (const auto& edge : boost::make_iterator_range(boost::out_edges(current, graph))) {
+      const std::int32_t index = switch_index_[boost::target(edge, graph)];
+      if (index >= 0 && distances[static_cast<std::size_t>(index)] + 1 == distance) {
+        choices.push_back(graph[edge].id);
+      }
+    }
+    const LinkId chosen = choices[mix(flow_hash ^ mix(hop)) % choices.size()];
+    route.links.push_back(chosen);
+    route.latency = route.latency + topology_.link(chosen).latency;
+    current = topology_.link(chosen).to;
+    --distance;
+  }
+  append(route, *last, to_endpoint);
+}
+
+VertexId Router::node_nic(int node, int local) const {
+  return node_nics_[static_cast<std::size_t>(node)][static_cast<std::size_t>(local)];
+}
+
+Route Router::route(VertexId from, VertexId to, std::uint64_t flow_hash, Forwarding forwarding) {
+  const std::size_t vertices = topology_.vertex_count();
+  for (VertexId v : {from, to}) {
+    if (v >= vertices) {
+      throw RoutingError(
+          fmt::format("unknown endpoint {}: the topology has {} vertices", v, vertices));
+    }
+    const VertexKind kind = topology_.vertex(v).kind;
+    if (kind != VertexKind::gpu && kind != VertexKind::host && kind != VertexKind::nic) {
+      throw RoutingError(fmt::format("{} is not an endpoint (a GPU, NIC or host)",
+                                     describe(topology_, v)));
+    }
+  }
+  Route route;
+  if (from == to) return route;
+  const VertexInfo& src = topology_.vertex(from);
+  const VertexInfo& dst = topology_.vertex(to);
+  if (src.kind != VertexKind::gpu || dst.kind != VertexKind::gpu) {
+    append_network(route, from, to, flow_hash);
+    return route;
+  }
+  const std::optional<VertexId> src_switch = topology_.nvswitch_of(from);
+  if (src_switch && src_switch == topology_.nvswitch_of(to)) {
+    append(route, from, *src_switch);
+    append(route, *src_switch, to);
+    return route;
+  }
+  const std::optional<VertexId> src_nic = topology_.nic_of(from);
+  const std::optional<VertexId> dst_nic = topology_.nic_of(to);
+  if (!src_nic || !dst_nic) {
+    throw RoutingError(fmt::format("no network path from {} to {}: {} has no NIC",
+                                   describe(topology_, from), describe(topology_, to),
+                                   describe(topology_, src_nic ? to : from)));
+  }
+  const int src_plane = topology_.vertex(*src_nic).local % topology_.planes;
+  const int dst_plane = topology_.vertex(*dst_nic).local % topology_.planes;
+  if (!topology_.planes_disjoint || src_plane == dst_plane) {
+    append(route, from, *src_nic);
+    append_network(route, *src_nic, *dst_nic, flow_hash);
+    append(route, *dst_nic, to);
+    return route;
+  }
+  if (forwarding == Forwarding::at_source) {
+    // Over NVLink to the GPU of this node whose NIC is in the destination's plane.
+    const VertexId relay_nic = node_nic(src.node, topology_.vertex(*dst_nic).local);
+    const VertexId relay = *topology_.gpu_of(relay_nic);
+    append(route, from, *src_switch);
+    append(route, *src_switch, relay);
+    append(route, relay, relay_nic);
+    append_network(route, relay_nic, *dst_nic, flow_hash);
+    append(route, *dst_nic, to);
+  } else {
+    // To the destination node's NIC in the source's plane, then over NVLink.
+    const VertexId relay_nic = node_nic(dst.node, topology_.vertex(*src_nic).local);
+    const VertexId relay = *topology_.gpu_of(relay_nic);
+    const VertexId dst_switch = *topology_.nvswitch_of(to);
+    append(route, from, *src_nic);
+    append_network(route, *src_nic, relay_nic, flow_hash);
+    append(route, relay_nic, relay);
+    append(route, relay, dst_switch);
+    append(route, dst_switch, to);
+  }
+  return route;
+}
+
+}  // namespace clustersim::fabric

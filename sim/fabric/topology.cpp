@@ -1,0 +1,81 @@
+#include "sim/fabric/topology.hpp"
+
+namespace clustersim::fabric {
+
+VertexId Topology::add_vertex(const VertexInfo& info) {
+  const auto v = static_cast<VertexId>(boost::add_vertex(info, graph_));
+  switch (info.kind) {
+    case VertexKind::gpu:
+      gpus_.push_back(v);
+      break;
+    case VertexKind::nic:
+      nics_.push_back(v);
+      endpoints_.push_back(v);
+      break;
+    case VertexKind::host:
+      endpoints_.push_back(v);
+      break;
+    case VertexKind::network_switch:
+      switches_.push_back(v);
+      break;
+    case VertexKind::nvswitch:
+      break;
+  }
+  nvswitch_of_.emplace_back();
+  nic_of_.emplace_back();
+  gpu_of_.emplace_back();
+  attached_.emplace_back();
+  return v;
+}
+
+LinkId Topology::add_duplex(VertexId a, VertexId b, LinkKind kind, Bandwidth nominal,
+                            double efficiency, SimTime latency) {
+  const auto forward = static_cast<LinkId>(links_.size());
+  for (const auto& [from, to] : {std::pair{a, b}, std::pair{b, a}}) {
+    const auto id = static_cast<LinkId>(links_.size());
+    links_.push_back(LinkInfo{from, to, kind, nominal, efficiency, latency});
+    boost::add_edge(from, to, EdgeProperty{id}, graph_);
+  }
+  const VertexInfo& va = graph_[a];
+  const VertexInfo& vb = graph_[b];
+  if (va.kind == VertexKind::network_switch && vb.kind == VertexKind::network_switch) {
+    ++switch_links_;
+  }
+  auto note_pair = [&](VertexId x, const VertexInfo& vx, VertexId y, const VertexInfo& vy) {
+    if (vx.kind == VertexKind::gpu && vy.kind == VertexKind::nvswitch) nvswitch_of_[x] = y;
+    if (vx.kind == VertexKind::gpu && vy.kind == VertexKind::nic) {
+      nic_of_[x] = y;
+      gpu_of_[y] = x;
+    }
+    if ((vx.kind == VertexKind::nic || vx.kind == VertexKind::host) &&
+        vy.kind == VertexKind::network_switch) {
+      attached_[x] = y;
+    }
+  };
+  note_pair(a, va, b, vb);
+  note_pair(b, vb, a, va);
+  return forward;
+}
+
+std::vector<double> Topology::capacities() const {
+  std::vector<double> out;
+  out.reserve(links_.size());
+  for (const LinkInfo& info : links_) out.push_back(info.capacity_bytes_per_s());
+  return out;
+}
+
+std::optional<VertexId> Topology::nvswitch_of(VertexId gpu) const { return nvswitch_of_[gpu]; }
+std::optional<VertexId> Topology::nic_of(VertexId gpu) const { return nic_of_[gpu]; }
+std::optional<VertexId> Topology::gpu_of(VertexId nic) const { return gpu_of_[nic]; }
+std::optional<VertexId> Topology::attached_switch(VertexId endpoint) const {
+  return attached_[endpoint];
+}
+
+std::optional<LinkId> Topology::find_link(VertexId a, VertexId b) const {
+  for (const auto& edge : boost::make_iterator_range(boost::out_edges(a, graph_))) {
+    if (boost::target(edge, graph_) == b) return graph_[edge].id;
+  }
+  return std::nullopt;
+}
+
+}  // namespace clustersim::fabric

@@ -1,0 +1,321 @@
+// Topology builders against closed forms and ISCA'25 Table 3; routing; statistics; build errors.
+
+#include <algorithm>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "sim/config/loader.hpp"
+#include "sim/fabric/router.hpp"
+#include "sim/fabric/topology_builder.hpp"
+#include "sim/fabric/topology_stats.hpp"
+
+namespace clustersim::fabric {
+namespace {
+
+using config::TopologyGenerator;
+using config::TopologySpec;
+
+const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
+
+TopologySpec card(const std::string& name) {
+  return config::load_topology(kRoot + "/topologies/" + name + ".yaml");
+}
+
+TopologySpec fat_tree(int radix, int levels, double oversubscription = 1.0) {
+  TopologySpec spec;
+  spec.name = "test-fat-tree";
+  spec.generator = TopologyGenerator::fat_tree;
+  spec.switch_radix = radix;
+  spec.levels = levels;
+  spec.oversubscription = oversubscription;
+  spec.link_bandwidth = Bandwidth{50e9};
+  return spec;
+}
+
+TopologySpec slim_fly(int q) {
+  TopologySpec spec;
+  spec.name = "test-slim-fly";
+  spec.generator = TopologyGenerator::slim_fly;
+  spec.slim_fly_q = q;
+  spec.link_bandwidth = Bandwidth{50e9};
+  return spec;
+}
+
+TopologySpec dragonfly(int p, int a, int h, std::optional<int> groups) {
+  TopologySpec spec;
+  spec.name = "test-dragonfly";
+  spec.generator = TopologyGenerator::dragonfly;
+  spec.dragonfly_p = p;
+  spec.dragonfly_a = a;
+  spec.dragonfly_h = h;
+  spec.dragonfly_groups = groups;
+  spec.link_bandwidth = Bandwidth{50e9};
+  return spec;
+}
+
+void expect_counts_match_graph(const TopologySpec& spec) {
+  SCOPED_TRACE(spec.name);
+  const NetworkCounts counts = count_network(spec);
+  const TopologyStats stats = measure(build_network(spec), StatsOptions{100000, 0});
+  EXPECT_EQ(stats.endpoints, counts.endpoints);
+  EXPECT_EQ(stats.switches, counts.switches);
+  EXPECT_EQ(stats.switch_links, counts.switch_links);
+  EXPECT_EQ(stats.diameter, counts.diameter);
+}
+
+// ISCA'25 Table 3 (targets.yaml topology_cost): counts exactly, cost within 3 %.
+TEST(Table3, CountsAndCostsOfTheFivePublishedNetworks) {
+  struct Row {
+    const char* card;
+    long long endpoints, switches, links;
+    double cost_musd, cost_per_endpoint_kusd;
+  };
+  const Row rows[] = {{"ft2", 2048, 96, 2048, 9, 4.39},
+                      {"mpft", 16384, 768, 16384, 72, 4.39},
+                      {"ft3", 65536, 5120, 131072, 491, 7.5},
+                      {"slimfly", 32928, 1568, 32928, 146, 4.4},
+                      {"dragonfly", 261632, 16352, 384272, 1522, 5.8}};
+  const config::CostProfile prices = config::load_cost_profile("ib_ndr_64port");
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.card);
+    const TopologySpec spec = card(row.card);
+    const NetworkCounts counts = count_network(spec);
+    EXPECT_EQ(counts.endpoints, row.endpoints);
+    EXPECT_EQ(counts.switches, row.switches);
+    EXPECT_EQ(counts.switch_links, row.links);
+    TopologyStats stats = measure_from_counts(counts, "closed form");
+    const CostBreakdown cost = network_cost(stats, prices);
+    EXPECT_NEAR(cost.total_usd() / 1e6, row.cost_musd, 0.03 * row.cost_musd);
+    EXPECT_NEAR(cost.total_usd() / static_cast<double>(counts.endpoints) / 1e3,
+                row.cost_per_endpoint_kusd, 0.03 * row.cost_per_endpoint_kusd);
+  }
+}
+
+TEST(Table3, BuiltGraphsHaveThePublishedCounts) {
+  // The graphs themselves, at full size, for the cards that can be built quickly.
+  for (const char* name : {"ft2", "mpft", "mrft"}) expect_counts_match_graph(card(name));
+  const TopologyStats ft3 = measure(build_network(card("ft3")), StatsOptions{64, 0});
+  EXPECT_EQ(ft3.endpoints, 65536);
+  EXPECT_EQ(ft3.switches, 5120);
+  EXPECT_EQ(ft3.switch_links, 131072);
+  EXPECT_EQ(ft3.diameter, 4);
+}
+
+TEST(Builders, FatTreesMatchTheirClosedForms) {
+  for (int k : {4, 8, 16}) {
+    expect_counts_match_graph(fat_tree(k, 2));
+    expect_counts_match_graph(fat_tree(k, 3));
+  }
+  expect_counts_match_graph(fat_tree(8, 2, 3.0));  // 6 down, 2 up per leaf
+}
+
+TEST(Builders, SlimFlyIsTheMmsGraph) {
+  for (int q : {5, 7, 11, 13}) {
+    SCOPED_TRACE(q);
+    const TopologySpec spec = slim_fly(q);
+    const Topology topology = build_network(spec);
+    expect_counts_match_graph(spec);
+    // Every router has network degree (3q - delta) / 2.
+    const int delta = q % 4 == 1 ? 1 : -1;
+    for (VertexId router : topology.switches()) {
+      int network_degree = 0;
+      for (const auto& edge :
+           boost::make_iterator_range(boost::out_edges(router, topology.graph()))) {
+        if (topology.vertex(static_cast<VertexId>(boost::target(edge, topology.graph()))).kind ==
+            VertexKind::network_switch) {
+          ++network_degree;
+        }
+      }
+      ASSERT_EQ(network_degree, (3 * q - delta) / 2);
+    }
+  }
+}
+
+TEST(Builders, DragonflyMatchesItsClosedForm) {
+  expect_counts_match_graph(dragonfly(2, 4, 2, std::nullopt));  // 9 groups, every port used
+  expect_counts_match_graph(dragonfly(2, 4, 2, 7));             // 2 spare ports per group
+  expect_counts_match_graph(dragonfly(1, 3, 1, 3));
+}
+
+TEST(Stats, SampledDiameterEqualsTheFullSearch) {
+  for (const TopologySpec& spec : {fat_tree(8, 3), dragonfly(2, 4, 2, 7), slim_fly(7)}) {
+    const Topology topology = build_network(spec);
+    EXPECT_EQ(measure(topology, StatsOptions{3, 0}).diameter,
+              measure(topology, StatsOptions{100000, 0}).diameter);
+  }
+}
+
+TEST(Stats, BisectionOfFatTreesIsHalfTheEndpointsOverOversubscription) {
+  const TopologyStats full = measure(build_network(fat_tree(8, 2)));
+  EXPECT_EQ(full.endpoints, 32);
+  EXPECT_DOUBLE_EQ(full.bisection->bytes_per_s, 16 * 50e9);
+  const TopologyStats oversubscribed = measure(build_network(fat_tree(8, 2, 3.0)));
+  EXPECT_EQ(oversubscribed.endpoints, 48);
+  EXPECT_DOUBLE_EQ(oversubscribed.bisection->bytes_per_s, 24 * 50e9 / 3);
+  const TopologyStats three = measure(build_network(fat_tree(8, 3)));
+  EXPECT_DOUBLE_EQ(three.bisection->bytes_per_s, 64 * 50e9);
+}
+
+config::HardwareProfile h800() {
+  return config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml");
+}
+
+TEST(Cluster, DeepSeekV3ClusterOnMpftAndMrft) {
+  const config::HardwareProfile hw = h800();
+  const ClusterShape shape{256, 8, &hw};
+  const Topology mpft = build_cluster(card("mpft"), shape);
+  EXPECT_EQ(mpft.gpus().size(), 2048u);
+  EXPECT_EQ(mpft.nics().size(), 2048u);
+  // Per plane 256 NICs: 8 leaves of 32, and 4 spines taking the 8 x 32 uplinks 8 links each.
+  EXPECT_EQ(mpft.switches().size(), 8u * (8 + 4));
+  EXPECT_EQ(mpft.switch_links(), 8u * 8 * 32);
+  const Topology mrft = build_cluster(card("mrft"), shape);
+  // All rails: 64 leaves and 32 shared spines, exactly FT2.
+  EXPECT_EQ(mrft.switches().size(), 96u);
+  EXPECT_EQ(mrft.switch_links(), 2048u);
+  // Effective capacities: 160 GB/s NVLink per direction, 40 GB/s per NIC (80 % efficiency).
+  const VertexId gpu0 = mpft.gpus()[0];
+  const LinkInfo& nvlink = mpft.link(*mpft.find_link(gpu0, *mpft.nvswitch_of(gpu0)));
+  EXPECT_DOUBLE_EQ(nvlink.capacity_bytes_per_s(), 160e9);
+  const VertexId nic0 = *mpft.nic_of(gpu0);
+  const LinkInfo& ib = mpft.link(*mpft.find_link(nic0, *mpft.attached_switch(nic0)));
+  EXPECT_DOUBLE_EQ(ib.capacity_bytes_per_s(), 40e9);
+}
+
+class Routing : public ::testing::Test {
+ protected:
+  config::HardwareProfile hw_ = h800();
+  Topology mpft_ = build_cluster(card("mpft"), ClusterShape{16, 8, &hw_});
+  Topology mrft_ = build_cluster(card("mrft"), ClusterShape{16, 8, &hw_});
+
+  static VertexId gpu(const Topology& t, int node, int local) {
+    return t.gpus()[static_cast<std::size_t>(node * 8 + local)];
+  }
+  static std::vector<LinkKind> kinds(const Topology& t, const Route& route) {
+    std::vector<LinkKind> out;
+    for (LinkId id : route.links) out.push_back(t.link(id).kind);
+    return out;
+  }
+};
+
+TEST_F(Routing, InsideANodeOverNvlink) {
+  Router router(mpft_);
+  const Route route = router.route(gpu(mpft_, 3, 1), gpu(mpft_, 3, 6), 42);
+  EXPECT_EQ(kinds(mpft_, route), (std::vector<LinkKind>{LinkKind::nvlink, LinkKind::nvlink}));
+  EXPECT_EQ(route.latency.ps(), 3'330'000);  // ISCA'25 Table 5: 3.33 us
+}
+
+TEST_F(Routing, SamePlaneAcrossNodesStaysInThePlane) {
+  Router router(mpft_);
+  // 16 nodes: each plane has one leaf of 16 NICs, so same-plane traffic turns at the leaf.
+  const Route route = router.route(gpu(mpft_, 0, 2), gpu(mpft_, 9, 2), 7);
+  EXPECT_EQ(kinds(mpft_, route),
+            (std::vector<LinkKind>{LinkKind::pcie, LinkKind::network, LinkKind::network,
+                                   LinkKind::pcie}));
+  EXPECT_EQ(route.latency.ps(), 2'800'000);  // same leaf: ISCA'25 Table 5, 2.8 us
+}
+
+TEST_F(Routing, CrossPlaneTrafficIsForwardedOverNvlink) {
+  Router router(mpft_);
+  const VertexId from = gpu(mpft_, 0, 2);
+  const VertexId to = gpu(mpft_, 9, 5);
+  const Route sender_side = router.route(from, to, 7, Forwarding::at_source);
+  EXPECT_EQ(kinds(mpft_, sender_side),
+            (std::vector<LinkKind>{LinkKind::nvlink, LinkKind::nvlink, LinkKind::pcie,
+                                   LinkKind::network, LinkKind::network, LinkKind::pcie}));
+  // The relay is GPU 5 of the sending node, whose NIC is in the destination's plane.
+  EXPECT_EQ(mpft_.link(sender_side.links[1]).to, gpu(mpft_, 0, 5));
+  const Route receiver_side = router.route(from, to, 7, Forwarding::at_destination);
+  EXPECT_EQ(kinds(mpft_, receiver_side),
+            (std::vector<LinkKind>{LinkKind::pcie, LinkKind::network, LinkKind::network,
+                                   LinkKind::pcie, LinkKind::nvlink, LinkKind::nvlink}));
+  EXPECT_EQ(mpft_.link(receiver_side.links[3]).to, gpu(mpft_, 9, 2));
+}
+
+TEST_F(Routing, MultiRailCrossesRailsThroughTheSpines) {
+  Router router(mrft_);
+  const Route route = router.route(gpu(mrft_, 0, 2), gpu(mrft_, 9, 5), 7);
+  EXPECT_EQ(kinds(mrft_, route),
+            (std::vector<LinkKind>{LinkKind::pcie, LinkKind::network, LinkKind::network,
+                                   LinkKind::network, LinkKind::network, LinkKind::pcie}));
+  EXPECT_EQ(route.latency.ps(), 3'700'000);  // cross leaf: ISCA'25 Table 5, 3.7 us
+}
+
+TEST_F(Routing, EcmpSpreadsFlowsOverEverySpineAndIsDeterministic) {
+  Router router(mrft_);
+  std::set<VertexId> spines;
+  for (std::uint64_t flow = 0; flow < 400; ++flow) {
+    const Route route = router.route(gpu(mrft_, 0, 0), gpu(mrft_, 1, 3), flow);
+    spines.insert(mrft_.link(route.links[2]).to);
+    EXPECT_EQ(route.links, router.route(gpu(mrft_, 0, 0), gpu(mrft_, 1, 3), flow).links);
+  }
+  // 8 leaves x 32 uplinks over 4 spines: every spine carries some of the flows.
+  EXPECT_EQ(spines.size(), 4u);
+}
+
+TEST_F(Routing, BadEndpointsAreClearErrors) {
+  Router router(mpft_);
+  try {
+    (void)router.route(gpu(mpft_, 0, 0), 999999, 1);
+    FAIL();
+  } catch (const RoutingError& error) {
+    EXPECT_STREQ(error.what(), "unknown endpoint 999999: the topology has 288 vertices");
+  }
+  const VertexId nvswitch = *mpft_.nvswitch_of(gpu(mpft_, 0, 0));
+  try {
+    (void)router.route(gpu(mpft_, 0, 0), nvswitch, 1);
+    FAIL();
+  } catch (const RoutingError& error) {
+    EXPECT_STREQ(error.what(), "NVSwitch of node 0 is not an endpoint (a GPU, NIC or host)");
+  }
+  // Bare multi-plane network: hosts of different planes have no path without NVLink.
+  const Topology bare = build_network(card("mpft"));
+  Router bare_router(bare);
+  try {
+    (void)bare_router.route(bare.endpoints()[0], bare.endpoints()[1], 1);
+    FAIL();
+  } catch (const RoutingError& error) {
+    EXPECT_STREQ(error.what(), "no network path from endpoint 0 to endpoint 1");
+  }
+}
+
+TEST(BuildErrors, ImpossibleParametersAreNamed) {
+  auto message = [](const auto& build) -> std::string {
+    try {
+      build();
+    } catch (const BuildError& error) {
+      return error.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_EQ(message([] { (void)build_network(slim_fly(28)); }),
+            "slim_fly: q = 28 cannot be built; the construction needs a prime q >= 5 (q = 4w + 1 "
+            "or 4w - 1)");
+  EXPECT_EQ(message([] { (void)build_network(dragonfly(2, 4, 2, 10)); }),
+            "dragonfly: 10 groups need 9 global ports per group, but a group has a * h = 8");
+  TopologySpec no_bandwidth = fat_tree(8, 2);
+  no_bandwidth.link_bandwidth.reset();
+  EXPECT_EQ(message([&] { (void)build_network(no_bandwidth); }),
+            "topology \"test-fat-tree\": link_bandwidth is needed to build the network without a "
+            "hardware profile");
+  const config::HardwareProfile hw = h800();
+  EXPECT_EQ(message([&] { (void)build_cluster(fat_tree(8, 2), ClusterShape{5, 8, &hw}); }),
+            "a two-level fat-tree of 8-port switches holds at most 8 leaves; 10 are needed");
+  EXPECT_EQ(message([&] { (void)build_cluster(fat_tree(8, 3), ClusterShape{17, 8, &hw}); }),
+            "a three-level fat-tree of 8-port switches holds at most 8 pods; 9 are needed");
+  EXPECT_EQ(message([&] { (void)build_cluster(card("h800_node"), ClusterShape{2, 8, &hw}); }),
+            "topology \"h800_node\" is a single node, but the cluster has 2 nodes");
+  EXPECT_EQ(message([&] { (void)build_cluster(card("nvl72"), ClusterShape{10, 8, &hw}); }),
+            "topology \"nvl72\" is one scale-up domain of 72 GPUs, but the cluster has 80");
+  EXPECT_EQ(message([] { (void)build_network(card("nvl72")); }),
+            "topology \"nvl72\" is a scale-up domain (nvl72); it has no network to build without "
+            "a hardware profile");
+  EXPECT_EQ(message([&] { (void)build_network(fat_tree(8, 2, 16.0)); }),
+            "oversubscription 16:1 leaves no port of a 8-port switch for endpoints or uplinks");
+  EXPECT_EQ(message([&] { (void)build_cluster(card("rail_only"), ClusterShape{65, 8, &hw}); }),
+            "rail_only: rail 0 has 65 endpoints, more than the 64 ports of its switch");
+}
+
+}  // namespace
+}  // namespace clustersim::fabric
