@@ -81,8 +81,7 @@ const std::vector<std::uint16_t>& Router::distances_to(VertexId target_switch) {
 }
 
 std::optional<int> Router::switch_distance(VertexId from, VertexId to) {
-  const std::uint16_t d =
-      distances_to(to)[static_cast<std::size_t>(switch_index_[from])];
+  const std::uint16_t d = distances_to(to)[static_cast<std::size_t>(switch_index_[from])];
   if (d == kUnreachable) return std::nullopt;
   return d;
 }
@@ -90,8 +89,8 @@ std::optional<int> Router::switch_distance(VertexId from, VertexId to) {
 void Router::append(Route& route, VertexId a, VertexId b) const {
   const std::optional<LinkId> link = topology_.find_link(a, b);
   if (!link) {
-    throw RoutingError(fmt::format("no link from {} to {}", describe(topology_, a),
-                                   describe(topology_, b)));
+    throw RoutingError(
+        fmt::format("no link from {} to {}", describe(topology_, a), describe(topology_, b)));
   }
   route.links.push_back(*link);
   route.latency = route.latency + topology_.link(*link).latency;
@@ -146,8 +145,8 @@ Route Router::route(VertexId from, VertexId to, std::uint64_t flow_hash, Forward
     }
     const VertexKind kind = topology_.vertex(v).kind;
     if (kind != VertexKind::gpu && kind != VertexKind::host && kind != VertexKind::nic) {
-      throw RoutingError(fmt::format("{} is not an endpoint (a GPU, NIC or host)",
-                                     describe(topology_, v)));
+      throw RoutingError(
+          fmt::format("{} is not an endpoint (a GPU, NIC or host)", describe(topology_, v)));
     }
   }
   Route route;

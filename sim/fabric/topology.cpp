@@ -64,9 +64,15 @@ std::vector<double> Topology::capacities() const {
   return out;
 }
 
-std::optional<VertexId> Topology::nvswitch_of(VertexId gpu) const { return nvswitch_of_[gpu]; }
-std::optional<VertexId> Topology::nic_of(VertexId gpu) const { return nic_of_[gpu]; }
-std::optional<VertexId> Topology::gpu_of(VertexId nic) const { return gpu_of_[nic]; }
+std::optional<VertexId> Topology::nvswitch_of(VertexId gpu) const {
+  return nvswitch_of_[gpu];
+}
+std::optional<VertexId> Topology::nic_of(VertexId gpu) const {
+  return nic_of_[gpu];
+}
+std::optional<VertexId> Topology::gpu_of(VertexId nic) const {
+  return gpu_of_[nic];
+}
 std::optional<VertexId> Topology::attached_switch(VertexId endpoint) const {
   return attached_[endpoint];
 }

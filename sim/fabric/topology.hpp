@@ -44,8 +44,8 @@ struct EdgeProperty {
   LinkId id = 0;
 };
 
-using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, VertexInfo,
-                                    EdgeProperty>;
+using Graph =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, VertexInfo, EdgeProperty>;
 
 class Topology {
  public:

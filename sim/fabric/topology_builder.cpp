@@ -18,7 +18,9 @@ struct NetworkLinks {
   SimTime switch_latency;  // switch <-> switch
 };
 
-SimTime half(SimTime t) { return SimTime::from_ps(t.ps() / 2); }
+SimTime half(SimTime t) {
+  return SimTime::from_ps(t.ps() / 2);
+}
 
 // Leaf ports: d down to endpoints, u up to the next tier; d / u = oversubscription.
 struct LeafPorts {
@@ -31,9 +33,10 @@ LeafPorts leaf_ports(const TopologySpec& spec) {
   const double o = spec.oversubscription;
   const int up = static_cast<int>(static_cast<double>(k) / (1.0 + o) + 0.5);
   if (up < 1 || up >= k) {
-    throw BuildError(fmt::format("oversubscription {}:1 leaves no port of a {}-port switch for "
-                                 "endpoints or uplinks",
-                                 o, k));
+    throw BuildError(
+        fmt::format("oversubscription {}:1 leaves no port of a {}-port switch for "
+                    "endpoints or uplinks",
+                    o, k));
   }
   return {k - up, up};
 }
@@ -74,9 +77,10 @@ void build_leaf_spine(Topology& topology, const std::vector<std::vector<VertexId
   const int needed = (leaves * ports.up + spec.switch_radix - 1) / spec.switch_radix;
   const int spines = divisor_at_least(ports.up, needed);
   if (leaves * ports.up / spines > spec.switch_radix) {
-    throw BuildError(fmt::format("a two-level fat-tree of {}-port switches holds at most {} "
-                                 "leaves; {} are needed",
-                                 spec.switch_radix, spec.switch_radix, leaves));
+    throw BuildError(
+        fmt::format("a two-level fat-tree of {}-port switches holds at most {} "
+                    "leaves; {} are needed",
+                    spec.switch_radix, spec.switch_radix, leaves));
   }
   std::vector<VertexId> leaf_ids;
   for (int l = 0; l < leaves; ++l) {
@@ -105,9 +109,10 @@ void build_three_tier(Topology& topology, const std::vector<std::vector<VertexId
   const int leaves = static_cast<int>(leaf_groups.size());
   const int pods = (leaves + half_k - 1) / half_k;
   if (pods > k) {
-    throw BuildError(fmt::format("a three-level fat-tree of {}-port switches holds at most {} "
-                                 "pods; {} are needed",
-                                 k, k, pods));
+    throw BuildError(
+        fmt::format("a three-level fat-tree of {}-port switches holds at most {} "
+                    "pods; {} are needed",
+                    k, k, pods));
   }
   std::vector<VertexId> cores;
   for (int c = 0; c < half_k * half_k; ++c) cores.push_back(add_switch(topology, plane, 2));
@@ -170,9 +175,10 @@ void build_multi_rail(Topology& topology, const std::vector<std::vector<VertexId
   const int needed = (leaves * ports.up + spec.switch_radix - 1) / spec.switch_radix;
   const int spines = divisor_at_least(ports.up, needed);
   if (leaves * ports.up / spines > spec.switch_radix) {
-    throw BuildError(fmt::format("a multi-rail fat-tree of {}-port switches holds at most {} "
-                                 "leaves over all rails; {} are needed",
-                                 spec.switch_radix, spec.switch_radix, leaves));
+    throw BuildError(
+        fmt::format("a multi-rail fat-tree of {}-port switches holds at most {} "
+                    "leaves over all rails; {} are needed",
+                    spec.switch_radix, spec.switch_radix, leaves));
   }
   std::vector<VertexId> spine_ids;
   for (int s = 0; s < spines; ++s) spine_ids.push_back(add_switch(topology, -1, 1));
@@ -192,7 +198,9 @@ bool is_prime(int n) {
   return true;
 }
 
-int mod(long long a, int q) { return static_cast<int>(((a % q) + q) % q); }
+int mod(long long a, int q) {
+  return static_cast<int>(((a % q) + q) % q);
+}
 
 // A primitive element of GF(q), q prime: the smallest g whose powers reach every non-zero value.
 int primitive_root(int q) {
@@ -219,7 +227,8 @@ SlimFlySets slim_fly_sets(int q) {
   const int xi = primitive_root(q);
   std::vector<int> power(static_cast<std::size_t>(q), 1);
   for (int i = 1; i < q; ++i) {
-    power[static_cast<std::size_t>(i)] = mod(static_cast<long long>(power[static_cast<std::size_t>(i - 1)]) * xi, q);
+    power[static_cast<std::size_t>(i)] =
+        mod(static_cast<long long>(power[static_cast<std::size_t>(i - 1)]) * xi, q);
   }
   auto p = [&](int e) { return power[static_cast<std::size_t>(e)]; };
   SlimFlySets sets;
@@ -236,7 +245,9 @@ SlimFlySets slim_fly_sets(int q) {
   return sets;
 }
 
-int slim_fly_delta(int q) { return q % 4 == 1 ? 1 : (q % 4 == 3 ? -1 : 0); }
+int slim_fly_delta(int q) {
+  return q % 4 == 1 ? 1 : (q % 4 == 3 ? -1 : 0);
+}
 
 int slim_fly_endpoints_per_router(const TopologySpec& spec) {
   const int degree = (3 * spec.slim_fly_q - slim_fly_delta(spec.slim_fly_q)) / 2;
@@ -298,8 +309,8 @@ void build_dragonfly(Topology& topology, const TopologySpec& spec,
     return routers[static_cast<std::size_t>(group * a + port / h)];
   };
   for (std::size_t e = 0; e < endpoints.size(); ++e) {
-    connect_endpoint(topology, endpoints[e], routers[e / static_cast<std::size_t>(spec.dragonfly_p)],
-                     links);
+    connect_endpoint(topology, endpoints[e],
+                     routers[e / static_cast<std::size_t>(spec.dragonfly_p)], links);
   }
   for (int group = 0; group < g; ++group) {
     for (int r = 0; r < a; ++r) {
@@ -311,8 +322,7 @@ void build_dragonfly(Topology& topology, const TopologySpec& spec,
   }
   for (int i = 0; i < g; ++i) {
     for (int j = i + 1; j < g; ++j) {
-      connect_switches(topology, router(i, mod(j - i - 1, g)), router(j, mod(i - j - 1, g)),
-                       links);
+      connect_switches(topology, router(i, mod(j - i - 1, g)), router(j, mod(i - j - 1, g)), links);
     }
   }
   const int extra = a * h - (g - 1);
@@ -330,18 +340,19 @@ void check_parameters(const TopologySpec& spec) {
   switch (spec.generator) {
     case TopologyGenerator::slim_fly:
       if (!is_prime(spec.slim_fly_q) || spec.slim_fly_q % 4 == 2 || spec.slim_fly_q < 5) {
-        throw BuildError(fmt::format(
-            "slim_fly: q = {} cannot be built; the construction needs a prime q >= 5 "
-            "(q = 4w + 1 or 4w - 1)",
-            spec.slim_fly_q));
+        throw BuildError(
+            fmt::format("slim_fly: q = {} cannot be built; the construction needs a prime q >= 5 "
+                        "(q = 4w + 1 or 4w - 1)",
+                        spec.slim_fly_q));
       }
       break;
     case TopologyGenerator::dragonfly: {
       const int g = dragonfly_groups(spec);
       if (g > spec.dragonfly_a * spec.dragonfly_h + 1) {
-        throw BuildError(fmt::format("dragonfly: {} groups need {} global ports per group, but a "
-                                     "group has a * h = {}",
-                                     g, g - 1, spec.dragonfly_a * spec.dragonfly_h));
+        throw BuildError(
+            fmt::format("dragonfly: {} groups need {} global ports per group, but a "
+                        "group has a * h = {}",
+                        g, g - 1, spec.dragonfly_a * spec.dragonfly_h));
       }
       break;
     }
@@ -358,9 +369,10 @@ long long fat_tree_endpoints(const TopologySpec& spec) {
 
 NetworkLinks bare_links(const TopologySpec& spec) {
   if (!spec.link_bandwidth) {
-    throw BuildError(fmt::format("topology \"{}\": link_bandwidth is needed to build the network "
-                                 "without a hardware profile",
-                                 spec.name));
+    throw BuildError(
+        fmt::format("topology \"{}\": link_bandwidth is needed to build the network "
+                    "without a hardware profile",
+                    spec.name));
   }
   const SimTime hop = spec.switch_latency.value_or(SimTime::zero());
   return NetworkLinks{*spec.link_bandwidth, 1.0, half(hop), hop};
@@ -412,9 +424,10 @@ void build_network_over(Topology& topology, const TopologySpec& spec,
       const std::vector<std::vector<VertexId>> rails = by_plane(topology, endpoints, spec.planes);
       for (std::size_t r = 0; r < rails.size(); ++r) {
         if (static_cast<int>(rails[r].size()) > spec.switch_radix) {
-          throw BuildError(fmt::format("rail_only: rail {} has {} endpoints, more than the {} "
-                                       "ports of its switch",
-                                       r, rails[r].size(), spec.switch_radix));
+          throw BuildError(
+              fmt::format("rail_only: rail {} has {} endpoints, more than the {} "
+                          "ports of its switch",
+                          r, rails[r].size(), spec.switch_radix));
         }
         const VertexId rail_switch = add_switch(topology, static_cast<int>(r), 0);
         for (VertexId e : rails[r]) connect_endpoint(topology, e, rail_switch, links);
@@ -492,9 +505,8 @@ NetworkCounts count_network(const TopologySpec& spec) {
         if (((g - 1) / 2 - m) % g == 0) break;
         extra_links += g;
       }
-      counts = {routers * spec.dragonfly_p, routers, g * a * (a - 1) / 2 + g * (g - 1) / 2 +
-                                                        extra_links,
-                3};
+      counts = {routers * spec.dragonfly_p, routers,
+                g * a * (a - 1) / 2 + g * (g - 1) / 2 + extra_links, 3};
       break;
     }
     case TopologyGenerator::single_node:
@@ -510,9 +522,10 @@ Topology build_network(const TopologySpec& spec) {
   Topology topology(spec.name);
   if (spec.generator == TopologyGenerator::single_node ||
       spec.generator == TopologyGenerator::nvl72) {
-    throw BuildError(fmt::format("topology \"{}\" is a scale-up domain ({}); it has no network "
-                                 "to build without a hardware profile",
-                                 spec.name, config::to_string(spec.generator)));
+    throw BuildError(
+        fmt::format("topology \"{}\" is a scale-up domain ({}); it has no network "
+                    "to build without a hardware profile",
+                    spec.name, config::to_string(spec.generator)));
   }
   const NetworkLinks links = bare_links(spec);
   long long endpoints = 0;
@@ -549,18 +562,20 @@ Topology build_cluster(const TopologySpec& spec, const ClusterShape& shape) {
                                  spec.name, shape.nodes));
   }
   if (one_domain && shape.nodes * shape.gpus_per_node > spec.domain_size) {
-    throw BuildError(fmt::format("topology \"{}\" is one scale-up domain of {} GPUs, but the "
-                                 "cluster has {}",
-                                 spec.name, spec.domain_size, shape.nodes * shape.gpus_per_node));
+    throw BuildError(
+        fmt::format("topology \"{}\" is one scale-up domain of {} GPUs, but the "
+                    "cluster has {}",
+                    spec.name, spec.domain_size, shape.nodes * shape.gpus_per_node));
   }
   const Bandwidth nvlink = hw.scale_up.per_direction();
   const SimTime nvlink_latency = half(hw.scale_up.latency);
   const bool has_network = spec.generator != TopologyGenerator::single_node && !one_domain;
   const int nics = has_network && hw.scale_out ? hw.scale_out->nics_per_node : 0;
   if (has_network && nics == 0) {
-    throw BuildError(fmt::format("topology \"{}\" needs NICs, but hardware profile \"{}\" has no "
-                                 "scale_out section",
-                                 spec.name, hw.name));
+    throw BuildError(
+        fmt::format("topology \"{}\" needs NICs, but hardware profile \"{}\" has no "
+                    "scale_out section",
+                    spec.name, hw.name));
   }
   std::optional<VertexId> shared_nvswitch;
   if (one_domain) {

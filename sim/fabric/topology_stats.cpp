@@ -6,8 +6,8 @@
 #include <deque>
 #include <limits>
 
-#include <boost/graph/push_relabel_max_flow.hpp>
 #include <fmt/format.h>
+#include <boost/graph/push_relabel_max_flow.hpp>
 
 namespace clustersim::fabric {
 namespace {
@@ -50,10 +50,10 @@ int eccentricity(const Topology& topology, VertexId source, const std::vector<ch
 using FlowTraits = boost::adjacency_list_traits<boost::vecS, boost::vecS, boost::directedS>;
 using FlowGraph = boost::adjacency_list<
     boost::vecS, boost::vecS, boost::directedS, boost::no_property,
-    boost::property<boost::edge_capacity_t, std::int64_t,
-                    boost::property<boost::edge_residual_capacity_t, std::int64_t,
-                                    boost::property<boost::edge_reverse_t,
-                                                    FlowTraits::edge_descriptor>>>>;
+    boost::property<
+        boost::edge_capacity_t, std::int64_t,
+        boost::property<boost::edge_residual_capacity_t, std::int64_t,
+                        boost::property<boost::edge_reverse_t, FlowTraits::edge_descriptor>>>>;
 
 // Capacities in whole bytes per second: integers keep push-relabel's arithmetic exact.
 void add_flow_edge(FlowGraph& graph, std::size_t from, std::size_t to, std::int64_t capacity) {
@@ -122,10 +122,9 @@ TopologyStats measure(const Topology& topology, const StatsOptions& options) {
       ++searched;
     }
     stats.diameter = diameter;
-    stats.diameter_note =
-        step == 1 ? fmt::format("from all {} edge switches", sources.size())
-                  : fmt::format("from {} of {} edge switches, evenly spaced", searched,
-                                sources.size());
+    stats.diameter_note = step == 1 ? fmt::format("from all {} edge switches", sources.size())
+                                    : fmt::format("from {} of {} edge switches, evenly spaced",
+                                                  searched, sources.size());
     if (topology.planes_disjoint) stats.diameter_note += ", within each plane";
   }
 

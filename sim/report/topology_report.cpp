@@ -11,48 +11,49 @@ nlohmann::json topology_report_json(const config::TopologySpec& spec,
   using nlohmann::json;
   const double per_endpoint =
       stats.endpoints > 0 ? cost.total_usd() / static_cast<double>(stats.endpoints) : 0.0;
-  return json{
-      {"name", spec.name},
-      {"generator", config::to_string(spec.generator)},
-      {"endpoints", stats.endpoints},
-      {"switches", stats.switches},
-      {"links", stats.switch_links},
-      {"endpoint_links", stats.endpoint_links},
-      {"diameter", stats.diameter ? json(*stats.diameter) : json(nullptr)},
-      {"diameter_note", stats.diameter_note},
-      {"bisection_bandwidth_Bps",
-       stats.bisection ? json(stats.bisection->bytes_per_s) : json(nullptr)},
-      {"bisection_note", stats.bisection_note},
-      {"graph_built", stats.graph_built},
-      {"cost_usd", cost.total_usd()},
-      {"cost_per_endpoint_usd", per_endpoint},
-      {"cost_profile", prices.name},
-      {"cost_breakdown_usd",
-       {{"switches", cost.switches_usd},
-        {"switch_links", cost.switch_links_usd},
-        {"endpoint_links", cost.endpoint_links_usd},
-        {"nics", cost.nics_usd}}}};
+  return json{{"name", spec.name},
+              {"generator", config::to_string(spec.generator)},
+              {"endpoints", stats.endpoints},
+              {"switches", stats.switches},
+              {"links", stats.switch_links},
+              {"endpoint_links", stats.endpoint_links},
+              {"diameter", stats.diameter ? json(*stats.diameter) : json(nullptr)},
+              {"diameter_note", stats.diameter_note},
+              {"bisection_bandwidth_Bps",
+               stats.bisection ? json(stats.bisection->bytes_per_s) : json(nullptr)},
+              {"bisection_note", stats.bisection_note},
+              {"graph_built", stats.graph_built},
+              {"cost_usd", cost.total_usd()},
+              {"cost_per_endpoint_usd", per_endpoint},
+              {"cost_profile", prices.name},
+              {"cost_breakdown_usd",
+               {{"switches", cost.switches_usd},
+                {"switch_links", cost.switch_links_usd},
+                {"endpoint_links", cost.endpoint_links_usd},
+                {"nics", cost.nics_usd}}}};
 }
 
 std::string topology_report_text(const config::TopologySpec& spec,
                                  const fabric::TopologyStats& stats,
                                  const fabric::CostBreakdown& cost,
                                  const config::CostProfile& prices) {
-  std::string text = fmt::format("topology {} ({})\n", spec.name, config::to_string(spec.generator));
+  std::string text =
+      fmt::format("topology {} ({})\n", spec.name, config::to_string(spec.generator));
   auto line = [&text](std::string_view key, const std::string& value) {
     text += fmt::format("  {:<22} {}\n", key, value);
   };
   line("endpoints", fmt::format("{}", stats.endpoints));
   line("switches", fmt::format("{}", stats.switches));
   line("switch-to-switch links", fmt::format("{}", stats.switch_links));
-  line("diameter", stats.diameter ? fmt::format("{} switch hops ({})", *stats.diameter,
-                                                stats.diameter_note)
-                                  : stats.diameter_note);
+  line("diameter", stats.diameter
+                       ? fmt::format("{} switch hops ({})", *stats.diameter, stats.diameter_note)
+                       : stats.diameter_note);
   line("bisection bandwidth",
        stats.bisection ? fmt::format("{} ({})", to_string(*stats.bisection), stats.bisection_note)
                        : stats.bisection_note);
-  line("cost", fmt::format("${:.2f}M ({}: switches ${:.2f}M, links ${:.2f}M)", cost.total_usd() / 1e6,
-                           prices.name, cost.switches_usd / 1e6, cost.switch_links_usd / 1e6));
+  line("cost",
+       fmt::format("${:.2f}M ({}: switches ${:.2f}M, links ${:.2f}M)", cost.total_usd() / 1e6,
+                   prices.name, cost.switches_usd / 1e6, cost.switch_links_usd / 1e6));
   if (stats.endpoints > 0) {
     line("cost per endpoint",
          fmt::format("${:.2f}k", cost.total_usd() / static_cast<double>(stats.endpoints) / 1e3));

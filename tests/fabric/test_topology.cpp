@@ -210,9 +210,8 @@ TEST_F(Routing, SamePlaneAcrossNodesStaysInThePlane) {
   Router router(mpft_);
   // 16 nodes: each plane has one leaf of 16 NICs, so same-plane traffic turns at the leaf.
   const Route route = router.route(gpu(mpft_, 0, 2), gpu(mpft_, 9, 2), 7);
-  EXPECT_EQ(kinds(mpft_, route),
-            (std::vector<LinkKind>{LinkKind::pcie, LinkKind::network, LinkKind::network,
-                                   LinkKind::pcie}));
+  EXPECT_EQ(kinds(mpft_, route), (std::vector<LinkKind>{LinkKind::pcie, LinkKind::network,
+                                                        LinkKind::network, LinkKind::pcie}));
   EXPECT_EQ(route.latency.ps(), 2'800'000);  // same leaf: ISCA'25 Table 5, 2.8 us
 }
 
@@ -300,20 +299,30 @@ TEST(BuildErrors, ImpossibleParametersAreNamed) {
             "topology \"test-fat-tree\": link_bandwidth is needed to build the network without a "
             "hardware profile");
   const config::HardwareProfile hw = h800();
-  EXPECT_EQ(message([&] { (void)build_cluster(fat_tree(8, 2), ClusterShape{5, 8, &hw}); }),
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(fat_tree(8, 2), ClusterShape{5, 8, &hw});
+            }),
             "a two-level fat-tree of 8-port switches holds at most 8 leaves; 10 are needed");
-  EXPECT_EQ(message([&] { (void)build_cluster(fat_tree(8, 3), ClusterShape{17, 8, &hw}); }),
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(fat_tree(8, 3), ClusterShape{17, 8, &hw});
+            }),
             "a three-level fat-tree of 8-port switches holds at most 8 pods; 9 are needed");
-  EXPECT_EQ(message([&] { (void)build_cluster(card("h800_node"), ClusterShape{2, 8, &hw}); }),
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(card("h800_node"), ClusterShape{2, 8, &hw});
+            }),
             "topology \"h800_node\" is a single node, but the cluster has 2 nodes");
-  EXPECT_EQ(message([&] { (void)build_cluster(card("nvl72"), ClusterShape{10, 8, &hw}); }),
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(card("nvl72"), ClusterShape{10, 8, &hw});
+            }),
             "topology \"nvl72\" is one scale-up domain of 72 GPUs, but the cluster has 80");
   EXPECT_EQ(message([] { (void)build_network(card("nvl72")); }),
             "topology \"nvl72\" is a scale-up domain (nvl72); it has no network to build without "
             "a hardware profile");
   EXPECT_EQ(message([&] { (void)build_network(fat_tree(8, 2, 16.0)); }),
             "oversubscription 16:1 leaves no port of a 8-port switch for endpoints or uplinks");
-  EXPECT_EQ(message([&] { (void)build_cluster(card("rail_only"), ClusterShape{65, 8, &hw}); }),
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(card("rail_only"), ClusterShape{65, 8, &hw});
+            }),
             "rail_only: rail 0 has 65 endpoints, more than the 64 ports of its switch");
 }
 
