@@ -1,0 +1,212 @@
+// Flows on the engine: closed forms for shared links, the parking lot, a ring, latency, NVLink
+// forwarding on a multi-plane fabric; statistics; stalls reported as deadlocks; determinism.
+
+#include "sim/fabric/flow_model.hpp"
+
+#include <gtest/gtest.h>
+
+#include "sim/config/loader.hpp"
+#include "sim/fabric/topology_builder.hpp"
+
+namespace clustersim::fabric {
+namespace {
+
+constexpr double kCapacity = 10e9;  // bytes/s
+constexpr double kBytes = 1e9;
+
+// A line of `count` switches with one host on each; every link has kCapacity and `latency`.
+struct Line {
+  Topology topology{"line"};
+  std::vector<VertexId> hosts, switches;
+  explicit Line(int count, SimTime latency = SimTime::zero()) {
+    for (int i = 0; i < count; ++i) {
+      VertexInfo host;
+      host.kind = VertexKind::host;
+      hosts.push_back(topology.add_vertex(host));
+      VertexInfo sw;
+      sw.kind = VertexKind::network_switch;
+      switches.push_back(topology.add_vertex(sw));
+      topology.add_duplex(hosts.back(), switches.back(), LinkKind::network, Bandwidth{kCapacity},
+                          1.0, latency);
+      if (i > 0) {
+        topology.add_duplex(switches[static_cast<std::size_t>(i - 1)], switches.back(),
+                            LinkKind::network, Bandwidth{kCapacity}, 1.0, latency);
+      }
+    }
+  }
+  Route route(std::size_t from, std::size_t to) {
+    Router router(topology);
+    return router.route(hosts[from], hosts[to], 0);
+  }
+};
+
+TEST(FlowModel, EqualFlowsOnOneLinkShareItEqually) {
+  for (int n : {1, 2, 5, 16}) {
+    Line line(2);
+    Engine engine;
+    FlowModel model(engine, line.topology);
+    std::vector<SimTime> done;
+    for (int i = 0; i < n; ++i) {
+      model.start(line.route(0, 1), kBytes, [&](SimTime t) { done.push_back(t); });
+    }
+    engine.run();
+    ASSERT_EQ(done.size(), static_cast<std::size_t>(n));
+    for (SimTime t : done) EXPECT_NEAR(t.seconds(), n * kBytes / kCapacity, 1e-12);
+  }
+}
+
+TEST(FlowModel, LatencyIsAPhaseBeforeTheTransfer) {
+  Line line(2, SimTime::from_ps(1'000'000));  // 1 us per link, 3 links from host to host
+  Engine engine;
+  FlowModel model(engine, line.topology);
+  SimTime done;
+  model.start(line.route(0, 1), kBytes, [&](SimTime t) { done = t; });
+  engine.run();
+  EXPECT_NEAR(done.seconds(), 3e-6 + kBytes / kCapacity, 1e-12);
+}
+
+TEST(FlowModel, ParkingLot) {
+  // One long flow over every inter-switch link, one short flow per link: everyone gets C/2 while
+  // they share; the long flow (twice the bytes) then finishes alone at full rate.
+  constexpr int kSwitches = 5;
+  Line line(kSwitches);
+  Engine engine;
+  FlowModel model(engine, line.topology);
+  SimTime long_done;
+  std::vector<SimTime> short_done;
+  model.start(line.route(0, kSwitches - 1), 2 * kBytes, [&](SimTime t) { long_done = t; });
+  for (std::size_t i = 0; i + 1 < kSwitches; ++i) {
+    // Short flow i crosses inter-switch link i; every link carries at most two flows.
+    model.start(line.route(i, i + 1), kBytes, [&](SimTime t) { short_done.push_back(t); });
+  }
+  engine.run();
+  ASSERT_EQ(short_done.size(), static_cast<std::size_t>(kSwitches - 1));
+  for (SimTime t : short_done) EXPECT_NEAR(t.seconds(), 2 * kBytes / kCapacity, 1e-12);
+  EXPECT_NEAR(long_done.seconds(), 3 * kBytes / kCapacity, 1e-12);
+}
+
+TEST(FlowModel, RingOfTwoHopFlows) {
+  // A ring of N switches, each with a host; every host sends two hops clockwise, so every
+  // inter-switch link carries two flows: C/2 each.
+  constexpr int kNodes = 6;
+  Line line(kNodes);
+  line.topology.add_duplex(line.switches.back(), line.switches.front(), LinkKind::network,
+                           Bandwidth{kCapacity}, 1.0, SimTime::zero());
+  Engine engine;
+  FlowModel model(engine, line.topology);
+  std::vector<SimTime> done;
+  Router router(line.topology);
+  for (std::size_t i = 0; i < kNodes; ++i) {
+    // Build the clockwise route by hand: host -> s_i -> s_i+1 -> s_i+2 -> host.
+    Route route;
+    const std::size_t a = i, b = (i + 1) % kNodes, c = (i + 2) % kNodes;
+    for (auto [x, y] : {std::pair{line.hosts[a], line.switches[a]},
+                        std::pair{line.switches[a], line.switches[b]},
+                        std::pair{line.switches[b], line.switches[c]},
+                        std::pair{line.switches[c], line.hosts[c]}}) {
+      route.links.push_back(*line.topology.find_link(x, y));
+    }
+    model.start(route, kBytes, [&](SimTime t) { done.push_back(t); });
+  }
+  engine.run();
+  ASSERT_EQ(done.size(), static_cast<std::size_t>(kNodes));
+  for (SimTime t : done) EXPECT_NEAR(t.seconds(), 2 * kBytes / kCapacity, 1e-12);
+}
+
+TEST(FlowModel, CrossPlaneFlowIsForwardedOverNvlinkAndSharesTheRelayNic) {
+  const std::string root = CLUSTERSIM_SOURCE_DIR;
+  const config::HardwareProfile hw =
+      config::load_hardware_profile(root + "/hardware_profiles/h800_sxm.yaml");
+  const Topology topology =
+      build_cluster(config::load_topology(root + "/topologies/mpft.yaml"), {2, 8, &hw});
+  Router router(topology);
+  auto gpu = [&](int node, int local) {
+    return topology.gpus()[static_cast<std::size_t>(node * 8 + local)];
+  };
+  Engine engine;
+  FlowModel model(engine, topology);
+  const Route forwarded = router.route(gpu(0, 2), gpu(1, 5), 1);
+  const Route direct = router.route(gpu(0, 5), gpu(1, 5), 2);
+  SimTime forwarded_done, direct_done;
+  model.start(forwarded, kBytes, [&](SimTime t) { forwarded_done = t; });
+  model.start(direct, kBytes, [&](SimTime t) { direct_done = t; });
+  engine.run();
+  // Both cross NIC 5 of node 0 (40 GB/s effective). The direct flow starts first (shorter
+  // latency) and has the NIC alone until the forwarded one arrives; then 20 GB/s each; then the
+  // forwarded flow finishes alone.
+  const double nic = 40e9;
+  const double head_start = (forwarded.latency - direct.latency).seconds();
+  const double shared_from = forwarded.latency.seconds();
+  const double direct_end = shared_from + (kBytes - nic * head_start) / (nic / 2);
+  EXPECT_NEAR(direct_done.seconds(), direct_end, 1e-11);
+  EXPECT_NEAR(forwarded_done.seconds(), direct_end + head_start, 1e-11);
+  EXPECT_GT(forwarded.latency, direct.latency);  // the NVLink detour adds 3.33 us
+}
+
+TEST(FlowModel, LinkStatisticsIntegrateTheLoad) {
+  Line line(2);
+  Engine engine;
+  FlowModel model(engine, line.topology);
+  const Route route = line.route(0, 1);
+  model.start(route, kBytes, {});
+  const RunStats run = engine.run();
+  const SimTime end = SimTime::from_ps(run.end.ps() * 2);  // observe over twice the busy time
+  const std::vector<LinkStats>& stats = model.link_stats(end);
+  const LinkStats& first = stats[route.links.front()];
+  EXPECT_NEAR(first.bytes, kBytes, 1e-3);
+  EXPECT_NEAR(first.busy.seconds(), kBytes / kCapacity, 1e-12);
+  EXPECT_DOUBLE_EQ(first.peak_utilization, 1.0);
+  EXPECT_NEAR(model.mean_utilization(route.links.front(), end), 0.5, 1e-9);
+  EXPECT_EQ(model.link_stats_csv(end).substr(0, 30), "link,from,to,kind,capacity_Bps");
+}
+
+TEST(FlowModel, AFlowThatCanNeverFinishIsADeadlock) {
+  Topology topology("dead-link");
+  VertexInfo host;
+  host.kind = VertexKind::host;
+  const VertexId a = topology.add_vertex(host);
+  const VertexId b = topology.add_vertex(host);
+  topology.add_duplex(a, b, LinkKind::network, Bandwidth{0}, 1.0, SimTime::zero());
+  Engine engine;
+  FlowModel model(engine, topology);
+  model.start(Route{{*topology.find_link(a, b)}, SimTime::zero()}, kBytes, {}, kUnbounded,
+              "a->b");
+  try {
+    engine.run();
+    FAIL() << "no deadlock reported";
+  } catch (const DeadlockError& error) {
+    EXPECT_STREQ(error.what(),
+                 "deadlock at 0 s: nothing left to run, but 1 still waiting:\n"
+                 "  - fabric: flow 0 (a->b) stalled with 1000000000 bytes left (rate 0)");
+  }
+}
+
+TEST(FlowModel, RunsAreDeterministic) {
+  const std::string root = CLUSTERSIM_SOURCE_DIR;
+  const config::HardwareProfile hw =
+      config::load_hardware_profile(root + "/hardware_profiles/h800_sxm.yaml");
+  const Topology topology =
+      build_cluster(config::load_topology(root + "/topologies/mrft.yaml"), {4, 8, &hw});
+  auto run_once = [&] {
+    Engine engine;
+    FlowModel model(engine, topology);
+    Router router(topology);
+    std::vector<std::int64_t> done;
+    std::uint64_t flow = 0;
+    for (VertexId from : topology.gpus()) {
+      for (VertexId to : topology.gpus()) {
+        if (from == to) continue;
+        model.start(router.route(from, to, ++flow), 1e6 * static_cast<double>(flow % 7 + 1),
+                    [&done](SimTime t) { done.push_back(t.ps()); });
+      }
+    }
+    engine.run();
+    return done;
+  };
+  const std::vector<std::int64_t> first = run_once();
+  EXPECT_EQ(first.size(), 32u * 31u);
+  EXPECT_EQ(first, run_once());
+}
+
+}  // namespace
+}  // namespace clustersim::fabric
