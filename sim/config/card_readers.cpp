@@ -1,9 +1,11 @@
 #include "sim/config/card_readers.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <fmt/format.h>
 
+#include "sim/config/suggest.hpp"
 #include "sim/core/units.hpp"
 
 namespace clustersim::config {
@@ -99,6 +101,106 @@ MoeSpec read_moe(MapReader& reader, int layers) {
   }
   reader.finish();
   return spec;
+}
+
+constexpr std::array<EnumName<bool>, 2> kCustomNodeKinds{{{"host", false}, {"switch", true}}};
+
+// Explicit nodes and links. Names must be unique, links must join two known, different nodes,
+// and every node must be reachable from the first (a disconnected network is an input error).
+void read_custom_topology(MapReader& reader, TopologySpec& spec) {
+  const Node* nodes = reader.raw("nodes");
+  std::vector<std::string> names;
+  std::vector<const Node*> name_nodes;
+  if (nodes == nullptr) {
+    reader.missing("nodes", "a list of {name, kind: host | switch}");
+  } else if (!nodes->is_sequence() || nodes->items().empty()) {
+    reader.report(*nodes, "nodes",
+                  "expected a non-empty list of {name, kind}, got " + nodes->describe());
+  } else {
+    for (std::size_t i = 0; i < nodes->items().size(); ++i) {
+      MapReader item(nodes->items()[i], reader.child_path(fmt::format("nodes[{}]", i)),
+                     reader.diagnostics());
+      CustomNode node;
+      node.name = item.required<std::string>("name");
+      node.is_switch = item.choice<bool>("kind", kCustomNodeKinds, std::nullopt);
+      item.finish();
+      if (node.name.empty()) continue;
+      if (std::find(names.begin(), names.end(), node.name) != names.end()) {
+        item.error("name", fmt::format("node \"{}\" is defined twice", node.name));
+        continue;
+      }
+      names.push_back(node.name);
+      name_nodes.push_back(item.raw("name"));
+      spec.custom_nodes.push_back(node);
+    }
+  }
+  const Node* links = reader.raw("links");
+  if (links == nullptr) {
+    reader.missing("links", "a list of {between: [a, b], bandwidth, latency}");
+    return;
+  }
+  if (!links->is_sequence()) {
+    reader.report(*links, "links", "expected a list of links, got " + links->describe());
+    return;
+  }
+  std::vector<std::size_t> parent(names.size());
+  for (std::size_t i = 0; i < parent.size(); ++i) parent[i] = i;
+  auto root = [&parent](std::size_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  for (std::size_t i = 0; i < links->items().size(); ++i) {
+    MapReader item(links->items()[i], reader.child_path(fmt::format("links[{}]", i)),
+                   reader.diagnostics());
+    const std::vector<std::string> ends = item.list<std::string>("between");
+    CustomLink link;
+    link.bandwidth = item.required<Bandwidth>("bandwidth", Bounds::positive());
+    link.latency = item.optional<SimTime>("latency", SimTime::zero(), Bounds::non_negative());
+    if (!item.has("between")) item.missing("between", "the two node names");
+    item.finish();
+    if (!item.has("between")) continue;
+    if (ends.size() != 2) {
+      item.error("between", fmt::format("expected two node names, got {}", ends.size()));
+      continue;
+    }
+    std::array<std::size_t, 2> index{};
+    bool known = true;
+    for (std::size_t e = 0; e < 2; ++e) {
+      const auto it = std::find(names.begin(), names.end(), ends[e]);
+      if (it == names.end()) {
+        std::string message = fmt::format("unknown node \"{}\"", ends[e]);
+        if (auto match = closest_match(ends[e], names)) {
+          message += fmt::format("; did you mean \"{}\"?", *match);
+        }
+        item.error("between", message);
+        known = false;
+      } else {
+        index[e] = static_cast<std::size_t>(it - names.begin());
+      }
+    }
+    if (!known) continue;
+    if (index[0] == index[1]) {
+      item.error("between",
+                 fmt::format("a link must join two different nodes, got \"{}\" twice", ends[0]));
+      continue;
+    }
+    link.a = index[0];
+    link.b = index[1];
+    parent[root(link.a)] = root(link.b);
+    spec.custom_links.push_back(link);
+  }
+  if (!reader.diagnostics().empty() || names.empty()) return;
+  std::vector<std::string> unreachable;
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    if (root(i) != root(0)) unreachable.push_back(names[i]);
+  }
+  if (!unreachable.empty()) {
+    std::vector<std::string> quoted;
+    for (const std::string& name : unreachable) quoted.push_back(fmt::format("\"{}\"", name));
+    reader.error("links",
+                 fmt::format("the network is disconnected: {} cannot be reached from \"{}\"",
+                             fmt::join(quoted, ", "), names[0]));
+  }
 }
 
 }  // namespace
@@ -213,6 +315,9 @@ TopologySpec read_topology(MapReader& reader) {
       break;
     case TopologyGenerator::nvl72:
       spec.domain_size = reader.optional<int>("domain_size", 72, Bounds::between(2, 100000));
+      break;
+    case TopologyGenerator::custom:
+      read_custom_topology(reader, spec);
       break;
     case TopologyGenerator::fat_tree:
     case TopologyGenerator::multi_plane_fat_tree:

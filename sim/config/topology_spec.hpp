@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sim/config/enum_names.hpp"
 
@@ -23,6 +24,19 @@ enum class TopologyGenerator {
   slim_fly,              // MMS graph, diameter 2
   dragonfly,             // canonical dragonfly (groups of routers, global links)
   nvl72,                 // a 72-GPU NVLink scale-up domain
+  custom,                // explicit lists of hosts, switches and links
+};
+
+struct CustomNode {
+  std::string name;
+  bool is_switch = false;  // else a host (a network endpoint)
+};
+
+struct CustomLink {
+  std::size_t a = 0;  // indices into TopologySpec::custom_nodes
+  std::size_t b = 0;
+  Bandwidth bandwidth;  // per direction
+  SimTime latency;
 };
 
 struct TopologySpec {
@@ -42,9 +56,11 @@ struct TopologySpec {
   std::optional<int> dragonfly_groups;      // absent: the maximum a*h + 1
   std::optional<int> endpoints_per_switch;  // Slim Fly: absent means half the network ports
   int domain_size = 0;                      // NVL72-style domain: GPUs on one NVSwitch fabric
+  std::vector<CustomNode> custom_nodes;     // custom: in the order written
+  std::vector<CustomLink> custom_links;
 };
 
-inline constexpr std::array<EnumName<TopologyGenerator>, 8> kTopologyGeneratorNames{
+inline constexpr std::array<EnumName<TopologyGenerator>, 9> kTopologyGeneratorNames{
     {{"single_node", TopologyGenerator::single_node},
      {"fat_tree", TopologyGenerator::fat_tree},
      {"multi_plane_fat_tree", TopologyGenerator::multi_plane_fat_tree},
@@ -52,7 +68,8 @@ inline constexpr std::array<EnumName<TopologyGenerator>, 8> kTopologyGeneratorNa
      {"rail_only", TopologyGenerator::rail_only},
      {"slim_fly", TopologyGenerator::slim_fly},
      {"dragonfly", TopologyGenerator::dragonfly},
-     {"nvl72", TopologyGenerator::nvl72}}};
+     {"nvl72", TopologyGenerator::nvl72},
+     {"custom", TopologyGenerator::custom}}};
 
 [[nodiscard]] constexpr std::string_view to_string(TopologyGenerator generator) {
   return name_of(kTopologyGeneratorNames, generator);

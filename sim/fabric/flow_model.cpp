@@ -27,8 +27,8 @@ void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, 
   } else {
     pending_.emplace_back();
   }
-  pending_[slot] = Pending{route.links, std::max(0.0, bytes), bound, std::move(on_complete),
-                           std::move(label)};
+  pending_[slot] =
+      Pending{route.links, std::max(0.0, bytes), bound, std::move(on_complete), std::move(label)};
   engine_.schedule_after(route.latency, [this, slot] { activate(slot, engine_.now()); });
 }
 
@@ -189,9 +189,8 @@ std::string FlowModel::link_stats_csv(SimTime now) {
                        : info.kind == LinkKind::pcie ? "pcie"
                                                      : "network";
     csv += fmt::format("{},{},{},{},{},{},{},{},{}\n", link, info.from, info.to, kind,
-                       info.capacity_bytes_per_s(), stats[link].bytes,
-                       stats[link].busy.seconds(), stats[link].peak_utilization,
-                       mean_utilization(link, now));
+                       info.capacity_bytes_per_s(), stats[link].bytes, stats[link].busy.seconds(),
+                       stats[link].peak_utilization, mean_utilization(link, now));
   }
   return csv;
 }

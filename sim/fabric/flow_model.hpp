@@ -28,8 +28,8 @@
 namespace clustersim::fabric {
 
 struct LinkStats {
-  double bytes = 0;       // carried so far
-  SimTime busy;           // time with at least one flow on the link
+  double bytes = 0;             // carried so far
+  SimTime busy;                 // time with at least one flow on the link
   double peak_utilization = 0;  // highest load / capacity seen
 };
 
@@ -41,8 +41,8 @@ class FlowModel final : public Model {
   FlowModel(Engine& engine, const Topology& topology);
 
   // Starts a flow now; `on_complete` runs when its last byte arrives. `bound` caps its rate.
-  void start(const Route& route, double bytes, OnComplete on_complete,
-             double bound = kUnbounded, std::string label = {});
+  void start(const Route& route, double bytes, OnComplete on_complete, double bound = kUnbounded,
+             std::string label = {});
 
   [[nodiscard]] std::string name() const override { return "fabric"; }
   [[nodiscard]] std::optional<SimTime> next_completion() const override;

@@ -336,6 +336,39 @@ void build_dragonfly(Topology& topology, const TopologySpec& spec,
   }
 }
 
+// Explicit lists: host k of the card becomes endpoints[k] (a bare host or a node's NIC).
+void build_custom(Topology& topology, const TopologySpec& spec,
+                  const std::vector<VertexId>& endpoints, double efficiency) {
+  std::vector<VertexId> vertex_of;
+  std::size_t next_endpoint = 0;
+  for (const config::CustomNode& node : spec.custom_nodes) {
+    if (node.is_switch) {
+      vertex_of.push_back(add_switch(topology, -1, 0));
+    } else {
+      if (next_endpoint >= endpoints.size()) {
+        throw BuildError(
+            fmt::format("topology \"{}\" has more hosts than the {} endpoints to place "
+                        "on them",
+                        spec.name, endpoints.size()));
+      }
+      vertex_of.push_back(endpoints[next_endpoint++]);
+    }
+  }
+  if (next_endpoint != endpoints.size()) {
+    throw BuildError(fmt::format("topology \"{}\" has {} hosts, but {} endpoints need a place",
+                                 spec.name, next_endpoint, endpoints.size()));
+  }
+  for (const config::CustomLink& link : spec.custom_links) {
+    topology.add_duplex(vertex_of[link.a], vertex_of[link.b], LinkKind::network, link.bandwidth,
+                        efficiency, link.latency);
+  }
+}
+
+long long custom_hosts(const TopologySpec& spec) {
+  return std::count_if(spec.custom_nodes.begin(), spec.custom_nodes.end(),
+                       [](const config::CustomNode& node) { return !node.is_switch; });
+}
+
 void check_parameters(const TopologySpec& spec) {
   switch (spec.generator) {
     case TopologyGenerator::slim_fly:
@@ -404,6 +437,9 @@ std::vector<std::vector<VertexId>> by_plane(const Topology& topology,
 void build_network_over(Topology& topology, const TopologySpec& spec,
                         const std::vector<VertexId>& endpoints, const NetworkLinks& links) {
   switch (spec.generator) {
+    case TopologyGenerator::custom:
+      build_custom(topology, spec, endpoints, links.efficiency);
+      break;
     case TopologyGenerator::fat_tree:
       build_fat_tree(topology, endpoints, spec, -1, links);
       break;
@@ -513,6 +549,17 @@ NetworkCounts count_network(const TopologySpec& spec) {
     case TopologyGenerator::nvl72:
       counts = {0, 0, 0, 0};
       break;
+    case TopologyGenerator::custom: {
+      const long long hosts = custom_hosts(spec);
+      long long switch_links = 0;
+      for (const config::CustomLink& link : spec.custom_links) {
+        if (spec.custom_nodes[link.a].is_switch && spec.custom_nodes[link.b].is_switch) {
+          ++switch_links;
+        }
+      }
+      counts = {hosts, static_cast<long long>(spec.custom_nodes.size()) - hosts, switch_links, 0};
+      break;
+    }
   }
   return counts;
 }
@@ -527,7 +574,9 @@ Topology build_network(const TopologySpec& spec) {
                     "to build without a hardware profile",
                     spec.name, config::to_string(spec.generator)));
   }
-  const NetworkLinks links = bare_links(spec);
+  const NetworkLinks links = spec.generator == TopologyGenerator::custom
+                                 ? NetworkLinks{Bandwidth{}, 1.0, SimTime::zero(), SimTime::zero()}
+                                 : bare_links(spec);
   long long endpoints = 0;
   int planes = 1;
   switch (spec.generator) {
@@ -537,6 +586,9 @@ Topology build_network(const TopologySpec& spec) {
     case TopologyGenerator::multi_plane_fat_tree:
       planes = spec.planes;
       endpoints = fat_tree_endpoints(spec) * planes;
+      break;
+    case TopologyGenerator::custom:
+      endpoints = custom_hosts(spec);
       break;
     default:
       planes = spec.generator == TopologyGenerator::multi_rail_fat_tree ||

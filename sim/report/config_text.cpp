@@ -122,6 +122,10 @@ std::string to_text(const config::TopologySpec& spec) {
       if (spec.dragonfly_groups) lines.add("groups", "{}", *spec.dragonfly_groups);
       break;
     case config::TopologyGenerator::single_node:
+    case config::TopologyGenerator::custom:
+      lines.add("nodes", "{}", spec.custom_nodes.size());
+      lines.add("links", "{}", spec.custom_links.size());
+      break;
     case config::TopologyGenerator::nvl72:
       break;
   }

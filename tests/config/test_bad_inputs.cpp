@@ -25,6 +25,7 @@ std::optional<ConfigError> load_case(const BadInputCase& item) {
     if (item.kind == "topology") (void)load_topology(item.path, options);
     if (item.kind == "experiment") (void)load_experiment(item.path, options);
     if (item.kind == "sweep") (void)load_sweep(item.path, options);
+    if (item.kind == "cost") (void)load_cost_profile(item.path, options);
   } catch (const ConfigError& error) {
     return error;
   }

@@ -100,10 +100,10 @@ TEST(FlowModel, RingOfTwoHopFlows) {
     // Build the clockwise route by hand: host -> s_i -> s_i+1 -> s_i+2 -> host.
     Route route;
     const std::size_t a = i, b = (i + 1) % kNodes, c = (i + 2) % kNodes;
-    for (auto [x, y] : {std::pair{line.hosts[a], line.switches[a]},
-                        std::pair{line.switches[a], line.switches[b]},
-                        std::pair{line.switches[b], line.switches[c]},
-                        std::pair{line.switches[c], line.hosts[c]}}) {
+    for (auto [x, y] :
+         {std::pair{line.hosts[a], line.switches[a]}, std::pair{line.switches[a], line.switches[b]},
+          std::pair{line.switches[b], line.switches[c]},
+          std::pair{line.switches[c], line.hosts[c]}}) {
       route.links.push_back(*line.topology.find_link(x, y));
     }
     model.start(route, kBytes, [&](SimTime t) { done.push_back(t); });
@@ -169,8 +169,7 @@ TEST(FlowModel, AFlowThatCanNeverFinishIsADeadlock) {
   topology.add_duplex(a, b, LinkKind::network, Bandwidth{0}, 1.0, SimTime::zero());
   Engine engine;
   FlowModel model(engine, topology);
-  model.start(Route{{*topology.find_link(a, b)}, SimTime::zero()}, kBytes, {}, kUnbounded,
-              "a->b");
+  model.start(Route{{*topology.find_link(a, b)}, SimTime::zero()}, kBytes, {}, kUnbounded, "a->b");
   try {
     engine.run();
     FAIL() << "no deadlock reported";
@@ -196,7 +195,8 @@ TEST(FlowModel, RunsAreDeterministic) {
     for (VertexId from : topology.gpus()) {
       for (VertexId to : topology.gpus()) {
         if (from == to) continue;
-        model.start(router.route(from, to, ++flow), 1e6 * static_cast<double>(flow % 7 + 1),
+        ++flow;
+        model.start(router.route(from, to, flow), 1e6 * static_cast<double>(flow % 7 + 1),
                     [&done](SimTime t) { done.push_back(t.ps()); });
       }
     }

@@ -328,3 +328,29 @@ TEST(BuildErrors, ImpossibleParametersAreNamed) {
 
 }  // namespace
 }  // namespace clustersim::fabric
+
+namespace clustersim::fabric {
+namespace {
+
+TEST(Custom, ExplicitNodesAndLinksBuildAsWritten) {
+  const config::TopologySpec spec =
+      config::load_topology(std::string(CLUSTERSIM_SOURCE_DIR) + "/topologies/dumbbell.yaml");
+  const NetworkCounts counts = count_network(spec);
+  EXPECT_EQ(counts.endpoints, 4);
+  EXPECT_EQ(counts.switches, 2);
+  EXPECT_EQ(counts.switch_links, 1);
+  const Topology topology = build_network(spec);
+  const TopologyStats stats = measure(topology);
+  EXPECT_EQ(stats.endpoints, 4);
+  EXPECT_EQ(stats.switch_links, 1);
+  EXPECT_EQ(stats.diameter, 1);
+  // The bisection of a0, a1 | b0, b1 is the one 400 Gb/s link between the switches.
+  EXPECT_DOUBLE_EQ(stats.bisection->bytes_per_s, 50e9);
+  Router router(topology);
+  const Route route = router.route(topology.endpoints()[0], topology.endpoints()[3], 1);
+  EXPECT_EQ(route.links.size(), 3u);
+  EXPECT_EQ(route.latency.ps(), 2'500'000);  // 1 + 0.5 + 1 us
+}
+
+}  // namespace
+}  // namespace clustersim::fabric
