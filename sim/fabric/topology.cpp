@@ -3,7 +3,10 @@
 namespace clustersim::fabric {
 
 VertexId Topology::add_vertex(const VertexInfo& info) {
-  const auto v = static_cast<VertexId>(boost::add_vertex(info, graph_));
+  // Added bare, then given its properties: the property overload goes through Boost's named-graph
+  // lookup, which GCC 12 flags as reading an uninitialised optional under -O1 with sanitizers.
+  const auto v = static_cast<VertexId>(boost::add_vertex(graph_));
+  graph_[v] = info;
   switch (info.kind) {
     case VertexKind::gpu:
       gpus_.push_back(v);

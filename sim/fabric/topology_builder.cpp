@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -68,27 +69,17 @@ void connect_switches(Topology& topology, VertexId a, VertexId b, const NetworkL
                       links.switch_latency);
 }
 
-// Two tiers: leaves of `d` endpoints; the fewest spines whose ports hold every uplink, each leaf
+// The spine tier over `leaf_ids`: the fewest spines whose ports hold every uplink, each leaf
 // reaching every spine over u / spines parallel links (one each in a full-size tree).
-void build_leaf_spine(Topology& topology, const std::vector<std::vector<VertexId>>& leaf_groups,
-                      const TopologySpec& spec, int plane, const NetworkLinks& links) {
+void add_spines(Topology& topology, const std::vector<VertexId>& leaf_ids, const TopologySpec& spec,
+                int plane, const NetworkLinks& links, std::string_view what) {
   const LeafPorts ports = leaf_ports(spec);
-  const int leaves = static_cast<int>(leaf_groups.size());
+  const int leaves = static_cast<int>(leaf_ids.size());
   const int needed = (leaves * ports.up + spec.switch_radix - 1) / spec.switch_radix;
   const int spines = divisor_at_least(ports.up, needed);
   if (leaves * ports.up / spines > spec.switch_radix) {
-    throw BuildError(
-        fmt::format("a two-level fat-tree of {}-port switches holds at most {} "
-                    "leaves; {} are needed",
-                    spec.switch_radix, spec.switch_radix, leaves));
-  }
-  std::vector<VertexId> leaf_ids;
-  for (int l = 0; l < leaves; ++l) {
-    const VertexId leaf = add_switch(topology, plane, 0);
-    leaf_ids.push_back(leaf);
-    for (VertexId endpoint : leaf_groups[static_cast<std::size_t>(l)]) {
-      connect_endpoint(topology, endpoint, leaf, links);
-    }
+    throw BuildError(fmt::format("{} of {}-port switches holds at most {} leaves; {} are needed",
+                                 what, spec.switch_radix, spec.switch_radix, leaves));
   }
   std::vector<VertexId> spine_ids;
   for (int s = 0; s < spines; ++s) spine_ids.push_back(add_switch(topology, plane, 1));
@@ -98,6 +89,26 @@ void build_leaf_spine(Topology& topology, const std::vector<std::vector<VertexId
       for (int p = 0; p < parallel; ++p) connect_switches(topology, leaf, spine, links);
     }
   }
+}
+
+// One leaf per group of endpoints, in `plane`.
+std::vector<VertexId> add_leaves(Topology& topology,
+                                 const std::vector<std::vector<VertexId>>& leaf_groups, int plane,
+                                 const NetworkLinks& links) {
+  std::vector<VertexId> leaf_ids;
+  for (const std::vector<VertexId>& group : leaf_groups) {
+    const VertexId leaf = add_switch(topology, plane, 0);
+    leaf_ids.push_back(leaf);
+    for (VertexId endpoint : group) connect_endpoint(topology, endpoint, leaf, links);
+  }
+  return leaf_ids;
+}
+
+// Two tiers: leaves of `d` endpoints under one spine tier.
+void build_leaf_spine(Topology& topology, const std::vector<std::vector<VertexId>>& leaf_groups,
+                      const TopologySpec& spec, int plane, const NetworkLinks& links) {
+  add_spines(topology, add_leaves(topology, leaf_groups, plane, links), spec, plane, links,
+             "a two-level fat-tree");
 }
 
 // Three tiers (k-ary fat-tree): pods of k/2 leaves and k/2 aggregation switches, (k/2)^2 cores;
@@ -162,32 +173,13 @@ void build_fat_tree(Topology& topology, const std::vector<VertexId>& endpoints,
 // Multi-rail: each rail has its own leaves; all leaves share one spine tier.
 void build_multi_rail(Topology& topology, const std::vector<std::vector<VertexId>>& rails,
                       const TopologySpec& spec, const NetworkLinks& links) {
-  const LeafPorts ports = leaf_ports(spec);
   std::vector<VertexId> leaf_ids;
   for (std::size_t r = 0; r < rails.size(); ++r) {
-    for (const std::vector<VertexId>& group : chunk(rails[r], ports.down)) {
-      const VertexId leaf = add_switch(topology, static_cast<int>(r), 0);
-      leaf_ids.push_back(leaf);
-      for (VertexId endpoint : group) connect_endpoint(topology, endpoint, leaf, links);
-    }
+    const std::vector<VertexId> rail_leaves =
+        add_leaves(topology, chunk(rails[r], leaf_ports(spec).down), static_cast<int>(r), links);
+    leaf_ids.insert(leaf_ids.end(), rail_leaves.begin(), rail_leaves.end());
   }
-  const int leaves = static_cast<int>(leaf_ids.size());
-  const int needed = (leaves * ports.up + spec.switch_radix - 1) / spec.switch_radix;
-  const int spines = divisor_at_least(ports.up, needed);
-  if (leaves * ports.up / spines > spec.switch_radix) {
-    throw BuildError(
-        fmt::format("a multi-rail fat-tree of {}-port switches holds at most {} "
-                    "leaves over all rails; {} are needed",
-                    spec.switch_radix, spec.switch_radix, leaves));
-  }
-  std::vector<VertexId> spine_ids;
-  for (int s = 0; s < spines; ++s) spine_ids.push_back(add_switch(topology, -1, 1));
-  const int parallel = ports.up / spines;
-  for (VertexId leaf : leaf_ids) {
-    for (VertexId spine : spine_ids) {
-      for (int p = 0; p < parallel; ++p) connect_switches(topology, leaf, spine, links);
-    }
-  }
+  add_spines(topology, leaf_ids, spec, -1, links, "a multi-rail fat-tree");
 }
 
 bool is_prime(int n) {

@@ -145,6 +145,15 @@ TEST(Cli, TopoReportsCountsDiameterBisectionAndCost) {
   EXPECT_NE(text.out.find("counts from closed forms; the graph was not built"), std::string::npos);
 }
 
+TEST(Cli, TopoRejectsParametersThatCannotBeBuilt) {
+  const Result result =
+      run("topo " + kRoot + "/topologies/ft2.yaml --set switch_radix=2 --set oversubscription=4");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, kRoot +
+                            "/topologies/ft2.yaml: error: oversubscription 4:1 leaves no port of a "
+                            "2-port switch for endpoints or uplinks\n");
+}
+
 TEST(Cli, TopoRejectsAMissingCostProfile) {
   const Result result = run("topo " + kRoot + "/topologies/ft2.yaml --cost ib_ndr_64prt");
   EXPECT_EQ(result.exit_code, 2);
