@@ -10,7 +10,9 @@
 #include "sim/fabric/topology_stats.hpp"
 #include "sim/report/config_json.hpp"
 #include "sim/report/config_text.hpp"
+#include "sim/report/model_report.hpp"
 #include "sim/report/topology_report.hpp"
+#include "sim/workload/model_stats.hpp"
 
 namespace clustersim::cli {
 namespace {
@@ -128,8 +130,20 @@ int run_model(const FileOptions& options) {
         *options.seq_len);
     return kExitInputError;
   }
-  return load_and_print(options.file, options.common, config::load_model_card,
-                        [](const config::ModelCard& card) { std::cout << report::to_text(card); });
+  try {
+    const config::ModelCard card =
+        config::load_model_card(options.file, load_options(options.common));
+    const workload::ModelStats stats =
+        workload::compute_model_stats(card, options.seq_len.value_or(4096));
+    if (options.common.json) {
+      std::cout << report::model_report_json(card, stats).dump(2) << '\n';
+    } else {
+      std::cout << report::model_report_text(card, stats);
+    }
+    return kExitOk;
+  } catch (const config::ConfigError& error) {
+    return report_config_error(error, options.common.json);
+  }
 }
 
 int run_validate(const std::vector<std::string>& files, const std::string& kind_name,

@@ -21,6 +21,7 @@ AttentionSpec read_attention(MapReader& reader, std::int64_t hidden_size) {
   AttentionSpec spec;
   spec.type = reader.choice<AttentionType>("type", kAttentionTypeNames, std::nullopt);
   spec.heads = reader.required<int>("heads", Bounds::at_least(1));
+  spec.qkv_bias = reader.optional<bool>("qkv_bias", false);
   switch (spec.type) {
     case AttentionType::mha:
     case AttentionType::gqa: {
@@ -217,6 +218,9 @@ ModelCard read_model_card(MapReader& reader) {
       reader.required<std::int64_t>("max_seq_len", Bounds::between(1, kMaxDimension));
   card.norm = reader.choice<NormType>("norm", kNormNames, NormType::rmsnorm);
   card.tied_embeddings = reader.optional<bool>("tied_embeddings", false);
+  card.position_embedding = reader.choice<PositionEmbedding>(
+      "position_embedding", kPositionEmbeddingNames, PositionEmbedding::rope);
+  card.linear_bias = reader.optional<bool>("linear_bias", false);
   {
     MapReader attention = reader.section("attention");
     card.attention = read_attention(attention, card.hidden_size);

@@ -15,6 +15,7 @@ namespace clustersim::config {
 enum class AttentionType { mha, gqa, mla };
 enum class Activation { gelu, swiglu };
 enum class NormType { layernorm, rmsnorm };
+enum class PositionEmbedding { rope, learned, none };
 
 struct AttentionSpec {
   AttentionType type = AttentionType::mha;
@@ -28,6 +29,7 @@ struct AttentionSpec {
   int qk_nope_head_dim = 0;
   int qk_rope_head_dim = 0;
   int v_head_dim = 0;
+  bool qkv_bias = false;  // biases on the Q, K and V projections only (Qwen)
 };
 
 struct FfnSpec {
@@ -54,6 +56,8 @@ struct ModelCard {
   std::int64_t max_seq_len = 0;
   NormType norm = NormType::rmsnorm;
   bool tied_embeddings = false;
+  PositionEmbedding position_embedding = PositionEmbedding::rope;
+  bool linear_bias = false;  // biases on every linear layer (GPT-2/3 style)
   AttentionSpec attention;
   FfnSpec ffn;
   std::optional<MoeSpec> moe;  // absent for dense models
@@ -66,6 +70,10 @@ inline constexpr std::array<EnumName<Activation>, 2> kActivationNames{
     {{"gelu", Activation::gelu}, {"swiglu", Activation::swiglu}}};
 inline constexpr std::array<EnumName<NormType>, 2> kNormNames{
     {{"layernorm", NormType::layernorm}, {"rmsnorm", NormType::rmsnorm}}};
+inline constexpr std::array<EnumName<PositionEmbedding>, 3> kPositionEmbeddingNames{
+    {{"rope", PositionEmbedding::rope},
+     {"learned", PositionEmbedding::learned},
+     {"none", PositionEmbedding::none}}};
 
 [[nodiscard]] constexpr std::string_view to_string(AttentionType type) {
   return name_of(kAttentionTypeNames, type);
@@ -75,6 +83,9 @@ inline constexpr std::array<EnumName<NormType>, 2> kNormNames{
 }
 [[nodiscard]] constexpr std::string_view to_string(NormType norm) {
   return name_of(kNormNames, norm);
+}
+[[nodiscard]] constexpr std::string_view to_string(PositionEmbedding position) {
+  return name_of(kPositionEmbeddingNames, position);
 }
 
 }  // namespace clustersim::config

@@ -22,8 +22,10 @@ json to_json(const config::ModelCard& card) {
   out["max_seq_len"] = card.max_seq_len;
   out["norm"] = config::to_string(card.norm);
   out["tied_embeddings"] = card.tied_embeddings;
+  out["position_embedding"] = config::to_string(card.position_embedding);
+  out["linear_bias"] = card.linear_bias;
   const config::AttentionSpec& a = card.attention;
-  json attention{{"type", config::to_string(a.type)}, {"heads", a.heads}};
+  json attention{{"type", config::to_string(a.type)}, {"heads", a.heads}, {"qkv_bias", a.qkv_bias}};
   if (a.type == config::AttentionType::mla) {
     attention["q_lora_rank"] = optional_json(a.q_lora_rank);
     attention["kv_lora_rank"] = a.kv_lora_rank;

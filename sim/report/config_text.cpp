@@ -33,6 +33,8 @@ std::string to_text(const config::ModelCard& card) {
   lines.add("max_seq_len", "{}", card.max_seq_len);
   lines.add("norm", "{}", config::to_string(card.norm));
   lines.add("tied_embeddings", "{}", card.tied_embeddings);
+  lines.add("position_embedding", "{}", config::to_string(card.position_embedding));
+  if (card.linear_bias) lines.add("linear_bias", "{}", card.linear_bias);
   const config::AttentionSpec& a = card.attention;
   if (a.type == config::AttentionType::mla) {
     lines.add("attention", "mla, {} heads, q_lora_rank {}, kv_lora_rank {}", a.heads,

@@ -1,0 +1,87 @@
+// Parameter, FLOP and KV-cache counts: closed forms on a small GPT, and the published DeepSeek-V3
+// figures (targets.yaml model_facts).
+
+#include "sim/workload/model_stats.hpp"
+
+#include <gtest/gtest.h>
+
+#include "sim/config/loader.hpp"
+
+namespace clustersim::workload {
+namespace {
+
+const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
+
+config::ModelCard small_gpt() {
+  config::ModelCard card;
+  card.name = "small";
+  card.layers = 2;
+  card.hidden_size = 64;
+  card.vocab_size = 100;
+  card.max_seq_len = 128;
+  card.norm = config::NormType::rmsnorm;
+  card.attention.type = config::AttentionType::mha;
+  card.attention.heads = 4;
+  card.attention.kv_heads = 4;
+  card.attention.head_dim = 16;
+  card.ffn.activation = config::Activation::gelu;
+  card.ffn.hidden_size = 256;
+  return card;
+}
+
+TEST(ModelStats, DenseGptClosedForms) {
+  const config::ModelCard card = small_gpt();
+  const ModelStats stats = compute_model_stats(card, 128);
+  const double h = 64;
+  // 4h^2 attention + 8h^2 FFN per layer; two RMSNorms per layer and a final one.
+  EXPECT_DOUBLE_EQ(stats.params.attention, 2 * 4 * h * h);
+  EXPECT_DOUBLE_EQ(stats.params.dense_ffn, 2 * 8 * h * h);
+  EXPECT_DOUBLE_EQ(stats.params.norms, 2 * 2 * h + h);
+  EXPECT_DOUBLE_EQ(stats.params.total(), 2 * 100 * h + 2 * 12 * h * h + 5 * h);
+  EXPECT_DOUBLE_EQ(stats.params.active(), stats.params.total());
+  // Forward: 2 FLOPs per weight of every GEMM (layers and head, not the embedding lookup).
+  EXPECT_DOUBLE_EQ(stats.forward_matmul_flops_per_token, 2 * (2 * 12 * h * h + 100 * h));
+  // Attention: 2 x context x heads x (d_qk + d_v) per layer; causal context is half the sequence.
+  EXPECT_DOUBLE_EQ(stats.forward_attention_flops_noncausal, 2 * (2 * 128 * 4 * 32.0));
+  EXPECT_DOUBLE_EQ(stats.forward_attention_flops_causal, 2 * (2 * 64 * 4 * 32.0));
+  EXPECT_DOUBLE_EQ(stats.train_flops_per_token_causal(),
+                   3 * (stats.forward_matmul_flops_per_token +
+                        stats.forward_attention_flops_causal));
+  // KV cache: K and V of 4 heads x 16 per layer, 2 bytes each.
+  EXPECT_DOUBLE_EQ(stats.kv_cache_bytes_per_token, 2 * 2 * 4 * 16 * 2.0);
+}
+
+TEST(ModelStats, TiedEmbeddingsBiasesAndLearnedPositions) {
+  config::ModelCard card = small_gpt();
+  card.tied_embeddings = true;
+  card.linear_bias = true;
+  card.position_embedding = config::PositionEmbedding::learned;
+  card.norm = config::NormType::layernorm;
+  const ModelStats stats = compute_model_stats(card, 128);
+  const double h = 64;
+  EXPECT_DOUBLE_EQ(stats.params.output_head, 0);
+  EXPECT_DOUBLE_EQ(stats.params.embedding, 100 * h + 128 * h);
+  EXPECT_DOUBLE_EQ(stats.params.attention, 2 * (4 * h * h + 3 * h + h));  // qkv and out biases
+  EXPECT_DOUBLE_EQ(stats.params.dense_ffn, 2 * (8 * h * h + 256 + h));
+  EXPECT_DOUBLE_EQ(stats.params.norms, 2 * 2 * 2 * h + 2 * h);  // weight and bias
+  // The tied head is still a GEMM in the forward pass.
+  EXPECT_DOUBLE_EQ(stats.forward_matmul_flops_per_token, 2 * (2 * 12 * h * h + 100 * h));
+}
+
+TEST(ModelStats, DeepSeekV3MatchesThePublishedFigures) {
+  const config::ModelCard card = config::load_model_card(kRoot + "/models/deepseek_v3.yaml");
+  const ModelStats stats = compute_model_stats(card, 4096);
+  EXPECT_DOUBLE_EQ(stats.kv_cache_bytes_per_token, 70272);  // ISCA'25 Table 1, exact
+  EXPECT_NEAR(stats.params.total(), 671e9, 0.01 * 671e9);   // TR §4.2
+  EXPECT_NEAR(stats.params.active(), 37e9, 0.03 * 37e9);    // TR §4.2
+  EXPECT_NEAR(stats.params.mtp, 11.5e9, 0.03 * 11.5e9);     // README_WEIGHTS: 11.5B unique
+  EXPECT_NEAR(stats.params.embedding, 0.9e9, 0.05 * 0.9e9);  // README_WEIGHTS: 0.9B each
+  EXPECT_NEAR(stats.params.output_head, 0.9e9, 0.05 * 0.9e9);
+  EXPECT_NEAR(stats.train_flops_per_token_causal() / 1e9, 250, 0.03 * 250);  // ISCA'25 Table 2
+  EXPECT_EQ(stats.layers.size(), 61u);
+  EXPECT_FALSE(stats.layers[2].moe);
+  EXPECT_TRUE(stats.layers[3].moe);
+}
+
+}  // namespace
+}  // namespace clustersim::workload
