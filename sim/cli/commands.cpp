@@ -10,8 +10,10 @@
 #include "sim/fabric/topology_stats.hpp"
 #include "sim/report/config_json.hpp"
 #include "sim/report/config_text.hpp"
+#include "sim/report/memory_report.hpp"
 #include "sim/report/model_report.hpp"
 #include "sim/report/topology_report.hpp"
+#include "sim/workload/memory.hpp"
 #include "sim/workload/model_stats.hpp"
 
 namespace clustersim::cli {
@@ -139,6 +141,29 @@ int run_model(const FileOptions& options) {
       std::cout << report::model_report_json(card, stats).dump(2) << '\n';
     } else {
       std::cout << report::model_report_text(card, stats);
+    }
+    return kExitOk;
+  } catch (const config::ConfigError& error) {
+    return report_config_error(error, options.common.json);
+  }
+}
+
+int run_memory(const RunOptions& options) {
+  try {
+    const config::Experiment experiment =
+        config::load_experiment(options.experiment, load_options(options.common));
+    const workload::MemoryEstimate memory = workload::estimate_memory(experiment);
+    if (options.common.json) {
+      std::cout << report::memory_report_json(experiment, memory).dump(2) << '\n';
+    } else {
+      std::cout << report::memory_report_text(experiment, memory);
+    }
+    if (!memory.fits()) {
+      std::cerr << fmt::format(
+          "{}: infeasible: pipeline rank {} needs {:.2f} GB, more than the {:.2f} GB of one {}\n",
+          options.experiment, memory.peak().rank, memory.peak().total() / 1e9,
+          memory.capacity / 1e9, experiment.hardware.gpu.model);
+      return kExitInfeasible;
     }
     return kExitOk;
   } catch (const config::ConfigError& error) {

@@ -56,6 +56,7 @@ int run_experiment(const RunOptions& options);
 int run_sweep(const SweepOptions& options);
 int run_topo(const FileOptions& options);
 int run_model(const FileOptions& options);
+int run_memory(const RunOptions& options);
 // `kind` empty: guess each file's kind from its folder and keys.
 int run_validate(const std::vector<std::string>& files, const std::string& kind,
                  const CommonOptions& options);

@@ -43,6 +43,14 @@ int main(int argc, char** argv) {
       ->type_name("OUT.json");
   add_common(*run_cmd, run.common);
 
+  RunOptions memory;
+  CLI::App* memory_cmd =
+      app.add_subcommand("memory", "Memory per GPU of an experiment, for every pipeline rank");
+  memory_cmd->add_option("experiment", memory.experiment, "Experiment file (YAML)")
+      ->required()
+      ->type_name("EXP.yaml");
+  add_common(*memory_cmd, memory.common);
+
   SweepOptions sweep;
   CLI::App* sweep_cmd = app.add_subcommand("sweep", "Run every point of a sweep");
   sweep_cmd->add_option("sweep", sweep.sweep, "Sweep file (YAML)")
@@ -121,6 +129,7 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return run_experiment(run);
     if (*sweep_cmd) return run_sweep(sweep);
+    if (*memory_cmd) return run_memory(memory);
     if (*topo_cmd) return run_topo(topo);
     if (*model_cmd) return run_model(model);
     if (*validate_cmd) return run_validate(validate_files, validate_kind, validate);

@@ -51,6 +51,8 @@ struct TrainingSpec {
   RecomputeMode recompute = RecomputeMode::none;
   std::vector<std::string> recompute_ops;  // when recompute is a list of op names
   std::optional<double> tokens;            // training budget
+  // Memory the framework takes beyond the model: CUDA context and caching-allocator slack.
+  DataSize memory_overhead{3.0 * 1024 * 1024 * 1024};
   [[nodiscard]] std::int64_t micro_batches(const ParallelismSpec& p) const {
     return global_batch_size / (p.dp * p.micro_batch_size);
   }

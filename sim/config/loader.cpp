@@ -319,6 +319,8 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     if (std::optional<Count> tokens = training.maybe<Count>("tokens", Bounds::positive())) {
       t.tokens = tokens->value;
     }
+    t.memory_overhead =
+        training.optional<DataSize>("memory_overhead", t.memory_overhead, Bounds::non_negative());
   }
   if (std::optional<MapReader> cost = root.optional_section("cost")) {
     experiment.cost.gpu_hour_usd = cost->maybe<double>("gpu_hour_usd", Bounds::non_negative());

@@ -8,52 +8,51 @@
 namespace clustersim::report {
 namespace {
 
-std::string billions(double value) { return fmt::format("{:.2f}B", value / 1e9); }
+std::string billions(double value) {
+  return fmt::format("{:.2f}B", value / 1e9);
+}
 
 }  // namespace
 
-nlohmann::json model_report_json(const config::ModelCard& card,
-                                 const workload::ModelStats& stats) {
+nlohmann::json model_report_json(const config::ModelCard& card, const workload::ModelStats& stats) {
   using nlohmann::json;
   const workload::ParameterCounts& p = stats.params;
   json layers = json::array();
   for (const workload::LayerStats& layer : stats.layers) {
-    layers.push_back({{"index", layer.index},
-                      {"moe", layer.moe},
-                      {"params", layer.params},
-                      {"active_params", layer.active_params},
-                      {"forward_matmul_flops_per_token", layer.forward_matmul_flops},
-                      {"forward_attention_flops_per_token_causal",
-                       layer.forward_attention_flops_causal},
-                      {"forward_attention_flops_per_token_noncausal",
-                       layer.forward_attention_flops_noncausal}});
+    layers.push_back(
+        {{"index", layer.index},
+         {"moe", layer.moe},
+         {"params", layer.params},
+         {"active_params", layer.active_params},
+         {"forward_matmul_flops_per_token", layer.forward_matmul_flops},
+         {"forward_attention_flops_per_token_causal", layer.forward_attention_flops_causal},
+         {"forward_attention_flops_per_token_noncausal", layer.forward_attention_flops_noncausal}});
   }
-  return json{
-      {"name", card.name},
-      {"seq_len", stats.seq_len},
-      {"params_total", p.total()},
-      {"params_active", p.active()},
-      {"params",
-       {{"embedding", p.embedding},
-        {"output_head", p.output_head},
-        {"attention", p.attention},
-        {"dense_ffn", p.dense_ffn},
-        {"routed_experts", p.routed_experts},
-        {"shared_experts", p.shared_experts},
-        {"routers", p.routers},
-        {"norms", p.norms},
-        {"active_routed_experts", p.active_routed_experts},
-        {"mtp", p.mtp}}},
-      {"train_flops_per_token",
-       {{"causal", stats.train_flops_per_token_causal()},
-        {"noncausal", stats.train_flops_per_token_noncausal()}}},
-      {"forward_flops_per_token",
-       {{"matmul", stats.forward_matmul_flops_per_token},
-        {"attention_causal", stats.forward_attention_flops_causal},
-        {"attention_noncausal", stats.forward_attention_flops_noncausal}}},
-      {"kv_cache_bytes_per_token", stats.kv_cache_bytes_per_token},
-      {"layers", layers},
-      {"card", to_json(card)}};
+  return json{{"name", card.name},
+              {"seq_len", stats.seq_len},
+              {"params_total", p.total()},
+              {"params_active", p.active()},
+              {"params",
+               {{"embedding", p.embedding},
+                {"output_head", p.output_head},
+                {"attention", p.attention},
+                {"dense_ffn", p.dense_ffn},
+                {"routed_experts", p.routed_experts},
+                {"shared_experts", p.shared_experts},
+                {"routers", p.routers},
+                {"norms", p.norms},
+                {"active_routed_experts", p.active_routed_experts},
+                {"mtp", p.mtp}}},
+              {"train_flops_per_token",
+               {{"causal", stats.train_flops_per_token_causal()},
+                {"noncausal", stats.train_flops_per_token_noncausal()}}},
+              {"forward_flops_per_token",
+               {{"matmul", stats.forward_matmul_flops_per_token},
+                {"attention_causal", stats.forward_attention_flops_causal},
+                {"attention_noncausal", stats.forward_attention_flops_noncausal}}},
+              {"kv_cache_bytes_per_token", stats.kv_cache_bytes_per_token},
+              {"layers", layers},
+              {"card", to_json(card)}};
 }
 
 std::string model_report_text(const config::ModelCard& card, const workload::ModelStats& stats) {
@@ -63,8 +62,8 @@ std::string model_report_text(const config::ModelCard& card, const workload::Mod
     text += fmt::format("  {:<22} {}\n", key, value);
   };
   text += "counts\n";
-  line("parameters", fmt::format("{} total, {} active per token", billions(p.total()),
-                                 billions(p.active())));
+  line("parameters",
+       fmt::format("{} total, {} active per token", billions(p.total()), billions(p.active())));
   line("", fmt::format("embedding {}, head {}, attention {}, dense FFN {}", billions(p.embedding),
                        billions(p.output_head), billions(p.attention), billions(p.dense_ffn)));
   if (card.moe) {

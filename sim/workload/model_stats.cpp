@@ -7,7 +7,9 @@ using config::Activation;
 using config::AttentionType;
 using config::ModelCard;
 
-double d(std::int64_t value) { return static_cast<double>(value); }
+double d(std::int64_t value) {
+  return static_cast<double>(value);
+}
 
 // Weight and bias count of a norm over `width` features.
 double norm_params(const ModelCard& card, std::int64_t width) {
@@ -21,8 +23,8 @@ double attention_matmul_params(const ModelCard& card) {
   const double heads = a.heads;
   if (a.type == AttentionType::mla) {
     const double qk = a.qk_nope_head_dim + a.qk_rope_head_dim;
-    const double q = a.q_lora_rank ? h * d(*a.q_lora_rank) + d(*a.q_lora_rank) * heads * qk
-                                   : h * heads * qk;
+    const double q =
+        a.q_lora_rank ? h * d(*a.q_lora_rank) + d(*a.q_lora_rank) * heads * qk : h * heads * qk;
     const double kv_down = h * (d(a.kv_lora_rank) + a.qk_rope_head_dim);
     const double kv_up = d(a.kv_lora_rank) * heads * (a.qk_nope_head_dim + a.v_head_dim);
     const double out = heads * a.v_head_dim * h;
@@ -57,8 +59,8 @@ double ffn_matmul_params(const ModelCard& card, std::int64_t intermediate) {
 // Attention FLOPs per token for one layer at `context` keys per query.
 double attention_score_flops(const ModelCard& card, double context) {
   const config::AttentionSpec& a = card.attention;
-  const double qk = a.type == AttentionType::mla ? a.qk_nope_head_dim + a.qk_rope_head_dim
-                                                 : a.head_dim;
+  const double qk =
+      a.type == AttentionType::mla ? a.qk_nope_head_dim + a.qk_rope_head_dim : a.head_dim;
   const double v = a.type == AttentionType::mla ? a.v_head_dim : a.head_dim;
   return 2 * context * a.heads * (qk + v);
 }
@@ -141,18 +143,18 @@ ModelStats compute_model_stats(const ModelCard& card, std::int64_t seq_len) {
     // its inputs, one transformer layer (MoE when the model has experts) and a norm before the
     // shared output head.
     const double block = card.moe ? (card.moe->experts + card.moe->shared_experts) *
-                                             ffn_params(card, card.moe->expert_hidden_size) +
-                                         h * card.moe->experts
-                                   : ffn_params(card, card.ffn.hidden_size);
-    const double module = 2 * h * h + 3 * norm_params(card, card.hidden_size) + attention +
-                          layer_norms + block;
+                                            ffn_params(card, card.moe->expert_hidden_size) +
+                                        h * card.moe->experts
+                                  : ffn_params(card, card.ffn.hidden_size);
+    const double module =
+        2 * h * h + 3 * norm_params(card, card.hidden_size) + attention + layer_norms + block;
     p.mtp = card.mtp_modules * module;
   }
 
   const config::AttentionSpec& a = card.attention;
-  const double cached_per_layer =
-      a.type == AttentionType::mla ? d(a.kv_lora_rank) + a.qk_rope_head_dim
-                                   : 2.0 * a.kv_heads * a.head_dim;
+  const double cached_per_layer = a.type == AttentionType::mla
+                                      ? d(a.kv_lora_rank) + a.qk_rope_head_dim
+                                      : 2.0 * a.kv_heads * a.head_dim;
   stats.kv_cache_bytes_per_token = card.layers * cached_per_layer * 2;  // BF16
   return stats;
 }

@@ -28,17 +28,15 @@ struct ParameterCounts {
   double routed_experts = 0;  // every routed expert of every MoE layer
   double shared_experts = 0;
   double routers = 0;
-  double norms = 0;           // the layers' pre-norms and the final norm
-  double mtp = 0;             // the MTP modules' own parameters (embedding and head are shared)
+  double norms = 0;  // the layers' pre-norms and the final norm
+  double mtp = 0;    // the MTP modules' own parameters (embedding and head are shared)
   double active_routed_experts = 0;  // the top_k routed experts a token uses, every MoE layer
 
   [[nodiscard]] double total() const {
     return embedding + output_head + attention + dense_ffn + routed_experts + shared_experts +
            routers + norms;
   }
-  [[nodiscard]] double active() const {
-    return total() - routed_experts + active_routed_experts;
-  }
+  [[nodiscard]] double active() const { return total() - routed_experts + active_routed_experts; }
 };
 
 struct LayerStats {
@@ -46,7 +44,7 @@ struct LayerStats {
   bool moe = false;
   double params = 0;
   double active_params = 0;
-  double forward_matmul_flops = 0;          // per token
+  double forward_matmul_flops = 0;            // per token
   double forward_attention_flops_causal = 0;  // per token, at the given sequence length
   double forward_attention_flops_noncausal = 0;
 };

@@ -59,10 +59,12 @@ TEST(Cli, VersionAndHelpExitZero) {
   EXPECT_EQ(version.out, "clustersim " CLUSTERSIM_VERSION "\n");
   const Result help = run("--help");
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* command : {"run", "sweep", "topo", "model", "crosscheck", "plot", "validate"}) {
+  for (const char* command :
+       {"run", "sweep", "topo", "model", "memory", "crosscheck", "plot", "validate"}) {
     EXPECT_NE(help.out.find(command), std::string::npos) << command;
   }
-  for (const char* command : {"run", "sweep", "topo", "model", "crosscheck", "plot", "validate"}) {
+  for (const char* command :
+       {"run", "sweep", "topo", "model", "memory", "crosscheck", "plot", "validate"}) {
     const Result sub = run(std::string(command) + " --help");
     EXPECT_EQ(sub.exit_code, 0) << command;
     EXPECT_NE(sub.out.find("Usage"), std::string::npos) << command;
@@ -90,11 +92,31 @@ TEST(Cli, ModelPrintsTheResolvedCard) {
 TEST(Cli, ModelJsonIsOneObjectWithTheCard) {
   const Result result = run("model " + kRoot + "/models/deepseek_v3.yaml --json --set layers=48");
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const nlohmann::json card = nlohmann::json::parse(result.out);
-  EXPECT_EQ(card["name"], "deepseek_v3");
-  EXPECT_EQ(card["layers"], 48);
-  EXPECT_EQ(card["moe"]["experts"], 256);
-  EXPECT_EQ(card["attention"]["kv_lora_rank"], 512);
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  EXPECT_EQ(report["name"], "deepseek_v3");
+  EXPECT_EQ(report["card"]["layers"], 48);
+  EXPECT_EQ(report["card"]["moe"]["experts"], 256);
+  EXPECT_EQ(report["card"]["attention"]["kv_lora_rank"], 512);
+  EXPECT_EQ(report["kv_cache_bytes_per_token"], 48 * 576 * 2);
+  EXPECT_EQ(report["layers"].size(), 48u);
+  for (const char* key : {"params_total", "params_active", "train_flops_per_token"}) {
+    EXPECT_TRUE(report.contains(key)) << key;
+  }
+  EXPECT_TRUE(report["train_flops_per_token"].contains("causal"));
+  EXPECT_TRUE(report["train_flops_per_token"].contains("noncausal"));
+}
+
+TEST(Cli, MemoryReportsThePeakRankAndRejectsWhatDoesNotFit) {
+  const Result fits = run("memory " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml --json");
+  ASSERT_EQ(fits.exit_code, 0) << fits.err;
+  const nlohmann::json report = nlohmann::json::parse(fits.out);
+  EXPECT_EQ(report["fits"], true);
+  EXPECT_LT(report["memory_per_gpu_bytes"]["peak"].get<double>(), 80e9);
+  EXPECT_EQ(report["ranks"].size(), 16u);
+  const Result too_big = run("memory " + kRoot +
+                             "/experiments/dsv3_2048xh800_mpft.yaml --set training.recompute=none");
+  EXPECT_EQ(too_big.exit_code, 1);
+  EXPECT_NE(too_big.err.find("infeasible: pipeline rank"), std::string::npos) << too_big.err;
 }
 
 TEST(Cli, InputErrorsExitTwoWithLocatedMessages) {

@@ -44,9 +44,9 @@ TEST(ModelStats, DenseGptClosedForms) {
   // Attention: 2 x context x heads x (d_qk + d_v) per layer; causal context is half the sequence.
   EXPECT_DOUBLE_EQ(stats.forward_attention_flops_noncausal, 2 * (2 * 128 * 4 * 32.0));
   EXPECT_DOUBLE_EQ(stats.forward_attention_flops_causal, 2 * (2 * 64 * 4 * 32.0));
-  EXPECT_DOUBLE_EQ(stats.train_flops_per_token_causal(),
-                   3 * (stats.forward_matmul_flops_per_token +
-                        stats.forward_attention_flops_causal));
+  EXPECT_DOUBLE_EQ(
+      stats.train_flops_per_token_causal(),
+      3 * (stats.forward_matmul_flops_per_token + stats.forward_attention_flops_causal));
   // KV cache: K and V of 4 heads x 16 per layer, 2 bytes each.
   EXPECT_DOUBLE_EQ(stats.kv_cache_bytes_per_token, 2 * 2 * 4 * 16 * 2.0);
 }
@@ -71,16 +71,76 @@ TEST(ModelStats, TiedEmbeddingsBiasesAndLearnedPositions) {
 TEST(ModelStats, DeepSeekV3MatchesThePublishedFigures) {
   const config::ModelCard card = config::load_model_card(kRoot + "/models/deepseek_v3.yaml");
   const ModelStats stats = compute_model_stats(card, 4096);
-  EXPECT_DOUBLE_EQ(stats.kv_cache_bytes_per_token, 70272);  // ISCA'25 Table 1, exact
-  EXPECT_NEAR(stats.params.total(), 671e9, 0.01 * 671e9);   // TR §4.2
-  EXPECT_NEAR(stats.params.active(), 37e9, 0.03 * 37e9);    // TR §4.2
-  EXPECT_NEAR(stats.params.mtp, 11.5e9, 0.03 * 11.5e9);     // README_WEIGHTS: 11.5B unique
+  EXPECT_DOUBLE_EQ(stats.kv_cache_bytes_per_token, 70272);   // ISCA'25 Table 1, exact
+  EXPECT_NEAR(stats.params.total(), 671e9, 0.01 * 671e9);    // TR §4.2
+  EXPECT_NEAR(stats.params.active(), 37e9, 0.03 * 37e9);     // TR §4.2
+  EXPECT_NEAR(stats.params.mtp, 11.5e9, 0.03 * 11.5e9);      // README_WEIGHTS: 11.5B unique
   EXPECT_NEAR(stats.params.embedding, 0.9e9, 0.05 * 0.9e9);  // README_WEIGHTS: 0.9B each
   EXPECT_NEAR(stats.params.output_head, 0.9e9, 0.05 * 0.9e9);
   EXPECT_NEAR(stats.train_flops_per_token_causal() / 1e9, 250, 0.03 * 250);  // ISCA'25 Table 2
   EXPECT_EQ(stats.layers.size(), 61u);
   EXPECT_FALSE(stats.layers[2].moe);
   EXPECT_TRUE(stats.layers[3].moe);
+}
+
+}  // namespace
+}  // namespace clustersim::workload
+
+namespace clustersim::workload {
+namespace {
+
+// targets.yaml model_facts: KV cache exact, training GFLOP per token at 4096 within 3 %.
+TEST(ModelFacts, PublishedKvCacheAndTrainingFlops) {
+  struct Row {
+    const char* card;
+    double kv_bytes;     // 0: not a target
+    double train_gflop;  // 0: not a target
+  };
+  const Row rows[] = {{"deepseek_v3", 70272, 250},
+                      {"deepseek_v2", 0, 155},
+                      {"qwen2_5_72b", 327680, 0},
+                      {"llama3_1_405b", 516096, 2448}};
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.card);
+    const ModelStats stats =
+        compute_model_stats(config::load_model_card(kRoot + "/models/" + row.card + ".yaml"), 4096);
+    if (row.kv_bytes > 0) {
+      EXPECT_DOUBLE_EQ(stats.kv_cache_bytes_per_token, row.kv_bytes);
+    }
+    if (row.train_gflop > 0) {
+      EXPECT_NEAR(stats.train_flops_per_token_causal() / 1e9, row.train_gflop,
+                  0.03 * row.train_gflop);
+    }
+  }
+}
+
+TEST(ModelFacts, QwenSeventyTwoBillionGapIsReportedAsItIs) {
+  // ISCA'25 Table 2 gives 394 GFLOP/token for Qwen-72B; the public architecture gives ~442 under
+  // the convention that reproduces the other rows (targets.yaml flops_note). Pinned so that a
+  // change to the count shows up here, not to hide the gap.
+  const ModelStats stats =
+      compute_model_stats(config::load_model_card(kRoot + "/models/qwen_72b.yaml"), 4096);
+  EXPECT_NEAR(stats.train_flops_per_token_causal() / 1e9, 442.3, 0.5);
+  EXPECT_NEAR(stats.params.total(), 72.3e9, 0.1e9);
+}
+
+TEST(ModelFacts, ParameterCountsOfThePublishedModels) {
+  struct Row {
+    const char* card;
+    double total, active;
+  };
+  const Row rows[] = {{"deepseek_v2", 236e9, 21e9},
+                      {"llama3_1_405b", 405e9, 405e9},
+                      {"qwen2_5_72b", 72.7e9, 72.7e9},
+                      {"gpt3_175b", 175e9, 175e9},
+                      {"mixtral_8x22b", 140.6e9, 39.1e9}};
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.card);
+    const ModelStats stats =
+        compute_model_stats(config::load_model_card(kRoot + "/models/" + row.card + ".yaml"), 4096);
+    EXPECT_NEAR(stats.params.total(), row.total, 0.02 * row.total);
+    EXPECT_NEAR(stats.params.active(), row.active, 0.03 * row.active);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,352 @@
+#include "sim/workload/layer_workload.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "sim/workload/model_stats.hpp"
+
+namespace clustersim::workload {
+namespace {
+
+using config::Activation;
+using config::AttentionType;
+using config::ModelCard;
+using config::Precision;
+using config::RecomputeMode;
+
+double d(std::int64_t v) { return static_cast<double>(v); }
+
+constexpr double kActivationBytes = 2;  // BF16
+// FP8 caching: one byte per value and one FP32 scale per 1 x 128 tile (TR §3.3).
+constexpr double kFp8Bytes = 1.0 + 4.0 / 128.0;
+constexpr double kE5m6Bytes = 1.5 + 4.0 / 128.0;  // 12-bit E5M6 (TR §3.3.3) with its scales
+constexpr double kMaskBytes = 1;                  // a dropout mask keeps one byte per value
+constexpr double kLogSumExpBytes = 4;             // FP32 per query row and head (flash attention)
+
+class Builder {
+ public:
+  Builder(const ModelCard& card, const WorkloadOptions& options)
+      : card_(card), options_(options) {
+    tokens_ = d(options.seq_len) * d(options.micro_batch_size) / options.cp;
+    // Norms, dropouts and residuals run on a 1/tp slice of the tokens with sequence parallelism.
+    sp_tokens_ = options.sequence_parallel ? tokens_ / options.tp : tokens_;
+    fp8_ = options.precision == Precision::fp8;
+  }
+
+  [[nodiscard]] bool recomputes(std::string_view op) const {
+    if (options_.recompute == RecomputeMode::full) return true;
+    if (options_.recompute == RecomputeMode::selective) return op == "attention";
+    if (options_.recompute != RecomputeMode::ops) return false;
+    return std::find(options_.recompute_ops.begin(), options_.recompute_ops.end(), op) !=
+           options_.recompute_ops.end();
+  }
+  // Inputs gathered from a sequence-parallel region are kept split.
+  [[nodiscard]] double gathered() const {
+    return options_.sequence_parallel ? 1.0 / options_.tp : 1.0;
+  }
+  [[nodiscard]] std::string_view norm_name() const {
+    return card_.norm == config::NormType::rmsnorm ? "rmsnorm" : "layernorm";
+  }
+  // Bytes per value of a GEMM input kept for the weight gradient.
+  [[nodiscard]] double gemm_input_bytes() const { return fp8_ ? kFp8Bytes : kActivationBytes; }
+
+  // A GEMM [m x k] x [k x n] (x groups): forward 2mnk, B 2mnk, W 2mnk; it keeps its input.
+  // `kept_fraction` < 1 when the input was all-gathered from a sequence-parallel region: the
+  // sequence-split copy is what is kept (and gathered again in the backward pass).
+  void gemm(std::string name, double m, std::int64_t n, std::int64_t k, int groups = 1,
+            std::optional<double> input_bytes = std::nullopt, bool keeps_input = true,
+            double kept_fraction = 1.0) {
+    Op op;
+    op.name = std::move(name);
+    op.kind = OpKind::gemm;
+    op.dtype = fp8_ ? Dtype::fp8 : Dtype::bf16;
+    op.m = static_cast<std::int64_t>(m);
+    op.n = n;
+    op.k = k;
+    op.groups = groups;
+    const double flops = 2 * m * d(n) * d(k) * groups;
+    op.forward_flops = flops;
+    op.backward_input_flops = flops;
+    op.backward_weight_flops = flops;
+    op.forward_bytes = (m * d(k) + m * d(n)) * groups * kActivationBytes;
+    if (keeps_input) {
+      op.saved_bytes =
+          m * d(k) * groups * input_bytes.value_or(gemm_input_bytes()) * kept_fraction;
+    }
+    ops_.push_back(std::move(op));
+  }
+
+  // An element-wise or normalisation op over `values`; `saved` values of `bytes` kept.
+  void pointwise(std::string name, OpKind kind, double values, double saved, double bytes,
+                 bool recomputed) {
+    Op op;
+    op.name = std::move(name);
+    op.kind = kind;
+    op.forward_bytes = 2 * values * kActivationBytes;
+    op.saved_bytes = recomputed ? 0 : saved * bytes;
+    op.recomputed = recomputed;
+    ops_.push_back(std::move(op));
+  }
+
+  void norm(const std::string& name, double tokens, std::int64_t width) {
+    // The norm's input is kept (it is the residual stream); its output is what the following
+    // GEMM keeps, unless the norm is recomputed in the backward pass.
+    pointwise(name, OpKind::norm, tokens * d(width), tokens * d(width), kActivationBytes, false);
+  }
+
+  void attention_block() {
+    const config::AttentionSpec& a = card_.attention;
+    const int tp = options_.tp;
+    const double heads = static_cast<double>(a.heads) / tp;
+    const double h = d(card_.hidden_size);
+    const bool norm_recomputed = recomputes(norm_name());
+    norm("attn.norm", sp_tokens_, card_.hidden_size);
+    // The GEMMs after the norm read its output; with sequence parallelism it is all-gathered,
+    // and the gathered (full) copy is what the GEMM keeps.
+    if (a.type == AttentionType::mla) {
+      const bool up_recomputed = recomputes("mla_up_projection");
+      const std::int64_t qk = a.qk_nope_head_dim + a.qk_rope_head_dim;
+      if (a.q_lora_rank) {
+        gemm("attn.q_down", tokens_, *a.q_lora_rank, card_.hidden_size, 1, std::nullopt,
+             !norm_recomputed, gathered());
+        norm("attn.q_norm", tokens_, *a.q_lora_rank);
+        gemm("attn.q_up", tokens_, static_cast<std::int64_t>(heads * d(qk)), *a.q_lora_rank, 1,
+             std::nullopt, !norm_recomputed);
+      } else {
+        gemm("attn.q", tokens_, static_cast<std::int64_t>(heads * d(qk)), card_.hidden_size, 1,
+             std::nullopt, !norm_recomputed, gathered());
+      }
+      // q_down and kv_down read the same normalised input: it is kept once.
+      gemm("attn.kv_down", tokens_, a.kv_lora_rank + a.qk_rope_head_dim, card_.hidden_size, 1,
+           std::nullopt, false);
+      norm("attn.kv_norm", tokens_, a.kv_lora_rank);
+      gemm("attn.kv_up", tokens_, static_cast<std::int64_t>(heads * (a.qk_nope_head_dim + a.v_head_dim)),
+           a.kv_lora_rank, 1, std::nullopt, !norm_recomputed);
+      // Q, K and V for attention's backward pass, unless the up-projections are recomputed
+      // (then only the decoupled RoPE key, which no up-projection makes, is kept).
+      const double qkv = tokens_ * heads * d(qk + qk + a.v_head_dim);
+      const double kept = up_recomputed ? tokens_ * a.qk_rope_head_dim : qkv;
+      pointwise("attn.qkv_for_backward", OpKind::elementwise, qkv, kept, kActivationBytes, false);
+      core_attention(heads, static_cast<double>(qk), a.v_head_dim);
+      gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.v_head_dim), 1,
+           fp8_ ? kE5m6Bytes : kActivationBytes);
+    } else {
+      const double kv_heads = std::max(1.0, static_cast<double>(a.kv_heads) / tp);
+      gemm("attn.qkv", tokens_, static_cast<std::int64_t>((heads + 2 * kv_heads) * a.head_dim),
+           card_.hidden_size, 1, std::nullopt, !norm_recomputed, gathered());
+      // Q and K feed QK^T, V feeds the value product.
+      pointwise("attn.qkv_for_backward", OpKind::elementwise,
+                tokens_ * (heads + 2 * kv_heads) * a.head_dim,
+                tokens_ * (heads + 2 * kv_heads) * a.head_dim, kActivationBytes, false);
+      core_attention(heads, a.head_dim, a.head_dim);
+      gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.head_dim), 1,
+           fp8_ ? kE5m6Bytes : kActivationBytes);
+    }
+    if (options_.dropout) {
+      pointwise("attn.dropout", OpKind::elementwise, sp_tokens_ * h, sp_tokens_ * h, kMaskBytes,
+                false);
+    }
+  }
+
+  void core_attention(double heads, double d_qk, double d_v) {
+    const double s = d(options_.seq_len) / options_.cp;
+    const double b = d(options_.micro_batch_size);
+    // Causal: only the lower triangle is computed (half of the s x s scores).
+    const double score_pairs = b * s * s / 2 * heads;
+    Op op;
+    op.name = "attn.core";
+    op.kind = OpKind::attention;
+    op.dtype = Dtype::bf16;  // attention stays in BF16 in FP8 training (TR §3.3)
+    op.forward_flops = 2 * score_pairs * (d_qk + d_v);
+    op.backward_input_flops = 2 * op.forward_flops;  // dQ, dK, dV: twice the forward
+    op.recomputed = recomputes("attention");
+    if (options_.flash_attention) {
+      // Flash attention keeps its output and the row log-sum-exp; it recomputes the scores.
+      op.backward_input_flops += op.forward_flops;
+      op.saved_bytes = tokens_ * heads * kLogSumExpBytes;
+    } else if (!op.recomputed) {
+      // Softmax output (BF16), and with dropout its mask and output: 2 + 1 + 2 bytes per score.
+      const double full_scores = b * s * s * heads;
+      op.saved_bytes = full_scores * (options_.dropout ? 5 : 2);
+    }
+    if (op.recomputed) op.backward_input_flops += op.forward_flops;
+    ops_.push_back(std::move(op));
+  }
+
+  void dense_mlp(const std::string& prefix, std::int64_t intermediate, double tokens,
+                 bool input_kept) {
+    const std::int64_t f = intermediate / options_.tp;
+    if (card_.ffn.activation == Activation::swiglu) {
+      gemm(prefix + ".gate_up", tokens, 2 * f, card_.hidden_size, 1, std::nullopt, input_kept,
+           gathered());
+      // SwiGLU reads both halves in backward (kept in FP8 in FP8 training); its output feeds the
+      // down projection unless SwiGLU is recomputed.
+      pointwise(prefix + ".swiglu", OpKind::elementwise, tokens * d(f) * 2, tokens * d(f) * 2,
+                fp8_ ? kFp8Bytes : kActivationBytes, false);
+      gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt,
+           !recomputes("swiglu"));
+    } else {
+      gemm(prefix + ".up", tokens, f, card_.hidden_size, 1, std::nullopt, input_kept, gathered());
+      pointwise(prefix + ".gelu", OpKind::elementwise, tokens * d(f), tokens * d(f),
+                kActivationBytes, false);
+      gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("gelu"));
+    }
+  }
+
+  void ffn_block(int layer) {
+    const bool norm_recomputed = recomputes(norm_name());
+    norm("mlp.norm", sp_tokens_, card_.hidden_size);
+    const double h = d(card_.hidden_size);
+    if (!is_moe_layer(card_, layer)) {
+      dense_mlp("mlp", card_.ffn.hidden_size, tokens_, !norm_recomputed);
+    } else {
+      const config::MoeSpec& moe = *card_.moe;
+      Op router;
+      router.name = "moe.router";
+      router.kind = OpKind::router;
+      router.dtype = Dtype::bf16;  // gating stays in higher precision (TR §3.3)
+      router.forward_flops = 2 * tokens_ * h * moe.experts;
+      router.backward_input_flops = router.forward_flops;
+      router.backward_weight_flops = router.forward_flops;
+      router.saved_bytes = recomputes("moe_gate") ? 0 : tokens_ * moe.experts * 4;  // FP32 scores
+      router.recomputed = recomputes("moe_gate");
+      ops_.push_back(std::move(router));
+      if (moe.shared_experts > 0) {
+        dense_mlp("moe.shared", moe.expert_hidden_size * moe.shared_experts, tokens_,
+                  !norm_recomputed);
+      }
+      // Routed experts: this rank's experts see, on average, as many token-expert pairs as the
+      // rank routes (balanced routing): tokens x top_k, grouped over its local experts.
+      const int local_experts = std::max(1, moe.experts / options_.ep);
+      const double pairs = tokens_ * moe.top_k;
+      const std::int64_t e = moe.expert_hidden_size;
+      const double m = pairs / local_experts;
+      const double dispatched_bytes = fp8_ ? kFp8Bytes : kActivationBytes;
+      if (card_.ffn.activation == Activation::swiglu) {
+        gemm("moe.experts.gate_up", m, 2 * e, card_.hidden_size, local_experts, dispatched_bytes);
+        pointwise("moe.experts.swiglu", OpKind::elementwise, pairs * d(e) * 2, pairs * d(e) * 2,
+                  fp8_ ? kFp8Bytes : kActivationBytes, false);
+        gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
+             !recomputes("swiglu"));
+      } else {
+        gemm("moe.experts.up", m, e, card_.hidden_size, local_experts, dispatched_bytes);
+        pointwise("moe.experts.gelu", OpKind::elementwise, pairs * d(e), pairs * d(e),
+                  kActivationBytes, false);
+        gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
+             !recomputes("gelu"));
+      }
+      // Combine: the gate weights' gradient needs each expert's output, kept in BF16 — unless
+      // SwiGLU is recomputed: then the weight is applied to the SwiGLU output on the expert's
+      // rank (DeepSeek-V3 recomputes SwiGLU, TR §3.3.3), its gradient comes from the recomputed
+      // output, and the combine is a plain sum that keeps nothing.
+      const bool weighted_in_expert = recomputes("swiglu");
+      pointwise("moe.combine", OpKind::elementwise, pairs * h, weighted_in_expert ? 0 : pairs * h,
+                kActivationBytes, false);
+    }
+    if (options_.dropout) {
+      pointwise("mlp.dropout", OpKind::elementwise, sp_tokens_ * h, sp_tokens_ * h, kMaskBytes,
+                false);
+    }
+  }
+
+  LayerWorkload finish(int layer, bool moe) {
+    LayerWorkload out;
+    out.layer = layer;
+    out.moe = moe;
+    if (options_.recompute == RecomputeMode::full) {
+      // Only the layer's input is kept; everything else runs again in the backward pass.
+      for (Op& op : ops_) {
+        op.saved_bytes = 0;
+        op.recomputed = true;
+        op.backward_input_flops += op.forward_flops;
+      }
+      ops_.front().saved_bytes = sp_tokens_ * d(card_.hidden_size) * kActivationBytes;
+    }
+    out.ops = std::move(ops_);
+    return out;
+  }
+
+  [[nodiscard]] double tokens() const { return tokens_; }
+
+ private:
+  const ModelCard& card_;
+  const WorkloadOptions& options_;
+  double tokens_ = 0;
+  double sp_tokens_ = 0;
+  bool fp8_ = false;
+  std::vector<Op> ops_;
+};
+
+}  // namespace
+
+double LayerWorkload::forward_flops() const {
+  double total = 0;
+  for (const Op& op : ops) total += op.forward_flops;
+  return total;
+}
+double LayerWorkload::backward_input_flops() const {
+  double total = 0;
+  for (const Op& op : ops) total += op.backward_input_flops;
+  return total;
+}
+double LayerWorkload::backward_weight_flops() const {
+  double total = 0;
+  for (const Op& op : ops) total += op.backward_weight_flops;
+  return total;
+}
+double LayerWorkload::saved_bytes() const {
+  double total = 0;
+  for (const Op& op : ops) total += op.saved_bytes;
+  return total;
+}
+
+WorkloadOptions workload_options(const config::Experiment& experiment) {
+  WorkloadOptions options;
+  options.seq_len = experiment.training.seq_len;
+  options.micro_batch_size = experiment.parallelism.micro_batch_size;
+  options.tp = experiment.parallelism.tp;
+  options.cp = experiment.parallelism.cp;
+  options.ep = experiment.parallelism.ep;
+  options.sequence_parallel = experiment.parallelism.sequence_parallel;
+  options.precision = experiment.training.precision;
+  options.recompute = experiment.training.recompute;
+  options.recompute_ops = experiment.training.recompute_ops;
+  return options;
+}
+
+LayerWorkload layer_workload(const ModelCard& card, int layer, const WorkloadOptions& options) {
+  Builder builder(card, options);
+  builder.attention_block();
+  builder.ffn_block(layer);
+  return builder.finish(layer, is_moe_layer(card, layer));
+}
+
+LayerWorkload embedding_workload(const ModelCard& card, const WorkloadOptions& options) {
+  LayerWorkload out;
+  out.layer = -1;
+  Op op;
+  op.name = "embedding";
+  op.kind = OpKind::embedding;
+  const double tokens = d(options.seq_len) * d(options.micro_batch_size) / options.cp;
+  op.forward_bytes = 2 * tokens * d(card.hidden_size) * kActivationBytes;
+  out.ops.push_back(std::move(op));
+  return out;
+}
+
+LayerWorkload head_workload(const ModelCard& card, const WorkloadOptions& options) {
+  Builder builder(card, options);
+  builder.norm("final.norm", builder.tokens(), card.hidden_size);
+  // The output head stays in BF16 (TR §3.3); its logits are kept in FP32 for the loss.
+  WorkloadOptions bf16 = options;
+  bf16.precision = Precision::bf16;
+  Builder head(card, bf16);
+  head.gemm("head", head.tokens(), card.vocab_size / options.tp, card.hidden_size);
+  head.pointwise("loss", OpKind::elementwise, head.tokens() * d(card.vocab_size) / options.tp,
+                 head.tokens() * d(card.vocab_size) / options.tp, 4, false);
+  LayerWorkload out = builder.finish(-2, false);
+  LayerWorkload rest = head.finish(-2, false);
+  out.ops.insert(out.ops.end(), rest.ops.begin(), rest.ops.end());
+  return out;
+}
+
+}  // namespace clustersim::workload

@@ -1,0 +1,81 @@
+#pragma once
+// The operators one micro-batch runs through one transformer layer on one GPU, with their GEMM
+// shapes, FLOPs for the forward, input-backward (B) and weight-backward (W) passes, memory
+// traffic, and the activation bytes each keeps for the backward pass under the recompute policy.
+//
+// Parallel splits (Megatron conventions): tensor parallelism (tp) splits heads and FFN columns;
+// sequence parallelism (sp) splits the tokens of norms, dropouts and residuals over tp; context
+// parallelism (cp) splits the sequence; expert parallelism (ep) spreads experts over ranks, each
+// rank computing on average its own share of the routed tokens (balanced routing).
+//
+// Activation bytes follow Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
+// Transformer Models", §4): every tensor a backward pass reads is kept, unless the op that makes
+// it is recomputed. With dropout, no flash attention, BF16 and a 4h GELU FFN this gives their
+// sbh(34 + 5as/h) per layer, and their TP, SP and selective-recompute variants (tests pin them).
+// FP8 training (DeepSeek-V3, TR §3.3) keeps the inputs of FP8 linears in FP8 with one FP32 scale
+// per 128 values, the input of the attention output projection in E5M6 (12 bits), and the SwiGLU
+// inputs in FP8.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/config/experiment.hpp"
+#include "sim/config/model_card.hpp"
+#include "sim/core/dtype.hpp"
+
+namespace clustersim::workload {
+
+enum class OpKind { gemm, attention, norm, elementwise, router, embedding };
+
+struct Op {
+  std::string name;  // "attn.q_up", "mlp.down", ...
+  OpKind kind = OpKind::elementwise;
+  Dtype dtype = Dtype::bf16;
+  // GEMM shape per group: [m x k] x [k x n]; `groups` equal GEMMs (grouped experts).
+  std::int64_t m = 0, n = 0, k = 0;
+  int groups = 1;
+  double forward_flops = 0;
+  double backward_input_flops = 0;   // B
+  double backward_weight_flops = 0;  // W
+  double forward_bytes = 0;          // memory traffic of the forward pass (non-GEMM ops)
+  double saved_bytes = 0;            // activations kept for the backward pass
+  bool recomputed = false;           // its forward runs again during the backward pass
+};
+
+struct WorkloadOptions {
+  std::int64_t seq_len = 4096;
+  std::int64_t micro_batch_size = 1;  // sequences
+  int tp = 1;
+  int cp = 1;
+  int ep = 1;
+  bool sequence_parallel = false;
+  config::Precision precision = config::Precision::bf16;
+  config::RecomputeMode recompute = config::RecomputeMode::none;
+  std::vector<std::string> recompute_ops;  // with RecomputeMode::ops
+  bool flash_attention = true;             // scores are not materialised
+  bool dropout = false;                    // dropout after attention and FFN (GPT-3 style)
+};
+
+struct LayerWorkload {
+  int layer = 0;
+  bool moe = false;
+  std::vector<Op> ops;
+  [[nodiscard]] double forward_flops() const;
+  [[nodiscard]] double backward_input_flops() const;   // including recomputation
+  [[nodiscard]] double backward_weight_flops() const;
+  [[nodiscard]] double saved_bytes() const;
+};
+
+[[nodiscard]] WorkloadOptions workload_options(const config::Experiment& experiment);
+
+// One transformer layer (attention + dense FFN or MoE) of one micro-batch on one rank.
+[[nodiscard]] LayerWorkload layer_workload(const config::ModelCard& card, int layer,
+                                           const WorkloadOptions& options);
+// The embedding lookup (first stage) and the output head with its loss (last stage).
+[[nodiscard]] LayerWorkload embedding_workload(const config::ModelCard& card,
+                                               const WorkloadOptions& options);
+[[nodiscard]] LayerWorkload head_workload(const config::ModelCard& card,
+                                          const WorkloadOptions& options);
+
+}  // namespace clustersim::workload

@@ -1,0 +1,113 @@
+// Activation memory against Korthikanti et al. 2022 (GPT-3 175B layer, s = 2048), and the
+// DeepSeek-V3 pre-training layout on 80 GB H800s.
+
+#include <gtest/gtest.h>
+
+#include "sim/config/loader.hpp"
+#include "sim/workload/layer_workload.hpp"
+#include "sim/workload/memory.hpp"
+#include "sim/workload/model_stats.hpp"
+
+namespace clustersim::workload {
+namespace {
+
+const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
+
+// The setting of the paper's formulas: BF16, dropout, scores materialised (no flash attention).
+WorkloadOptions paper_options(int tp, bool sp) {
+  WorkloadOptions options;
+  options.seq_len = 2048;
+  options.micro_batch_size = 1;
+  options.tp = tp;
+  options.sequence_parallel = sp;
+  options.dropout = true;
+  options.flash_attention = false;
+  return options;
+}
+
+class Korthikanti : public ::testing::Test {
+ protected:
+  config::ModelCard gpt3_ = config::load_model_card(kRoot + "/models/gpt3_175b.yaml");
+  const double s_ = 2048, b_ = 1, h_ = 12288, a_ = 96;
+  double saved(const WorkloadOptions& options) {
+    return layer_workload(gpt3_, 0, options).saved_bytes();
+  }
+};
+
+TEST_F(Korthikanti, NoParallelism) {  // sbh (34 + 5as/h)
+  EXPECT_NEAR(saved(paper_options(1, false)), s_ * b_ * h_ * (34 + 5 * a_ * s_ / h_), 1.0);
+}
+
+TEST_F(Korthikanti, TensorParallel) {  // sbh (10 + 24/t + 5as/(ht))
+  const double t = 8;
+  EXPECT_NEAR(saved(paper_options(8, false)),
+              s_ * b_ * h_ * (10 + 24 / t + 5 * a_ * s_ / (h_ * t)), 1.0);
+}
+
+TEST_F(Korthikanti, TensorAndSequenceParallel) {  // sbh/t (34 + 5as/h)
+  const double t = 8;
+  EXPECT_NEAR(saved(paper_options(8, true)), s_ * b_ * h_ / t * (34 + 5 * a_ * s_ / h_), 1.0);
+}
+
+TEST_F(Korthikanti, SelectiveRecompute) {  // sbh 34/t with TP + SP
+  WorkloadOptions options = paper_options(8, true);
+  options.recompute = config::RecomputeMode::selective;
+  EXPECT_NEAR(saved(options), s_ * b_ * h_ * 34 / 8, 1.0);
+}
+
+TEST_F(Korthikanti, FullRecompute) {  // 2sbh: the layer input only
+  WorkloadOptions options = paper_options(1, false);
+  options.recompute = config::RecomputeMode::full;
+  EXPECT_NEAR(saved(options), 2 * s_ * b_ * h_, 1.0);
+}
+
+TEST(LayerWorkload, GemmFlopsMatchTheModelCount) {
+  // Forward FLOPs of one micro-batch through a layer = tokens x the per-token count.
+  const config::ModelCard card = config::load_model_card(kRoot + "/models/deepseek_v3.yaml");
+  WorkloadOptions options;
+  options.seq_len = 4096;
+  const ModelStats stats = compute_model_stats(card, 4096);
+  for (int layer : {0, 10}) {
+    const LayerWorkload work = layer_workload(card, layer, options);
+    const double expected = 4096 * (stats.layers[static_cast<std::size_t>(layer)].forward_matmul_flops +
+                                    stats.layers[static_cast<std::size_t>(layer)].forward_attention_flops_causal);
+    EXPECT_NEAR(work.forward_flops(), expected, 1e-9 * expected);
+    // W is one forward's worth of GEMMs; B two (GEMMs) plus the attention backward.
+    EXPECT_LT(work.backward_weight_flops(), work.forward_flops());
+    EXPECT_GT(work.backward_input_flops(), work.forward_flops());
+  }
+}
+
+TEST(Memory, DeepSeekV3FitsIn80GbH800) {
+  const config::Experiment e =
+      config::load_experiment(kRoot + "/experiments/dsv3_2048xh800_mpft.yaml");
+  const MemoryEstimate memory = estimate_memory(e);
+  ASSERT_EQ(memory.ranks.size(), 16u);
+  EXPECT_TRUE(memory.fits()) << memory.peak().total() / 1e9 << " GB";
+  // DualPipe: every rank holds two stages (rank r: r and 15 - r), PP + 1 chunks in flight.
+  EXPECT_EQ(memory.ranks[0].stages, (std::vector<int>{0, 15}));
+  EXPECT_DOUBLE_EQ(memory.ranks[0].micro_batches_in_flight, 17);
+  const std::vector<int> split = stage_layer_split(e);
+  int layers = 0;
+  for (int n : split) layers += n;
+  EXPECT_EQ(layers, 61);
+  EXPECT_EQ(split.front(), 3);
+  EXPECT_EQ(split.back(), 3);
+}
+
+TEST(Memory, ZeroStagesShardMoreStateOverDataParallelRanks) {
+  const std::string file = kRoot + "/experiments/dsv3_2048xh800_mpft.yaml";
+  double previous = 1e300;
+  for (int zero : {0, 1, 2, 3}) {
+    config::LoadOptions options;
+    options.overrides = {"parallelism.zero=" + std::to_string(zero)};
+    const MemoryEstimate memory = estimate_memory(config::load_experiment(file, options));
+    const RankMemory& rank = memory.ranks[1];
+    const double state = rank.parameters + rank.gradients + rank.optimizer;
+    EXPECT_LT(state, previous) << "ZeRO-" << zero;
+    previous = state;
+  }
+}
+
+}  // namespace
+}  // namespace clustersim::workload
