@@ -19,7 +19,9 @@ nlohmann::json rank_json(const workload::RankMemory& rank) {
           {"peak", rank.total()}};
 }
 
-std::string gb(double bytes) { return fmt::format("{:.2f} GB", bytes / 1e9); }
+std::string gb(double bytes) {
+  return fmt::format("{:.2f} GB", bytes / 1e9);
+}
 
 }  // namespace
 
@@ -52,15 +54,16 @@ std::string memory_report_text(const config::Experiment& experiment,
   line("activations", gb(peak.activations));
   line("communication", gb(peak.communication));
   line("framework allowance", gb(peak.framework));
-  line("total", fmt::format("{} of {} ({})", gb(peak.total()), gb(memory.capacity),
-                            memory.fits() ? fmt::format("{} free", gb(memory.capacity - peak.total()))
-                                          : fmt::format("{} too much", gb(peak.total() - memory.capacity))));
+  line("total",
+       fmt::format("{} of {} ({})", gb(peak.total()), gb(memory.capacity),
+                   memory.fits() ? fmt::format("{} free", gb(memory.capacity - peak.total()))
+                                 : fmt::format("{} too much", gb(peak.total() - memory.capacity))));
   text += "  rank  stages     layers  params+grads+opt  activations  total\n";
   for (const workload::RankMemory& rank : memory.ranks) {
     text += fmt::format("  {:>4}  {:<9}  {:>6}  {:>16}  {:>11}  {}\n", rank.rank,
                         fmt::format("{}", fmt::join(rank.stages, ",")), rank.layers,
-                        gb(rank.parameters + rank.gradients + rank.optimizer),
-                        gb(rank.activations), gb(rank.total()));
+                        gb(rank.parameters + rank.gradients + rank.optimizer), gb(rank.activations),
+                        gb(rank.total()));
   }
   return text;
 }

@@ -14,7 +14,9 @@ using config::ModelCard;
 using config::Precision;
 using config::RecomputeMode;
 
-double d(std::int64_t v) { return static_cast<double>(v); }
+double d(std::int64_t v) {
+  return static_cast<double>(v);
+}
 
 constexpr double kActivationBytes = 2;  // BF16
 // FP8 caching: one byte per value and one FP32 scale per 1 x 128 tile (TR §3.3).
@@ -25,8 +27,7 @@ constexpr double kLogSumExpBytes = 4;             // FP32 per query row and head
 
 class Builder {
  public:
-  Builder(const ModelCard& card, const WorkloadOptions& options)
-      : card_(card), options_(options) {
+  Builder(const ModelCard& card, const WorkloadOptions& options) : card_(card), options_(options) {
     tokens_ = d(options.seq_len) * d(options.micro_batch_size) / options.cp;
     // Norms, dropouts and residuals run on a 1/tp slice of the tokens with sequence parallelism.
     sp_tokens_ = options.sequence_parallel ? tokens_ / options.tp : tokens_;
@@ -70,8 +71,7 @@ class Builder {
     op.backward_weight_flops = flops;
     op.forward_bytes = (m * d(k) + m * d(n)) * groups * kActivationBytes;
     if (keeps_input) {
-      op.saved_bytes =
-          m * d(k) * groups * input_bytes.value_or(gemm_input_bytes()) * kept_fraction;
+      op.saved_bytes = m * d(k) * groups * input_bytes.value_or(gemm_input_bytes()) * kept_fraction;
     }
     ops_.push_back(std::move(op));
   }
@@ -120,16 +120,17 @@ class Builder {
       gemm("attn.kv_down", tokens_, a.kv_lora_rank + a.qk_rope_head_dim, card_.hidden_size, 1,
            std::nullopt, false);
       norm("attn.kv_norm", tokens_, a.kv_lora_rank);
-      gemm("attn.kv_up", tokens_, static_cast<std::int64_t>(heads * (a.qk_nope_head_dim + a.v_head_dim)),
-           a.kv_lora_rank, 1, std::nullopt, !norm_recomputed);
+      gemm("attn.kv_up", tokens_,
+           static_cast<std::int64_t>(heads * (a.qk_nope_head_dim + a.v_head_dim)), a.kv_lora_rank,
+           1, std::nullopt, !norm_recomputed);
       // Q, K and V for attention's backward pass, unless the up-projections are recomputed
       // (then only the decoupled RoPE key, which no up-projection makes, is kept).
       const double qkv = tokens_ * heads * d(qk + qk + a.v_head_dim);
       const double kept = up_recomputed ? tokens_ * a.qk_rope_head_dim : qkv;
       pointwise("attn.qkv_for_backward", OpKind::elementwise, qkv, kept, kActivationBytes, false);
       core_attention(heads, static_cast<double>(qk), a.v_head_dim);
-      gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.v_head_dim), 1,
-           fp8_ ? kE5m6Bytes : kActivationBytes);
+      gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.v_head_dim),
+           1, fp8_ ? kE5m6Bytes : kActivationBytes);
     } else {
       const double kv_heads = std::max(1.0, static_cast<double>(a.kv_heads) / tp);
       gemm("attn.qkv", tokens_, static_cast<std::int64_t>((heads + 2 * kv_heads) * a.head_dim),
@@ -183,8 +184,7 @@ class Builder {
       // down projection unless SwiGLU is recomputed.
       pointwise(prefix + ".swiglu", OpKind::elementwise, tokens * d(f) * 2, tokens * d(f) * 2,
                 fp8_ ? kFp8Bytes : kActivationBytes, false);
-      gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt,
-           !recomputes("swiglu"));
+      gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("swiglu"));
     } else {
       gemm(prefix + ".up", tokens, f, card_.hidden_size, 1, std::nullopt, input_kept, gathered());
       pointwise(prefix + ".gelu", OpKind::elementwise, tokens * d(f), tokens * d(f),
@@ -346,6 +346,21 @@ LayerWorkload head_workload(const ModelCard& card, const WorkloadOptions& option
   LayerWorkload out = builder.finish(-2, false);
   LayerWorkload rest = head.finish(-2, false);
   out.ops.insert(out.ops.end(), rest.ops.begin(), rest.ops.end());
+  return out;
+}
+
+LayerWorkload mtp_workload(const ModelCard& card, const WorkloadOptions& options) {
+  Builder projection(card, options);
+  projection.norm("mtp.hidden_norm", projection.tokens(), card.hidden_size);
+  projection.norm("mtp.embedding_norm", projection.tokens(), card.hidden_size);
+  projection.gemm("mtp.projection", projection.tokens(), card.hidden_size, 2 * card.hidden_size);
+  LayerWorkload out = projection.finish(card.layers, false);
+  // The module's block is a layer after the dense ones (an MoE layer when the model has experts).
+  const LayerWorkload block = layer_workload(card, card.layers, options);
+  const LayerWorkload head = head_workload(card, options);
+  out.moe = block.moe;
+  out.ops.insert(out.ops.end(), block.ops.begin(), block.ops.end());
+  out.ops.insert(out.ops.end(), head.ops.begin(), head.ops.end());
   return out;
 }
 

@@ -62,7 +62,7 @@ struct LayerWorkload {
   bool moe = false;
   std::vector<Op> ops;
   [[nodiscard]] double forward_flops() const;
-  [[nodiscard]] double backward_input_flops() const;   // including recomputation
+  [[nodiscard]] double backward_input_flops() const;  // including recomputation
   [[nodiscard]] double backward_weight_flops() const;
   [[nodiscard]] double saved_bytes() const;
 };
@@ -77,5 +77,10 @@ struct LayerWorkload {
                                                const WorkloadOptions& options);
 [[nodiscard]] LayerWorkload head_workload(const config::ModelCard& card,
                                           const WorkloadOptions& options);
+// One multi-token-prediction module (DeepSeek-V3 TR §2.2): the projection of the normalised hidden
+// state and next-token embedding (2h -> h), one transformer layer, and the shared output head
+// with its loss.
+[[nodiscard]] LayerWorkload mtp_workload(const config::ModelCard& card,
+                                         const WorkloadOptions& options);
 
 }  // namespace clustersim::workload

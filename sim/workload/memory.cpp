@@ -84,8 +84,8 @@ std::vector<int> stage_layer_split(const config::Experiment& e) {
   // stages (embedding, head, MTP) carry the fewest layers.
   for (int offset = 0; extra > 0; ++offset) {
     for (int stage : {stages / 2 + offset, stages / 2 - 1 - offset}) {
-      if (extra > 0 && stage >= 0 && stage < stages && (offset > 0 || stage == stages / 2 ||
-                                                        stage == stages / 2 - 1)) {
+      if (extra > 0 && stage >= 0 && stage < stages &&
+          (offset > 0 || stage == stages / 2 || stage == stages / 2 - 1)) {
         ++split[static_cast<std::size_t>(stage)];
         --extra;
       }
@@ -140,22 +140,31 @@ MemoryEstimate estimate_memory(const config::Experiment& e) {
       }
       if (stage == 0) dense += stats.params.embedding / p.tp;
       if (stage == last_stage) {
-        dense += (stats.params.output_head + h) / p.tp + stats.params.mtp / p.ep;
+        dense += (stats.params.output_head + h) / p.tp;
+        // MTP modules: their routed experts spread over EP like the main model's, the rest whole.
+        const double mtp_experts = card.moe ? card.mtp_modules * card.moe->experts *
+                                                  ffn_params(card, card.moe->expert_hidden_size)
+                                            : 0.0;
+        dense += (stats.params.mtp - mtp_experts) / p.tp;
+        experts += mtp_experts / p.ep;
         stage_activations += head_workload(card, options).saved_bytes();
+        for (int module = 0; module < card.mtp_modules; ++module) {
+          stage_activations += mtp_workload(card, options).saved_bytes();
+        }
       }
       const double chunks = in_flight(e, rank, stage);
       r.micro_batches_in_flight += chunks;
       r.activations += stage_activations * chunks;
     }
     const double weights = dense + experts;
-    const double weight_shards = p.zero >= 3 ? dense / dense_shards + experts / expert_shards
-                                             : weights;
+    const double weight_shards =
+        p.zero >= 3 ? dense / dense_shards + experts / expert_shards : weights;
     r.parameters = bytes.weights * weight_shards;
     if (p.zero >= 3) r.parameters += bytes.weights * largest_layer;  // the gathered layer
-    r.gradients = bytes.gradients *
-                  (p.zero >= 2 ? dense / dense_shards + experts / expert_shards : weights);
-    r.optimizer = bytes.optimizer *
-                  (p.zero >= 1 ? dense / dense_shards + experts / expert_shards : weights);
+    r.gradients =
+        bytes.gradients * (p.zero >= 2 ? dense / dense_shards + experts / expert_shards : weights);
+    r.optimizer =
+        bytes.optimizer * (p.zero >= 1 ? dense / dense_shards + experts / expert_shards : weights);
     // Buffers: EP dispatch (FP8 in FP8 training) and combine (BF16) for two micro-batches in
     // flight (DualPipe overlaps two chunks), pipeline send/receive buffers for two micro-batches.
     const double tokens = static_cast<double>(e.training.seq_len) * p.micro_batch_size / p.cp;

@@ -31,11 +31,11 @@
 namespace clustersim::workload {
 
 struct RankMemory {
-  int rank = 0;               // pipeline rank
-  std::vector<int> stages;    // stages it holds
+  int rank = 0;             // pipeline rank
+  std::vector<int> stages;  // stages it holds
   int layers = 0;
   double micro_batches_in_flight = 0;  // in units of one stage's activations of one micro-batch
-  double parameters = 0;      // bytes
+  double parameters = 0;               // bytes
   double gradients = 0;
   double optimizer = 0;
   double activations = 0;

@@ -40,8 +40,8 @@ TEST_F(Korthikanti, NoParallelism) {  // sbh (34 + 5as/h)
 
 TEST_F(Korthikanti, TensorParallel) {  // sbh (10 + 24/t + 5as/(ht))
   const double t = 8;
-  EXPECT_NEAR(saved(paper_options(8, false)),
-              s_ * b_ * h_ * (10 + 24 / t + 5 * a_ * s_ / (h_ * t)), 1.0);
+  EXPECT_NEAR(saved(paper_options(8, false)), s_ * b_ * h_ * (10 + 24 / t + 5 * a_ * s_ / (h_ * t)),
+              1.0);
 }
 
 TEST_F(Korthikanti, TensorAndSequenceParallel) {  // sbh/t (34 + 5as/h)
@@ -69,8 +69,9 @@ TEST(LayerWorkload, GemmFlopsMatchTheModelCount) {
   const ModelStats stats = compute_model_stats(card, 4096);
   for (int layer : {0, 10}) {
     const LayerWorkload work = layer_workload(card, layer, options);
-    const double expected = 4096 * (stats.layers[static_cast<std::size_t>(layer)].forward_matmul_flops +
-                                    stats.layers[static_cast<std::size_t>(layer)].forward_attention_flops_causal);
+    const double expected =
+        4096 * (stats.layers[static_cast<std::size_t>(layer)].forward_matmul_flops +
+                stats.layers[static_cast<std::size_t>(layer)].forward_attention_flops_causal);
     EXPECT_NEAR(work.forward_flops(), expected, 1e-9 * expected);
     // W is one forward's worth of GEMMs; B two (GEMMs) plus the attention backward.
     EXPECT_LT(work.backward_weight_flops(), work.forward_flops());
