@@ -1,0 +1,292 @@
+#include "sim/collectives/collective.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "sim/core/engine.hpp"
+#include "sim/fabric/flow_model.hpp"
+#include "sim/fabric/router.hpp"
+
+namespace clustersim::collectives {
+namespace {
+
+using fabric::FlowModel;
+using fabric::Route;
+using fabric::Router;
+using fabric::Topology;
+using fabric::VertexId;
+
+// One transfer of a phase: `bytes` from one rank to another.
+struct Transfer {
+  VertexId from;
+  VertexId to;
+  double bytes;
+};
+
+// A phase: transfers that stream concurrently once the pipeline has filled `fill_hops` hops.
+struct Phase {
+  std::vector<Transfer> transfers;
+  int fill_hops = 0;
+};
+
+std::vector<Transfer> ring_transfers(const std::vector<VertexId>& ranks, double per_edge) {
+  std::vector<Transfer> out;
+  for (std::size_t i = 0; i < ranks.size(); ++i) {
+    out.push_back({ranks[i], ranks[(i + 1) % ranks.size()], per_edge});
+  }
+  return out;
+}
+
+// NCCL's double binary tree: tree A is the in-order binary tree over ranks 0..n-1; tree B the
+// same over the ranks shifted by one, so leaves of one are inner nodes of the other.
+std::vector<Transfer> tree_transfers(const std::vector<VertexId>& ranks, double half,
+                                     int& depth) {
+  const std::size_t n = ranks.size();
+  std::vector<Transfer> out;
+  depth = 0;
+  for (std::size_t shift : {std::size_t{0}, std::size_t{1}}) {
+    // Heap layout: parent of position p (p >= 1) is (p - 1) / 2.
+    for (std::size_t p = 1; p < n; ++p) {
+      const VertexId child = ranks[(p + shift) % n];
+      const VertexId parent = ranks[((p - 1) / 2 + shift) % n];
+      out.push_back({child, parent, half});   // reduce, up
+      out.push_back({parent, child, half});   // broadcast, down
+      int level = 0;
+      for (std::size_t q = p; q > 0; q = (q - 1) / 2) ++level;
+      depth = std::max(depth, level);
+    }
+  }
+  return out;
+}
+
+std::vector<Phase> plan(const Topology& topology, const CollectiveSpec& spec) {
+  const std::vector<VertexId>& ranks = spec.ranks;
+  const double n = static_cast<double>(ranks.size());
+  const double s = spec.bytes;
+  const int steps_ring = static_cast<int>(ranks.size()) - 1;
+  switch (spec.operation) {
+    case Operation::send_recv:
+      return {Phase{{{ranks[0], ranks[1], s}}, 0}};
+    case Operation::all_to_all: {
+      Phase phase;
+      for (VertexId from : ranks) {
+        for (VertexId to : ranks) {
+          if (from != to) phase.transfers.push_back({from, to, s / n});
+        }
+      }
+      return {phase};
+    }
+    case Operation::reduce_scatter:
+    case Operation::all_gather:
+    case Operation::all_reduce:
+      break;
+  }
+  const bool all_reduce = spec.operation == Operation::all_reduce;
+  if (spec.algorithm == Algorithm::tree) {
+    int depth = 0;
+    std::vector<Transfer> transfers = tree_transfers(ranks, s / 2, depth);
+    return {Phase{std::move(transfers), 2 * depth - 1}};
+  }
+  if (spec.algorithm == Algorithm::ring) {
+    const double per_edge = (all_reduce ? 2 : 1) * (n - 1) / n * s;
+    return {Phase{ring_transfers(ranks, per_edge), (all_reduce ? 2 : 1) * steps_ring - 1}};
+  }
+  // Hierarchical: group ranks by node (in rank order), then by local position.
+  std::vector<std::vector<VertexId>> nodes;
+  std::vector<int> node_of;
+  for (VertexId rank : ranks) {
+    const int node = topology.vertex(rank).node;
+    auto it = std::find(node_of.begin(), node_of.end(), node);
+    if (it == node_of.end()) {
+      node_of.push_back(node);
+      nodes.emplace_back();
+      it = node_of.end() - 1;
+    }
+    nodes[static_cast<std::size_t>(it - node_of.begin())].push_back(rank);
+  }
+  const std::size_t g = nodes.front().size();
+  for (const std::vector<VertexId>& members : nodes) {
+    if (members.size() != g) {
+      throw CollectiveError("hierarchical collectives need the same number of ranks on every node");
+    }
+  }
+  const double gd = static_cast<double>(g);
+  const double nodes_d = static_cast<double>(nodes.size());
+  auto intra = [&](double per_edge) {
+    Phase phase;
+    phase.fill_hops = static_cast<int>(g) - 2;
+    for (const std::vector<VertexId>& members : nodes) {
+      if (members.size() < 2) continue;
+      const std::vector<Transfer> ring = ring_transfers(members, per_edge);
+      phase.transfers.insert(phase.transfers.end(), ring.begin(), ring.end());
+    }
+    return phase;
+  };
+  auto inter = [&](double per_edge, int factor) {
+    Phase phase;
+    phase.fill_hops = factor * (static_cast<int>(nodes.size()) - 1) - 1;
+    for (std::size_t local = 0; local < g; ++local) {
+      std::vector<VertexId> rail;
+      for (const std::vector<VertexId>& members : nodes) rail.push_back(members[local]);
+      if (rail.size() < 2) continue;
+      const std::vector<Transfer> ring = ring_transfers(rail, per_edge);
+      phase.transfers.insert(phase.transfers.end(), ring.begin(), ring.end());
+    }
+    return phase;
+  };
+  // Intra-node reduce-scatter or all-gather moves (g-1)/g of what each GPU holds; the
+  // inter-node ring works on the 1/g shard.
+  std::vector<Phase> phases;
+  switch (spec.operation) {
+    case Operation::reduce_scatter:
+      phases.push_back(intra((gd - 1) / gd * s));
+      phases.push_back(inter((nodes_d - 1) / nodes_d * s / gd, 1));
+      break;
+    case Operation::all_gather:
+      phases.push_back(inter((nodes_d - 1) / nodes_d * s / gd, 1));
+      phases.push_back(intra((gd - 1) / gd * s));
+      break;
+    default:
+      phases.push_back(intra((gd - 1) / gd * s));
+      phases.push_back(inter(2 * (nodes_d - 1) / nodes_d * s / gd, 2));
+      phases.push_back(intra((gd - 1) / gd * s));
+      break;
+  }
+  std::erase_if(phases, [](const Phase& phase) { return phase.transfers.empty(); });
+  return phases;
+}
+
+void validate(const Topology& topology, const CollectiveSpec& spec) {
+  if (!(spec.bytes > 0)) {
+    throw CollectiveError(fmt::format("message size must be positive, got {} bytes", spec.bytes));
+  }
+  if (spec.ranks.size() < 2) {
+    throw CollectiveError(fmt::format("a collective needs at least 2 ranks, got {}",
+                                      spec.ranks.size()));
+  }
+  for (VertexId rank : spec.ranks) {
+    if (rank >= topology.vertex_count() ||
+        topology.vertex(rank).kind != fabric::VertexKind::gpu) {
+      throw CollectiveError(fmt::format("rank {} is not a GPU of topology \"{}\"", rank,
+                                        topology.name()));
+    }
+  }
+  const bool reduction = spec.operation == Operation::all_reduce ||
+                         spec.operation == Operation::reduce_scatter ||
+                         spec.operation == Operation::all_gather;
+  if (reduction && spec.algorithm == Algorithm::direct) {
+    throw CollectiveError(fmt::format("{} has no direct algorithm; use ring, tree or "
+                                      "hierarchical",
+                                      to_string(spec.operation)));
+  }
+  if (spec.algorithm == Algorithm::tree && spec.operation != Operation::all_reduce) {
+    throw CollectiveError(fmt::format("the tree algorithm is for all_reduce, not {}",
+                                      to_string(spec.operation)));
+  }
+}
+
+}  // namespace
+
+const char* to_string(Operation operation) {
+  switch (operation) {
+    case Operation::all_reduce:
+      return "all_reduce";
+    case Operation::reduce_scatter:
+      return "reduce_scatter";
+    case Operation::all_gather:
+      return "all_gather";
+    case Operation::all_to_all:
+      return "all_to_all";
+    case Operation::send_recv:
+      return "send_recv";
+  }
+  return "?";
+}
+
+const char* to_string(Algorithm algorithm) {
+  switch (algorithm) {
+    case Algorithm::ring:
+      return "ring";
+    case Algorithm::tree:
+      return "tree";
+    case Algorithm::hierarchical:
+      return "hierarchical";
+    case Algorithm::direct:
+      return "direct";
+  }
+  return "?";
+}
+
+double bus_factor(Operation operation, std::size_t ranks) {
+  const double n = static_cast<double>(ranks);
+  switch (operation) {
+    case Operation::all_reduce:
+      return 2 * (n - 1) / n;
+    case Operation::reduce_scatter:
+    case Operation::all_gather:
+    case Operation::all_to_all:
+      return (n - 1) / n;
+    case Operation::send_recv:
+      return 1;
+  }
+  return 1;
+}
+
+CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& spec) {
+  validate(topology, spec);
+  const std::vector<Phase> phases = plan(topology, spec);
+  Engine engine;
+  FlowModel model(engine, topology);
+  Router router(topology);
+  CollectiveResult result;
+  std::uint64_t hash = 0;
+  std::size_t next_phase = 0;
+  std::size_t outstanding = 0;
+  // Phases run one after the other; inside a phase, transfers stream together once the
+  // pipeline has filled (fill_hops x the slowest hop's latency).
+  std::function<void()> start_phase = [&] {
+    if (next_phase == phases.size()) return;
+    const Phase& phase = phases[next_phase++];
+    std::vector<Route> routes;
+    SimTime hop;
+    for (const Transfer& transfer : phase.transfers) {
+      routes.push_back(router.route(transfer.from, transfer.to, ++hash));
+      hop = std::max(hop, routes.back().latency);
+    }
+    const SimTime fill = SimTime::from_ps(hop.ps() * std::max(0, phase.fill_hops));
+    outstanding = phase.transfers.size();
+    engine.schedule_after(fill, [&, routes = std::move(routes), index = next_phase - 1] {
+      const Phase& current = phases[index];
+      for (std::size_t i = 0; i < current.transfers.size(); ++i) {
+        ++result.flows;
+        model.start(routes[i], current.transfers[i].bytes, [&](SimTime) {
+          if (--outstanding == 0) start_phase();
+        });
+      }
+    });
+  };
+  start_phase();
+  const RunStats run = engine.run();
+  result.time = run.end;
+  const double seconds = run.end.seconds();
+  result.algbw_bytes_per_s = seconds > 0 ? spec.bytes / seconds : 0;
+  result.busbw_bytes_per_s = result.algbw_bytes_per_s * bus_factor(spec.operation, spec.ranks.size());
+  const std::vector<fabric::LinkStats>& stats = model.link_stats(run.end);
+  std::vector<fabric::LinkId> order;
+  for (fabric::LinkId id = 0; id < stats.size(); ++id) {
+    if (stats[id].bytes > 0) order.push_back(id);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](fabric::LinkId a, fabric::LinkId b) {
+    return stats[a].bytes > stats[b].bytes;
+  });
+  order.resize(std::min<std::size_t>(order.size(), 8));
+  for (fabric::LinkId id : order) {
+    result.busiest_links.push_back({id, stats[id].bytes, model.mean_utilization(id, run.end),
+                                    stats[id].peak_utilization});
+  }
+  return result;
+}
+
+}  // namespace clustersim::collectives

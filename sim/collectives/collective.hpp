@@ -1,0 +1,70 @@
+#pragma once
+// Collectives as flows on the routed topology.
+//
+// Each algorithm is expressed the way the real one moves data, at flow level:
+//   - ring (NCCL ring): chunks stream around a ring, so every ring edge carries a flow of the
+//     algorithm's per-edge volume (all-reduce 2(n-1)/n S, reduce-scatter and all-gather
+//     (n-1)/n S) at the rate its path allows; the pipeline fills in (steps - 1) hops first;
+//   - tree (NCCL double binary tree): two complementary binary trees each reduce half the data
+//     up and broadcast it down, streamed, so every tree edge carries S/2 each way; filling takes
+//     2 x depth hops;
+//   - hierarchical: reduce-scatter inside each node over NVLink, the inter-node collective among
+//     the GPUs of equal local index on 1/g of the data, then all-gather inside each node;
+//   - direct all-to-all: one flow per ordered pair, S/n each;
+//   - send/receive: one flow.
+// Sizes follow nccl-tests: S is the all-reduce buffer, the all-gather output, the reduce-scatter
+// input, the all-to-all send buffer; algbw = S / t and busbw = algbw x (2(n-1)/n for all-reduce,
+// (n-1)/n for reduce-scatter, all-gather and all-to-all, 1 for send/receive).
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sim/core/sim_time.hpp"
+#include "sim/fabric/topology.hpp"
+
+namespace clustersim::collectives {
+
+enum class Operation { all_reduce, reduce_scatter, all_gather, all_to_all, send_recv };
+enum class Algorithm { ring, tree, hierarchical, direct };
+
+class CollectiveError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+struct CollectiveSpec {
+  Operation operation = Operation::all_reduce;
+  Algorithm algorithm = Algorithm::ring;
+  double bytes = 0;                      // S, nccl-tests convention
+  std::vector<fabric::VertexId> ranks;  // GPUs, in rank order
+};
+
+struct LinkLoad {
+  fabric::LinkId link = 0;
+  double bytes = 0;
+  double mean_utilization = 0;  // over the collective's duration
+  double peak_utilization = 0;
+};
+
+struct CollectiveResult {
+  SimTime time;
+  double algbw_bytes_per_s = 0;
+  double busbw_bytes_per_s = 0;
+  std::uint64_t flows = 0;
+  std::vector<LinkLoad> busiest_links;  // most bytes first, up to 8
+};
+
+[[nodiscard]] const char* to_string(Operation operation);
+[[nodiscard]] const char* to_string(Algorithm algorithm);
+// The bus-bandwidth factor nccl-tests applies for `operation` on n ranks.
+[[nodiscard]] double bus_factor(Operation operation, std::size_t ranks);
+
+// Simulates the collective to completion on an otherwise idle fabric. Throws CollectiveError for
+// bad requests (non-positive size, fewer than two ranks, a rank that is not a GPU, an algorithm
+// the operation does not have).
+[[nodiscard]] CollectiveResult run_collective(const fabric::Topology& topology,
+                                              const CollectiveSpec& spec);
+
+}  // namespace clustersim::collectives

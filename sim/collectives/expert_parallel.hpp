@@ -1,0 +1,51 @@
+#pragma once
+// Expert-parallel dispatch and combine in the manner of DeepEP's normal kernels (DeepSeek-V3 TR
+// §3.2.2): a token bound for experts on another node crosses InfiniBand once per target node, to
+// the GPU with the same in-node index there, and is forwarded over NVLink to each target GPU on
+// that node; tokens for experts on the sender's own node go over NVLink directly. Node-limited
+// routing sends a token to at most `max_nodes` nodes. Dispatch carries FP8 values with one FP32
+// scale per 128 (hidden x (1 + 4/128) bytes), combine BF16 (hidden x 2 bytes), in reverse.
+// The transfers of a dispatch (or combine) stream together, as DeepEP pipelines its chunks.
+//
+// Routing model: every token draws its `max_nodes` nodes uniformly, then its top_k experts
+// uniformly among those nodes' experts (what DeepEP's benchmark does with random gate scores);
+// or, with `imbalance` > 0, expert popularity follows a Zipf law of that exponent. Seeded.
+//
+// Bandwidths are reported as DeepEP reports them: "RDMA" bytes are tokens x target nodes
+// (including the sender's own node, DeepEP's logical count) x token bytes, per rank, over the
+// time; "NVL" bytes are the tokens each rank receives x token bytes.
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/collectives/collective.hpp"
+
+namespace clustersim::collectives {
+
+struct ExpertParallelSpec {
+  std::vector<fabric::VertexId> ranks;  // the EP group's GPUs, node-major
+  int tokens_per_rank = 4096;
+  int hidden = 7168;
+  int experts = 256;
+  int top_k = 8;
+  int max_nodes = 4;
+  double imbalance = 0;  // Zipf exponent of expert popularity; 0 = uniform
+  std::uint64_t seed = 1;
+};
+
+struct ExpertParallelResult {
+  CollectiveResult dispatch;
+  CollectiveResult combine;
+  double rdma_tokens_per_rank = 0;  // logical, DeepEP's count (mean over ranks)
+  double nvl_tokens_per_rank = 0;   // received (mean over ranks)
+  double dispatch_rdma_bytes_per_s = 0;
+  double dispatch_nvl_bytes_per_s = 0;
+  double combine_rdma_bytes_per_s = 0;
+  double combine_nvl_bytes_per_s = 0;
+  int nodes = 0;
+};
+
+[[nodiscard]] ExpertParallelResult run_expert_parallel(const fabric::Topology& topology,
+                                                       const ExpertParallelSpec& spec);
+
+}  // namespace clustersim::collectives
