@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "sim/cli/collective_command.hpp"
 #include "sim/cli/commands.hpp"
 
 namespace {
@@ -99,6 +100,44 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"model", "hardware", "topology", "experiment", "sweep", "cost"}));
   add_common(*validate_cmd, validate);
 
+  CollectiveOptions collective;
+  CLI::App* collective_cmd = app.add_subcommand(
+      "collective", "One collective or EP dispatch + combine on a cluster: time, algbw, busbw");
+  collective_cmd
+      ->add_option("--op", collective.operation,
+                   "all_reduce, reduce_scatter, all_gather, all_to_all, send_recv or ep")
+      ->capture_default_str();
+  collective_cmd->add_option("--algorithm", collective.algorithm,
+                             "ring, tree, hierarchical or direct (default: ring, or direct for "
+                             "all_to_all and send_recv)");
+  collective_cmd->add_option("--size", collective.size, "Message size with its unit (nccl-tests S)")
+      ->capture_default_str();
+  collective_cmd->add_option("--topology", collective.topology, "Topology card name or path")
+      ->capture_default_str();
+  collective_cmd->add_option("--hardware", collective.hardware, "Hardware profile name or path")
+      ->capture_default_str();
+  collective_cmd->add_option("--nodes", collective.nodes, "Nodes in the cluster")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
+  collective_cmd->add_option("--gpus-per-node", collective.gpus_per_node,
+                             "GPUs per node (default: the profile's scale-up domain)");
+  collective_cmd->add_option("--tokens", collective.tokens, "ep: tokens per rank")
+      ->capture_default_str();
+  collective_cmd->add_option("--hidden", collective.hidden, "ep: hidden size")
+      ->capture_default_str();
+  collective_cmd->add_option("--experts", collective.experts, "ep: routed experts")
+      ->capture_default_str();
+  collective_cmd->add_option("--top-k", collective.top_k, "ep: experts per token")
+      ->capture_default_str();
+  collective_cmd->add_option("--max-nodes", collective.max_nodes, "ep: nodes per token at most")
+      ->capture_default_str();
+  collective_cmd->add_option("--imbalance", collective.imbalance,
+                             "ep: Zipf exponent of expert popularity (0: uniform)");
+  collective_cmd
+      ->add_option("--comm-sms", collective.comm_sms, "SMs the communication kernels hold")
+      ->capture_default_str();
+  add_common(*collective_cmd, collective.common);
+
   CrosscheckOptions crosscheck;
   CLI::App* crosscheck_cmd = app.add_subcommand(
       "crosscheck", "Simulator prediction against microbenchmark measurements, per case");
@@ -130,6 +169,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run_experiment(run);
     if (*sweep_cmd) return run_sweep(sweep);
     if (*memory_cmd) return run_memory(memory);
+    if (*collective_cmd) return run_collective_command(collective);
     if (*topo_cmd) return run_topo(topo);
     if (*model_cmd) return run_model(model);
     if (*validate_cmd) return run_validate(validate_files, validate_kind, validate);

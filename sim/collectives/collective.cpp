@@ -41,8 +41,7 @@ std::vector<Transfer> ring_transfers(const std::vector<VertexId>& ranks, double 
 
 // NCCL's double binary tree: tree A is the in-order binary tree over ranks 0..n-1; tree B the
 // same over the ranks shifted by one, so leaves of one are inner nodes of the other.
-std::vector<Transfer> tree_transfers(const std::vector<VertexId>& ranks, double half,
-                                     int& depth) {
+std::vector<Transfer> tree_transfers(const std::vector<VertexId>& ranks, double half, int& depth) {
   const std::size_t n = ranks.size();
   std::vector<Transfer> out;
   depth = 0;
@@ -51,8 +50,8 @@ std::vector<Transfer> tree_transfers(const std::vector<VertexId>& ranks, double 
     for (std::size_t p = 1; p < n; ++p) {
       const VertexId child = ranks[(p + shift) % n];
       const VertexId parent = ranks[((p - 1) / 2 + shift) % n];
-      out.push_back({child, parent, half});   // reduce, up
-      out.push_back({parent, child, half});   // broadcast, down
+      out.push_back({child, parent, half});  // reduce, up
+      out.push_back({parent, child, half});  // broadcast, down
       int level = 0;
       for (std::size_t q = p; q > 0; q = (q - 1) / 2) ++level;
       depth = std::max(depth, level);
@@ -163,27 +162,27 @@ void validate(const Topology& topology, const CollectiveSpec& spec) {
     throw CollectiveError(fmt::format("message size must be positive, got {} bytes", spec.bytes));
   }
   if (spec.ranks.size() < 2) {
-    throw CollectiveError(fmt::format("a collective needs at least 2 ranks, got {}",
-                                      spec.ranks.size()));
+    throw CollectiveError(
+        fmt::format("a collective needs at least 2 ranks, got {}", spec.ranks.size()));
   }
   for (VertexId rank : spec.ranks) {
-    if (rank >= topology.vertex_count() ||
-        topology.vertex(rank).kind != fabric::VertexKind::gpu) {
-      throw CollectiveError(fmt::format("rank {} is not a GPU of topology \"{}\"", rank,
-                                        topology.name()));
+    if (rank >= topology.vertex_count() || topology.vertex(rank).kind != fabric::VertexKind::gpu) {
+      throw CollectiveError(
+          fmt::format("rank {} is not a GPU of topology \"{}\"", rank, topology.name()));
     }
   }
   const bool reduction = spec.operation == Operation::all_reduce ||
                          spec.operation == Operation::reduce_scatter ||
                          spec.operation == Operation::all_gather;
   if (reduction && spec.algorithm == Algorithm::direct) {
-    throw CollectiveError(fmt::format("{} has no direct algorithm; use ring, tree or "
-                                      "hierarchical",
-                                      to_string(spec.operation)));
+    throw CollectiveError(
+        fmt::format("{} has no direct algorithm; use ring, tree or "
+                    "hierarchical",
+                    to_string(spec.operation)));
   }
   if (spec.algorithm == Algorithm::tree && spec.operation != Operation::all_reduce) {
-    throw CollectiveError(fmt::format("the tree algorithm is for all_reduce, not {}",
-                                      to_string(spec.operation)));
+    throw CollectiveError(
+        fmt::format("the tree algorithm is for all_reduce, not {}", to_string(spec.operation)));
   }
 }
 
@@ -272,7 +271,8 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
   result.time = run.end;
   const double seconds = run.end.seconds();
   result.algbw_bytes_per_s = seconds > 0 ? spec.bytes / seconds : 0;
-  result.busbw_bytes_per_s = result.algbw_bytes_per_s * bus_factor(spec.operation, spec.ranks.size());
+  result.busbw_bytes_per_s =
+      result.algbw_bytes_per_s * bus_factor(spec.operation, spec.ranks.size());
   const std::vector<fabric::LinkStats>& stats = model.link_stats(run.end);
   std::vector<fabric::LinkId> order;
   for (fabric::LinkId id = 0; id < stats.size(); ++id) {
@@ -283,8 +283,8 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
   });
   order.resize(std::min<std::size_t>(order.size(), 8));
   for (fabric::LinkId id : order) {
-    result.busiest_links.push_back({id, stats[id].bytes, model.mean_utilization(id, run.end),
-                                    stats[id].peak_utilization});
+    result.busiest_links.push_back(
+        {id, stats[id].bytes, model.mean_utilization(id, run.end), stats[id].peak_utilization});
   }
   return result;
 }

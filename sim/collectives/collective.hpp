@@ -37,7 +37,7 @@ class CollectiveError : public std::invalid_argument {
 struct CollectiveSpec {
   Operation operation = Operation::all_reduce;
   Algorithm algorithm = Algorithm::ring;
-  double bytes = 0;                      // S, nccl-tests convention
+  double bytes = 0;                     // S, nccl-tests convention
   std::vector<fabric::VertexId> ranks;  // GPUs, in rank order
 };
 

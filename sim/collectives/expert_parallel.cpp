@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <numeric>
-#include <random>
 
 #include <fmt/format.h>
 
@@ -17,6 +15,27 @@ namespace {
 
 using fabric::Topology;
 using fabric::VertexId;
+
+// SplitMix64 with Lemire's multiply-shift bounded draw: a fast, seeded, platform-independent
+// stream (the routing draws millions of small integers).
+class TokenRandom {
+ public:
+  explicit TokenRandom(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, n), n > 0 (bias below 2^-32 for the n used here).
+  int below(int n) {
+    return static_cast<int>(((next() >> 32) * static_cast<std::uint64_t>(n)) >> 32);
+  }
+  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+ private:
+  std::uint64_t state_;
+};
 
 struct Layout {
   std::vector<int> node_of_rank;   // node index within the group
@@ -43,11 +62,11 @@ Layout layout(const Topology& topology, const std::vector<VertexId>& ranks) {
   return out;
 }
 
-// Token counts between ranks: rdma[src][dst node] tokens over InfiniBand (to the relay),
-// nvl[(a, b)] tokens over NVLink.
+// Token counts between ranks: rdma[src][dst node] tokens over InfiniBand (to the relay);
+// nvl[a * ranks + b] tokens over NVLink from rank a to rank b.
 struct Traffic {
   std::vector<std::vector<double>> rdma;
-  std::map<std::pair<std::size_t, std::size_t>, double> nvl;
+  std::vector<double> nvl;
   double logical_rdma_tokens = 0;
   double received_tokens = 0;
 };
@@ -59,60 +78,71 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
   const int experts_per_node = spec.experts / nodes;
   Traffic traffic;
   traffic.rdma.assign(ranks, std::vector<double>(static_cast<std::size_t>(nodes), 0.0));
-  std::mt19937_64 rng(spec.seed);
+  traffic.nvl.assign(ranks * ranks, 0.0);
+  TokenRandom rng(spec.seed);
   // Expert popularity (Zipf over a seeded permutation when imbalanced).
   std::vector<double> weight(static_cast<std::size_t>(spec.experts), 1.0);
   if (spec.imbalance > 0) {
     std::vector<int> order(static_cast<std::size_t>(spec.experts));
     std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), rng);
+    for (std::size_t i = order.size(); i > 1; --i) {
+      std::swap(order[i - 1], order[static_cast<std::size_t>(rng.below(static_cast<int>(i)))]);
+    }
     for (std::size_t i = 0; i < order.size(); ++i) {
       weight[static_cast<std::size_t>(order[i])] =
           1.0 / std::pow(static_cast<double>(i + 1), spec.imbalance);
     }
   }
+  const int chosen_nodes = std::min(spec.max_nodes, nodes);
+  const int pool = chosen_nodes * experts_per_node;  // candidate experts of a token
+  const auto k = static_cast<std::size_t>(std::min(spec.top_k, pool));
   std::vector<int> node_order(static_cast<std::size_t>(nodes));
-  std::vector<int> candidates;
+  std::vector<int> picked;
   std::vector<double> keys;
+  std::vector<int> index;
+  std::vector<std::size_t> target_ranks;
+  std::vector<int> target_nodes;
   for (std::size_t src = 0; src < ranks; ++src) {
     const int src_node = l.node_of_rank[src];
     for (int token = 0; token < spec.tokens_per_rank; ++token) {
+      // The token's nodes: the first `chosen_nodes` of a partial shuffle.
       std::iota(node_order.begin(), node_order.end(), 0);
-      std::shuffle(node_order.begin(), node_order.end(), rng);
-      const int chosen_nodes = std::min(spec.max_nodes, nodes);
-      candidates.clear();
       for (int i = 0; i < chosen_nodes; ++i) {
-        const int node = node_order[static_cast<std::size_t>(i)];
-        for (int e = 0; e < experts_per_node; ++e) candidates.push_back(node * experts_per_node + e);
+        std::swap(node_order[static_cast<std::size_t>(i)],
+                  node_order[static_cast<std::size_t>(i + rng.below(nodes - i))]);
       }
-      // top_k experts without replacement: a partial Fisher-Yates shuffle when uniform, weighted
-      // sampling (Efraimidis-Spirakis keys) when popularity is skewed.
-      const auto k = std::min<std::size_t>(static_cast<std::size_t>(spec.top_k), candidates.size());
+      auto expert_at = [&](int slot) {
+        return node_order[static_cast<std::size_t>(slot / experts_per_node)] * experts_per_node +
+               slot % experts_per_node;
+      };
+      // top_k distinct experts among the pool: rejection sampling when uniform (k << pool),
+      // weighted sampling without replacement (Efraimidis-Spirakis keys) when skewed.
+      picked.clear();
       if (spec.imbalance > 0) {
-        keys.resize(candidates.size());
-        std::uniform_real_distribution<double> uniform(0.0, 1.0);
-        for (std::size_t c = 0; c < candidates.size(); ++c) {
-          keys[c] = std::log(uniform(rng) + 1e-300) /
-                    weight[static_cast<std::size_t>(candidates[c])];
+        keys.resize(static_cast<std::size_t>(pool));
+        index.resize(static_cast<std::size_t>(pool));
+        for (int slot = 0; slot < pool; ++slot) {
+          keys[static_cast<std::size_t>(slot)] =
+              std::log(rng.unit() + 1e-300) / weight[static_cast<std::size_t>(expert_at(slot))];
+          index[static_cast<std::size_t>(slot)] = slot;
         }
-        std::vector<std::size_t> index(candidates.size());
-        std::iota(index.begin(), index.end(), 0);
         std::partial_sort(index.begin(), index.begin() + static_cast<std::ptrdiff_t>(k),
-                          index.end(),
-                          [&](std::size_t a, std::size_t b) { return keys[a] > keys[b]; });
-        std::vector<int> picked;
-        for (std::size_t i = 0; i < k; ++i) picked.push_back(candidates[index[i]]);
-        std::copy(picked.begin(), picked.end(), candidates.begin());
+                          index.end(), [&](int a, int b) {
+                            return keys[static_cast<std::size_t>(a)] >
+                                   keys[static_cast<std::size_t>(b)];
+                          });
+        for (std::size_t i = 0; i < k; ++i) picked.push_back(expert_at(index[i]));
       } else {
-        for (std::size_t i = 0; i < k; ++i) {
-          std::uniform_int_distribution<std::size_t> pick(i, candidates.size() - 1);
-          std::swap(candidates[i], candidates[pick(rng)]);
+        while (picked.size() < k) {
+          const int expert = expert_at(rng.below(pool));
+          if (std::find(picked.begin(), picked.end(), expert) == picked.end()) {
+            picked.push_back(expert);
+          }
         }
       }
-      std::vector<std::size_t> target_ranks;
-      std::vector<int> target_nodes;
-      for (std::size_t i = 0; i < k; ++i) {
-        const int expert = candidates[i];
+      target_ranks.clear();
+      target_nodes.clear();
+      for (int expert : picked) {
         const auto rank = static_cast<std::size_t>(expert / experts_per_rank);
         if (std::find(target_ranks.begin(), target_ranks.end(), rank) == target_ranks.end()) {
           target_ranks.push_back(rank);
@@ -131,7 +161,7 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
                                               [static_cast<std::size_t>(l.local_of_rank[src])];
         if (node != src_node) traffic.rdma[src][static_cast<std::size_t>(node)] += 1;
         for (std::size_t rank : target_ranks) {
-          if (l.node_of_rank[rank] == node && rank != entry) traffic.nvl[{entry, rank}] += 1;
+          if (l.node_of_rank[rank] == node && rank != entry) traffic.nvl[entry * ranks + rank] += 1;
         }
       }
     }
@@ -139,84 +169,120 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
   return traffic;
 }
 
-CollectiveResult simulate(const Topology& topology, const ExpertParallelSpec& spec,
-                          const Layout& l, const Traffic& traffic, double token_bytes,
-                          bool reverse) {
+struct Group {
+  ExpertParallelSpec spec;  // ranks of this group only
+  Layout layout;
+  Traffic traffic;
+};
+
+CollectiveResult simulate(const Topology& topology, const std::vector<Group>& groups,
+                          double token_bytes, bool reverse) {
   Engine engine;
   fabric::FlowModel model(engine, topology);
   fabric::Router router(topology);
   CollectiveResult result;
   std::uint64_t hash = 0;
-  auto start = [&](std::size_t a, std::size_t b, double tokens) {
-    if (tokens <= 0) return;
-    const VertexId from = spec.ranks[reverse ? b : a];
-    const VertexId to = spec.ranks[reverse ? a : b];
-    model.start(router.route(from, to, ++hash), tokens * token_bytes, {});
-    ++result.flows;
-  };
-  for (std::size_t src = 0; src < traffic.rdma.size(); ++src) {
-    for (std::size_t node = 0; node < traffic.rdma[src].size(); ++node) {
-      const std::size_t relay =
-          l.ranks_of_node[node][static_cast<std::size_t>(l.local_of_rank[src])];
-      start(src, relay, traffic.rdma[src][node]);
+  for (const Group& group : groups) {
+    const std::vector<VertexId>& ranks = group.spec.ranks;
+    auto start = [&](std::size_t a, std::size_t b, double tokens) {
+      if (tokens <= 0) return;
+      const VertexId from = ranks[reverse ? b : a];
+      const VertexId to = ranks[reverse ? a : b];
+      model.start(router.route(from, to, ++hash), tokens * token_bytes, {});
+      ++result.flows;
+    };
+    const Layout& l = group.layout;
+    for (std::size_t src = 0; src < group.traffic.rdma.size(); ++src) {
+      for (std::size_t node = 0; node < group.traffic.rdma[src].size(); ++node) {
+        const std::size_t relay =
+            l.ranks_of_node[node][static_cast<std::size_t>(l.local_of_rank[src])];
+        start(src, relay, group.traffic.rdma[src][node]);
+      }
+    }
+    const std::size_t n = ranks.size();
+    for (std::size_t a = 0; a < n; ++a) {
+      for (std::size_t b = 0; b < n; ++b) start(a, b, group.traffic.nvl[a * n + b]);
     }
   }
-  for (const auto& [pair, tokens] : traffic.nvl) start(pair.first, pair.second, tokens);
   const RunStats run = engine.run();
   result.time = run.end;
   return result;
 }
 
-}  // namespace
-
-ExpertParallelResult run_expert_parallel(const Topology& topology,
-                                         const ExpertParallelSpec& spec) {
-  if (spec.ranks.size() < 2) {
-    throw CollectiveError(fmt::format("an EP group needs at least 2 ranks, got {}",
-                                      spec.ranks.size()));
-  }
-  for (VertexId rank : spec.ranks) {
-    if (rank >= topology.vertex_count() ||
-        topology.vertex(rank).kind != fabric::VertexKind::gpu) {
-      throw CollectiveError(fmt::format("rank {} is not a GPU of topology \"{}\"", rank,
-                                        topology.name()));
-    }
-  }
-  if (spec.tokens_per_rank <= 0 || spec.hidden <= 0) {
-    throw CollectiveError(fmt::format("tokens per rank and hidden size must be positive, got {} "
-                                      "and {}",
-                                      spec.tokens_per_rank, spec.hidden));
-  }
-  if (spec.experts % static_cast<int>(spec.ranks.size()) != 0) {
-    throw CollectiveError(fmt::format("{} experts do not spread evenly over {} EP ranks",
-                                      spec.experts, spec.ranks.size()));
-  }
-  const Layout l = layout(topology, spec.ranks);
-  const int nodes = static_cast<int>(l.ranks_of_node.size());
+void validate_group(const Topology& topology, const ExpertParallelSpec& spec, const Layout& l) {
   for (const auto& members : l.ranks_of_node) {
     if (members.size() != l.ranks_of_node.front().size()) {
       throw CollectiveError("an EP group needs the same number of ranks on every node");
     }
   }
+  const int nodes = static_cast<int>(l.ranks_of_node.size());
   if (spec.max_nodes < 1 || spec.max_nodes > nodes) {
-    throw CollectiveError(fmt::format("a token may go to at most {} nodes, but the EP group "
-                                      "spans {}",
-                                      spec.max_nodes, nodes));
+    throw CollectiveError(
+        fmt::format("a token may go to at most {} nodes, but the EP group "
+                    "spans {}",
+                    spec.max_nodes, nodes));
+  }
+  if (spec.experts % static_cast<int>(spec.ranks.size()) != 0) {
+    throw CollectiveError(fmt::format("{} experts do not spread evenly over {} EP ranks",
+                                      spec.experts, spec.ranks.size()));
   }
   if (spec.top_k < 1 || spec.top_k > spec.max_nodes * (spec.experts / nodes)) {
     throw CollectiveError(fmt::format("top_k = {} cannot be met by {} nodes of {} experts",
                                       spec.top_k, spec.max_nodes, spec.experts / nodes));
   }
-  const Traffic traffic = route_tokens(spec, l);
+  (void)topology;
+}
+
+}  // namespace
+
+ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertParallelSpec& spec) {
+  if (spec.ranks.size() < 2) {
+    throw CollectiveError(
+        fmt::format("an EP group needs at least 2 ranks, got {}", spec.ranks.size()));
+  }
+  for (VertexId rank : spec.ranks) {
+    if (rank >= topology.vertex_count() || topology.vertex(rank).kind != fabric::VertexKind::gpu) {
+      throw CollectiveError(
+          fmt::format("rank {} is not a GPU of topology \"{}\"", rank, topology.name()));
+    }
+  }
+  if (spec.tokens_per_rank <= 0 || spec.hidden <= 0) {
+    throw CollectiveError(
+        fmt::format("tokens per rank and hidden size must be positive, got {} "
+                    "and {}",
+                    spec.tokens_per_rank, spec.hidden));
+  }
+  const std::size_t group_size =
+      spec.group_size > 0 ? static_cast<std::size_t>(spec.group_size) : spec.ranks.size();
+  if (spec.ranks.size() % group_size != 0) {
+    throw CollectiveError(
+        fmt::format("{} ranks do not split into EP groups of {}", spec.ranks.size(), group_size));
+  }
+  std::vector<Group> groups;
+  double logical_rdma = 0;
+  double received = 0;
+  for (std::size_t first = 0; first < spec.ranks.size(); first += group_size) {
+    Group group;
+    group.spec = spec;
+    group.spec.ranks.assign(spec.ranks.begin() + static_cast<std::ptrdiff_t>(first),
+                            spec.ranks.begin() + static_cast<std::ptrdiff_t>(first + group_size));
+    group.spec.seed = spec.seed + first;  // an independent stream per group
+    group.layout = layout(topology, group.spec.ranks);
+    validate_group(topology, group.spec, group.layout);
+    group.traffic = route_tokens(group.spec, group.layout);
+    logical_rdma += group.traffic.logical_rdma_tokens;
+    received += group.traffic.received_tokens;
+    groups.push_back(std::move(group));
+  }
   const double fp8_bytes = spec.hidden * (1.0 + 4.0 / 128.0);
   const double bf16_bytes = spec.hidden * 2.0;
   ExpertParallelResult result;
-  result.nodes = nodes;
-  result.dispatch = simulate(topology, spec, l, traffic, fp8_bytes, false);
-  result.combine = simulate(topology, spec, l, traffic, bf16_bytes, true);
+  result.nodes = static_cast<int>(groups.front().layout.ranks_of_node.size());
+  result.dispatch = simulate(topology, groups, fp8_bytes, false);
+  result.combine = simulate(topology, groups, bf16_bytes, true);
   const double ranks = static_cast<double>(spec.ranks.size());
-  result.rdma_tokens_per_rank = traffic.logical_rdma_tokens / ranks;
-  result.nvl_tokens_per_rank = traffic.received_tokens / ranks;
+  result.rdma_tokens_per_rank = logical_rdma / ranks;
+  result.nvl_tokens_per_rank = received / ranks;
   auto rate = [](double bytes, SimTime t) { return t.seconds() > 0 ? bytes / t.seconds() : 0.0; };
   result.dispatch_rdma_bytes_per_s =
       rate(result.rdma_tokens_per_rank * fp8_bytes, result.dispatch.time);

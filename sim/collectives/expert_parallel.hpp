@@ -31,6 +31,8 @@ struct ExpertParallelSpec {
   int max_nodes = 4;
   double imbalance = 0;  // Zipf exponent of expert popularity; 0 = uniform
   std::uint64_t seed = 1;
+  // Several EP groups at once: `ranks` split into consecutive groups of this many (0: one group).
+  int group_size = 0;
 };
 
 struct ExpertParallelResult {

@@ -491,20 +491,20 @@ SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
   return spec;
 }
 
-CostProfile load_cost_profile(const std::string& file, const LoadOptions& options) {
-  const bool is_name = file.find('/') == std::string::npos && !file.ends_with(".yaml");
-  if (!is_name) {
-    return load_card<CostProfile>(file, CardKind::cost, options, detail::read_cost_profile);
-  }
-  // A library name: resolve it as a reference written on the command line.
+std::string find_card(const std::string& name_or_path, CardKind kind, const std::string& what,
+                      const LoadOptions& options) {
   Diagnostics diagnostics;
   CardLibrary library(roots_of(options), diagnostics);
-  const Node reference = Node::make_scalar(file, SourceLocation{"--cost", 0, 0});
-  std::optional<fs::path> found =
-      library.find(reference, CardKind::cost, fs::current_path() / ".", "");
+  const Node reference = Node::make_scalar(name_or_path, SourceLocation{what, 0, 0});
+  const std::optional<fs::path> found = library.find(reference, kind, fs::current_path() / ".", "");
   diagnostics.throw_if_any();
-  return load_card<CostProfile>(found->string(), CardKind::cost, options,
-                                detail::read_cost_profile);
+  return detail::display_path(*found);
+}
+
+CostProfile load_cost_profile(const std::string& file, const LoadOptions& options) {
+  const bool is_name = file.find('/') == std::string::npos && !file.ends_with(".yaml");
+  const std::string path = is_name ? find_card(file, CardKind::cost, "--cost", options) : file;
+  return load_card<CostProfile>(path, CardKind::cost, options, detail::read_cost_profile);
 }
 
 CardKind detect_kind(const std::string& file) {

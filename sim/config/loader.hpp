@@ -40,6 +40,11 @@ struct LoadOptions {
 [[nodiscard]] TopologySpec load_topology(const std::string& file, const LoadOptions& options = {});
 [[nodiscard]] Experiment load_experiment(const std::string& file, const LoadOptions& options = {});
 [[nodiscard]] SweepSpec load_sweep(const std::string& file, const LoadOptions& options = {});
+// The file a card name ("mpft") or path stands for, looked up as a reference written on the
+// command line (`what` names the option in messages). Throws ConfigError when not found.
+[[nodiscard]] std::string find_card(const std::string& name_or_path, CardKind kind,
+                                    const std::string& what, const LoadOptions& options = {});
+
 // `file` may also be a library name (hardware_profiles/costs/NAME.yaml).
 [[nodiscard]] CostProfile load_cost_profile(const std::string& file,
                                             const LoadOptions& options = {});

@@ -59,12 +59,12 @@ TEST(Cli, VersionAndHelpExitZero) {
   EXPECT_EQ(version.out, "clustersim " CLUSTERSIM_VERSION "\n");
   const Result help = run("--help");
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* command :
-       {"run", "sweep", "topo", "model", "memory", "crosscheck", "plot", "validate"}) {
+  for (const char* command : {"run", "sweep", "topo", "model", "memory", "collective", "crosscheck",
+                              "plot", "validate"}) {
     EXPECT_NE(help.out.find(command), std::string::npos) << command;
   }
-  for (const char* command :
-       {"run", "sweep", "topo", "model", "memory", "crosscheck", "plot", "validate"}) {
+  for (const char* command : {"run", "sweep", "topo", "model", "memory", "collective", "crosscheck",
+                              "plot", "validate"}) {
     const Result sub = run(std::string(command) + " --help");
     EXPECT_EQ(sub.exit_code, 0) << command;
     EXPECT_NE(sub.out.find("Usage"), std::string::npos) << command;
@@ -165,6 +165,46 @@ TEST(Cli, TopoReportsCountsDiameterBisectionAndCost) {
   const Result text = run("topo " + kRoot + "/topologies/slimfly.yaml");
   EXPECT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("counts from closed forms; the graph was not built"), std::string::npos);
+}
+
+TEST(Cli, CollectivePrintsNcclTestsQuantities) {
+  const Result result = run("collective --topology h800_node --nodes 1 --size '1 GiB' --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  EXPECT_EQ(report["ranks"], 8);
+  EXPECT_NEAR(report["busbw_bytes_per_s"].get<double>() / 1e9, 159.4, 0.5);
+  EXPECT_FALSE(report["busiest_links"].empty());
+  const Result ep = run("collective --op ep --nodes 4 --tokens 256 --json");
+  ASSERT_EQ(ep.exit_code, 0) << ep.err;
+  EXPECT_GT(nlohmann::json::parse(ep.out)["dispatch"]["rdma_bytes_per_s"].get<double>(), 0);
+}
+
+TEST(Cli, CollectiveRejectsBadRequests) {
+  struct Case {
+    std::string arguments, message;
+  };
+  const Case cases[] = {
+      {"collective --size 0B",
+       "clustersim collective: message size must be positive, got 0 bytes\n"},
+      {"collective --size 12",
+       "clustersim collective: --size: missing unit: write the size with "
+       "its unit, e.g. \"80 GiB\" or \"70272 B\"\n"},
+      {"collective --op ep --nodes 2",
+       "clustersim collective: a token may go to at most 4 nodes, but the EP group spans 2\n"},
+      {"collective --comm-sms 200",
+       "clustersim collective: --comm-sms 200 is outside the 132 SMs of one NVIDIA H800 SXM5 "
+       "80GB\n"},
+      {"collective --topology ft2 --nodes 5000",
+       "clustersim collective: a two-level fat-tree of 64-port switches holds at most 64 leaves; "
+       "1250 are needed\n"},
+      {"collective --op allreduce",
+       "clustersim collective: unknown operation \"allreduce\"; expected all_reduce, "
+       "reduce_scatter, all_gather, all_to_all, send_recv or ep\n"}};
+  for (const Case& c : cases) {
+    const Result result = run(c.arguments);
+    EXPECT_EQ(result.exit_code, 2) << c.arguments;
+    EXPECT_EQ(result.err, c.message) << c.arguments;
+  }
 }
 
 TEST(Cli, TopoRejectsParametersThatCannotBeBuilt) {

@@ -19,8 +19,8 @@ class OneNode : public ::testing::Test {
       config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml");
   fabric::Topology node_ = fabric::build_cluster(
       config::load_topology(kRoot + "/topologies/h800_node.yaml"), {1, 8, &hw_});
-  const double nvlink_ = 160e9;      // achievable per direction (profile)
-  const double hop_ = 3.33e-6;       // GPU -> NVSwitch -> GPU latency (profile)
+  const double nvlink_ = 160e9;  // achievable per direction (profile)
+  const double hop_ = 3.33e-6;   // GPU -> NVSwitch -> GPU latency (profile)
   const double s_ = 1024.0 * 1024 * 1024;
 
   CollectiveResult run(Operation op, Algorithm algorithm, double bytes) {
@@ -121,8 +121,8 @@ TEST(Fabrics, MultiPlaneAndMultiRailPerformAlike) {
 TEST(Fabrics, HierarchicalAllReduceUsesNvlinkThenTheNetwork) {
   const config::HardwareProfile hw =
       config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml");
-  const fabric::Topology mpft = fabric::build_cluster(
-      config::load_topology(kRoot + "/topologies/mpft.yaml"), {4, 8, &hw});
+  const fabric::Topology mpft =
+      fabric::build_cluster(config::load_topology(kRoot + "/topologies/mpft.yaml"), {4, 8, &hw});
   const double s = 1024.0 * 1024 * 1024;
   const CollectiveResult r =
       run_collective(mpft, {Operation::all_reduce, Algorithm::hierarchical, s, mpft.gpus()});

@@ -19,10 +19,10 @@ const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
 ExpertParallelResult run_ep(int ranks) {
   const config::HardwareProfile hw =
       config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml");
-  const fabric::Topology topology = fabric::build_cluster(
-      config::load_topology(kRoot + (ranks == 8 ? "/topologies/h800_node.yaml"
-                                                : "/topologies/mpft.yaml")),
-      {ranks / 8, 8, &hw});
+  const fabric::Topology topology =
+      fabric::build_cluster(config::load_topology(kRoot + (ranks == 8 ? "/topologies/h800_node.yaml"
+                                                                      : "/topologies/mpft.yaml")),
+                            {ranks / 8, 8, &hw});
   ExpertParallelSpec spec;
   spec.ranks = topology.gpus();
   spec.max_nodes = std::min(4, ranks / 8);
@@ -64,8 +64,8 @@ TEST(ExpertParallel, NvlinkBoundCasesKnownGap) {
 TEST(ExpertParallel, BadRequestsAreClearErrors) {
   const config::HardwareProfile hw =
       config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml");
-  const fabric::Topology topology = fabric::build_cluster(
-      config::load_topology(kRoot + "/topologies/mpft.yaml"), {2, 8, &hw});
+  const fabric::Topology topology =
+      fabric::build_cluster(config::load_topology(kRoot + "/topologies/mpft.yaml"), {2, 8, &hw});
   auto message = [&](ExpertParallelSpec spec) -> std::string {
     try {
       (void)run_expert_parallel(topology, spec);

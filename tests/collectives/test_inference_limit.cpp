@@ -66,8 +66,8 @@ double nvl72_step(const std::vector<std::string>& overrides) {
 }
 
 TEST(InferenceSpeedLimit, InfiniBand400GBound) {
-  const double step = ib_step({"scale_out.efficiency=1", "scale_out.latency=0 us",
-                               "scale_up.latency=0 us"});
+  const double step =
+      ib_step({"scale_out.efficiency=1", "scale_out.latency=0 us", "scale_up.latency=0 us"});
   EXPECT_NEAR(step * 1e6, 120.96, 120.96 * 0.02);  // targets.yaml: 2 %
   const double tpot = 61 * 2 * step;
   EXPECT_NEAR(tpot * 1e3, 14.76, 14.76 * 0.02);

@@ -1,0 +1,64 @@
+// Speed of the collectives on the fabric: EP64 dispatch + combine with 4096 tokens per GPU on a
+// 2048-GPU H800 MPFT cluster (all 32 EP groups at once), and a 1 GiB ring all-reduce over
+// 2,048 and 16,384 GPUs. Run: build/release/bench/bench_collectives
+#include <sys/resource.h>
+
+#include <benchmark/benchmark.h>
+
+#include "sim/collectives/collective.hpp"
+#include "sim/collectives/expert_parallel.hpp"
+#include "sim/config/loader.hpp"
+#include "sim/fabric/topology_builder.hpp"
+
+namespace {
+
+using namespace clustersim;
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+fabric::Topology cluster(int gpus, const config::HardwareProfile& hw) {
+  return fabric::build_cluster(config::load_topology(CLUSTERSIM_DATA_DIR "/topologies/mpft.yaml"),
+                               {gpus / 8, 8, &hw});
+}
+
+void bm_ep64_dispatch_combine(benchmark::State& state) {
+  const config::HardwareProfile hw =
+      config::load_hardware_profile(CLUSTERSIM_DATA_DIR "/hardware_profiles/h800_sxm.yaml");
+  const fabric::Topology topology = cluster(2048, hw);
+  collectives::ExpertParallelSpec spec;
+  spec.ranks = topology.gpus();
+  spec.group_size = 64;
+  double simulated = 0;
+  std::uint64_t flows = 0;
+  for (auto _ : state) {
+    const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology, spec);
+    simulated = (r.dispatch.time + r.combine.time).seconds();
+    flows = r.dispatch.flows + r.combine.flows;
+  }
+  state.counters["simulated_ms"] = simulated * 1e3;
+  state.counters["flows"] = static_cast<double>(flows);
+  state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+BENCHMARK(bm_ep64_dispatch_combine)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+void bm_ring_all_reduce_1gib(benchmark::State& state) {
+  const config::HardwareProfile hw =
+      config::load_hardware_profile(CLUSTERSIM_DATA_DIR "/hardware_profiles/h800_sxm.yaml");
+  const fabric::Topology topology = cluster(static_cast<int>(state.range(0)), hw);
+  double simulated = 0;
+  for (auto _ : state) {
+    const collectives::CollectiveResult r = collectives::run_collective(
+        topology, {collectives::Operation::all_reduce, collectives::Algorithm::ring,
+                   1024.0 * 1024 * 1024, topology.gpus()});
+    simulated = r.time.seconds();
+  }
+  state.counters["simulated_ms"] = simulated * 1e3;
+  state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+BENCHMARK(bm_ring_all_reduce_1gib)->Arg(2048)->Arg(16384)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+}  // namespace

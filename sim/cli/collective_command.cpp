@@ -1,0 +1,205 @@
+#include "sim/cli/collective_command.hpp"
+
+#include <iostream>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sim/collectives/collective.hpp"
+#include "sim/collectives/expert_parallel.hpp"
+#include "sim/config/loader.hpp"
+#include "sim/config/unit_parser.hpp"
+#include "sim/fabric/topology_builder.hpp"
+#include "sim/report/config_json.hpp"
+
+namespace clustersim::cli {
+namespace {
+
+using collectives::Algorithm;
+using collectives::Operation;
+using nlohmann::json;
+
+const std::map<std::string, Operation> kOperations{{"all_reduce", Operation::all_reduce},
+                                                   {"reduce_scatter", Operation::reduce_scatter},
+                                                   {"all_gather", Operation::all_gather},
+                                                   {"all_to_all", Operation::all_to_all},
+                                                   {"send_recv", Operation::send_recv}};
+const std::map<std::string, Algorithm> kAlgorithms{{"ring", Algorithm::ring},
+                                                   {"tree", Algorithm::tree},
+                                                   {"hierarchical", Algorithm::hierarchical},
+                                                   {"direct", Algorithm::direct}};
+
+std::string describe_link(const fabric::Topology& topology, fabric::LinkId id) {
+  const fabric::LinkInfo& link = topology.link(id);
+  auto name = [&](fabric::VertexId v) {
+    const fabric::VertexInfo& info = topology.vertex(v);
+    switch (info.kind) {
+      case fabric::VertexKind::gpu:
+        return fmt::format("gpu{}.{}", info.node, info.local);
+      case fabric::VertexKind::nic:
+        return fmt::format("nic{}.{}", info.node, info.local);
+      case fabric::VertexKind::nvswitch:
+        return fmt::format("nvswitch{}", info.node);
+      case fabric::VertexKind::host:
+        return fmt::format("host{}", v);
+      case fabric::VertexKind::network_switch:
+        return fmt::format("{}{}{}", info.tier == 0 ? "leaf" : info.tier == 1 ? "spine" : "core",
+                           info.plane >= 0 ? fmt::format("p{}.", info.plane) : "", v);
+    }
+    return fmt::format("v{}", v);
+  };
+  const char* kind = link.kind == fabric::LinkKind::nvlink ? "NVLink"
+                     : link.kind == fabric::LinkKind::pcie ? "PCIe"
+                                                           : "network";
+  return fmt::format("{} -> {} ({})", name(link.from), name(link.to), kind);
+}
+
+json links_json(const fabric::Topology& topology, const collectives::CollectiveResult& result) {
+  json links = json::array();
+  for (const collectives::LinkLoad& load : result.busiest_links) {
+    links.push_back({{"link", describe_link(topology, load.link)},
+                     {"bytes", load.bytes},
+                     {"mean_utilization", load.mean_utilization},
+                     {"peak_utilization", load.peak_utilization}});
+  }
+  return links;
+}
+
+void print_links(const fabric::Topology& topology, const collectives::CollectiveResult& result) {
+  std::cout << "  busiest links (bytes, mean and peak utilisation):\n";
+  for (const collectives::LinkLoad& load : result.busiest_links) {
+    std::cout << fmt::format("    {:<40} {:>10.3f} GB  {:5.1f} %  {:5.1f} %\n",
+                             describe_link(topology, load.link), load.bytes / 1e9,
+                             100 * load.mean_utilization, 100 * load.peak_utilization);
+  }
+}
+
+[[noreturn]] void usage(const std::string& message) { throw collectives::CollectiveError(message); }
+
+}  // namespace
+
+int run_collective_command(const CollectiveOptions& o) {
+  try {
+    const config::LoadOptions load = [&] {
+      config::LoadOptions options;
+      options.overrides = o.common.overrides;
+      return options;
+    }();
+    const config::HardwareProfile hw = config::load_hardware_profile(
+        config::find_card(o.hardware, config::CardKind::hardware, "--hardware"), load);
+    const config::TopologySpec spec = config::load_topology(
+        config::find_card(o.topology, config::CardKind::topology, "--topology"));
+    if (o.comm_sms < 0 || o.comm_sms > hw.gpu.sm_count) {
+      usage(fmt::format("--comm-sms {} is outside the {} SMs of one {}", o.comm_sms,
+                        hw.gpu.sm_count, hw.gpu.model));
+    }
+    const int per_node = o.gpus_per_node > 0 ? o.gpus_per_node : hw.scale_up.domain_size;
+    const fabric::Topology topology = fabric::build_cluster(spec, {o.nodes, per_node, &hw});
+    const int gpus = o.nodes * per_node;
+    if (o.operation == "ep") {
+      collectives::ExpertParallelSpec ep;
+      ep.ranks = topology.gpus();
+      ep.tokens_per_rank = o.tokens;
+      ep.hidden = o.hidden;
+      ep.experts = o.experts;
+      ep.top_k = o.top_k;
+      ep.max_nodes = o.max_nodes;
+      ep.imbalance = o.imbalance;
+      const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology, ep);
+      if (o.common.json) {
+        std::cout << json{{"operation", "ep"},
+                          {"ranks", gpus},
+                          {"nodes", r.nodes},
+                          {"comm_sms", o.comm_sms},
+                          {"rdma_tokens_per_rank", r.rdma_tokens_per_rank},
+                          {"nvl_tokens_per_rank", r.nvl_tokens_per_rank},
+                          {"dispatch",
+                           {{"time_s", r.dispatch.time.seconds()},
+                            {"rdma_bytes_per_s", r.dispatch_rdma_bytes_per_s},
+                            {"nvl_bytes_per_s", r.dispatch_nvl_bytes_per_s},
+                            {"flows", r.dispatch.flows}}},
+                          {"combine",
+                           {{"time_s", r.combine.time.seconds()},
+                            {"rdma_bytes_per_s", r.combine_rdma_bytes_per_s},
+                            {"nvl_bytes_per_s", r.combine_nvl_bytes_per_s},
+                            {"flows", r.combine.flows}}}}
+                         .dump(2)
+                  << '\n';
+      } else {
+        std::cout << fmt::format(
+            "EP{} over {} nodes on {} x {}: {} tokens/rank, hidden {}, top-{} of {} experts, "
+            "<= {} nodes/token; {} of {} SMs held by the kernels\n",
+            gpus, r.nodes, o.nodes, hw.name, o.tokens, o.hidden, o.top_k, o.experts,
+            o.max_nodes, o.comm_sms, hw.gpu.sm_count);
+        std::cout << fmt::format("  {:<9} {:>10} {:>16} {:>16}\n", "", "time", "RDMA (logical)",
+                                 "NVL (received)");
+        std::cout << fmt::format("  {:<9} {:>7.1f} us {:>11.1f} GB/s {:>11.1f} GB/s\n",
+                                 "dispatch", r.dispatch.time.seconds() * 1e6,
+                                 r.dispatch_rdma_bytes_per_s / 1e9,
+                                 r.dispatch_nvl_bytes_per_s / 1e9);
+        std::cout << fmt::format("  {:<9} {:>7.1f} us {:>11.1f} GB/s {:>11.1f} GB/s\n",
+                                 "combine", r.combine.time.seconds() * 1e6,
+                                 r.combine_rdma_bytes_per_s / 1e9, r.combine_nvl_bytes_per_s / 1e9);
+      }
+      return kExitOk;
+    }
+    const auto op = kOperations.find(o.operation);
+    if (op == kOperations.end()) {
+      usage(fmt::format("unknown operation \"{}\"; expected all_reduce, reduce_scatter, "
+                        "all_gather, all_to_all, send_recv or ep",
+                        o.operation));
+    }
+    std::string algorithm_name = o.algorithm;
+    if (algorithm_name.empty()) {
+      algorithm_name = op->second == Operation::all_to_all || op->second == Operation::send_recv
+                           ? "direct"
+                           : "ring";
+    }
+    const auto algorithm = kAlgorithms.find(algorithm_name);
+    if (algorithm == kAlgorithms.end()) {
+      usage(fmt::format("unknown algorithm \"{}\"; expected ring, tree, hierarchical or direct",
+                        algorithm_name));
+    }
+    const config::Parsed<DataSize> size = config::parse_data_size(o.size);
+    if (!size.value) usage(fmt::format("--size: {}", size.error));
+    std::vector<fabric::VertexId> ranks = topology.gpus();
+    if (op->second == Operation::send_recv) ranks = {ranks.front(), ranks.back()};
+    const collectives::CollectiveResult r = collectives::run_collective(
+        topology, {op->second, algorithm->second, size.value->bytes, ranks});
+    if (o.common.json) {
+      std::cout << json{{"operation", o.operation},
+                        {"algorithm", algorithm_name},
+                        {"ranks", ranks.size()},
+                        {"size_bytes", size.value->bytes},
+                        {"time_s", r.time.seconds()},
+                        {"algbw_bytes_per_s", r.algbw_bytes_per_s},
+                        {"busbw_bytes_per_s", r.busbw_bytes_per_s},
+                        {"flows", r.flows},
+                        {"busiest_links", links_json(topology, r)}}
+                       .dump(2)
+                << '\n';
+    } else {
+      std::cout << fmt::format("{} ({}) of {} over {} GPUs ({} nodes of {} on {})\n", o.operation,
+                               algorithm_name, to_string(*size.value), ranks.size(), o.nodes,
+                               hw.name, spec.name);
+      std::cout << fmt::format("  {:>14} {:>16} {:>16}\n", "time", "algbw", "busbw");
+      std::cout << fmt::format("  {:>11.1f} us {:>11.2f} GB/s {:>11.2f} GB/s\n",
+                               r.time.seconds() * 1e6, r.algbw_bytes_per_s / 1e9,
+                               r.busbw_bytes_per_s / 1e9);
+      print_links(topology, r);
+    }
+    return kExitOk;
+  } catch (const config::ConfigError& error) {
+    std::cerr << error.what() << '\n';
+    return error.infeasible() ? kExitInfeasible : kExitInputError;
+  } catch (const fabric::BuildError& error) {
+    std::cerr << "clustersim collective: " << error.what() << '\n';
+    return kExitInputError;
+  } catch (const collectives::CollectiveError& error) {
+    std::cerr << "clustersim collective: " << error.what() << '\n';
+    return kExitInputError;
+  }
+}
+
+}  // namespace clustersim::cli
