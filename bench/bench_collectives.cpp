@@ -59,6 +59,10 @@ void bm_ring_all_reduce_1gib(benchmark::State& state) {
   state.counters["simulated_ms"] = simulated * 1e3;
   state.counters["peak_rss_MiB"] = peak_rss_mib();
 }
-BENCHMARK(bm_ring_all_reduce_1gib)->Arg(2048)->Arg(16384)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(bm_ring_all_reduce_1gib)
+    ->Arg(2048)
+    ->Arg(16384)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 }  // namespace

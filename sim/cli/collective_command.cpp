@@ -44,7 +44,10 @@ std::string describe_link(const fabric::Topology& topology, fabric::LinkId id) {
       case fabric::VertexKind::host:
         return fmt::format("host{}", v);
       case fabric::VertexKind::network_switch:
-        return fmt::format("{}{}{}", info.tier == 0 ? "leaf" : info.tier == 1 ? "spine" : "core",
+        return fmt::format("{}{}{}",
+                           info.tier == 0   ? "leaf"
+                           : info.tier == 1 ? "spine"
+                                            : "core",
                            info.plane >= 0 ? fmt::format("p{}.", info.plane) : "", v);
     }
     return fmt::format("v{}", v);
@@ -75,7 +78,9 @@ void print_links(const fabric::Topology& topology, const collectives::Collective
   }
 }
 
-[[noreturn]] void usage(const std::string& message) { throw collectives::CollectiveError(message); }
+[[noreturn]] void usage(const std::string& message) {
+  throw collectives::CollectiveError(message);
+}
 
 }  // namespace
 
@@ -130,25 +135,25 @@ int run_collective_command(const CollectiveOptions& o) {
         std::cout << fmt::format(
             "EP{} over {} nodes on {} x {}: {} tokens/rank, hidden {}, top-{} of {} experts, "
             "<= {} nodes/token; {} of {} SMs held by the kernels\n",
-            gpus, r.nodes, o.nodes, hw.name, o.tokens, o.hidden, o.top_k, o.experts,
-            o.max_nodes, o.comm_sms, hw.gpu.sm_count);
+            gpus, r.nodes, o.nodes, hw.name, o.tokens, o.hidden, o.top_k, o.experts, o.max_nodes,
+            o.comm_sms, hw.gpu.sm_count);
         std::cout << fmt::format("  {:<9} {:>10} {:>16} {:>16}\n", "", "time", "RDMA (logical)",
                                  "NVL (received)");
-        std::cout << fmt::format("  {:<9} {:>7.1f} us {:>11.1f} GB/s {:>11.1f} GB/s\n",
-                                 "dispatch", r.dispatch.time.seconds() * 1e6,
-                                 r.dispatch_rdma_bytes_per_s / 1e9,
+        std::cout << fmt::format("  {:<9} {:>7.1f} us {:>11.1f} GB/s {:>11.1f} GB/s\n", "dispatch",
+                                 r.dispatch.time.seconds() * 1e6, r.dispatch_rdma_bytes_per_s / 1e9,
                                  r.dispatch_nvl_bytes_per_s / 1e9);
-        std::cout << fmt::format("  {:<9} {:>7.1f} us {:>11.1f} GB/s {:>11.1f} GB/s\n",
-                                 "combine", r.combine.time.seconds() * 1e6,
-                                 r.combine_rdma_bytes_per_s / 1e9, r.combine_nvl_bytes_per_s / 1e9);
+        std::cout << fmt::format("  {:<9} {:>7.1f} us {:>11.1f} GB/s {:>11.1f} GB/s\n", "combine",
+                                 r.combine.time.seconds() * 1e6, r.combine_rdma_bytes_per_s / 1e9,
+                                 r.combine_nvl_bytes_per_s / 1e9);
       }
       return kExitOk;
     }
     const auto op = kOperations.find(o.operation);
     if (op == kOperations.end()) {
-      usage(fmt::format("unknown operation \"{}\"; expected all_reduce, reduce_scatter, "
-                        "all_gather, all_to_all, send_recv or ep",
-                        o.operation));
+      usage(
+          fmt::format("unknown operation \"{}\"; expected all_reduce, reduce_scatter, "
+                      "all_gather, all_to_all, send_recv or ep",
+                      o.operation));
     }
     std::string algorithm_name = o.algorithm;
     if (algorithm_name.empty()) {

@@ -161,16 +161,7 @@ void validate(const Topology& topology, const CollectiveSpec& spec) {
   if (!(spec.bytes > 0)) {
     throw CollectiveError(fmt::format("message size must be positive, got {} bytes", spec.bytes));
   }
-  if (spec.ranks.size() < 2) {
-    throw CollectiveError(
-        fmt::format("a collective needs at least 2 ranks, got {}", spec.ranks.size()));
-  }
-  for (VertexId rank : spec.ranks) {
-    if (rank >= topology.vertex_count() || topology.vertex(rank).kind != fabric::VertexKind::gpu) {
-      throw CollectiveError(
-          fmt::format("rank {} is not a GPU of topology \"{}\"", rank, topology.name()));
-    }
-  }
+  check_ranks(topology, spec.ranks, "a collective");
   const bool reduction = spec.operation == Operation::all_reduce ||
                          spec.operation == Operation::reduce_scatter ||
                          spec.operation == Operation::all_gather;
@@ -187,6 +178,18 @@ void validate(const Topology& topology, const CollectiveSpec& spec) {
 }
 
 }  // namespace
+
+void check_ranks(const Topology& topology, const std::vector<VertexId>& ranks, const char* what) {
+  if (ranks.size() < 2) {
+    throw CollectiveError(fmt::format("{} needs at least 2 ranks, got {}", what, ranks.size()));
+  }
+  for (VertexId rank : ranks) {
+    if (rank >= topology.vertex_count() || topology.vertex(rank).kind != fabric::VertexKind::gpu) {
+      throw CollectiveError(
+          fmt::format("rank {} is not a GPU of topology \"{}\"", rank, topology.name()));
+    }
+  }
+}
 
 const char* to_string(Operation operation) {
   switch (operation) {

@@ -61,6 +61,11 @@ struct CollectiveResult {
 // The bus-bandwidth factor nccl-tests applies for `operation` on n ranks.
 [[nodiscard]] double bus_factor(Operation operation, std::size_t ranks);
 
+// Throws CollectiveError unless there are at least two ranks and every one is a GPU of the
+// topology; `what` names the group in the message ("a collective", "an EP group").
+void check_ranks(const fabric::Topology& topology, const std::vector<fabric::VertexId>& ranks,
+                 const char* what);
+
 // Simulates the collective to completion on an otherwise idle fabric. Throws CollectiveError for
 // bad requests (non-positive size, fewer than two ranks, a rank that is not a GPU, an algorithm
 // the operation does not have).

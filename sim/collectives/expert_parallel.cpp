@@ -236,16 +236,7 @@ void validate_group(const Topology& topology, const ExpertParallelSpec& spec, co
 }  // namespace
 
 ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertParallelSpec& spec) {
-  if (spec.ranks.size() < 2) {
-    throw CollectiveError(
-        fmt::format("an EP group needs at least 2 ranks, got {}", spec.ranks.size()));
-  }
-  for (VertexId rank : spec.ranks) {
-    if (rank >= topology.vertex_count() || topology.vertex(rank).kind != fabric::VertexKind::gpu) {
-      throw CollectiveError(
-          fmt::format("rank {} is not a GPU of topology \"{}\"", rank, topology.name()));
-    }
-  }
+  check_ranks(topology, spec.ranks, "an EP group");
   if (spec.tokens_per_rank <= 0 || spec.hidden <= 0) {
     throw CollectiveError(
         fmt::format("tokens per rank and hidden size must be positive, got {} "

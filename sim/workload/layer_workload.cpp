@@ -279,25 +279,27 @@ class Builder {
 
 }  // namespace
 
-double LayerWorkload::forward_flops() const {
+namespace {
+
+double sum(const std::vector<Op>& ops, double Op::*field) {
   double total = 0;
-  for (const Op& op : ops) total += op.forward_flops;
+  for (const Op& op : ops) total += op.*field;
   return total;
+}
+
+}  // namespace
+
+double LayerWorkload::forward_flops() const {
+  return sum(ops, &Op::forward_flops);
 }
 double LayerWorkload::backward_input_flops() const {
-  double total = 0;
-  for (const Op& op : ops) total += op.backward_input_flops;
-  return total;
+  return sum(ops, &Op::backward_input_flops);
 }
 double LayerWorkload::backward_weight_flops() const {
-  double total = 0;
-  for (const Op& op : ops) total += op.backward_weight_flops;
-  return total;
+  return sum(ops, &Op::backward_weight_flops);
 }
 double LayerWorkload::saved_bytes() const {
-  double total = 0;
-  for (const Op& op : ops) total += op.saved_bytes;
-  return total;
+  return sum(ops, &Op::saved_bytes);
 }
 
 WorkloadOptions workload_options(const config::Experiment& experiment) {

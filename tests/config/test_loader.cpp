@@ -288,3 +288,35 @@ TEST(FileErrors, DirectoriesAndMissingFilesAreNamed) {
 
 }  // namespace
 }  // namespace clustersim::config
+
+namespace clustersim::config {
+namespace {
+
+TEST(Library, UnknownNamesListWhatTheLibraryHas) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "clustersim_available_test";
+  fs::create_directories(dir / "models");
+  {
+    std::ofstream(dir / "models" / "alpha.yaml") << "name: alpha\n";
+    std::ofstream(dir / "models" / "beta.yaml") << "name: beta\n";
+    std::ofstream(dir / "exp.yaml")
+        << "name: t\nmodel: zzz\nhardware: h800_sxm\ncluster: {nodes: 1}\n"
+           "training: {seq_len: 128, global_batch_size: 8}\n";
+  }
+  LoadOptions options;
+  options.library_roots = {dir};
+  try {
+    (void)load_experiment((dir / "exp.yaml").string(), options);
+    FAIL() << "an unknown model loaded";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("model: model \"zzz\" not found in the card library (models/); "
+                           "available: alpha, beta"),
+              std::string::npos)
+        << message;
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace clustersim::config
