@@ -63,7 +63,8 @@ Layout layout(const Topology& topology, const std::vector<VertexId>& ranks) {
 }
 
 // Token counts between ranks: rdma[src][dst node] tokens over InfiniBand (to the relay);
-// nvl[a * ranks + b] tokens over NVLink from rank a to rank b.
+// nvl[a * ranks + b] tokens over NVLink from rank a to rank b (in low-latency mode: every direct
+// transfer from a to b, over whatever links the route takes).
 struct Traffic {
   std::vector<std::vector<double>> rdma;
   std::vector<double> nvl;
@@ -154,6 +155,12 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
       }
       traffic.logical_rdma_tokens += static_cast<double>(target_nodes.size());
       traffic.received_tokens += static_cast<double>(target_ranks.size());
+      if (spec.low_latency) {
+        for (std::size_t rank : target_ranks) {
+          if (rank != src) traffic.nvl[src * ranks + rank] += 1;  // direct, whatever the link
+        }
+        continue;
+      }
       for (int node : target_nodes) {
         const std::size_t entry =
             node == src_node ? src

@@ -33,6 +33,9 @@ struct ExpertParallelSpec {
   std::uint64_t seed = 1;
   // Several EP groups at once: `ranks` split into consecutive groups of this many (0: one group).
   int group_size = 0;
+  // DeepEP's low-latency kernels: every token goes straight to each of its target GPUs (RDMA for
+  // other nodes, NVLink inside the node), with no per-node deduplication or forwarding.
+  bool low_latency = false;
 };
 
 struct ExpertParallelResult {

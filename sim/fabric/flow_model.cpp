@@ -129,6 +129,20 @@ void FlowModel::settle(SimTime now) {
     }
   }
   touched_links_.clear();
+  // Every re-solve leaves the old entries of re-rated flows behind; when they outnumber the live
+  // ones, rebuild the heap from the live entries alone, so it stays O(active flows).
+  if (due_.size() > 2 * solver_.active_flows() + 1024) {
+    std::vector<Due> live;
+    live.reserve(solver_.active_flows());
+    while (!due_.empty()) {
+      const Due& top = due_.top();
+      const Flow& flow = flows_[top.flow];
+      if (flow.active && flow.version == top.version) live.push_back(top);
+      due_.pop();
+    }
+    due_ = std::priority_queue<Due, std::vector<Due>, std::greater<>>(std::greater<>{},
+                                                                      std::move(live));
+  }
   // Stale entries may sit on top after rates changed.
   while (!due_.empty()) {
     const Due& top = due_.top();

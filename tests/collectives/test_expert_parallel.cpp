@@ -5,6 +5,7 @@
 #include "sim/collectives/expert_parallel.hpp"
 
 #include <cmath>
+#include <cstdio>
 
 #include <gtest/gtest.h>
 
@@ -84,6 +85,40 @@ TEST(ExpertParallel, BadRequestsAreClearErrors) {
   spec.tokens_per_rank = 16;
   spec.experts = 250;
   EXPECT_EQ(message(spec), "250 experts do not spread evenly over 16 EP ranks");
+}
+
+}  // namespace
+}  // namespace clustersim::collectives
+
+namespace clustersim::collectives {
+namespace {
+
+// DeepEP low-latency kernels (128 tokens, top-8, FP8 dispatch): latency grows with EP size as more
+// of each token's experts sit on other nodes, and levels off (77, 118, 155, 173, 192, 194 us).
+TEST(ExpertParallel, LowLatencyDispatchGrowsWithEpSizeAndLevelsOff) {
+  const config::HardwareProfile hw =
+      config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml");
+  std::vector<double> times;
+  for (int ranks : {8, 16, 32, 64}) {
+    const fabric::Topology topology = fabric::build_cluster(
+        config::load_topology(
+            kRoot + (ranks == 8 ? "/topologies/h800_node.yaml" : "/topologies/mpft.yaml")),
+        {ranks / 8, 8, &hw});
+    ExpertParallelSpec spec;
+    spec.ranks = topology.gpus();
+    spec.tokens_per_rank = 128;
+    spec.max_nodes = ranks / 8;  // the low-latency benchmark does not limit nodes
+    spec.low_latency = true;
+    times.push_back(run_expert_parallel(topology, spec).dispatch.time.seconds());
+  }
+  for (std::size_t i = 1; i < times.size(); ++i) EXPECT_GT(times[i], times[i - 1]);
+  // Levelling off as in the table (EP32 -> EP64 adds 12 %): each doubling adds less.
+  EXPECT_GT(times[2] / times[1], times[3] / times[2]);
+  EXPECT_LT(times[3] / times[2], 1.25);
+  // The absolute ratios to EP8 are not matched: the table's small-EP latencies carry a fixed
+  // kernel overhead (EP8: 77 us for 6.5 MB) that the flow model does not have (issue notes).
+  std::printf("low-latency dispatch (us): %.1f %.1f %.1f %.1f\n", times[0] * 1e6, times[1] * 1e6,
+              times[2] * 1e6, times[3] * 1e6);
 }
 
 }  // namespace
