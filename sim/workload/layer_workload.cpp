@@ -150,10 +150,12 @@ class Builder {
   }
 
   void core_attention(double heads, double d_qk, double d_v) {
-    const double s = d(options_.seq_len) / options_.cp;
+    // With context parallelism a rank holds s / cp queries, which attend to all s keys (ring
+    // attention brings the other ranks' keys and values to it); causal: half of the pairs.
+    const double queries = d(options_.seq_len) / options_.cp;
+    const double keys = d(options_.seq_len);
     const double b = d(options_.micro_batch_size);
-    // Causal: only the lower triangle is computed (half of the s x s scores).
-    const double score_pairs = b * s * s / 2 * heads;
+    const double score_pairs = b * queries * keys / 2 * heads;
     Op op;
     op.name = "attn.core";
     op.kind = OpKind::attention;
@@ -167,7 +169,7 @@ class Builder {
       op.saved_bytes = tokens_ * heads * kLogSumExpBytes;
     } else if (!op.recomputed) {
       // Softmax output (BF16), and with dropout its mask and output: 2 + 1 + 2 bytes per score.
-      const double full_scores = b * s * s * heads;
+      const double full_scores = b * queries * keys * heads;
       op.saved_bytes = full_scores * (options_.dropout ? 5 : 2);
     }
     if (op.recomputed) op.backward_input_flops += op.forward_flops;

@@ -112,3 +112,28 @@ TEST(Memory, ZeroStagesShardMoreStateOverDataParallelRanks) {
 
 }  // namespace
 }  // namespace clustersim::workload
+
+namespace clustersim::workload {
+namespace {
+
+TEST(LayerWorkload, ContextParallelSplitsQueriesNotKeys) {
+  const config::ModelCard card = config::load_model_card(kRoot + "/models/gpt_generic.yaml");
+  WorkloadOptions one;
+  one.seq_len = 4096;
+  WorkloadOptions four = one;
+  four.cp = 4;
+  auto core = [&](const WorkloadOptions& options) {
+    for (const Op& op : layer_workload(card, 0, options).ops) {
+      if (op.name == "attn.core") return op.forward_flops;
+    }
+    return 0.0;
+  };
+  // A rank's attention work is a quarter of the whole (a quarter of the queries, all the keys),
+  // as are its GEMMs.
+  EXPECT_NEAR(core(four), core(one) / 4, 1e-6 * core(one));
+  EXPECT_NEAR(layer_workload(card, 0, four).forward_flops(),
+              layer_workload(card, 0, one).forward_flops() / 4, 1e-6);
+}
+
+}  // namespace
+}  // namespace clustersim::workload
