@@ -53,21 +53,6 @@ int not_yet(std::string_view command, std::string_view what, std::string_view is
   return kExitInfeasible;
 }
 
-template <class Load, class Print>
-int load_and_print(const std::string& file, const CommonOptions& common, Load load, Print print) {
-  try {
-    const auto card = load(file, load_options(common));
-    if (common.json) {
-      std::cout << report::to_json(card).dump(2) << '\n';
-    } else {
-      print(card);
-    }
-    return kExitOk;
-  } catch (const config::ConfigError& error) {
-    return report_config_error(error, common.json);
-  }
-}
-
 }  // namespace
 
 int run_experiment(const RunOptions& options) {

@@ -130,93 +130,90 @@ void check_stage_layers(MapReader& reader, ParallelismSpec& spec, const ModelCar
 // Checks that need the model, the hardware and the cluster together. Reported as infeasible.
 void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& training,
                   Experiment& experiment) {
-  auto infeasible = [](MapReader& reader, std::string_view key, const std::string& message) {
-    reader.infeasible(key, message);
-  };
   ParallelismSpec& p = experiment.parallelism;
   const ModelCard& model = experiment.model;
   const std::int64_t gpus = experiment.cluster.gpus();
   const std::int64_t model_parallel = static_cast<std::int64_t>(p.tp) * p.pp * p.cp;
   if (gpus <= 0 || model_parallel <= 0) return;
   if (gpus % model_parallel != 0) {
-    infeasible(parallelism, "tp",
-               fmt::format("tp x pp x cp = {} x {} x {} = {} does not divide the {} GPUs "
-                           "({} nodes x {})",
-                           p.tp, p.pp, p.cp, model_parallel, gpus, experiment.cluster.nodes,
-                           experiment.cluster.gpus_per_node));
+    parallelism.infeasible(
+        "tp", fmt::format("tp x pp x cp = {} x {} x {} = {} does not divide the {} GPUs "
+                          "({} nodes x {})",
+                          p.tp, p.pp, p.cp, model_parallel, gpus, experiment.cluster.nodes,
+                          experiment.cluster.gpus_per_node));
     return;
   }
   p.dp = gpus / model_parallel;
   const std::int64_t expert_domain = p.dp * p.tp * p.cp;
   if (p.ep > 1 && !model.moe) {
-    infeasible(parallelism, "ep",
-               fmt::format("ep = {}, but model \"{}\" has no experts", p.ep, model.name));
+    parallelism.infeasible(
+        "ep", fmt::format("ep = {}, but model \"{}\" has no experts", p.ep, model.name));
   } else if (expert_domain % p.ep != 0) {
-    infeasible(parallelism, "ep",
-               fmt::format("ep = {} does not divide dp x tp x cp = {}", p.ep, expert_domain));
+    parallelism.infeasible(
+        "ep", fmt::format("ep = {} does not divide dp x tp x cp = {}", p.ep, expert_domain));
   } else if (model.moe && model.moe->experts % p.ep != 0) {
-    infeasible(parallelism, "ep",
-               fmt::format("{} experts cannot be spread evenly over ep = {} ranks",
-                           model.moe->experts, p.ep));
+    parallelism.infeasible("ep",
+                           fmt::format("{} experts cannot be spread evenly over ep = {} ranks",
+                                       model.moe->experts, p.ep));
   }
   if (model.attention.heads % p.tp != 0) {
-    infeasible(parallelism, "tp",
-               fmt::format("{} attention heads cannot be split over tp = {}", model.attention.heads,
-                           p.tp));
+    parallelism.infeasible("tp", fmt::format("{} attention heads cannot be split over tp = {}",
+                                             model.attention.heads, p.tp));
   }
   if (p.pp * p.virtual_stages > model.layers) {
-    infeasible(parallelism, "pp",
-               fmt::format("pp x virtual_stages = {} stages exceed the model's {} layers",
-                           p.pp * p.virtual_stages, model.layers));
+    parallelism.infeasible(
+        "pp", fmt::format("pp x virtual_stages = {} stages exceed the model's {} layers",
+                          p.pp * p.virtual_stages, model.layers));
   }
   if (p.comm_sms >= experiment.hardware.gpu.sm_count) {
-    infeasible(parallelism, "comm_sms",
-               fmt::format("{} SMs for communication leave none of the {} SMs for compute",
-                           p.comm_sms, experiment.hardware.gpu.sm_count));
+    parallelism.infeasible(
+        "comm_sms", fmt::format("{} SMs for communication leave none of the {} SMs for compute",
+                                p.comm_sms, experiment.hardware.gpu.sm_count));
   }
   if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {
-    infeasible(parallelism, "virtual_stages",
-               fmt::format("virtual_stages = {} needs schedule: interleaved, not {}",
-                           p.virtual_stages, to_string(p.schedule)));
+    parallelism.infeasible("virtual_stages",
+                           fmt::format("virtual_stages = {} needs schedule: interleaved, not {}",
+                                       p.virtual_stages, to_string(p.schedule)));
   }
   const TrainingSpec& t = experiment.training;
   const std::int64_t per_step = p.dp * p.micro_batch_size;
   if (t.global_batch_size % per_step != 0) {
-    infeasible(training, "global_batch_size",
-               fmt::format("{} sequences do not split into dp = {} replicas x "
-                           "micro_batch_size = {}",
-                           t.global_batch_size, p.dp, p.micro_batch_size));
+    training.infeasible("global_batch_size",
+                        fmt::format("{} sequences do not split into dp = {} replicas x "
+                                    "micro_batch_size = {}",
+                                    t.global_batch_size, p.dp, p.micro_batch_size));
   } else {
     const std::int64_t micro_batches = t.global_batch_size / per_step;
     const bool dual = p.schedule == Schedule::dualpipe || p.schedule == Schedule::dualpipev;
     if (dual && (p.pp % 2 != 0 || micro_batches % 2 != 0)) {
-      infeasible(parallelism, "schedule",
-                 fmt::format("{} needs an even number of stages and of micro-batches, got pp = {} "
-                             "and {} micro-batches",
-                             to_string(p.schedule), p.pp, micro_batches));
+      parallelism.infeasible(
+          "schedule",
+          fmt::format("{} needs an even number of stages and of micro-batches, got pp = {} "
+                      "and {} micro-batches",
+                      to_string(p.schedule), p.pp, micro_batches));
     }
     if (p.schedule == Schedule::interleaved && micro_batches % p.pp != 0) {
-      infeasible(parallelism, "schedule",
-                 fmt::format("interleaved 1F1B needs micro-batches ({}) to be a multiple of pp "
-                             "({})",
-                             micro_batches, p.pp));
+      parallelism.infeasible(
+          "schedule",
+          fmt::format("interleaved 1F1B needs micro-batches ({}) to be a multiple of pp "
+                      "({})",
+                      micro_batches, p.pp));
     }
   }
   if (t.seq_len > model.max_seq_len) {
-    infeasible(
-        training, "seq_len",
-        fmt::format("{} exceeds the model's max_seq_len of {}", t.seq_len, model.max_seq_len));
+    training.infeasible("seq_len", fmt::format("{} exceeds the model's max_seq_len of {}",
+                                               t.seq_len, model.max_seq_len));
   }
   if (t.seq_len % p.cp != 0) {
-    infeasible(training, "seq_len",
-               fmt::format("{} tokens do not split over cp = {} ranks", t.seq_len, p.cp));
+    training.infeasible("seq_len",
+                        fmt::format("{} tokens do not split over cp = {} ranks", t.seq_len, p.cp));
   }
   if (experiment.cluster.topology &&
       experiment.cluster.topology->generator == TopologyGenerator::single_node &&
       experiment.cluster.nodes > 1) {
-    infeasible(cluster, "nodes",
-               fmt::format("topology \"{}\" is a single node, but the cluster has {} nodes",
-                           experiment.cluster.topology->name, experiment.cluster.nodes));
+    cluster.infeasible("nodes",
+                       fmt::format("topology \"{}\" is a single node, but the cluster has {} nodes",
+                                   experiment.cluster.topology->name, experiment.cluster.nodes));
   }
 }
 

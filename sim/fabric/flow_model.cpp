@@ -69,9 +69,7 @@ void FlowModel::advance_to(SimTime now) {
   while (!due_.empty() && due_.top().time_ps <= now.ps()) {
     const Due top = due_.top();
     due_.pop();
-    const Flow& flow = flows_[top.flow];
-    if (!flow.active || flow.version != top.version) continue;
-    done.push_back(top.flow);
+    if (is_live(top)) done.push_back(top.flow);
   }
   std::vector<OnComplete> callbacks;
   for (FlowId id : done) {
@@ -91,13 +89,7 @@ void FlowModel::advance_to(SimTime now) {
   for (OnComplete& callback : callbacks) {
     if (callback) callback(now);
   }
-  // Keep the heap's top valid so next_completion() is exact.
-  while (!due_.empty()) {
-    const Due& top = due_.top();
-    const Flow& flow = flows_[top.flow];
-    if (flow.active && flow.version == top.version) break;
-    due_.pop();
-  }
+  drop_stale_top();
 }
 
 void FlowModel::settle(SimTime now) {
@@ -135,21 +127,23 @@ void FlowModel::settle(SimTime now) {
     std::vector<Due> live;
     live.reserve(solver_.active_flows());
     while (!due_.empty()) {
-      const Due& top = due_.top();
-      const Flow& flow = flows_[top.flow];
-      if (flow.active && flow.version == top.version) live.push_back(top);
+      if (is_live(due_.top())) live.push_back(due_.top());
       due_.pop();
     }
     due_ = std::priority_queue<Due, std::vector<Due>, std::greater<>>(std::greater<>{},
                                                                       std::move(live));
   }
-  // Stale entries may sit on top after rates changed.
-  while (!due_.empty()) {
-    const Due& top = due_.top();
-    const Flow& flow = flows_[top.flow];
-    if (flow.active && flow.version == top.version) break;
-    due_.pop();
-  }
+  drop_stale_top();
+}
+
+bool FlowModel::is_live(const Due& entry) const {
+  const Flow& flow = flows_[entry.flow];
+  return flow.active && flow.version == entry.version;
+}
+
+// Keeps the heap's top a live entry, so next_completion() is exact.
+void FlowModel::drop_stale_top() {
+  while (!due_.empty() && !is_live(due_.top())) due_.pop();
 }
 
 void FlowModel::schedule_completion(FlowId id, SimTime now) {

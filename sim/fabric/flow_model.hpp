@@ -85,6 +85,8 @@ class FlowModel final : public Model {
   void activate(std::size_t pending_slot, SimTime now);
   void account_link(LinkId link, SimTime now);
   void schedule_completion(FlowId flow, SimTime now);
+  [[nodiscard]] bool is_live(const Due& entry) const;
+  void drop_stale_top();
 
   Engine& engine_;
   const Topology& topology_;

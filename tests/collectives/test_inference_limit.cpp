@@ -45,24 +45,26 @@ double ep_step_seconds(const Topology& topology, int nodes, int per_node) {
   return total;
 }
 
-double ib_step(const std::vector<std::string>& overrides) {
+// The EP step on `nodes` x `per_node` devices of a hardware profile and topology card, with
+// `overrides` applied to the profile.
+double step_on(const std::string& profile, const std::string& topology_card, int nodes,
+               int per_node, const std::vector<std::string>& overrides) {
   config::LoadOptions options;
   options.overrides = overrides;
   const config::HardwareProfile hw =
-      config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml", options);
+      config::load_hardware_profile(kRoot + "/hardware_profiles/" + profile + ".yaml", options);
   const Topology topology =
-      build_cluster(config::load_topology(kRoot + "/topologies/mpft.yaml"), {10, 8, &hw});
-  return ep_step_seconds(topology, 10, 8);
+      build_cluster(config::load_topology(kRoot + "/topologies/" + topology_card + ".yaml"),
+                    {nodes, per_node, &hw});
+  return ep_step_seconds(topology, nodes, per_node);
+}
+
+double ib_step(const std::vector<std::string>& overrides) {
+  return step_on("h800_sxm", "mpft", 10, 8, overrides);
 }
 
 double nvl72_step(const std::vector<std::string>& overrides) {
-  config::LoadOptions options;
-  options.overrides = overrides;
-  const config::HardwareProfile hw =
-      config::load_hardware_profile(kRoot + "/hardware_profiles/gb200_nvl72.yaml", options);
-  const Topology topology =
-      build_cluster(config::load_topology(kRoot + "/topologies/nvl72.yaml"), {18, 4, &hw});
-  return ep_step_seconds(topology, 18, 4);
+  return step_on("gb200_nvl72", "nvl72", 18, 4, overrides);
 }
 
 TEST(InferenceSpeedLimit, InfiniBand400GBound) {
