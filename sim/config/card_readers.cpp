@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -13,9 +15,93 @@ namespace clustersim::config {
 namespace detail {
 namespace {
 
-constexpr double kMaxDimension = 1e9;
+constexpr double kMaxDimension = 1e9;  // no tensor dimension in any model comes near this
 // An efficiency is a share of a peak: above zero, at most all of it.
-const Bounds kEfficiency{0.0, true, 1.0};  // no tensor dimension in any model comes near this
+const Bounds kEfficiency{0.0, true, 1.0};
+
+// A measured curve: a list of {<x_key>: number, rate: "... TFLOP/s"} with x strictly ascending.
+std::vector<RatePoint> read_rate_curve(MapReader& reader, std::string_view key,
+                                       std::string_view x_key) {
+  std::vector<RatePoint> points;
+  const Node* node = reader.raw(key);
+  if (!node) return points;
+  if (!node->is_sequence()) {
+    reader.report(*node, key, "expected a list of {" + std::string(x_key) +
+                                  ", rate} rows, got " + node->describe());
+    return points;
+  }
+  for (std::size_t i = 0; i < node->items().size(); ++i) {
+    const std::string row_path = fmt::format("{}[{}]", reader.child_path(key), i);
+    MapReader row(node->items()[i], row_path, reader.diagnostics());
+    RatePoint point;
+    point.x = row.required<double>(x_key, Bounds::positive());
+    point.rate = row.required<FlopRate>("rate", Bounds::positive());
+    row.finish();
+    if (!row.valid()) continue;
+    if (!points.empty() && point.x <= points.back().x) {
+      reader.report(node->items()[i], key,
+                    fmt::format("row {}: {} {} does not come after {}; rows must be in strictly "
+                                "ascending {}",
+                                i, x_key, point.x, points.back().x, x_key));
+      continue;
+    }
+    points.push_back(point);
+  }
+  return points;
+}
+
+ComputeSpec read_compute(MapReader& reader) {
+  ComputeSpec spec;
+  if (std::optional<MapReader> gemm = reader.optional_section("gemm")) {
+    if (std::optional<MapReader> tile = gemm->optional_section("tile")) {
+      spec.gemm_tile_m = tile->optional<int>("m", spec.gemm_tile_m, Bounds::between(1, 4096));
+      spec.gemm_tile_n = tile->optional<int>("n", spec.gemm_tile_n, Bounds::between(1, 4096));
+      tile->finish();
+    }
+    if (std::optional<MapReader> peak = gemm->optional_section("peak_efficiency")) {
+      for (Dtype dtype : kAllDtypes) {
+        if (std::optional<Fraction> f = peak->maybe<Fraction>(dtype_name(dtype), kEfficiency)) {
+          spec.gemm_peak_efficiency[dtype_index(dtype)] = f->value;
+        }
+      }
+      peak->finish();
+    }
+    if (std::optional<MapReader> measured = gemm->optional_section("measured")) {
+      for (Dtype dtype : kAllDtypes) {
+        const Node* node = measured->raw(dtype_name(dtype));
+        if (!node) continue;
+        std::string file;
+        if (const std::string problem = parse_value(*node, file); !problem.empty()) {
+          measured->report(*node, dtype_name(dtype), problem);
+          continue;
+        }
+        const std::filesystem::path resolved =
+            std::filesystem::path(node->location().file).parent_path() / file;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(resolved, ec)) {
+          measured->report(*node, dtype_name(dtype),
+                           fmt::format("measured file \"{}\" not found (looked for {})", file,
+                                       resolved.string()));
+          continue;
+        }
+        spec.gemm_measured[dtype_index(dtype)] = resolved.string();
+      }
+      measured->finish();
+    }
+    gemm->finish();
+  }
+  if (std::optional<MapReader> attention = reader.optional_section("attention")) {
+    spec.attention_forward = read_rate_curve(*attention, "forward", "seq_len");
+    spec.attention_backward = read_rate_curve(*attention, "backward", "seq_len");
+    attention->finish();
+  }
+  spec.memory_efficiency =
+      reader.optional<Fraction>("memory_efficiency", Fraction{1.0}, kEfficiency).value;
+  spec.launch_latency =
+      reader.optional<SimTime>("launch_latency", SimTime::zero(), Bounds::non_negative());
+  reader.finish();
+  return spec;
+}
 
 AttentionSpec read_attention(MapReader& reader, std::int64_t hidden_size) {
   AttentionSpec spec;
@@ -294,6 +380,9 @@ HardwareProfile read_hardware_profile(MapReader& reader) {
     spec.bandwidth = pcie->required<Bandwidth>("bandwidth", Bounds::positive());
     pcie->finish();
     profile.pcie = spec;
+  }
+  if (std::optional<MapReader> compute = reader.optional_section("compute")) {
+    profile.compute = read_compute(*compute);
   }
   if (std::optional<MapReader> price = reader.optional_section("price")) {
     profile.price.gpu_hour_usd = price->maybe<double>("gpu_hour_usd", Bounds::non_negative());

@@ -5,6 +5,7 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sim/core/dtype.hpp"
 #include "sim/core/sim_time.hpp"
@@ -64,6 +65,34 @@ struct PriceSpec {  // assumptions a user overrides, not facts
   std::optional<double> capex_per_gpu_usd;
 };
 
+// One point of a measured throughput curve: at `x` (a sequence length, a message size), `rate`.
+struct RatePoint {
+  double x = 0;
+  FlopRate rate;
+};
+
+// How fast kernels run, as opposed to what the spec sheet says the silicon can do. Every number
+// here comes from a measurement (a shipped microbenchmark file or a published table) named in the
+// profile; sim/compute turns them into kernel times.
+struct ComputeSpec {
+  int gemm_tile_m = 128;  // output tile of one thread block of the GEMM kernels
+  int gemm_tile_n = 128;
+  // Share of the dense peak a large, wave-aligned GEMM reaches, by dtype_index().
+  std::array<std::optional<double>, kAllDtypes.size()> gemm_peak_efficiency;
+  // Measured GEMM files (format clustersim-measured/1), by dtype_index(); resolved paths.
+  std::array<std::optional<std::string>, kAllDtypes.size()> gemm_measured;
+  // Attention throughput against the keys a query attends to, FlashAttention FLOP convention
+  // (forward 4 s^2 d h, halved when causal; backward 2.5 x forward). Ascending x.
+  std::vector<RatePoint> attention_forward;
+  std::vector<RatePoint> attention_backward;
+  double memory_efficiency = 1;  // share of HBM bandwidth a streaming kernel reaches
+  SimTime launch_latency;        // per kernel, when kernels are launched back to back
+
+  [[nodiscard]] std::optional<double> peak_efficiency(Dtype dtype) const {
+    return gemm_peak_efficiency[dtype_index(dtype)];
+  }
+};
+
 struct HardwareProfile {
   std::string name;
   std::string description;
@@ -71,6 +100,7 @@ struct HardwareProfile {
   ScaleUpSpec scale_up;
   std::optional<ScaleOutSpec> scale_out;
   std::optional<PcieSpec> pcie;
+  std::optional<ComputeSpec> compute;
   PriceSpec price;
 };
 

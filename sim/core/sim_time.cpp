@@ -1,6 +1,8 @@
 #include "sim/core/sim_time.hpp"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace clustersim {
 
@@ -11,6 +13,15 @@ std::optional<SimTime> SimTime::from_seconds(double seconds) {
   constexpr double kLimit = 9223372036854775808.0;
   if (ps >= kLimit || ps < -kLimit) return std::nullopt;
   return SimTime(static_cast<std::int64_t>(ps));
+}
+
+SimTime SimTime::from_computed_seconds(double seconds) {
+  const std::optional<SimTime> time = from_seconds(seconds);
+  if (!time) {
+    throw std::range_error("a computed duration of " + std::to_string(seconds) +
+                           " s is outside the engine's time range");
+  }
+  return *time;
 }
 
 }  // namespace clustersim

@@ -26,6 +26,8 @@ class SimTime {
   }
   // Rounds to the nearest picosecond; nullopt when not finite or out of range.
   [[nodiscard]] static std::optional<SimTime> from_seconds(double seconds);
+  // The same for a duration the simulator computed; throws std::range_error when it does not fit.
+  [[nodiscard]] static SimTime from_computed_seconds(double seconds);
 
   [[nodiscard]] constexpr std::int64_t ps() const { return ps_; }
   [[nodiscard]] constexpr double seconds() const {

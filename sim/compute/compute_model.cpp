@@ -1,0 +1,154 @@
+#include "sim/compute/compute_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace clustersim::compute {
+
+namespace {
+
+constexpr double kAttentionBackwardFactor = 2.5;  // FlashAttention: backward = 2.5 x forward FLOPs
+constexpr double kBackwardBytesFactor = 2;        // read the gradient and the input, write one
+
+}  // namespace
+
+GemmShape pass_shape(const workload::Op& op, OpPass pass) {
+  switch (pass) {
+    case OpPass::forward:
+      return {op.m, op.n, op.k, op.groups, op.dtype};
+    case OpPass::backward_input:
+      return {op.m, op.k, op.n, op.groups, op.dtype};
+    case OpPass::backward_weight:
+      return {op.k, op.n, op.m, op.groups, op.dtype};
+  }
+  return {};
+}
+
+ComputeModel::ComputeModel(const config::HardwareProfile& profile) : profile_(profile) {
+  if (!profile.compute) {
+    throw std::invalid_argument(fmt::format(
+        "hardware profile {} has no compute section: kernel times need its measured "
+        "efficiencies (see hardware_profiles/h800_sxm.yaml)",
+        profile.name));
+  }
+  std::vector<MeasuredCase> table;
+  for (Dtype dtype : kAllDtypes) {
+    const std::optional<std::string>& path = profile.compute->gemm_measured[dtype_index(dtype)];
+    if (!path) continue;
+    MeasuredFile file = load_measured_file(*path);
+    for (const MeasuredCase& c : file.cases) {
+      if (c.kind == CaseKind::gemm && c.dtype == dtype) table.push_back(c);
+    }
+    measured_.push_back(std::move(file));
+  }
+  gemm_ = std::make_unique<GemmModel>(profile, table);
+}
+
+double ComputeModel::interpolate(const std::vector<config::RatePoint>& curve, double x) {
+  if (curve.empty()) return 0;
+  if (x <= curve.front().x) return curve.front().rate.flop_per_s;
+  if (x >= curve.back().x) return curve.back().rate.flop_per_s;
+  const auto upper = std::upper_bound(curve.begin(), curve.end(), x,
+                                      [](double value, const config::RatePoint& point) {
+                                        return value < point.x;
+                                      });
+  const config::RatePoint& hi = *upper;
+  const config::RatePoint& lo = *(upper - 1);
+  if (lo.x == x) return lo.rate.flop_per_s;
+  const double t = std::log(x / lo.x) / std::log(hi.x / lo.x);
+  return std::exp(std::log(lo.rate.flop_per_s) +
+                  t * (std::log(hi.rate.flop_per_s) - std::log(lo.rate.flop_per_s)));
+}
+
+SimTime ComputeModel::launched(double seconds) const {
+  return SimTime::from_computed_seconds(seconds) + profile_.compute->launch_latency;
+}
+
+SimTime ComputeModel::gemm_time(const GemmShape& shape, int sms) const {
+  if (shape.m <= 0 || shape.n <= 0 || shape.k <= 0) return SimTime::zero();
+  return gemm_->time(shape, sms) + profile_.compute->launch_latency;
+}
+
+SimTime ComputeModel::attention_forward_time(double forward_flops, double keys, int sms) const {
+  const std::vector<config::RatePoint>& curve = profile_.compute->attention_forward;
+  if (curve.empty()) {
+    throw std::invalid_argument(
+        fmt::format("hardware profile {} has no compute.attention.forward curve", profile_.name));
+  }
+  const double rate = interpolate(curve, keys) * sms / sm_count();
+  return launched(forward_flops / rate);
+}
+
+SimTime ComputeModel::attention_backward_time(double forward_flops, double keys, int sms) const {
+  const std::vector<config::RatePoint>& curve = profile_.compute->attention_backward;
+  if (curve.empty()) {
+    throw std::invalid_argument(
+        fmt::format("hardware profile {} has no compute.attention.backward curve", profile_.name));
+  }
+  const double rate = interpolate(curve, keys) * sms / sm_count();
+  return launched(kAttentionBackwardFactor * forward_flops / rate);
+}
+
+SimTime ComputeModel::memory_time(double bytes) const {
+  const double rate = profile_.gpu.memory_bandwidth.bytes_per_s * profile_.compute->memory_efficiency;
+  return launched(bytes / rate);
+}
+
+SimTime ComputeModel::roofline_time(double flops, double bytes, int sms) const {
+  const std::optional<FlopRate> peak = profile_.gpu.peak(Dtype::bf16);
+  const double efficiency = profile_.compute->peak_efficiency(Dtype::bf16).value_or(1.0);
+  const double compute_s = peak ? flops / (peak->flop_per_s * efficiency * sms / sm_count()) : 0;
+  const double memory_s =
+      bytes / (profile_.gpu.memory_bandwidth.bytes_per_s * profile_.compute->memory_efficiency);
+  return launched(std::max(compute_s, memory_s));
+}
+
+SimTime ComputeModel::op_time(const workload::Op& op, OpPass pass, int sms, double keys) const {
+  using workload::OpKind;
+  const auto forward = [&]() -> SimTime {
+    switch (op.kind) {
+      case OpKind::gemm:
+        return gemm_time(pass_shape(op, OpPass::forward), sms);
+      case OpKind::attention:
+        return attention_forward_time(op.forward_flops, keys, sms);
+      default:
+        return roofline_time(op.forward_flops, op.forward_bytes, sms);
+    }
+  };
+  switch (pass) {
+    case OpPass::forward:
+      return forward();
+    case OpPass::backward_input: {
+      SimTime time = op.recomputed ? forward() : SimTime::zero();
+      switch (op.kind) {
+        case OpKind::gemm:
+          return time + gemm_time(pass_shape(op, OpPass::backward_input), sms);
+        case OpKind::attention:
+          return time + attention_backward_time(op.forward_flops, keys, sms);
+        default: {
+          // Element-wise backward: the input gradient moves twice the forward traffic; an op
+          // with its own backward FLOPs (router) runs them at the BF16 roofline.
+          const double flops = op.backward_input_flops - (op.recomputed ? op.forward_flops : 0);
+          return time + roofline_time(std::max(0.0, flops),
+                                      kBackwardBytesFactor * op.forward_bytes, sms);
+        }
+      }
+    }
+    case OpPass::backward_weight:
+      switch (op.kind) {
+        case OpKind::gemm:
+          return gemm_time(pass_shape(op, OpPass::backward_weight), sms);
+        case OpKind::attention:
+          return SimTime::zero();  // no weights
+        default:
+          return op.backward_weight_flops > 0 ? roofline_time(op.backward_weight_flops, 0, sms)
+                                              : SimTime::zero();
+      }
+  }
+  return SimTime::zero();
+}
+
+}  // namespace clustersim::compute

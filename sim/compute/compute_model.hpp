@@ -1,0 +1,67 @@
+#pragma once
+// Kernel times of one GPU, read from its hardware profile: GEMMs from GemmModel (analytic model
+// corrected by measured tables), attention from the profile's measured attention curves, and
+// element-wise, normalisation and other memory-bound kernels at the profile's achievable share of
+// HBM bandwidth. Every time takes the SMs the kernel may use: communication kernels that hold SMs
+// (DeepSeek-V3 gives 20 of 132 to its all-to-all, TR §3.2.2) leave the rest to computation.
+//
+// Per pass of a workload op (sim/workload):
+//   GEMM [m x k] x [k x n]: forward (m, n, k); input gradient B (m, k, n); weight gradient W
+//     (k, n, m), each a GEMM in the op's dtype;
+//   attention: forward F / rate_fwd(keys); backward 2.5 F / rate_bwd(keys), the FlashAttention
+//     convention the measured curves use; rates scale with the SMs available;
+//   others: max(FLOPs / (BF16 peak x BF16 GEMM efficiency), bytes / (HBM x memory efficiency)),
+//     backward moving twice the forward bytes (read the gradient and the input, write one);
+//   an op recomputed in the backward pass adds its forward time to B.
+// Each kernel also pays the profile's launch latency.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/compute/gemm_model.hpp"
+#include "sim/compute/measured_file.hpp"
+#include "sim/config/hardware_profile.hpp"
+#include "sim/workload/layer_workload.hpp"
+
+namespace clustersim::compute {
+
+enum class OpPass { forward, backward_input, backward_weight };
+
+class ComputeModel {
+ public:
+  // Loads the profile's measured GEMM files; throws MeasuredFileError for a bad one, and
+  // std::invalid_argument when the profile has no compute section.
+  explicit ComputeModel(const config::HardwareProfile& profile);
+
+  [[nodiscard]] const config::HardwareProfile& profile() const { return profile_; }
+  [[nodiscard]] int sm_count() const { return profile_.gpu.sm_count; }
+  [[nodiscard]] const GemmModel& gemm() const { return *gemm_; }
+
+  [[nodiscard]] SimTime gemm_time(const GemmShape& shape, int sms) const;
+  // Attention whose forward pass costs `forward_flops` (causal count) over `keys` keys per query.
+  [[nodiscard]] SimTime attention_forward_time(double forward_flops, double keys, int sms) const;
+  [[nodiscard]] SimTime attention_backward_time(double forward_flops, double keys, int sms) const;
+  // A kernel that streams `bytes` through HBM.
+  [[nodiscard]] SimTime memory_time(double bytes) const;
+  // A kernel of `flops` BF16 work and `bytes` of traffic (router, embedding, ...).
+  [[nodiscard]] SimTime roofline_time(double flops, double bytes, int sms) const;
+
+  // One pass of a workload op; `keys` is the sequence length its attention sees.
+  [[nodiscard]] SimTime op_time(const workload::Op& op, OpPass pass, int sms, double keys) const;
+
+  // The measured rate curve at x: log-log interpolation, constant beyond the ends.
+  [[nodiscard]] static double interpolate(const std::vector<config::RatePoint>& curve, double x);
+
+ private:
+  [[nodiscard]] SimTime launched(double seconds) const;
+
+  const config::HardwareProfile& profile_;
+  std::vector<MeasuredFile> measured_;
+  std::unique_ptr<GemmModel> gemm_;
+};
+
+// The GEMM a pass of `op` runs.
+[[nodiscard]] GemmShape pass_shape(const workload::Op& op, OpPass pass);
+
+}  // namespace clustersim::compute

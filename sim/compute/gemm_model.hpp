@@ -1,0 +1,66 @@
+#pragma once
+// GEMM time on one GPU: an analytic model corrected by a table of measurements.
+//
+// Analytic model, for C[m x n] = A[m x k] B[k x n] repeated over `groups` (grouped experts), on
+// S of the GPU's N SMs (the rest held by communication kernels):
+//   tiles        = groups x ceil(m / tile_m) x ceil(n / tile_n)   one thread block per tile
+//   waves        = ceil(tiles / S);  wave_share = tiles / (waves x S)   (wave quantisation)
+//   compute time = 2 m n k groups / (peak x peak_efficiency x S / N x wave_share)
+//   memory time  = (groups (m k + k n) x input bytes + groups m n x 2) / (HBM x memory_efficiency)
+//   time         = max(compute time, memory time)                        (roofline)
+// peak is the profile's dense peak for the dtype, peak_efficiency the share of it a large,
+// wave-aligned GEMM reaches (a measured figure in the profile).
+//
+// Table correction: each measured case i (at all SMs) gives r_i = measured rate / analytic rate.
+// For a query shape, log r is interpolated by inverse-distance weighting (power 2) in the space
+// (log m, log n, log k, log groups); at a measured shape the prediction is the measurement. The
+// corrected rate is the analytic rate (at S SMs) times r. Without a table, r = 1.
+
+#include <array>
+#include <vector>
+
+#include "sim/compute/measured_file.hpp"
+#include "sim/config/hardware_profile.hpp"
+#include "sim/core/sim_time.hpp"
+#include "sim/core/units.hpp"
+
+namespace clustersim::compute {
+
+struct GemmShape {
+  long long m = 0, n = 0, k = 0;
+  int groups = 1;
+  Dtype dtype = Dtype::bf16;
+  [[nodiscard]] double flop() const {
+    return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * groups;
+  }
+};
+
+class GemmModel {
+ public:
+  // `table` holds the measured GEMM cases (any dtype; cases with reserved SMs are not used).
+  GemmModel(const config::HardwareProfile& profile, const std::vector<MeasuredCase>& table);
+
+  [[nodiscard]] FlopRate analytic_rate(const GemmShape& shape, int sms) const;
+  // The measured-to-analytic ratio interpolated at `shape` (1 without a table for its dtype).
+  [[nodiscard]] double table_ratio(const GemmShape& shape) const;
+  [[nodiscard]] FlopRate rate(const GemmShape& shape, int sms) const;
+  [[nodiscard]] SimTime time(const GemmShape& shape, int sms) const;
+  [[nodiscard]] bool has_table(Dtype dtype) const { return !tables_[dtype_index(dtype)].empty(); }
+  [[nodiscard]] std::size_t table_size(Dtype dtype) const {
+    return tables_[dtype_index(dtype)].size();
+  }
+
+ private:
+  struct TablePoint {
+    std::array<double, 4> coordinates;  // log m, log n, log k, log groups
+    double log_ratio = 0;
+  };
+
+  const config::HardwareProfile& profile_;
+  std::array<std::vector<TablePoint>, kAllDtypes.size()> tables_;
+};
+
+// Bytes of one value of a GEMM input in `dtype`.
+[[nodiscard]] double input_bytes(Dtype dtype);
+
+}  // namespace clustersim::compute

@@ -1,0 +1,91 @@
+// Kernel times of workload ops: attention from the measured curves, memory-bound ops at the
+// achievable HBM bandwidth, and the GEMM shapes of each backward pass.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "sim/compute/compute_model.hpp"
+#include "sim/config/loader.hpp"
+
+namespace clustersim::compute {
+namespace {
+
+const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
+
+class H800 : public ::testing::Test {
+ protected:
+  config::HardwareProfile profile =
+      config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml");
+};
+
+TEST_F(H800, CurvesInterpolateInLogLogSpace) {
+  const std::vector<config::RatePoint>& curve = profile.compute->attention_forward;
+  EXPECT_DOUBLE_EQ(ComputeModel::interpolate(curve, 4096), 579e12);
+  EXPECT_NEAR(ComputeModel::interpolate(curve, 1024 * std::sqrt(2.0)),
+              std::sqrt(423e12 * 521e12), 1e3);
+  // Constant beyond the measured ends.
+  EXPECT_DOUBLE_EQ(ComputeModel::interpolate(curve, 100), 292e12);
+  EXPECT_DOUBLE_EQ(ComputeModel::interpolate(curve, 1e6), 616e12);
+}
+
+TEST_F(H800, AttentionFollowsTheFlashAttentionConvention) {
+  const ComputeModel model(profile);
+  const double flops = 579e12 * 1e-3;  // 1 ms at the 4k forward rate
+  EXPECT_EQ(model.attention_forward_time(flops, 4096, 132), SimTime::from_ps(1'000'000'000));
+  // Backward: 2.5 x the forward FLOPs at the backward rate.
+  EXPECT_NEAR(model.attention_backward_time(flops, 4096, 132).seconds(), 2.5 * flops / 542e12,
+              1e-12);
+  // Half the SMs, half the rate.
+  EXPECT_EQ(model.attention_forward_time(flops, 4096, 66), SimTime::from_ps(2'000'000'000));
+}
+
+TEST_F(H800, MemoryBoundKernelsRunAtTheMeasuredShareOfHbm) {
+  const ComputeModel model(profile);
+  EXPECT_NEAR(model.memory_time(3.35e12 * 0.866).seconds(), 1.0, 1e-12);
+}
+
+TEST_F(H800, BackwardPassesTransposeTheGemm) {
+  workload::Op op;
+  op.kind = workload::OpKind::gemm;
+  op.dtype = Dtype::fp8;
+  op.m = 4096;
+  op.n = 7168;
+  op.k = 2048;
+  const GemmShape b = pass_shape(op, OpPass::backward_input);
+  const GemmShape w = pass_shape(op, OpPass::backward_weight);
+  EXPECT_EQ(std::tie(b.m, b.n, b.k), std::make_tuple(4096LL, 2048LL, 7168LL));
+  EXPECT_EQ(std::tie(w.m, w.n, w.k), std::make_tuple(2048LL, 7168LL, 4096LL));
+  const ComputeModel model(profile);
+  // The forward shape is a DeepGEMM row: 1168 TFLOP/s.
+  EXPECT_NEAR(model.op_time(op, OpPass::forward, 132, 4096).seconds(),
+              2.0 * 4096 * 7168 * 2048 / 1168e12, 1e-12);
+}
+
+TEST_F(H800, RecomputedOpsRunTheirForwardAgainInTheBackwardPass) {
+  const ComputeModel model(profile);
+  workload::Op norm;
+  norm.kind = workload::OpKind::norm;
+  norm.forward_bytes = 1e9;
+  const SimTime forward = model.op_time(norm, OpPass::forward, 132, 4096);
+  const SimTime backward = model.op_time(norm, OpPass::backward_input, 132, 4096);
+  norm.recomputed = true;
+  EXPECT_EQ(model.op_time(norm, OpPass::backward_input, 132, 4096), backward + forward);
+  EXPECT_NEAR(backward.seconds(), 2 * forward.seconds(), 1e-12);
+}
+
+TEST(ComputeModel, AProfileWithoutComputeDataIsAClearError) {
+  const config::HardwareProfile h20 =
+      config::load_hardware_profile(kRoot + "/hardware_profiles/h20.yaml");
+  try {
+    const ComputeModel model(h20);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(),
+                 "hardware profile h20 has no compute section: kernel times need its measured "
+                 "efficiencies (see hardware_profiles/h800_sxm.yaml)");
+  }
+}
+
+}  // namespace
+}  // namespace clustersim::compute

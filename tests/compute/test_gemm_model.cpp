@@ -1,0 +1,138 @@
+// The GEMM model's closed forms (wave quantisation, SMs held by communication, roofline) and its
+// table correction on the DeepGEMM H800 measurements.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/compute/compute_model.hpp"
+#include "sim/compute/gemm_model.hpp"
+#include "sim/config/loader.hpp"
+
+namespace clustersim::compute {
+namespace {
+
+const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
+
+// A GPU with round numbers: 100 SMs, 1000 TFLOP/s BF16 at 80 %, 128 x 128 tiles, 10 TB/s HBM.
+config::HardwareProfile round_gpu() {
+  config::HardwareProfile profile;
+  profile.name = "round";
+  profile.gpu.sm_count = 100;
+  profile.gpu.dense_peak[dtype_index(Dtype::bf16)] = FlopRate{1000e12};
+  profile.gpu.memory_bandwidth = Bandwidth{10e12};
+  config::ComputeSpec compute;
+  compute.gemm_peak_efficiency[dtype_index(Dtype::bf16)] = 0.8;
+  compute.memory_efficiency = 0.9;
+  profile.compute = compute;
+  return profile;
+}
+
+TEST(GemmModel, OneFullWaveRunsAtThePeakEfficiency) {
+  const config::HardwareProfile gpu = round_gpu();
+  const GemmModel model(gpu, {});
+  // 10 x 10 tiles of 128 x 128 on 100 SMs: one full wave.
+  const GemmShape shape{1280, 1280, 8192, 1, Dtype::bf16};
+  EXPECT_DOUBLE_EQ(model.analytic_rate(shape, 100).flop_per_s, 800e12);
+}
+
+TEST(GemmModel, WaveQuantisationLeavesSmsIdle) {
+  const config::HardwareProfile gpu = round_gpu();
+  const GemmModel model(gpu, {});
+  // 10 x 11 = 110 tiles need 2 waves of 100: 110 / 200 of the machine does work.
+  const GemmShape shape{1280, 1408, 8192, 1, Dtype::bf16};
+  EXPECT_DOUBLE_EQ(model.analytic_rate(shape, 100).flop_per_s, 800e12 * 110 / 200);
+}
+
+TEST(GemmModel, SmsHeldByCommunicationSlowTheGemm) {
+  const config::HardwareProfile gpu = round_gpu();
+  const GemmModel model(gpu, {});
+  const GemmShape shape{1280, 1280, 8192, 1, Dtype::bf16};
+  // 100 tiles on 50 SMs: 2 full waves at half the machine.
+  EXPECT_DOUBLE_EQ(model.analytic_rate(shape, 50).flop_per_s, 400e12);
+  // 100 tiles on 80 SMs: 2 waves, 100 / 160 busy, on 80 % of the machine.
+  EXPECT_DOUBLE_EQ(model.analytic_rate(shape, 80).flop_per_s, 800e12 * 0.8 * 100 / 160);
+}
+
+TEST(GemmModel, ThinGemmsAreMemoryBound) {
+  const config::HardwareProfile gpu = round_gpu();
+  const GemmModel model(gpu, {});
+  // k = 16: 2 m n k FLOPs are few against the m n output bytes.
+  const GemmShape shape{12800, 12800, 16, 1, Dtype::bf16};
+  const double bytes = (12800.0 * 16 + 16.0 * 12800) * 2 + 12800.0 * 12800 * 2;
+  const double seconds = bytes / (10e12 * 0.9);
+  EXPECT_DOUBLE_EQ(model.analytic_rate(shape, 100).flop_per_s, shape.flop() / seconds);
+}
+
+TEST(GemmModel, GroupsQuantiseTogether) {
+  const config::HardwareProfile gpu = round_gpu();
+  const GemmModel model(gpu, {});
+  // 4 groups of 5 x 5 tiles = 100 tiles: one full wave.
+  const GemmShape shape{640, 640, 8192, 4, Dtype::bf16};
+  EXPECT_DOUBLE_EQ(model.analytic_rate(shape, 100).flop_per_s, 800e12);
+}
+
+TEST(GemmModel, MissingDtypeIsAClearError) {
+  const config::HardwareProfile gpu = round_gpu();
+  const GemmModel model(gpu, {});
+  try {
+    (void)model.analytic_rate({128, 128, 128, 1, Dtype::fp8}, 100);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "hardware profile round has no fp8 dense peak");
+  }
+}
+
+class DeepGemmTable : public ::testing::Test {
+ protected:
+  config::HardwareProfile h800 =
+      config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml");
+  MeasuredFile table =
+      load_measured_file(kRoot + "/hardware_profiles/measured/h800_sxm-deepgemm-2025-04-09.json");
+};
+
+TEST_F(DeepGemmTable, PredictsEveryMeasuredShapeExactly) {
+  const ComputeModel model(h800);
+  ASSERT_EQ(model.gemm().table_size(Dtype::fp8), 22u);
+  for (const MeasuredCase& c : table.cases) {
+    const GemmShape shape{c.m, c.n, c.k, c.groups, c.dtype};
+    EXPECT_NEAR(model.gemm().rate(shape, 132).flop_per_s / c.value, 1.0, 1e-12) << c.describe();
+  }
+}
+
+TEST_F(DeepGemmTable, BetweenShapesTheCorrectionStaysWithinTheMeasuredRange) {
+  const ComputeModel model(h800);
+  double low = 1e9;
+  double high = 0;
+  for (const MeasuredCase& c : table.cases) {
+    const GemmShape shape{c.m, c.n, c.k, c.groups, c.dtype};
+    const double ratio = c.value / model.gemm().analytic_rate(shape, 132).flop_per_s;
+    low = std::min(low, ratio);
+    high = std::max(high, ratio);
+  }
+  for (const GemmShape shape : {GemmShape{4096, 1536, 7168, 1, Dtype::fp8},
+                                GemmShape{2048, 5000, 3000, 1, Dtype::fp8},
+                                GemmShape{8192, 2048, 7168, 4, Dtype::fp8}}) {
+    const double ratio = model.gemm().table_ratio(shape);
+    EXPECT_GE(ratio, low);
+    EXPECT_LE(ratio, high);
+  }
+  // BF16 has no table on the H800: the analytic model alone.
+  EXPECT_EQ(model.gemm().table_ratio({4096, 4096, 4096, 1, Dtype::bf16}), 1.0);
+}
+
+TEST_F(DeepGemmTable, HoldingTwentySmsCostsAboutTheirShare) {
+  // ISCA'25 §4.4: 20 of 132 SMs given to communication. On a large GEMM the loss is the SMs'
+  // share plus the wave quantisation of the new SM count.
+  const ComputeModel model(h800);
+  const GemmShape shape{4096, 7168, 16384, 1, Dtype::fp8};  // 32 x 56 = 1792 tiles
+  const double full = model.gemm().rate(shape, 132).flop_per_s;
+  const double held = model.gemm().rate(shape, 112).flop_per_s;
+  // 1792 tiles: 14 waves on 132 SMs (1792 / 1848 busy), 16 waves on 112 (exactly full).
+  const double expected = (112.0 / 132) * (1.0 / (1792.0 / 1848));
+  EXPECT_NEAR(held / full, expected, 1e-12);
+}
+
+}  // namespace
+}  // namespace clustersim::compute
