@@ -1,17 +1,22 @@
 #include "sim/cli/commands.hpp"
 
+#include <chrono>
+#include <fstream>
 #include <iostream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/compute/measured_file.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/parallel/step_simulator.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/fabric/topology_stats.hpp"
 #include "sim/report/config_json.hpp"
 #include "sim/report/config_text.hpp"
 #include "sim/report/memory_report.hpp"
 #include "sim/report/model_report.hpp"
+#include "sim/report/step_report.hpp"
 #include "sim/report/topology_report.hpp"
 #include "sim/workload/memory.hpp"
 #include "sim/workload/model_stats.hpp"
@@ -57,14 +62,60 @@ int not_yet(std::string_view command, std::string_view what, std::string_view is
 
 int run_experiment(const RunOptions& options) {
   try {
+    const auto started = std::chrono::steady_clock::now();
     const config::Experiment experiment =
         config::load_experiment(options.experiment, load_options(options.common));
-    if (!options.common.json) std::cout << report::to_text(experiment);
-    return not_yet("run", "the training-step simulation",
-                   "the training-step issue #7; the experiment above loaded and validated",
-                   options.common.json);
+    const workload::MemoryEstimate memory = workload::estimate_memory(experiment);
+    if (!memory.fits()) {
+      const workload::RankMemory& peak = memory.peak();
+      const std::string message = fmt::format(
+          "clustersim run: {} does not fit: pipeline rank {} needs {:.1f} GB of the {:.1f} GB "
+          "of one GPU (parameters {:.1f}, gradients {:.1f}, optimizer {:.1f}, activations "
+          "{:.1f}); see `clustersim memory`",
+          options.experiment, peak.rank, peak.total() / 1e9, memory.capacity / 1e9,
+          peak.parameters / 1e9, peak.gradients / 1e9, peak.optimizer / 1e9,
+          peak.activations / 1e9);
+      std::cerr << message << '\n';
+      if (options.common.json) {
+        std::cout << json{{"status", "infeasible"}, {"message", message}}.dump(2) << '\n';
+      }
+      return kExitInfeasible;
+    }
+    parallel::StepResult result;
+    try {
+      result = parallel::simulate_step(experiment);
+    } catch (const std::invalid_argument& error) {
+      // The hardware profile lacks what the experiment needs, or the schedule cannot run.
+      const std::string message = fmt::format("clustersim run: {}: {}", options.experiment,
+                                              error.what());
+      std::cerr << message << '\n';
+      if (options.common.json) {
+        std::cout << json{{"status", "input_error"}, {"message", message}}.dump(2) << '\n';
+      }
+      return kExitInputError;
+    }
+    const double wall_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (options.trace) {
+      std::ofstream trace(*options.trace);
+      if (!trace) {
+        std::cerr << fmt::format("clustersim run: cannot write the trace {}\n", *options.trace);
+        return kExitInputError;
+      }
+      trace << report::chrome_trace(experiment, result).dump() << '\n';
+    }
+    if (options.common.json) {
+      std::cout << report::step_json(experiment, result, wall_s).dump(2) << '\n';
+    } else {
+      std::cout << report::step_text(experiment, result, wall_s);
+      if (options.trace) std::cout << fmt::format("trace: {}\n", *options.trace);
+    }
+    return kExitOk;
   } catch (const config::ConfigError& error) {
     return report_config_error(error, options.common.json);
+  } catch (const compute::MeasuredFileError& error) {
+    std::cerr << error.what() << '\n';
+    return kExitInputError;
   }
 }
 
@@ -205,16 +256,6 @@ int run_validate(const std::vector<std::string>& files, const std::string& kind_
   }
   if (common.json) std::cout << results.dump(2) << '\n';
   return worst;
-}
-
-int run_crosscheck(const CrosscheckOptions& options) {
-  try {
-    (void)config::load_hardware_profile(options.hardware, load_options(options.common));
-  } catch (const config::ConfigError& error) {
-    return report_config_error(error, options.common.json);
-  }
-  return not_yet("crosscheck", "comparing measurements with predictions",
-                 "the hardware-profiles issue #6", options.common.json);
 }
 
 int run_plot(const PlotOptions& options) {

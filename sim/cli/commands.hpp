@@ -39,10 +39,12 @@ struct FileOptions {  // topo, model, validate
   std::string cost = "ib_ndr_64port";  // topo: cost profile name or path
 };
 
-struct CrosscheckOptions {
+struct CrosscheckOptions {  // crosscheck and calibrate
   CommonOptions common;
   std::string measured;
-  std::string hardware;
+  std::string hardware;  // empty: the library profile of the measured GPU
+  std::string out;       // calibrate: the profile to write
+  std::string name;      // calibrate: its name (default: <base>_calibrated)
 };
 
 struct PlotOptions {
@@ -61,6 +63,7 @@ int run_memory(const RunOptions& options);
 int run_validate(const std::vector<std::string>& files, const std::string& kind,
                  const CommonOptions& options);
 int run_crosscheck(const CrosscheckOptions& options);
+int run_calibrate(const CrosscheckOptions& options);
 int run_plot(const PlotOptions& options);
 
 }  // namespace clustersim::cli

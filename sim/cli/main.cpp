@@ -144,10 +144,25 @@ int main(int argc, char** argv) {
   crosscheck_cmd->add_option("measured", crosscheck.measured, "Measured results (JSON)")
       ->required()
       ->type_name("MEASURED.json");
-  crosscheck_cmd->add_option("--hardware", crosscheck.hardware, "Hardware profile")
-      ->required()
+  crosscheck_cmd->add_option("--hardware", crosscheck.hardware,
+                             "Hardware profile (default: the library profile of the measured GPU)")
       ->type_name("PROFILE");
   add_common(*crosscheck_cmd, crosscheck.common);
+
+  CrosscheckOptions calibrate;
+  CLI::App* calibrate_cmd = app.add_subcommand(
+      "calibrate", "Write a hardware profile whose efficiencies come from measurements");
+  calibrate_cmd->add_option("measured", calibrate.measured, "Measured results (JSON)")
+      ->required()
+      ->type_name("MEASURED.json");
+  calibrate_cmd->add_option("--hardware", calibrate.hardware,
+                            "Profile to start from (default: the library profile of the GPU)")
+      ->type_name("PROFILE");
+  calibrate_cmd->add_option("-o,--out", calibrate.out, "Profile to write")
+      ->required()
+      ->type_name("NEW.yaml");
+  calibrate_cmd->add_option("--name", calibrate.name, "Name of the new profile");
+  add_common(*calibrate_cmd, calibrate.common, false);
 
   PlotOptions plot;
   CLI::App* plot_cmd = app.add_subcommand("plot", "Chart of sweep results");
@@ -174,6 +189,7 @@ int main(int argc, char** argv) {
     if (*model_cmd) return run_model(model);
     if (*validate_cmd) return run_validate(validate_files, validate_kind, validate);
     if (*crosscheck_cmd) return run_crosscheck(crosscheck);
+    if (*calibrate_cmd) return run_calibrate(calibrate);
     if (*plot_cmd) return run_plot(plot);
   } catch (const std::exception& error) {
     std::cerr << "clustersim: internal error: " << error.what() << '\n';

@@ -108,6 +108,7 @@ MeasuredCase read_case(const std::string& path, const Json& object, std::size_t 
   const CaseReader reader(path, object, index);
   MeasuredCase c;
   c.index = index;
+  c.source = reader.text_or("source", "");
   const std::string kind =
       reader.choice("kind", {"gemm", "hbm", "launch_latency", "p2p", "nccl"});
   if (kind == "gemm") {
@@ -127,7 +128,8 @@ MeasuredCase read_case(const std::string& path, const Json& object, std::size_t 
   } else if (kind == "hbm") {
     c.kind = CaseKind::hbm;
     c.variant = reader.choice("pattern", {"copy", "triad"});
-    c.bytes = reader.number("bytes");
+    // A published bandwidth may come without the array size it was measured on.
+    if (reader.has("bytes") || !reader.has("bandwidth_Bps")) c.bytes = reader.number("bytes");
     c.value = rate(reader, "bandwidth_Bps", 1, c.bytes, c.time_s);
   } else if (kind == "launch_latency") {
     c.kind = CaseKind::launch_latency;
@@ -137,7 +139,7 @@ MeasuredCase read_case(const std::string& path, const Json& object, std::size_t 
   } else if (kind == "p2p") {
     c.kind = CaseKind::p2p;
     c.variant = reader.choice("direction", {"uni", "bi"});
-    c.bytes = reader.number("bytes");
+    if (reader.has("bytes") || !reader.has("bandwidth_Bps")) c.bytes = reader.number("bytes");
     c.value = rate(reader, "bandwidth_Bps", 1, c.bytes, c.time_s);
   } else {
     c.kind = CaseKind::nccl;
@@ -178,10 +180,12 @@ std::string MeasuredCase::describe() const {
       return text;
     }
     case CaseKind::hbm:
+      if (bytes == 0) return variant;
       return fmt::format("{} {:.0f} MiB", variant, bytes / (1 << 20));
     case CaseKind::launch_latency:
       return variant;
     case CaseKind::p2p:
+      if (bytes == 0) return variant;
       return fmt::format("{} {:.0f} MiB", variant, bytes / (1 << 20));
     case CaseKind::nccl:
       return fmt::format("{} x{} {:.4g} MiB", variant, ranks, bytes / (1 << 20));

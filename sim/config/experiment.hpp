@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim/config/enum_names.hpp"
@@ -62,6 +63,18 @@ struct CostSpec {
   std::optional<double> gpu_hour_usd;  // absent: the hardware profile's assumption
 };
 
+// Figures a publication reports for this experiment, printed beside the simulated ones.
+inline constexpr std::array<std::string_view, 14> kPublishedKeys{
+    "step_time_s",   "1F",          "bubble",         "1B",
+    "1W",            "1F1B",        "opt",            "tflops_causal",
+    "tflops_noncausal", "mfu_causal", "mfu_noncausal", "tokens_per_day",
+    "gpu_hours_per_trillion_tokens", "days_per_trillion_tokens"};
+
+struct PublishedFigures {
+  std::string source;
+  std::vector<std::pair<std::string, double>> values;  // in kPublishedKeys order
+};
+
 struct Experiment {
   std::string name;
   std::string file;  // the experiment file as named by the user
@@ -71,6 +84,7 @@ struct Experiment {
   ParallelismSpec parallelism;
   TrainingSpec training;
   CostSpec cost;
+  PublishedFigures published;
 };
 
 inline constexpr std::array<EnumName<Schedule>, 6> kScheduleNames{

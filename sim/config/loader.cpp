@@ -326,6 +326,17 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     experiment.cost.gpu_hour_usd = cost->maybe<double>("gpu_hour_usd", Bounds::non_negative());
     cost->finish();
   }
+  if (std::optional<MapReader> published = root.optional_section("published")) {
+    // Published figures to print next to the simulated ones; never used in the simulation.
+    PublishedFigures& f = experiment.published;
+    f.source = published->required<std::string>("source");
+    for (const std::string_view key : kPublishedKeys) {
+      if (std::optional<double> value = published->maybe<double>(key, Bounds::positive())) {
+        f.values.emplace_back(std::string(key), *value);
+      }
+    }
+    published->finish();
+  }
   cluster.finish();
   parallelism.finish();
   training.finish();

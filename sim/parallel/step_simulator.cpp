@@ -1,0 +1,395 @@
+#include "sim/parallel/step_simulator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "sim/collectives/collective.hpp"
+#include "sim/collectives/expert_parallel.hpp"
+#include "sim/compute/compute_model.hpp"
+#include "sim/fabric/topology_builder.hpp"
+#include "sim/parallel/parallel_layout.hpp"
+#include "sim/workload/layer_workload.hpp"
+
+namespace clustersim::parallel {
+
+namespace {
+
+constexpr double kBf16Bytes = 2;
+constexpr double kGradientBytes = 4;  // FP32 gradients are reduced (TR §3.3.3 keeps them FP32)
+
+// AdamW on one parameter: read and write the FP32 master weight and both moments, read the FP32
+// gradient, write the BF16 weight. Moments are BF16 in DeepSeek-V3's FP8 recipe (TR §3.3.3).
+double optimizer_bytes_per_parameter(config::Precision precision) {
+  const double moments = precision == config::Precision::fp8 ? 2 : 4;
+  return (4 + 2 * moments) * 2 + kGradientBytes + kBf16Bytes;
+}
+
+struct LayerCost {
+  double forward = 0, backward_input = 0, weight = 0;
+  double forward_shared = 0, backward_input_shared = 0, weight_shared = 0;
+  double dense_parameters = 0, expert_parameters = 0;
+  double forward_flops = 0;
+};
+
+LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeModel& model,
+                  int shared_sms, double keys, const config::ModelCard& card, int ep) {
+  LayerCost cost;
+  const int all = model.sm_count();
+  for (const workload::Op& op : layer.ops) {
+    using compute::OpPass;
+    cost.forward += model.op_time(op, OpPass::forward, all, keys).seconds();
+    cost.backward_input += model.op_time(op, OpPass::backward_input, all, keys).seconds();
+    cost.weight += model.op_time(op, OpPass::backward_weight, all, keys).seconds();
+    cost.forward_shared += model.op_time(op, OpPass::forward, shared_sms, keys).seconds();
+    cost.backward_input_shared +=
+        model.op_time(op, OpPass::backward_input, shared_sms, keys).seconds();
+    cost.weight_shared += model.op_time(op, OpPass::backward_weight, shared_sms, keys).seconds();
+    cost.forward_flops += op.forward_flops;
+    if (op.kind == workload::OpKind::gemm) {
+      const double weights = static_cast<double>(op.n) * static_cast<double>(op.k) * op.groups;
+      if (op.name.starts_with("moe.experts")) {
+        cost.expert_parameters += weights;
+      } else {
+        cost.dense_parameters += weights;
+      }
+    } else if (op.kind == workload::OpKind::router && card.moe) {
+      cost.dense_parameters += static_cast<double>(card.hidden_size) * card.moe->experts;
+    } else if (op.kind == workload::OpKind::embedding) {
+      cost.dense_parameters += static_cast<double>(card.hidden_size) *
+                               static_cast<double>(card.vocab_size);
+    }
+  }
+  (void)ep;
+  return cost;
+}
+
+void add(StageCost& stage, const LayerCost& layer) {
+  stage.forward += layer.forward;
+  stage.backward_input += layer.backward_input;
+  stage.weight += layer.weight;
+  stage.forward_shared += layer.forward_shared;
+  stage.backward_input_shared += layer.backward_input_shared;
+  stage.weight_shared += layer.weight_shared;
+  stage.dense_parameters += layer.dense_parameters;
+  stage.expert_parameters += layer.expert_parameters;
+  stage.forward_flops += layer.forward_flops;
+}
+
+fabric::Topology build_topology(const config::Experiment& e) {
+  config::TopologySpec spec;
+  if (e.cluster.topology) {
+    spec = *e.cluster.topology;
+  } else {
+    spec.name = "single_node";
+    spec.generator = config::TopologyGenerator::single_node;
+  }
+  return fabric::build_cluster(spec, {e.cluster.nodes, e.cluster.gpus_per_node, &e.hardware});
+}
+
+std::vector<fabric::VertexId> vertices(const fabric::Topology& topology,
+                                       const std::vector<int>& gpus) {
+  std::vector<fabric::VertexId> out;
+  for (int g : gpus) out.push_back(topology.gpus().at(static_cast<std::size_t>(g)));
+  return out;
+}
+
+double collective_time(const fabric::Topology& topology, collectives::Operation operation,
+                       collectives::Algorithm algorithm, double bytes,
+                       const std::vector<int>& gpus, std::uint64_t& flows) {
+  if (gpus.size() < 2 || bytes <= 0) return 0;
+  collectives::CollectiveSpec spec;
+  spec.operation = operation;
+  spec.algorithm = algorithm;
+  spec.bytes = bytes;
+  spec.ranks = vertices(topology, gpus);
+  const collectives::CollectiveResult result = collectives::run_collective(topology, spec);
+  flows += result.flows;
+  return result.time.seconds();
+}
+
+}  // namespace
+
+StepResult simulate_step(const config::Experiment& e) {
+  const config::ParallelismSpec& p = e.parallelism;
+  const config::ModelCard& card = e.model;
+  StepResult result;
+  result.gpus = static_cast<int>(e.cluster.gpus());
+  result.micro_batches = static_cast<int>(e.training.micro_batches(p));
+  result.tokens_per_step = e.training.global_batch_size * e.training.seq_len;
+  if (result.micro_batches < 1) {
+    throw std::invalid_argument(fmt::format(
+        "global batch {} gives no micro-batch of {} sequences on {} data-parallel ranks",
+        e.training.global_batch_size, p.micro_batch_size, p.dp));
+  }
+
+  const compute::ComputeModel model(e.hardware);
+  const int shared_sms = std::max(1, e.hardware.gpu.sm_count - p.comm_sms);
+  const workload::WorkloadOptions options = workload::workload_options(e);
+  const double keys = static_cast<double>(e.training.seq_len);
+  const ParallelLayout layout({p.tp, p.cp, static_cast<int>(p.dp), p.pp, p.ep},
+                              e.cluster.gpus_per_node);
+  const fabric::Topology topology = build_topology(e);
+
+  // Communication, simulated once on the fabric.
+  const int first_gpu = 0;
+  const double micro_batch_tokens =
+      static_cast<double>(p.micro_batch_size * e.training.seq_len) / p.cp;
+  if (card.moe && p.ep > 1) {
+    collectives::ExpertParallelSpec ep;
+    std::vector<int> stage_gpus;
+    for (const std::vector<int>& group : layout.ep_groups(0)) {
+      stage_gpus.insert(stage_gpus.end(), group.begin(), group.end());
+    }
+    ep.ranks = vertices(topology, stage_gpus);
+    ep.group_size = p.ep;
+    ep.tokens_per_rank = static_cast<int>(micro_batch_tokens / p.tp);
+    ep.hidden = static_cast<int>(card.hidden_size);
+    ep.experts = card.moe->experts;
+    ep.top_k = card.moe->top_k;
+    const int nodes = layout.nodes_spanned(layout.ep_group(first_gpu));
+    ep.max_nodes = card.moe->groups > 1
+                       ? std::clamp(card.moe->max_groups_per_token * nodes / card.moe->groups, 1,
+                                    nodes)
+                       : nodes;
+    const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology, ep);
+    result.ep_dispatch_s = r.dispatch.time.seconds();
+    result.ep_combine_s = r.combine.time.seconds();
+    result.flows += r.dispatch.flows + r.combine.flows;
+  }
+  const double ep_forward_layer = result.ep_dispatch_s + result.ep_combine_s;
+  const double ep_backward_layer = 2 * result.ep_combine_s;
+
+  double tp_layer = 0;
+  if (p.tp > 1) {
+    // Two all-reduces of the layer's output per pass (Megatron: attention and MLP), or with
+    // sequence parallelism a reduce-scatter and an all-gather each: the same bytes on a ring.
+    const double bytes = micro_batch_tokens * static_cast<double>(card.hidden_size) * kBf16Bytes;
+    tp_layer = 2 * collective_time(topology, collectives::Operation::all_reduce,
+                                   collectives::Algorithm::ring, bytes,
+                                   layout.group(first_gpu, Dimension::tp), result.flows);
+  }
+
+  if (p.pp > 1) {
+    const std::vector<int> pp_group = layout.group(first_gpu, Dimension::pp);
+    const double bytes =
+        micro_batch_tokens * static_cast<double>(card.hidden_size) * kBf16Bytes / p.tp;
+    result.pp_transfer_s =
+        collective_time(topology, collectives::Operation::send_recv, collectives::Algorithm::direct,
+                        bytes, {pp_group[0], pp_group[1]}, result.flows);
+  }
+
+  // Per-stage costs.
+  const std::vector<int> split = workload::stage_layer_split(e);
+  int first_layer = 0;
+  for (std::size_t s = 0; s < split.size(); ++s) {
+    StageCost stage;
+    stage.stage = static_cast<int>(s);
+    stage.layers = split[s];
+    std::vector<workload::LayerWorkload> parts;
+    if (s == 0) parts.push_back(workload::embedding_workload(card, options));
+    for (int layer = first_layer; layer < first_layer + split[s]; ++layer) {
+      parts.push_back(workload::layer_workload(card, layer, options));
+    }
+    if (s + 1 == split.size()) {
+      for (int m = 0; m < card.mtp_modules; ++m) parts.push_back(workload::mtp_workload(card, options));
+      parts.push_back(workload::head_workload(card, options));
+    }
+    first_layer += split[s];
+    for (const workload::LayerWorkload& part : parts) {
+      add(stage, cost_of(part, model, shared_sms, keys, card, p.ep));
+      const bool layer_like = !part.ops.empty() && part.ops.size() > 2;
+      if (part.moe) {
+        stage.moe = true;
+        stage.ep_forward += ep_forward_layer;
+        stage.ep_backward += ep_backward_layer;
+      }
+      if (layer_like) {
+        stage.tp_forward += tp_layer;
+        stage.tp_backward += tp_layer;
+      }
+    }
+    result.stages.push_back(stage);
+  }
+
+  // The pipeline.
+  result.schedule = make_schedule(p.schedule, p.pp, result.micro_batches,
+                                  p.schedule == config::Schedule::interleaved ? p.virtual_stages
+                                                                              : 1);
+  const PipelineSchedule& schedule = result.schedule;
+  const auto stage_cost = [&](StageRef where) -> const StageCost& {
+    return result.stages.at(static_cast<std::size_t>(schedule.model_stage(where)));
+  };
+  const auto lone = [&](const StageCost& c, Pass pass) {
+    switch (pass) {
+      case Pass::forward:
+        return c.forward + c.ep_forward + c.tp_forward;
+      case Pass::backward:
+        return c.backward_input + c.weight + c.ep_backward + c.tp_backward;
+      case Pass::backward_input:
+        return c.backward_input + c.ep_backward + c.tp_backward;
+      case Pass::backward_weight:
+        return c.weight;
+    }
+    return 0.0;
+  };
+  const SlotDuration duration = [&](StageRef where, const ScheduleSlot& slot) {
+    const StageCost& first = stage_cost({where.device, slot.task.chunk});
+    if (!slot.overlapped) return SimTime::from_computed_seconds(lone(first, slot.task.pass));
+    const StageCost& second = stage_cost({where.device, slot.overlapped->chunk});
+    const auto shared = [](const StageCost& c, Pass pass) {
+      switch (pass) {
+        case Pass::forward:
+          return c.forward_shared;
+        case Pass::backward:
+          return c.backward_input_shared + c.weight_shared;
+        case Pass::backward_input:
+          return c.backward_input_shared;
+        case Pass::backward_weight:
+          return c.weight_shared;
+      }
+      return 0.0;
+    };
+    const auto communication = [](const StageCost& c, Pass pass) {
+      if (pass == Pass::forward) return c.ep_forward;
+      if (pass == Pass::backward_weight) return 0.0;
+      return c.ep_backward;
+    };
+    const double comm =
+        communication(first, slot.task.pass) + communication(second, slot.overlapped->pass);
+    const double tp = (slot.task.pass == Pass::forward ? first.tp_forward : first.tp_backward) +
+                      (slot.overlapped->pass == Pass::forward ? second.tp_forward
+                                                              : second.tp_backward);
+    double compute;
+    if (comm > 0) {
+      compute = shared(first, slot.task.pass) + shared(second, slot.overlapped->pass);
+    } else {
+      compute = lone(first, slot.task.pass) + lone(second, slot.overlapped->pass) - tp;
+    }
+    return SimTime::from_computed_seconds(std::max(compute, comm) + tp);
+  };
+  const SimTime transfer_time = SimTime::from_computed_seconds(result.pp_transfer_s);
+  const TransferTime transfer = [&](StageRef, StageRef, const PipelineTask&) {
+    return transfer_time;
+  };
+  result.run = run_pipeline(schedule, duration, transfer);
+  result.pipeline_s = result.run.makespan.seconds();
+
+  // Data-parallel tail per device: gradient reduce-scatter, optimizer, parameter all-gather.
+  const std::vector<int> dp_group = layout.group(first_gpu, Dimension::dp);
+  const std::vector<int> edp_group = layout.edp_group(first_gpu);
+  const bool sharded = p.zero >= 1;
+  double step = 0;
+  double rs_max = 0, ag_max = 0, opt_max = 0;
+  for (int device = 0; device < schedule.devices; ++device) {
+    double dense = 0, experts = 0;
+    for (int chunk = 0; chunk < schedule.chunks_per_device; ++chunk) {
+      const StageCost& c = stage_cost({device, chunk});
+      dense += c.dense_parameters;
+      experts += c.expert_parameters;
+    }
+    const auto reduce = [&](double parameters, const std::vector<int>& group) {
+      const collectives::Operation op = sharded ? collectives::Operation::reduce_scatter
+                                                : collectives::Operation::all_reduce;
+      const collectives::Algorithm algorithm =
+          layout.nodes_spanned(group) > 1 && group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
+              ? collectives::Algorithm::hierarchical
+              : collectives::Algorithm::ring;
+      return collective_time(topology, op, algorithm, parameters * kGradientBytes, group,
+                             result.flows);
+    };
+    const auto gather = [&](double parameters, const std::vector<int>& group) {
+      if (!sharded) return 0.0;
+      const collectives::Algorithm algorithm =
+          layout.nodes_spanned(group) > 1 && group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
+              ? collectives::Algorithm::hierarchical
+              : collectives::Algorithm::ring;
+      return collective_time(topology, collectives::Operation::all_gather, algorithm,
+                             parameters * kBf16Bytes, group, result.flows);
+    };
+    const double rs = reduce(dense, dp_group) + reduce(experts, edp_group);
+    const double ag = gather(dense, dp_group) + gather(experts, edp_group);
+    const double shard = sharded ? dense / static_cast<double>(dp_group.size()) +
+                                       experts / static_cast<double>(edp_group.size())
+                                 : dense + experts;
+    const double opt =
+        model.memory_time(shard * optimizer_bytes_per_parameter(e.training.precision)).seconds();
+    double end = 0;
+    for (const SlotTiming& timing : result.run.slots[static_cast<std::size_t>(device)]) {
+      end = std::max(end, (timing.end - result.run.start).seconds());
+    }
+    result.device_tail_start_s.push_back(end);
+    step = std::max(step, end + rs + opt + ag);
+    rs_max = std::max(rs_max, rs);
+    ag_max = std::max(ag_max, ag);
+    opt_max = std::max(opt_max, opt);
+  }
+  result.dp_reduce_scatter_s = rs_max;
+  result.dp_all_gather_s = ag_max;
+  result.optimizer_s = opt_max;
+  result.step_time_s = step;
+
+  // Phases, averaged over devices.
+  StepPhases& phases = result.phases;
+  double exposed_ep = 0, exposed_tp = 0;
+  for (int device = 0; device < schedule.devices; ++device) {
+    const std::vector<ScheduleSlot>& order = schedule.order[static_cast<std::size_t>(device)];
+    const std::vector<SlotTiming>& timings = result.run.slots[static_cast<std::size_t>(device)];
+    double busy = 0;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const double length = (timings[i].end - timings[i].start).seconds();
+      busy += length;
+      const ScheduleSlot& slot = order[i];
+      const StageCost& c = stage_cost({device, slot.task.chunk});
+      if (slot.overlapped) {
+        phases.overlapped += length;
+        continue;
+      }
+      switch (slot.task.pass) {
+        case Pass::forward:
+          phases.forward += length;
+          exposed_ep += c.ep_forward;
+          exposed_tp += c.tp_forward;
+          break;
+        case Pass::backward:
+        case Pass::backward_input:
+          phases.backward += length;
+          exposed_ep += c.ep_backward;
+          exposed_tp += c.tp_backward;
+          break;
+        case Pass::backward_weight:
+          phases.weight += length;
+          break;
+      }
+    }
+    phases.bubble += result.device_tail_start_s[static_cast<std::size_t>(device)] - busy;
+  }
+  const double devices = schedule.devices;
+  phases.forward /= devices;
+  phases.backward /= devices;
+  phases.weight /= devices;
+  phases.overlapped /= devices;
+  phases.bubble /= devices;
+  const double mean_tail_start =
+      [&] {
+        double sum = 0;
+        for (double t : result.device_tail_start_s) sum += t;
+        return sum / devices;
+      }();
+  phases.optimizer = result.step_time_s - mean_tail_start;
+  result.exposed_comm_s["ep"] = exposed_ep / devices;
+  result.exposed_comm_s["tp"] = exposed_tp / devices;
+  result.exposed_comm_s["dp"] = rs_max + ag_max;
+  // Pipeline transfers hide behind compute except where a device waits for one; that wait is
+  // part of the bubble, so it is not counted twice here.
+  result.exposed_comm_s["pp"] = 0;
+  std::size_t slots = 0;
+  for (const auto& order : schedule.order) slots += order.size();
+  result.events = slots;
+  result.memory = workload::estimate_memory(e);
+  return result;
+}
+
+}  // namespace clustersim::parallel

@@ -1,0 +1,103 @@
+#pragma once
+// One training step of a model on a cluster, simulated: the pipeline schedule runs as events
+// (PipelineRunner), each slot taking the time of its compute kernels (ComputeModel, from the
+// hardware profile) and of the communication the flow-level fabric simulation gives; then the
+// data-parallel gradient reduce-scatter, the optimizer step and the parameter all-gather.
+//
+// What one slot costs (model stage s, one micro-batch; sums over the stage's layers):
+//   compute   every op's forward, input-gradient (B) and weight-gradient (W) kernel times;
+//   EP        the MoE layers' dispatch and combine, simulated once for all EP groups of a
+//             pipeline stage at once on the cluster topology (DeepEP-style, node-limited,
+//             FP8 dispatch, BF16 combine); the backward pass moves the same tokens in BF16 both
+//             ways (gradient of combine, then of dispatch): 2 x combine;
+//   TP        with tp > 1, the tensor-parallel collectives of each layer on the node.
+// A lone slot runs its compute and its communication one after the other (a micro-batch's
+// attention waits for its dispatch). DualPipe's F&B slots overlap one chunk's compute with the
+// other's all-to-all (TR §3.2.1): the slot takes max(compute, communication), the compute
+// running on the SMs the communication kernels leave (comm_sms of them are held, TR §3.2.2).
+// Pipeline transfers (a micro-batch's activations or input gradient, BF16) are simulated once
+// between two GPUs of neighbouring stages and delay the receiver, not the sender.
+//
+// After its last slot, a device reduce-scatters its gradients (FP32) over the data-parallel
+// ranks that share them (ZeRO >= 1; dense parameters over dp, experts over the expert-data-
+// parallel group), steps the optimizer on its shard (memory-bound AdamW) and all-gathers the
+// BF16 parameters (an all-reduce without ZeRO). The step ends when the last device is done.
+//
+// Symmetry: every data-parallel replica runs the same pipeline, so one is simulated; the EP
+// groups of one stage are simulated together. tests/parallel check this against a full run.
+//
+// Phases (ISCA'25 Table 4), per pipeline device and then averaged over devices: 1F, 1B, 1W the
+// time in forward-only, backward-only (B or B_input) and weight-only slots; 1F1B the time in
+// overlapped F&B slots; bubble the device's idle time before its last slot ends; opt from the
+// end of the pipeline to the end of the step.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/config/experiment.hpp"
+#include "sim/parallel/pipeline_runner.hpp"
+#include "sim/parallel/pipeline_schedule.hpp"
+#include "sim/workload/memory.hpp"
+
+namespace clustersim::parallel {
+
+// One model stage of one micro-batch, in seconds.
+struct StageCost {
+  int stage = 0;
+  int layers = 0;
+  bool moe = false;
+  double forward = 0;  // compute on all SMs
+  double backward_input = 0;
+  double weight = 0;
+  double forward_shared = 0;  // compute on the SMs communication leaves
+  double backward_input_shared = 0;
+  double weight_shared = 0;
+  double ep_forward = 0;  // dispatch + combine of every MoE layer
+  double ep_backward = 0;
+  double tp_forward = 0;
+  double tp_backward = 0;
+  double dense_parameters = 0;  // per GPU
+  double expert_parameters = 0;
+  double forward_flops = 0;  // per GPU, for the report
+};
+
+struct StepPhases {
+  double forward = 0;  // 1F
+  double bubble = 0;
+  double backward = 0;  // 1B
+  double weight = 0;    // 1W
+  double overlapped = 0;  // 1F1B
+  double optimizer = 0;   // opt
+};
+
+struct StepResult {
+  double step_time_s = 0;
+  double pipeline_s = 0;  // the schedule's makespan
+  StepPhases phases;
+  std::int64_t tokens_per_step = 0;
+  int micro_batches = 0;
+  int gpus = 0;
+  std::vector<StageCost> stages;
+  // Simulated communication times, seconds.
+  double ep_dispatch_s = 0;
+  double ep_combine_s = 0;
+  double pp_transfer_s = 0;
+  double dp_reduce_scatter_s = 0;
+  double dp_all_gather_s = 0;
+  double optimizer_s = 0;
+  std::map<std::string, double> exposed_comm_s;  // "ep", "pp", "dp", "tp"
+  workload::MemoryEstimate memory;
+  PipelineSchedule schedule;
+  PipelineRun run;
+  std::vector<double> device_tail_start_s;  // per device: end of its last slot
+  std::uint64_t events = 0;
+  std::uint64_t flows = 0;
+};
+
+// Throws std::invalid_argument (with the numbers) for a configuration the simulator cannot run;
+// the config loader reports most such input first, with its location.
+[[nodiscard]] StepResult simulate_step(const config::Experiment& experiment);
+
+}  // namespace clustersim::parallel

@@ -1,0 +1,218 @@
+#include "sim/report/step_report.hpp"
+
+#include <fmt/format.h>
+
+#include "sim/workload/model_stats.hpp"
+
+namespace clustersim::report {
+
+namespace {
+
+constexpr double kSecondsPerDay = 86400;
+constexpr double kTrillion = 1e12;
+
+std::optional<double> published(const config::Experiment& e, std::string_view key) {
+  for (const auto& [name, value] : e.published.values) {
+    if (name == key) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+StepFigures step_figures(const config::Experiment& e, const parallel::StepResult& r) {
+  StepFigures f;
+  const double tokens = static_cast<double>(r.tokens_per_step);
+  const double step = r.step_time_s;
+  const workload::ModelStats stats = workload::compute_model_stats(e.model, e.training.seq_len);
+  f.tokens_per_day = tokens * kSecondsPerDay / step;
+  f.tflops_causal = stats.train_flops_per_token_causal() * tokens / (r.gpus * step) / 1e12;
+  f.tflops_noncausal = stats.train_flops_per_token_noncausal() * tokens / (r.gpus * step) / 1e12;
+  const double peak = e.hardware.gpu.peak(Dtype::bf16).value_or(FlopRate{1}).flop_per_s / 1e12;
+  f.mfu_causal = f.tflops_causal / peak;
+  f.mfu_noncausal = f.tflops_noncausal / peak;
+  f.gpu_hours_per_trillion_tokens = r.gpus * step / 3600 * kTrillion / tokens;
+  f.days_per_trillion_tokens = step * kTrillion / tokens / kSecondsPerDay;
+  f.gpu_hour_usd = e.cost.gpu_hour_usd ? e.cost.gpu_hour_usd : e.hardware.price.gpu_hour_usd;
+  if (e.training.tokens) {
+    f.total_gpu_hours = f.gpu_hours_per_trillion_tokens * *e.training.tokens / kTrillion;
+  }
+  return f;
+}
+
+nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult& r,
+                         double wall_s) {
+  const StepFigures f = step_figures(e, r);
+  const parallel::StepPhases& p = r.phases;
+  const workload::RankMemory& peak = r.memory.peak();
+  nlohmann::json cost{{"gpu_hours_per_trillion_tokens", f.gpu_hours_per_trillion_tokens},
+                      {"days_per_trillion_tokens", f.days_per_trillion_tokens},
+                      {"usd_per_trillion_tokens", nullptr},
+                      {"total_gpu_hours", nullptr},
+                      {"total_usd", nullptr},
+                      {"gpu_hour_usd", nullptr}};
+  if (f.gpu_hour_usd) {
+    cost["gpu_hour_usd"] = *f.gpu_hour_usd;
+    cost["usd_per_trillion_tokens"] = f.gpu_hours_per_trillion_tokens * *f.gpu_hour_usd;
+  }
+  if (f.total_gpu_hours) {
+    cost["total_gpu_hours"] = *f.total_gpu_hours;
+    if (f.gpu_hour_usd) cost["total_usd"] = *f.total_gpu_hours * *f.gpu_hour_usd;
+  }
+  nlohmann::json stages = nlohmann::json::array();
+  for (const parallel::StageCost& s : r.stages) {
+    stages.push_back({{"stage", s.stage},
+                      {"layers", s.layers},
+                      {"forward_s", s.forward},
+                      {"backward_input_s", s.backward_input},
+                      {"weight_s", s.weight},
+                      {"ep_forward_s", s.ep_forward},
+                      {"ep_backward_s", s.ep_backward}});
+  }
+  nlohmann::json out{
+      {"name", e.name},
+      {"status", "ok"},
+      {"step_time_s", r.step_time_s},
+      {"phases_s",
+       {{"1F", p.forward},
+        {"bubble", p.bubble},
+        {"1B", p.backward},
+        {"1W", p.weight},
+        {"1F1B", p.overlapped},
+        {"opt", p.optimizer}}},
+      {"tokens_per_step", r.tokens_per_step},
+      {"tokens_per_day", f.tokens_per_day},
+      {"micro_batches", r.micro_batches},
+      {"tflops_per_gpu", {{"causal", f.tflops_causal}, {"noncausal", f.tflops_noncausal}}},
+      {"mfu", {{"causal", f.mfu_causal}, {"noncausal", f.mfu_noncausal}}},
+      {"memory_per_gpu_bytes",
+       {{"parameters", peak.parameters},
+        {"gradients", peak.gradients},
+        {"optimizer", peak.optimizer},
+        {"activations", peak.activations},
+        {"peak", peak.total()}}},
+      {"exposed_comm_s", r.exposed_comm_s},
+      {"communication_s",
+       {{"ep_dispatch", r.ep_dispatch_s},
+        {"ep_combine", r.ep_combine_s},
+        {"pp_transfer", r.pp_transfer_s},
+        {"dp_reduce_scatter", r.dp_reduce_scatter_s},
+        {"dp_all_gather", r.dp_all_gather_s},
+        {"optimizer", r.optimizer_s}}},
+      {"stages", stages},
+      {"cost", cost},
+      {"sim", {{"events", r.events}, {"flows", r.flows}, {"wall_s", wall_s}}}};
+  if (!e.published.values.empty()) {
+    nlohmann::json pub{{"source", e.published.source}};
+    for (const auto& [key, value] : e.published.values) pub[key] = value;
+    out["published"] = pub;
+  }
+  return out;
+}
+
+std::string step_text(const config::Experiment& e, const parallel::StepResult& r, double wall_s) {
+  const StepFigures f = step_figures(e, r);
+  const parallel::StepPhases& p = r.phases;
+  std::string out = fmt::format("{}: {} GPUs, {} micro-batches per pipeline, schedule {}\n\n",
+                                e.name, r.gpus, r.micro_batches,
+                                config::to_string(e.parallelism.schedule));
+  out += fmt::format("{:<34} {:>14} {:>14} {:>9}\n", "", "simulated", "published", "error");
+  const auto row = [&](std::string_view label, std::string_view key, double value,
+                       std::string_view format, double scale = 1) {
+    const std::optional<double> pub = published(e, key);
+    const std::string simulated = fmt::format(fmt::runtime(format), value * scale);
+    const std::string reference = pub ? fmt::format(fmt::runtime(format), *pub * scale) : "";
+    const std::string error = pub ? fmt::format("{:+.1f}%", (value / *pub - 1) * 100) : "";
+    out += fmt::format("{:<34} {:>14} {:>14} {:>9}\n", label, simulated, reference, error);
+  };
+  row("step time (s)", "step_time_s", r.step_time_s, "{:.3f}");
+  row("  1F (s)", "1F", p.forward, "{:.2f}");
+  row("  bubble (s)", "bubble", p.bubble, "{:.2f}");
+  row("  1B (s)", "1B", p.backward, "{:.2f}");
+  row("  1W (s)", "1W", p.weight, "{:.2f}");
+  row("  1F1B (s)", "1F1B", p.overlapped, "{:.2f}");
+  row("  opt (s)", "opt", p.optimizer, "{:.2f}");
+  row("TFLOP/s per GPU, causal", "tflops_causal", f.tflops_causal, "{:.0f}");
+  row("TFLOP/s per GPU, non-causal", "tflops_noncausal", f.tflops_noncausal, "{:.0f}");
+  row("MFU, causal (%)", "mfu_causal", f.mfu_causal, "{:.2f}", 100);
+  row("MFU, non-causal (%)", "mfu_noncausal", f.mfu_noncausal, "{:.2f}", 100);
+  row("tokens per day (1e9)", "tokens_per_day", f.tokens_per_day, "{:.1f}", 1e-9);
+  row("GPU-hours per trillion tokens (K)", "gpu_hours_per_trillion_tokens",
+      f.gpu_hours_per_trillion_tokens, "{:.1f}", 1e-3);
+  row("days per trillion tokens", "days_per_trillion_tokens", f.days_per_trillion_tokens,
+      "{:.2f}");
+  if (!e.published.source.empty()) out += fmt::format("published: {}\n", e.published.source);
+  const workload::RankMemory& peak = r.memory.peak();
+  out += fmt::format(
+      "\nmemory per GPU (pipeline rank {}): {:.1f} GB of {:.1f} GB (parameters {:.1f}, gradients "
+      "{:.1f}, optimizer {:.1f}, activations {:.1f})\n",
+      peak.rank, peak.total() / 1e9, r.memory.capacity / 1e9, peak.parameters / 1e9,
+      peak.gradients / 1e9, peak.optimizer / 1e9, peak.activations / 1e9);
+  out += fmt::format(
+      "communication per micro-batch and MoE layer: EP dispatch {:.2f} ms, combine {:.2f} ms; "
+      "pipeline transfer {:.2f} ms\n",
+      r.ep_dispatch_s * 1e3, r.ep_combine_s * 1e3, r.pp_transfer_s * 1e3);
+  out += fmt::format(
+      "end of step: gradient reduce-scatter {:.1f} ms, optimizer {:.1f} ms, parameter all-gather "
+      "{:.1f} ms\n",
+      r.dp_reduce_scatter_s * 1e3, r.optimizer_s * 1e3, r.dp_all_gather_s * 1e3);
+  out += "exposed communication (s, per device):";
+  for (const auto& [kind, seconds] : r.exposed_comm_s) out += fmt::format(" {} {:.2f}", kind, seconds);
+  out += "\n";
+  if (f.gpu_hour_usd) {
+    out += fmt::format("cost: ${:.3f}M per trillion tokens at ${:.2f} per GPU-hour",
+                       f.gpu_hours_per_trillion_tokens * *f.gpu_hour_usd / 1e6, *f.gpu_hour_usd);
+    if (f.total_gpu_hours) {
+      out += fmt::format("; {:.3g} tokens: {:.0f}K GPU-hours, ${:.3f}M", *e.training.tokens,
+                         *f.total_gpu_hours / 1e3, *f.total_gpu_hours * *f.gpu_hour_usd / 1e6);
+    }
+    out += "\n";
+  }
+  out += fmt::format("simulation: {} slots, {} flows, {:.2f} s wall\n", r.events, r.flows, wall_s);
+  return out;
+}
+
+nlohmann::json chrome_trace(const config::Experiment& e, const parallel::StepResult& r) {
+  nlohmann::json events = nlohmann::json::array();
+  const double us = 1e6;
+  for (int device = 0; device < r.schedule.devices; ++device) {
+    events.push_back({{"name", "process_name"},
+                      {"ph", "M"},
+                      {"pid", device},
+                      {"args", {{"name", fmt::format("pipeline device {}", device)}}}});
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"pid", device},
+                      {"tid", 0},
+                      {"args", {{"name", "compute"}}}});
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"pid", device},
+                      {"tid", 1},
+                      {"args", {{"name", "data-parallel + optimizer"}}}});
+    const auto& order = r.schedule.order[static_cast<std::size_t>(device)];
+    const auto& timings = r.run.slots[static_cast<std::size_t>(device)];
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const double start = (timings[i].start - r.run.start).seconds();
+      const double length = (timings[i].end - timings[i].start).seconds();
+      events.push_back({{"name", parallel::describe(order[i], device)},
+                        {"cat", order[i].overlapped ? "F&B" : std::string(parallel::to_string(order[i].task.pass))},
+                        {"ph", "X"},
+                        {"pid", device},
+                        {"tid", 0},
+                        {"ts", start * us},
+                        {"dur", length * us}});
+    }
+    const double tail = r.device_tail_start_s[static_cast<std::size_t>(device)];
+    events.push_back({{"name", "gradient reduce-scatter, optimizer, all-gather"},
+                      {"cat", "opt"},
+                      {"ph", "X"},
+                      {"pid", device},
+                      {"tid", 1},
+                      {"ts", tail * us},
+                      {"dur", (r.dp_reduce_scatter_s + r.optimizer_s + r.dp_all_gather_s) * us}});
+  }
+  return {{"traceEvents", events}, {"displayTimeUnit", "ms"}, {"otherData", {{"experiment", e.name}}}};
+}
+
+}  // namespace clustersim::report

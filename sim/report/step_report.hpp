@@ -1,0 +1,47 @@
+#pragma once
+// The report of one simulated training step: the keys DESIGN.md promises for `run --json`, a
+// readable table with the published figures beside the simulated ones, and the timeline as a
+// Chrome trace (one process per pipeline device, one thread per stream) that Perfetto opens.
+//
+// Derived figures:
+//   tokens/day           tokens per step x 86400 / step time
+//   TFLOP/s per GPU      training FLOPs per token (sim/workload/model_stats: 6 x active
+//                        parameters' matmuls + attention, causal or not) x tokens per step /
+//                        (GPUs x step time)
+//   MFU                  TFLOP/s per GPU over the BF16 dense peak
+//   GPU-hours per 1e12   GPUs x step time / 3600 x 1e12 / tokens per step
+//   days per 1e12        step time x 1e12 / tokens per step / 86400 (on this cluster)
+//   $                    GPU-hours x the experiment's (or the profile's) GPU-hour price
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/config/experiment.hpp"
+#include "sim/parallel/step_simulator.hpp"
+
+namespace clustersim::report {
+
+struct StepFigures {
+  double tokens_per_day = 0;
+  double tflops_causal = 0;
+  double tflops_noncausal = 0;
+  double mfu_causal = 0;
+  double mfu_noncausal = 0;
+  double gpu_hours_per_trillion_tokens = 0;
+  double days_per_trillion_tokens = 0;
+  std::optional<double> gpu_hour_usd;
+  std::optional<double> total_gpu_hours;  // for the experiment's token budget
+};
+
+[[nodiscard]] StepFigures step_figures(const config::Experiment& experiment,
+                                       const parallel::StepResult& result);
+
+[[nodiscard]] nlohmann::json step_json(const config::Experiment& experiment,
+                                       const parallel::StepResult& result, double wall_s);
+[[nodiscard]] std::string step_text(const config::Experiment& experiment,
+                                    const parallel::StepResult& result, double wall_s);
+[[nodiscard]] nlohmann::json chrome_trace(const config::Experiment& experiment,
+                                          const parallel::StepResult& result);
+
+}  // namespace clustersim::report
