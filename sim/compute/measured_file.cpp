@@ -188,6 +188,7 @@ std::string MeasuredCase::describe() const {
       if (bytes == 0) return variant;
       return fmt::format("{} {:.0f} MiB", variant, bytes / (1 << 20));
     case CaseKind::nccl:
+      if (bytes >= 1 << 30) return fmt::format("{} x{} {:.4g} GiB", variant, ranks, bytes / (1 << 30));
       return fmt::format("{} x{} {:.4g} MiB", variant, ranks, bytes / (1 << 20));
   }
   return "?";

@@ -22,8 +22,7 @@ std::string_view dimension_name(Dimension d) {
   return "?";
 }
 
-ParallelLayout::ParallelLayout(LayoutSizes sizes, int gpus_per_node,
-                               std::array<Dimension, 4> order)
+ParallelLayout::ParallelLayout(LayoutSizes sizes, int gpus_per_node, std::array<Dimension, 4> order)
     : sizes_(sizes), gpus_per_node_(gpus_per_node), order_(order) {
   if (sizes.tp < 1 || sizes.cp < 1 || sizes.dp < 1 || sizes.pp < 1 || sizes.ep < 1 ||
       gpus_per_node < 1) {
@@ -31,9 +30,9 @@ ParallelLayout::ParallelLayout(LayoutSizes sizes, int gpus_per_node,
   }
   const int stage_ranks = sizes.tp * sizes.cp * sizes.dp;
   if (stage_ranks % sizes.ep != 0) {
-    throw std::invalid_argument(fmt::format(
-        "ep {} does not divide the tp x cp x dp = {} ranks of a pipeline stage", sizes.ep,
-        stage_ranks));
+    throw std::invalid_argument(
+        fmt::format("ep {} does not divide the tp x cp x dp = {} ranks of a pipeline stage",
+                    sizes.ep, stage_ranks));
   }
   std::set<Dimension> seen(order.begin(), order.end());
   if (seen.size() != order.size()) {
@@ -158,7 +157,8 @@ int ParallelLayout::nodes_spanned(const std::vector<int>& members) const {
 
 std::string ParallelLayout::describe() const {
   std::string order;
-  for (Dimension d : order_) order += fmt::format("{}{}", order.empty() ? "" : ", ", dimension_name(d));
+  for (Dimension d : order_)
+    order += fmt::format("{}{}", order.empty() ? "" : ", ", dimension_name(d));
   return fmt::format("tp {} x cp {} x dp {} x pp {} (ep {}), placed {} (innermost first)",
                      sizes_.tp, sizes_.cp, sizes_.dp, sizes_.pp, sizes_.ep, order);
 }

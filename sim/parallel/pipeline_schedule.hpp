@@ -19,10 +19,11 @@
 //   interleaved  Megatron-LM interleaved 1F1B with v virtual stages per device (Narayanan et al.
 //                2021, §2.2): model stage c x PP + d lives in chunk c of device d; micro-batches go
 //                in groups of PP through chunk 0, then chunk 1, ...; device d warms up with
-//                2 (PP - d - 1) + (v - 1) PP forwards (all of them when M == PP). Needs M % PP == 0.
+//                2 (PP - d - 1) + (v - 1) PP forwards (all of them when M == PP). M must be a
+//                multiple of PP.
 //   zb1p         ZB-H1 (Qi et al. 2023, §3.1): 1F1B's order of forwards and B_input passes, with
 //                device d keeping its W passes d behind its B_input passes, so that the W passes
-//                of the early stages fill the cool-down. Same activation peak as 1F1B.
+//                of the later stages fill their cool-down. Same activation peak as 1F1B.
 //   dualpipe     DualPipe (DeepSeek-V3 TR §3.2.1; README and dualpipe/dualpipe.py of
 //                deepseek-ai/DualPipe): PP even, M even and M >= 2 PP. Micro-batches 0 .. M/2 - 1
 //                flow from device 0 to PP - 1 through chunk 0 (device d holds model stage d);
@@ -82,7 +83,8 @@ struct ScheduleSlot {
   friend bool operator==(const ScheduleSlot&, const ScheduleSlot&) = default;
 };
 
-// "F mb 3" style names used in messages: "<pass> mb <micro-batch> on device <d> chunk <c>".
+// Names used in messages: "F mb 3 on device 2 chunk 0"; an overlapped slot
+// "F mb 12 chunk 1 & B mb 0 chunk 0 on device 3".
 [[nodiscard]] std::string describe(const PipelineTask& task, int device);
 [[nodiscard]] std::string describe(const ScheduleSlot& slot, int device);
 

@@ -47,16 +47,16 @@ TEST(ParallelLayout, DeepSeekV3On2048Gpus) {
 }
 
 TEST(ParallelLayout, OtherOrdersPlaceDimensionsDifferently) {
-  const ParallelLayout layout({2, 1, 2, 4, 1}, 8, {Dimension::pp, Dimension::tp, Dimension::cp,
-                                                   Dimension::dp});
+  const ParallelLayout layout({2, 1, 2, 4, 1}, 8,
+                              {Dimension::pp, Dimension::tp, Dimension::cp, Dimension::dp});
   EXPECT_EQ(layout.group(0, Dimension::pp), (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(layout.group(0, Dimension::tp), (std::vector<int>{0, 4}));
 }
 
 TEST(ParallelLayout, BadSizesAreRejected) {
   EXPECT_THROW(ParallelLayout({1, 1, 6, 2, 4}, 8), std::invalid_argument);
-  EXPECT_THROW(ParallelLayout({1, 1, 4, 2, 1}, 8, {Dimension::tp, Dimension::tp, Dimension::dp,
-                                                   Dimension::pp}),
+  EXPECT_THROW(ParallelLayout({1, 1, 4, 2, 1}, 8,
+                              {Dimension::tp, Dimension::tp, Dimension::dp, Dimension::pp}),
                std::invalid_argument);
 }
 
