@@ -9,9 +9,9 @@
 
 #include "sim/compute/measured_file.hpp"
 #include "sim/config/loader.hpp"
-#include "sim/parallel/step_simulator.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/fabric/topology_stats.hpp"
+#include "sim/parallel/step_simulator.hpp"
 #include "sim/report/config_json.hpp"
 #include "sim/report/config_text.hpp"
 #include "sim/report/memory_report.hpp"
@@ -86,8 +86,8 @@ int run_experiment(const RunOptions& options) {
       result = parallel::simulate_step(experiment);
     } catch (const std::invalid_argument& error) {
       // The hardware profile lacks what the experiment needs, or the schedule cannot run.
-      const std::string message = fmt::format("clustersim run: {}: {}", options.experiment,
-                                              error.what());
+      const std::string message =
+          fmt::format("clustersim run: {}: {}", options.experiment, error.what());
       std::cerr << message << '\n';
       if (options.common.json) {
         std::cout << json{{"status", "input_error"}, {"message", message}}.dump(2) << '\n';

@@ -112,8 +112,7 @@ int run_calibrate(const CrosscheckOptions& options) {
             : fs::relative(fs::absolute(choice.file), out.parent_path()).string();
     const std::string measured =
         fs::relative(fs::absolute(options.measured), out.parent_path()).string();
-    const std::string name =
-        options.name.empty() ? profile.name + "_calibrated" : options.name;
+    const std::string name = options.name.empty() ? profile.name + "_calibrated" : options.name;
     const std::string text = report::calibrated_profile(file, profile, base, measured, name);
     std::ofstream stream(out);
     if (!stream) return fail(fmt::format("clustersim calibrate: cannot write {}", options.out));

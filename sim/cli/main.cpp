@@ -144,8 +144,9 @@ int main(int argc, char** argv) {
   crosscheck_cmd->add_option("measured", crosscheck.measured, "Measured results (JSON)")
       ->required()
       ->type_name("MEASURED.json");
-  crosscheck_cmd->add_option("--hardware", crosscheck.hardware,
-                             "Hardware profile (default: the library profile of the measured GPU)")
+  crosscheck_cmd
+      ->add_option("--hardware", crosscheck.hardware,
+                   "Hardware profile (default: the library profile of the measured GPU)")
       ->type_name("PROFILE");
   add_common(*crosscheck_cmd, crosscheck.common);
 
@@ -155,8 +156,9 @@ int main(int argc, char** argv) {
   calibrate_cmd->add_option("measured", calibrate.measured, "Measured results (JSON)")
       ->required()
       ->type_name("MEASURED.json");
-  calibrate_cmd->add_option("--hardware", calibrate.hardware,
-                            "Profile to start from (default: the library profile of the GPU)")
+  calibrate_cmd
+      ->add_option("--hardware", calibrate.hardware,
+                   "Profile to start from (default: the library profile of the GPU)")
       ->type_name("PROFILE");
   calibrate_cmd->add_option("-o,--out", calibrate.out, "Profile to write")
       ->required()

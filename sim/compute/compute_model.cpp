@@ -29,10 +29,10 @@ GemmShape pass_shape(const workload::Op& op, OpPass pass) {
 
 ComputeModel::ComputeModel(const config::HardwareProfile& profile) : profile_(profile) {
   if (!profile.compute) {
-    throw std::invalid_argument(fmt::format(
-        "hardware profile {} has no compute section: kernel times need its measured "
-        "efficiencies (see hardware_profiles/h800_sxm.yaml)",
-        profile.name));
+    throw std::invalid_argument(
+        fmt::format("hardware profile {} has no compute section: kernel times need its measured "
+                    "efficiencies (see hardware_profiles/h800_sxm.yaml)",
+                    profile.name));
   }
   std::vector<MeasuredCase> table;
   for (Dtype dtype : kAllDtypes) {
@@ -51,10 +51,9 @@ double ComputeModel::interpolate(const std::vector<config::RatePoint>& curve, do
   if (curve.empty()) return 0;
   if (x <= curve.front().x) return curve.front().rate.flop_per_s;
   if (x >= curve.back().x) return curve.back().rate.flop_per_s;
-  const auto upper = std::upper_bound(curve.begin(), curve.end(), x,
-                                      [](double value, const config::RatePoint& point) {
-                                        return value < point.x;
-                                      });
+  const auto upper = std::upper_bound(
+      curve.begin(), curve.end(), x,
+      [](double value, const config::RatePoint& point) { return value < point.x; });
   const config::RatePoint& hi = *upper;
   const config::RatePoint& lo = *(upper - 1);
   if (lo.x == x) return lo.rate.flop_per_s;
@@ -93,7 +92,8 @@ SimTime ComputeModel::attention_backward_time(double forward_flops, double keys,
 }
 
 SimTime ComputeModel::memory_time(double bytes) const {
-  const double rate = profile_.gpu.memory_bandwidth.bytes_per_s * profile_.compute->memory_efficiency;
+  const double rate =
+      profile_.gpu.memory_bandwidth.bytes_per_s * profile_.compute->memory_efficiency;
   return launched(bytes / rate);
 }
 
@@ -132,8 +132,8 @@ SimTime ComputeModel::op_time(const workload::Op& op, OpPass pass, int sms, doub
           // Element-wise backward: the input gradient moves twice the forward traffic; an op
           // with its own backward FLOPs (router) runs them at the BF16 roofline.
           const double flops = op.backward_input_flops - (op.recomputed ? op.forward_flops : 0);
-          return time + roofline_time(std::max(0.0, flops),
-                                      kBackwardBytesFactor * op.forward_bytes, sms);
+          return time +
+                 roofline_time(std::max(0.0, flops), kBackwardBytesFactor * op.forward_bytes, sms);
         }
       }
     }

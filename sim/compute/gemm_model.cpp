@@ -37,8 +37,7 @@ double input_bytes(Dtype dtype) {
   return 2;
 }
 
-GemmModel::GemmModel(const config::HardwareProfile& profile,
-                     const std::vector<MeasuredCase>& table)
+GemmModel::GemmModel(const config::HardwareProfile& profile, const std::vector<MeasuredCase>& table)
     : profile_(profile) {
   for (const MeasuredCase& c : table) {
     if (c.kind != CaseKind::gemm || c.reserved_sms > 0) continue;
@@ -63,8 +62,7 @@ FlopRate GemmModel::analytic_rate(const GemmShape& shape, int sms) const {
                     dtype_name(shape.dtype)));
   }
   if (sms < 1 || sms > gpu.sm_count) {
-    throw std::invalid_argument(
-        fmt::format("{} SMs asked of a GPU with {}", sms, gpu.sm_count));
+    throw std::invalid_argument(fmt::format("{} SMs asked of a GPU with {}", sms, gpu.sm_count));
   }
   const config::ComputeSpec& compute = *profile_.compute;
   const long long tiles = shape.groups * ceil_div(shape.m, compute.gemm_tile_m) *

@@ -23,13 +23,12 @@ class CaseReader {
       : path_(path), object_(object), index_(index) {}
 
   [[noreturn]] void fail(std::string_view key, const std::string& message) const {
-    if (key.empty()) throw MeasuredFileError(fmt::format("{}: cases[{}]: {}", path_, index_, message));
+    if (key.empty())
+      throw MeasuredFileError(fmt::format("{}: cases[{}]: {}", path_, index_, message));
     throw MeasuredFileError(fmt::format("{}: cases[{}].{}: {}", path_, index_, key, message));
   }
 
-  [[nodiscard]] bool has(std::string_view key) const {
-    return object_.contains(std::string(key));
-  }
+  [[nodiscard]] bool has(std::string_view key) const { return object_.contains(std::string(key)); }
 
   [[nodiscard]] std::string text(std::string_view key) const {
     const Json* value = find(key);
@@ -57,7 +56,8 @@ class CaseReader {
 
   [[nodiscard]] long long integer(std::string_view key) const {
     const double x = number(key);
-    if (x != std::floor(x) || x > 1e15) fail(key, fmt::format("expected a whole number, got {}", x));
+    if (x != std::floor(x) || x > 1e15)
+      fail(key, fmt::format("expected a whole number, got {}", x));
     return static_cast<long long>(x);
   }
 
@@ -109,8 +109,7 @@ MeasuredCase read_case(const std::string& path, const Json& object, std::size_t 
   MeasuredCase c;
   c.index = index;
   c.source = reader.text_or("source", "");
-  const std::string kind =
-      reader.choice("kind", {"gemm", "hbm", "launch_latency", "p2p", "nccl"});
+  const std::string kind = reader.choice("kind", {"gemm", "hbm", "launch_latency", "p2p", "nccl"});
   if (kind == "gemm") {
     c.kind = CaseKind::gemm;
     c.dtype = parse_dtype(reader);
@@ -145,7 +144,8 @@ MeasuredCase read_case(const std::string& path, const Json& object, std::size_t 
     c.kind = CaseKind::nccl;
     c.variant = reader.choice("op", {"all_reduce", "all_gather", "reduce_scatter", "all_to_all"});
     c.ranks = static_cast<int>(reader.integer("ranks"));
-    if (c.ranks < 2) reader.fail("ranks", fmt::format("a collective needs 2 or more, got {}", c.ranks));
+    if (c.ranks < 2)
+      reader.fail("ranks", fmt::format("a collective needs 2 or more, got {}", c.ranks));
     c.bytes = reader.number("bytes");
     if (reader.has("time_s")) c.time_s = reader.number("time_s");
     c.value = reader.number("busbw_Bps");
@@ -188,7 +188,8 @@ std::string MeasuredCase::describe() const {
       if (bytes == 0) return variant;
       return fmt::format("{} {:.0f} MiB", variant, bytes / (1 << 20));
     case CaseKind::nccl:
-      if (bytes >= 1 << 30) return fmt::format("{} x{} {:.4g} GiB", variant, ranks, bytes / (1 << 30));
+      if (bytes >= 1 << 30)
+        return fmt::format("{} x{} {:.4g} GiB", variant, ranks, bytes / (1 << 30));
       return fmt::format("{} x{} {:.4g} MiB", variant, ranks, bytes / (1 << 20));
   }
   return "?";

@@ -26,9 +26,9 @@ struct MeasuredCase {
   // hbm: "copy" | "triad"; launch_latency: "async" | "sync"; p2p: "uni" | "bi"; nccl: op name
   std::string variant;
   double bytes = 0;  // 0: not stated (published hbm and p2p figures)
-  int ranks = 0;  // nccl
+  int ranks = 0;     // nccl
   double time_s = 0;
-  double value = 0;  // gemm: FLOP/s; hbm, p2p: bytes/s; nccl: bus bytes/s; launch: seconds
+  double value = 0;    // gemm: FLOP/s; hbm, p2p: bytes/s; nccl: bus bytes/s; launch: seconds
   std::string source;  // where a published case comes from (optional)
 
   [[nodiscard]] std::string describe() const;

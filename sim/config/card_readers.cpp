@@ -26,8 +26,9 @@ std::vector<RatePoint> read_rate_curve(MapReader& reader, std::string_view key,
   const Node* node = reader.raw(key);
   if (!node) return points;
   if (!node->is_sequence()) {
-    reader.report(*node, key, "expected a list of {" + std::string(x_key) +
-                                  ", rate} rows, got " + node->describe());
+    reader.report(
+        *node, key,
+        "expected a list of {" + std::string(x_key) + ", rate} rows, got " + node->describe());
     return points;
   }
   for (std::size_t i = 0; i < node->items().size(); ++i) {
@@ -80,8 +81,9 @@ ComputeSpec read_compute(MapReader& reader) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(resolved, ec)) {
           measured->report(*node, dtype_name(dtype),
-                           fmt::format("measured file \"{}\" not found (looked for {})", file,
-                                       resolved.string()));
+                           fmt::format("measured file \"{}\" not found (paths are relative "
+                                       "to the profile's folder)",
+                                       file));
           continue;
         }
         spec.gemm_measured[dtype_index(dtype)] = resolved.string();

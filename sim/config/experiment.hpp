@@ -64,11 +64,20 @@ struct CostSpec {
 };
 
 // Figures a publication reports for this experiment, printed beside the simulated ones.
-inline constexpr std::array<std::string_view, 14> kPublishedKeys{
-    "step_time_s",   "1F",          "bubble",         "1B",
-    "1W",            "1F1B",        "opt",            "tflops_causal",
-    "tflops_noncausal", "mfu_causal", "mfu_noncausal", "tokens_per_day",
-    "gpu_hours_per_trillion_tokens", "days_per_trillion_tokens"};
+inline constexpr std::array<std::string_view, 14> kPublishedKeys{"step_time_s",
+                                                                 "1F",
+                                                                 "bubble",
+                                                                 "1B",
+                                                                 "1W",
+                                                                 "1F1B",
+                                                                 "opt",
+                                                                 "tflops_causal",
+                                                                 "tflops_noncausal",
+                                                                 "mfu_causal",
+                                                                 "mfu_noncausal",
+                                                                 "tokens_per_day",
+                                                                 "gpu_hours_per_trillion_tokens",
+                                                                 "days_per_trillion_tokens"};
 
 struct PublishedFigures {
   std::string source;

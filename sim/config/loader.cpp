@@ -191,6 +191,11 @@ void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& trainin
           fmt::format("{} needs an even number of stages and of micro-batches, got pp = {} "
                       "and {} micro-batches",
                       to_string(p.schedule), p.pp, micro_batches));
+    } else if (dual && micro_batches < 2 * p.pp) {
+      // DualPipe feeds half the micro-batches from each end; its warm-up alone takes 2 pp.
+      parallelism.infeasible("schedule",
+                             fmt::format("{} needs at least 2 x pp = {} micro-batches, got {}",
+                                         to_string(p.schedule), 2 * p.pp, micro_batches));
     }
     if (p.schedule == Schedule::interleaved && micro_batches % p.pp != 0) {
       parallelism.infeasible(

@@ -58,8 +58,8 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
     } else if (op.kind == workload::OpKind::router && card.moe) {
       cost.dense_parameters += static_cast<double>(card.hidden_size) * card.moe->experts;
     } else if (op.kind == workload::OpKind::embedding) {
-      cost.dense_parameters += static_cast<double>(card.hidden_size) *
-                               static_cast<double>(card.vocab_size);
+      cost.dense_parameters +=
+          static_cast<double>(card.hidden_size) * static_cast<double>(card.vocab_size);
     }
   }
   (void)ep;
@@ -97,8 +97,8 @@ std::vector<fabric::VertexId> vertices(const fabric::Topology& topology,
 }
 
 double collective_time(const fabric::Topology& topology, collectives::Operation operation,
-                       collectives::Algorithm algorithm, double bytes,
-                       const std::vector<int>& gpus, std::uint64_t& flows) {
+                       collectives::Algorithm algorithm, double bytes, const std::vector<int>& gpus,
+                       std::uint64_t& flows) {
   if (gpus.size() < 2 || bytes <= 0) return 0;
   collectives::CollectiveSpec spec;
   spec.operation = operation;
@@ -150,10 +150,10 @@ StepResult simulate_step(const config::Experiment& e) {
     ep.experts = card.moe->experts;
     ep.top_k = card.moe->top_k;
     const int nodes = layout.nodes_spanned(layout.ep_group(first_gpu));
-    ep.max_nodes = card.moe->groups > 1
-                       ? std::clamp(card.moe->max_groups_per_token * nodes / card.moe->groups, 1,
-                                    nodes)
-                       : nodes;
+    ep.max_nodes =
+        card.moe->groups > 1
+            ? std::clamp(card.moe->max_groups_per_token * nodes / card.moe->groups, 1, nodes)
+            : nodes;
     const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology, ep);
     result.ep_dispatch_s = r.dispatch.time.seconds();
     result.ep_combine_s = r.combine.time.seconds();
@@ -194,7 +194,8 @@ StepResult simulate_step(const config::Experiment& e) {
       parts.push_back(workload::layer_workload(card, layer, options));
     }
     if (s + 1 == split.size()) {
-      for (int m = 0; m < card.mtp_modules; ++m) parts.push_back(workload::mtp_workload(card, options));
+      for (int m = 0; m < card.mtp_modules; ++m)
+        parts.push_back(workload::mtp_workload(card, options));
       parts.push_back(workload::head_workload(card, options));
     }
     first_layer += split[s];
@@ -215,9 +216,9 @@ StepResult simulate_step(const config::Experiment& e) {
   }
 
   // The pipeline.
-  result.schedule = make_schedule(p.schedule, p.pp, result.micro_batches,
-                                  p.schedule == config::Schedule::interleaved ? p.virtual_stages
-                                                                              : 1);
+  result.schedule =
+      make_schedule(p.schedule, p.pp, result.micro_batches,
+                    p.schedule == config::Schedule::interleaved ? p.virtual_stages : 1);
   const PipelineSchedule& schedule = result.schedule;
   const auto stage_cost = [&](StageRef where) -> const StageCost& {
     return result.stages.at(static_cast<std::size_t>(schedule.model_stage(where)));
@@ -259,9 +260,9 @@ StepResult simulate_step(const config::Experiment& e) {
     };
     const double comm =
         communication(first, slot.task.pass) + communication(second, slot.overlapped->pass);
-    const double tp = (slot.task.pass == Pass::forward ? first.tp_forward : first.tp_backward) +
-                      (slot.overlapped->pass == Pass::forward ? second.tp_forward
-                                                              : second.tp_backward);
+    const double tp =
+        (slot.task.pass == Pass::forward ? first.tp_forward : first.tp_backward) +
+        (slot.overlapped->pass == Pass::forward ? second.tp_forward : second.tp_backward);
     double compute;
     if (comm > 0) {
       compute = shared(first, slot.task.pass) + shared(second, slot.overlapped->pass);
@@ -291,10 +292,11 @@ StepResult simulate_step(const config::Experiment& e) {
       experts += c.expert_parameters;
     }
     const auto reduce = [&](double parameters, const std::vector<int>& group) {
-      const collectives::Operation op = sharded ? collectives::Operation::reduce_scatter
-                                                : collectives::Operation::all_reduce;
+      const collectives::Operation op =
+          sharded ? collectives::Operation::reduce_scatter : collectives::Operation::all_reduce;
       const collectives::Algorithm algorithm =
-          layout.nodes_spanned(group) > 1 && group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
+          layout.nodes_spanned(group) > 1 &&
+                  group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
               ? collectives::Algorithm::hierarchical
               : collectives::Algorithm::ring;
       return collective_time(topology, op, algorithm, parameters * kGradientBytes, group,
@@ -303,7 +305,8 @@ StepResult simulate_step(const config::Experiment& e) {
     const auto gather = [&](double parameters, const std::vector<int>& group) {
       if (!sharded) return 0.0;
       const collectives::Algorithm algorithm =
-          layout.nodes_spanned(group) > 1 && group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
+          layout.nodes_spanned(group) > 1 &&
+                  group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
               ? collectives::Algorithm::hierarchical
               : collectives::Algorithm::ring;
       return collective_time(topology, collectives::Operation::all_gather, algorithm,
@@ -372,12 +375,11 @@ StepResult simulate_step(const config::Experiment& e) {
   phases.weight /= devices;
   phases.overlapped /= devices;
   phases.bubble /= devices;
-  const double mean_tail_start =
-      [&] {
-        double sum = 0;
-        for (double t : result.device_tail_start_s) sum += t;
-        return sum / devices;
-      }();
+  const double mean_tail_start = [&] {
+    double sum = 0;
+    for (double t : result.device_tail_start_s) sum += t;
+    return sum / devices;
+  }();
   phases.optimizer = result.step_time_s - mean_tail_start;
   result.exposed_comm_s["ep"] = exposed_ep / devices;
   result.exposed_comm_s["tp"] = exposed_tp / devices;

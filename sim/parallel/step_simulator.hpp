@@ -66,8 +66,8 @@ struct StageCost {
 struct StepPhases {
   double forward = 0;  // 1F
   double bubble = 0;
-  double backward = 0;  // 1B
-  double weight = 0;    // 1W
+  double backward = 0;    // 1B
+  double weight = 0;      // 1W
   double overlapped = 0;  // 1F1B
   double optimizer = 0;   // opt
 };

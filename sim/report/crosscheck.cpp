@@ -107,7 +107,8 @@ void predict_nccl(CrosscheckRow& row, const config::HardwareProfile& profile) {
   node.name = "one_node";
   node.generator = config::TopologyGenerator::single_node;
   const fabric::Topology topology = fabric::build_cluster(node, {1, c.ranks, &profile});
-  for (int i = 0; i < c.ranks; ++i) spec.ranks.push_back(topology.gpus()[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < c.ranks; ++i)
+    spec.ranks.push_back(topology.gpus()[static_cast<std::size_t>(i)]);
   const collectives::CollectiveResult result = collectives::run_collective(topology, spec);
   row.predicted_value = result.busbw_bytes_per_s / 1e9;
   row.note = fmt::format("simulated, {}", collectives::to_string(spec.algorithm));
@@ -188,10 +189,10 @@ std::vector<KindSummary> summarise(const std::vector<CrosscheckRow>& rows) {
 
 std::string gpu_key(std::string_view name) {
   for (const std::string& token : tokens(name)) {
-    const bool has_digit = std::any_of(token.begin(), token.end(),
-                                       [](char ch) { return std::isdigit(ch) != 0; });
-    const bool has_alpha = std::any_of(token.begin(), token.end(),
-                                       [](char ch) { return std::isalpha(ch) != 0; });
+    const bool has_digit =
+        std::any_of(token.begin(), token.end(), [](char ch) { return std::isdigit(ch) != 0; });
+    const bool has_alpha =
+        std::any_of(token.begin(), token.end(), [](char ch) { return std::isalpha(ch) != 0; });
     if (has_digit && has_alpha) return token;
   }
   return tokens(name).empty() ? std::string() : tokens(name).back();
@@ -236,10 +237,10 @@ std::string to_text(const Crosscheck& result) {
   out += fmt::format("\n{:<16} {:>6} {:>10} {:>14} {:>10}  {}\n", "kind", "cases", "predicted",
                      "median |error|", "worst", "worst case");
   for (const KindSummary& s : result.summary) {
-    out += fmt::format("{:<16} {:>6} {:>10} {:>14} {:>10}  {}\n", s.kind, s.cases, s.predicted,
-                       s.predicted ? fmt::format("{:.1f}%", s.median_abs_error * 100) : "-",
-                       s.predicted ? fmt::format("{:+.1f}%", s.worst_error * 100) : "-",
-                       s.worst_case);
+    out +=
+        fmt::format("{:<16} {:>6} {:>10} {:>14} {:>10}  {}\n", s.kind, s.cases, s.predicted,
+                    s.predicted ? fmt::format("{:.1f}%", s.median_abs_error * 100) : "-",
+                    s.predicted ? fmt::format("{:+.1f}%", s.worst_error * 100) : "-", s.worst_case);
   }
   return out;
 }
@@ -298,7 +299,8 @@ std::string calibrated_profile(const compute::MeasuredFile& file,
   for (const MeasuredCase& c : file.cases) {
     switch (c.kind) {
       case CaseKind::gemm:
-        if (c.reserved_sms == 0 && (!best_gemm.contains(c.dtype) || c.value > best_gemm[c.dtype]->value)) {
+        if (c.reserved_sms == 0 &&
+            (!best_gemm.contains(c.dtype) || c.value > best_gemm[c.dtype]->value)) {
           best_gemm[c.dtype] = &c;
         }
         break;
@@ -329,9 +331,9 @@ std::string calibrated_profile(const compute::MeasuredFile& file,
     const std::optional<FlopRate> peak = profile.gpu.peak(dtype);
     if (!peak) continue;
     const double share = std::min(1.0, c->value / peak->flop_per_s);
-    efficiency += fmt::format("      {}: \"{:.1f} %\"  # {}: {:.1f} of {:.1f} TFLOP/s\n",
-                              dtype_name(dtype), share * 100, c->describe(), c->value / 1e12,
-                              peak->flop_per_s / 1e12);
+    efficiency +=
+        fmt::format("      {}: \"{:.1f} %\"  # {}: {:.1f} of {:.1f} TFLOP/s\n", dtype_name(dtype),
+                    share * 100, c->describe(), c->value / 1e12, peak->flop_per_s / 1e12);
     measured += fmt::format("      {}: {}\n", dtype_name(dtype), measured_reference);
   }
   if (!efficiency.empty()) {
@@ -339,8 +341,7 @@ std::string calibrated_profile(const compute::MeasuredFile& file,
   }
   compute += gemm;
   if (best_hbm) {
-    const double share =
-        std::min(1.0, best_hbm->value / profile.gpu.memory_bandwidth.bytes_per_s);
+    const double share = std::min(1.0, best_hbm->value / profile.gpu.memory_bandwidth.bytes_per_s);
     compute += fmt::format("  memory_efficiency: \"{:.1f} %\"  # hbm {}: {:.4g} GB/s of {:.4g}\n",
                            share * 100, best_hbm->describe(), best_hbm->value / 1e9,
                            profile.gpu.memory_bandwidth.bytes_per_s / 1e9);

@@ -113,9 +113,9 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
 std::string step_text(const config::Experiment& e, const parallel::StepResult& r, double wall_s) {
   const StepFigures f = step_figures(e, r);
   const parallel::StepPhases& p = r.phases;
-  std::string out = fmt::format("{}: {} GPUs, {} micro-batches per pipeline, schedule {}\n\n",
-                                e.name, r.gpus, r.micro_batches,
-                                config::to_string(e.parallelism.schedule));
+  std::string out =
+      fmt::format("{}: {} GPUs, {} micro-batches per pipeline, schedule {}\n\n", e.name, r.gpus,
+                  r.micro_batches, config::to_string(e.parallelism.schedule));
   out += fmt::format("{:<34} {:>14} {:>14} {:>9}\n", "", "simulated", "published", "error");
   const auto row = [&](std::string_view label, std::string_view key, double value,
                        std::string_view format, double scale = 1) {
@@ -139,8 +139,7 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
   row("tokens per day (1e9)", "tokens_per_day", f.tokens_per_day, "{:.1f}", 1e-9);
   row("GPU-hours per trillion tokens (K)", "gpu_hours_per_trillion_tokens",
       f.gpu_hours_per_trillion_tokens, "{:.1f}", 1e-3);
-  row("days per trillion tokens", "days_per_trillion_tokens", f.days_per_trillion_tokens,
-      "{:.2f}");
+  row("days per trillion tokens", "days_per_trillion_tokens", f.days_per_trillion_tokens, "{:.2f}");
   if (!e.published.source.empty()) out += fmt::format("published: {}\n", e.published.source);
   const workload::RankMemory& peak = r.memory.peak();
   out += fmt::format(
@@ -157,7 +156,8 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
       "{:.1f} ms\n",
       r.dp_reduce_scatter_s * 1e3, r.optimizer_s * 1e3, r.dp_all_gather_s * 1e3);
   out += "exposed communication (s, per device):";
-  for (const auto& [kind, seconds] : r.exposed_comm_s) out += fmt::format(" {} {:.2f}", kind, seconds);
+  for (const auto& [kind, seconds] : r.exposed_comm_s)
+    out += fmt::format(" {} {:.2f}", kind, seconds);
   out += "\n";
   if (f.gpu_hour_usd) {
     out += fmt::format("cost: ${:.3f}M per trillion tokens at ${:.2f} per GPU-hour",
@@ -195,13 +195,15 @@ nlohmann::json chrome_trace(const config::Experiment& e, const parallel::StepRes
     for (std::size_t i = 0; i < order.size(); ++i) {
       const double start = (timings[i].start - r.run.start).seconds();
       const double length = (timings[i].end - timings[i].start).seconds();
-      events.push_back({{"name", parallel::describe(order[i], device)},
-                        {"cat", order[i].overlapped ? "F&B" : std::string(parallel::to_string(order[i].task.pass))},
-                        {"ph", "X"},
-                        {"pid", device},
-                        {"tid", 0},
-                        {"ts", start * us},
-                        {"dur", length * us}});
+      events.push_back(
+          {{"name", parallel::describe(order[i], device)},
+           {"cat",
+            order[i].overlapped ? "F&B" : std::string(parallel::to_string(order[i].task.pass))},
+           {"ph", "X"},
+           {"pid", device},
+           {"tid", 0},
+           {"ts", start * us},
+           {"dur", length * us}});
     }
     const double tail = r.device_tail_start_s[static_cast<std::size_t>(device)];
     events.push_back({{"name", "gradient reduce-scatter, optimizer, all-gather"},
@@ -212,7 +214,8 @@ nlohmann::json chrome_trace(const config::Experiment& e, const parallel::StepRes
                       {"ts", tail * us},
                       {"dur", (r.dp_reduce_scatter_s + r.optimizer_s + r.dp_all_gather_s) * us}});
   }
-  return {{"traceEvents", events}, {"displayTimeUnit", "ms"}, {"otherData", {{"experiment", e.name}}}};
+  return {
+      {"traceEvents", events}, {"displayTimeUnit", "ms"}, {"otherData", {{"experiment", e.name}}}};
 }
 
 }  // namespace clustersim::report

@@ -143,13 +143,76 @@ TEST(Cli, InfeasibleLayoutsExitOne) {
   EXPECT_EQ(report["diagnostics"][0]["infeasible"], true);
 }
 
+TEST(Cli, RunPrintsTheDesignKeysAndATrace) {
+  const std::string trace = (std::filesystem::temp_directory_path() / "cs_trace.json").string();
+  const Result result =
+      run("run " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml --json --trace " + trace);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  for (const char* key :
+       {"step_time_s", "phases_s", "tokens_per_step", "tokens_per_day", "tflops_per_gpu", "mfu",
+        "memory_per_gpu_bytes", "exposed_comm_s", "cost", "sim"}) {
+    EXPECT_TRUE(report.contains(key)) << key;
+  }
+  for (const char* phase : {"1F", "bubble", "1B", "1W", "1F1B", "opt"}) {
+    EXPECT_TRUE(report["phases_s"].contains(phase)) << phase;
+  }
+  EXPECT_EQ(report["tokens_per_step"], 15360 * 4096);
+  EXPECT_TRUE(report["cost"]["total_usd"].is_number());
+  std::ifstream stream(trace);
+  const nlohmann::json timeline = nlohmann::json::parse(stream);
+  EXPECT_GT(timeline["traceEvents"].size(), 2000u);
+  const Result text = run("run " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("step time (s)"), std::string::npos);
+  EXPECT_NE(text.out.find("19.926"), std::string::npos);  // the published figure beside it
+}
+
+TEST(Cli, RunRefusesAModelThatDoesNotFit) {
+  const Result result = run("run " + kRoot +
+                            "/experiments/dsv3_2048xh800_mpft.yaml --set parallelism.pp=8 "
+                            "--set parallelism.ep=32");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("does not fit: pipeline rank"), std::string::npos) << result.err;
+}
+
+TEST(Cli, RunNamesTheMissingComputeData) {
+  const Result result =
+      run("run " + kRoot +
+          "/experiments/dsv3_2048xh800_mpft.yaml --set hardware.name=x "
+          "--set hardware.compute.memory_efficiency=1 --set hardware.compute.gemm.tile.m=64 "
+          "--set hardware.compute.gemm.peak_efficiency.fp8=1");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  const Result h20 =
+      run("run " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml --set hardware=h20");
+  EXPECT_EQ(h20.exit_code, 2);
+  EXPECT_NE(h20.err.find("hardware profile h20 has no compute section"), std::string::npos)
+      << h20.err;
+}
+
+TEST(Cli, CrosscheckAndCalibrate) {
+  const Result result =
+      run("crosscheck " + kRoot + "/hardware_profiles/measured/h200_sxm-published.json --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  EXPECT_EQ(report["profile"], "h200_sxm");  // found by the measured GPU's name
+  EXPECT_EQ(report["cases"].size(), 20u);
+  const std::string out = (std::filesystem::temp_directory_path() / "cs_h200_cal.yaml").string();
+  const Result calibrate =
+      run("calibrate " + kRoot + "/hardware_profiles/measured/h200_sxm-published.json -o " + out);
+  ASSERT_EQ(calibrate.exit_code, 0) << calibrate.err;
+  const Result again = run("crosscheck " + kRoot +
+                           "/hardware_profiles/measured/h200_sxm-published.json --hardware " + out);
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  const Result unknown = run("crosscheck " + kRoot + "/tests/data/measured/unknown_gpu.json");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown GPU \"Acme X1\""), std::string::npos) << unknown.err;
+}
+
 TEST(Cli, UnbuiltSubcommandsSaySoPlainly) {
-  const Result run_result = run("run " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml");
-  EXPECT_EQ(run_result.exit_code, 1);
-  EXPECT_NE(run_result.out.find("dp 128"), std::string::npos);  // loaded and validated first
-  EXPECT_NE(run_result.err.find("clustersim run: the training-step simulation is not implemented "
-                                "yet"),
-            std::string::npos);
+  const Result result = run("sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("is not implemented yet"), std::string::npos) << result.err;
 }
 
 TEST(Cli, TopoReportsCountsDiameterBisectionAndCost) {

@@ -22,8 +22,8 @@ class H800 : public ::testing::Test {
 TEST_F(H800, CurvesInterpolateInLogLogSpace) {
   const std::vector<config::RatePoint>& curve = profile.compute->attention_forward;
   EXPECT_DOUBLE_EQ(ComputeModel::interpolate(curve, 4096), 579e12);
-  EXPECT_NEAR(ComputeModel::interpolate(curve, 1024 * std::sqrt(2.0)),
-              std::sqrt(423e12 * 521e12), 1e3);
+  EXPECT_NEAR(ComputeModel::interpolate(curve, 1024 * std::sqrt(2.0)), std::sqrt(423e12 * 521e12),
+              1e3);
   // Constant beyond the measured ends.
   EXPECT_DOUBLE_EQ(ComputeModel::interpolate(curve, 100), 292e12);
   EXPECT_DOUBLE_EQ(ComputeModel::interpolate(curve, 1e6), 616e12);

@@ -12,7 +12,8 @@ namespace clustersim::report {
 namespace {
 
 const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
-const std::string kDeepGemm = kRoot + "/hardware_profiles/measured/h800_sxm-deepgemm-2025-04-09.json";
+const std::string kDeepGemm =
+    kRoot + "/hardware_profiles/measured/h800_sxm-deepgemm-2025-04-09.json";
 const std::string kH200 = kRoot + "/hardware_profiles/measured/h200_sxm-published.json";
 
 config::HardwareProfile profile(const std::string& name) {

@@ -111,9 +111,9 @@ TEST_F(DeepGemmTable, BetweenShapesTheCorrectionStaysWithinTheMeasuredRange) {
     low = std::min(low, ratio);
     high = std::max(high, ratio);
   }
-  for (const GemmShape shape : {GemmShape{4096, 1536, 7168, 1, Dtype::fp8},
-                                GemmShape{2048, 5000, 3000, 1, Dtype::fp8},
-                                GemmShape{8192, 2048, 7168, 4, Dtype::fp8}}) {
+  for (const GemmShape shape :
+       {GemmShape{4096, 1536, 7168, 1, Dtype::fp8}, GemmShape{2048, 5000, 3000, 1, Dtype::fp8},
+        GemmShape{8192, 2048, 7168, 4, Dtype::fp8}}) {
     const double ratio = model.gemm().table_ratio(shape);
     EXPECT_GE(ratio, low);
     EXPECT_LE(ratio, high);

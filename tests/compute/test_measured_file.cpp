@@ -20,9 +20,8 @@ std::string write_temp(const std::string& name, const std::string& text) {
 
 std::string error_of(const std::string& name, const std::string& cases,
                      const std::string& machine = R"({"gpu": "NVIDIA H200"})") {
-  const std::string path = write_temp(
-      name, R"({"format": "clustersim-measured/1", "machine": )" + machine + R"(, "cases": [)" +
-                cases + "]}");
+  const std::string path = write_temp(name, R"({"format": "clustersim-measured/1", "machine": )" +
+                                                machine + R"(, "cases": [)" + cases + "]}");
   try {
     (void)load_measured_file(path);
   } catch (const MeasuredFileError& e) {
@@ -43,9 +42,9 @@ TEST(MeasuredFile, TheDeepGemmTableLoads) {
 }
 
 TEST(MeasuredFile, RatesComeFromTimesWhenOnlyTimesAreGiven) {
-  const std::string path = write_temp(
-      "cs_measured_time.json",
-      R"({"format": "clustersim-measured/1", "machine": {"gpu": "X"}, "cases": [
+  const std::string path =
+      write_temp("cs_measured_time.json",
+                 R"({"format": "clustersim-measured/1", "machine": {"gpu": "X"}, "cases": [
           {"kind": "gemm", "dtype": "bf16", "m": 1000, "n": 1000, "k": 1000, "time_s": 2e-6},
           {"kind": "hbm", "pattern": "copy", "bytes": 1e9, "time_s": 5e-4}]})");
   const MeasuredFile file = load_measured_file(path);

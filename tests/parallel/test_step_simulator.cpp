@@ -1,0 +1,104 @@
+// The training-step simulation: the DeepSeek-V3 reproduction pinned, MPFT against MRFT, a closed
+// form without pipelining, SM coupling, and the EP symmetry the simulation relies on.
+
+#include <gtest/gtest.h>
+
+#include "sim/collectives/expert_parallel.hpp"
+#include "sim/config/loader.hpp"
+#include "sim/fabric/topology_builder.hpp"
+#include "sim/parallel/parallel_layout.hpp"
+#include "sim/parallel/step_simulator.hpp"
+#include "sim/report/step_report.hpp"
+
+namespace clustersim::parallel {
+namespace {
+
+const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
+
+config::Experiment load(const std::string& name, std::vector<std::string> overrides = {}) {
+  config::LoadOptions options;
+  options.overrides = std::move(overrides);
+  return config::load_experiment(kRoot + "/experiments/" + name + ".yaml", options);
+}
+
+TEST(StepSimulator, DeepSeekV3On2048H800IsPinned) {
+  const config::Experiment e = load("dsv3_2048xh800_mpft");
+  const StepResult r = simulate_step(e);
+  // Golden values of this model (ISCA'25 Table 4 publishes 19.926 s; the gap is in the README
+  // and the issue notes: per-kernel fixed costs and imperfect overlap are not modelled).
+  EXPECT_NEAR(r.step_time_s, 15.18, 0.05);
+  EXPECT_EQ(r.micro_batches, 120);
+  EXPECT_EQ(r.tokens_per_step, 15360LL * 4096);
+  const double phases = r.phases.forward + r.phases.bubble + r.phases.backward + r.phases.weight +
+                        r.phases.overlapped + r.phases.optimizer;
+  EXPECT_NEAR(phases, r.step_time_s, 1e-9);  // the phases partition the step
+  EXPECT_NEAR(r.phases.overlapped, 8.61, 0.05);
+  EXPECT_NEAR(r.phases.forward, 0.95, 0.02);
+  const report::StepFigures f = report::step_figures(e, r);
+  EXPECT_NEAR(f.mfu_causal, 0.513, 0.005);
+  // MFU counts the same FLOPs per token as `clustersim model`: 250.4 GFLOP causal.
+  EXPECT_NEAR(
+      f.tflops_causal * 1e12 * r.gpus * r.step_time_s / static_cast<double>(r.tokens_per_step),
+      250.4e9, 0.2e9);
+}
+
+TEST(StepSimulator, MultiPlaneAndMultiRailAgreeWithinOnePercent) {
+  const StepResult mpft = simulate_step(load("dsv3_2048xh800_mpft"));
+  const StepResult mrft = simulate_step(load("dsv3_2048xh800_mrft"));
+  EXPECT_LT(std::abs(mpft.step_time_s / mrft.step_time_s - 1), 0.01);
+}
+
+TEST(StepSimulator, WithoutPipeliningTheStepIsTheSumOfItsMicroBatches) {
+  // One node, no pipeline, no EP, no data parallelism: every micro-batch runs F, B and W of the
+  // one stage back to back, then the optimizer.
+  const config::Experiment e =
+      load("dsv3_2048xh800_mpft",
+           {"model=gpt_generic", "cluster.nodes=1", "cluster.gpus_per_node=1", "parallelism.pp=1",
+            "parallelism.ep=1", "parallelism.schedule=1f1b", "parallelism.zero=0",
+            "training.global_batch_size=4", "training.seq_len=2048", "training.precision=bf16",
+            "training.recompute=none"});
+  const StepResult r = simulate_step(e);
+  ASSERT_EQ(r.stages.size(), 1u);
+  const StageCost& c = r.stages[0];
+  EXPECT_NEAR(r.pipeline_s, 4 * (c.forward + c.backward_input + c.weight), 1e-9);
+  EXPECT_NEAR(r.step_time_s, r.pipeline_s + r.optimizer_s, 1e-9);
+  EXPECT_NEAR(r.phases.bubble, 0, 1e-9);
+}
+
+TEST(StepSimulator, SmsHeldByCommunicationSlowTheOverlappedCompute) {
+  const StepResult held = simulate_step(load("dsv3_2048xh800_mpft"));
+  const StepResult free = simulate_step(load("dsv3_2048xh800_mpft", {"parallelism.comm_sms=0"}));
+  const StageCost& a = held.stages[5];
+  const StageCost& b = free.stages[5];
+  EXPECT_NEAR(a.forward, b.forward, 1e-12);  // alone, a chunk has every SM
+  EXPECT_GT(a.forward_shared, 1.1 * b.forward_shared);
+  EXPECT_GT(held.phases.overlapped, free.phases.overlapped);
+}
+
+TEST(StepSimulator, OneStagesEpGroupsTakeAsLongAsEveryStagesTogether) {
+  // Symmetry check: the simulation times the EP groups of one pipeline stage; on the fat-tree
+  // every stage's groups running at once take the same time (4 nodes, pp 2, EP 16).
+  const config::Experiment e = load("dsv3_2048xh800_mpft");
+  config::TopologySpec spec = *e.cluster.topology;
+  const fabric::Topology topology = fabric::build_cluster(spec, {4, 8, &e.hardware});
+  const ParallelLayout layout({1, 1, 16, 2, 16}, 8);
+  const auto run = [&](const std::vector<int>& gpus) {
+    collectives::ExpertParallelSpec ep;
+    for (int g : gpus) ep.ranks.push_back(topology.gpus()[static_cast<std::size_t>(g)]);
+    ep.group_size = 16;
+    ep.tokens_per_rank = 4096;
+    ep.max_nodes = 2;
+    return collectives::run_expert_parallel(topology, ep);
+  };
+  const std::vector<int> stage0 = layout.ep_groups(0)[0];
+  std::vector<int> all = stage0;
+  const std::vector<int> stage1 = layout.ep_groups(1)[0];
+  all.insert(all.end(), stage1.begin(), stage1.end());
+  const collectives::ExpertParallelResult one = run(stage0);
+  const collectives::ExpertParallelResult both = run(all);
+  EXPECT_NEAR(one.dispatch.time.seconds() / both.dispatch.time.seconds(), 1.0, 0.02);
+  EXPECT_NEAR(one.combine.time.seconds() / both.combine.time.seconds(), 1.0, 0.02);
+}
+
+}  // namespace
+}  // namespace clustersim::parallel
