@@ -138,6 +138,8 @@ MeasuredCase read_case(const std::string& path, const Json& object, std::size_t 
   } else if (kind == "p2p") {
     c.kind = CaseKind::p2p;
     c.variant = reader.choice("direction", {"uni", "bi"});
+    if (reader.has("src")) c.src = static_cast<int>(reader.number("src", true));
+    if (reader.has("dst")) c.dst = static_cast<int>(reader.number("dst", true));
     if (reader.has("bytes") || !reader.has("bandwidth_Bps")) c.bytes = reader.number("bytes");
     c.value = rate(reader, "bandwidth_Bps", 1, c.bytes, c.time_s);
   } else {
@@ -185,8 +187,8 @@ std::string MeasuredCase::describe() const {
     case CaseKind::launch_latency:
       return variant;
     case CaseKind::p2p:
-      if (bytes == 0) return variant;
-      return fmt::format("{} {:.0f} MiB", variant, bytes / (1 << 20));
+      if (bytes == 0) return fmt::format("{} {}->{}", variant, src, dst);
+      return fmt::format("{} {}->{} {:.0f} MiB", variant, src, dst, bytes / (1 << 20));
     case CaseKind::nccl:
       if (bytes >= 1 << 30)
         return fmt::format("{} x{} {:.4g} GiB", variant, ranks, bytes / (1 << 30));
