@@ -27,6 +27,8 @@ struct MeasuredCase {
   std::string variant;
   double bytes = 0;  // 0: not stated (published hbm and p2p figures)
   int ranks = 0;     // nccl
+  int src = 0;       // p2p: the copy's source GPU
+  int dst = 1;       // p2p: its destination
   double time_s = 0;
   double value = 0;    // gemm: FLOP/s; hbm, p2p: bytes/s; nccl: bus bytes/s; launch: seconds
   std::string source;  // where a published case comes from (optional)
