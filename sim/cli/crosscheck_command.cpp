@@ -71,22 +71,17 @@ int fail(const std::string& message) {
   return kExitInputError;
 }
 
-}  // namespace
-
-int run_crosscheck(const CrosscheckOptions& options) {
+// Loads the measured file and the profile it is checked against, runs `body`, and maps every
+// input problem to one message and exit code 2 (1 for an infeasible profile).
+template <class Body>
+int with_inputs(const CrosscheckOptions& options, const char* command, Body body) {
   try {
     const compute::MeasuredFile file = compute::load_measured_file(options.measured);
-    const ProfileChoice choice = choose_profile(options, file, "crosscheck");
+    const ProfileChoice choice = choose_profile(options, file, command);
     config::LoadOptions load;
     load.overrides = options.common.overrides;
     const config::HardwareProfile profile = config::load_hardware_profile(choice.file, load);
-    const report::Crosscheck result = report::crosscheck(file, profile);
-    if (options.common.json) {
-      std::cout << report::to_json(result).dump(2) << '\n';
-    } else {
-      std::cout << report::to_text(result);
-    }
-    return kExitOk;
+    return body(file, choice, profile);
   } catch (const config::ConfigError& error) {
     std::cerr << error.what() << '\n';
     return error.infeasible() ? kExitInfeasible : kExitInputError;
@@ -97,39 +92,47 @@ int run_crosscheck(const CrosscheckOptions& options) {
   }
 }
 
+}  // namespace
+
+int run_crosscheck(const CrosscheckOptions& options) {
+  return with_inputs(options, "crosscheck",
+                     [&](const compute::MeasuredFile& file, const ProfileChoice&,
+                         const config::HardwareProfile& profile) {
+                       const report::Crosscheck result = report::crosscheck(file, profile);
+                       if (options.common.json) {
+                         std::cout << report::to_json(result).dump(2) << '\n';
+                       } else {
+                         std::cout << report::to_text(result);
+                       }
+                       return kExitOk;
+                     });
+}
+
 int run_calibrate(const CrosscheckOptions& options) {
-  try {
-    const compute::MeasuredFile file = compute::load_measured_file(options.measured);
-    const ProfileChoice choice = choose_profile(options, file, "calibrate");
-    config::LoadOptions load;
-    load.overrides = options.common.overrides;
-    const config::HardwareProfile profile = config::load_hardware_profile(choice.file, load);
-    const fs::path out = fs::absolute(options.out);
-    // The base and the measured file, named relative to the new profile.
-    const std::string base =
-        choice.from_library || choice.reference.find('/') == std::string::npos
-            ? choice.reference
-            : fs::relative(fs::absolute(choice.file), out.parent_path()).string();
-    const std::string measured =
-        fs::relative(fs::absolute(options.measured), out.parent_path()).string();
-    const std::string name = options.name.empty() ? profile.name + "_calibrated" : options.name;
-    const std::string text = report::calibrated_profile(file, profile, base, measured, name);
-    std::ofstream stream(out);
-    if (!stream) return fail(fmt::format("clustersim calibrate: cannot write {}", options.out));
-    stream << text;
-    stream.close();
-    // What is written must load: check it the way a user's experiment will read it.
-    (void)config::load_hardware_profile(out.string());
-    std::cout << fmt::format("wrote {} (base {}, from {})\n", options.out, base, options.measured);
-    return kExitOk;
-  } catch (const config::ConfigError& error) {
-    std::cerr << error.what() << '\n';
-    return error.infeasible() ? kExitInfeasible : kExitInputError;
-  } catch (const compute::MeasuredFileError& error) {
-    return fail(error.what());
-  } catch (const report::CrosscheckError& error) {
-    return fail(error.what());
-  }
+  return with_inputs(
+      options, "calibrate",
+      [&](const compute::MeasuredFile& file, const ProfileChoice& choice,
+          const config::HardwareProfile& profile) {
+        const fs::path out = fs::absolute(options.out);
+        // The base and the measured file, named relative to the new profile.
+        const std::string base =
+            choice.from_library || choice.reference.find('/') == std::string::npos
+                ? choice.reference
+                : fs::relative(fs::absolute(choice.file), out.parent_path()).string();
+        const std::string measured =
+            fs::relative(fs::absolute(options.measured), out.parent_path()).string();
+        const std::string name = options.name.empty() ? profile.name + "_calibrated" : options.name;
+        const std::string text = report::calibrated_profile(file, profile, base, measured, name);
+        std::ofstream stream(out);
+        if (!stream) return fail(fmt::format("clustersim calibrate: cannot write {}", options.out));
+        stream << text;
+        stream.close();
+        // What is written must load: check it the way a user's experiment will read it.
+        (void)config::load_hardware_profile(out.string());
+        std::cout << fmt::format("wrote {} (base {}, from {})\n", options.out, base,
+                                 options.measured);
+        return kExitOk;
+      });
 }
 
 }  // namespace clustersim::cli

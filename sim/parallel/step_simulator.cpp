@@ -35,7 +35,7 @@ struct LayerCost {
 };
 
 LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeModel& model,
-                  int shared_sms, double keys, const config::ModelCard& card, int ep) {
+                  int shared_sms, double keys, const config::ModelCard& card) {
   LayerCost cost;
   const int all = model.sm_count();
   for (const workload::Op& op : layer.ops) {
@@ -62,7 +62,6 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
           static_cast<double>(card.hidden_size) * static_cast<double>(card.vocab_size);
     }
   }
-  (void)ep;
   return cost;
 }
 
@@ -200,7 +199,7 @@ StepResult simulate_step(const config::Experiment& e) {
     }
     first_layer += split[s];
     for (const workload::LayerWorkload& part : parts) {
-      add(stage, cost_of(part, model, shared_sms, keys, card, p.ep));
+      add(stage, cost_of(part, model, shared_sms, keys, card));
       const bool layer_like = !part.ops.empty() && part.ops.size() > 2;
       if (part.moe) {
         stage.moe = true;
@@ -291,25 +290,22 @@ StepResult simulate_step(const config::Experiment& e) {
       dense += c.dense_parameters;
       experts += c.expert_parameters;
     }
+    // Hierarchical (NVLink inside the node, then across nodes) for groups larger than a node.
+    const auto algorithm = [&](const std::vector<int>& group) {
+      return layout.nodes_spanned(group) > 1 &&
+                     group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
+                 ? collectives::Algorithm::hierarchical
+                 : collectives::Algorithm::ring;
+    };
     const auto reduce = [&](double parameters, const std::vector<int>& group) {
       const collectives::Operation op =
           sharded ? collectives::Operation::reduce_scatter : collectives::Operation::all_reduce;
-      const collectives::Algorithm algorithm =
-          layout.nodes_spanned(group) > 1 &&
-                  group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
-              ? collectives::Algorithm::hierarchical
-              : collectives::Algorithm::ring;
-      return collective_time(topology, op, algorithm, parameters * kGradientBytes, group,
+      return collective_time(topology, op, algorithm(group), parameters * kGradientBytes, group,
                              result.flows);
     };
     const auto gather = [&](double parameters, const std::vector<int>& group) {
       if (!sharded) return 0.0;
-      const collectives::Algorithm algorithm =
-          layout.nodes_spanned(group) > 1 &&
-                  group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
-              ? collectives::Algorithm::hierarchical
-              : collectives::Algorithm::ring;
-      return collective_time(topology, collectives::Operation::all_gather, algorithm,
+      return collective_time(topology, collectives::Operation::all_gather, algorithm(group),
                              parameters * kBf16Bytes, group, result.flows);
     };
     const double rs = reduce(dense, dp_group) + reduce(experts, edp_group);
