@@ -12,6 +12,27 @@ namespace {
 
 constexpr double kAttentionBackwardFactor = 2.5;  // FlashAttention: backward = 2.5 x forward FLOPs
 constexpr double kBackwardBytesFactor = 2;        // read the gradient and the input, write one
+// Online FP8 quantisation (TR §3.3.2): read a BF16 value, write it in FP8 with one FP32 scale per
+// 128 values.
+constexpr double kQuantizeBytesPerValue = 2 + 1 + 4.0 / 128;
+
+// Activation values an FP8 GEMM pass quantises before it runs: forward its input (tokens that
+// arrive through the EP dispatch are FP8 already); B the output gradient; W the input and the
+// output gradient again, along the other axis (the transposed operands).
+double quantized_values(const workload::Op& op, OpPass pass) {
+  const double m = static_cast<double>(op.m) * op.groups;
+  switch (pass) {
+    case OpPass::forward:
+      return op.name == "moe.experts.gate_up" || op.name == "moe.experts.up"
+                 ? 0
+                 : m * static_cast<double>(op.k);
+    case OpPass::backward_input:
+      return m * static_cast<double>(op.n);
+    case OpPass::backward_weight:
+      return m * static_cast<double>(op.k + op.n);
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -107,6 +128,15 @@ SimTime ComputeModel::roofline_time(double flops, double bytes, int sms) const {
 }
 
 SimTime ComputeModel::op_time(const workload::Op& op, OpPass pass, int sms, double keys) const {
+  using workload::OpKind;
+  SimTime quantize = SimTime::zero();
+  if (op.kind == OpKind::gemm && op.dtype == Dtype::fp8) {
+    quantize = memory_time(kQuantizeBytesPerValue * quantized_values(op, pass));
+  }
+  return quantize + kernel_time(op, pass, sms, keys);
+}
+
+SimTime ComputeModel::kernel_time(const workload::Op& op, OpPass pass, int sms, double keys) const {
   using workload::OpKind;
   const auto forward = [&]() -> SimTime {
     switch (op.kind) {

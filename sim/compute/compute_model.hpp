@@ -12,7 +12,10 @@
 //     convention the measured curves use; rates scale with the SMs available;
 //   others: max(FLOPs / (BF16 peak x BF16 GEMM efficiency), bytes / (HBM x memory efficiency)),
 //     backward moving twice the forward bytes (read the gradient and the input, write one);
-//   an op recomputed in the backward pass adds its forward time to B.
+//   an op recomputed in the backward pass adds its forward time to B;
+//   an FP8 GEMM first quantises its activation operands online (TR §3.3.2): a memory-bound pass
+//     of 3 bytes per value (read BF16, write FP8 and a scale per 128) over the forward input, the
+//     B pass's output gradient, and for W both again along the other axis.
 // Each kernel also pays the profile's launch latency.
 
 #include <memory>
@@ -55,6 +58,9 @@ class ComputeModel {
 
  private:
   [[nodiscard]] SimTime launched(double seconds) const;
+  // op_time without the FP8 quantisation.
+  [[nodiscard]] SimTime kernel_time(const workload::Op& op, OpPass pass, int sms,
+                                    double keys) const;
 
   const config::HardwareProfile& profile_;
   std::vector<MeasuredFile> measured_;

@@ -1,6 +1,7 @@
 #include "sim/parallel/step_simulator.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 
@@ -28,6 +29,7 @@ double optimizer_bytes_per_parameter(config::Precision precision) {
 }
 
 struct LayerCost {
+  BlockCost block;
   double forward = 0, backward_input = 0, weight = 0;
   double forward_shared = 0, backward_input_shared = 0, weight_shared = 0;
   double dense_parameters = 0, expert_parameters = 0;
@@ -43,10 +45,19 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
     cost.forward += model.op_time(op, OpPass::forward, all, keys).seconds();
     cost.backward_input += model.op_time(op, OpPass::backward_input, all, keys).seconds();
     cost.weight += model.op_time(op, OpPass::backward_weight, all, keys).seconds();
-    cost.forward_shared += model.op_time(op, OpPass::forward, shared_sms, keys).seconds();
-    cost.backward_input_shared +=
+    const double forward_shared = model.op_time(op, OpPass::forward, shared_sms, keys).seconds();
+    const double backward_shared =
         model.op_time(op, OpPass::backward_input, shared_sms, keys).seconds();
-    cost.weight_shared += model.op_time(op, OpPass::backward_weight, shared_sms, keys).seconds();
+    const double weight_shared =
+        model.op_time(op, OpPass::backward_weight, shared_sms, keys).seconds();
+    cost.forward_shared += forward_shared;
+    cost.backward_input_shared += backward_shared;
+    cost.weight_shared += weight_shared;
+    // The routed experts and the combine's weighted sum run after the dispatch.
+    const bool after_dispatch = op.name.starts_with("moe.experts") || op.name == "moe.combine";
+    (after_dispatch ? cost.block.mlp_forward : cost.block.pre_forward) += forward_shared;
+    (after_dispatch ? cost.block.mlp_backward : cost.block.pre_backward) += backward_shared;
+    (after_dispatch ? cost.block.mlp_weight : cost.block.pre_weight) += weight_shared;
     cost.forward_flops += op.forward_flops;
     if (op.kind == workload::OpKind::gemm) {
       const double weights = static_cast<double>(op.n) * static_cast<double>(op.k) * op.groups;
@@ -110,6 +121,71 @@ double collective_time(const fabric::Topology& topology, collectives::Operation 
 }
 
 }  // namespace
+
+double overlapped_slot_seconds(const StageCost& forward, const StageCost& backward,
+                               bool with_weight) {
+  enum Stream { kCompute = 0, kComm = 1 };
+  struct Task {
+    Stream stream;
+    double seconds;
+    int after;  // the previous task of its chain, or -1
+  };
+  std::vector<Task> tasks;
+  std::array<std::vector<int>, 2> order;
+  int forward_last = -1;
+  int backward_last = -1;
+  const auto push = [&](int& chain, Stream stream, double seconds) {
+    tasks.push_back({stream, seconds, chain});
+    chain = static_cast<int>(tasks.size()) - 1;
+    order[stream].push_back(chain);
+  };
+  const std::size_t blocks = std::max(forward.blocks.size(), backward.blocks.size());
+  for (std::size_t k = 0; k < blocks; ++k) {
+    const BlockCost* f = k < forward.blocks.size() ? &forward.blocks[k] : nullptr;
+    // The backward chain walks its stage's blocks from the last one.
+    const BlockCost* b =
+        k < backward.blocks.size() ? &backward.blocks[backward.blocks.size() - 1 - k] : nullptr;
+    const double w = with_weight ? 1 : 0;
+    // Communication stream first within a pair, so each stream's order is as listed above.
+    if (b) push(backward_last, kComm, b->combine_gradient);
+    if (f) push(forward_last, kCompute, f->pre_forward);
+    if (f) push(forward_last, kComm, f->dispatch);
+    if (b) push(backward_last, kCompute, b->mlp_backward + w * b->mlp_weight);
+    if (b) push(backward_last, kComm, b->dispatch_gradient);
+    if (f) push(forward_last, kCompute, f->mlp_forward);
+    if (f) push(forward_last, kComm, f->combine);
+    if (b) push(backward_last, kCompute, b->pre_backward + w * b->pre_weight);
+  }
+  const std::array<std::vector<int>, 2>& streams = order;  // as TR Figure 4 interleaves them
+  std::vector<double> finish(tasks.size(), -1);
+  std::array<std::size_t, 2> next{0, 0};
+  std::array<double, 2> free_at{0, 0};
+  double end = 0;
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (std::size_t stream = 0; stream < 2; ++stream) {
+      while (next[stream] < streams[stream].size()) {
+        const int id = streams[stream][next[stream]];
+        const Task& task = tasks[static_cast<std::size_t>(id)];
+        double ready = free_at[stream];
+        if (task.after >= 0) {
+          const double dependency = finish[static_cast<std::size_t>(task.after)];
+          if (dependency < 0) break;  // its chain's previous task has not run yet
+          ready = std::max(ready, dependency);
+        }
+        finish[static_cast<std::size_t>(id)] = ready + task.seconds;
+        free_at[stream] = finish[static_cast<std::size_t>(id)];
+        end = std::max(end, free_at[stream]);
+        ++next[stream];
+        progress = true;
+      }
+    }
+  }
+  if (next[0] != streams[0].size() || next[1] != streams[1].size()) {
+    throw std::logic_error("overlapped slot: the stream orders contradict the chains");
+  }
+  return end;
+}
 
 StepResult simulate_step(const config::Experiment& e) {
   const config::ParallelismSpec& p = e.parallelism;
@@ -199,7 +275,16 @@ StepResult simulate_step(const config::Experiment& e) {
     }
     first_layer += split[s];
     for (const workload::LayerWorkload& part : parts) {
-      add(stage, cost_of(part, model, shared_sms, keys, card));
+      LayerCost layer = cost_of(part, model, shared_sms, keys, card);
+      if (part.moe) {
+        layer.block.dispatch = result.ep_dispatch_s;
+        layer.block.combine = result.ep_combine_s;
+        // The gradients travel back the same routes in BF16: as long as a combine each way.
+        layer.block.combine_gradient = result.ep_combine_s;
+        layer.block.dispatch_gradient = result.ep_combine_s;
+      }
+      stage.blocks.push_back(layer.block);
+      add(stage, layer);
       const bool layer_like = !part.ops.empty() && part.ops.size() > 2;
       if (part.moe) {
         stage.moe = true;
@@ -262,7 +347,13 @@ StepResult simulate_step(const config::Experiment& e) {
     const double tp =
         (slot.task.pass == Pass::forward ? first.tp_forward : first.tp_backward) +
         (slot.overlapped->pass == Pass::forward ? second.tp_forward : second.tp_backward);
+    const bool pair = slot.task.pass == Pass::forward && slot.overlapped->pass != Pass::forward &&
+                      slot.overlapped->pass != Pass::backward_weight;
     double compute;
+    if (pair && comm > 0) {
+      compute = overlapped_slot_seconds(first, second, slot.overlapped->pass == Pass::backward);
+      return SimTime::from_computed_seconds(compute + tp);
+    }
     if (comm > 0) {
       compute = shared(first, slot.task.pass) + shared(second, slot.overlapped->pass);
     } else {

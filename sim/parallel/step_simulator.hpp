@@ -43,6 +43,18 @@
 
 namespace clustersim::parallel {
 
+// One block of a stage (a layer, the embedding, the head, an MTP module) split where DualPipe
+// splits it (TR §3.2.1): the part before the MoE dispatch ("pre": norms, attention, router, shared
+// expert) and the routed-expert part ("mlp"), each pass's compute on the SMs communication leaves;
+// and the block's four all-to-alls. Seconds, one micro-batch.
+struct BlockCost {
+  double pre_forward = 0, mlp_forward = 0;
+  double pre_backward = 0, mlp_backward = 0;  // input gradients (B)
+  double pre_weight = 0, mlp_weight = 0;      // weight gradients (W)
+  double dispatch = 0, combine = 0;           // forward
+  double combine_gradient = 0, dispatch_gradient = 0;
+};
+
 // One model stage of one micro-batch, in seconds.
 struct StageCost {
   int stage = 0;
@@ -60,8 +72,18 @@ struct StageCost {
   double tp_backward = 0;
   double dense_parameters = 0;  // per GPU
   double expert_parameters = 0;
-  double forward_flops = 0;  // per GPU, for the report
+  double forward_flops = 0;       // per GPU, for the report
+  std::vector<BlockCost> blocks;  // in forward order
 };
+
+// How long DualPipe's overlapped slot takes: the forward of `forward` and the backward of
+// `backward` (with its weight gradients when `with_weight`) as two chains of compute and
+// all-to-all tasks on two streams. The compute stream runs F.pre, B.mlp, F.mlp, B.pre of each
+// block pair and the communication stream B.combine_gradient, F.dispatch, B.dispatch_gradient,
+// F.combine (TR Figure 4's arrangement); a task starts when its stream is free and the previous
+// task of its chain is done.
+[[nodiscard]] double overlapped_slot_seconds(const StageCost& forward, const StageCost& backward,
+                                             bool with_weight);
 
 struct StepPhases {
   double forward = 0;  // 1F
