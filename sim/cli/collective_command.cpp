@@ -111,12 +111,16 @@ int run_collective_command(const CollectiveOptions& o) {
       ep.top_k = o.top_k;
       ep.max_nodes = o.max_nodes;
       ep.imbalance = o.imbalance;
+      ep.low_latency = o.low_latency;
+      ep.comm_sms = o.comm_sms;
       const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology, ep);
       if (o.common.json) {
         std::cout << json{{"operation", "ep"},
                           {"ranks", gpus},
                           {"nodes", r.nodes},
                           {"comm_sms", o.comm_sms},
+                          {"low_latency", o.low_latency},
+                          {"sms_held", r.sms_held},
                           {"rdma_tokens_per_rank", r.rdma_tokens_per_rank},
                           {"nvl_tokens_per_rank", r.nvl_tokens_per_rank},
                           {"dispatch",
@@ -134,9 +138,10 @@ int run_collective_command(const CollectiveOptions& o) {
       } else {
         std::cout << fmt::format(
             "EP{} over {} nodes on {} x {}: {} tokens/rank, hidden {}, top-{} of {} experts, "
-            "<= {} nodes/token; {} of {} SMs held by the kernels\n",
+            "<= {} nodes/token; {} of {} SMs held by the kernels{}\n",
             gpus, r.nodes, o.nodes, hw.name, o.tokens, o.hidden, o.top_k, o.experts, o.max_nodes,
-            o.comm_sms, hw.gpu.sm_count);
+            r.sms_held, hw.gpu.sm_count,
+            o.low_latency ? " (low-latency: RDMA writes, SMs freed)" : "");
         std::cout << fmt::format("  {:<9} {:>10} {:>16} {:>16}\n", "", "time", "RDMA (logical)",
                                  "NVL (received)");
         std::cout << fmt::format("  {:<9} {:>7.1f} us {:>11.1f} GB/s {:>11.1f} GB/s\n", "dispatch",

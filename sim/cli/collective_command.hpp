@@ -27,6 +27,7 @@ struct CollectiveOptions {
   int max_nodes = 4;
   double imbalance = 0;
   int comm_sms = 20;
+  bool low_latency = false;  // ep: DeepEP's low-latency (IBGDA) kernels
 };
 
 int run_collective_command(const CollectiveOptions& options);

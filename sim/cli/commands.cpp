@@ -107,7 +107,7 @@ int run_experiment(const RunOptions& options) {
     if (options.common.json) {
       std::cout << report::step_json(experiment, result, wall_s).dump(2) << '\n';
     } else {
-      std::cout << report::step_text(experiment, result, wall_s);
+      std::cout << report::step_text(experiment, result, wall_s, !options.common.overrides.empty());
       if (options.trace) std::cout << fmt::format("trace: {}\n", *options.trace);
     }
     return kExitOk;

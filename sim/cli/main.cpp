@@ -136,6 +136,8 @@ int main(int argc, char** argv) {
   collective_cmd
       ->add_option("--comm-sms", collective.comm_sms, "SMs the communication kernels hold")
       ->capture_default_str();
+  collective_cmd->add_flag("--low-latency", collective.low_latency,
+                           "ep: low-latency kernels (direct RDMA writes, no SMs held)");
   add_common(*collective_cmd, collective.common);
 
   CrosscheckOptions crosscheck;

@@ -244,6 +244,10 @@ void validate_group(const Topology& topology, const ExpertParallelSpec& spec, co
 
 ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertParallelSpec& spec) {
   check_ranks(topology, spec.ranks, "an EP group");
+  if (spec.comm_sms < 0) {
+    throw CollectiveError(
+        fmt::format("communication SMs must be zero or more, got {}", spec.comm_sms));
+  }
   if (spec.tokens_per_rank <= 0 || spec.hidden <= 0) {
     throw CollectiveError(
         fmt::format("tokens per rank and hidden size must be positive, got {} "
@@ -276,6 +280,7 @@ ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertP
   const double bf16_bytes = spec.hidden * 2.0;
   ExpertParallelResult result;
   result.nodes = static_cast<int>(groups.front().layout.ranks_of_node.size());
+  result.sms_held = spec.low_latency ? 0 : spec.comm_sms;
   result.dispatch = simulate(topology, groups, fp8_bytes, false);
   result.combine = simulate(topology, groups, bf16_bytes, true);
   const double ranks = static_cast<double>(spec.ranks.size());

@@ -36,6 +36,11 @@ struct ExpertParallelSpec {
   // DeepEP's low-latency kernels: every token goes straight to each of its target GPUs (RDMA for
   // other nodes, NVLink inside the node), with no per-node deduplication or forwarding.
   bool low_latency = false;
+  // SMs the normal kernels hold while they run (DeepSeek-V3: 20 of 132, TR §3.2.2); the computation
+  // that overlaps them runs on the rest. Low-latency kernels hold none: they post RDMA writes
+  // (IBGDA) and free their SMs ("after RDMA messages are issued, all GPU SMs are freed",
+  // DeepSeek profile-data notes on decoding).
+  int comm_sms = 0;
 };
 
 struct ExpertParallelResult {
@@ -48,6 +53,7 @@ struct ExpertParallelResult {
   double combine_rdma_bytes_per_s = 0;
   double combine_nvl_bytes_per_s = 0;
   int nodes = 0;
+  int sms_held = 0;  // while the dispatch and combine run
 };
 
 [[nodiscard]] ExpertParallelResult run_expert_parallel(const fabric::Topology& topology,

@@ -103,9 +103,14 @@ void check_stage_layers(MapReader& reader, ParallelismSpec& spec, const ModelCar
   const Node* node = reader.raw("stage_layers");
   if (node == nullptr) return;
   if (node->is_scalar() && node->scalar() == "auto") return;
+  if (node->is_scalar() && node->scalar() == "balanced") {
+    spec.balance_stages = true;
+    return;
+  }
   if (!node->is_sequence()) {
     reader.report(*node, "stage_layers",
-                  fmt::format("expected \"auto\" or a list of layer counts, one per stage, got {}",
+                  fmt::format("expected \"auto\", \"balanced\" or a list of layer counts, one "
+                              "per stage, got {}",
                               node->describe()));
     return;
   }

@@ -120,6 +120,54 @@ double collective_time(const fabric::Topology& topology, collectives::Operation 
   return result.time.seconds();
 }
 
+// The load of a device: its stages' lone forward and full backward, compute and communication.
+double stage_load(const StageCost& c) {
+  return c.forward + c.backward_input + c.weight + c.ep_forward + c.ep_backward + c.tp_forward +
+         c.tp_backward;
+}
+
+// Moves layers between neighbouring stages, one at a time, while that lowers the sum of the
+// squared device loads (which evens them out without the plateaus of the largest one), starting
+// from `split`.
+template <class Build>
+std::vector<int> balance_stage_layers(const PipelineSchedule& schedule, std::vector<int> split,
+                                      const Build& build) {
+  const auto score = [&](const std::vector<int>& candidate) {
+    const std::vector<StageCost> stages = build(candidate);
+    double squares = 0;
+    for (int device = 0; device < schedule.devices; ++device) {
+      double load = 0;
+      for (int chunk = 0; chunk < schedule.chunks_per_device; ++chunk) {
+        load +=
+            stage_load(stages.at(static_cast<std::size_t>(schedule.model_stage({device, chunk}))));
+      }
+      squares += load * load;
+    }
+    return squares;
+  };
+  auto best = score(split);
+  for (bool improved = true; improved;) {
+    improved = false;
+    std::vector<int> best_split = split;
+    for (std::size_t s = 0; s + 1 < split.size(); ++s) {
+      for (const auto& [from, to] : {std::pair{s, s + 1}, std::pair{s + 1, s}}) {
+        if (split[from] <= 1) continue;
+        std::vector<int> candidate = split;
+        --candidate[from];
+        ++candidate[to];
+        const auto candidate_score = score(candidate);
+        if (candidate_score < best) {
+          best = candidate_score;
+          best_split = candidate;
+          improved = true;
+        }
+      }
+    }
+    split = best_split;
+  }
+  return split;
+}
+
 }  // namespace
 
 double overlapped_slot_seconds(const StageCost& forward, const StageCost& backward,
@@ -224,6 +272,7 @@ StepResult simulate_step(const config::Experiment& e) {
     ep.hidden = static_cast<int>(card.hidden_size);
     ep.experts = card.moe->experts;
     ep.top_k = card.moe->top_k;
+    ep.comm_sms = p.comm_sms;
     const int nodes = layout.nodes_spanned(layout.ep_group(first_gpu));
     ep.max_nodes =
         card.moe->groups > 1
@@ -256,53 +305,73 @@ StepResult simulate_step(const config::Experiment& e) {
                         bytes, {pp_group[0], pp_group[1]}, result.flows);
   }
 
-  // Per-stage costs.
-  const std::vector<int> split = workload::stage_layer_split(e);
-  int first_layer = 0;
-  for (std::size_t s = 0; s < split.size(); ++s) {
-    StageCost stage;
-    stage.stage = static_cast<int>(s);
-    stage.layers = split[s];
-    std::vector<workload::LayerWorkload> parts;
-    if (s == 0) parts.push_back(workload::embedding_workload(card, options));
-    for (int layer = first_layer; layer < first_layer + split[s]; ++layer) {
-      parts.push_back(workload::layer_workload(card, layer, options));
+  // Every block's cost, once: the embedding, each layer, the MTP modules and the head.
+  struct PartCost {
+    LayerCost cost;
+    bool moe = false;
+    bool layer_like = false;  // a transformer layer, with its TP collectives
+  };
+  const auto part_cost = [&](const workload::LayerWorkload& part) {
+    PartCost out{cost_of(part, model, shared_sms, keys, card), part.moe, part.ops.size() > 2};
+    if (part.moe) {
+      out.cost.block.dispatch = result.ep_dispatch_s;
+      out.cost.block.combine = result.ep_combine_s;
+      // The gradients travel back the same routes in BF16: as long as a combine each way.
+      out.cost.block.combine_gradient = result.ep_combine_s;
+      out.cost.block.dispatch_gradient = result.ep_combine_s;
     }
-    if (s + 1 == split.size()) {
-      for (int m = 0; m < card.mtp_modules; ++m)
-        parts.push_back(workload::mtp_workload(card, options));
-      parts.push_back(workload::head_workload(card, options));
-    }
-    first_layer += split[s];
-    for (const workload::LayerWorkload& part : parts) {
-      LayerCost layer = cost_of(part, model, shared_sms, keys, card);
-      if (part.moe) {
-        layer.block.dispatch = result.ep_dispatch_s;
-        layer.block.combine = result.ep_combine_s;
-        // The gradients travel back the same routes in BF16: as long as a combine each way.
-        layer.block.combine_gradient = result.ep_combine_s;
-        layer.block.dispatch_gradient = result.ep_combine_s;
-      }
-      stage.blocks.push_back(layer.block);
-      add(stage, layer);
-      const bool layer_like = !part.ops.empty() && part.ops.size() > 2;
-      if (part.moe) {
-        stage.moe = true;
-        stage.ep_forward += ep_forward_layer;
-        stage.ep_backward += ep_backward_layer;
-      }
-      if (layer_like) {
-        stage.tp_forward += tp_layer;
-        stage.tp_backward += tp_layer;
-      }
-    }
-    result.stages.push_back(stage);
+    return out;
+  };
+  const PartCost embedding = part_cost(workload::embedding_workload(card, options));
+  const PartCost head = part_cost(workload::head_workload(card, options));
+  const PartCost mtp = part_cost(workload::mtp_workload(card, options));
+  std::vector<PartCost> layers;
+  for (int layer = 0; layer < card.layers; ++layer) {
+    layers.push_back(part_cost(workload::layer_workload(card, layer, options)));
   }
+  const auto build_stages = [&](const std::vector<int>& split) {
+    std::vector<StageCost> stages;
+    int first_layer = 0;
+    for (std::size_t s = 0; s < split.size(); ++s) {
+      StageCost stage;
+      stage.stage = static_cast<int>(s);
+      stage.layers = split[s];
+      std::vector<const PartCost*> parts;
+      if (s == 0) parts.push_back(&embedding);
+      for (int layer = first_layer; layer < first_layer + split[s]; ++layer) {
+        parts.push_back(&layers[static_cast<std::size_t>(layer)]);
+      }
+      if (s + 1 == split.size()) {
+        for (int m = 0; m < card.mtp_modules; ++m) parts.push_back(&mtp);
+        parts.push_back(&head);
+      }
+      first_layer += split[s];
+      for (const PartCost* part : parts) {
+        stage.blocks.push_back(part->cost.block);
+        add(stage, part->cost);
+        if (part->moe) {
+          stage.moe = true;
+          stage.ep_forward += ep_forward_layer;
+          stage.ep_backward += ep_backward_layer;
+        }
+        if (part->layer_like) {
+          stage.tp_forward += tp_layer;
+          stage.tp_backward += tp_layer;
+        }
+      }
+      stages.push_back(stage);
+    }
+    return stages;
+  };
 
   // The pipeline.
   result.schedule =
       make_schedule(p.schedule, p.pp, result.micro_batches,
                     p.schedule == config::Schedule::interleaved ? p.virtual_stages : 1);
+  std::vector<int> split = workload::stage_layer_split(e);
+  if (p.balance_stages) split = balance_stage_layers(result.schedule, split, build_stages);
+  result.stage_layers = split;
+  result.stages = build_stages(split);
   const PipelineSchedule& schedule = result.schedule;
   const auto stage_cost = [&](StageRef where) -> const StageCost& {
     return result.stages.at(static_cast<std::size_t>(schedule.model_stage(where)));
@@ -368,53 +437,92 @@ StepResult simulate_step(const config::Experiment& e) {
   result.run = run_pipeline(schedule, duration, transfer);
   result.pipeline_s = result.run.makespan.seconds();
 
-  // Data-parallel tail per device: gradient reduce-scatter, optimizer, parameter all-gather.
+  // Data-parallel tail per device. A chunk's gradients are final once the device has run its
+  // last backward task there; its reduce-scatter starts then, on the communication stream, while
+  // the device runs its remaining slots (Megatron's overlapped gradient reduction). The optimizer
+  // steps the shard once every reduction is done. The parameter all-gather overlaps the next
+  // step's forward pass (the frameworks gather a layer's parameters during the previous layer),
+  // so only what outlasts the device's first forward slot is exposed.
   const std::vector<int> dp_group = layout.group(first_gpu, Dimension::dp);
   const std::vector<int> edp_group = layout.edp_group(first_gpu);
   const bool sharded = p.zero >= 1;
+  // Hierarchical (NVLink inside the node, then across nodes) for groups larger than a node.
+  const auto algorithm = [&](const std::vector<int>& group) {
+    return layout.nodes_spanned(group) > 1 &&
+                   group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
+               ? collectives::Algorithm::hierarchical
+               : collectives::Algorithm::ring;
+  };
+  std::map<std::pair<double, int>, double> simulated;  // (bytes, operation) -> seconds, per group
+  const auto timed = [&](collectives::Operation op, double bytes, const std::vector<int>& group) {
+    const auto key = std::make_pair(bytes, static_cast<int>(op) * 2 + (&group == &dp_group));
+    if (const auto it = simulated.find(key); it != simulated.end()) return it->second;
+    const double seconds =
+        collective_time(topology, op, algorithm(group), bytes, group, result.flows);
+    simulated.emplace(key, seconds);
+    return seconds;
+  };
+  const collectives::Operation reduction =
+      sharded ? collectives::Operation::reduce_scatter : collectives::Operation::all_reduce;
   double step = 0;
-  double rs_max = 0, ag_max = 0, opt_max = 0;
+  double rs_max = 0, ag_max = 0, opt_max = 0, dp_exposed = 0;
   for (int device = 0; device < schedule.devices; ++device) {
-    double dense = 0, experts = 0;
-    for (int chunk = 0; chunk < schedule.chunks_per_device; ++chunk) {
+    const auto d = static_cast<std::size_t>(device);
+    const std::vector<ScheduleSlot>& order = schedule.order[d];
+    const std::vector<SlotTiming>& timings = result.run.slots[d];
+    // When each chunk's last backward task ends, and when the device's first forward ends.
+    std::vector<double> chunk_done(static_cast<std::size_t>(schedule.chunks_per_device), 0);
+    double end = 0;
+    double first_forward = -1;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const double slot_end = (timings[i].end - result.run.start).seconds();
+      end = std::max(end, slot_end);
+      for (const PipelineTask* task :
+           {&order[i].task, order[i].overlapped ? &*order[i].overlapped : nullptr}) {
+        if (task == nullptr) continue;
+        if (task->pass == Pass::forward && first_forward < 0) {
+          first_forward = (timings[i].end - timings[i].start).seconds();
+        }
+        if (task->pass != Pass::forward) {
+          double& done = chunk_done[static_cast<std::size_t>(task->chunk)];
+          done = std::max(done, slot_end);
+        }
+      }
+    }
+    result.device_tail_start_s.push_back(end);
+    // Reduce the chunks in the order they finish.
+    std::vector<int> chunks(chunk_done.size());
+    for (std::size_t c = 0; c < chunks.size(); ++c) chunks[c] = static_cast<int>(c);
+    std::sort(chunks.begin(), chunks.end(), [&](int a, int b) {
+      return chunk_done[static_cast<std::size_t>(a)] < chunk_done[static_cast<std::size_t>(b)];
+    });
+    double comm_free = 0, rs = 0, ag = 0, dense = 0, experts = 0;
+    for (int chunk : chunks) {
       const StageCost& c = stage_cost({device, chunk});
       dense += c.dense_parameters;
       experts += c.expert_parameters;
+      const double reduce = timed(reduction, c.dense_parameters * kGradientBytes, dp_group) +
+                            timed(reduction, c.expert_parameters * kGradientBytes, edp_group);
+      rs += reduce;
+      comm_free = std::max(comm_free, chunk_done[static_cast<std::size_t>(chunk)]) + reduce;
+      if (sharded) {
+        ag +=
+            timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group) +
+            timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group);
+      }
     }
-    // Hierarchical (NVLink inside the node, then across nodes) for groups larger than a node.
-    const auto algorithm = [&](const std::vector<int>& group) {
-      return layout.nodes_spanned(group) > 1 &&
-                     group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
-                 ? collectives::Algorithm::hierarchical
-                 : collectives::Algorithm::ring;
-    };
-    const auto reduce = [&](double parameters, const std::vector<int>& group) {
-      const collectives::Operation op =
-          sharded ? collectives::Operation::reduce_scatter : collectives::Operation::all_reduce;
-      return collective_time(topology, op, algorithm(group), parameters * kGradientBytes, group,
-                             result.flows);
-    };
-    const auto gather = [&](double parameters, const std::vector<int>& group) {
-      if (!sharded) return 0.0;
-      return collective_time(topology, collectives::Operation::all_gather, algorithm(group),
-                             parameters * kBf16Bytes, group, result.flows);
-    };
-    const double rs = reduce(dense, dp_group) + reduce(experts, edp_group);
-    const double ag = gather(dense, dp_group) + gather(experts, edp_group);
     const double shard = sharded ? dense / static_cast<double>(dp_group.size()) +
                                        experts / static_cast<double>(edp_group.size())
                                  : dense + experts;
     const double opt =
         model.memory_time(shard * optimizer_bytes_per_parameter(e.training.precision)).seconds();
-    double end = 0;
-    for (const SlotTiming& timing : result.run.slots[static_cast<std::size_t>(device)]) {
-      end = std::max(end, (timing.end - result.run.start).seconds());
-    }
-    result.device_tail_start_s.push_back(end);
-    step = std::max(step, end + rs + opt + ag);
+    const double ag_exposed = std::max(0.0, ag - std::max(0.0, first_forward));
+    const double device_step = std::max(end, comm_free) + opt + ag_exposed;
+    step = std::max(step, device_step);
     rs_max = std::max(rs_max, rs);
     ag_max = std::max(ag_max, ag);
     opt_max = std::max(opt_max, opt);
+    dp_exposed = std::max(dp_exposed, std::max(0.0, comm_free - end) + ag_exposed);
   }
   result.dp_reduce_scatter_s = rs_max;
   result.dp_all_gather_s = ag_max;
@@ -470,14 +578,16 @@ StepResult simulate_step(const config::Experiment& e) {
   phases.optimizer = result.step_time_s - mean_tail_start;
   result.exposed_comm_s["ep"] = exposed_ep / devices;
   result.exposed_comm_s["tp"] = exposed_tp / devices;
-  result.exposed_comm_s["dp"] = rs_max + ag_max;
+  result.exposed_comm_s["dp"] = dp_exposed;
   // Pipeline transfers hide behind compute except where a device waits for one; that wait is
   // part of the bubble, so it is not counted twice here.
   result.exposed_comm_s["pp"] = 0;
   std::size_t slots = 0;
   for (const auto& order : schedule.order) slots += order.size();
   result.events = slots;
-  result.memory = workload::estimate_memory(e);
+  config::Experiment placed = e;
+  placed.parallelism.stage_layers = split;
+  result.memory = workload::estimate_memory(placed);
   return result;
 }
 

@@ -18,10 +18,18 @@
 // Pipeline transfers (a micro-batch's activations or input gradient, BF16) are simulated once
 // between two GPUs of neighbouring stages and delay the receiver, not the sender.
 //
-// After its last slot, a device reduce-scatters its gradients (FP32) over the data-parallel
-// ranks that share them (ZeRO >= 1; dense parameters over dp, experts over the expert-data-
-// parallel group), steps the optimizer on its shard (memory-bound AdamW) and all-gathers the
-// BF16 parameters (an all-reduce without ZeRO). The step ends when the last device is done.
+// Once a device has run the last backward task of one of its chunks, that chunk's FP32 gradients
+// are reduce-scattered over the data-parallel ranks that share them (ZeRO >= 1; dense parameters
+// over dp, experts over the expert-data-parallel group; an all-reduce without ZeRO) while the
+// device runs its remaining slots. The optimizer (memory-bound AdamW on the shard) runs when all
+// of them are done. The BF16 parameter all-gather overlaps the next step's forward pass; what
+// outlasts the device's first forward slot is exposed. The step ends when the last device is
+// done.
+//
+// Stages: `stage_layers` as given, or the even split (remainder on the middle stages); with
+// `balanced`, a local search from the even split moves single layers between neighbouring stages
+// while that lowers the sum of squared device loads (lone forward + backward, compute and
+// communication, of the stages a device holds). The memory estimate uses the same split.
 //
 // Symmetry: every data-parallel replica runs the same pipeline, so one is simulated; the EP
 // groups of one stage are simulated together. tests/parallel check this against a full run.
@@ -101,6 +109,7 @@ struct StepResult {
   std::int64_t tokens_per_step = 0;
   int micro_batches = 0;
   int gpus = 0;
+  std::vector<int> stage_layers;  // layers per model stage, as simulated
   std::vector<StageCost> stages;
   // Simulated communication times, seconds.
   double ep_dispatch_s = 0;

@@ -83,6 +83,7 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
       {"tokens_per_step", r.tokens_per_step},
       {"tokens_per_day", f.tokens_per_day},
       {"micro_batches", r.micro_batches},
+      {"stage_layers", r.stage_layers},
       {"tflops_per_gpu", {{"causal", f.tflops_causal}, {"noncausal", f.tflops_noncausal}}},
       {"mfu", {{"causal", f.mfu_causal}, {"noncausal", f.mfu_noncausal}}},
       {"memory_per_gpu_bytes",
@@ -110,7 +111,8 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
   return out;
 }
 
-std::string step_text(const config::Experiment& e, const parallel::StepResult& r, double wall_s) {
+std::string step_text(const config::Experiment& e, const parallel::StepResult& r, double wall_s,
+                      bool modified) {
   const StepFigures f = step_figures(e, r);
   const parallel::StepPhases& p = r.phases;
   std::string out =
@@ -140,7 +142,12 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
   row("GPU-hours per trillion tokens (K)", "gpu_hours_per_trillion_tokens",
       f.gpu_hours_per_trillion_tokens, "{:.1f}", 1e-3);
   row("days per trillion tokens", "days_per_trillion_tokens", f.days_per_trillion_tokens, "{:.2f}");
-  if (!e.published.source.empty()) out += fmt::format("published: {}\n", e.published.source);
+  if (!e.published.source.empty()) {
+    out += fmt::format("published: {}\n", e.published.source);
+    if (modified) {
+      out += "(--set changed the experiment: the published figures are for the unchanged one)\n";
+    }
+  }
   const workload::RankMemory& peak = r.memory.peak();
   out += fmt::format(
       "\nmemory per GPU (pipeline rank {}): {:.1f} GB of {:.1f} GB (parameters {:.1f}, gradients "

@@ -39,8 +39,11 @@ struct StepFigures {
 
 [[nodiscard]] nlohmann::json step_json(const config::Experiment& experiment,
                                        const parallel::StepResult& result, double wall_s);
+// `modified`: the experiment was changed on the command line, so the published figures describe
+// another configuration; the table says so.
 [[nodiscard]] std::string step_text(const config::Experiment& experiment,
-                                    const parallel::StepResult& result, double wall_s);
+                                    const parallel::StepResult& result, double wall_s,
+                                    bool modified = false);
 [[nodiscard]] nlohmann::json chrome_trace(const config::Experiment& experiment,
                                           const parallel::StepResult& result);
 

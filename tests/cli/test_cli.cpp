@@ -240,6 +240,11 @@ TEST(Cli, CollectivePrintsNcclTestsQuantities) {
   const Result ep = run("collective --op ep --nodes 4 --tokens 256 --json");
   ASSERT_EQ(ep.exit_code, 0) << ep.err;
   EXPECT_GT(nlohmann::json::parse(ep.out)["dispatch"]["rdma_bytes_per_s"].get<double>(), 0);
+  // Normal kernels hold their SMs; low-latency ones post RDMA writes and free them.
+  EXPECT_EQ(nlohmann::json::parse(ep.out)["sms_held"], 20);
+  const Result low = run("collective --op ep --nodes 4 --tokens 128 --low-latency --json");
+  ASSERT_EQ(low.exit_code, 0) << low.err;
+  EXPECT_EQ(nlohmann::json::parse(low.out)["sms_held"], 0);
 }
 
 TEST(Cli, CollectiveRejectsBadRequests) {

@@ -26,7 +26,7 @@ TEST(StepSimulator, DeepSeekV3On2048H800IsPinned) {
   const StepResult r = simulate_step(e);
   // Golden values of this model (ISCA'25 Table 4 publishes 19.926 s; the gap is in the README
   // and the issue notes).
-  EXPECT_NEAR(r.step_time_s, 17.80, 0.05);
+  EXPECT_NEAR(r.step_time_s, 17.65, 0.05);
   EXPECT_EQ(r.micro_batches, 120);
   EXPECT_EQ(r.tokens_per_step, 15360LL * 4096);
   const double phases = r.phases.forward + r.phases.bubble + r.phases.backward + r.phases.weight +
@@ -35,7 +35,7 @@ TEST(StepSimulator, DeepSeekV3On2048H800IsPinned) {
   EXPECT_NEAR(r.phases.overlapped, 10.62, 0.05);
   EXPECT_NEAR(r.phases.forward, 0.97, 0.02);
   const report::StepFigures f = report::step_figures(e, r);
-  EXPECT_NEAR(f.mfu_causal, 0.437, 0.005);
+  EXPECT_NEAR(f.mfu_causal, 0.441, 0.003);
   // MFU counts the same FLOPs per token as `clustersim model`: 250.4 GFLOP causal.
   EXPECT_NEAR(
       f.tflops_causal * 1e12 * r.gpus * r.step_time_s / static_cast<double>(r.tokens_per_step),
@@ -74,6 +74,25 @@ TEST(OverlappedSlot, TwoChainsOnTwoStreams) {
   with_w.blocks[0].pre_weight = 2;
   EXPECT_DOUBLE_EQ(overlapped_slot_seconds(with_w, with_w, true), 6);
   EXPECT_DOUBLE_EQ(overlapped_slot_seconds(with_w, with_w, false), 4);
+}
+
+TEST(StepSimulator, BalancedStagesMoveLayersOffTheHeavyLastStage) {
+  // Qwen2.5-72B on pp 8: the even split gives every stage 10 layers, and the last one also the
+  // 152K-token output head; balancing moves a layer off it and shortens the step.
+  std::vector<std::string> overrides{"model=qwen2_5_72b",         "parallelism.ep=1",
+                                     "parallelism.tp=8",          "parallelism.pp=8",
+                                     "parallelism.schedule=1f1b", "training.global_batch_size=1024",
+                                     "training.precision=bf16",   "training.recompute=full"};
+  const StepResult even = simulate_step(load("dsv3_2048xh800_mpft", overrides));
+  overrides.push_back("parallelism.stage_layers=balanced");
+  const StepResult balanced = simulate_step(load("dsv3_2048xh800_mpft", overrides));
+  EXPECT_EQ(even.stage_layers, (std::vector<int>{10, 10, 10, 10, 10, 10, 10, 10}));
+  EXPECT_EQ(balanced.stage_layers, (std::vector<int>{10, 10, 10, 10, 10, 10, 11, 9}));
+  EXPECT_LT(balanced.step_time_s, even.step_time_s);
+  // DeepSeek-V3's even split is already a local optimum of the same search.
+  const StepResult dsv3 =
+      simulate_step(load("dsv3_2048xh800_mpft", {"parallelism.stage_layers=balanced"}));
+  EXPECT_EQ(dsv3.stage_layers, workload::stage_layer_split(load("dsv3_2048xh800_mpft")));
 }
 
 TEST(StepSimulator, MultiPlaneAndMultiRailAgreeWithinOnePercent) {
