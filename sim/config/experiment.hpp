@@ -42,6 +42,8 @@ struct ParallelismSpec {
   bool sequence_parallel = false;
   int comm_sms = 0;               // SMs held by communication kernels
   std::vector<int> stage_layers;  // empty: automatic split
+  // Placement of the parallel dimensions on the GPUs, innermost first; empty: tp, cp, dp, pp.
+  std::vector<std::string> rank_order;
   bool balance_stages = false;    // stage_layers: balanced (the step simulation balances the
                                   // devices' compute; the memory estimate follows it)
   std::int64_t dp = 1;            // derived: gpus / (tp * pp * cp)

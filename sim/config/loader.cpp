@@ -6,6 +6,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sim/config/card_readers.hpp"
 #include "sim/config/library.hpp"
@@ -170,6 +171,13 @@ void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& trainin
         "pp", fmt::format("pp x virtual_stages = {} stages exceed the model's {} layers",
                           p.pp * p.virtual_stages, model.layers));
   }
+  if (experiment.training.precision == Precision::fp8 &&
+      !experiment.hardware.gpu.peak(Dtype::fp8)) {
+    training.infeasible("precision",
+                        fmt::format("fp8 training needs an FP8 tensor-core peak, and hardware "
+                                    "profile {} ({}) gives none in gpu.dense_peak",
+                                    experiment.hardware.name, experiment.hardware.gpu.model));
+  }
   if (p.comm_sms >= experiment.hardware.gpu.sm_count) {
     parallelism.infeasible(
         "comm_sms", fmt::format("{} SMs for communication leave none of the {} SMs for compute",
@@ -318,6 +326,17 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     p.sequence_parallel = parallelism.optional<bool>("sequence_parallel", false);
     p.comm_sms = parallelism.optional<int>("comm_sms", 0, Bounds::non_negative());
     check_stage_layers(parallelism, p, experiment.model);
+    p.rank_order = parallelism.list<std::string>("rank_order");
+    if (!p.rank_order.empty()) {
+      std::vector<std::string> sorted = p.rank_order;
+      std::sort(sorted.begin(), sorted.end());
+      if (sorted != std::vector<std::string>{"cp", "dp", "pp", "tp"}) {
+        parallelism.error("rank_order",
+                          fmt::format("must name tp, cp, dp and pp once each (innermost first), "
+                                      "got [{}]",
+                                      fmt::join(p.rank_order, ", ")));
+      }
+    }
   }
   {
     TrainingSpec& t = experiment.training;

@@ -252,8 +252,14 @@ StepResult simulate_step(const config::Experiment& e) {
   const int shared_sms = std::max(1, e.hardware.gpu.sm_count - p.comm_sms);
   const workload::WorkloadOptions options = workload::workload_options(e);
   const double keys = static_cast<double>(e.training.seq_len);
+  std::array<Dimension, 4> rank_order{Dimension::tp, Dimension::cp, Dimension::dp, Dimension::pp};
+  for (std::size_t i = 0; i < p.rank_order.size() && i < rank_order.size(); ++i) {
+    for (Dimension d : {Dimension::tp, Dimension::cp, Dimension::dp, Dimension::pp}) {
+      if (p.rank_order[i] == dimension_name(d)) rank_order[i] = d;
+    }
+  }
   const ParallelLayout layout({p.tp, p.cp, static_cast<int>(p.dp), p.pp, p.ep},
-                              e.cluster.gpus_per_node);
+                              e.cluster.gpus_per_node, rank_order);
   const fabric::Topology topology = build_topology(e);
 
   // Communication, simulated once on the fabric.

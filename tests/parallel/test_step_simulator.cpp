@@ -95,6 +95,16 @@ TEST(StepSimulator, BalancedStagesMoveLayersOffTheHeavyLastStage) {
   EXPECT_EQ(dsv3.stage_layers, workload::stage_layer_split(load("dsv3_2048xh800_mpft")));
 }
 
+TEST(StepSimulator, PlacingThePipelineInnermostSpreadsEpGroupsOverMoreNodes) {
+  // rank_order pp, tp, cp, dp puts a stage's 128 GPUs on 128 different nodes: EP64 then spans 64
+  // nodes instead of 8 and its all-to-all crosses InfiniBand far more.
+  const StepResult inner = simulate_step(load("dsv3_2048xh800_mpft"));
+  const StepResult outer =
+      simulate_step(load("dsv3_2048xh800_mpft", {"parallelism.rank_order=[pp,tp,cp,dp]"}));
+  EXPECT_GT(outer.ep_dispatch_s, 1.5 * inner.ep_dispatch_s);
+  EXPECT_GT(outer.step_time_s, inner.step_time_s);
+}
+
 TEST(StepSimulator, MultiPlaneAndMultiRailAgreeWithinOnePercent) {
   const StepResult mpft = simulate_step(load("dsv3_2048xh800_mpft"));
   const StepResult mrft = simulate_step(load("dsv3_2048xh800_mrft"));
