@@ -44,9 +44,9 @@ struct ParallelismSpec {
   std::vector<int> stage_layers;  // empty: automatic split
   // Placement of the parallel dimensions on the GPUs, innermost first; empty: tp, cp, dp, pp.
   std::vector<std::string> rank_order;
-  bool balance_stages = false;    // stage_layers: balanced (the step simulation balances the
-                                  // devices' compute; the memory estimate follows it)
-  std::int64_t dp = 1;            // derived: gpus / (tp * pp * cp)
+  bool balance_stages = false;  // stage_layers: balanced (the step simulation balances the
+                                // devices' compute; the memory estimate follows it)
+  std::int64_t dp = 1;          // derived: gpus / (tp * pp * cp)
 };
 
 struct TrainingSpec {
