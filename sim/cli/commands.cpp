@@ -119,20 +119,6 @@ int run_experiment(const RunOptions& options) {
   }
 }
 
-int run_sweep(const SweepOptions& options) {
-  try {
-    const config::SweepSpec sweep = config::load_sweep(options.sweep, load_options(options.common));
-    if (!options.common.json) {
-      std::cout << fmt::format("sweep {}: {} points over {}\n", sweep.name, sweep.points().size(),
-                               sweep.experiment);
-    }
-    return not_yet("sweep", "running sweep points", "the training-step issue #7",
-                   options.common.json);
-  } catch (const config::ConfigError& error) {
-    return report_config_error(error, options.common.json);
-  }
-}
-
 int run_topo(const FileOptions& options) {
   try {
     const config::TopologySpec spec =

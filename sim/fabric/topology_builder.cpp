@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -13,10 +14,12 @@ using config::TopologyGenerator;
 using config::TopologySpec;
 
 struct NetworkLinks {
-  Bandwidth bandwidth;
+  Bandwidth bandwidth;  // switch ports
   double efficiency = 1;
   SimTime edge_latency;    // endpoint <-> its switch
   SimTime switch_latency;  // switch <-> switch
+  // An endpoint's link runs at the slower of its NIC and the switch port; unset: the port rate.
+  std::optional<Bandwidth> endpoint_bandwidth;
 };
 
 SimTime half(SimTime t) {
@@ -60,7 +63,8 @@ VertexId add_switch(Topology& topology, int plane, int tier) {
 
 void connect_endpoint(Topology& topology, VertexId endpoint, VertexId leaf,
                       const NetworkLinks& links) {
-  topology.add_duplex(endpoint, leaf, LinkKind::network, links.bandwidth, links.efficiency,
+  topology.add_duplex(endpoint, leaf, LinkKind::network,
+                      links.endpoint_bandwidth.value_or(links.bandwidth), links.efficiency,
                       links.edge_latency);
 }
 
@@ -400,7 +404,7 @@ NetworkLinks bare_links(const TopologySpec& spec) {
                     spec.name));
   }
   const SimTime hop = spec.switch_latency.value_or(SimTime::zero());
-  return NetworkLinks{*spec.link_bandwidth, 1.0, half(hop), hop};
+  return NetworkLinks{*spec.link_bandwidth, 1.0, half(hop), hop, std::nullopt};
 }
 
 std::vector<VertexId> add_hosts(Topology& topology, long long count, int planes) {
@@ -566,9 +570,10 @@ Topology build_network(const TopologySpec& spec) {
                     "to build without a hardware profile",
                     spec.name, config::to_string(spec.generator)));
   }
-  const NetworkLinks links = spec.generator == TopologyGenerator::custom
-                                 ? NetworkLinks{Bandwidth{}, 1.0, SimTime::zero(), SimTime::zero()}
-                                 : bare_links(spec);
+  const NetworkLinks links =
+      spec.generator == TopologyGenerator::custom
+          ? NetworkLinks{Bandwidth{}, 1.0, SimTime::zero(), SimTime::zero(), std::nullopt}
+          : bare_links(spec);
   long long endpoints = 0;
   int planes = 1;
   switch (spec.generator) {
@@ -670,8 +675,9 @@ Topology build_cluster(const TopologySpec& spec, const ClusterShape& shape) {
   if (has_network) {
     const config::ScaleOutSpec& out = *hw.scale_out;
     const SimTime hop = spec.switch_latency.value_or(SimTime::zero());
-    const NetworkLinks links{spec.link_bandwidth.value_or(out.nic_bandwidth), out.efficiency,
-                             half(out.latency), hop};
+    const Bandwidth port = spec.link_bandwidth.value_or(out.nic_bandwidth);
+    const NetworkLinks links{port, out.efficiency, half(out.latency), hop,
+                             Bandwidth{std::min(port.bytes_per_s, out.nic_bandwidth.bytes_per_s)}};
     build_network_over(topology, spec, nic_vertices, links);
   }
   return topology;

@@ -210,9 +210,40 @@ TEST(Cli, CrosscheckAndCalibrate) {
 }
 
 TEST(Cli, UnbuiltSubcommandsSaySoPlainly) {
-  const Result result = run("sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml");
+  const Result result = run("plot results.csv --x a --y b");
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("is not implemented yet"), std::string::npos) << result.err;
+}
+
+TEST(Cli, SweepWritesEveryPointAndResumes) {
+  const std::filesystem::path out = std::filesystem::temp_directory_path() / "cs_sweep";
+  std::filesystem::remove_all(out);
+  const Result first =
+      run("sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml -j 2 --out " + out.string());
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::ifstream csv(out / "results.csv");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(csv, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 10u);  // header and 9 points, in point order
+  EXPECT_EQ(lines[0].substr(0, 68),
+            "point,parallelism.pp,hardware.scale_out.nic_bandwidth,status,step_ti");
+  // pp 8 does not fit: a row with its reason, not a failed sweep.
+  EXPECT_EQ(lines[1].substr(0, 33), "0,8,200 Gb/s,infeasible,,,,,,,,,,");
+  EXPECT_NE(lines[1].find("does not fit"), std::string::npos);
+  EXPECT_EQ(lines[5].substr(0, 19), "4,16,400 Gb/s,ok,17");
+  // 200 Gb/s NICs slow the step; 800 Gb/s NICs on 400 Gb/s switch ports do not speed it up.
+  const auto step = [&](std::size_t row) {
+    std::stringstream fields(lines[row]);
+    std::string field;
+    for (int i = 0; i < 5; ++i) std::getline(fields, field, ',');
+    return std::stod(field);
+  };
+  EXPECT_GT(step(4), 1.1 * step(5));
+  EXPECT_DOUBLE_EQ(step(6), step(5));
+  const Result again =
+      run("sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml --out " + out.string());
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("9 already done, 0 to run"), std::string::npos) << again.err;
 }
 
 TEST(Cli, TopoReportsCountsDiameterBisectionAndCost) {
