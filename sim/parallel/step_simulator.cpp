@@ -170,67 +170,71 @@ std::vector<int> balance_stage_layers(const PipelineSchedule& schedule, std::vec
 
 }  // namespace
 
-double overlapped_slot_seconds(const StageCost& forward, const StageCost& backward,
-                               bool with_weight) {
-  enum Stream { kCompute = 0, kComm = 1 };
-  struct Task {
-    Stream stream;
-    double seconds;
-    int after;  // the previous task of its chain, or -1
-  };
-  std::vector<Task> tasks;
-  std::array<std::vector<int>, 2> order;
+std::vector<OverlapTask> overlapped_slot_timeline(const StageCost& forward,
+                                                  const StageCost& backward, bool with_weight) {
+  std::vector<OverlapTask> tasks;
+  std::vector<int> after;  // the previous task of each task's chain, or -1
+  std::array<std::vector<std::size_t>, 2> order;
   int forward_last = -1;
   int backward_last = -1;
-  const auto push = [&](int& chain, Stream stream, double seconds) {
-    tasks.push_back({stream, seconds, chain});
+  const auto push = [&](int& chain, OverlapTask::Stream stream, double seconds, const char* name,
+                        std::size_t block) {
+    tasks.push_back({stream, fmt::format("{} {}", name, block), 0, seconds});
+    after.push_back(chain);
     chain = static_cast<int>(tasks.size()) - 1;
-    order[stream].push_back(chain);
+    order[stream].push_back(tasks.size() - 1);
   };
+  using enum OverlapTask::Stream;
   const std::size_t blocks = std::max(forward.blocks.size(), backward.blocks.size());
   for (std::size_t k = 0; k < blocks; ++k) {
     const BlockCost* f = k < forward.blocks.size() ? &forward.blocks[k] : nullptr;
     // The backward chain walks its stage's blocks from the last one.
-    const BlockCost* b =
-        k < backward.blocks.size() ? &backward.blocks[backward.blocks.size() - 1 - k] : nullptr;
+    const std::size_t kb = backward.blocks.size() - 1 - k;
+    const BlockCost* b = k < backward.blocks.size() ? &backward.blocks[kb] : nullptr;
     const double w = with_weight ? 1 : 0;
-    // Communication stream first within a pair, so each stream's order is as listed above.
-    if (b) push(backward_last, kComm, b->combine_gradient);
-    if (f) push(forward_last, kCompute, f->pre_forward);
-    if (f) push(forward_last, kComm, f->dispatch);
-    if (b) push(backward_last, kCompute, b->mlp_backward + w * b->mlp_weight);
-    if (b) push(backward_last, kComm, b->dispatch_gradient);
-    if (f) push(forward_last, kCompute, f->mlp_forward);
-    if (f) push(forward_last, kComm, f->combine);
-    if (b) push(backward_last, kCompute, b->pre_backward + w * b->pre_weight);
+    // Within a pair each stream's order is the one listed in the header.
+    if (b) push(backward_last, communication, b->combine_gradient, "B combine", kb);
+    if (f) push(forward_last, compute, f->pre_forward, "F attention", k);
+    if (f) push(forward_last, communication, f->dispatch, "F dispatch", k);
+    if (b) push(backward_last, compute, b->mlp_backward + w * b->mlp_weight, "B experts", kb);
+    if (b) push(backward_last, communication, b->dispatch_gradient, "B dispatch", kb);
+    if (f) push(forward_last, compute, f->mlp_forward, "F experts", k);
+    if (f) push(forward_last, communication, f->combine, "F combine", k);
+    if (b) push(backward_last, compute, b->pre_backward + w * b->pre_weight, "B attention", kb);
   }
-  const std::array<std::vector<int>, 2>& streams = order;  // as TR Figure 4 interleaves them
   std::vector<double> finish(tasks.size(), -1);
   std::array<std::size_t, 2> next{0, 0};
   std::array<double, 2> free_at{0, 0};
-  double end = 0;
   for (bool progress = true; progress;) {
     progress = false;
     for (std::size_t stream = 0; stream < 2; ++stream) {
-      while (next[stream] < streams[stream].size()) {
-        const int id = streams[stream][next[stream]];
-        const Task& task = tasks[static_cast<std::size_t>(id)];
+      while (next[stream] < order[stream].size()) {
+        const std::size_t id = order[stream][next[stream]];
         double ready = free_at[stream];
-        if (task.after >= 0) {
-          const double dependency = finish[static_cast<std::size_t>(task.after)];
+        if (after[id] >= 0) {
+          const double dependency = finish[static_cast<std::size_t>(after[id])];
           if (dependency < 0) break;  // its chain's previous task has not run yet
           ready = std::max(ready, dependency);
         }
-        finish[static_cast<std::size_t>(id)] = ready + task.seconds;
-        free_at[stream] = finish[static_cast<std::size_t>(id)];
-        end = std::max(end, free_at[stream]);
+        tasks[id].start_s = ready;
+        finish[id] = ready + tasks[id].seconds;
+        free_at[stream] = finish[id];
         ++next[stream];
         progress = true;
       }
     }
   }
-  if (next[0] != streams[0].size() || next[1] != streams[1].size()) {
+  if (next[0] != order[0].size() || next[1] != order[1].size()) {
     throw std::logic_error("overlapped slot: the stream orders contradict the chains");
+  }
+  return tasks;
+}
+
+double overlapped_slot_seconds(const StageCost& forward, const StageCost& backward,
+                               bool with_weight) {
+  double end = 0;
+  for (const OverlapTask& task : overlapped_slot_timeline(forward, backward, with_weight)) {
+    end = std::max(end, task.start_s + task.seconds);
   }
   return end;
 }

@@ -93,6 +93,18 @@ struct StageCost {
 [[nodiscard]] double overlapped_slot_seconds(const StageCost& forward, const StageCost& backward,
                                              bool with_weight);
 
+// The same slot task by task, for the trace.
+struct OverlapTask {
+  enum Stream { compute = 0, communication = 1 };
+  Stream stream = compute;
+  std::string name;    // "F attention 2", "B combine 3", ... (block index within its stage)
+  double start_s = 0;  // from the start of the slot
+  double seconds = 0;
+};
+[[nodiscard]] std::vector<OverlapTask> overlapped_slot_timeline(const StageCost& forward,
+                                                                const StageCost& backward,
+                                                                bool with_weight);
+
 struct StepPhases {
   double forward = 0;  // 1F
   double bubble = 0;

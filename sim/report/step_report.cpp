@@ -197,11 +197,38 @@ nlohmann::json chrome_trace(const config::Experiment& e, const parallel::StepRes
                       {"pid", device},
                       {"tid", 1},
                       {"args", {{"name", "data-parallel + optimizer"}}}});
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"pid", device},
+                      {"tid", 2},
+                      {"args", {{"name", "EP all-to-all (in F&B slots)"}}}});
     const auto& order = r.schedule.order[static_cast<std::size_t>(device)];
     const auto& timings = r.run.slots[static_cast<std::size_t>(device)];
     for (std::size_t i = 0; i < order.size(); ++i) {
       const double start = (timings[i].start - r.run.start).seconds();
       const double length = (timings[i].end - timings[i].start).seconds();
+      if (order[i].overlapped && order[i].task.pass == parallel::Pass::forward &&
+          order[i].overlapped->pass != parallel::Pass::forward) {
+        // The chunks' parts inside the slot: compute nested under the slot, all-to-alls on the
+        // communication track.
+        const auto stage = [&](int chunk) -> const parallel::StageCost& {
+          return r.stages.at(static_cast<std::size_t>(r.schedule.model_stage({device, chunk})));
+        };
+        const std::vector<parallel::OverlapTask> parts = parallel::overlapped_slot_timeline(
+            stage(order[i].task.chunk), stage(order[i].overlapped->chunk),
+            order[i].overlapped->pass == parallel::Pass::backward);
+        for (const parallel::OverlapTask& part : parts) {
+          if (part.seconds <= 0) continue;
+          const bool on_compute = part.stream == parallel::OverlapTask::compute;
+          events.push_back({{"name", part.name},
+                            {"cat", on_compute ? "compute" : "all-to-all"},
+                            {"ph", "X"},
+                            {"pid", device},
+                            {"tid", on_compute ? 0 : 2},
+                            {"ts", (start + part.start_s) * us},
+                            {"dur", part.seconds * us}});
+        }
+      }
       events.push_back(
           {{"name", parallel::describe(order[i], device)},
            {"cat",
