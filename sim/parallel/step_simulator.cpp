@@ -120,7 +120,7 @@ double collective_time(const fabric::Topology& topology, collectives::Operation 
   return result.time.seconds();
 }
 
-// The load of a device: its stages' lone forward and full backward, compute and communication.
+// The load of a stage: its lone forward and full backward, compute and communication.
 double stage_load(const StageCost& c) {
   return c.forward + c.backward_input + c.weight + c.ep_forward + c.ep_backward + c.tp_forward +
          c.tp_backward;
@@ -135,11 +135,20 @@ std::vector<int> balance_stage_layers(const PipelineSchedule& schedule, std::vec
   const auto score = [&](const std::vector<int>& candidate) {
     const std::vector<StageCost> stages = build(candidate);
     double squares = 0;
+    const bool dual =
+        schedule.kind == config::Schedule::dualpipe || schedule.kind == config::Schedule::dualpipev;
     for (int device = 0; device < schedule.devices; ++device) {
+      const auto stage = [&](int chunk) -> const StageCost& {
+        return stages.at(static_cast<std::size_t>(schedule.model_stage({device, chunk})));
+      };
       double load = 0;
-      for (int chunk = 0; chunk < schedule.chunks_per_device; ++chunk) {
-        load +=
-            stage_load(stages.at(static_cast<std::size_t>(schedule.model_stage({device, chunk}))));
+      if (dual) {
+        // DualPipe spends most of its time in F&B slots pairing the device's two stages.
+        load = overlapped_slot_seconds(stage(0), stage(1), true) +
+               overlapped_slot_seconds(stage(1), stage(0), true);
+      } else {
+        for (int chunk = 0; chunk < schedule.chunks_per_device; ++chunk)
+          load += stage_load(stage(chunk));
       }
       squares += load * load;
     }
