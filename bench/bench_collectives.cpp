@@ -1,9 +1,9 @@
 // Speed of the collectives on the fabric: EP64 dispatch + combine with 4096 tokens per GPU on a
 // 2048-GPU H800 MPFT cluster (all 32 EP groups at once), and a 1 GiB ring all-reduce over
 // 2,048 and 16,384 GPUs. Run: build/release/bench/bench_collectives
-#include <sys/resource.h>
-
 #include <benchmark/benchmark.h>
+
+#include "bench/peak_rss.hpp"
 
 #include "sim/collectives/collective.hpp"
 #include "sim/collectives/expert_parallel.hpp"
@@ -13,12 +13,7 @@
 namespace {
 
 using namespace clustersim;
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
+using bench::peak_rss_mib;
 
 fabric::Topology cluster(int gpus, const config::HardwareProfile& hw) {
   return fabric::build_cluster(config::load_topology(CLUSTERSIM_DATA_DIR "/topologies/mpft.yaml"),

@@ -3,9 +3,9 @@
 // to 16,384 GPUs show how wall time and memory grow; counters give flows, solves and peak RSS.
 // Run: build/release/bench/bench_fabric --benchmark_min_time=0.01
 
-#include <sys/resource.h>
-
 #include <benchmark/benchmark.h>
+
+#include "bench/peak_rss.hpp"
 
 #include "sim/config/loader.hpp"
 #include "sim/core/engine.hpp"
@@ -16,13 +16,8 @@
 namespace {
 
 using namespace clustersim;
+using bench::peak_rss_mib;
 using namespace clustersim::fabric;
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
 
 void bm_group_all_to_all(benchmark::State& state) {
   const int gpus = static_cast<int>(state.range(0));

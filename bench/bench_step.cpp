@@ -1,9 +1,9 @@
 // Speed of the training-step simulation: the DeepSeek-V3 step on 2048 H800 GPUs (MPFT), and the
 // same model on 16,384 GPUs (2048 nodes, MPFT, dp 1024). Peak RSS is reported as a counter.
 // Run: build/release/bench/bench_step
-#include <sys/resource.h>
-
 #include <benchmark/benchmark.h>
+
+#include "bench/peak_rss.hpp"
 
 #include "sim/config/loader.hpp"
 #include "sim/parallel/step_simulator.hpp"
@@ -11,12 +11,7 @@
 namespace {
 
 using namespace clustersim;
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
+using bench::peak_rss_mib;
 
 void bm_dsv3_step(benchmark::State& state) {
   config::LoadOptions options;
