@@ -218,9 +218,12 @@ class Builder {
                   !norm_recomputed);
       }
       // Routed experts: this rank's experts see, on average, as many token-expert pairs as the
-      // rank routes (balanced routing): tokens x top_k, grouped over its local experts.
+      // rank routes (balanced routing): tokens x top_k, grouped over its local experts. With
+      // tensor parallelism each TP rank routes its 1/tp share of the tokens (Megatron-Core's MoE
+      // layer splits them, as sequence parallelism does, before the dispatch), so the experts are
+      // not computed tp times over.
       const int local_experts = std::max(1, moe.experts / options_.ep);
-      const double pairs = tokens_ * moe.top_k;
+      const double pairs = tokens_ / options_.tp * moe.top_k;
       const std::int64_t e = moe.expert_hidden_size;
       const double m = pairs / local_experts;
       const double dispatched_bytes = fp8_ ? kFp8Bytes : kActivationBytes;

@@ -79,6 +79,28 @@ TEST(LayerWorkload, GemmFlopsMatchTheModelCount) {
   }
 }
 
+TEST(LayerWorkload, TensorParallelRanksShareTheRoutedTokens) {
+  // Every FLOP of a MoE layer is split over the tp ranks, the routed experts included: each rank
+  // dispatches its 1/tp share of the tokens.
+  const config::ModelCard card = config::load_model_card(kRoot + "/models/mixtral_8x22b.yaml");
+  WorkloadOptions options;
+  options.seq_len = 2048;
+  options.ep = 8;
+  const LayerWorkload one = layer_workload(card, 5, options);
+  options.tp = 8;
+  options.sequence_parallel = true;
+  const LayerWorkload eight = layer_workload(card, 5, options);
+  const auto experts = [](const LayerWorkload& work) {
+    double flops = 0;
+    for (const Op& op : work.ops) {
+      if (op.name.starts_with("moe.experts")) flops += op.forward_flops;
+    }
+    return flops;
+  };
+  EXPECT_NEAR(experts(eight), experts(one) / 8, 1e-9 * experts(one));
+  EXPECT_NEAR(eight.forward_flops(), one.forward_flops() / 8, 0.01 * one.forward_flops());
+}
+
 TEST(Memory, DeepSeekV3FitsIn80GbH800) {
   const config::Experiment e =
       config::load_experiment(kRoot + "/experiments/dsv3_2048xh800_mpft.yaml");
