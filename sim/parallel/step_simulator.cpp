@@ -383,6 +383,27 @@ StepResult simulate_step(const config::Experiment& e) {
     return stages;
   };
 
+  // Data-parallel collectives, simulated once per size and group.
+  const std::vector<int> dp_group = layout.group(first_gpu, Dimension::dp);
+  const std::vector<int> edp_group = layout.edp_group(first_gpu);
+  const bool sharded = p.zero >= 1;
+  // Hierarchical (NVLink inside the node, then across nodes) for groups larger than a node.
+  const auto algorithm = [&](const std::vector<int>& group) {
+    return layout.nodes_spanned(group) > 1 &&
+                   group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
+               ? collectives::Algorithm::hierarchical
+               : collectives::Algorithm::ring;
+  };
+  std::map<std::pair<double, int>, double> simulated;  // (bytes, operation) -> seconds, per group
+  const auto timed = [&](collectives::Operation op, double bytes, const std::vector<int>& group) {
+    const auto key = std::make_pair(bytes, static_cast<int>(op) * 2 + (&group == &dp_group));
+    if (const auto it = simulated.find(key); it != simulated.end()) return it->second;
+    const double seconds =
+        collective_time(topology, op, algorithm(group), bytes, group, result.flows);
+    simulated.emplace(key, seconds);
+    return seconds;
+  };
+
   // The pipeline.
   result.schedule =
       make_schedule(p.schedule, p.pp, result.micro_batches,
@@ -391,6 +412,22 @@ StepResult simulate_step(const config::Experiment& e) {
   if (p.balance_stages) split = balance_stage_layers(result.schedule, split, build_stages);
   result.stage_layers = split;
   result.stages = build_stages(split);
+  if (p.zero >= 3) {
+    // ZeRO-3 shards the parameters too: every chunk gathers its BF16 parameters before its
+    // forward and again before its backward, and reduce-scatters its FP32 gradients after it,
+    // for every micro-batch. The frameworks prefetch the gathers, so they overlap the compute.
+    for (StageCost& c : result.stages) {
+      const double gather =
+          timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group) +
+          timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group);
+      const double scatter = timed(collectives::Operation::reduce_scatter,
+                                   c.dense_parameters * kGradientBytes, dp_group) +
+                             timed(collectives::Operation::reduce_scatter,
+                                   c.expert_parameters * kGradientBytes, edp_group);
+      c.zero3_forward = gather;
+      c.zero3_backward = gather + scatter;
+    }
+  }
   const PipelineSchedule& schedule = result.schedule;
   const auto stage_cost = [&](StageRef where) -> const StageCost& {
     return result.stages.at(static_cast<std::size_t>(schedule.model_stage(where)));
@@ -408,7 +445,7 @@ StepResult simulate_step(const config::Experiment& e) {
     }
     return 0.0;
   };
-  const SlotDuration duration = [&](StageRef where, const ScheduleSlot& slot) {
+  const SlotDuration slot_work = [&](StageRef where, const ScheduleSlot& slot) {
     const StageCost& first = stage_cost({where.device, slot.task.chunk});
     if (!slot.overlapped) return SimTime::from_computed_seconds(lone(first, slot.task.pass));
     const StageCost& second = stage_cost({where.device, slot.overlapped->chunk});
@@ -449,6 +486,28 @@ StepResult simulate_step(const config::Experiment& e) {
     }
     return SimTime::from_computed_seconds(std::max(compute, comm) + tp);
   };
+  // ZeRO-3's parameter traffic runs beside the slot's work; the slot lasts as long as the longer.
+  const SlotDuration duration = [&](StageRef where, const ScheduleSlot& slot) {
+    const SimTime work = slot_work(where, slot);
+    if (p.zero < 3) return work;
+    const auto traffic = [&](const PipelineTask& task) {
+      const StageCost& c = stage_cost({where.device, task.chunk});
+      switch (task.pass) {
+        case Pass::forward:
+          return c.zero3_forward;
+        case Pass::backward:
+          return c.zero3_backward;
+        case Pass::backward_input:
+          return c.zero3_forward;  // the gather; the gradients are reduced after W
+        case Pass::backward_weight:
+          return c.zero3_backward - c.zero3_forward;
+      }
+      return 0.0;
+    };
+    double zero3 = traffic(slot.task);
+    if (slot.overlapped) zero3 += traffic(*slot.overlapped);
+    return std::max(work, SimTime::from_computed_seconds(zero3));
+  };
   const SimTime transfer_time = SimTime::from_computed_seconds(result.pp_transfer_s);
   const TransferTime transfer = [&](StageRef, StageRef, const PipelineTask&) {
     return transfer_time;
@@ -462,25 +521,6 @@ StepResult simulate_step(const config::Experiment& e) {
   // steps the shard once every reduction is done. The parameter all-gather overlaps the next
   // step's forward pass (the frameworks gather a layer's parameters during the previous layer),
   // so only what outlasts the device's first forward slot is exposed.
-  const std::vector<int> dp_group = layout.group(first_gpu, Dimension::dp);
-  const std::vector<int> edp_group = layout.edp_group(first_gpu);
-  const bool sharded = p.zero >= 1;
-  // Hierarchical (NVLink inside the node, then across nodes) for groups larger than a node.
-  const auto algorithm = [&](const std::vector<int>& group) {
-    return layout.nodes_spanned(group) > 1 &&
-                   group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
-               ? collectives::Algorithm::hierarchical
-               : collectives::Algorithm::ring;
-  };
-  std::map<std::pair<double, int>, double> simulated;  // (bytes, operation) -> seconds, per group
-  const auto timed = [&](collectives::Operation op, double bytes, const std::vector<int>& group) {
-    const auto key = std::make_pair(bytes, static_cast<int>(op) * 2 + (&group == &dp_group));
-    if (const auto it = simulated.find(key); it != simulated.end()) return it->second;
-    const double seconds =
-        collective_time(topology, op, algorithm(group), bytes, group, result.flows);
-    simulated.emplace(key, seconds);
-    return seconds;
-  };
   const collectives::Operation reduction =
       sharded ? collectives::Operation::reduce_scatter : collectives::Operation::all_reduce;
   double step = 0;
@@ -520,7 +560,10 @@ StepResult simulate_step(const config::Experiment& e) {
       const StageCost& c = stage_cost({device, chunk});
       dense += c.dense_parameters;
       experts += c.expert_parameters;
-      const double reduce = timed(reduction, c.dense_parameters * kGradientBytes, dp_group) +
+      // ZeRO-3 reduced every micro-batch's gradients already.
+      const double reduce =
+          p.zero >= 3 ? 0.0
+                      : timed(reduction, c.dense_parameters * kGradientBytes, dp_group) +
                             timed(reduction, c.expert_parameters * kGradientBytes, edp_group);
       rs += reduce;
       comm_free = std::max(comm_free, chunk_done[static_cast<std::size_t>(chunk)]) + reduce;

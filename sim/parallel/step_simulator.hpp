@@ -78,6 +78,8 @@ struct StageCost {
   double ep_backward = 0;
   double tp_forward = 0;
   double tp_backward = 0;
+  double zero3_forward = 0;     // ZeRO-3 parameter gathers, overlapping the compute
+  double zero3_backward = 0;    // gathers and the gradient reduce-scatter
   double dense_parameters = 0;  // per GPU
   double expert_parameters = 0;
   double forward_flops = 0;       // per GPU, for the report

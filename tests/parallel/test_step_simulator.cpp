@@ -121,6 +121,33 @@ TEST(StepSimulator, PlacingThePipelineInnermostSpreadsEpGroupsOverMoreNodes) {
   EXPECT_GT(outer.step_time_s, inner.step_time_s);
 }
 
+TEST(StepSimulator, ZeroThreeTradesMemoryForTrafficEveryMicroBatch) {
+  // GPT-3 175B, tp 8 x pp 8 x dp 8: ZeRO-3 gathers each chunk's parameters for every micro-batch
+  // over the 8 data-parallel nodes, which costs far more time than the memory it saves.
+  std::vector<std::string> overrides{"parallelism.stage_layers=auto",
+                                     "model=gpt3_175b",
+                                     "cluster.nodes=64",
+                                     "parallelism.pp=8",
+                                     "parallelism.ep=1",
+                                     "parallelism.tp=8",
+                                     "parallelism.sequence_parallel=true",
+                                     "parallelism.schedule=1f1b",
+                                     "training.global_batch_size=256",
+                                     "training.seq_len=2048",
+                                     "training.recompute=full",
+                                     "training.precision=bf16"};
+  overrides.push_back("parallelism.zero=1");
+  const StepResult one = simulate_step(load("dsv3_2048xh800_mpft", overrides));
+  overrides.back() = "parallelism.zero=3";
+  const StepResult three = simulate_step(load("dsv3_2048xh800_mpft", overrides));
+  EXPECT_LT(three.memory.peak().total(), 0.5 * one.memory.peak().total());
+  EXPECT_GT(three.step_time_s, 3 * one.step_time_s);
+  // No reduce-scatter or all-gather is left for the end of the step.
+  EXPECT_EQ(three.dp_reduce_scatter_s, 0);
+  EXPECT_EQ(three.dp_all_gather_s, 0);
+  EXPECT_GT(one.dp_reduce_scatter_s, 0);
+}
+
 TEST(StepSimulator, MultiPlaneAndMultiRailAgreeWithinOnePercent) {
   const StepResult mpft = simulate_step(load("dsv3_2048xh800_mpft"));
   const StepResult mrft = simulate_step(load("dsv3_2048xh800_mrft"));
