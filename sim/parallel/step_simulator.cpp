@@ -567,7 +567,7 @@ StepResult simulate_step(const config::Experiment& e) {
                             timed(reduction, c.expert_parameters * kGradientBytes, edp_group);
       rs += reduce;
       comm_free = std::max(comm_free, chunk_done[static_cast<std::size_t>(chunk)]) + reduce;
-      if (sharded) {
+      if (sharded && p.zero < 3) {  // ZeRO-3 gathers before every chunk instead
         ag +=
             timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group) +
             timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group);
