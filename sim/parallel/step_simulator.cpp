@@ -30,6 +30,7 @@ double optimizer_bytes_per_parameter(config::Precision precision) {
 
 struct LayerCost {
   BlockCost block;
+  double attention_forward = 0, attention_backward = 0;  // the core attention, all SMs
   double forward = 0, backward_input = 0, weight = 0;
   double forward_shared = 0, backward_input_shared = 0, weight_shared = 0;
   double dense_parameters = 0, expert_parameters = 0;
@@ -42,8 +43,14 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
   const int all = model.sm_count();
   for (const workload::Op& op : layer.ops) {
     using compute::OpPass;
-    cost.forward += model.op_time(op, OpPass::forward, all, keys).seconds();
-    cost.backward_input += model.op_time(op, OpPass::backward_input, all, keys).seconds();
+    const double forward_all = model.op_time(op, OpPass::forward, all, keys).seconds();
+    const double backward_all = model.op_time(op, OpPass::backward_input, all, keys).seconds();
+    cost.forward += forward_all;
+    cost.backward_input += backward_all;
+    if (op.kind == workload::OpKind::attention) {
+      cost.attention_forward += forward_all;
+      cost.attention_backward += backward_all;
+    }
     cost.weight += model.op_time(op, OpPass::backward_weight, all, keys).seconds();
     const double forward_shared = model.op_time(op, OpPass::forward, shared_sms, keys).seconds();
     const double backward_shared =
@@ -123,7 +130,7 @@ double collective_time(const fabric::Topology& topology, collectives::Operation 
 // The load of a stage: its lone forward and full backward, compute and communication.
 double stage_load(const StageCost& c) {
   return c.forward + c.backward_input + c.weight + c.ep_forward + c.ep_backward + c.tp_forward +
-         c.tp_backward;
+         c.tp_backward + c.cp_forward + c.cp_backward;
 }
 
 // Moves layers between neighbouring stages, one at a time, while that lowers the sum of the
@@ -315,6 +322,24 @@ StepResult simulate_step(const config::Experiment& e) {
                                    layout.group(first_gpu, Dimension::tp), result.flows);
   }
 
+  // Context parallelism (ring attention): each layer passes every rank's keys and values around
+  // the cp ring, cp - 1 hops forward and twice that backward (keys and values again, then their
+  // gradients), each hop overlapping one step of the attention; what outlasts the attention is
+  // exposed. Keys and values are BF16, split over tp by heads.
+  double cp_hop = 0;
+  if (p.cp > 1) {
+    const config::AttentionSpec& a = card.attention;
+    const double kv_width = a.type == config::AttentionType::mla
+                                ? static_cast<double>(a.heads) *
+                                      (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim)
+                                : 2.0 * a.kv_heads * a.head_dim;
+    const std::vector<int> cp_group = layout.group(first_gpu, Dimension::cp);
+    cp_hop =
+        collective_time(topology, collectives::Operation::send_recv, collectives::Algorithm::direct,
+                        micro_batch_tokens * kv_width * kBf16Bytes / p.tp,
+                        {cp_group[0], cp_group[1]}, result.flows);
+  }
+
   if (p.pp > 1) {
     const std::vector<int> pp_group = layout.group(first_gpu, Dimension::pp);
     const double bytes =
@@ -376,6 +401,9 @@ StepResult simulate_step(const config::Experiment& e) {
         if (part->layer_like) {
           stage.tp_forward += tp_layer;
           stage.tp_backward += tp_layer;
+          const double ring = (p.cp - 1) * cp_hop;
+          stage.cp_forward += std::max(0.0, ring - part->cost.attention_forward);
+          stage.cp_backward += std::max(0.0, 2 * ring - part->cost.attention_backward);
         }
       }
       stages.push_back(stage);
@@ -435,11 +463,11 @@ StepResult simulate_step(const config::Experiment& e) {
   const auto lone = [&](const StageCost& c, Pass pass) {
     switch (pass) {
       case Pass::forward:
-        return c.forward + c.ep_forward + c.tp_forward;
+        return c.forward + c.ep_forward + c.tp_forward + c.cp_forward;
       case Pass::backward:
-        return c.backward_input + c.weight + c.ep_backward + c.tp_backward;
+        return c.backward_input + c.weight + c.ep_backward + c.tp_backward + c.cp_backward;
       case Pass::backward_input:
-        return c.backward_input + c.ep_backward + c.tp_backward;
+        return c.backward_input + c.ep_backward + c.tp_backward + c.cp_backward;
       case Pass::backward_weight:
         return c.weight;
     }
@@ -470,8 +498,10 @@ StepResult simulate_step(const config::Experiment& e) {
     const double comm =
         communication(first, slot.task.pass) + communication(second, slot.overlapped->pass);
     const double tp =
-        (slot.task.pass == Pass::forward ? first.tp_forward : first.tp_backward) +
-        (slot.overlapped->pass == Pass::forward ? second.tp_forward : second.tp_backward);
+        (slot.task.pass == Pass::forward ? first.tp_forward + first.cp_forward
+                                         : first.tp_backward + first.cp_backward) +
+        (slot.overlapped->pass == Pass::forward ? second.tp_forward + second.cp_forward
+                                                : second.tp_backward + second.cp_backward);
     const bool pair = slot.task.pass == Pass::forward && slot.overlapped->pass != Pass::forward &&
                       slot.overlapped->pass != Pass::backward_weight;
     double compute;
@@ -593,7 +623,7 @@ StepResult simulate_step(const config::Experiment& e) {
 
   // Phases, averaged over devices.
   StepPhases& phases = result.phases;
-  double exposed_ep = 0, exposed_tp = 0;
+  double exposed_ep = 0, exposed_tp = 0, exposed_cp = 0;
   for (int device = 0; device < schedule.devices; ++device) {
     const std::vector<ScheduleSlot>& order = schedule.order[static_cast<std::size_t>(device)];
     const std::vector<SlotTiming>& timings = result.run.slots[static_cast<std::size_t>(device)];
@@ -612,12 +642,14 @@ StepResult simulate_step(const config::Experiment& e) {
           phases.forward += length;
           exposed_ep += c.ep_forward;
           exposed_tp += c.tp_forward;
+          exposed_cp += c.cp_forward;
           break;
         case Pass::backward:
         case Pass::backward_input:
           phases.backward += length;
           exposed_ep += c.ep_backward;
           exposed_tp += c.tp_backward;
+          exposed_cp += c.cp_backward;
           break;
         case Pass::backward_weight:
           phases.weight += length;
@@ -640,6 +672,7 @@ StepResult simulate_step(const config::Experiment& e) {
   phases.optimizer = result.step_time_s - mean_tail_start;
   result.exposed_comm_s["ep"] = exposed_ep / devices;
   result.exposed_comm_s["tp"] = exposed_tp / devices;
+  result.exposed_comm_s["cp"] = exposed_cp / devices;
   result.exposed_comm_s["dp"] = dp_exposed;
   // Pipeline transfers hide behind compute except where a device waits for one; that wait is
   // part of the bubble, so it is not counted twice here.

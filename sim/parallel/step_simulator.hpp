@@ -10,7 +10,8 @@
 //             pipeline stage at once on the cluster topology (DeepEP-style, node-limited,
 //             FP8 dispatch, BF16 combine); the backward pass moves the same tokens in BF16 both
 //             ways (gradient of combine, then of dispatch): 2 x combine;
-//   TP        with tp > 1, the tensor-parallel collectives of each layer on the node.
+//   TP        with tp > 1, the tensor-parallel collectives of each layer on the node;
+//   CP        with cp > 1, the ring-attention key/value passes that outlast the attention.
 // A lone slot runs its compute and its communication one after the other (a micro-batch's
 // attention waits for its dispatch). DualPipe's F&B slots overlap one chunk's compute with the
 // other's all-to-all (TR §3.2.1): the slot takes max(compute, communication), the compute
@@ -78,6 +79,8 @@ struct StageCost {
   double ep_backward = 0;
   double tp_forward = 0;
   double tp_backward = 0;
+  double cp_forward = 0;  // ring-attention traffic the attention does not hide
+  double cp_backward = 0;
   double zero3_forward = 0;     // ZeRO-3 parameter gathers, overlapping the compute
   double zero3_backward = 0;    // gathers and the gradient reduce-scatter
   double dense_parameters = 0;  // per GPU

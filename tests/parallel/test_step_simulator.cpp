@@ -148,6 +148,23 @@ TEST(StepSimulator, ZeroThreeTradesMemoryForTrafficEveryMicroBatch) {
   EXPECT_GT(one.dp_reduce_scatter_s, 0);
 }
 
+TEST(StepSimulator, RingAttentionHidesBehindLongSequencesOnly) {
+  // LLaMA-3.1 405B with cp 8: the keys and values a rank passes grow with s / cp, the attention
+  // with s^2 / cp, so the ring is exposed at 4K tokens and nearly hidden at 32K.
+  const auto exposed = [&](int seq_len) {
+    const StepResult r = simulate_step(
+        load("dsv3_2048xh800_mpft",
+             {"parallelism.stage_layers=auto", "model=llama3_1_405b", "cluster.nodes=128",
+              "parallelism.pp=8", "parallelism.ep=1", "parallelism.tp=8", "parallelism.cp=8",
+              "parallelism.sequence_parallel=true", "parallelism.schedule=1f1b",
+              "training.global_batch_size=128", "training.seq_len=" + std::to_string(seq_len),
+              "training.recompute=full", "training.precision=bf16"}));
+    return r.exposed_comm_s.at("cp") / r.step_time_s;
+  };
+  EXPECT_GT(exposed(4096), 0.02);
+  EXPECT_LT(exposed(32768), 0.001);
+}
+
 TEST(StepSimulator, MultiPlaneAndMultiRailAgreeWithinOnePercent) {
   const StepResult mpft = simulate_step(load("dsv3_2048xh800_mpft"));
   const StepResult mrft = simulate_step(load("dsv3_2048xh800_mrft"));
