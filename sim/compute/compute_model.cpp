@@ -83,6 +83,12 @@ double ComputeModel::interpolate(const std::vector<config::RatePoint>& curve, do
                   t * (std::log(hi.rate.flop_per_s) - std::log(lo.rate.flop_per_s)));
 }
 
+double ComputeModel::attention_clock_scale() const {
+  const config::ComputeSpec& c = *profile_.compute;
+  if (!c.attention_clock || !c.sustained_clock) return 1;
+  return c.sustained_clock->hz / c.attention_clock->hz;
+}
+
 SimTime ComputeModel::launched(double seconds) const {
   return SimTime::from_computed_seconds(seconds) + profile_.compute->launch_latency;
 }
@@ -98,7 +104,7 @@ SimTime ComputeModel::attention_forward_time(double forward_flops, double keys, 
     throw std::invalid_argument(
         fmt::format("hardware profile {} has no compute.attention.forward curve", profile_.name));
   }
-  const double rate = interpolate(curve, keys) * sms / sm_count();
+  const double rate = interpolate(curve, keys) * sms / sm_count() * attention_clock_scale();
   return launched(forward_flops / rate);
 }
 
@@ -108,7 +114,7 @@ SimTime ComputeModel::attention_backward_time(double forward_flops, double keys,
     throw std::invalid_argument(
         fmt::format("hardware profile {} has no compute.attention.backward curve", profile_.name));
   }
-  const double rate = interpolate(curve, keys) * sms / sm_count();
+  const double rate = interpolate(curve, keys) * sms / sm_count() * attention_clock_scale();
   return launched(kAttentionBackwardFactor * forward_flops / rate);
 }
 

@@ -9,7 +9,8 @@
 //   GEMM [m x k] x [k x n]: forward (m, n, k); input gradient B (m, k, n); weight gradient W
 //     (k, n, m), each a GEMM in the op's dtype;
 //   attention: forward F / rate_fwd(keys); backward 2.5 F / rate_bwd(keys), the FlashAttention
-//     convention the measured curves use; rates scale with the SMs available;
+//     convention the measured curves use; rates scale with the SMs available, and with the
+//     GPU's sustained clock over the clock the curves were measured at, when both are known;
 //   others: max(FLOPs / (BF16 peak x BF16 GEMM efficiency), bytes / (HBM x memory efficiency)),
 //     backward moving twice the forward bytes (read the gradient and the input, write one);
 //   an op recomputed in the backward pass adds its forward time to B;
@@ -58,6 +59,8 @@ class ComputeModel {
 
  private:
   [[nodiscard]] SimTime launched(double seconds) const;
+  // sustained clock / the clock the attention curves were measured at (1 when either is unknown).
+  [[nodiscard]] double attention_clock_scale() const;
   // op_time without the FP8 quantisation.
   [[nodiscard]] SimTime kernel_time(const workload::Op& op, OpPass pass, int sms,
                                     double keys) const;

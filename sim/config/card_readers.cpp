@@ -95,10 +95,12 @@ ComputeSpec read_compute(MapReader& reader) {
   if (std::optional<MapReader> attention = reader.optional_section("attention")) {
     spec.attention_forward = read_rate_curve(*attention, "forward", "seq_len");
     spec.attention_backward = read_rate_curve(*attention, "backward", "seq_len");
+    spec.attention_clock = attention->maybe<Frequency>("clock", Bounds::positive());
     attention->finish();
   }
   spec.memory_efficiency =
       reader.optional<Fraction>("memory_efficiency", Fraction{1.0}, kEfficiency).value;
+  spec.sustained_clock = reader.maybe<Frequency>("sustained_clock", Bounds::positive());
   spec.launch_latency =
       reader.optional<SimTime>("launch_latency", SimTime::zero(), Bounds::non_negative());
   reader.finish();

@@ -85,6 +85,11 @@ struct ComputeSpec {
   // (forward 4 s^2 d h, halved when causal; backward 2.5 x forward). Ascending x.
   std::vector<RatePoint> attention_forward;
   std::vector<RatePoint> attention_backward;
+  // The SM clock the attention curves were measured at (when the source fixed it), and the clock
+  // the GPU sustains under full tensor-core load; curves measured at a fixed clock are scaled by
+  // sustained / measured. Tables measured on the GPU itself (GEMM) already run at its clock.
+  std::optional<Frequency> attention_clock;
+  std::optional<Frequency> sustained_clock;
   double memory_efficiency = 1;  // share of HBM bandwidth a streaming kernel reaches
   SimTime launch_latency;        // per kernel, when kernels are launched back to back
 
