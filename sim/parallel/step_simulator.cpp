@@ -255,316 +255,387 @@ double overlapped_slot_seconds(const StageCost& forward, const StageCost& backwa
   return end;
 }
 
-StepResult simulate_step(const config::Experiment& e) {
+namespace {
+
+// One simulated step, in the order the work happens: communication on the fabric, block and
+// stage costs, the pipeline on the engine, the data-parallel tail, and the phases.
+class StepSimulation {
+ public:
+  explicit StepSimulation(const config::Experiment& e);
+
+  StepResult run() &&;
+
+ private:
+  // A block (embedding, layer, MTP module, head) of one micro-batch.
+  struct PartCost {
+    LayerCost cost;
+    bool moe = false;
+    bool layer_like = false;  // a transformer layer, with its TP and CP collectives
+  };
+
+  void simulate_communication();
+  void cost_blocks();
+  [[nodiscard]] std::vector<StageCost> build_stages(const std::vector<int>& split) const;
+  // A data-parallel collective over `group` (dp_group_ or edp_group_), simulated once per size.
+  double timed(collectives::Operation op, double bytes, const std::vector<int>& group);
+  void add_zero3_traffic();
+  [[nodiscard]] const StageCost& stage_cost(StageRef where) const;
+  [[nodiscard]] SimTime slot_duration(StageRef where, const ScheduleSlot& slot) const;
+  void run_pipeline_schedule();
+  void data_parallel_tail();
+  void phases();
+
+  const config::Experiment& e_;
+  const config::ParallelismSpec& p_;
+  const config::ModelCard& card_;
+  StepResult result_;
+  compute::ComputeModel model_;
+  int shared_sms_;
+  workload::WorkloadOptions options_;
+  double keys_;
+  ParallelLayout layout_;
+  fabric::Topology topology_;
+  static constexpr int kFirstGpu = 0;  // every replica and group looks the same; use GPU 0's
+  double micro_batch_tokens_;
+  double tp_layer_ = 0;  // TP collectives of one layer and pass
+  double cp_hop_ = 0;    // one ring-attention hop
+  PartCost embedding_, head_, mtp_;
+  std::vector<PartCost> layers_;
+  std::vector<int> dp_group_;
+  std::vector<int> edp_group_;
+  std::map<std::pair<double, int>, double> simulated_;  // (bytes, operation x group) -> seconds
+  double dp_exposed_ = 0;
+};
+
+ParallelLayout make_layout(const config::Experiment& e) {
   const config::ParallelismSpec& p = e.parallelism;
-  const config::ModelCard& card = e.model;
-  StepResult result;
-  result.gpus = static_cast<int>(e.cluster.gpus());
-  result.micro_batches = static_cast<int>(e.training.micro_batches(p));
-  result.tokens_per_step = e.training.global_batch_size * e.training.seq_len;
-  if (result.micro_batches < 1) {
+  std::array<Dimension, 4> order{Dimension::tp, Dimension::cp, Dimension::dp, Dimension::pp};
+  for (std::size_t i = 0; i < p.rank_order.size() && i < order.size(); ++i) {
+    for (Dimension d : {Dimension::tp, Dimension::cp, Dimension::dp, Dimension::pp}) {
+      if (p.rank_order[i] == dimension_name(d)) order[i] = d;
+    }
+  }
+  return ParallelLayout({p.tp, p.cp, static_cast<int>(p.dp), p.pp, p.ep}, e.cluster.gpus_per_node,
+                        order);
+}
+
+StepSimulation::StepSimulation(const config::Experiment& e)
+    : e_(e),
+      p_(e.parallelism),
+      card_(e.model),
+      model_(e.hardware),
+      shared_sms_(std::max(1, e.hardware.gpu.sm_count - e.parallelism.comm_sms)),
+      options_(workload::workload_options(e)),
+      keys_(static_cast<double>(e.training.seq_len)),
+      layout_(make_layout(e)),
+      topology_(build_topology(e)),
+      micro_batch_tokens_(static_cast<double>(e.parallelism.micro_batch_size * e.training.seq_len) /
+                          e.parallelism.cp) {
+  result_.gpus = static_cast<int>(e.cluster.gpus());
+  result_.micro_batches = static_cast<int>(e.training.micro_batches(p_));
+  result_.tokens_per_step = e.training.global_batch_size * e.training.seq_len;
+  if (result_.micro_batches < 1) {
     throw std::invalid_argument(fmt::format(
         "global batch {} gives no micro-batch of {} sequences on {} data-parallel ranks",
-        e.training.global_batch_size, p.micro_batch_size, p.dp));
+        e.training.global_batch_size, p_.micro_batch_size, p_.dp));
   }
+  dp_group_ = layout_.group(kFirstGpu, Dimension::dp);
+  edp_group_ = layout_.edp_group(kFirstGpu);
+}
 
-  const compute::ComputeModel model(e.hardware);
-  const int shared_sms = std::max(1, e.hardware.gpu.sm_count - p.comm_sms);
-  const workload::WorkloadOptions options = workload::workload_options(e);
-  const double keys = static_cast<double>(e.training.seq_len);
-  std::array<Dimension, 4> rank_order{Dimension::tp, Dimension::cp, Dimension::dp, Dimension::pp};
-  for (std::size_t i = 0; i < p.rank_order.size() && i < rank_order.size(); ++i) {
-    for (Dimension d : {Dimension::tp, Dimension::cp, Dimension::dp, Dimension::pp}) {
-      if (p.rank_order[i] == dimension_name(d)) rank_order[i] = d;
-    }
-  }
-  const ParallelLayout layout({p.tp, p.cp, static_cast<int>(p.dp), p.pp, p.ep},
-                              e.cluster.gpus_per_node, rank_order);
-  const fabric::Topology topology = build_topology(e);
+StepResult StepSimulation::run() && {
+  simulate_communication();
+  cost_blocks();
+  run_pipeline_schedule();
+  data_parallel_tail();
+  phases();
+  config::Experiment placed = e_;
+  placed.parallelism.stage_layers = result_.stage_layers;
+  result_.memory = workload::estimate_memory(placed);
+  return std::move(result_);
+}
 
-  // Communication, simulated once on the fabric.
-  const int first_gpu = 0;
-  const double micro_batch_tokens =
-      static_cast<double>(p.micro_batch_size * e.training.seq_len) / p.cp;
-  if (card.moe && p.ep > 1) {
+void StepSimulation::simulate_communication() {
+  if (card_.moe && p_.ep > 1) {
     collectives::ExpertParallelSpec ep;
     std::vector<int> stage_gpus;
-    for (const std::vector<int>& group : layout.ep_groups(0)) {
+    for (const std::vector<int>& group : layout_.ep_groups(0)) {
       stage_gpus.insert(stage_gpus.end(), group.begin(), group.end());
     }
-    ep.ranks = vertices(topology, stage_gpus);
-    ep.group_size = p.ep;
-    ep.tokens_per_rank = static_cast<int>(micro_batch_tokens / p.tp);
-    ep.hidden = static_cast<int>(card.hidden_size);
-    ep.experts = card.moe->experts;
-    ep.top_k = card.moe->top_k;
-    ep.comm_sms = p.comm_sms;
-    const int nodes = layout.nodes_spanned(layout.ep_group(first_gpu));
+    ep.ranks = vertices(topology_, stage_gpus);
+    ep.group_size = p_.ep;
+    ep.tokens_per_rank = static_cast<int>(micro_batch_tokens_ / p_.tp);
+    ep.hidden = static_cast<int>(card_.hidden_size);
+    ep.experts = card_.moe->experts;
+    ep.top_k = card_.moe->top_k;
+    ep.comm_sms = p_.comm_sms;
+    const int nodes = layout_.nodes_spanned(layout_.ep_group(kFirstGpu));
     ep.max_nodes =
-        card.moe->groups > 1
-            ? std::clamp(card.moe->max_groups_per_token * nodes / card.moe->groups, 1, nodes)
+        card_.moe->groups > 1
+            ? std::clamp(card_.moe->max_groups_per_token * nodes / card_.moe->groups, 1, nodes)
             : nodes;
-    const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology, ep);
-    result.ep_dispatch_s = r.dispatch.time.seconds();
-    result.ep_combine_s = r.combine.time.seconds();
-    result.flows += r.dispatch.flows + r.combine.flows;
+    const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology_, ep);
+    result_.ep_dispatch_s = r.dispatch.time.seconds();
+    result_.ep_combine_s = r.combine.time.seconds();
+    result_.flows += r.dispatch.flows + r.combine.flows;
   }
-  const double ep_forward_layer = result.ep_dispatch_s + result.ep_combine_s;
-  const double ep_backward_layer = 2 * result.ep_combine_s;
-
-  double tp_layer = 0;
-  if (p.tp > 1) {
+  if (p_.tp > 1) {
     // Two all-reduces of the layer's output per pass (Megatron: attention and MLP), or with
     // sequence parallelism a reduce-scatter and an all-gather each: the same bytes on a ring.
-    const double bytes = micro_batch_tokens * static_cast<double>(card.hidden_size) * kBf16Bytes;
-    tp_layer = 2 * collective_time(topology, collectives::Operation::all_reduce,
-                                   collectives::Algorithm::ring, bytes,
-                                   layout.group(first_gpu, Dimension::tp), result.flows);
+    const double bytes = micro_batch_tokens_ * static_cast<double>(card_.hidden_size) * kBf16Bytes;
+    tp_layer_ = 2 * collective_time(topology_, collectives::Operation::all_reduce,
+                                    collectives::Algorithm::ring, bytes,
+                                    layout_.group(kFirstGpu, Dimension::tp), result_.flows);
   }
-
   // Context parallelism (ring attention): each layer passes every rank's keys and values around
   // the cp ring, cp - 1 hops forward and twice that backward (keys and values again, then their
   // gradients), each hop overlapping one step of the attention; what outlasts the attention is
   // exposed. Keys and values are BF16, split over tp by heads.
-  double cp_hop = 0;
-  if (p.cp > 1) {
-    const config::AttentionSpec& a = card.attention;
+  if (p_.cp > 1) {
+    const config::AttentionSpec& a = card_.attention;
     const double kv_width = a.type == config::AttentionType::mla
                                 ? static_cast<double>(a.heads) *
                                       (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim)
                                 : 2.0 * a.kv_heads * a.head_dim;
-    const std::vector<int> cp_group = layout.group(first_gpu, Dimension::cp);
-    cp_hop =
-        collective_time(topology, collectives::Operation::send_recv, collectives::Algorithm::direct,
-                        micro_batch_tokens * kv_width * kBf16Bytes / p.tp,
-                        {cp_group[0], cp_group[1]}, result.flows);
+    const std::vector<int> cp_group = layout_.group(kFirstGpu, Dimension::cp);
+    cp_hop_ = collective_time(topology_, collectives::Operation::send_recv,
+                              collectives::Algorithm::direct,
+                              micro_batch_tokens_ * kv_width * kBf16Bytes / p_.tp,
+                              {cp_group[0], cp_group[1]}, result_.flows);
   }
-
-  if (p.pp > 1) {
-    const std::vector<int> pp_group = layout.group(first_gpu, Dimension::pp);
+  if (p_.pp > 1) {
+    const std::vector<int> pp_group = layout_.group(kFirstGpu, Dimension::pp);
     const double bytes =
-        micro_batch_tokens * static_cast<double>(card.hidden_size) * kBf16Bytes / p.tp;
-    result.pp_transfer_s =
-        collective_time(topology, collectives::Operation::send_recv, collectives::Algorithm::direct,
-                        bytes, {pp_group[0], pp_group[1]}, result.flows);
+        micro_batch_tokens_ * static_cast<double>(card_.hidden_size) * kBf16Bytes / p_.tp;
+    result_.pp_transfer_s = collective_time(topology_, collectives::Operation::send_recv,
+                                            collectives::Algorithm::direct, bytes,
+                                            {pp_group[0], pp_group[1]}, result_.flows);
   }
+}
 
-  // Every block's cost, once: the embedding, each layer, the MTP modules and the head.
-  struct PartCost {
-    LayerCost cost;
-    bool moe = false;
-    bool layer_like = false;  // a transformer layer, with its TP collectives
-  };
+void StepSimulation::cost_blocks() {
   const auto part_cost = [&](const workload::LayerWorkload& part) {
-    PartCost out{cost_of(part, model, shared_sms, keys, card), part.moe, part.ops.size() > 2};
+    PartCost out{cost_of(part, model_, shared_sms_, keys_, card_), part.moe, part.ops.size() > 2};
     if (part.moe) {
-      out.cost.block.dispatch = result.ep_dispatch_s;
-      out.cost.block.combine = result.ep_combine_s;
+      out.cost.block.dispatch = result_.ep_dispatch_s;
+      out.cost.block.combine = result_.ep_combine_s;
       // The gradients travel back the same routes in BF16: as long as a combine each way.
-      out.cost.block.combine_gradient = result.ep_combine_s;
-      out.cost.block.dispatch_gradient = result.ep_combine_s;
+      out.cost.block.combine_gradient = result_.ep_combine_s;
+      out.cost.block.dispatch_gradient = result_.ep_combine_s;
     }
     return out;
   };
-  const PartCost embedding = part_cost(workload::embedding_workload(card, options));
-  const PartCost head = part_cost(workload::head_workload(card, options));
-  const PartCost mtp = part_cost(workload::mtp_workload(card, options));
-  std::vector<PartCost> layers;
-  for (int layer = 0; layer < card.layers; ++layer) {
-    layers.push_back(part_cost(workload::layer_workload(card, layer, options)));
+  embedding_ = part_cost(workload::embedding_workload(card_, options_));
+  head_ = part_cost(workload::head_workload(card_, options_));
+  mtp_ = part_cost(workload::mtp_workload(card_, options_));
+  for (int layer = 0; layer < card_.layers; ++layer) {
+    layers_.push_back(part_cost(workload::layer_workload(card_, layer, options_)));
   }
-  const auto build_stages = [&](const std::vector<int>& split) {
-    std::vector<StageCost> stages;
-    int first_layer = 0;
-    for (std::size_t s = 0; s < split.size(); ++s) {
-      StageCost stage;
-      stage.stage = static_cast<int>(s);
-      stage.layers = split[s];
-      std::vector<const PartCost*> parts;
-      if (s == 0) parts.push_back(&embedding);
-      for (int layer = first_layer; layer < first_layer + split[s]; ++layer) {
-        parts.push_back(&layers[static_cast<std::size_t>(layer)]);
-      }
-      if (s + 1 == split.size()) {
-        for (int m = 0; m < card.mtp_modules; ++m) parts.push_back(&mtp);
-        parts.push_back(&head);
-      }
-      first_layer += split[s];
-      for (const PartCost* part : parts) {
-        stage.blocks.push_back(part->cost.block);
-        add(stage, part->cost);
-        if (part->moe) {
-          stage.moe = true;
-          stage.ep_forward += ep_forward_layer;
-          stage.ep_backward += ep_backward_layer;
-        }
-        if (part->layer_like) {
-          stage.tp_forward += tp_layer;
-          stage.tp_backward += tp_layer;
-          const double ring = (p.cp - 1) * cp_hop;
-          stage.cp_forward += std::max(0.0, ring - part->cost.attention_forward);
-          stage.cp_backward += std::max(0.0, 2 * ring - part->cost.attention_backward);
-        }
-      }
-      stages.push_back(stage);
-    }
-    return stages;
-  };
+}
 
-  // Data-parallel collectives, simulated once per size and group.
-  const std::vector<int> dp_group = layout.group(first_gpu, Dimension::dp);
-  const std::vector<int> edp_group = layout.edp_group(first_gpu);
-  const bool sharded = p.zero >= 1;
+std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& split) const {
+  const double ep_forward_layer = result_.ep_dispatch_s + result_.ep_combine_s;
+  const double ep_backward_layer = 2 * result_.ep_combine_s;
+  std::vector<StageCost> stages;
+  int first_layer = 0;
+  for (std::size_t s = 0; s < split.size(); ++s) {
+    StageCost stage;
+    stage.stage = static_cast<int>(s);
+    stage.layers = split[s];
+    std::vector<const PartCost*> parts;
+    if (s == 0) parts.push_back(&embedding_);
+    for (int layer = first_layer; layer < first_layer + split[s]; ++layer) {
+      parts.push_back(&layers_[static_cast<std::size_t>(layer)]);
+    }
+    if (s + 1 == split.size()) {
+      for (int m = 0; m < card_.mtp_modules; ++m) parts.push_back(&mtp_);
+      parts.push_back(&head_);
+    }
+    first_layer += split[s];
+    for (const PartCost* part : parts) {
+      stage.blocks.push_back(part->cost.block);
+      add(stage, part->cost);
+      if (part->moe) {
+        stage.moe = true;
+        stage.ep_forward += ep_forward_layer;
+        stage.ep_backward += ep_backward_layer;
+      }
+      if (part->layer_like) {
+        stage.tp_forward += tp_layer_;
+        stage.tp_backward += tp_layer_;
+        const double ring = (p_.cp - 1) * cp_hop_;
+        stage.cp_forward += std::max(0.0, ring - part->cost.attention_forward);
+        stage.cp_backward += std::max(0.0, 2 * ring - part->cost.attention_backward);
+      }
+    }
+    stages.push_back(stage);
+  }
+  return stages;
+}
+
+double StepSimulation::timed(collectives::Operation op, double bytes,
+                             const std::vector<int>& group) {
+  const auto key = std::make_pair(bytes, static_cast<int>(op) * 2 + (&group == &dp_group_));
+  if (const auto it = simulated_.find(key); it != simulated_.end()) return it->second;
   // Hierarchical (NVLink inside the node, then across nodes) for groups larger than a node.
-  const auto algorithm = [&](const std::vector<int>& group) {
-    return layout.nodes_spanned(group) > 1 &&
-                   group.size() > static_cast<std::size_t>(e.cluster.gpus_per_node)
-               ? collectives::Algorithm::hierarchical
-               : collectives::Algorithm::ring;
-  };
-  std::map<std::pair<double, int>, double> simulated;  // (bytes, operation) -> seconds, per group
-  const auto timed = [&](collectives::Operation op, double bytes, const std::vector<int>& group) {
-    const auto key = std::make_pair(bytes, static_cast<int>(op) * 2 + (&group == &dp_group));
-    if (const auto it = simulated.find(key); it != simulated.end()) return it->second;
-    const double seconds =
-        collective_time(topology, op, algorithm(group), bytes, group, result.flows);
-    simulated.emplace(key, seconds);
-    return seconds;
-  };
+  const collectives::Algorithm algorithm =
+      layout_.nodes_spanned(group) > 1 &&
+              group.size() > static_cast<std::size_t>(e_.cluster.gpus_per_node)
+          ? collectives::Algorithm::hierarchical
+          : collectives::Algorithm::ring;
+  const double seconds = collective_time(topology_, op, algorithm, bytes, group, result_.flows);
+  simulated_.emplace(key, seconds);
+  return seconds;
+}
 
-  // The pipeline.
-  result.schedule =
-      make_schedule(p.schedule, p.pp, result.micro_batches,
-                    p.schedule == config::Schedule::interleaved ? p.virtual_stages : 1);
-  std::vector<int> split = workload::stage_layer_split(e);
-  if (p.balance_stages) split = balance_stage_layers(result.schedule, split, build_stages);
-  result.stage_layers = split;
-  result.stages = build_stages(split);
-  if (p.zero >= 3) {
-    // ZeRO-3 shards the parameters too: every chunk gathers its BF16 parameters before its
-    // forward and again before its backward, and reduce-scatters its FP32 gradients after it,
-    // for every micro-batch. The frameworks prefetch the gathers, so they overlap the compute.
-    for (StageCost& c : result.stages) {
-      const double gather =
-          timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group) +
-          timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group);
-      const double scatter = timed(collectives::Operation::reduce_scatter,
-                                   c.dense_parameters * kGradientBytes, dp_group) +
-                             timed(collectives::Operation::reduce_scatter,
-                                   c.expert_parameters * kGradientBytes, edp_group);
-      c.zero3_forward = gather;
-      c.zero3_backward = gather + scatter;
+void StepSimulation::add_zero3_traffic() {
+  // ZeRO-3 shards the parameters too: every chunk gathers its BF16 parameters before its forward
+  // and again before its backward, and reduce-scatters its FP32 gradients after it, for every
+  // micro-batch. The frameworks prefetch the gathers, so they overlap the compute.
+  for (StageCost& c : result_.stages) {
+    const double gather =
+        timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group_) +
+        timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group_);
+    const double scatter = timed(collectives::Operation::reduce_scatter,
+                                 c.dense_parameters * kGradientBytes, dp_group_) +
+                           timed(collectives::Operation::reduce_scatter,
+                                 c.expert_parameters * kGradientBytes, edp_group_);
+    c.zero3_forward = gather;
+    c.zero3_backward = gather + scatter;
+  }
+}
+
+const StageCost& StepSimulation::stage_cost(StageRef where) const {
+  return result_.stages.at(static_cast<std::size_t>(result_.schedule.model_stage(where)));
+}
+
+double lone_seconds(const StageCost& c, Pass pass) {
+  switch (pass) {
+    case Pass::forward:
+      return c.forward + c.ep_forward + c.tp_forward + c.cp_forward;
+    case Pass::backward:
+      return c.backward_input + c.weight + c.ep_backward + c.tp_backward + c.cp_backward;
+    case Pass::backward_input:
+      return c.backward_input + c.ep_backward + c.tp_backward + c.cp_backward;
+    case Pass::backward_weight:
+      return c.weight;
+  }
+  return 0.0;
+}
+
+double shared_compute_seconds(const StageCost& c, Pass pass) {
+  switch (pass) {
+    case Pass::forward:
+      return c.forward_shared;
+    case Pass::backward:
+      return c.backward_input_shared + c.weight_shared;
+    case Pass::backward_input:
+      return c.backward_input_shared;
+    case Pass::backward_weight:
+      return c.weight_shared;
+  }
+  return 0.0;
+}
+
+double ep_seconds(const StageCost& c, Pass pass) {
+  if (pass == Pass::forward) return c.ep_forward;
+  if (pass == Pass::backward_weight) return 0.0;
+  return c.ep_backward;
+}
+
+double serial_collective_seconds(const StageCost& c, Pass pass) {
+  if (pass == Pass::forward) return c.tp_forward + c.cp_forward;
+  if (pass == Pass::backward_weight) return 0.0;
+  return c.tp_backward + c.cp_backward;
+}
+
+double zero3_seconds(const StageCost& c, Pass pass) {
+  switch (pass) {
+    case Pass::forward:
+      return c.zero3_forward;
+    case Pass::backward:
+      return c.zero3_backward;
+    case Pass::backward_input:
+      return c.zero3_forward;  // the gather; the gradients are reduced after W
+    case Pass::backward_weight:
+      return c.zero3_backward - c.zero3_forward;
+  }
+  return 0.0;
+}
+
+SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) const {
+  const StageCost& first = stage_cost({where.device, slot.task.chunk});
+  double work = lone_seconds(first, slot.task.pass);
+  double zero3 = zero3_seconds(first, slot.task.pass);
+  if (slot.overlapped) {
+    const StageCost& second = stage_cost({where.device, slot.overlapped->chunk});
+    const Pass a = slot.task.pass;
+    const Pass b = slot.overlapped->pass;
+    zero3 += zero3_seconds(second, b);
+    const double comm = ep_seconds(first, a) + ep_seconds(second, b);
+    const double serial =
+        serial_collective_seconds(first, a) + serial_collective_seconds(second, b);
+    const bool forward_backward =
+        a == Pass::forward && b != Pass::forward && b != Pass::backward_weight;
+    if (forward_backward && comm > 0) {
+      work = overlapped_slot_seconds(first, second, b == Pass::backward) + serial;
+    } else if (comm > 0) {
+      work = std::max(shared_compute_seconds(first, a) + shared_compute_seconds(second, b), comm) +
+             serial;
+    } else {
+      work = lone_seconds(first, a) + lone_seconds(second, b);
     }
   }
-  const PipelineSchedule& schedule = result.schedule;
-  const auto stage_cost = [&](StageRef where) -> const StageCost& {
-    return result.stages.at(static_cast<std::size_t>(schedule.model_stage(where)));
-  };
-  const auto lone = [&](const StageCost& c, Pass pass) {
-    switch (pass) {
-      case Pass::forward:
-        return c.forward + c.ep_forward + c.tp_forward + c.cp_forward;
-      case Pass::backward:
-        return c.backward_input + c.weight + c.ep_backward + c.tp_backward + c.cp_backward;
-      case Pass::backward_input:
-        return c.backward_input + c.ep_backward + c.tp_backward + c.cp_backward;
-      case Pass::backward_weight:
-        return c.weight;
-    }
-    return 0.0;
-  };
-  const SlotDuration slot_work = [&](StageRef where, const ScheduleSlot& slot) {
-    const StageCost& first = stage_cost({where.device, slot.task.chunk});
-    if (!slot.overlapped) return SimTime::from_computed_seconds(lone(first, slot.task.pass));
-    const StageCost& second = stage_cost({where.device, slot.overlapped->chunk});
-    const auto shared = [](const StageCost& c, Pass pass) {
-      switch (pass) {
-        case Pass::forward:
-          return c.forward_shared;
-        case Pass::backward:
-          return c.backward_input_shared + c.weight_shared;
-        case Pass::backward_input:
-          return c.backward_input_shared;
-        case Pass::backward_weight:
-          return c.weight_shared;
-      }
-      return 0.0;
-    };
-    const auto communication = [](const StageCost& c, Pass pass) {
-      if (pass == Pass::forward) return c.ep_forward;
-      if (pass == Pass::backward_weight) return 0.0;
-      return c.ep_backward;
-    };
-    const double comm =
-        communication(first, slot.task.pass) + communication(second, slot.overlapped->pass);
-    const double tp =
-        (slot.task.pass == Pass::forward ? first.tp_forward + first.cp_forward
-                                         : first.tp_backward + first.cp_backward) +
-        (slot.overlapped->pass == Pass::forward ? second.tp_forward + second.cp_forward
-                                                : second.tp_backward + second.cp_backward);
-    const bool pair = slot.task.pass == Pass::forward && slot.overlapped->pass != Pass::forward &&
-                      slot.overlapped->pass != Pass::backward_weight;
-    double compute;
-    if (pair && comm > 0) {
-      compute = overlapped_slot_seconds(first, second, slot.overlapped->pass == Pass::backward);
-      return SimTime::from_computed_seconds(compute + tp);
-    }
-    if (comm > 0) {
-      compute = shared(first, slot.task.pass) + shared(second, slot.overlapped->pass);
-    } else {
-      compute = lone(first, slot.task.pass) + lone(second, slot.overlapped->pass) - tp;
-    }
-    return SimTime::from_computed_seconds(std::max(compute, comm) + tp);
-  };
   // ZeRO-3's parameter traffic runs beside the slot's work; the slot lasts as long as the longer.
-  const SlotDuration duration = [&](StageRef where, const ScheduleSlot& slot) {
-    const SimTime work = slot_work(where, slot);
-    if (p.zero < 3) return work;
-    const auto traffic = [&](const PipelineTask& task) {
-      const StageCost& c = stage_cost({where.device, task.chunk});
-      switch (task.pass) {
-        case Pass::forward:
-          return c.zero3_forward;
-        case Pass::backward:
-          return c.zero3_backward;
-        case Pass::backward_input:
-          return c.zero3_forward;  // the gather; the gradients are reduced after W
-        case Pass::backward_weight:
-          return c.zero3_backward - c.zero3_forward;
-      }
-      return 0.0;
-    };
-    double zero3 = traffic(slot.task);
-    if (slot.overlapped) zero3 += traffic(*slot.overlapped);
-    return std::max(work, SimTime::from_computed_seconds(zero3));
-  };
-  const SimTime transfer_time = SimTime::from_computed_seconds(result.pp_transfer_s);
-  const TransferTime transfer = [&](StageRef, StageRef, const PipelineTask&) {
-    return transfer_time;
-  };
-  result.run = run_pipeline(schedule, duration, transfer);
-  result.pipeline_s = result.run.makespan.seconds();
+  if (p_.zero < 3) zero3 = 0;
+  return SimTime::from_computed_seconds(std::max(work, zero3));
+}
 
-  // Data-parallel tail per device. A chunk's gradients are final once the device has run its
-  // last backward task there; its reduce-scatter starts then, on the communication stream, while
-  // the device runs its remaining slots (Megatron's overlapped gradient reduction). The optimizer
-  // steps the shard once every reduction is done. The parameter all-gather overlaps the next
-  // step's forward pass (the frameworks gather a layer's parameters during the previous layer),
-  // so only what outlasts the device's first forward slot is exposed.
+void StepSimulation::run_pipeline_schedule() {
+  result_.schedule =
+      make_schedule(p_.schedule, p_.pp, result_.micro_batches,
+                    p_.schedule == config::Schedule::interleaved ? p_.virtual_stages : 1);
+  std::vector<int> split = workload::stage_layer_split(e_);
+  if (p_.balance_stages) {
+    split = balance_stage_layers(result_.schedule, split,
+                                 [&](const std::vector<int>& s) { return build_stages(s); });
+  }
+  result_.stage_layers = split;
+  result_.stages = build_stages(split);
+  if (p_.zero >= 3) add_zero3_traffic();
+  const SimTime transfer_time = SimTime::from_computed_seconds(result_.pp_transfer_s);
+  result_.run = run_pipeline(
+      result_.schedule,
+      [&](StageRef where, const ScheduleSlot& slot) { return slot_duration(where, slot); },
+      [&](StageRef, StageRef, const PipelineTask&) { return transfer_time; });
+  result_.pipeline_s = result_.run.makespan.seconds();
+  std::size_t slots = 0;
+  for (const auto& order : result_.schedule.order) slots += order.size();
+  result_.events = slots;
+}
+
+void StepSimulation::data_parallel_tail() {
+  // A chunk's gradients are final once the device has run its last backward task there; its
+  // reduce-scatter starts then, on the communication stream, while the device runs its remaining
+  // slots (Megatron's overlapped gradient reduction). The optimizer steps the shard once every
+  // reduction is done. The parameter all-gather overlaps the next step's forward pass (the
+  // frameworks gather a layer's parameters during the previous layer), so only what outlasts the
+  // device's first forward slot is exposed.
+  const PipelineSchedule& schedule = result_.schedule;
+  const bool sharded = p_.zero >= 1;
   const collectives::Operation reduction =
       sharded ? collectives::Operation::reduce_scatter : collectives::Operation::all_reduce;
-  double step = 0;
-  double rs_max = 0, ag_max = 0, opt_max = 0, dp_exposed = 0;
+  double rs_max = 0, ag_max = 0, opt_max = 0;
   for (int device = 0; device < schedule.devices; ++device) {
     const auto d = static_cast<std::size_t>(device);
     const std::vector<ScheduleSlot>& order = schedule.order[d];
-    const std::vector<SlotTiming>& timings = result.run.slots[d];
+    const std::vector<SlotTiming>& timings = result_.run.slots[d];
     // When each chunk's last backward task ends, and when the device's first forward ends.
     std::vector<double> chunk_done(static_cast<std::size_t>(schedule.chunks_per_device), 0);
     double end = 0;
     double first_forward = -1;
     for (std::size_t i = 0; i < order.size(); ++i) {
-      const double slot_end = (timings[i].end - result.run.start).seconds();
+      const double slot_end = (timings[i].end - result_.run.start).seconds();
       end = std::max(end, slot_end);
       for (const PipelineTask* task :
            {&order[i].task, order[i].overlapped ? &*order[i].overlapped : nullptr}) {
@@ -578,7 +649,7 @@ StepResult simulate_step(const config::Experiment& e) {
         }
       }
     }
-    result.device_tail_start_s.push_back(end);
+    result_.device_tail_start_s.push_back(end);
     // Reduce the chunks in the order they finish.
     std::vector<int> chunks(chunk_done.size());
     for (std::size_t c = 0; c < chunks.size(); ++c) chunks[c] = static_cast<int>(c);
@@ -590,43 +661,42 @@ StepResult simulate_step(const config::Experiment& e) {
       const StageCost& c = stage_cost({device, chunk});
       dense += c.dense_parameters;
       experts += c.expert_parameters;
-      // ZeRO-3 reduced every micro-batch's gradients already.
-      const double reduce =
-          p.zero >= 3 ? 0.0
-                      : timed(reduction, c.dense_parameters * kGradientBytes, dp_group) +
-                            timed(reduction, c.expert_parameters * kGradientBytes, edp_group);
+      if (p_.zero >= 3) continue;  // every micro-batch reduced and gathered its own already
+      const double reduce = timed(reduction, c.dense_parameters * kGradientBytes, dp_group_) +
+                            timed(reduction, c.expert_parameters * kGradientBytes, edp_group_);
       rs += reduce;
       comm_free = std::max(comm_free, chunk_done[static_cast<std::size_t>(chunk)]) + reduce;
-      if (sharded && p.zero < 3) {  // ZeRO-3 gathers before every chunk instead
+      if (sharded) {
         ag +=
-            timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group) +
-            timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group);
+            timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group_) +
+            timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group_);
       }
     }
-    const double shard = sharded ? dense / static_cast<double>(dp_group.size()) +
-                                       experts / static_cast<double>(edp_group.size())
+    const double shard = sharded ? dense / static_cast<double>(dp_group_.size()) +
+                                       experts / static_cast<double>(edp_group_.size())
                                  : dense + experts;
     const double opt =
-        model.memory_time(shard * optimizer_bytes_per_parameter(e.training.precision)).seconds();
+        model_.memory_time(shard * optimizer_bytes_per_parameter(e_.training.precision)).seconds();
     const double ag_exposed = std::max(0.0, ag - std::max(0.0, first_forward));
-    const double device_step = std::max(end, comm_free) + opt + ag_exposed;
-    step = std::max(step, device_step);
+    result_.step_time_s =
+        std::max(result_.step_time_s, std::max(end, comm_free) + opt + ag_exposed);
     rs_max = std::max(rs_max, rs);
     ag_max = std::max(ag_max, ag);
     opt_max = std::max(opt_max, opt);
-    dp_exposed = std::max(dp_exposed, std::max(0.0, comm_free - end) + ag_exposed);
+    dp_exposed_ = std::max(dp_exposed_, std::max(0.0, comm_free - end) + ag_exposed);
   }
-  result.dp_reduce_scatter_s = rs_max;
-  result.dp_all_gather_s = ag_max;
-  result.optimizer_s = opt_max;
-  result.step_time_s = step;
+  result_.dp_reduce_scatter_s = rs_max;
+  result_.dp_all_gather_s = ag_max;
+  result_.optimizer_s = opt_max;
+}
 
-  // Phases, averaged over devices.
-  StepPhases& phases = result.phases;
+void StepSimulation::phases() {
+  const PipelineSchedule& schedule = result_.schedule;
+  StepPhases& phases = result_.phases;
   double exposed_ep = 0, exposed_tp = 0, exposed_cp = 0;
   for (int device = 0; device < schedule.devices; ++device) {
     const std::vector<ScheduleSlot>& order = schedule.order[static_cast<std::size_t>(device)];
-    const std::vector<SlotTiming>& timings = result.run.slots[static_cast<std::size_t>(device)];
+    const std::vector<SlotTiming>& timings = result_.run.slots[static_cast<std::size_t>(device)];
     double busy = 0;
     for (std::size_t i = 0; i < order.size(); ++i) {
       const double length = (timings[i].end - timings[i].start).seconds();
@@ -656,7 +726,7 @@ StepResult simulate_step(const config::Experiment& e) {
           break;
       }
     }
-    phases.bubble += result.device_tail_start_s[static_cast<std::size_t>(device)] - busy;
+    phases.bubble += result_.device_tail_start_s[static_cast<std::size_t>(device)] - busy;
   }
   const double devices = schedule.devices;
   phases.forward /= devices;
@@ -664,26 +734,22 @@ StepResult simulate_step(const config::Experiment& e) {
   phases.weight /= devices;
   phases.overlapped /= devices;
   phases.bubble /= devices;
-  const double mean_tail_start = [&] {
-    double sum = 0;
-    for (double t : result.device_tail_start_s) sum += t;
-    return sum / devices;
-  }();
-  phases.optimizer = result.step_time_s - mean_tail_start;
-  result.exposed_comm_s["ep"] = exposed_ep / devices;
-  result.exposed_comm_s["tp"] = exposed_tp / devices;
-  result.exposed_comm_s["cp"] = exposed_cp / devices;
-  result.exposed_comm_s["dp"] = dp_exposed;
+  double mean_tail_start = 0;
+  for (double t : result_.device_tail_start_s) mean_tail_start += t / devices;
+  phases.optimizer = result_.step_time_s - mean_tail_start;
+  result_.exposed_comm_s["ep"] = exposed_ep / devices;
+  result_.exposed_comm_s["tp"] = exposed_tp / devices;
+  result_.exposed_comm_s["cp"] = exposed_cp / devices;
+  result_.exposed_comm_s["dp"] = dp_exposed_;
   // Pipeline transfers hide behind compute except where a device waits for one; that wait is
   // part of the bubble, so it is not counted twice here.
-  result.exposed_comm_s["pp"] = 0;
-  std::size_t slots = 0;
-  for (const auto& order : schedule.order) slots += order.size();
-  result.events = slots;
-  config::Experiment placed = e;
-  placed.parallelism.stage_layers = split;
-  result.memory = workload::estimate_memory(placed);
-  return result;
+  result_.exposed_comm_s["pp"] = 0;
+}
+
+}  // namespace
+
+StepResult simulate_step(const config::Experiment& experiment) {
+  return StepSimulation(experiment).run();
 }
 
 }  // namespace clustersim::parallel
