@@ -1,6 +1,7 @@
 #include "sim/cli/commands.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/fabric/topology_stats.hpp"
 #include "sim/parallel/step_simulator.hpp"
+#include "sim/report/chart.hpp"
 #include "sim/report/config_json.hpp"
 #include "sim/report/config_text.hpp"
 #include "sim/report/memory_report.hpp"
@@ -46,16 +48,6 @@ int report_config_error(const config::ConfigError& error, bool as_json) {
               << '\n';
   }
   return error.infeasible() ? kExitInfeasible : kExitInputError;
-}
-
-// A subcommand whose engine is not built yet says so, plainly, with the issue that brings it.
-int not_yet(std::string_view command, std::string_view what, std::string_view issue, bool as_json) {
-  const std::string message = fmt::format(
-      "clustersim {}: {} is not implemented yet (it arrives with {})", command, what, issue);
-  std::cerr << message << '\n';
-  if (as_json)
-    std::cout << json{{"status", "not_implemented"}, {"message", message}}.dump(2) << '\n';
-  return kExitInfeasible;
 }
 
 }  // namespace
@@ -245,8 +237,43 @@ int run_validate(const std::vector<std::string>& files, const std::string& kind_
 }
 
 int run_plot(const PlotOptions& options) {
-  (void)options;
-  return not_yet("plot", "plotting sweep results", "the sweep and dashboard work", false);
+  namespace fs = std::filesystem;
+  std::string out = options.out;
+  if (out.empty()) out = fs::path(options.results).replace_extension(".svg").string();
+  if (fs::path(out).extension() != ".svg") {
+    std::cerr << fmt::format(
+        "clustersim plot: --out {}: the CLI writes SVG; for a PNG use the dashboard: "
+        "clustersim-dashboard --plot {} --x {} --y {} --screenshot {}\n",
+        out, options.results, options.x, options.y, out);
+    return kExitInputError;
+  }
+  try {
+    const report::CsvTable table = report::read_csv(options.results);
+    const report::ChartData data = report::chart_data(
+        table, options.x, options.y,
+        options.series.empty() ? std::nullopt : std::optional<std::string>(options.series));
+    std::ofstream stream(out);
+    if (!stream) {
+      std::cerr << fmt::format("clustersim plot: cannot write {}\n", out);
+      return kExitInputError;
+    }
+    stream << report::svg_chart(data, fmt::format("{} against {}", options.y, options.x));
+    std::cout << fmt::format(
+        "wrote {} ({} series, {} points{})\n", out, data.series.size(),
+        [&] {
+          std::size_t points = 0;
+          for (const report::ChartSeries& s : data.series) {
+            points += s.x.size();
+          }
+          return points;
+        }(),
+        data.skipped_rows > 0 ? fmt::format(", {} rows without a value left out", data.skipped_rows)
+                              : "");
+    return kExitOk;
+  } catch (const report::ChartError& error) {
+    std::cerr << "clustersim plot: " << error.what() << '\n';
+    return kExitInputError;
+  }
 }
 
 }  // namespace clustersim::cli

@@ -51,7 +51,8 @@ struct PlotOptions {
   std::string results;
   std::string x;
   std::string y;
-  std::string out;
+  std::string series;  // optional: one line per value of this column
+  std::string out;     // SVG; default: the results file with .svg
 };
 
 int run_experiment(const RunOptions& options);

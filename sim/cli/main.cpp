@@ -175,7 +175,9 @@ int main(int argc, char** argv) {
       ->type_name("RESULTS.csv");
   plot_cmd->add_option("--x", plot.x, "Column for the x axis")->required();
   plot_cmd->add_option("--y", plot.y, "Column for the y axis")->required();
-  plot_cmd->add_option("--out", plot.out, "Output image")->type_name("F.png");
+  plot_cmd->add_option("--series", plot.series, "Column whose values make one line each");
+  plot_cmd->add_option("--out", plot.out, "Output image (SVG; default: RESULTS.svg)")
+      ->type_name("F.svg");
 
   try {
     app.parse(argc, argv);

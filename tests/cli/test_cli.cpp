@@ -209,10 +209,26 @@ TEST(Cli, CrosscheckAndCalibrate) {
   EXPECT_NE(unknown.err.find("unknown GPU \"Acme X1\""), std::string::npos) << unknown.err;
 }
 
-TEST(Cli, UnbuiltSubcommandsSaySoPlainly) {
-  const Result result = run("plot results.csv --x a --y b");
-  EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.err.find("is not implemented yet"), std::string::npos) << result.err;
+TEST(Cli, PlotWritesAnSvgChart) {
+  const std::string out = (std::filesystem::temp_directory_path() / "cs_plot.svg").string();
+  const Result result = run("plot " + kRoot +
+                            "/tests/data/good/sweep_results.csv --x parallelism.pp --y "
+                            "mfu_causal --out " +
+                            out);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "wrote " + out + " (1 series, 6 points, 3 rows without a value left out)\n");
+  std::ifstream svg(out);
+  std::string first;
+  std::getline(svg, first);
+  EXPECT_EQ(first.substr(0, 4), "<svg");
+  const Result png = run(
+      "plot " + kRoot + "/tests/data/good/sweep_results.csv --x point --y step_time_s --out a.png");
+  EXPECT_EQ(png.exit_code, 2);
+  EXPECT_NE(png.err.find("the CLI writes SVG; for a PNG use the dashboard"), std::string::npos);
+  const Result mpi = run("sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml --mpi");
+  EXPECT_EQ(mpi.exit_code, 2);
+  EXPECT_NE(mpi.err.find("this build has no MPI support"), std::string::npos);
 }
 
 TEST(Cli, SweepWritesEveryPointAndResumes) {

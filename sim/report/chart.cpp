@@ -1,0 +1,289 @@
+#include "sim/report/chart.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "sim/config/suggest.hpp"
+
+namespace clustersim::report {
+
+namespace {
+
+std::vector<std::string> split_csv_line(const std::string& line, const std::string& path,
+                                        int line_number) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char ch = line[i];
+    if (quoted) {
+      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        field.push_back('"');
+        ++i;
+      } else if (ch == '"') {
+        quoted = false;
+      } else {
+        field.push_back(ch);
+      }
+    } else if (ch == '"') {
+      quoted = true;
+    } else if (ch == ',') {
+      fields.push_back(field);
+      field.clear();
+    } else if (ch != '\r') {
+      field.push_back(ch);
+    }
+  }
+  if (quoted) throw ChartError(fmt::format("{}:{}: unterminated quoted field", path, line_number));
+  fields.push_back(field);
+  return fields;
+}
+
+std::optional<double> number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::size_t column(const CsvTable& table, const std::string& name, const char* option) {
+  const auto it = std::find(table.header.begin(), table.header.end(), name);
+  if (it != table.header.end()) return static_cast<std::size_t>(it - table.header.begin());
+  std::string message =
+      fmt::format("{}: {} \"{}\" is not a column of the table", table.path, option, name);
+  if (const std::optional<std::string> close = config::closest_match(name, table.header)) {
+    message += fmt::format("; did you mean \"{}\"?", *close);
+  }
+  throw ChartError(message);
+}
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    switch (ch) {
+      case '<':
+        out.append("&lt;");
+        break;
+      case '>':
+        out.append("&gt;");
+        break;
+      case '&':
+        out.append("&amp;");
+        break;
+      case '"':
+        out.append("&quot;");
+        break;
+      default:
+        out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+std::string tick_label(double value) {
+  return fmt::format("{:.6g}", std::abs(value) < 1e-12 ? 0.0 : value);
+}
+
+}  // namespace
+
+CsvTable read_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ChartError(fmt::format("{}: cannot open the table", path));
+  CsvTable table;
+  table.path = path;
+  std::string line;
+  int line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.empty()) continue;
+    std::vector<std::string> fields = split_csv_line(line, path, line_number);
+    if (table.header.empty()) {
+      table.header = std::move(fields);
+      continue;
+    }
+    if (fields.size() != table.header.size()) {
+      throw ChartError(fmt::format("{}:{}: {} fields, but the header has {}", path, line_number,
+                                   fields.size(), table.header.size()));
+    }
+    table.rows.push_back(std::move(fields));
+  }
+  if (table.header.empty()) throw ChartError(fmt::format("{}: the table is empty", path));
+  return table;
+}
+
+ChartData chart_data(const CsvTable& table, const std::string& x, const std::string& y,
+                     const std::optional<std::string>& series) {
+  const std::size_t xc = column(table, x, "--x");
+  const std::size_t yc = column(table, y, "--y");
+  const bool by_series = series.has_value();
+  const std::size_t sc = by_series ? column(table, *series, "--series") : 0;
+  ChartData data;
+  data.x_label = x;
+  data.y_label = y;
+  // x is numeric when every row with a y value has a numeric x.
+  bool numeric_x = true;
+  for (const std::vector<std::string>& row : table.rows) {
+    if (!row[yc].empty() && !number(row[xc])) numeric_x = false;
+  }
+  std::map<std::string, std::size_t> series_index;
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    const std::vector<std::string>& row = table.rows[r];
+    if (row[yc].empty()) {
+      ++data.skipped_rows;
+      continue;
+    }
+    const std::optional<double> value = number(row[yc]);
+    if (!value) {
+      throw ChartError(
+          fmt::format("{}: row {}: {} = \"{}\" is not a number", table.path, r + 1, y, row[yc]));
+    }
+    double x_value = 0;
+    if (numeric_x) {
+      x_value = *number(row[xc]);
+    } else {
+      auto it = std::find(data.categories.begin(), data.categories.end(), row[xc]);
+      if (it == data.categories.end()) it = data.categories.insert(it, row[xc]);
+      x_value = static_cast<double>(it - data.categories.begin());
+    }
+    const std::string name = by_series ? *series + " = " + row[sc] : y;
+    auto [it, inserted] = series_index.emplace(name, data.series.size());
+    if (inserted) data.series.push_back({name, {}, {}});
+    data.series[it->second].x.push_back(x_value);
+    data.series[it->second].y.push_back(*value);
+  }
+  for (ChartSeries& s : data.series) {
+    // Lines join points in x order.
+    std::vector<std::size_t> order(s.x.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return s.x[a] < s.x[b]; });
+    ChartSeries sorted{s.name, {}, {}};
+    for (std::size_t i : order) {
+      sorted.x.push_back(s.x[i]);
+      sorted.y.push_back(s.y[i]);
+    }
+    s = std::move(sorted);
+  }
+  if (data.series.empty()) {
+    throw ChartError(fmt::format("{}: no row has a value in column \"{}\"", table.path, y));
+  }
+  return data;
+}
+
+std::vector<double> nice_ticks(double low, double high, int target) {
+  if (!(high > low)) {
+    const double pad = low == 0 ? 1 : std::abs(low) * 0.1;
+    low -= pad;
+    high += pad;
+  }
+  const double raw = (high - low) / std::max(1, target);
+  const double magnitude = std::pow(10, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double factor : {1.0, 2.0, 5.0, 10.0}) {
+    step = factor * magnitude;
+    if (step >= raw) break;
+  }
+  std::vector<double> ticks;
+  for (double t = std::floor(low / step) * step; t <= high + step * 1e-9; t += step) {
+    ticks.push_back(t);
+  }
+  if (ticks.back() < high) ticks.push_back(ticks.back() + step);
+  return ticks;
+}
+
+std::string svg_chart(const ChartData& data, const std::string& title) {
+  constexpr double kWidth = 800, kHeight = 500;
+  constexpr double kLeft = 90, kRight = 190, kTop = 50, kBottom = 70;
+  constexpr std::array<const char*, 8> kColours{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                                "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+  double x_low = 1e300, x_high = -1e300, y_low = 1e300, y_high = -1e300;
+  for (const ChartSeries& s : data.series) {
+    for (double v : s.x) x_low = std::min(x_low, v), x_high = std::max(x_high, v);
+    for (double v : s.y) y_low = std::min(y_low, v), y_high = std::max(y_high, v);
+  }
+  const bool categorical = !data.categories.empty();
+  std::vector<double> x_ticks;
+  if (categorical) {
+    for (std::size_t i = 0; i < data.categories.size(); ++i)
+      x_ticks.push_back(static_cast<double>(i));
+    x_low = -0.5;
+    x_high = static_cast<double>(data.categories.size()) - 0.5;
+  } else {
+    x_ticks = nice_ticks(x_low, x_high);
+    x_low = x_ticks.front();
+    x_high = x_ticks.back();
+  }
+  const std::vector<double> y_ticks = nice_ticks(std::min(0.0, y_low), y_high);
+  y_low = y_ticks.front();
+  y_high = y_ticks.back();
+  const double plot_w = kWidth - kLeft - kRight;
+  const double plot_h = kHeight - kTop - kBottom;
+  const auto px = [&](double v) { return kLeft + (v - x_low) / (x_high - x_low) * plot_w; };
+  const auto py = [&](double v) { return kTop + (1 - (v - y_low) / (y_high - y_low)) * plot_h; };
+
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} "
+      "{1}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n"
+      "<text x=\"{2}\" y=\"28\" font-size=\"16\" text-anchor=\"middle\">{3}</text>\n",
+      kWidth, kHeight, kLeft + plot_w / 2, escape(title));
+  for (double t : y_ticks) {
+    svg += fmt::format(
+        "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#dddddd\"/>\n"
+        "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
+        kLeft, py(t), kLeft + plot_w, kLeft - 8, py(t) + 4, tick_label(t));
+  }
+  for (std::size_t i = 0; i < x_ticks.size(); ++i) {
+    const double t = x_ticks[i];
+    const std::string label = categorical ? escape(data.categories[i]) : tick_label(t);
+    svg += fmt::format(
+        "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#dddddd\"/>\n"
+        "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+        px(t), kTop, kTop + plot_h, kTop + plot_h + 18, label);
+  }
+  svg += fmt::format(
+      "<rect x=\"{0}\" y=\"{1}\" width=\"{2}\" height=\"{3}\" fill=\"none\" stroke=\"black\"/>\n"
+      "<text x=\"{4}\" y=\"{5}\" text-anchor=\"middle\">{6}</text>\n"
+      "<text transform=\"translate(20,{7}) rotate(-90)\" text-anchor=\"middle\">{8}</text>\n",
+      kLeft, kTop, plot_w, plot_h, kLeft + plot_w / 2, kHeight - 20, escape(data.x_label),
+      kTop + plot_h / 2, escape(data.y_label));
+  for (std::size_t s = 0; s < data.series.size(); ++s) {
+    const ChartSeries& series = data.series[s];
+    const char* colour = kColours[s % kColours.size()];
+    std::string points;
+    for (std::size_t i = 0; i < series.x.size(); ++i) {
+      points.append(fmt::format("{}{:.1f},{:.1f}", i ? " " : "", px(series.x[i]), py(series.y[i])));
+    }
+    svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
+                       points, colour);
+    for (std::size_t i = 0; i < series.x.size(); ++i) {
+      svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"/>\n",
+                         px(series.x[i]), py(series.y[i]), colour);
+    }
+    const double legend_y = kTop + 10 + 20 * static_cast<double>(s);
+    svg += fmt::format(
+        "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"{3}\" "
+        "stroke-width=\"3\"/>\n<text x=\"{4}\" y=\"{5:.1f}\">{6}</text>\n",
+        kLeft + plot_w + 15, legend_y, kLeft + plot_w + 40, colour, kLeft + plot_w + 46,
+        legend_y + 4, escape(series.name));
+  }
+  if (data.skipped_rows > 0) {
+    svg += fmt::format(
+        "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#666666\">{} row(s) without a value "
+        "left out</text>\n",
+        kLeft + plot_w + 15, kTop + plot_h, data.skipped_rows);
+  }
+  svg += "</svg>\n";
+  return svg;
+}
+
+}  // namespace clustersim::report

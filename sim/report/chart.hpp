@@ -1,0 +1,55 @@
+#pragma once
+// Charts of result tables (a sweep's results.csv): one numeric column against another, or against
+// a text column taken as categories in order of appearance, one line per value of an optional
+// series column. Rows whose y is empty (infeasible sweep points) are left out. The same data
+// feeds the SVG that `clustersim plot` writes and the dashboard's PNG.
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace clustersim::report {
+
+class ChartError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CsvTable {
+  std::string path;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+};
+
+// Reads a CSV file with a header line; quoted fields may hold commas and doubled quotes.
+// Throws ChartError naming the file and line.
+[[nodiscard]] CsvTable read_csv(const std::string& path);
+
+struct ChartSeries {
+  std::string name;       // the series column's value, or the y column's name
+  std::vector<double> x;  // category index when the x axis is categorical
+  std::vector<double> y;
+};
+
+struct ChartData {
+  std::string x_label;
+  std::string y_label;
+  std::vector<std::string> categories;  // non-empty: x is categorical
+  std::vector<ChartSeries> series;
+  int skipped_rows = 0;  // rows without a y value
+};
+
+// Throws ChartError for an unknown column ("did you mean" the closest), or a y column with a
+// value that is not a number.
+[[nodiscard]] ChartData chart_data(const CsvTable& table, const std::string& x,
+                                   const std::string& y,
+                                   const std::optional<std::string>& series = std::nullopt);
+
+// An SVG line chart with axes, ticks, labels and a legend.
+[[nodiscard]] std::string svg_chart(const ChartData& data, const std::string& title);
+
+// Tick positions for an axis over [low, high]: about `target` steps of 1, 2 or 5 x 10^k.
+[[nodiscard]] std::vector<double> nice_ticks(double low, double high, int target = 6);
+
+}  // namespace clustersim::report
