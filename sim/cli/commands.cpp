@@ -88,6 +88,16 @@ int run_experiment(const RunOptions& options) {
     }
     const double wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    report::Capex capex;
+    if (experiment.hardware.price.capex_per_gpu_usd) {
+      capex.gpus_usd = *experiment.hardware.price.capex_per_gpu_usd * result.gpus;
+    }
+    if (result.network.switches > 0) {
+      const config::CostProfile prices =
+          config::load_cost_profile(options.cost, load_options(CommonOptions{}));
+      capex.network = fabric::network_cost(result.network, prices);
+      capex.cost_profile = prices.name;
+    }
     if (options.trace) {
       std::ofstream trace(*options.trace);
       if (!trace) {
@@ -97,9 +107,10 @@ int run_experiment(const RunOptions& options) {
       trace << report::chrome_trace(experiment, result).dump() << '\n';
     }
     if (options.common.json) {
-      std::cout << report::step_json(experiment, result, wall_s).dump(2) << '\n';
+      std::cout << report::step_json(experiment, result, wall_s, capex).dump(2) << '\n';
     } else {
-      std::cout << report::step_text(experiment, result, wall_s, !options.common.overrides.empty());
+      std::cout << report::step_text(experiment, result, wall_s, !options.common.overrides.empty(),
+                                     capex);
       if (options.trace) std::cout << fmt::format("trace: {}\n", *options.trace);
     }
     return kExitOk;

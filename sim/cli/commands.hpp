@@ -22,6 +22,7 @@ struct RunOptions {
   CommonOptions common;
   std::string experiment;
   std::optional<std::string> trace;
+  std::string cost = "ib_ndr_64port";  // run: cost profile that prices the network
 };
 
 struct SweepOptions {

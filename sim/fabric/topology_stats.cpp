@@ -98,7 +98,7 @@ double bisection_max_flow(const Topology& topology) {
 
 }  // namespace
 
-TopologyStats measure(const Topology& topology, const StatsOptions& options) {
+TopologyStats count(const Topology& topology) {
   TopologyStats stats;
   stats.graph_built = true;
   stats.endpoints = static_cast<long long>(topology.endpoints().size());
@@ -107,6 +107,11 @@ TopologyStats measure(const Topology& topology, const StatsOptions& options) {
   for (VertexId e : topology.endpoints()) {
     if (topology.attached_switch(e)) ++stats.endpoint_links;
   }
+  return stats;
+}
+
+TopologyStats measure(const Topology& topology, const StatsOptions& options) {
+  TopologyStats stats = count(topology);
 
   const std::vector<VertexId> sources = edge_switches(topology);
   if (!sources.empty()) {

@@ -35,6 +35,8 @@ struct TopologyStats {
 };
 
 [[nodiscard]] TopologyStats measure(const Topology& topology, const StatsOptions& options = {});
+// The counts alone (endpoints, switches, links), without diameter or bisection.
+[[nodiscard]] TopologyStats count(const Topology& topology);
 // From closed forms, for a card whose graph cannot be built.
 [[nodiscard]] TopologyStats measure_from_counts(const NetworkCounts& counts, std::string reason);
 

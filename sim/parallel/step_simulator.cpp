@@ -341,6 +341,7 @@ StepSimulation::StepSimulation(const config::Experiment& e)
   }
   dp_group_ = layout_.group(kFirstGpu, Dimension::dp);
   edp_group_ = layout_.edp_group(kFirstGpu);
+  result_.network = fabric::count(topology_);
 }
 
 StepResult StepSimulation::run() && {

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "sim/config/experiment.hpp"
+#include "sim/fabric/topology_stats.hpp"
 #include "sim/parallel/pipeline_runner.hpp"
 #include "sim/parallel/pipeline_schedule.hpp"
 #include "sim/workload/memory.hpp"
@@ -142,6 +143,7 @@ struct StepResult {
   std::vector<double> device_tail_start_s;  // per device: end of its last slot
   std::uint64_t events = 0;
   std::uint64_t flows = 0;
+  fabric::TopologyStats network;  // the cluster's scale-out network, counted (for its cost)
 };
 
 // Throws std::invalid_argument (with the numbers) for a configuration the simulator cannot run;

@@ -40,8 +40,8 @@ StepFigures step_figures(const config::Experiment& e, const parallel::StepResult
   return f;
 }
 
-nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult& r,
-                         double wall_s) {
+nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult& r, double wall_s,
+                         const Capex& capex) {
   const StepFigures f = step_figures(e, r);
   const parallel::StepPhases& p = r.phases;
   const workload::RankMemory& peak = r.memory.peak();
@@ -59,6 +59,14 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
     cost["total_gpu_hours"] = *f.total_gpu_hours;
     if (f.gpu_hour_usd) cost["total_usd"] = *f.total_gpu_hours * *f.gpu_hour_usd;
   }
+  const auto optional_number = [](const std::optional<double>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
+  cost["capex_usd"] = {
+      {"gpus", optional_number(capex.gpus_usd)},
+      {"network", capex.network ? nlohmann::json(capex.network->total_usd()) : nullptr},
+      {"total", optional_number(capex.total_usd())},
+      {"cost_profile", capex.cost_profile}};
   nlohmann::json stages = nlohmann::json::array();
   for (const parallel::StageCost& s : r.stages) {
     stages.push_back({{"stage", s.stage},
@@ -112,7 +120,7 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
 }
 
 std::string step_text(const config::Experiment& e, const parallel::StepResult& r, double wall_s,
-                      bool modified) {
+                      bool modified, const Capex& capex) {
   const StepFigures f = step_figures(e, r);
   const parallel::StepPhases& p = r.phases;
   std::string out =
@@ -173,6 +181,22 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
       out += fmt::format("; {:.3g} tokens: {:.0f}K GPU-hours, ${:.3f}M", *e.training.tokens,
                          *f.total_gpu_hours / 1e3, *f.total_gpu_hours * *f.gpu_hour_usd / 1e6);
     }
+    out += "\n";
+  }
+  if (capex.gpus_usd || capex.network) {
+    out += "capex:";
+    if (capex.gpus_usd) {
+      out += fmt::format(" GPUs ${:.1f}M ({} x ${:.0f}, the profile's assumption)",
+                         *capex.gpus_usd / 1e6, r.gpus, *capex.gpus_usd / r.gpus);
+    }
+    if (capex.network) {
+      out += fmt::format(
+          "{} network ${:.2f}M ({} switches, {} switch links, {} endpoint links at "
+          "{} prices)",
+          capex.gpus_usd ? ";" : "", capex.network->total_usd() / 1e6, r.network.switches,
+          r.network.switch_links, r.network.endpoint_links, capex.cost_profile);
+    }
+    if (capex.total_usd()) out += fmt::format("; total ${:.1f}M", *capex.total_usd() / 1e6);
     out += "\n";
   }
   out += fmt::format("simulation: {} slots, {} flows, {:.2f} s wall\n", r.events, r.flows, wall_s);

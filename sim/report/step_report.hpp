@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/config/experiment.hpp"
+#include "sim/fabric/topology_stats.hpp"
 #include "sim/parallel/step_simulator.hpp"
 
 namespace clustersim::report {
@@ -34,16 +35,29 @@ struct StepFigures {
   std::optional<double> total_gpu_hours;  // for the experiment's token budget
 };
 
+// What the cluster costs to build: the GPUs at the profile's capex assumption, and the scale-out
+// network (the switches and links the simulation counted) priced by a cost profile.
+struct Capex {
+  std::optional<double> gpus_usd;
+  std::optional<fabric::CostBreakdown> network;
+  std::string cost_profile;
+  [[nodiscard]] std::optional<double> total_usd() const {
+    if (!gpus_usd || !network) return std::nullopt;
+    return *gpus_usd + network->total_usd();
+  }
+};
+
 [[nodiscard]] StepFigures step_figures(const config::Experiment& experiment,
                                        const parallel::StepResult& result);
 
 [[nodiscard]] nlohmann::json step_json(const config::Experiment& experiment,
-                                       const parallel::StepResult& result, double wall_s);
+                                       const parallel::StepResult& result, double wall_s,
+                                       const Capex& capex = {});
 // `modified`: the experiment was changed on the command line, so the published figures describe
 // another configuration; the table says so.
 [[nodiscard]] std::string step_text(const config::Experiment& experiment,
                                     const parallel::StepResult& result, double wall_s,
-                                    bool modified = false);
+                                    bool modified = false, const Capex& capex = {});
 [[nodiscard]] nlohmann::json chrome_trace(const config::Experiment& experiment,
                                           const parallel::StepResult& result);
 

@@ -159,6 +159,11 @@ TEST(Cli, RunPrintsTheDesignKeysAndATrace) {
   }
   EXPECT_EQ(report["tokens_per_step"], 15360 * 4096);
   EXPECT_TRUE(report["cost"]["total_usd"].is_number());
+  // Capex: 2048 GPUs at the profile's $30,000 assumption, and the 2048-GPU multi-plane fat-tree's
+  // 96 switches and 2048 switch links at the default cost profile's prices (as `topo` prices FT2).
+  EXPECT_DOUBLE_EQ(report["cost"]["capex_usd"]["gpus"].get<double>(), 2048 * 30000.0);
+  EXPECT_DOUBLE_EQ(report["cost"]["capex_usd"]["network"].get<double>(),
+                   96 * 83000.0 + 2048 * 503.0);
   std::ifstream stream(trace);
   const nlohmann::json timeline = nlohmann::json::parse(stream);
   EXPECT_GT(timeline["traceEvents"].size(), 2000u);
