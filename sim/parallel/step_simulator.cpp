@@ -693,11 +693,11 @@ void StepSimulation::data_parallel_tail() {
 
 void StepSimulation::phases() {
   const PipelineSchedule& schedule = result_.schedule;
-  StepPhases& phases = result_.phases;
   double exposed_ep = 0, exposed_tp = 0, exposed_cp = 0;
   for (int device = 0; device < schedule.devices; ++device) {
     const std::vector<ScheduleSlot>& order = schedule.order[static_cast<std::size_t>(device)];
     const std::vector<SlotTiming>& timings = result_.run.slots[static_cast<std::size_t>(device)];
+    StepPhases own;
     double busy = 0;
     for (std::size_t i = 0; i < order.size(); ++i) {
       const double length = (timings[i].end - timings[i].start).seconds();
@@ -705,39 +705,43 @@ void StepSimulation::phases() {
       const ScheduleSlot& slot = order[i];
       const StageCost& c = stage_cost({device, slot.task.chunk});
       if (slot.overlapped) {
-        phases.overlapped += length;
+        own.overlapped += length;
         continue;
       }
       switch (slot.task.pass) {
         case Pass::forward:
-          phases.forward += length;
+          own.forward += length;
           exposed_ep += c.ep_forward;
           exposed_tp += c.tp_forward;
           exposed_cp += c.cp_forward;
           break;
         case Pass::backward:
         case Pass::backward_input:
-          phases.backward += length;
+          own.backward += length;
           exposed_ep += c.ep_backward;
           exposed_tp += c.tp_backward;
           exposed_cp += c.cp_backward;
           break;
         case Pass::backward_weight:
-          phases.weight += length;
+          own.weight += length;
           break;
       }
     }
-    phases.bubble += result_.device_tail_start_s[static_cast<std::size_t>(device)] - busy;
+    const double tail_start = result_.device_tail_start_s[static_cast<std::size_t>(device)];
+    own.bubble = tail_start - busy;
+    own.optimizer = result_.step_time_s - tail_start;
+    result_.device_phases.push_back(own);
   }
   const double devices = schedule.devices;
-  phases.forward /= devices;
-  phases.backward /= devices;
-  phases.weight /= devices;
-  phases.overlapped /= devices;
-  phases.bubble /= devices;
-  double mean_tail_start = 0;
-  for (double t : result_.device_tail_start_s) mean_tail_start += t / devices;
-  phases.optimizer = result_.step_time_s - mean_tail_start;
+  StepPhases& mean = result_.phases;
+  for (const StepPhases& own : result_.device_phases) {
+    mean.forward += own.forward / devices;
+    mean.backward += own.backward / devices;
+    mean.weight += own.weight / devices;
+    mean.overlapped += own.overlapped / devices;
+    mean.bubble += own.bubble / devices;
+    mean.optimizer += own.optimizer / devices;
+  }
   result_.exposed_comm_s["ep"] = exposed_ep / devices;
   result_.exposed_comm_s["tp"] = exposed_tp / devices;
   result_.exposed_comm_s["cp"] = exposed_cp / devices;

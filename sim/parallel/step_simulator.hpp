@@ -122,8 +122,9 @@ struct StepPhases {
 
 struct StepResult {
   double step_time_s = 0;
-  double pipeline_s = 0;  // the schedule's makespan
-  StepPhases phases;
+  double pipeline_s = 0;                  // the schedule's makespan
+  StepPhases phases;                      // averaged over the pipeline devices
+  std::vector<StepPhases> device_phases;  // per device; each adds up to the step time
   std::int64_t tokens_per_step = 0;
   int micro_batches = 0;
   int gpus = 0;

@@ -88,6 +88,19 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
         {"1W", p.weight},
         {"1F1B", p.overlapped},
         {"opt", p.optimizer}}},
+      {"phases_by_device_s",
+       [&] {
+         nlohmann::json devices = nlohmann::json::array();
+         for (const parallel::StepPhases& d : r.device_phases) {
+           devices.push_back({{"1F", d.forward},
+                              {"bubble", d.bubble},
+                              {"1B", d.backward},
+                              {"1W", d.weight},
+                              {"1F1B", d.overlapped},
+                              {"opt", d.optimizer}});
+         }
+         return devices;
+       }()},
       {"tokens_per_step", r.tokens_per_step},
       {"tokens_per_day", f.tokens_per_day},
       {"micro_batches", r.micro_batches},

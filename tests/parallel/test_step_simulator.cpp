@@ -32,6 +32,14 @@ TEST(StepSimulator, DeepSeekV3On2048H800IsPinned) {
   const double phases = r.phases.forward + r.phases.bubble + r.phases.backward + r.phases.weight +
                         r.phases.overlapped + r.phases.optimizer;
   EXPECT_NEAR(phases, r.step_time_s, 1e-9);  // the phases partition the step
+  ASSERT_EQ(r.device_phases.size(), 16u);
+  double mean_bubble = 0;
+  for (const StepPhases& d : r.device_phases) {
+    EXPECT_NEAR(d.forward + d.bubble + d.backward + d.weight + d.overlapped + d.optimizer,
+                r.step_time_s, 1e-9);
+    mean_bubble += d.bubble / 16;
+  }
+  EXPECT_NEAR(mean_bubble, r.phases.bubble, 1e-9);
   EXPECT_NEAR(r.phases.overlapped, 10.84, 0.05);
   EXPECT_NEAR(r.phases.forward, 0.99, 0.02);
   EXPECT_NEAR(r.phases.bubble, 1.92, 0.03);
