@@ -17,6 +17,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "measured_file.hpp"
+
 namespace {
 
 constexpr int kSkipExit = 77;
@@ -157,24 +159,6 @@ ProbeResult run_probe() {
   return result;
 }
 
-// The GPU name is the only free text in the output; escape it as a JSON string.
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (const char ch : text) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(ch));
-      out += escaped;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
 std::string to_json(const ProbeResult& result) {
   const double bandwidth = static_cast<double>(kBytesPerLaunch) / result.vector_add_s;
   char numbers[512];
@@ -184,8 +168,8 @@ std::string to_json(const ProbeResult& result) {
                 "\"hbm_bandwidth_bytes_per_s\":%.9g",
                 result.sm_count, result.clock_khz, result.driver_version, result.runtime_version,
                 kBytesPerLaunch, result.vector_add_s, bandwidth);
-  return "{\"benchmark\":\"device_probe\",\"gpu\":" + json_string(result.gpu_name) + "," + numbers +
-         "}\n";
+  return "{\"benchmark\":\"device_probe\",\"gpu\":" + csbench::json_quote(result.gpu_name) + "," +
+         numbers + "}\n";
 }
 
 bool write_output(const std::string& json, const char* path) {

@@ -98,24 +98,23 @@ SimTime ComputeModel::gemm_time(const GemmShape& shape, int sms) const {
   return gemm_->time(shape, sms) + profile_.compute->launch_latency;
 }
 
-SimTime ComputeModel::attention_forward_time(double forward_flops, double keys, int sms) const {
-  const std::vector<config::RatePoint>& curve = profile_.compute->attention_forward;
+double ComputeModel::attention_rate(const std::vector<config::RatePoint>& curve,
+                                    std::string_view pass, double keys, int sms) const {
   if (curve.empty()) {
     throw std::invalid_argument(
-        fmt::format("hardware profile {} has no compute.attention.forward curve", profile_.name));
+        fmt::format("hardware profile {} has no compute.attention.{} curve", profile_.name, pass));
   }
-  const double rate = interpolate(curve, keys) * sms / sm_count() * attention_clock_scale();
-  return launched(forward_flops / rate);
+  return interpolate(curve, keys) * sms / sm_count() * attention_clock_scale();
+}
+
+SimTime ComputeModel::attention_forward_time(double forward_flops, double keys, int sms) const {
+  return launched(forward_flops /
+                  attention_rate(profile_.compute->attention_forward, "forward", keys, sms));
 }
 
 SimTime ComputeModel::attention_backward_time(double forward_flops, double keys, int sms) const {
-  const std::vector<config::RatePoint>& curve = profile_.compute->attention_backward;
-  if (curve.empty()) {
-    throw std::invalid_argument(
-        fmt::format("hardware profile {} has no compute.attention.backward curve", profile_.name));
-  }
-  const double rate = interpolate(curve, keys) * sms / sm_count() * attention_clock_scale();
-  return launched(kAttentionBackwardFactor * forward_flops / rate);
+  return launched(kAttentionBackwardFactor * forward_flops /
+                  attention_rate(profile_.compute->attention_backward, "backward", keys, sms));
 }
 
 SimTime ComputeModel::memory_time(double bytes) const {

@@ -21,6 +21,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/compute/gemm_model.hpp"
@@ -61,6 +62,9 @@ class ComputeModel {
   [[nodiscard]] SimTime launched(double seconds) const;
   // sustained clock / the clock the attention curves were measured at (1 when either is unknown).
   [[nodiscard]] double attention_clock_scale() const;
+  // The rate of one attention `pass` ("forward" or "backward") from its curve, on `sms` SMs.
+  [[nodiscard]] double attention_rate(const std::vector<config::RatePoint>& curve,
+                                      std::string_view pass, double keys, int sms) const;
   // op_time without the FP8 quantisation.
   [[nodiscard]] SimTime kernel_time(const workload::Op& op, OpPass pass, int sms,
                                     double keys) const;

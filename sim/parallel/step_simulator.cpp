@@ -127,10 +127,24 @@ double collective_time(const fabric::Topology& topology, collectives::Operation 
   return result.time.seconds();
 }
 
-// The load of a stage: its lone forward and full backward, compute and communication.
+// A slot alone: its compute and communication one after the other.
+double lone_seconds(const StageCost& c, Pass pass) {
+  switch (pass) {
+    case Pass::forward:
+      return c.forward + c.ep_forward + c.tp_forward + c.cp_forward;
+    case Pass::backward:
+      return c.backward_input + c.weight + c.ep_backward + c.tp_backward + c.cp_backward;
+    case Pass::backward_input:
+      return c.backward_input + c.ep_backward + c.tp_backward + c.cp_backward;
+    case Pass::backward_weight:
+      return c.weight;
+  }
+  return 0.0;
+}
+
+// The load of a stage: its lone forward and full backward.
 double stage_load(const StageCost& c) {
-  return c.forward + c.backward_input + c.weight + c.ep_forward + c.ep_backward + c.tp_forward +
-         c.tp_backward + c.cp_forward + c.cp_backward;
+  return lone_seconds(c, Pass::forward) + lone_seconds(c, Pass::backward);
 }
 
 // Moves layers between neighbouring stages, one at a time, while that lowers the sum of the
@@ -508,20 +522,6 @@ void StepSimulation::add_zero3_traffic() {
 
 const StageCost& StepSimulation::stage_cost(StageRef where) const {
   return result_.stages.at(static_cast<std::size_t>(result_.schedule.model_stage(where)));
-}
-
-double lone_seconds(const StageCost& c, Pass pass) {
-  switch (pass) {
-    case Pass::forward:
-      return c.forward + c.ep_forward + c.tp_forward + c.cp_forward;
-    case Pass::backward:
-      return c.backward_input + c.weight + c.ep_backward + c.tp_backward + c.cp_backward;
-    case Pass::backward_input:
-      return c.backward_input + c.ep_backward + c.tp_backward + c.cp_backward;
-    case Pass::backward_weight:
-      return c.weight;
-  }
-  return 0.0;
 }
 
 double shared_compute_seconds(const StageCost& c, Pass pass) {
