@@ -57,7 +57,21 @@ int run_experiment(const RunOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     const config::Experiment experiment =
         config::load_experiment(options.experiment, load_options(options.common));
-    const workload::MemoryEstimate memory = workload::estimate_memory(experiment);
+    parallel::StepResult result;
+    try {
+      result = parallel::simulate_step(experiment);
+    } catch (const std::invalid_argument& error) {
+      // The hardware profile lacks what the experiment needs, or the schedule cannot run.
+      const std::string message =
+          fmt::format("clustersim run: {}: {}", options.experiment, error.what());
+      std::cerr << message << '\n';
+      if (options.common.json) {
+        std::cout << json{{"status", "input_error"}, {"message", message}}.dump(2) << '\n';
+      }
+      return kExitInputError;
+    }
+    // Memory of the stage split the simulation used (`balanced` moves layers).
+    const workload::MemoryEstimate& memory = result.memory;
     if (!memory.fits()) {
       const workload::RankMemory& peak = memory.peak();
       const std::string message = fmt::format(
@@ -72,19 +86,6 @@ int run_experiment(const RunOptions& options) {
         std::cout << json{{"status", "infeasible"}, {"message", message}}.dump(2) << '\n';
       }
       return kExitInfeasible;
-    }
-    parallel::StepResult result;
-    try {
-      result = parallel::simulate_step(experiment);
-    } catch (const std::invalid_argument& error) {
-      // The hardware profile lacks what the experiment needs, or the schedule cannot run.
-      const std::string message =
-          fmt::format("clustersim run: {}: {}", options.experiment, error.what());
-      std::cerr << message << '\n';
-      if (options.common.json) {
-        std::cout << json{{"status", "input_error"}, {"message", message}}.dump(2) << '\n';
-      }
-      return kExitInputError;
     }
     const double wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

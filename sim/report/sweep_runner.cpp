@@ -50,7 +50,9 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
   const auto started = std::chrono::steady_clock::now();
   try {
     const config::Experiment experiment = config::load_experiment(sweep.experiment, options);
-    const workload::MemoryEstimate memory = workload::estimate_memory(experiment);
+    const parallel::StepResult result = parallel::simulate_step(experiment);
+    // Memory of the stage split the simulation used (`balanced` moves layers).
+    const workload::MemoryEstimate& memory = result.memory;
     if (!memory.fits()) {
       row.status = "infeasible";
       row.reason =
@@ -58,7 +60,6 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
                       memory.peak().rank, memory.peak().total() / 1e9, memory.capacity / 1e9);
       return row;
     }
-    const parallel::StepResult result = parallel::simulate_step(experiment);
     const double wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     row.status = "ok";
