@@ -226,6 +226,9 @@ int run_validate(const std::vector<std::string>& files, const std::string& kind_
         case config::CardKind::cost:
           name = config::load_cost_profile(file, options).name;
           break;
+        case config::CardKind::stack:
+          name = config::load_software_stack(file, options).name;
+          break;
       }
       if (common.json) {
         results.push_back({{"file", file}, {"kind", config::to_string(kind)}, {"status", "ok"}});

@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   validate_cmd
       ->add_option("--kind", validate_kind,
                    "Read every file as this kind instead of guessing from folder and keys")
-      ->check(CLI::IsMember({"model", "hardware", "topology", "experiment", "sweep", "cost"}));
+      ->check(CLI::IsMember({"model", "hardware", "topology", "experiment", "sweep", "cost", "stack"}));
   add_common(*validate_cmd, validate);
 
   CollectiveOptions collective;

@@ -67,6 +67,15 @@ ComputeSpec read_compute(MapReader& reader) {
       }
       peak->finish();
     }
+    if (std::optional<MapReader> share = gemm->optional_section("weight_gradient_share")) {
+      for (Dtype dtype : kAllDtypes) {
+        if (std::optional<Fraction> f = share->maybe<Fraction>(dtype_name(dtype), kEfficiency)) {
+          spec.gemm_weight_gradient_share[dtype_index(dtype)] = f->value;
+        }
+      }
+      share->finish();
+    }
+    spec.gemm_clock = gemm->maybe<Frequency>("clock", Bounds::positive());
     if (std::optional<MapReader> measured = gemm->optional_section("measured")) {
       for (Dtype dtype : kAllDtypes) {
         const Node* node = measured->raw(dtype_name(dtype));
@@ -96,10 +105,17 @@ ComputeSpec read_compute(MapReader& reader) {
     spec.attention_forward = read_rate_curve(*attention, "forward", "seq_len");
     spec.attention_backward = read_rate_curve(*attention, "backward", "seq_len");
     spec.attention_clock = attention->maybe<Frequency>("clock", Bounds::positive());
+    if (attention->has("kernel")) {
+      spec.attention_kernel =
+          attention->choice<AttentionKernel>("kernel", kAttentionKernelNames, std::nullopt);
+    }
     attention->finish();
   }
   spec.memory_efficiency =
       reader.optional<Fraction>("memory_efficiency", Fraction{1.0}, kEfficiency).value;
+  if (std::optional<Fraction> q = reader.maybe<Fraction>("quantize_efficiency", kEfficiency)) {
+    spec.quantize_efficiency = q->value;
+  }
   spec.sustained_clock = reader.maybe<Frequency>("sustained_clock", Bounds::positive());
   spec.launch_latency =
       reader.optional<SimTime>("launch_latency", SimTime::zero(), Bounds::non_negative());
@@ -469,6 +485,48 @@ CostProfile read_cost_profile(MapReader& reader) {
   profile.nic_usd = reader.required<double>("nic_usd", Bounds::non_negative());
   reader.finish();
   return profile;
+}
+
+SoftwareStack read_software_stack(MapReader& reader) {
+  SoftwareStack stack;
+  stack.name = reader.required<std::string>("name");
+  stack.description = reader.optional<std::string>("description", "");
+  reader.allow("source");
+  stack.attention =
+      reader.choice<AttentionKernel>("attention", kAttentionKernelNames, std::nullopt);
+  if (std::optional<MapReader> fused = reader.optional_section("fused")) {
+    stack.fused_softmax = fused->optional<bool>("softmax", stack.fused_softmax);
+    stack.fused_bias_activation =
+        fused->optional<bool>("bias_activation", stack.fused_bias_activation);
+    stack.fused_bias_dropout_add =
+        fused->optional<bool>("bias_dropout_add", stack.fused_bias_dropout_add);
+    fused->finish();
+  }
+  if (std::optional<MapReader> overlap = reader.optional_section("overlap")) {
+    stack.overlap.tp = overlap->optional<bool>("tp", stack.overlap.tp);
+    stack.overlap.sp_gather = overlap->optional<bool>("sp_gather", stack.overlap.sp_gather);
+    stack.overlap.dp = overlap->optional<bool>("dp", stack.overlap.dp);
+    stack.overlap.moe_all_to_all =
+        overlap->optional<bool>("moe_all_to_all", stack.overlap.moe_all_to_all);
+    overlap->finish();
+  }
+  if (std::optional<MapReader> moe = reader.optional_section("moe")) {
+    stack.dispatcher = moe->choice<MoeDispatcher>("dispatcher", kMoeDispatcherNames, stack.dispatcher);
+    static constexpr std::array<EnumName<Dtype>, 2> kDispatchDtypes{
+        {{"fp8", Dtype::fp8}, {"bf16", Dtype::bf16}}};
+    stack.dispatch_dtype = moe->choice<Dtype>("dispatch_dtype", kDispatchDtypes, stack.dispatch_dtype);
+    stack.routing = moe->choice<MoeRouting>("routing", kMoeRoutingNames, stack.routing);
+    stack.capacity_factor =
+        moe->optional<double>("capacity_factor", stack.capacity_factor, Bounds::between(0.01, 1e6));
+    if (moe->has("capacity_factor") && stack.routing != MoeRouting::capacity) {
+      moe->error("capacity_factor", "applies only to routing: capacity");
+    }
+    moe->finish();
+  }
+  stack.kernel_host_overhead = reader.optional<SimTime>(
+      "kernel_host_overhead", stack.kernel_host_overhead, Bounds::non_negative());
+  reader.finish();
+  return stack;
 }
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include "sim/config/experiment.hpp"
 #include "sim/config/hardware_profile.hpp"
 #include "sim/config/model_card.hpp"
+#include "sim/config/software_stack.hpp"
 #include "sim/config/reader.hpp"
 #include "sim/config/topology_spec.hpp"
 
@@ -16,5 +17,6 @@ namespace clustersim::config::detail {
 [[nodiscard]] HardwareProfile read_hardware_profile(MapReader& reader);
 [[nodiscard]] TopologySpec read_topology(MapReader& reader);
 [[nodiscard]] CostProfile read_cost_profile(MapReader& reader);
+[[nodiscard]] SoftwareStack read_software_stack(MapReader& reader);
 
 }  // namespace clustersim::config::detail

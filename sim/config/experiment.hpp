@@ -13,6 +13,7 @@
 #include "sim/config/enum_names.hpp"
 #include "sim/config/hardware_profile.hpp"
 #include "sim/config/model_card.hpp"
+#include "sim/config/software_stack.hpp"
 #include "sim/config/topology_spec.hpp"
 
 namespace clustersim::config {
@@ -56,6 +57,7 @@ struct TrainingSpec {
   RecomputeMode recompute = RecomputeMode::none;
   std::vector<std::string> recompute_ops;  // when recompute is a list of op names
   std::optional<double> tokens;            // training budget
+  double dropout = 0;  // probability of the attention and hidden dropouts (0: no dropout kernels)
   // Memory the framework takes beyond the model: CUDA context and caching-allocator slack.
   DataSize memory_overhead{3.0 * 1024 * 1024 * 1024};
   [[nodiscard]] std::int64_t micro_batches(const ParallelismSpec& p) const {
@@ -68,7 +70,15 @@ struct CostSpec {
 };
 
 // Figures a publication reports for this experiment, printed beside the simulated ones.
-inline constexpr std::array<std::string_view, 14> kPublishedKeys{"step_time_s",
+//   step_time_s ... days_per_trillion_tokens   the training step and what follows from it;
+//   tokens_per_s_per_gpu, model_tflops_per_gpu  throughput tables (NeMo's conventions);
+//   layer_forward_ms, layer_backward_ms        one transformer layer of one micro-batch (the
+//                                              backward with its recomputation), as Korthikanti
+//                                              et al. Table 4 times it;
+//   chunk_pair_ms, chunk_pair_compute_ms       a DualPipe forward + backward chunk pair of
+//                                              `chunk_pair_layers` MoE layers: its span, and the
+//                                              busy time of its compute stream.
+inline constexpr std::array<std::string_view, 20> kPublishedKeys{"step_time_s",
                                                                  "1F",
                                                                  "bubble",
                                                                  "1B",
@@ -81,11 +91,22 @@ inline constexpr std::array<std::string_view, 14> kPublishedKeys{"step_time_s",
                                                                  "mfu_noncausal",
                                                                  "tokens_per_day",
                                                                  "gpu_hours_per_trillion_tokens",
-                                                                 "days_per_trillion_tokens"};
+                                                                 "days_per_trillion_tokens",
+                                                                 "tokens_per_s_per_gpu",
+                                                                 "model_tflops_per_gpu",
+                                                                 "layer_forward_ms",
+                                                                 "layer_backward_ms",
+                                                                 "chunk_pair_ms",
+                                                                 "chunk_pair_compute_ms"};
 
 struct PublishedFigures {
   std::string source;
+  std::string family;                                  // for the validation suite's summary
+  std::vector<std::string> assumptions;                // what the source leaves open
+  int chunk_pair_layers = 0;                           // MoE layers per chunk of the pair
   std::vector<std::pair<std::string, double>> values;  // in kPublishedKeys order
+  // Time per kernel class of the chunk pair, milliseconds ("gemm", "quantize", ...).
+  std::vector<std::pair<std::string, double>> kernel_ms;
 };
 
 struct Experiment {
@@ -97,6 +118,7 @@ struct Experiment {
   ParallelismSpec parallelism;
   TrainingSpec training;
   CostSpec cost;
+  SoftwareStack stack;  // default: the behaviour of a card-less experiment (see software_stack.hpp)
   PublishedFigures published;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/config/software_stack.hpp"
 #include "sim/core/dtype.hpp"
 #include "sim/core/sim_time.hpp"
 #include "sim/core/units.hpp"
@@ -79,12 +80,23 @@ struct ComputeSpec {
   int gemm_tile_n = 128;
   // Share of the dense peak a large, wave-aligned GEMM reaches, by dtype_index().
   std::array<std::optional<double>, kAllDtypes.size()> gemm_peak_efficiency;
+  // The W pass (weight gradient: the token dimension is the reduction) against the rate of the
+  // same shape as a forward GEMM, by dtype_index(); absent: the same rate. A measured ratio
+  // (FP8 weight-gradient kernels scale both operands per token along the reduction and
+  // accumulate into the FP32 gradient).
+  std::array<std::optional<double>, kAllDtypes.size()> gemm_weight_gradient_share;
+  // The SM clock the measured GEMM tables ran at; scaled to sustained_clock like attention.
+  std::optional<Frequency> gemm_clock;
+  // Share of HBM bandwidth the FP8 quantise / cast / transpose kernels reach (absent: that of a
+  // streaming copy, memory_efficiency).
+  std::optional<double> quantize_efficiency;
   // Measured GEMM files (format clustersim-measured/1), by dtype_index(); resolved paths.
   std::array<std::optional<std::string>, kAllDtypes.size()> gemm_measured;
   // Attention throughput against the keys a query attends to, FlashAttention FLOP convention
   // (forward 4 s^2 d h, halved when causal; backward 2.5 x forward). Ascending x.
   std::vector<RatePoint> attention_forward;
   std::vector<RatePoint> attention_backward;
+  std::optional<AttentionKernel> attention_kernel;  // the kernel the curves measured
   // The SM clock the attention curves were measured at (when the source fixed it), and the clock
   // the GPU sustains under full tensor-core load; curves measured at a fixed clock are scaled by
   // sustained / measured. Tables measured on the GPU itself (GEMM) already run at its clock.

@@ -44,6 +44,8 @@ const char* to_string(CardKind kind) {
       return "sweep";
     case CardKind::cost:
       return "cost profile";
+    case CardKind::stack:
+      return "software stack";
   }
   return "card";
 }
@@ -54,6 +56,7 @@ CardKind parse_card_kind(std::string_view name) {
   if (name == "topology") return CardKind::topology;
   if (name == "sweep") return CardKind::sweep;
   if (name == "cost") return CardKind::cost;
+  if (name == "stack") return CardKind::stack;
   return CardKind::experiment;
 }
 
@@ -99,6 +102,8 @@ const char* library_folder(CardKind kind) {
       return "experiments";
     case CardKind::cost:
       return "hardware_profiles/costs";
+    case CardKind::stack:
+      return "software_stacks";
   }
   return "";
 }
@@ -320,6 +325,7 @@ std::optional<Node> CardLibrary::resolve(const Node& reference, CardKind kind,
                                  to_string(kind),
                                  kind == CardKind::model      ? "deepseek_v3"
                                  : kind == CardKind::hardware ? "h800_sxm"
+                                 : kind == CardKind::stack    ? "deepseek_v3"
                                                               : "mpft",
                                  reference.describe()));
   return std::nullopt;

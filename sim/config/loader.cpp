@@ -235,6 +235,27 @@ void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& trainin
   }
 }
 
+// A flash attention kernel needs the hardware profile's curves for that kernel.
+void check_stack_against_hardware(MapReader& stack, const Experiment& experiment) {
+  const AttentionKernel kernel = experiment.stack.attention;
+  const std::optional<ComputeSpec>& compute = experiment.hardware.compute;
+  if (kernel == AttentionKernel::unfused || !compute) return;
+  const std::string& profile = experiment.hardware.name;
+  if (compute->attention_forward.empty()) {
+    stack.error("attention",
+                fmt::format("{} needs attention curves, and hardware profile {} has none "
+                            "(compute.attention); use attention: unfused or a profile that has "
+                            "them",
+                            to_string(kernel), profile));
+  } else if (compute->attention_kernel && *compute->attention_kernel != kernel) {
+    stack.error("attention",
+                fmt::format("{} contradicts hardware profile {}, whose attention curves measure "
+                            "{}; use attention: {} (or unfused)",
+                            to_string(kernel), profile, to_string(*compute->attention_kernel),
+                            to_string(*compute->attention_kernel)));
+  }
+}
+
 void read_recompute(MapReader& reader, TrainingSpec& spec) {
   const Node* node = reader.raw("recompute");
   if (node == nullptr) return;
@@ -271,6 +292,8 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
   const bool model_ok = resolve_reference(tree, "model", "model", CardKind::model, file, library);
   const bool hardware_ok =
       resolve_reference(tree, "hardware", "hardware", CardKind::hardware, file, library);
+  const bool stack_ok =
+      resolve_reference(tree, "stack", "stack", CardKind::stack, file, library);
   bool topology_ok = true;
   if (Node* cluster = tree.find("cluster"); cluster != nullptr && cluster->is_mapping()) {
     topology_ok = resolve_reference(*cluster, "topology", "cluster.topology", CardKind::topology,
@@ -292,6 +315,12 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     experiment.hardware = detail::read_hardware_profile(hardware);
   } else {
     root.allow("hardware");
+  }
+  if (!stack_ok) {
+    root.allow("stack");
+  } else if (std::optional<MapReader> stack = root.optional_section("stack")) {
+    experiment.stack = detail::read_software_stack(*stack);
+    check_stack_against_hardware(*stack, experiment);
   }
   MapReader cluster = root.section("cluster");
   {
@@ -350,6 +379,8 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     }
     t.memory_overhead =
         training.optional<DataSize>("memory_overhead", t.memory_overhead, Bounds::non_negative());
+    t.dropout = training.optional<double>("dropout", 0.0, Bounds{0.0, false, 1.0});
+    if (t.dropout >= 1) training.error("dropout", "a dropout probability must be below 1");
   }
   if (std::optional<MapReader> cost = root.optional_section("cost")) {
     experiment.cost.gpu_hour_usd = cost->maybe<double>("gpu_hour_usd", Bounds::non_negative());
@@ -359,10 +390,28 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     // Published figures to print next to the simulated ones; never used in the simulation.
     PublishedFigures& f = experiment.published;
     f.source = published->required<std::string>("source");
+    f.family = published->optional<std::string>("family", "");
+    f.assumptions = published->list<std::string>("assumptions");
+    f.chunk_pair_layers = published->optional<int>("chunk_pair_layers", 0, Bounds::between(1, 1000));
     for (const std::string_view key : kPublishedKeys) {
       if (std::optional<double> value = published->maybe<double>(key, Bounds::positive())) {
         f.values.emplace_back(std::string(key), *value);
       }
+    }
+    if (std::optional<MapReader> kernels = published->optional_section("kernel_ms")) {
+      const Node* node = published->raw("kernel_ms");
+      for (const Node::Entry& entry : node->entries()) {
+        if (std::optional<double> ms = kernels->maybe<double>(entry.key, Bounds::positive())) {
+          f.kernel_ms.emplace_back(entry.key, *ms);
+        }
+      }
+      kernels->finish();
+    }
+    const bool chunk_keys = published->has("chunk_pair_ms") ||
+                            published->has("chunk_pair_compute_ms") ||
+                            published->has("kernel_ms");
+    if (chunk_keys && f.chunk_pair_layers == 0) {
+      published->missing("chunk_pair_layers", "the MoE layers of each chunk of the pair");
     }
     published->finish();
   }
@@ -544,9 +593,16 @@ CostProfile load_cost_profile(const std::string& file, const LoadOptions& option
   return load_card<CostProfile>(path, CardKind::cost, options, detail::read_cost_profile);
 }
 
+SoftwareStack load_software_stack(const std::string& file, const LoadOptions& options) {
+  const bool is_name = file.find('/') == std::string::npos && !file.ends_with(".yaml");
+  const std::string path = is_name ? find_card(file, CardKind::stack, "stack", options) : file;
+  return load_card<SoftwareStack>(path, CardKind::stack, options, detail::read_software_stack);
+}
+
 CardKind detect_kind(const std::string& file) {
   const fs::path path(file);
   if (path.parent_path().filename() == "costs") return CardKind::cost;
+  if (path.parent_path().filename() == "software_stacks") return CardKind::stack;
   for (const fs::path& part : path.parent_path()) {
     if (part == "models") return CardKind::model;
     if (part == "hardware_profiles") return CardKind::hardware;
@@ -558,6 +614,7 @@ CardKind detect_kind(const std::string& file) {
     if (tree->find("axes")) return CardKind::sweep;
     if (tree->find("parallelism") || tree->find("cluster")) return CardKind::experiment;
     if (tree->find("generator")) return CardKind::topology;
+    if (tree->find("overlap") || tree->find("fused")) return CardKind::stack;
     if (tree->find("gpu") || tree->find("scale_up")) return CardKind::hardware;
     if (tree->find("attention") || tree->find("layers")) return CardKind::model;
   }

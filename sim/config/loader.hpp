@@ -17,6 +17,7 @@
 #include "sim/config/cost_profile.hpp"
 #include "sim/config/diagnostics.hpp"
 #include "sim/config/experiment.hpp"
+#include "sim/config/software_stack.hpp"
 #include "sim/config/hardware_profile.hpp"
 #include "sim/config/model_card.hpp"
 #include "sim/config/sweep_spec.hpp"
@@ -24,7 +25,7 @@
 
 namespace clustersim::config {
 
-enum class CardKind { model, hardware, topology, experiment, sweep, cost };
+enum class CardKind { model, hardware, topology, experiment, sweep, cost, stack };
 
 struct LoadOptions {
   std::vector<std::string> overrides;                // "key.path=value", from --set
@@ -48,6 +49,9 @@ struct LoadOptions {
 // `file` may also be a library name (hardware_profiles/costs/NAME.yaml).
 [[nodiscard]] CostProfile load_cost_profile(const std::string& file,
                                             const LoadOptions& options = {});
+// A software stack card, by path or by library name (software_stacks/NAME.yaml).
+[[nodiscard]] SoftwareStack load_software_stack(const std::string& file,
+                                                const LoadOptions& options = {});
 
 // What kind of file this is: by its folder (models/, hardware_profiles/, topologies/) or, failing
 // that, by its keys (`axes` for a sweep, `parallelism` for an experiment, and so on).

@@ -109,7 +109,8 @@ TEST(ShippedCards, EveryCardInTheLibraryLoads) {
   namespace fs = std::filesystem;
   int loaded = 0;
   for (const char* folder :
-       {"models", "hardware_profiles", "hardware_profiles/costs", "topologies", "experiments"}) {
+       {"models", "hardware_profiles", "hardware_profiles/costs", "topologies", "experiments",
+        "experiments/validation", "software_stacks"}) {
     for (const fs::directory_entry& entry : fs::directory_iterator(kRoot + "/" + folder)) {
       if (entry.path().extension() != ".yaml") continue;
       const std::string file = entry.path().string();
@@ -133,6 +134,9 @@ TEST(ShippedCards, EveryCardInTheLibraryLoads) {
             break;
           case CardKind::cost:
             (void)load_cost_profile(file);
+            break;
+          case CardKind::stack:
+            (void)load_software_stack(file);
             break;
         }
         ++loaded;

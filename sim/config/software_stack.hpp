@@ -1,0 +1,87 @@
+#pragma once
+// A software stack: what a training framework launches and overlaps, as data
+// (software_stacks/*.yaml, one card per framework and era). The simulator reads the hardware's
+// kernel rates from the hardware profile and the kernels to run, and which communication hides
+// behind compute, from the stack.
+
+#include <array>
+#include <string>
+#include <string_view>
+
+#include "sim/config/enum_names.hpp"
+#include "sim/core/dtype.hpp"
+#include "sim/core/sim_time.hpp"
+
+namespace clustersim::config {
+
+// The kernel that computes softmax(Q K^T) V.
+//   unfused   two batched GEMMs around scale / mask / softmax / dropout kernels over the full
+//             s x s score matrix (Megatron-LM until 2022), no causal saving;
+//   flash2, flash3, flash4   FlashAttention (tiles in on-chip memory, causal half computed);
+//   flashmla  DeepSeek's MLA kernels.
+// A flash kernel's rate comes from the hardware profile's attention curves for that kernel.
+enum class AttentionKernel { unfused, flash2, flash3, flash4, flashmla };
+
+// How MoE tokens reach their experts.
+//   deepep      DeepSeek's kernels: dispatch and combine do the layout, the permutation and
+//               the combine's weighted sum themselves, de-duplicating tokens per node;
+//   all_to_all  a permute kernel, an NCCL all-to-all of every token-expert pair, and an
+//               unpermute kernel that applies the router weights (Megatron-Core's alltoall
+//               dispatcher);
+//   all_gather  every rank gathers all tokens of its TP/EP group and keeps its experts' (Megatron-
+//               Core's allgather dispatcher).
+enum class MoeDispatcher { deepep, all_to_all, all_gather };
+
+// dropless: every token reaches its experts (the busiest expert sets the time); capacity: each
+// expert takes at most capacity_factor x its even share and drops the rest.
+enum class MoeRouting { dropless, capacity };
+
+struct OverlapSpec {
+  bool tp = false;              // tensor-parallel collectives hidden behind the layer's GEMMs
+  bool sp_gather = false;       // the sequence-parallel all-gather of the weight-gradient pass
+  bool dp = true;               // gradient reduction during the backward pass (not after it)
+  bool moe_all_to_all = false;  // MoE dispatch / combine hidden behind other micro-batches
+};
+
+struct SoftwareStack {
+  std::string name = "default";
+  std::string description;
+  AttentionKernel attention = AttentionKernel::flash3;
+  // Element-wise kernels the framework fuses into one launch.
+  bool fused_softmax = true;           // scale + mask + softmax (unfused attention only)
+  bool fused_bias_activation = true;   // bias + GeLU / SwiGLU
+  bool fused_bias_dropout_add = true;  // bias + dropout + residual add
+  OverlapSpec overlap;
+  MoeDispatcher dispatcher = MoeDispatcher::deepep;
+  Dtype dispatch_dtype = Dtype::fp8;  // of the dispatched tokens; combine is BF16
+  MoeRouting routing = MoeRouting::dropless;
+  double capacity_factor = 1.0;
+  // CPU time to issue one kernel (framework, dispatcher, launch): a run of kernels shorter than
+  // this leaves the GPU waiting for the host.
+  SimTime kernel_host_overhead = SimTime::zero();
+};
+
+inline constexpr std::array<EnumName<AttentionKernel>, 5> kAttentionKernelNames{
+    {{"unfused", AttentionKernel::unfused},
+     {"flash2", AttentionKernel::flash2},
+     {"flash3", AttentionKernel::flash3},
+     {"flash4", AttentionKernel::flash4},
+     {"flashmla", AttentionKernel::flashmla}}};
+inline constexpr std::array<EnumName<MoeDispatcher>, 3> kMoeDispatcherNames{
+    {{"deepep", MoeDispatcher::deepep},
+     {"all_to_all", MoeDispatcher::all_to_all},
+     {"all_gather", MoeDispatcher::all_gather}}};
+inline constexpr std::array<EnumName<MoeRouting>, 2> kMoeRoutingNames{
+    {{"dropless", MoeRouting::dropless}, {"capacity", MoeRouting::capacity}}};
+
+[[nodiscard]] constexpr std::string_view to_string(AttentionKernel kernel) {
+  return name_of(kAttentionKernelNames, kernel);
+}
+[[nodiscard]] constexpr std::string_view to_string(MoeDispatcher dispatcher) {
+  return name_of(kMoeDispatcherNames, dispatcher);
+}
+[[nodiscard]] constexpr std::string_view to_string(MoeRouting routing) {
+  return name_of(kMoeRoutingNames, routing);
+}
+
+}  // namespace clustersim::config
