@@ -23,9 +23,7 @@ double quantized_values(const workload::Op& op, OpPass pass) {
   const double m = static_cast<double>(op.m) * op.groups;
   switch (pass) {
     case OpPass::forward:
-      return op.name == "moe.experts.gate_up" || op.name == "moe.experts.up"
-                 ? 0
-                 : m * static_cast<double>(op.k);
+      return op.forward_quantized_values.value_or(m * static_cast<double>(op.k));
     case OpPass::backward_input:
       return m * static_cast<double>(op.n);
     case OpPass::backward_weight:
@@ -93,9 +91,26 @@ SimTime ComputeModel::launched(double seconds) const {
   return SimTime::from_computed_seconds(seconds) + profile_.compute->launch_latency;
 }
 
-SimTime ComputeModel::gemm_time(const GemmShape& shape, int sms) const {
+double ComputeModel::gemm_clock_scale() const {
+  const config::ComputeSpec& c = *profile_.compute;
+  if (!c.gemm_clock || !c.sustained_clock) return 1;
+  return c.sustained_clock->hz / c.gemm_clock->hz;
+}
+
+SimTime ComputeModel::gemm_time(const GemmShape& shape, int sms, bool weight_gradient) const {
   if (shape.m <= 0 || shape.n <= 0 || shape.k <= 0) return SimTime::zero();
-  return gemm_->time(shape, sms) + profile_.compute->launch_latency;
+  double seconds = gemm_->time(shape, sms).seconds() / gemm_clock_scale();
+  if (weight_gradient) {
+    seconds /= profile_.compute->gemm_weight_gradient_share[dtype_index(shape.dtype)].value_or(1);
+  }
+  return launched(seconds);
+}
+
+SimTime ComputeModel::quantize_time(double values) const {
+  const config::ComputeSpec& c = *profile_.compute;
+  const double rate = profile_.gpu.memory_bandwidth.bytes_per_s *
+                      c.quantize_efficiency.value_or(c.memory_efficiency);
+  return launched(kQuantizeBytesPerValue * values / rate);
 }
 
 double ComputeModel::attention_rate(const std::vector<config::RatePoint>& curve,
@@ -133,57 +148,107 @@ SimTime ComputeModel::roofline_time(double flops, double bytes, int sms) const {
 }
 
 SimTime ComputeModel::op_time(const workload::Op& op, OpPass pass, int sms, double keys) const {
-  using workload::OpKind;
-  SimTime quantize = SimTime::zero();
-  if (op.kind == OpKind::gemm && op.dtype == Dtype::fp8) {
-    quantize = memory_time(kQuantizeBytesPerValue * quantized_values(op, pass));
-  }
-  return quantize + kernel_time(op, pass, sms, keys);
+  SimTime total = SimTime::zero();
+  for (const KernelTime& kernel : op_kernels(op, pass, sms, keys)) total = total + kernel.time;
+  return total;
 }
 
-SimTime ComputeModel::kernel_time(const workload::Op& op, OpPass pass, int sms, double keys) const {
+std::vector<KernelTime> ComputeModel::op_kernels(const workload::Op& op, OpPass pass, int sms,
+                                                 double keys) const {
+  std::vector<KernelTime> out;
+  if (op.kind == workload::OpKind::gemm && op.dtype == Dtype::fp8) {
+    const double values = quantized_values(op, pass);
+    if (values > 0) out.push_back({"quantize", quantize_time(values)});
+  }
+  main_kernels(op, pass, sms, keys, out);
+  return out;
+}
+
+namespace {
+
+std::string_view pointwise_class(workload::OpKind kind) {
   using workload::OpKind;
-  const auto forward = [&]() -> SimTime {
+  switch (kind) {
+    case OpKind::norm:
+      return "norm";
+    case OpKind::softmax:
+      return "softmax";
+    case OpKind::dropout:
+      return "dropout";
+    case OpKind::permute:
+      return "permute";
+    case OpKind::router:
+      return "router";
+    case OpKind::embedding:
+      return "embedding";
+    case OpKind::loss:
+      return "loss";
+    default:
+      return "elementwise";
+  }
+}
+
+}  // namespace
+
+void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, double keys,
+                                std::vector<KernelTime>& out) const {
+  using workload::OpKind;
+  if (op.kind == OpKind::saved) return;
+  const bool grouped = op.groups > 1 && !op.activation_operands;
+  const std::string_view gemm_class = grouped ? "grouped_gemm" : "gemm";
+  const auto forward = [&]() {
     switch (op.kind) {
       case OpKind::gemm:
-        return gemm_time(pass_shape(op, OpPass::forward), sms);
+        out.push_back({gemm_class, gemm_time(pass_shape(op, OpPass::forward), sms)});
+        return;
       case OpKind::attention:
-        return attention_forward_time(op.forward_flops, keys, sms);
+        out.push_back(
+            {"attention_forward", attention_forward_time(op.forward_flops, keys, sms)});
+        return;
       default:
-        return roofline_time(op.forward_flops, op.forward_bytes, sms);
+        out.push_back({pointwise_class(op.kind),
+                       roofline_time(op.forward_flops, op.forward_bytes, sms)});
+        return;
     }
   };
   switch (pass) {
     case OpPass::forward:
-      return forward();
-    case OpPass::backward_input: {
-      SimTime time = op.recomputed ? forward() : SimTime::zero();
+      forward();
+      return;
+    case OpPass::backward_input:
+      if (op.recomputed) forward();
       switch (op.kind) {
         case OpKind::gemm:
-          return time + gemm_time(pass_shape(op, OpPass::backward_input), sms);
+          out.push_back({gemm_class, gemm_time(pass_shape(op, OpPass::backward_input), sms)});
+          // Both operands of an activation GEMM are inputs: their gradients run here.
+          if (op.activation_operands) {
+            out.push_back({gemm_class, gemm_time(pass_shape(op, OpPass::backward_weight), sms)});
+          }
+          return;
         case OpKind::attention:
-          return time + attention_backward_time(op.forward_flops, keys, sms);
+          out.push_back(
+              {"attention_backward", attention_backward_time(op.forward_flops, keys, sms)});
+          return;
         default: {
           // Element-wise backward: the input gradient moves twice the forward traffic; an op
           // with its own backward FLOPs (router) runs them at the BF16 roofline.
           const double flops = op.backward_input_flops - (op.recomputed ? op.forward_flops : 0);
-          return time +
-                 roofline_time(std::max(0.0, flops), kBackwardBytesFactor * op.forward_bytes, sms);
+          out.push_back({pointwise_class(op.kind),
+                         roofline_time(std::max(0.0, flops),
+                                       kBackwardBytesFactor * op.forward_bytes, sms)});
+          return;
         }
       }
-    }
     case OpPass::backward_weight:
-      switch (op.kind) {
-        case OpKind::gemm:
-          return gemm_time(pass_shape(op, OpPass::backward_weight), sms);
-        case OpKind::attention:
-          return SimTime::zero();  // no weights
-        default:
-          return op.backward_weight_flops > 0 ? roofline_time(op.backward_weight_flops, 0, sms)
-                                              : SimTime::zero();
+      if (op.kind == OpKind::gemm && !op.activation_operands) {
+        out.push_back({"gemm_wgrad", gemm_time(pass_shape(op, OpPass::backward_weight), sms,
+                                               /*weight_gradient=*/true)});
+      } else if (op.kind != OpKind::gemm && op.kind != OpKind::attention &&
+                 op.backward_weight_flops > 0) {
+        out.push_back({pointwise_class(op.kind), roofline_time(op.backward_weight_flops, 0, sms)});
       }
+      return;
   }
-  return SimTime::zero();
 }
 
 }  // namespace clustersim::compute

@@ -33,6 +33,14 @@ namespace clustersim::compute {
 
 enum class OpPass { forward, backward_input, backward_weight };
 
+// One kernel a pass of an op launches, with its class (as profilers group them: "gemm",
+// "gemm_wgrad", "grouped_gemm", "attention_forward", "attention_backward", "quantize", "norm",
+// "elementwise", "softmax", "dropout", "permute", "router", "embedding", "loss").
+struct KernelTime {
+  std::string_view kernel_class;
+  SimTime time;
+};
+
 class ComputeModel {
  public:
   // Loads the profile's measured GEMM files; throws MeasuredFileError for a bad one, and
@@ -43,7 +51,12 @@ class ComputeModel {
   [[nodiscard]] int sm_count() const { return profile_.gpu.sm_count; }
   [[nodiscard]] const GemmModel& gemm() const { return *gemm_; }
 
-  [[nodiscard]] SimTime gemm_time(const GemmShape& shape, int sms) const;
+  // A GEMM on `sms` SMs at the sustained clock; `weight_gradient` applies the profile's W-pass
+  // share.
+  [[nodiscard]] SimTime gemm_time(const GemmShape& shape, int sms,
+                                  bool weight_gradient = false) const;
+  // FP8 quantisation of `values` activations (read BF16, write FP8 and a scale per 128).
+  [[nodiscard]] SimTime quantize_time(double values) const;
   // Attention whose forward pass costs `forward_flops` (causal count) over `keys` keys per query.
   [[nodiscard]] SimTime attention_forward_time(double forward_flops, double keys, int sms) const;
   [[nodiscard]] SimTime attention_backward_time(double forward_flops, double keys, int sms) const;
@@ -54,6 +67,9 @@ class ComputeModel {
 
   // One pass of a workload op; `keys` is the sequence length its attention sees.
   [[nodiscard]] SimTime op_time(const workload::Op& op, OpPass pass, int sms, double keys) const;
+  // The kernels of that pass, in launch order (their times add up to op_time).
+  [[nodiscard]] std::vector<KernelTime> op_kernels(const workload::Op& op, OpPass pass, int sms,
+                                                   double keys) const;
 
   // The measured rate curve at x: log-log interpolation, constant beyond the ends.
   [[nodiscard]] static double interpolate(const std::vector<config::RatePoint>& curve, double x);
@@ -65,9 +81,11 @@ class ComputeModel {
   // The rate of one attention `pass` ("forward" or "backward") from its curve, on `sms` SMs.
   [[nodiscard]] double attention_rate(const std::vector<config::RatePoint>& curve,
                                       std::string_view pass, double keys, int sms) const;
-  // op_time without the FP8 quantisation.
-  [[nodiscard]] SimTime kernel_time(const workload::Op& op, OpPass pass, int sms,
-                                    double keys) const;
+  // The op's own kernels of a pass, without the FP8 quantisation.
+  void main_kernels(const workload::Op& op, OpPass pass, int sms, double keys,
+                    std::vector<KernelTime>& out) const;
+  // sustained clock / the clock the GEMM tables were measured at (1 when either is unknown).
+  [[nodiscard]] double gemm_clock_scale() const;
 
   const config::HardwareProfile& profile_;
   std::vector<MeasuredFile> measured_;

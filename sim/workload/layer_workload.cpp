@@ -41,6 +41,17 @@ class Builder {
     return std::find(options_.recompute_ops.begin(), options_.recompute_ops.end(), op) !=
            options_.recompute_ops.end();
   }
+  // Whether the op named `name` runs its forward again in the backward pass under a list-mode
+  // recompute (full and selective set it in finish() and core_attention()).
+  [[nodiscard]] bool recomputed_by_list(std::string_view name) const {
+    if (options_.recompute != RecomputeMode::ops) return false;
+    if (name == "attn.q_up" || name == "attn.kv_up") return recomputes("mla_up_projection");
+    if (name.ends_with("norm")) return recomputes(norm_name());
+    if (name.ends_with(".swiglu")) return recomputes("swiglu");
+    if (name.ends_with(".gelu") || name.ends_with(".bias_gelu")) return recomputes("gelu");
+    if (name == "moe.router" || name == "moe.topk") return recomputes("moe_gate");
+    return false;
+  }
   // Inputs gathered from a sequence-parallel region are kept split.
   [[nodiscard]] double gathered() const {
     return options_.sequence_parallel ? 1.0 / options_.tp : 1.0;
@@ -73,19 +84,59 @@ class Builder {
     if (keeps_input) {
       op.saved_bytes = m * d(k) * groups * input_bytes.value_or(gemm_input_bytes()) * kept_fraction;
     }
+    mark_recomputed(op);
     ops_.push_back(std::move(op));
   }
 
+  void mark_recomputed(Op& op) const {
+    if (!recomputed_by_list(op.name)) return;
+    op.recomputed = true;
+    op.backward_input_flops += op.forward_flops;
+  }
+
   // An element-wise or normalisation op over `values`; `saved` values of `bytes` kept.
+  // `traffic` is the forward's bytes per value (default: read and write BF16).
   void pointwise(std::string name, OpKind kind, double values, double saved, double bytes,
-                 bool recomputed) {
+                 bool recomputed, double traffic = 2 * kActivationBytes) {
     Op op;
     op.name = std::move(name);
     op.kind = kind;
-    op.forward_bytes = 2 * values * kActivationBytes;
+    op.forward_bytes = values * traffic;
     op.saved_bytes = recomputed ? 0 : saved * bytes;
     op.recomputed = recomputed;
+    if (!recomputed) mark_recomputed(op);
     ops_.push_back(std::move(op));
+  }
+
+  // A tensor the backward pass reads that an op listed elsewhere makes: memory, no kernel.
+  void saved(std::string name, double values, double bytes) {
+    Op op;
+    op.name = std::move(name);
+    op.kind = OpKind::saved;
+    op.saved_bytes = values * bytes;
+    ops_.push_back(std::move(op));
+  }
+
+  // What follows a sublayer's output projection (Megatron's bias-dropout-add): its bias, dropout
+  // and the residual add, one fused kernel or one kernel each. The dropout keeps its mask.
+  void residual(const std::string& prefix) {
+    const double values = sp_tokens_ * d(card_.hidden_size);
+    const double mask = options_.dropout ? values : 0;
+    if (options_.fused_bias_dropout_add) {
+      // Read the output and the residual, write the sum (and the mask).
+      pointwise(prefix + ".bias_dropout_add", OpKind::elementwise, values, mask, kMaskBytes, false,
+                3 * kActivationBytes + (options_.dropout ? kMaskBytes : 0));
+      return;
+    }
+    if (card_.linear_bias) {
+      pointwise(prefix + ".bias", OpKind::elementwise, values, 0, 0, false);
+    }
+    if (options_.dropout) {
+      pointwise(prefix + ".dropout", OpKind::dropout, values, mask, kMaskBytes, false,
+                2 * kActivationBytes + kMaskBytes);
+    }
+    pointwise(prefix + ".residual_add", OpKind::elementwise, values, 0, 0, false,
+              3 * kActivationBytes);
   }
 
   void norm(const std::string& name, double tokens, std::int64_t width) {
@@ -98,7 +149,6 @@ class Builder {
     const config::AttentionSpec& a = card_.attention;
     const int tp = options_.tp;
     const double heads = static_cast<double>(a.heads) / tp;
-    const double h = d(card_.hidden_size);
     const bool norm_recomputed = recomputes(norm_name());
     norm("attn.norm", sp_tokens_, card_.hidden_size);
     // The GEMMs after the norm read its output; with sequence parallelism it is all-gathered,
@@ -127,7 +177,7 @@ class Builder {
       // (then only the decoupled RoPE key, which no up-projection makes, is kept).
       const double qkv = tokens_ * heads * d(qk + qk + a.v_head_dim);
       const double kept = up_recomputed ? tokens_ * a.qk_rope_head_dim : qkv;
-      pointwise("attn.qkv_for_backward", OpKind::elementwise, qkv, kept, kActivationBytes, false);
+      saved("attn.qkv_for_backward", kept, kActivationBytes);
       core_attention(heads, static_cast<double>(qk), a.v_head_dim);
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.v_head_dim),
            1, fp8_ ? kE5m6Bytes : kActivationBytes);
@@ -136,17 +186,13 @@ class Builder {
       gemm("attn.qkv", tokens_, static_cast<std::int64_t>((heads + 2 * kv_heads) * a.head_dim),
            card_.hidden_size, 1, std::nullopt, !norm_recomputed, gathered());
       // Q and K feed QK^T, V feeds the value product.
-      pointwise("attn.qkv_for_backward", OpKind::elementwise,
-                tokens_ * (heads + 2 * kv_heads) * a.head_dim,
-                tokens_ * (heads + 2 * kv_heads) * a.head_dim, kActivationBytes, false);
+      saved("attn.qkv_for_backward", tokens_ * (heads + 2 * kv_heads) * a.head_dim,
+            kActivationBytes);
       core_attention(heads, a.head_dim, a.head_dim);
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.head_dim), 1,
            fp8_ ? kE5m6Bytes : kActivationBytes);
     }
-    if (options_.dropout) {
-      pointwise("attn.dropout", OpKind::elementwise, sp_tokens_ * h, sp_tokens_ * h, kMaskBytes,
-                false);
-    }
+    residual("attn");
   }
 
   void core_attention(double heads, double d_qk, double d_v) {
@@ -155,6 +201,10 @@ class Builder {
     const double queries = d(options_.seq_len) / options_.cp;
     const double keys = d(options_.seq_len);
     const double b = d(options_.micro_batch_size);
+    if (!options_.flash_attention) {
+      unfused_attention(heads, d_qk, d_v, queries, keys);
+      return;
+    }
     const double score_pairs = b * queries * keys / 2 * heads;
     Op op;
     op.name = "attn.core";
@@ -163,17 +213,56 @@ class Builder {
     op.forward_flops = 2 * score_pairs * (d_qk + d_v);
     op.backward_input_flops = 2 * op.forward_flops;  // dQ, dK, dV: twice the forward
     op.recomputed = recomputes("attention");
-    if (options_.flash_attention) {
-      // Flash attention keeps its output and the row log-sum-exp; it recomputes the scores.
-      op.backward_input_flops += op.forward_flops;
-      op.saved_bytes = tokens_ * heads * kLogSumExpBytes;
-    } else if (!op.recomputed) {
-      // Softmax output (BF16), and with dropout its mask and output: 2 + 1 + 2 bytes per score.
-      const double full_scores = b * queries * keys * heads;
-      op.saved_bytes = full_scores * (options_.dropout ? 5 : 2);
-    }
+    // Flash attention keeps its output and the row log-sum-exp; it recomputes the scores.
+    op.backward_input_flops += op.forward_flops;
+    op.saved_bytes = tokens_ * heads * kLogSumExpBytes;
     if (op.recomputed) op.backward_input_flops += op.forward_flops;
     ops_.push_back(std::move(op));
+  }
+
+  // Megatron-LM's attention before flash kernels (Korthikanti et al. 2022 §4.1): S = Q K^T and
+  // O = P V as batched GEMMs over (micro-batch x heads), the full s x s scores (the causal mask
+  // is applied, not skipped), scale + mask + softmax (one fused kernel or three) and dropout on
+  // the probabilities. Kept for the backward pass: the softmax output (2 bytes a score), and
+  // with dropout its mask and output (1 + 2); selective recompute keeps none of them and runs
+  // the whole block again.
+  void unfused_attention(double heads, double d_qk, double d_v, double queries, double keys) {
+    const bool again = recomputes("attention");
+    const int batch = static_cast<int>(d(options_.micro_batch_size) * heads);
+    const double scores = batch * queries * keys;
+    const auto batched = [&](std::string name, double m, double n, double k) {
+      Op op;
+      op.name = std::move(name);
+      op.kind = OpKind::gemm;
+      op.dtype = Dtype::bf16;
+      op.m = static_cast<std::int64_t>(m);
+      op.n = static_cast<std::int64_t>(n);
+      op.k = static_cast<std::int64_t>(k);
+      op.groups = batch;
+      op.activation_operands = true;
+      op.forward_flops = 2 * m * n * k * batch;
+      op.backward_input_flops = 2 * op.forward_flops;  // both operands' gradients
+      op.forward_bytes = (m * k + k * n + m * n) * batch * kActivationBytes;
+      op.recomputed = again;
+      if (again) op.backward_input_flops += op.forward_flops;
+      ops_.push_back(std::move(op));
+    };
+    batched("attn.scores", queries, keys, d_qk);
+    const auto scores_op = [&](std::string name, OpKind kind, double kept_bytes, double traffic) {
+      pointwise(std::move(name), kind, scores, again ? 0 : scores, kept_bytes, again, traffic);
+    };
+    if (options_.fused_softmax) {
+      scores_op("attn.softmax", OpKind::softmax, kActivationBytes, 2 * kActivationBytes);
+    } else {
+      scores_op("attn.scale", OpKind::softmax, 0, 2 * kActivationBytes);
+      scores_op("attn.mask", OpKind::softmax, 0, 2 * kActivationBytes + 1);
+      scores_op("attn.softmax", OpKind::softmax, kActivationBytes, 2 * kActivationBytes);
+    }
+    if (options_.dropout) {
+      scores_op("attn.probs_dropout", OpKind::dropout, kMaskBytes + kActivationBytes,
+                2 * kActivationBytes + kMaskBytes);
+    }
+    batched("attn.context", queries, d_v, keys);
   }
 
   void dense_mlp(const std::string& prefix, std::int64_t intermediate, double tokens,
@@ -189,6 +278,9 @@ class Builder {
       gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("swiglu"));
     } else {
       gemm(prefix + ".up", tokens, f, card_.hidden_size, 1, std::nullopt, input_kept, gathered());
+      if (card_.linear_bias && !options_.fused_bias_activation) {
+        pointwise(prefix + ".bias", OpKind::elementwise, tokens * d(f), 0, 0, false);
+      }
       pointwise(prefix + ".gelu", OpKind::elementwise, tokens * d(f), tokens * d(f),
                 kActivationBytes, false);
       gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("gelu"));
@@ -213,6 +305,9 @@ class Builder {
       router.saved_bytes = recomputes("moe_gate") ? 0 : tokens_ * moe.experts * 4;  // FP32 scores
       router.recomputed = recomputes("moe_gate");
       ops_.push_back(std::move(router));
+      // Top-k selection over the FP32 scores and the normalised gate weights.
+      pointwise("moe.topk", OpKind::router, tokens_ / options_.tp * moe.experts, 0, 0, false,
+                2 * 4.0);
       if (moe.shared_experts > 0) {
         dense_mlp("moe.shared", moe.expert_hidden_size * moe.shared_experts, tokens_,
                   !norm_recomputed);
@@ -227,14 +322,28 @@ class Builder {
       const std::int64_t e = moe.expert_hidden_size;
       const double m = pairs / local_experts;
       const double dispatched_bytes = fp8_ ? kFp8Bytes : kActivationBytes;
+      if (options_.dispatcher != config::MoeDispatcher::deepep) {
+        // The token-expert pairs are gathered into expert order before the all-to-all (read a
+        // token, write each of its copies).
+        pointwise("moe.permute", OpKind::permute, pairs * h, 0, 0, false,
+                  kActivationBytes + kActivationBytes / moe.top_k);
+      }
+      // With FP8, what the first expert GEMM quantises: the rank's own tokens before an FP8
+      // dispatch (once per token, not per copy), or the pairs on arrival.
+      const double quantized = options_.dispatch_dtype == Dtype::fp8 &&
+                                       options_.dispatcher == config::MoeDispatcher::deepep
+                                   ? tokens_ / options_.tp * h
+                                   : pairs * h;
       if (card_.ffn.activation == Activation::swiglu) {
         gemm("moe.experts.gate_up", m, 2 * e, card_.hidden_size, local_experts, dispatched_bytes);
+        ops_.back().forward_quantized_values = quantized;
         pointwise("moe.experts.swiglu", OpKind::elementwise, pairs * d(e) * 2, pairs * d(e) * 2,
                   fp8_ ? kFp8Bytes : kActivationBytes, false);
         gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
              !recomputes("swiglu"));
       } else {
         gemm("moe.experts.up", m, e, card_.hidden_size, local_experts, dispatched_bytes);
+        ops_.back().forward_quantized_values = quantized;
         pointwise("moe.experts.gelu", OpKind::elementwise, pairs * d(e), pairs * d(e),
                   kActivationBytes, false);
         gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
@@ -243,15 +352,19 @@ class Builder {
       // Combine: the gate weights' gradient needs each expert's output, kept in BF16 — unless
       // SwiGLU is recomputed: then the weight is applied to the SwiGLU output on the expert's
       // rank (DeepSeek-V3 recomputes SwiGLU, TR §3.3.3), its gradient comes from the recomputed
-      // output, and the combine is a plain sum that keeps nothing.
+      // output, and the combine is a plain sum that keeps nothing. DeepEP's combine kernel does
+      // the weighted sum itself; the other dispatchers unpermute the pairs and weight them in
+      // a kernel of their own.
       const bool weighted_in_expert = recomputes("swiglu");
-      pointwise("moe.combine", OpKind::elementwise, pairs * h, weighted_in_expert ? 0 : pairs * h,
-                kActivationBytes, false);
+      const double kept = weighted_in_expert ? 0 : pairs * h;
+      if (options_.dispatcher == config::MoeDispatcher::deepep) {
+        saved("moe.combine", kept, kActivationBytes);
+      } else {
+        pointwise("moe.unpermute", OpKind::permute, pairs * h, kept, kActivationBytes, false,
+                  kActivationBytes + kActivationBytes / moe.top_k);
+      }
     }
-    if (options_.dropout) {
-      pointwise("mlp.dropout", OpKind::elementwise, sp_tokens_ * h, sp_tokens_ * h, kMaskBytes,
-                false);
-    }
+    residual("mlp");
   }
 
   LayerWorkload finish(int layer, bool moe) {
@@ -262,8 +375,8 @@ class Builder {
       // Only the layer's input is kept; everything else runs again in the backward pass.
       for (Op& op : ops_) {
         op.saved_bytes = 0;
+        if (!op.recomputed) op.backward_input_flops += op.forward_flops;
         op.recomputed = true;
-        op.backward_input_flops += op.forward_flops;
       }
       ops_.front().saved_bytes = sp_tokens_ * d(card_.hidden_size) * kActivationBytes;
     }
@@ -318,6 +431,14 @@ WorkloadOptions workload_options(const config::Experiment& experiment) {
   options.precision = experiment.training.precision;
   options.recompute = experiment.training.recompute;
   options.recompute_ops = experiment.training.recompute_ops;
+  const config::SoftwareStack& stack = experiment.stack;
+  options.flash_attention = stack.attention != config::AttentionKernel::unfused;
+  options.dropout = experiment.training.dropout > 0;
+  options.fused_softmax = stack.fused_softmax;
+  options.fused_bias_activation = stack.fused_bias_activation;
+  options.fused_bias_dropout_add = stack.fused_bias_dropout_add;
+  options.dispatcher = stack.dispatcher;
+  options.dispatch_dtype = stack.dispatch_dtype;
   return options;
 }
 

@@ -17,6 +17,7 @@
 // inputs in FP8.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,21 @@
 
 namespace clustersim::workload {
 
-enum class OpKind { gemm, attention, norm, elementwise, router, embedding };
+// `saved` is a tensor kept for the backward pass that no kernel of its own makes (it is the output
+// of an op listed elsewhere); it costs memory, not time.
+enum class OpKind {
+  gemm,
+  attention,
+  norm,
+  elementwise,
+  router,
+  embedding,
+  softmax,
+  dropout,
+  permute,
+  loss,
+  saved
+};
 
 struct Op {
   std::string name;  // "attn.q_up", "mlp.down", ...
@@ -41,6 +56,12 @@ struct Op {
   double forward_bytes = 0;          // memory traffic of the forward pass (non-GEMM ops)
   double saved_bytes = 0;            // activations kept for the backward pass
   bool recomputed = false;           // its forward runs again during the backward pass
+  // A GEMM of two activations (unfused attention's Q K^T and P V): both gradient GEMMs are input
+  // gradients, so its W-shaped GEMM runs in the B pass and it has no W pass.
+  bool activation_operands = false;
+  // FP8 activation values quantised before the forward GEMM when that differs from its input
+  // (m x k x groups): routed experts whose tokens arrive quantised by the dispatch.
+  std::optional<double> forward_quantized_values;
 };
 
 struct WorkloadOptions {
@@ -55,6 +76,11 @@ struct WorkloadOptions {
   std::vector<std::string> recompute_ops;  // with RecomputeMode::ops
   bool flash_attention = true;             // scores are not materialised
   bool dropout = false;                    // dropout after attention and FFN (GPT-3 style)
+  bool fused_softmax = true;               // see config::SoftwareStack
+  bool fused_bias_activation = true;
+  bool fused_bias_dropout_add = true;
+  config::MoeDispatcher dispatcher = config::MoeDispatcher::deepep;
+  Dtype dispatch_dtype = Dtype::fp8;
 };
 
 struct LayerWorkload {
