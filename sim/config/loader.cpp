@@ -247,7 +247,8 @@ void check_stack_against_hardware(MapReader& stack, const Experiment& experiment
                             "(compute.attention); use attention: unfused or a profile that has "
                             "them",
                             to_string(kernel), profile));
-  } else if (compute->attention_kernel && *compute->attention_kernel != kernel) {
+  } else if (compute->attention_kernel && *compute->attention_kernel != kernel &&
+             kernel != AttentionKernel::te_fused) {
     stack.error("attention",
                 fmt::format("{} contradicts hardware profile {}, whose attention curves measure "
                             "{}; use attention: {} (or unfused)",

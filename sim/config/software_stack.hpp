@@ -18,9 +18,12 @@ namespace clustersim::config {
 //   unfused   two batched GEMMs around scale / mask / softmax / dropout kernels over the full
 //             s x s score matrix (Megatron-LM until 2022), no causal saving;
 //   flash2, flash3, flash4   FlashAttention (tiles in on-chip memory, causal half computed);
-//   flashmla  DeepSeek's MLA kernels.
-// A flash kernel's rate comes from the hardware profile's attention curves for that kernel.
-enum class AttentionKernel { unfused, flash2, flash3, flash4, flashmla };
+//   flashmla  DeepSeek's MLA kernels;
+//   cudnn     cuDNN's fused attention (SDPA);
+//   te_fused  Transformer Engine's fused attention, which runs cuDNN or FlashAttention,
+//             whichever the GPU has: any of the profile's curves.
+// A fused kernel's rate comes from the hardware profile's attention curves for that kernel.
+enum class AttentionKernel { unfused, flash2, flash3, flash4, flashmla, cudnn, te_fused };
 
 // How MoE tokens reach their experts.
 //   deepep      DeepSeek's kernels: dispatch and combine do the layout, the permutation and
@@ -61,12 +64,14 @@ struct SoftwareStack {
   SimTime kernel_host_overhead = SimTime::zero();
 };
 
-inline constexpr std::array<EnumName<AttentionKernel>, 5> kAttentionKernelNames{
+inline constexpr std::array<EnumName<AttentionKernel>, 7> kAttentionKernelNames{
     {{"unfused", AttentionKernel::unfused},
      {"flash2", AttentionKernel::flash2},
      {"flash3", AttentionKernel::flash3},
      {"flash4", AttentionKernel::flash4},
-     {"flashmla", AttentionKernel::flashmla}}};
+     {"flashmla", AttentionKernel::flashmla},
+     {"cudnn", AttentionKernel::cudnn},
+     {"te_fused", AttentionKernel::te_fused}}};
 inline constexpr std::array<EnumName<MoeDispatcher>, 3> kMoeDispatcherNames{
     {{"deepep", MoeDispatcher::deepep},
      {"all_to_all", MoeDispatcher::all_to_all},
