@@ -276,8 +276,8 @@ ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertP
     received += group.traffic.received_tokens;
     groups.push_back(std::move(group));
   }
-  const double fp8_bytes = spec.hidden * (1.0 + 4.0 / 128.0);
   const double bf16_bytes = spec.hidden * 2.0;
+  const double fp8_bytes = spec.bf16_dispatch ? bf16_bytes : spec.hidden * (1.0 + 4.0 / 128.0);
   ExpertParallelResult result;
   result.nodes = static_cast<int>(groups.front().layout.ranks_of_node.size());
   result.sms_held = spec.low_latency ? 0 : spec.comm_sms;

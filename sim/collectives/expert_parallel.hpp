@@ -41,6 +41,8 @@ struct ExpertParallelSpec {
   // (IBGDA) and free their SMs ("after RDMA messages are issued, all GPU SMs are freed",
   // DeepSeek profile-data notes on decoding).
   int comm_sms = 0;
+  // Dispatch in BF16 (2 bytes a value) instead of FP8 with its scales.
+  bool bf16_dispatch = false;
 };
 
 struct ExpertParallelResult {

@@ -30,6 +30,10 @@ double optimizer_bytes_per_parameter(config::Precision precision) {
 
 struct LayerCost {
   BlockCost block;
+  // Compute time by kernel class on the SMs communication leaves: forward, and backward with
+  // its weight gradients (one micro-batch).
+  std::map<std::string, double> forward_kernels, backward_kernels;
+  double gemm_forward = 0, gemm_backward = 0;  // GEMM time a TP collective can hide behind
   double attention_forward = 0, attention_backward = 0;  // the core attention, all SMs
   double forward = 0, backward_input = 0, weight = 0;
   double forward_shared = 0, backward_input_shared = 0, weight_shared = 0;
@@ -37,53 +41,77 @@ struct LayerCost {
   double forward_flops = 0;
 };
 
+// Seconds of a pass's kernels on `sms` SMs, launched by a host that needs `host_s` per kernel:
+// the GPU waits for the host when the kernels are shorter than that.
+struct PassTimes {
+  double all = 0, shared = 0;
+  int kernels = 0;
+};
+
 LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeModel& model,
-                  int shared_sms, double keys, const config::ModelCard& card) {
+                  int shared_sms, double keys, const config::ModelCard& card, double host_s) {
   LayerCost cost;
   const int all = model.sm_count();
+  using compute::OpPass;
+  std::array<PassTimes, 3> totals{};
   for (const workload::Op& op : layer.ops) {
-    using compute::OpPass;
-    const double forward_all = model.op_time(op, OpPass::forward, all, keys).seconds();
-    const double backward_all = model.op_time(op, OpPass::backward_input, all, keys).seconds();
-    cost.forward += forward_all;
-    cost.backward_input += backward_all;
-    if (op.kind == workload::OpKind::attention) {
-      cost.attention_forward += forward_all;
-      cost.attention_backward += backward_all;
+    std::array<double, 3> shared{};
+    for (const OpPass pass : {OpPass::forward, OpPass::backward_input, OpPass::backward_weight}) {
+      const auto p = static_cast<std::size_t>(pass);
+      for (const compute::KernelTime& k : model.op_kernels(op, pass, all, keys)) {
+        totals[p].all += k.time.seconds();
+        ++totals[p].kernels;
+      }
+      for (const compute::KernelTime& k : model.op_kernels(op, pass, shared_sms, keys)) {
+        const double seconds = k.time.seconds();
+        shared[p] += seconds;
+        auto& by_class = pass == OpPass::forward ? cost.forward_kernels : cost.backward_kernels;
+        by_class[std::string(k.kernel_class)] += seconds;
+        const bool gemm = k.kernel_class.find("gemm") != std::string_view::npos;
+        if (gemm) (pass == OpPass::forward ? cost.gemm_forward : cost.gemm_backward) += seconds;
+      }
+      totals[p].shared += shared[p];
     }
-    cost.weight += model.op_time(op, OpPass::backward_weight, all, keys).seconds();
-    const double forward_shared = model.op_time(op, OpPass::forward, shared_sms, keys).seconds();
-    const double backward_shared =
-        model.op_time(op, OpPass::backward_input, shared_sms, keys).seconds();
-    const double weight_shared =
-        model.op_time(op, OpPass::backward_weight, shared_sms, keys).seconds();
-    cost.forward_shared += forward_shared;
-    cost.backward_input_shared += backward_shared;
-    cost.weight_shared += weight_shared;
-    // The routed experts and the combine's weighted sum run after the dispatch.
-    const bool after_dispatch = op.name.starts_with("moe.experts") || op.name == "moe.combine";
-    (after_dispatch ? cost.block.mlp_forward : cost.block.pre_forward) += forward_shared;
-    (after_dispatch ? cost.block.mlp_backward : cost.block.pre_backward) += backward_shared;
-    (after_dispatch ? cost.block.mlp_weight : cost.block.pre_weight) += weight_shared;
+    if (op.kind == workload::OpKind::attention) {
+      cost.attention_forward += model.op_time(op, OpPass::forward, all, keys).seconds();
+      cost.attention_backward += model.op_time(op, OpPass::backward_input, all, keys).seconds();
+    }
+    // The routed experts run after the dispatch.
+    const bool after_dispatch = op.name.starts_with("moe.experts") || op.name == "moe.unpermute";
+    (after_dispatch ? cost.block.mlp_forward : cost.block.pre_forward) += shared[0];
+    (after_dispatch ? cost.block.mlp_backward : cost.block.pre_backward) += shared[1];
+    (after_dispatch ? cost.block.mlp_weight : cost.block.pre_weight) += shared[2];
     cost.forward_flops += op.forward_flops;
-    if (op.kind == workload::OpKind::gemm) {
+    if (op.kind == workload::OpKind::gemm && !op.activation_operands) {
       const double weights = static_cast<double>(op.n) * static_cast<double>(op.k) * op.groups;
       if (op.name.starts_with("moe.experts")) {
         cost.expert_parameters += weights;
       } else {
         cost.dense_parameters += weights;
       }
-    } else if (op.kind == workload::OpKind::router && card.moe) {
+    } else if (op.kind == workload::OpKind::router && op.forward_flops > 0 && card.moe) {
       cost.dense_parameters += static_cast<double>(card.hidden_size) * card.moe->experts;
     } else if (op.kind == workload::OpKind::embedding) {
       cost.dense_parameters +=
           static_cast<double>(card.hidden_size) * static_cast<double>(card.vocab_size);
     }
   }
+  // A pass whose kernels are shorter than the host needs to launch them takes the host's time.
+  const auto host_bound = [&](const PassTimes& t, double seconds) {
+    return std::max(seconds, t.kernels * host_s);
+  };
+  cost.forward = host_bound(totals[0], totals[0].all);
+  cost.backward_input = host_bound(totals[1], totals[1].all);
+  cost.weight = host_bound(totals[2], totals[2].all);
+  cost.forward_shared = host_bound(totals[0], totals[0].shared);
+  cost.backward_input_shared = host_bound(totals[1], totals[1].shared);
+  cost.weight_shared = host_bound(totals[2], totals[2].shared);
   return cost;
 }
 
 void add(StageCost& stage, const LayerCost& layer) {
+  for (const auto& [name, seconds] : layer.forward_kernels) stage.forward_kernels[name] += seconds;
+  for (const auto& [name, seconds] : layer.backward_kernels) stage.backward_kernels[name] += seconds;
   stage.forward += layer.forward;
   stage.backward_input += layer.backward_input;
   stage.weight += layer.weight;
@@ -287,6 +315,18 @@ class StepSimulation {
     bool layer_like = false;  // a transformer layer, with its TP and CP collectives
   };
 
+  // The TP collectives of one layer's backward: its input gradients' all-reduces, the
+  // sequence-parallel re-gathers unless the stack hides them, and with full recomputation the
+  // recomputed forward's all-reduces again.
+  [[nodiscard]] double tp_backward_layer() const {
+    const bool full = e_.training.recompute == config::RecomputeMode::full;
+    return tp_layer_ + (e_.stack.overlap.sp_gather ? 0 : sp_gather_) + (full ? tp_layer_ : 0);
+  }
+  // What of `tp` seconds of TP communication stays exposed: all of it, or with the stack's TP
+  // overlap what outlasts the GEMMs it hides behind.
+  [[nodiscard]] double tp_exposed(double tp, double gemm) const {
+    return e_.stack.overlap.tp ? std::max(0.0, tp - gemm) : tp;
+  }
   void simulate_communication();
   void cost_blocks();
   [[nodiscard]] std::vector<StageCost> build_stages(const std::vector<int>& split) const;
@@ -298,6 +338,8 @@ class StepSimulation {
   void run_pipeline_schedule();
   void data_parallel_tail();
   void phases();
+  // One layer's times, kernel time by class, and the chunk pair the published figures ask for.
+  void kernel_report();
 
   const config::Experiment& e_;
   const config::ParallelismSpec& p_;
@@ -311,7 +353,8 @@ class StepSimulation {
   fabric::Topology topology_;
   static constexpr int kFirstGpu = 0;  // every replica and group looks the same; use GPU 0's
   double micro_batch_tokens_;
-  double tp_layer_ = 0;  // TP collectives of one layer and pass
+  double tp_layer_ = 0;   // TP collectives of one layer and pass
+  double sp_gather_ = 0;  // sequence parallelism's re-gathers of the W pass, one layer
   double cp_hop_ = 0;    // one ring-attention hop
   PartCost embedding_, head_, mtp_;
   std::vector<PartCost> layers_;
@@ -364,6 +407,7 @@ StepResult StepSimulation::run() && {
   run_pipeline_schedule();
   data_parallel_tail();
   phases();
+  kernel_report();
   config::Experiment placed = e_;
   placed.parallelism.stage_layers = result_.stage_layers;
   result_.memory = workload::estimate_memory(placed);
@@ -384,6 +428,10 @@ void StepSimulation::simulate_communication() {
     ep.experts = card_.moe->experts;
     ep.top_k = card_.moe->top_k;
     ep.comm_sms = p_.comm_sms;
+    ep.bf16_dispatch = e_.stack.dispatch_dtype == Dtype::bf16 ||
+                       e_.training.precision == config::Precision::bf16;
+    // A plain all-to-all sends every token-expert pair to its GPU, with no per-node forwarding.
+    ep.low_latency = e_.stack.dispatcher != config::MoeDispatcher::deepep;
     const int nodes = layout_.nodes_spanned(layout_.ep_group(kFirstGpu));
     ep.max_nodes =
         card_.moe->groups > 1
@@ -401,6 +449,13 @@ void StepSimulation::simulate_communication() {
     tp_layer_ = 2 * collective_time(topology_, collectives::Operation::all_reduce,
                                     collectives::Algorithm::ring, bytes,
                                     layout_.group(kFirstGpu, Dimension::tp), result_.flows);
+    // Sequence parallelism keeps the split input of the QKV and first FFN GEMMs: their weight
+    // gradients all-gather it again (Korthikanti et al. 2022 §4.2.2).
+    if (p_.sequence_parallel) {
+      sp_gather_ = 2 * collective_time(topology_, collectives::Operation::all_gather,
+                                       collectives::Algorithm::ring, bytes,
+                                       layout_.group(kFirstGpu, Dimension::tp), result_.flows);
+    }
   }
   // Context parallelism (ring attention): each layer passes every rank's keys and values around
   // the cp ring, cp - 1 hops forward and twice that backward (keys and values again, then their
@@ -430,7 +485,9 @@ void StepSimulation::simulate_communication() {
 
 void StepSimulation::cost_blocks() {
   const auto part_cost = [&](const workload::LayerWorkload& part) {
-    PartCost out{cost_of(part, model_, shared_sms_, keys_, card_), part.moe, part.ops.size() > 2};
+    PartCost out{cost_of(part, model_, shared_sms_, keys_, card_,
+                         e_.stack.kernel_host_overhead.seconds()),
+                 part.moe, part.ops.size() > 2};
     if (part.moe) {
       out.cost.block.dispatch = result_.ep_dispatch_s;
       out.cost.block.combine = result_.ep_combine_s;
@@ -476,8 +533,8 @@ std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& spli
         stage.ep_backward += ep_backward_layer;
       }
       if (part->layer_like) {
-        stage.tp_forward += tp_layer_;
-        stage.tp_backward += tp_layer_;
+        stage.tp_forward += tp_exposed(tp_layer_, part->cost.gemm_forward);
+        stage.tp_backward += tp_exposed(tp_backward_layer(), part->cost.gemm_backward);
         const double ring = (p_.cp - 1) * cp_hop_;
         stage.cp_forward += std::max(0.0, ring - part->cost.attention_forward);
         stage.cp_backward += std::max(0.0, 2 * ring - part->cost.attention_backward);
@@ -567,6 +624,11 @@ double zero3_seconds(const StageCost& c, Pass pass) {
 SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) const {
   const StageCost& first = stage_cost({where.device, slot.task.chunk});
   double work = lone_seconds(first, slot.task.pass);
+  if (!slot.overlapped && e_.stack.overlap.moe_all_to_all && ep_seconds(first, slot.task.pass) > 0) {
+    // The stack hides the all-to-all behind the slot's other compute (Megatron-Core's EP overlap).
+    const double ep = ep_seconds(first, slot.task.pass);
+    work = std::max(work - ep, ep);
+  }
   double zero3 = zero3_seconds(first, slot.task.pass);
   if (slot.overlapped) {
     const StageCost& second = stage_cost({where.device, slot.overlapped->chunk});
@@ -666,7 +728,9 @@ void StepSimulation::data_parallel_tail() {
       const double reduce = timed(reduction, c.dense_parameters * kGradientBytes, dp_group_) +
                             timed(reduction, c.expert_parameters * kGradientBytes, edp_group_);
       rs += reduce;
-      comm_free = std::max(comm_free, chunk_done[static_cast<std::size_t>(chunk)]) + reduce;
+      // Without the stack's overlap the reduction waits for the device's last slot.
+      const double ready = e_.stack.overlap.dp ? chunk_done[static_cast<std::size_t>(chunk)] : end;
+      comm_free = std::max(comm_free, ready) + reduce;
       if (sharded) {
         ag +=
             timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group_) +
@@ -749,6 +813,74 @@ void StepSimulation::phases() {
   // Pipeline transfers hide behind compute except where a device waits for one; that wait is
   // part of the bubble, so it is not counted twice here.
   result_.exposed_comm_s["pp"] = 0;
+}
+
+void StepSimulation::kernel_report() {
+  // A typical transformer layer: the middle one (an MoE layer in an MoE model).
+  if (!layers_.empty()) {
+    const PartCost& layer = layers_[layers_.size() / 2];
+    const double ep_forward = layer.moe ? result_.ep_dispatch_s + result_.ep_combine_s : 0;
+    const double ep_backward = layer.moe ? 2 * result_.ep_combine_s : 0;
+    result_.layer_forward_s =
+        layer.cost.forward + tp_exposed(tp_layer_, layer.cost.gemm_forward) + ep_forward;
+    result_.layer_backward_s = layer.cost.backward_input + layer.cost.weight +
+                               tp_exposed(tp_backward_layer(), layer.cost.gemm_backward) +
+                               ep_backward;
+  }
+  // Kernel time over the step on the busiest device: each micro-batch runs each of its chunks
+  // forward and backward once.
+  const PipelineSchedule& schedule = result_.schedule;
+  double busiest = -1;
+  for (int device = 0; device < schedule.devices; ++device) {
+    std::map<std::string, double> by_class;
+    double total = 0;
+    for (int chunk = 0; chunk < schedule.chunks_per_device; ++chunk) {
+      const StageCost& c = stage_cost({device, chunk});
+      for (const auto* kernels : {&c.forward_kernels, &c.backward_kernels}) {
+        for (const auto& [name, seconds] : *kernels) {
+          by_class[name] += seconds * result_.micro_batches;
+          total += seconds * result_.micro_batches;
+        }
+      }
+    }
+    if (total > busiest) {
+      busiest = total;
+      result_.kernel_s = std::move(by_class);
+    }
+  }
+  const int pair_layers = e_.published.chunk_pair_layers;
+  if (pair_layers <= 0) return;
+  // DualPipe's chunk pair: `pair_layers` MoE layers forward beside the same backward.
+  StageCost chunk;
+  int taken = 0;
+  for (const PartCost& layer : layers_) {
+    if (taken == pair_layers) break;
+    if (!layer.moe && card_.moe) continue;
+    chunk.blocks.push_back(layer.cost.block);
+    add(chunk, layer.cost);
+    ++taken;
+  }
+  if (taken < pair_layers) {
+    throw std::invalid_argument(fmt::format("a chunk pair of {} MoE layers needs a model with as "
+                                            "many; {} has {}",
+                                            pair_layers, card_.name, taken));
+  }
+  ChunkPair pair;
+  pair.layers = pair_layers;
+  for (const OverlapTask& task : overlapped_slot_timeline(chunk, chunk, true)) {
+    pair.span_s = std::max(pair.span_s, task.start_s + task.seconds);
+    if (task.stream == OverlapTask::compute) pair.compute_s += task.seconds;
+  }
+  for (const auto* kernels : {&chunk.forward_kernels, &chunk.backward_kernels}) {
+    for (const auto& [name, seconds] : *kernels) pair.kernel_s[name] += seconds;
+  }
+  if (card_.moe && p_.ep > 1) {
+    // DeepEP's backward runs a dispatch kernel for the combine's gradient and a combine kernel
+    // for the dispatch's.
+    pair.kernel_s["ep_dispatch"] = pair_layers * (result_.ep_dispatch_s + result_.ep_combine_s);
+    pair.kernel_s["ep_combine"] = pair_layers * 2 * result_.ep_combine_s;
+  }
+  result_.chunk_pair = pair;
 }
 
 }  // namespace

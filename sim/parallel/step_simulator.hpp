@@ -42,6 +42,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,9 @@ struct StageCost {
   double expert_parameters = 0;
   double forward_flops = 0;       // per GPU, for the report
   std::vector<BlockCost> blocks;  // in forward order
+  // Compute seconds by kernel class ("gemm", "quantize", ...) on the SMs communication leaves:
+  // the forward, and the backward with its weight gradients.
+  std::map<std::string, double> forward_kernels, backward_kernels;
 };
 
 // How long DualPipe's overlapped slot takes: the forward of `forward` and the backward of
@@ -120,6 +124,14 @@ struct StepPhases {
   double optimizer = 0;   // opt
 };
 
+// DualPipe's F&B slot of a chunk pair: one stage's forward beside another's backward (with W).
+struct ChunkPair {
+  int layers = 0;
+  double span_s = 0;
+  double compute_s = 0;  // busy time of the compute stream
+  std::map<std::string, double> kernel_s;  // compute by class, and "ep_dispatch" / "ep_combine"
+};
+
 struct StepResult {
   double step_time_s = 0;
   double pipeline_s = 0;                  // the schedule's makespan
@@ -145,6 +157,13 @@ struct StepResult {
   std::uint64_t events = 0;
   std::uint64_t flows = 0;
   fabric::TopologyStats network;  // the cluster's scale-out network, counted (for its cost)
+  // One transformer layer of one micro-batch in a lone slot, with its exposed TP communication:
+  // the forward, and the backward with its weight gradients and recomputation (seconds).
+  double layer_forward_s = 0;
+  double layer_backward_s = 0;
+  // Compute seconds per kernel class over the whole step on the busiest pipeline device.
+  std::map<std::string, double> kernel_s;
+  std::optional<ChunkPair> chunk_pair;  // when the experiment's published figures ask for one
 };
 
 // Throws std::invalid_argument (with the numbers) for a configuration the simulator cannot run;

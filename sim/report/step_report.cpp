@@ -33,11 +33,51 @@ StepFigures step_figures(const config::Experiment& e, const parallel::StepResult
   f.mfu_noncausal = f.tflops_noncausal / peak;
   f.gpu_hours_per_trillion_tokens = r.gpus * step / 3600 * kTrillion / tokens;
   f.days_per_trillion_tokens = step * kTrillion / tokens / kSecondsPerDay;
+  f.tokens_per_s_per_gpu = tokens / step / r.gpus;
   f.gpu_hour_usd = e.cost.gpu_hour_usd ? e.cost.gpu_hour_usd : e.hardware.price.gpu_hour_usd;
   if (e.training.tokens) {
     f.total_gpu_hours = f.gpu_hours_per_trillion_tokens * *e.training.tokens / kTrillion;
   }
   return f;
+}
+
+std::optional<double> simulated_value(const config::Experiment& e, const parallel::StepResult& r,
+                                     std::string_view key) {
+  const StepFigures f = step_figures(e, r);
+  const parallel::StepPhases& p = r.phases;
+  constexpr std::string_view kKernel = "kernel_ms.";
+  if (key.starts_with(kKernel)) {
+    if (!r.chunk_pair) return std::nullopt;
+    const auto it = r.chunk_pair->kernel_s.find(std::string(key.substr(kKernel.size())));
+    if (it == r.chunk_pair->kernel_s.end()) return std::nullopt;
+    return it->second * 1e3;
+  }
+  const std::pair<std::string_view, double> values[] = {
+      {"step_time_s", r.step_time_s},
+      {"1F", p.forward},
+      {"bubble", p.bubble},
+      {"1B", p.backward},
+      {"1W", p.weight},
+      {"1F1B", p.overlapped},
+      {"opt", p.optimizer},
+      {"tflops_causal", f.tflops_causal},
+      {"tflops_noncausal", f.tflops_noncausal},
+      {"mfu_causal", f.mfu_causal},
+      {"mfu_noncausal", f.mfu_noncausal},
+      {"tokens_per_day", f.tokens_per_day},
+      {"gpu_hours_per_trillion_tokens", f.gpu_hours_per_trillion_tokens},
+      {"days_per_trillion_tokens", f.days_per_trillion_tokens},
+      {"tokens_per_s_per_gpu", f.tokens_per_s_per_gpu},
+      // NeMo's model TFLOP/s count causal attention as half the matrix.
+      {"model_tflops_per_gpu", f.tflops_causal},
+      {"layer_forward_ms", r.layer_forward_s * 1e3},
+      {"layer_backward_ms", r.layer_backward_s * 1e3}};
+  for (const auto& [name, value] : values) {
+    if (name == key) return value;
+  }
+  if (r.chunk_pair && key == "chunk_pair_ms") return r.chunk_pair->span_s * 1e3;
+  if (r.chunk_pair && key == "chunk_pair_compute_ms") return r.chunk_pair->compute_s * 1e3;
+  return std::nullopt;
 }
 
 nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult& r, double wall_s,
@@ -122,11 +162,21 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
         {"dp_all_gather", r.dp_all_gather_s},
         {"optimizer", r.optimizer_s}}},
       {"stages", stages},
+      {"tokens_per_s_per_gpu", f.tokens_per_s_per_gpu},
+      {"layer_s", {{"forward", r.layer_forward_s}, {"backward", r.layer_backward_s}}},
+      {"kernel_s", r.kernel_s},
       {"cost", cost},
       {"sim", {{"events", r.events}, {"flows", r.flows}, {"wall_s", wall_s}}}};
+  if (r.chunk_pair) {
+    out["chunk_pair"] = {{"layers", r.chunk_pair->layers},
+                         {"span_s", r.chunk_pair->span_s},
+                         {"compute_s", r.chunk_pair->compute_s},
+                         {"kernel_s", r.chunk_pair->kernel_s}};
+  }
   if (!e.published.values.empty()) {
     nlohmann::json pub{{"source", e.published.source}};
     for (const auto& [key, value] : e.published.values) pub[key] = value;
+    for (const auto& [key, value] : e.published.kernel_ms) pub["kernel_ms"][key] = value;
     out["published"] = pub;
   }
   return out;
@@ -163,6 +213,25 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
   row("GPU-hours per trillion tokens (K)", "gpu_hours_per_trillion_tokens",
       f.gpu_hours_per_trillion_tokens, "{:.1f}", 1e-3);
   row("days per trillion tokens", "days_per_trillion_tokens", f.days_per_trillion_tokens, "{:.2f}");
+  // Rows for the figures only some publications give.
+  const auto extra = [&](std::string_view label, std::string_view key, std::string_view format) {
+    if (!published(e, key)) return;
+    if (const std::optional<double> value = simulated_value(e, r, key)) {
+      row(label, key, *value, format);
+    }
+  };
+  extra("tokens/s per GPU", "tokens_per_s_per_gpu", "{:.0f}");
+  extra("model TFLOP/s per GPU", "model_tflops_per_gpu", "{:.0f}");
+  extra("one layer, forward (ms)", "layer_forward_ms", "{:.2f}");
+  extra("one layer, backward (ms)", "layer_backward_ms", "{:.2f}");
+  extra("chunk pair (ms)", "chunk_pair_ms", "{:.1f}");
+  extra("chunk pair, compute (ms)", "chunk_pair_compute_ms", "{:.1f}");
+  for (const auto& [name, value] : e.published.kernel_ms) {
+    const std::optional<double> sim = simulated_value(e, r, "kernel_ms." + name);
+    out += fmt::format("{:<34} {:>14} {:>14.1f} {:>9}\n", fmt::format("  {} (ms)", name),
+                       sim ? fmt::format("{:.1f}", *sim) : "-", value,
+                       sim ? fmt::format("{:+.1f}%", (*sim / value - 1) * 100) : "");
+  }
   if (!e.published.source.empty()) {
     out += fmt::format("published: {}\n", e.published.source);
     if (modified) {

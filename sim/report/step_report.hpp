@@ -33,6 +33,7 @@ struct StepFigures {
   double days_per_trillion_tokens = 0;
   std::optional<double> gpu_hour_usd;
   std::optional<double> total_gpu_hours;  // for the experiment's token budget
+  double tokens_per_s_per_gpu = 0;
 };
 
 // What the cluster costs to build: the GPUs at the profile's capex assumption, and the scale-out
@@ -49,6 +50,13 @@ struct Capex {
 
 [[nodiscard]] StepFigures step_figures(const config::Experiment& experiment,
                                        const parallel::StepResult& result);
+
+// The simulated counterpart of a published figure: a key of config::kPublishedKeys (in its
+// units: seconds, milliseconds, fractions) or "kernel_ms.<class>"; nullopt when the run has none
+// (a chunk-pair key without a chunk pair, a kernel class the model does not launch).
+[[nodiscard]] std::optional<double> simulated_value(const config::Experiment& experiment,
+                                                    const parallel::StepResult& result,
+                                                    std::string_view key);
 
 [[nodiscard]] nlohmann::json step_json(const config::Experiment& experiment,
                                        const parallel::StepResult& result, double wall_s,
