@@ -56,7 +56,14 @@ struct PlotOptions {
   std::string out;     // SVG; default: the results file with .svg
 };
 
+struct ReproduceOptions {
+  std::string folder = "experiments/validation";
+  int jobs = 1;
+  bool json = false;
+};
+
 int run_experiment(const RunOptions& options);
+int run_reproduce(const ReproduceOptions& options);
 int run_sweep(const SweepOptions& options);
 int run_topo(const FileOptions& options);
 int run_model(const FileOptions& options);

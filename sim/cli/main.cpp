@@ -1,6 +1,7 @@
 // clustersim: predicts step time, memory, MFU and cost of large-model training on GPU clusters.
 // This file only parses the command line; each subcommand lives in commands.cpp.
 
+#include <thread>
 #include <exception>
 #include <iostream>
 
@@ -55,6 +56,17 @@ int main(int argc, char** argv) {
   add_common(*memory_cmd, memory.common);
 
   SweepOptions sweep;
+  ReproduceOptions reproduce;
+  reproduce.jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  CLI::App* reproduce_cmd = app.add_subcommand(
+      "reproduce", "The validation suite: simulate every experiment of a folder against its "
+                   "published figures");
+  reproduce_cmd->add_option("folder", reproduce.folder, "Folder of experiments")
+      ->capture_default_str()
+      ->type_name("DIR");
+  reproduce_cmd->add_option("-j,--jobs", reproduce.jobs, "Experiments simulated in parallel")
+      ->check(CLI::Range(1, 1024));
+  reproduce_cmd->add_flag("--json", reproduce.json, "One JSON object");
   CLI::App* sweep_cmd = app.add_subcommand("sweep", "Run every point of a sweep");
   sweep_cmd->add_option("sweep", sweep.sweep, "Sweep file (YAML)")
       ->required()
@@ -191,6 +203,7 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return run_experiment(run);
     if (*sweep_cmd) return run_sweep(sweep);
+    if (*reproduce_cmd) return run_reproduce(reproduce);
     if (*memory_cmd) return run_memory(memory);
     if (*collective_cmd) return run_collective_command(collective);
     if (*topo_cmd) return run_topo(topo);
