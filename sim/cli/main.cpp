@@ -1,9 +1,9 @@
 // clustersim: predicts step time, memory, MFU and cost of large-model training on GPU clusters.
 // This file only parses the command line; each subcommand lives in commands.cpp.
 
-#include <thread>
 #include <exception>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -58,9 +58,10 @@ int main(int argc, char** argv) {
   SweepOptions sweep;
   ReproduceOptions reproduce;
   reproduce.jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  CLI::App* reproduce_cmd = app.add_subcommand(
-      "reproduce", "The validation suite: simulate every experiment of a folder against its "
-                   "published figures");
+  CLI::App* reproduce_cmd =
+      app.add_subcommand("reproduce",
+                         "The validation suite: simulate every experiment of a folder against its "
+                         "published figures");
   reproduce_cmd->add_option("folder", reproduce.folder, "Folder of experiments")
       ->capture_default_str()
       ->type_name("DIR");
@@ -111,7 +112,8 @@ int main(int argc, char** argv) {
   validate_cmd
       ->add_option("--kind", validate_kind,
                    "Read every file as this kind instead of guessing from folder and keys")
-      ->check(CLI::IsMember({"model", "hardware", "topology", "experiment", "sweep", "cost", "stack"}));
+      ->check(
+          CLI::IsMember({"model", "hardware", "topology", "experiment", "sweep", "cost", "stack"}));
   add_common(*validate_cmd, validate);
 
   CollectiveOptions collective;

@@ -202,12 +202,11 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
         out.push_back({gemm_class, gemm_time(pass_shape(op, OpPass::forward), sms)});
         return;
       case OpKind::attention:
-        out.push_back(
-            {"attention_forward", attention_forward_time(op.forward_flops, keys, sms)});
+        out.push_back({"attention_forward", attention_forward_time(op.forward_flops, keys, sms)});
         return;
       default:
-        out.push_back({pointwise_class(op.kind),
-                       roofline_time(op.forward_flops, op.forward_bytes, sms)});
+        out.push_back(
+            {pointwise_class(op.kind), roofline_time(op.forward_flops, op.forward_bytes, sms)});
         return;
     }
   };
@@ -233,9 +232,9 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
           // Element-wise backward: the input gradient moves twice the forward traffic; an op
           // with its own backward FLOPs (router) runs them at the BF16 roofline.
           const double flops = op.backward_input_flops - (op.recomputed ? op.forward_flops : 0);
-          out.push_back({pointwise_class(op.kind),
-                         roofline_time(std::max(0.0, flops),
-                                       kBackwardBytesFactor * op.forward_bytes, sms)});
+          out.push_back(
+              {pointwise_class(op.kind),
+               roofline_time(std::max(0.0, flops), kBackwardBytesFactor * op.forward_bytes, sms)});
           return;
         }
       }

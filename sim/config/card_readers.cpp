@@ -511,10 +511,12 @@ SoftwareStack read_software_stack(MapReader& reader) {
     overlap->finish();
   }
   if (std::optional<MapReader> moe = reader.optional_section("moe")) {
-    stack.dispatcher = moe->choice<MoeDispatcher>("dispatcher", kMoeDispatcherNames, stack.dispatcher);
+    stack.dispatcher =
+        moe->choice<MoeDispatcher>("dispatcher", kMoeDispatcherNames, stack.dispatcher);
     static constexpr std::array<EnumName<Dtype>, 2> kDispatchDtypes{
         {{"fp8", Dtype::fp8}, {"bf16", Dtype::bf16}}};
-    stack.dispatch_dtype = moe->choice<Dtype>("dispatch_dtype", kDispatchDtypes, stack.dispatch_dtype);
+    stack.dispatch_dtype =
+        moe->choice<Dtype>("dispatch_dtype", kDispatchDtypes, stack.dispatch_dtype);
     stack.routing = moe->choice<MoeRouting>("routing", kMoeRoutingNames, stack.routing);
     stack.capacity_factor =
         moe->optional<double>("capacity_factor", stack.capacity_factor, Bounds::between(0.01, 1e6));

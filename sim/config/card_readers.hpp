@@ -7,8 +7,8 @@
 #include "sim/config/experiment.hpp"
 #include "sim/config/hardware_profile.hpp"
 #include "sim/config/model_card.hpp"
-#include "sim/config/software_stack.hpp"
 #include "sim/config/reader.hpp"
+#include "sim/config/software_stack.hpp"
 #include "sim/config/topology_spec.hpp"
 
 namespace clustersim::config::detail {

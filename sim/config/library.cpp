@@ -83,7 +83,7 @@ std::vector<std::string> split_dotted(std::string_view text) {
 
 bool is_card_reference_key(const std::vector<std::string>& path, std::size_t depth) {
   const std::string& key = path[depth];
-  if (depth == 0) return key == "model" || key == "hardware";
+  if (depth == 0) return key == "model" || key == "hardware" || key == "stack";
   return depth == 1 && path[0] == "cluster" && key == "topology";
 }
 

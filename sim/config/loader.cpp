@@ -293,8 +293,7 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
   const bool model_ok = resolve_reference(tree, "model", "model", CardKind::model, file, library);
   const bool hardware_ok =
       resolve_reference(tree, "hardware", "hardware", CardKind::hardware, file, library);
-  const bool stack_ok =
-      resolve_reference(tree, "stack", "stack", CardKind::stack, file, library);
+  const bool stack_ok = resolve_reference(tree, "stack", "stack", CardKind::stack, file, library);
   bool topology_ok = true;
   if (Node* cluster = tree.find("cluster"); cluster != nullptr && cluster->is_mapping()) {
     topology_ok = resolve_reference(*cluster, "topology", "cluster.topology", CardKind::topology,
@@ -393,7 +392,8 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     f.source = published->required<std::string>("source");
     f.family = published->optional<std::string>("family", "");
     f.assumptions = published->list<std::string>("assumptions");
-    f.chunk_pair_layers = published->optional<int>("chunk_pair_layers", 0, Bounds::between(1, 1000));
+    f.chunk_pair_layers =
+        published->optional<int>("chunk_pair_layers", 0, Bounds::between(1, 1000));
     for (const std::string_view key : kPublishedKeys) {
       if (std::optional<double> value = published->maybe<double>(key, Bounds::positive())) {
         f.values.emplace_back(std::string(key), *value);
@@ -409,8 +409,7 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
       kernels->finish();
     }
     const bool chunk_keys = published->has("chunk_pair_ms") ||
-                            published->has("chunk_pair_compute_ms") ||
-                            published->has("kernel_ms");
+                            published->has("chunk_pair_compute_ms") || published->has("kernel_ms");
     if (chunk_keys && f.chunk_pair_layers == 0) {
       published->missing("chunk_pair_layers", "the MoE layers of each chunk of the pair");
     }

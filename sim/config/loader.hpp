@@ -17,9 +17,9 @@
 #include "sim/config/cost_profile.hpp"
 #include "sim/config/diagnostics.hpp"
 #include "sim/config/experiment.hpp"
-#include "sim/config/software_stack.hpp"
 #include "sim/config/hardware_profile.hpp"
 #include "sim/config/model_card.hpp"
+#include "sim/config/software_stack.hpp"
 #include "sim/config/sweep_spec.hpp"
 #include "sim/config/topology_spec.hpp"
 

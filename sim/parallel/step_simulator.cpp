@@ -111,7 +111,8 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
 
 void add(StageCost& stage, const LayerCost& layer) {
   for (const auto& [name, seconds] : layer.forward_kernels) stage.forward_kernels[name] += seconds;
-  for (const auto& [name, seconds] : layer.backward_kernels) stage.backward_kernels[name] += seconds;
+  for (const auto& [name, seconds] : layer.backward_kernels)
+    stage.backward_kernels[name] += seconds;
   stage.forward += layer.forward;
   stage.backward_input += layer.backward_input;
   stage.weight += layer.weight;
@@ -355,7 +356,7 @@ class StepSimulation {
   double micro_batch_tokens_;
   double tp_layer_ = 0;   // TP collectives of one layer and pass
   double sp_gather_ = 0;  // sequence parallelism's re-gathers of the W pass, one layer
-  double cp_hop_ = 0;    // one ring-attention hop
+  double cp_hop_ = 0;     // one ring-attention hop
   PartCost embedding_, head_, mtp_;
   std::vector<PartCost> layers_;
   std::vector<int> dp_group_;
@@ -428,8 +429,8 @@ void StepSimulation::simulate_communication() {
     ep.experts = card_.moe->experts;
     ep.top_k = card_.moe->top_k;
     ep.comm_sms = p_.comm_sms;
-    ep.bf16_dispatch = e_.stack.dispatch_dtype == Dtype::bf16 ||
-                       e_.training.precision == config::Precision::bf16;
+    ep.bf16_dispatch =
+        e_.stack.dispatch_dtype == Dtype::bf16 || e_.training.precision == config::Precision::bf16;
     // A plain all-to-all sends every token-expert pair to its GPU, with no per-node forwarding.
     ep.low_latency = e_.stack.dispatcher != config::MoeDispatcher::deepep;
     const int nodes = layout_.nodes_spanned(layout_.ep_group(kFirstGpu));
@@ -485,9 +486,9 @@ void StepSimulation::simulate_communication() {
 
 void StepSimulation::cost_blocks() {
   const auto part_cost = [&](const workload::LayerWorkload& part) {
-    PartCost out{cost_of(part, model_, shared_sms_, keys_, card_,
-                         e_.stack.kernel_host_overhead.seconds()),
-                 part.moe, part.ops.size() > 2};
+    PartCost out{
+        cost_of(part, model_, shared_sms_, keys_, card_, e_.stack.kernel_host_overhead.seconds()),
+        part.moe, part.ops.size() > 2};
     if (part.moe) {
       out.cost.block.dispatch = result_.ep_dispatch_s;
       out.cost.block.combine = result_.ep_combine_s;
@@ -624,7 +625,8 @@ double zero3_seconds(const StageCost& c, Pass pass) {
 SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) const {
   const StageCost& first = stage_cost({where.device, slot.task.chunk});
   double work = lone_seconds(first, slot.task.pass);
-  if (!slot.overlapped && e_.stack.overlap.moe_all_to_all && ep_seconds(first, slot.task.pass) > 0) {
+  if (!slot.overlapped && e_.stack.overlap.moe_all_to_all &&
+      ep_seconds(first, slot.task.pass) > 0) {
     // The stack hides the all-to-all behind the slot's other compute (Megatron-Core's EP overlap).
     const double ep = ep_seconds(first, slot.task.pass);
     work = std::max(work - ep, ep);
@@ -861,9 +863,10 @@ void StepSimulation::kernel_report() {
     ++taken;
   }
   if (taken < pair_layers) {
-    throw std::invalid_argument(fmt::format("a chunk pair of {} MoE layers needs a model with as "
-                                            "many; {} has {}",
-                                            pair_layers, card_.name, taken));
+    throw std::invalid_argument(
+        fmt::format("a chunk pair of {} MoE layers needs a model with as "
+                    "many; {} has {}",
+                    pair_layers, card_.name, taken));
   }
   ChunkPair pair;
   pair.layers = pair_layers;

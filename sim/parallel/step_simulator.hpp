@@ -128,7 +128,7 @@ struct StepPhases {
 struct ChunkPair {
   int layers = 0;
   double span_s = 0;
-  double compute_s = 0;  // busy time of the compute stream
+  double compute_s = 0;                    // busy time of the compute stream
   std::map<std::string, double> kernel_s;  // compute by class, and "ep_dispatch" / "ep_combine"
 };
 

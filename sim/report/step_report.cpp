@@ -42,7 +42,7 @@ StepFigures step_figures(const config::Experiment& e, const parallel::StepResult
 }
 
 std::optional<double> simulated_value(const config::Experiment& e, const parallel::StepResult& r,
-                                     std::string_view key) {
+                                      std::string_view key) {
   const StepFigures f = step_figures(e, r);
   const parallel::StepPhases& p = r.phases;
   constexpr std::string_view kKernel = "kernel_ms.";

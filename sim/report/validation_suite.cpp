@@ -146,10 +146,9 @@ std::string validation_text(const std::vector<ValidationRun>& runs) {
   std::string out = fmt::format("{:<18} {:<52} {:<26} {:>11} {:>11} {:>8}\n", "family", "run",
                                 "figure", "simulated", "published", "error");
   for (const Line& line : lines) {
-    out += fmt::format("{:<18} {:<52} {:<26} {:>11.4g} {:>11.4g} {:>+7.1f}%\n",
-                       line.run->family, line.run->name, line.figure->key,
-                       line.figure->simulated, line.figure->published,
-                       line.figure->error() * 100);
+    out += fmt::format("{:<18} {:<52} {:<26} {:>11.4g} {:>11.4g} {:>+7.1f}%\n", line.run->family,
+                       line.run->name, line.figure->key, line.figure->simulated,
+                       line.figure->published, line.figure->error() * 100);
   }
   for (const ValidationRun& run : runs) {
     if (run.status != "ok") {

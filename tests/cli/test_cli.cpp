@@ -251,7 +251,7 @@ TEST(Cli, SweepWritesEveryPointAndResumes) {
   // pp 8 does not fit: a row with its reason, not a failed sweep.
   EXPECT_EQ(lines[1].substr(0, 33), "0,8,200 Gb/s,infeasible,,,,,,,,,,");
   EXPECT_NE(lines[1].find("does not fit"), std::string::npos);
-  EXPECT_EQ(lines[5].substr(0, 19), "4,16,400 Gb/s,ok,15");
+  EXPECT_EQ(lines[5].substr(0, 19), "4,16,400 Gb/s,ok,18");
   // 200 Gb/s NICs slow the step; 800 Gb/s NICs on 400 Gb/s switch ports do not speed it up.
   const auto step = [&](std::size_t row) {
     std::stringstream fields(lines[row]);

@@ -108,9 +108,8 @@ TEST(ShippedCards, MrftExperimentDiffersFromMpftOnlyInTopologyAndName) {
 TEST(ShippedCards, EveryCardInTheLibraryLoads) {
   namespace fs = std::filesystem;
   int loaded = 0;
-  for (const char* folder :
-       {"models", "hardware_profiles", "hardware_profiles/costs", "topologies", "experiments",
-        "experiments/validation", "software_stacks"}) {
+  for (const char* folder : {"models", "hardware_profiles", "hardware_profiles/costs", "topologies",
+                             "experiments", "experiments/validation", "software_stacks"}) {
     for (const fs::directory_entry& entry : fs::directory_iterator(kRoot + "/" + folder)) {
       if (entry.path().extension() != ".yaml") continue;
       const std::string file = entry.path().string();
