@@ -63,6 +63,22 @@ ComputeModel::ComputeModel(const config::HardwareProfile& profile) : profile_(pr
     }
     measured_.push_back(std::move(file));
   }
+  // BF16 and FP16 run on the same tensor-core path at the same rate (every spec sheet gives one
+  // figure for both): a profile that measured only one of them times the other from its table.
+  const auto has = [&](Dtype dtype) {
+    return std::any_of(table.begin(), table.end(),
+                       [&](const MeasuredCase& c) { return c.dtype == dtype; });
+  };
+  for (const auto& [from, to] : {std::pair{Dtype::fp16, Dtype::bf16}, {Dtype::bf16, Dtype::fp16}}) {
+    if (!has(from) || has(to)) continue;
+    const std::size_t cases = table.size();
+    for (std::size_t i = 0; i < cases; ++i) {
+      if (table[i].dtype != from) continue;
+      MeasuredCase twin = table[i];
+      twin.dtype = to;
+      table.push_back(twin);
+    }
+  }
   gemm_ = std::make_unique<GemmModel>(profile, table);
 }
 

@@ -17,7 +17,8 @@
 //   an FP8 GEMM first quantises its activation operands online (TR §3.3.2): a memory-bound pass
 //     of 3 bytes per value (read BF16, write FP8 and a scale per 128) over the forward input, the
 //     B pass's output gradient, and for W both again along the other axis.
-// Each kernel also pays the profile's launch latency.
+// Each kernel also pays the profile's launch latency. BF16 GEMMs use the FP16 table where the
+// profile measured only FP16 (and the reverse): the two share the tensor-core rate.
 
 #include <memory>
 #include <string>
