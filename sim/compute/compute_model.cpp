@@ -250,7 +250,9 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
           const double flops = op.backward_input_flops - (op.recomputed ? op.forward_flops : 0);
           out.push_back(
               {pointwise_class(op.kind),
-               roofline_time(std::max(0.0, flops), kBackwardBytesFactor * op.forward_bytes, sms)});
+               roofline_time(std::max(0.0, flops),
+                             op.backward_bytes.value_or(kBackwardBytesFactor * op.forward_bytes),
+                             sms)});
           return;
         }
       }

@@ -108,6 +108,12 @@ class Builder {
     ops_.push_back(std::move(op));
   }
 
+  // The backward traffic of the op just added: `per_value` bytes for each of its values (what
+  // its input-gradient kernel reads and writes).
+  void backward_traffic(double values, double per_value) {
+    ops_.back().backward_bytes = values * per_value;
+  }
+
   // A tensor the backward pass reads that an op listed elsewhere makes: memory, no kernel.
   void saved(std::string name, double values, double bytes) {
     Op op;
@@ -126,23 +132,31 @@ class Builder {
       // Read the output and the residual, write the sum (and the mask).
       pointwise(prefix + ".bias_dropout_add", OpKind::elementwise, values, mask, kMaskBytes, false,
                 3 * kActivationBytes + (options_.dropout ? kMaskBytes : 0));
+      // Backward: the dropout's mask applied to the gradient (read it and the mask, write), and
+      // the residual stream's two gradients summed (read two, write one).
+      backward_traffic(values, (options_.dropout ? 2 * kActivationBytes + kMaskBytes : 0) +
+                                   3 * kActivationBytes);
       return;
     }
     if (card_.linear_bias) {
       pointwise(prefix + ".bias", OpKind::elementwise, values, 0, 0, false);
+      backward_traffic(values, kActivationBytes);  // the bias gradient reads the output's
     }
     if (options_.dropout) {
       pointwise(prefix + ".dropout", OpKind::dropout, values, mask, kMaskBytes, false,
                 2 * kActivationBytes + kMaskBytes);
+      backward_traffic(values, 2 * kActivationBytes + kMaskBytes);
     }
     pointwise(prefix + ".residual_add", OpKind::elementwise, values, 0, 0, false,
               3 * kActivationBytes);
+    backward_traffic(values, 3 * kActivationBytes);
   }
 
   void norm(const std::string& name, double tokens, std::int64_t width) {
     // The norm's input is kept (it is the residual stream); its output is what the following
     // GEMM keeps, unless the norm is recomputed in the backward pass.
     pointwise(name, OpKind::norm, tokens * d(width), tokens * d(width), kActivationBytes, false);
+    backward_traffic(tokens * d(width), 3 * kActivationBytes);  // read x and dy, write dx
   }
 
   void attention_block() {
@@ -251,18 +265,38 @@ class Builder {
     const auto scores_op = [&](std::string name, OpKind kind, double kept_bytes, double traffic) {
       pointwise(std::move(name), kind, scores, again ? 0 : scores, kept_bytes, again, traffic);
     };
+    // Softmax backward reads its output and the gradient and writes one; dropout's reads the
+    // gradient and the mask and writes one.
     if (options_.fused_softmax) {
       scores_op("attn.softmax", OpKind::softmax, kActivationBytes, 2 * kActivationBytes);
+      backward_traffic(scores, 3 * kActivationBytes);
     } else {
       scores_op("attn.scale", OpKind::softmax, 0, 2 * kActivationBytes);
       scores_op("attn.mask", OpKind::softmax, 0, 2 * kActivationBytes + 1);
       scores_op("attn.softmax", OpKind::softmax, kActivationBytes, 2 * kActivationBytes);
+      backward_traffic(scores, 3 * kActivationBytes);
     }
     if (options_.dropout) {
       scores_op("attn.probs_dropout", OpKind::dropout, kMaskBytes + kActivationBytes,
                 2 * kActivationBytes + kMaskBytes);
+      backward_traffic(scores, 2 * kActivationBytes + kMaskBytes);
     }
     batched("attn.context", queries, d_v, keys);
+  }
+
+  // SwiGLU over `values` inputs (both halves): forward reads them and writes half as many
+  // (3 bytes a value in BF16), backward reads them and the output's gradient and writes their
+  // gradients (5 bytes a value). Both halves are kept (in FP8 in FP8 training).
+  void swiglu(const std::string& name, double values) {
+    pointwise(name, OpKind::elementwise, values, values, fp8_ ? kFp8Bytes : kActivationBytes,
+              false, 1.5 * kActivationBytes);
+    backward_traffic(values, 2.5 * kActivationBytes);
+  }
+
+  // GeLU (with the bias when fused): backward reads the input and the gradient, writes one.
+  void gelu(const std::string& name, double values) {
+    pointwise(name, OpKind::elementwise, values, values, kActivationBytes, false);
+    backward_traffic(values, 3 * kActivationBytes);
   }
 
   void dense_mlp(const std::string& prefix, std::int64_t intermediate, double tokens,
@@ -273,16 +307,14 @@ class Builder {
            gathered());
       // SwiGLU reads both halves in backward (kept in FP8 in FP8 training); its output feeds the
       // down projection unless SwiGLU is recomputed.
-      pointwise(prefix + ".swiglu", OpKind::elementwise, tokens * d(f) * 2, tokens * d(f) * 2,
-                fp8_ ? kFp8Bytes : kActivationBytes, false);
+      swiglu(prefix + ".swiglu", tokens * d(f) * 2);
       gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("swiglu"));
     } else {
       gemm(prefix + ".up", tokens, f, card_.hidden_size, 1, std::nullopt, input_kept, gathered());
       if (card_.linear_bias && !options_.fused_bias_activation) {
         pointwise(prefix + ".bias", OpKind::elementwise, tokens * d(f), 0, 0, false);
       }
-      pointwise(prefix + ".gelu", OpKind::elementwise, tokens * d(f), tokens * d(f),
-                kActivationBytes, false);
+      gelu(prefix + ".gelu", tokens * d(f));
       gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("gelu"));
     }
   }
@@ -337,15 +369,13 @@ class Builder {
       if (card_.ffn.activation == Activation::swiglu) {
         gemm("moe.experts.gate_up", m, 2 * e, card_.hidden_size, local_experts, dispatched_bytes);
         ops_.back().forward_quantized_values = quantized;
-        pointwise("moe.experts.swiglu", OpKind::elementwise, pairs * d(e) * 2, pairs * d(e) * 2,
-                  fp8_ ? kFp8Bytes : kActivationBytes, false);
+        swiglu("moe.experts.swiglu", pairs * d(e) * 2);
         gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
              !recomputes("swiglu"));
       } else {
         gemm("moe.experts.up", m, e, card_.hidden_size, local_experts, dispatched_bytes);
         ops_.back().forward_quantized_values = quantized;
-        pointwise("moe.experts.gelu", OpKind::elementwise, pairs * d(e), pairs * d(e),
-                  kActivationBytes, false);
+        gelu("moe.experts.gelu", pairs * d(e));
         gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
              !recomputes("gelu"));
       }

@@ -54,6 +54,7 @@ struct Op {
   double backward_input_flops = 0;   // B
   double backward_weight_flops = 0;  // W
   double forward_bytes = 0;          // memory traffic of the forward pass (non-GEMM ops)
+  std::optional<double> backward_bytes;  // of its input-gradient pass; absent: twice the forward
   double saved_bytes = 0;            // activations kept for the backward pass
   bool recomputed = false;           // its forward runs again during the backward pass
   // A GEMM of two activations (unfused attention's Q K^T and P V): both gradient GEMMs are input
