@@ -58,6 +58,10 @@ struct TrainingSpec {
   std::vector<std::string> recompute_ops;  // when recompute is a list of op names
   std::optional<double> tokens;            // training budget
   double dropout = 0;  // probability of the attention and hidden dropouts (0: no dropout kernels)
+  // MoE routing skew (see sim/workload/moe_routing.hpp): a Zipf exponent of expert popularity,
+  // or a measured histogram of tokens per expert (one EP group, one micro-batch).
+  double moe_zipf = 0;
+  std::vector<double> moe_histogram;
   // Memory the framework takes beyond the model: CUDA context and caching-allocator slack.
   DataSize memory_overhead{3.0 * 1024 * 1024 * 1024};
   [[nodiscard]] std::int64_t micro_batches(const ParallelismSpec& p) const {

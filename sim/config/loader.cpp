@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <numeric>
 #include <set>
 
@@ -218,6 +219,27 @@ void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& trainin
                       micro_batches, p.pp));
     }
   }
+  if (!t.moe_histogram.empty()) {
+    const Node* routing = training.raw("moe_routing");
+    MapReader histogram(*routing, "training.moe_routing", training.diagnostics());
+    const double sum = std::accumulate(t.moe_histogram.begin(), t.moe_histogram.end(), 0.0);
+    const double tokens = model.moe
+                              ? static_cast<double>(p.ep) * p.micro_batch_size *
+                                    static_cast<double>(t.seq_len) / p.cp / p.tp * model.moe->top_k
+                              : 0;
+    if (!model.moe) {
+      histogram.error("histogram", fmt::format("model \"{}\" has no experts", model.name));
+    } else if (t.moe_histogram.size() != static_cast<std::size_t>(model.moe->experts)) {
+      histogram.error("histogram", fmt::format("has {} entries, but the model has {} experts",
+                                               t.moe_histogram.size(), model.moe->experts));
+    } else if (std::abs(sum - tokens) > 0.5) {
+      histogram.error("histogram",
+                      fmt::format("sums to {} tokens, but one micro-batch of an EP group routes "
+                                  "ep x micro_batch_size x seq_len / (cp x tp) x top_k = {}",
+                                  sum, tokens));
+    }
+    histogram.allow("histogram");
+  }
   if (t.seq_len > model.max_seq_len) {
     training.infeasible("seq_len", fmt::format("{} exceeds the model's max_seq_len of {}",
                                                t.seq_len, model.max_seq_len));
@@ -380,6 +402,14 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     t.memory_overhead =
         training.optional<DataSize>("memory_overhead", t.memory_overhead, Bounds::non_negative());
     t.dropout = training.optional<double>("dropout", 0.0, Bounds{0.0, false, 1.0});
+    if (std::optional<MapReader> routing = training.optional_section("moe_routing")) {
+      t.moe_zipf = routing->optional<double>("zipf", 0.0, Bounds::between(0, 10));
+      t.moe_histogram = routing->list<double>("histogram", Bounds::non_negative());
+      if (routing->has("zipf") && routing->has("histogram")) {
+        routing->error("histogram", "give either zipf or histogram, not both");
+      }
+      routing->finish();
+    }
     if (t.dropout >= 1) training.error("dropout", "a dropout probability must be below 1");
   }
   if (std::optional<MapReader> cost = root.optional_section("cost")) {

@@ -433,6 +433,7 @@ void StepSimulation::simulate_communication() {
         e_.stack.dispatch_dtype == Dtype::bf16 || e_.training.precision == config::Precision::bf16;
     // A plain all-to-all sends every token-expert pair to its GPU, with no per-node forwarding.
     ep.low_latency = e_.stack.dispatcher != config::MoeDispatcher::deepep;
+    ep.imbalance = e_.training.moe_zipf;
     const int nodes = layout_.nodes_spanned(layout_.ep_group(kFirstGpu));
     ep.max_nodes =
         card_.moe->groups > 1

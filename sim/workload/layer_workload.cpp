@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "sim/workload/model_stats.hpp"
+#include "sim/workload/moe_routing.hpp"
 
 namespace clustersim::workload {
 namespace {
@@ -288,8 +289,8 @@ class Builder {
   // (3 bytes a value in BF16), backward reads them and the output's gradient and writes their
   // gradients (5 bytes a value). Both halves are kept (in FP8 in FP8 training).
   void swiglu(const std::string& name, double values) {
-    pointwise(name, OpKind::elementwise, values, values, fp8_ ? kFp8Bytes : kActivationBytes,
-              false, 1.5 * kActivationBytes);
+    pointwise(name, OpKind::elementwise, values, values, fp8_ ? kFp8Bytes : kActivationBytes, false,
+              1.5 * kActivationBytes);
     backward_traffic(values, 2.5 * kActivationBytes);
   }
 
@@ -350,9 +351,11 @@ class Builder {
       // layer splits them, as sequence parallelism does, before the dispatch), so the experts are
       // not computed tp times over.
       const int local_experts = std::max(1, moe.experts / options_.ep);
-      const double pairs = tokens_ / options_.tp * moe.top_k;
+      const double pairs = tokens_ / options_.tp * moe.top_k;  // the rank's own tokens' pairs
       const std::int64_t e = moe.expert_hidden_size;
-      const double m = pairs / local_experts;
+      // The pairs this rank's experts compute: the busiest rank's, which sets the pace.
+      const double expert_pairs = pairs * options_.expert_load_factor;
+      const double m = expert_pairs / local_experts;
       const double dispatched_bytes = fp8_ ? kFp8Bytes : kActivationBytes;
       if (options_.dispatcher != config::MoeDispatcher::deepep) {
         // The token-expert pairs are gathered into expert order before the all-to-all (read a
@@ -369,13 +372,13 @@ class Builder {
       if (card_.ffn.activation == Activation::swiglu) {
         gemm("moe.experts.gate_up", m, 2 * e, card_.hidden_size, local_experts, dispatched_bytes);
         ops_.back().forward_quantized_values = quantized;
-        swiglu("moe.experts.swiglu", pairs * d(e) * 2);
+        swiglu("moe.experts.swiglu", expert_pairs * d(e) * 2);
         gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
              !recomputes("swiglu"));
       } else {
         gemm("moe.experts.up", m, e, card_.hidden_size, local_experts, dispatched_bytes);
         ops_.back().forward_quantized_values = quantized;
-        gelu("moe.experts.gelu", pairs * d(e));
+        gelu("moe.experts.gelu", expert_pairs * d(e));
         gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
              !recomputes("gelu"));
       }
@@ -469,6 +472,16 @@ WorkloadOptions workload_options(const config::Experiment& experiment) {
   options.fused_bias_dropout_add = stack.fused_bias_dropout_add;
   options.dispatcher = stack.dispatcher;
   options.dispatch_dtype = stack.dispatch_dtype;
+  if (experiment.model.moe) {
+    ExpertLoadSpec load;
+    load.experts = experiment.model.moe->experts;
+    load.ep = experiment.parallelism.ep;
+    load.zipf = experiment.training.moe_zipf;
+    load.histogram = experiment.training.moe_histogram;
+    load.capacity = stack.routing == config::MoeRouting::capacity;
+    load.capacity_factor = stack.capacity_factor;
+    options.expert_load_factor = expert_load(load).load_factor;
+  }
   return options;
 }
 

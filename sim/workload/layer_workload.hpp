@@ -51,12 +51,12 @@ struct Op {
   std::int64_t m = 0, n = 0, k = 0;
   int groups = 1;
   double forward_flops = 0;
-  double backward_input_flops = 0;   // B
-  double backward_weight_flops = 0;  // W
-  double forward_bytes = 0;          // memory traffic of the forward pass (non-GEMM ops)
+  double backward_input_flops = 0;       // B
+  double backward_weight_flops = 0;      // W
+  double forward_bytes = 0;              // memory traffic of the forward pass (non-GEMM ops)
   std::optional<double> backward_bytes;  // of its input-gradient pass; absent: twice the forward
-  double saved_bytes = 0;            // activations kept for the backward pass
-  bool recomputed = false;           // its forward runs again during the backward pass
+  double saved_bytes = 0;                // activations kept for the backward pass
+  bool recomputed = false;               // its forward runs again during the backward pass
   // A GEMM of two activations (unfused attention's Q K^T and P V): both gradient GEMMs are input
   // gradients, so its W-shaped GEMM runs in the B pass and it has no W pass.
   bool activation_operands = false;
@@ -82,6 +82,9 @@ struct WorkloadOptions {
   bool fused_bias_dropout_add = true;
   config::MoeDispatcher dispatcher = config::MoeDispatcher::deepep;
   Dtype dispatch_dtype = Dtype::fp8;
+  // The busiest EP rank's token-expert pairs over the mean (sim/workload/moe_routing.hpp): its
+  // experts set the layer's pace.
+  double expert_load_factor = 1;
 };
 
 struct LayerWorkload {

@@ -69,8 +69,7 @@ TEST(Fidelity, SavedTensorsAndDeepEpCombineLaunchNoKernel) {
   EXPECT_GT(op_named(layer, "attn.qkv_for_backward").saved_bytes, 0);  // kept, not launched
   EXPECT_EQ(find(layer, "moe.permute"), nullptr);
   // The plain all-to-all dispatcher permutes and unpermutes (with the weighted sum) itself.
-  const config::Experiment a2a =
-      load("dsv3_2048xh800_mpft", {"stack.moe.dispatcher=all_to_all"});
+  const config::Experiment a2a = load("dsv3_2048xh800_mpft", {"stack.moe.dispatcher=all_to_all"});
   const workload::LayerWorkload plain =
       workload::layer_workload(a2a.model, 10, workload::workload_options(a2a));
   EXPECT_NE(find(plain, "moe.permute"), nullptr);
@@ -125,9 +124,9 @@ TEST(Fidelity, UnfusedAttentionComputesTheWholeScoreMatrix) {
 TEST(Fidelity, FullRecomputeRepeatsTheTensorParallelAllReduces) {
   const StepResult selective = simulate_step(load("validation/korthikanti22_22b_seqpar_selective",
                                                   {"parallelism.sequence_parallel=false"}));
-  const StepResult full = simulate_step(load("validation/korthikanti22_22b_seqpar_selective",
-                                             {"parallelism.sequence_parallel=false",
-                                              "training.recompute=full"}));
+  const StepResult full =
+      simulate_step(load("validation/korthikanti22_22b_seqpar_selective",
+                         {"parallelism.sequence_parallel=false", "training.recompute=full"}));
   const StageCost& s = selective.stages.at(0);
   const StageCost& f = full.stages.at(0);
   EXPECT_NEAR(s.tp_backward, s.tp_forward, 1e-12);
@@ -148,7 +147,8 @@ TEST(Fidelity, StackOverlapHidesTensorParallelCommunication) {
 
 TEST(Fidelity, GradientReductionAfterTheFlushIsExposed) {
   const auto step = [](bool overlap) {
-    return simulate_step(load("dsv3_2048xh800_mpft", {fmt::format("stack.overlap.dp={}", overlap)}));
+    return simulate_step(
+        load("dsv3_2048xh800_mpft", {fmt::format("stack.overlap.dp={}", overlap)}));
   };
   const StepResult hidden = step(true);
   const StepResult flushed = step(false);
@@ -165,7 +165,8 @@ TEST(Fidelity, HostOverheadBoundsShortKernels) {
   EXPECT_DOUBLE_EQ(layer("0 us"), layer("1 us"));  // a 22B layer's kernels outlast 1 us
   // With a host slower than every kernel, the forward takes one host time per kernel.
   const config::Experiment e = load("validation/korthikanti22_22b_seqpar_selective");
-  const workload::LayerWorkload w = workload::layer_workload(e.model, 24, workload::workload_options(e));
+  const workload::LayerWorkload w =
+      workload::layer_workload(e.model, 24, workload::workload_options(e));
   const compute::ComputeModel model(e.hardware);
   std::size_t kernels = 0;
   for (const workload::Op& op : w.ops) {

@@ -24,9 +24,8 @@ ValidationRun run_of(const std::string& family, std::vector<ValidationFigure> fi
 }
 
 TEST(ValidationSuite, SummariesArePerFamilyThenOverall) {
-  const std::vector<ValidationRun> runs{
-      run_of("a", {{"step_time_s", 1.0, 1.1}, {"1F", 2.0, 1.0}}),
-      run_of("a", {{"step_time_s", 1.0, 1.0}}), run_of("b", {})};
+  const std::vector<ValidationRun> runs{run_of("a", {{"step_time_s", 1.0, 1.1}, {"1F", 2.0, 1.0}}),
+                                        run_of("a", {{"step_time_s", 1.0, 1.0}}), run_of("b", {})};
   const std::vector<ErrorSummary> s = summarise(runs);
   ASSERT_EQ(s.size(), 3u);
   EXPECT_EQ(s[0].family, "a");
