@@ -528,6 +528,8 @@ std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& spli
     first_layer += split[s];
     for (const PartCost* part : parts) {
       stage.blocks.push_back(part->cost.block);
+      stage.block_parameters.emplace_back(part->cost.dense_parameters,
+                                          part->cost.expert_parameters);
       add(stage, part->cost);
       if (part->moe) {
         stage.moe = true;
@@ -563,17 +565,19 @@ double StepSimulation::timed(collectives::Operation op, double bytes,
 }
 
 void StepSimulation::add_zero3_traffic() {
-  // ZeRO-3 shards the parameters too: every chunk gathers its BF16 parameters before its forward
-  // and again before its backward, and reduce-scatters its FP32 gradients after it, for every
-  // micro-batch. The frameworks prefetch the gathers, so they overlap the compute.
+  // ZeRO-3 shards the parameters too: every block (layer, embedding, head) gathers its BF16
+  // parameters before its forward and again before its backward, and reduce-scatters its FP32
+  // gradients after it, for every micro-batch: one collective per block and kind, each paying
+  // its own latency. With the stack's DP overlap the frameworks prefetch them beside the compute.
   for (StageCost& c : result_.stages) {
-    const double gather =
-        timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group_) +
-        timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group_);
-    const double scatter = timed(collectives::Operation::reduce_scatter,
-                                 c.dense_parameters * kGradientBytes, dp_group_) +
-                           timed(collectives::Operation::reduce_scatter,
-                                 c.expert_parameters * kGradientBytes, edp_group_);
+    double gather = 0, scatter = 0;
+    for (const auto& [dense, experts] : c.block_parameters) {
+      gather += timed(collectives::Operation::all_gather, dense * kBf16Bytes, dp_group_) +
+                timed(collectives::Operation::all_gather, experts * kBf16Bytes, edp_group_);
+      scatter +=
+          timed(collectives::Operation::reduce_scatter, dense * kGradientBytes, dp_group_) +
+          timed(collectives::Operation::reduce_scatter, experts * kGradientBytes, edp_group_);
+    }
     c.zero3_forward = gather;
     c.zero3_backward = gather + scatter;
   }
@@ -652,9 +656,10 @@ SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) 
       work = lone_seconds(first, a) + lone_seconds(second, b);
     }
   }
-  // ZeRO-3's parameter traffic runs beside the slot's work; the slot lasts as long as the longer.
   if (p_.zero < 3) zero3 = 0;
-  return SimTime::from_computed_seconds(std::max(work, zero3));
+  // Overlapped, the slot lasts as long as the longer of the two; otherwise the gathers and
+  // reductions wait for the compute and the compute for them.
+  return SimTime::from_computed_seconds(e_.stack.overlap.dp ? std::max(work, zero3) : work + zero3);
 }
 
 void StepSimulation::run_pipeline_schedule() {

@@ -83,6 +83,9 @@ struct StageCost {
   double tp_backward = 0;
   double cp_forward = 0;  // ring-attention traffic the attention does not hide
   double cp_backward = 0;
+  // Parameters of each block (dense, expert), per GPU: ZeRO-3 gathers and reduces them block by
+  // block.
+  std::vector<std::pair<double, double>> block_parameters;
   double zero3_forward = 0;     // ZeRO-3 parameter gathers, overlapping the compute
   double zero3_backward = 0;    // gathers and the gradient reduce-scatter
   double dense_parameters = 0;  // per GPU

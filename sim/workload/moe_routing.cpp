@@ -46,7 +46,8 @@ ExpertLoad expert_load(const ExpertLoadSpec& spec) {
   }
   kept = std::accumulate(load.begin(), load.end(), 0.0);
   out.dropped = 1 - kept / total;
-  const std::size_t per_rank = std::max<std::size_t>(1, experts / static_cast<std::size_t>(spec.ep));
+  const std::size_t per_rank =
+      std::max<std::size_t>(1, experts / static_cast<std::size_t>(spec.ep));
   double busiest = 0;
   for (std::size_t first = 0; first < experts; first += per_rank) {
     const auto end = static_cast<std::ptrdiff_t>(std::min(first + per_rank, experts));
@@ -54,7 +55,8 @@ ExpertLoad expert_load(const ExpertLoadSpec& spec) {
                                                 load.begin() + end, 0.0));
   }
   // Against the mean rank of the routed (not dropped) pairs of a balanced layer.
-  out.load_factor = busiest / (total / static_cast<double>(experts) * static_cast<double>(per_rank));
+  out.load_factor =
+      busiest / (total / static_cast<double>(experts) * static_cast<double>(per_rank));
   return out;
 }
 

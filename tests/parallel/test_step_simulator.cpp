@@ -158,6 +158,30 @@ TEST(StepSimulator, ZeroThreeTradesMemoryForTrafficEveryMicroBatch) {
   EXPECT_GT(one.dp_reduce_scatter_s, 0);
 }
 
+TEST(StepSimulator, ZeroThreeGathersBlockByBlockAndOverlapsOnlyWhenTheStackDoes) {
+  std::vector<std::string> overrides{"parallelism.stage_layers=auto",
+                                     "model=gpt3_175b",
+                                     "cluster.nodes=64",
+                                     "parallelism.pp=8",
+                                     "parallelism.ep=1",
+                                     "parallelism.tp=8",
+                                     "parallelism.zero=3",
+                                     "parallelism.schedule=1f1b",
+                                     "training.global_batch_size=256",
+                                     "training.seq_len=2048",
+                                     "training.precision=bf16"};
+  const StepResult hidden = simulate_step(load("dsv3_2048xh800_mpft", overrides));
+  overrides.emplace_back("stack.overlap.dp=false");
+  const StepResult serial = simulate_step(load("dsv3_2048xh800_mpft", overrides));
+  EXPECT_GT(serial.step_time_s, hidden.step_time_s);
+  // A middle stage of 12 layers: one gather per layer, so as many parameter blocks as layers.
+  const StageCost& stage = hidden.stages.at(3);
+  EXPECT_EQ(stage.block_parameters.size(), 12u);
+  EXPECT_GT(stage.zero3_forward, 0);
+  EXPECT_NEAR(stage.zero3_backward - stage.zero3_forward,
+              serial.stages.at(3).zero3_backward - serial.stages.at(3).zero3_forward, 1e-12);
+}
+
 TEST(StepSimulator, RingAttentionHidesBehindLongSequencesOnly) {
   // LLaMA-3.1 405B with cp 8: the keys and values a rank passes grow with s / cp, the attention
   // with s^2 / cp, so the ring is exposed at 4K tokens and nearly hidden at 32K.

@@ -42,8 +42,7 @@ TEST(ExpertLoad, ZipfSkewGrowsWithItsExponentAndIsSeeded) {
   EXPECT_GT(factor(0.2), 1.0);
   EXPECT_GT(factor(0.6), factor(0.2));
   EXPECT_DOUBLE_EQ(factor(0.4), factor(0.4));
-  EXPECT_NE(expert_load(spec(256, 64, 0.4, 2)).load_factor,
-            factor(0.4));
+  EXPECT_NE(expert_load(spec(256, 64, 0.4, 2)).load_factor, factor(0.4));
 }
 
 }  // namespace
