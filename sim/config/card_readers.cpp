@@ -525,6 +525,7 @@ SoftwareStack read_software_stack(MapReader& reader) {
     }
     moe->finish();
   }
+  stack.static_sm_split = reader.optional<bool>("static_sm_split", stack.static_sm_split);
   stack.kernel_host_overhead = reader.optional<SimTime>(
       "kernel_host_overhead", stack.kernel_host_overhead, Bounds::non_negative());
   reader.finish();

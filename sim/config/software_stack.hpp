@@ -55,6 +55,9 @@ struct SoftwareStack {
   bool fused_bias_activation = true;   // bias + GeLU / SwiGLU
   bool fused_bias_dropout_add = true;  // bias + dropout + residual add
   OverlapSpec overlap;
+  // The compute kernels are launched for the SMs communication leaves for the whole step (a
+  // persistent GEMM sized once), not only while communication runs beside them.
+  bool static_sm_split = false;
   MoeDispatcher dispatcher = MoeDispatcher::deepep;
   Dtype dispatch_dtype = Dtype::fp8;  // of the dispatched tokens; combine is BF16
   MoeRouting routing = MoeRouting::dropless;

@@ -48,13 +48,17 @@ struct PassTimes {
   int kernels = 0;
 };
 
+// `static_split`: the stack sizes its (persistent) GEMMs once for the SMs communication leaves,
+// so they run on those even with no communication beside them.
 LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeModel& model,
-                  int shared_sms, double keys, const config::ModelCard& card, double host_s) {
+                  bool static_split, int shared_sms, double keys, const config::ModelCard& card,
+                  double host_s) {
   LayerCost cost;
-  const int all = model.sm_count();
   using compute::OpPass;
   std::array<PassTimes, 3> totals{};
   for (const workload::Op& op : layer.ops) {
+    const bool persistent = static_split && op.kind == workload::OpKind::gemm;
+    const int all = persistent ? shared_sms : model.sm_count();
     std::array<double, 3> shared{};
     for (const OpPass pass : {OpPass::forward, OpPass::backward_input, OpPass::backward_weight}) {
       const auto p = static_cast<std::size_t>(pass);
@@ -487,9 +491,9 @@ void StepSimulation::simulate_communication() {
 
 void StepSimulation::cost_blocks() {
   const auto part_cost = [&](const workload::LayerWorkload& part) {
-    PartCost out{
-        cost_of(part, model_, shared_sms_, keys_, card_, e_.stack.kernel_host_overhead.seconds()),
-        part.moe, part.ops.size() > 2};
+    PartCost out{cost_of(part, model_, e_.stack.static_sm_split, shared_sms_, keys_, card_,
+                         e_.stack.kernel_host_overhead.seconds()),
+                 part.moe, part.ops.size() > 2};
     if (part.moe) {
       out.cost.block.dispatch = result_.ep_dispatch_s;
       out.cost.block.combine = result_.ep_combine_s;
