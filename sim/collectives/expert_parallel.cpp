@@ -155,6 +155,13 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
       }
       traffic.logical_rdma_tokens += static_cast<double>(target_nodes.size());
       traffic.received_tokens += static_cast<double>(target_ranks.size());
+      if (spec.low_latency && spec.per_pair) {
+        for (int expert : picked) {
+          const auto rank = static_cast<std::size_t>(expert / experts_per_rank);
+          if (rank != src) traffic.nvl[src * ranks + rank] += 1;
+        }
+        continue;
+      }
       if (spec.low_latency) {
         for (std::size_t rank : target_ranks) {
           if (rank != src) traffic.nvl[src * ranks + rank] += 1;  // direct, whatever the link

@@ -43,6 +43,9 @@ struct ExpertParallelSpec {
   int comm_sms = 0;
   // Dispatch in BF16 (2 bytes a value) instead of FP8 with its scales.
   bool bf16_dispatch = false;
+  // With low_latency: one copy per token-expert pair, even for two experts on one GPU (a plain
+  // all-to-all of permuted pairs, Megatron-Core's alltoall dispatcher), not one per GPU.
+  bool per_pair = false;
 };
 
 struct ExpertParallelResult {

@@ -35,6 +35,7 @@ struct ParallelismSpec {
   int tp = 1;
   int pp = 1;
   int ep = 1;
+  int etp = 1;  // expert tensor parallelism (Megatron-Core's MoE parallel folding)
   int cp = 1;
   int zero = 0;  // ZeRO stage 0..3
   Schedule schedule = Schedule::one_f_one_b;

@@ -158,6 +158,17 @@ void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& trainin
   } else if (expert_domain % p.ep != 0) {
     parallelism.infeasible(
         "ep", fmt::format("ep = {} does not divide dp x tp x cp = {}", p.ep, expert_domain));
+  } else if (expert_domain % (static_cast<std::int64_t>(p.ep) * p.etp) != 0) {
+    parallelism.infeasible(
+        "etp", fmt::format("ep x etp = {} x {} does not divide dp x tp x cp = {}", p.ep, p.etp,
+                           expert_domain));
+  } else if (p.etp > 1 && !model.moe) {
+    parallelism.infeasible(
+        "etp", fmt::format("etp = {}, but model \"{}\" has no experts", p.etp, model.name));
+  } else if (model.moe && model.moe->expert_hidden_size % p.etp != 0) {
+    parallelism.infeasible("etp", fmt::format("an expert's {} hidden units cannot be split over "
+                                              "etp = {} ranks",
+                                              model.moe->expert_hidden_size, p.etp));
   } else if (model.moe && model.moe->experts % p.ep != 0) {
     parallelism.infeasible("ep",
                            fmt::format("{} experts cannot be spread evenly over ep = {} ranks",
@@ -369,6 +380,7 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     p.tp = parallelism.optional<int>("tp", 1, degree);
     p.pp = parallelism.optional<int>("pp", 1, degree);
     p.ep = parallelism.optional<int>("ep", 1, degree);
+    p.etp = parallelism.optional<int>("etp", 1, degree);
     p.cp = parallelism.optional<int>("cp", 1, degree);
     p.zero = parallelism.optional<int>("zero", 0, Bounds::between(0, 3));
     p.schedule = parallelism.choice<Schedule>("schedule", kScheduleNames, Schedule::one_f_one_b);

@@ -25,14 +25,15 @@ std::string_view dimension_name(Dimension d) {
 ParallelLayout::ParallelLayout(LayoutSizes sizes, int gpus_per_node, std::array<Dimension, 4> order)
     : sizes_(sizes), gpus_per_node_(gpus_per_node), order_(order) {
   if (sizes.tp < 1 || sizes.cp < 1 || sizes.dp < 1 || sizes.pp < 1 || sizes.ep < 1 ||
-      gpus_per_node < 1) {
+      sizes.etp < 1 || gpus_per_node < 1) {
     throw std::invalid_argument("parallel sizes and GPUs per node must be at least 1");
   }
   const int stage_ranks = sizes.tp * sizes.cp * sizes.dp;
-  if (stage_ranks % sizes.ep != 0) {
+  if (stage_ranks % (sizes.ep * sizes.etp) != 0) {
     throw std::invalid_argument(
-        fmt::format("ep {} does not divide the tp x cp x dp = {} ranks of a pipeline stage",
-                    sizes.ep, stage_ranks));
+        fmt::format("ep {} x etp {} does not divide the tp x cp x dp = {} ranks of a pipeline "
+                    "stage",
+                    sizes.ep, sizes.etp, stage_ranks));
   }
   std::set<Dimension> seen(order.begin(), order.end());
   if (seen.size() != order.size()) {
@@ -70,8 +71,9 @@ RankCoordinates ParallelLayout::coordinates(int gpu) const {
   at.dp = gpu / stride(Dimension::dp) % sizes_.dp;
   at.pp = gpu / stride(Dimension::pp) % sizes_.pp;
   const int index = stage_index(at);
-  at.ep = index % sizes_.ep;
-  at.edp = index / sizes_.ep;
+  at.etp = index % sizes_.etp;
+  at.ep = index / sizes_.etp % sizes_.ep;
+  at.edp = index / (sizes_.etp * sizes_.ep);
   return at;
 }
 
@@ -125,26 +127,37 @@ std::vector<int> ParallelLayout::ep_group(int gpu_index) const {
   const RankCoordinates at = coordinates(gpu_index);
   std::vector<int> members;
   for (int i = 0; i < sizes_.ep; ++i) {
-    members.push_back(from_stage_index(at.edp * sizes_.ep + i, at.pp));
+    members.push_back(from_stage_index((at.edp * sizes_.ep + i) * sizes_.etp + at.etp, at.pp));
+  }
+  return members;
+}
+
+std::vector<int> ParallelLayout::etp_group(int gpu_index) const {
+  const RankCoordinates at = coordinates(gpu_index);
+  std::vector<int> members;
+  for (int i = 0; i < sizes_.etp; ++i) {
+    members.push_back(from_stage_index((at.edp * sizes_.ep + at.ep) * sizes_.etp + i, at.pp));
   }
   return members;
 }
 
 std::vector<int> ParallelLayout::edp_group(int gpu_index) const {
   const RankCoordinates at = coordinates(gpu_index);
-  const int replicas = sizes_.tp * sizes_.cp * sizes_.dp / sizes_.ep;
+  const int replicas = sizes_.tp * sizes_.cp * sizes_.dp / (sizes_.ep * sizes_.etp);
   std::vector<int> members;
   for (int r = 0; r < replicas; ++r) {
-    members.push_back(from_stage_index(r * sizes_.ep + at.ep, at.pp));
+    members.push_back(from_stage_index((r * sizes_.ep + at.ep) * sizes_.etp + at.etp, at.pp));
   }
   return members;
 }
 
 std::vector<std::vector<int>> ParallelLayout::ep_groups(int pp_rank) const {
-  const int replicas = sizes_.tp * sizes_.cp * sizes_.dp / sizes_.ep;
+  const int replicas = sizes_.tp * sizes_.cp * sizes_.dp / (sizes_.ep * sizes_.etp);
   std::vector<std::vector<int>> groups;
   for (int r = 0; r < replicas; ++r) {
-    groups.push_back(ep_group(from_stage_index(r * sizes_.ep, pp_rank)));
+    for (int t = 0; t < sizes_.etp; ++t) {
+      groups.push_back(ep_group(from_stage_index(r * sizes_.ep * sizes_.etp + t, pp_rank)));
+    }
   }
   return groups;
 }
@@ -159,8 +172,8 @@ std::string ParallelLayout::describe() const {
   std::string order;
   for (Dimension d : order_)
     order += fmt::format("{}{}", order.empty() ? "" : ", ", dimension_name(d));
-  return fmt::format("tp {} x cp {} x dp {} x pp {} (ep {}), placed {} (innermost first)",
-                     sizes_.tp, sizes_.cp, sizes_.dp, sizes_.pp, sizes_.ep, order);
+  return fmt::format("tp {} x cp {} x dp {} x pp {} (ep {}, etp {}), placed {} (innermost first)",
+                     sizes_.tp, sizes_.cp, sizes_.dp, sizes_.pp, sizes_.ep, sizes_.etp, order);
 }
 
 }  // namespace clustersim::parallel

@@ -9,7 +9,9 @@
 // Expert parallelism spreads experts over `ep` ranks carved from the tp x cp x dp ranks of one
 // pipeline stage, consecutive in that order (so an EP group of 64 on 8-GPU nodes spans 8 whole
 // nodes, as DeepSeek-V3 places it, TR §3.2); the ranks holding the same experts form the
-// expert-data-parallel group, of size tp x cp x dp / ep.
+// expert-data-parallel group, of size tp x cp x dp / ep. With expert tensor parallelism (etp > 1,
+// Megatron-Core's "MoE parallel folding") the stage's ranks are etp x ep x edp, etp innermost:
+// each EP group's ranks are etp apart, and every expert's FFN is split over etp neighbours.
 
 #include <array>
 #include <string>
@@ -26,6 +28,7 @@ struct RankCoordinates {
   int pp = 0;
   int ep = 0;   // position in the expert-parallel group
   int edp = 0;  // which replica of the experts
+  int etp = 0;  // position in the expert-tensor-parallel group
 };
 
 struct LayoutSizes {
@@ -34,6 +37,7 @@ struct LayoutSizes {
   int dp = 1;
   int pp = 1;
   int ep = 1;
+  int etp = 1;  // expert tensor parallelism: each expert's FFN split over etp ranks
 };
 
 class ParallelLayout {
@@ -56,6 +60,7 @@ class ParallelLayout {
   [[nodiscard]] std::vector<int> group(int gpu, Dimension along) const;
   [[nodiscard]] std::vector<int> ep_group(int gpu) const;
   [[nodiscard]] std::vector<int> edp_group(int gpu) const;  // same experts, other replicas
+  [[nodiscard]] std::vector<int> etp_group(int gpu) const;  // the ranks sharing its experts' FFNs
   // Every EP group of one pipeline stage.
   [[nodiscard]] std::vector<std::vector<int>> ep_groups(int pp_rank) const;
   // Nodes one group spans.

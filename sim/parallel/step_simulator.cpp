@@ -377,8 +377,8 @@ ParallelLayout make_layout(const config::Experiment& e) {
       if (p.rank_order[i] == dimension_name(d)) order[i] = d;
     }
   }
-  return ParallelLayout({p.tp, p.cp, static_cast<int>(p.dp), p.pp, p.ep}, e.cluster.gpus_per_node,
-                        order);
+  return ParallelLayout({p.tp, p.cp, static_cast<int>(p.dp), p.pp, p.ep, p.etp},
+                        e.cluster.gpus_per_node, order);
 }
 
 StepSimulation::StepSimulation(const config::Experiment& e)
@@ -437,6 +437,7 @@ void StepSimulation::simulate_communication() {
         e_.stack.dispatch_dtype == Dtype::bf16 || e_.training.precision == config::Precision::bf16;
     // A plain all-to-all sends every token-expert pair to its GPU, with no per-node forwarding.
     ep.low_latency = e_.stack.dispatcher != config::MoeDispatcher::deepep;
+    ep.per_pair = ep.low_latency;
     ep.imbalance = e_.training.moe_zipf;
     const int nodes = layout_.nodes_spanned(layout_.ep_group(kFirstGpu));
     ep.max_nodes =
@@ -447,6 +448,19 @@ void StepSimulation::simulate_communication() {
     result_.ep_dispatch_s = r.dispatch.time.seconds();
     result_.ep_combine_s = r.combine.time.seconds();
     result_.flows += r.dispatch.flows + r.combine.flows;
+    if (p_.etp > 1) {
+      // Expert tensor parallelism: the etp ranks of an expert all-gather the pairs they received
+      // before the experts (BF16) and reduce-scatter the experts' partial outputs after them.
+      const double pairs = micro_batch_tokens_ / p_.tp * card_.moe->top_k;
+      const double bytes = pairs * p_.etp * static_cast<double>(card_.hidden_size) * kBf16Bytes;
+      const std::vector<int> etp_group = layout_.etp_group(kFirstGpu);
+      result_.ep_dispatch_s +=
+          collective_time(topology_, collectives::Operation::all_gather,
+                          collectives::Algorithm::ring, bytes, etp_group, result_.flows);
+      result_.ep_combine_s +=
+          collective_time(topology_, collectives::Operation::reduce_scatter,
+                          collectives::Algorithm::ring, bytes, etp_group, result_.flows);
+    }
   }
   if (p_.tp > 1) {
     // Two all-reduces of the layer's output per pass (Megatron: attention and MLP), or with

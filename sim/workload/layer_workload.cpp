@@ -352,9 +352,11 @@ class Builder {
       // not computed tp times over.
       const int local_experts = std::max(1, moe.experts / options_.ep);
       const double pairs = tokens_ / options_.tp * moe.top_k;  // the rank's own tokens' pairs
-      const std::int64_t e = moe.expert_hidden_size;
-      // The pairs this rank's experts compute: the busiest rank's, which sets the pace.
-      const double expert_pairs = pairs * options_.expert_load_factor;
+      const std::int64_t e = moe.expert_hidden_size / options_.etp;
+      // The pairs this rank's experts compute: the busiest rank's, which sets the pace. With
+      // expert tensor parallelism each of the etp ranks of an expert computes all its pairs
+      // (gathered over the etp group) on 1/etp of its hidden units.
+      const double expert_pairs = pairs * options_.etp * options_.expert_load_factor;
       const double m = expert_pairs / local_experts;
       const double dispatched_bytes = fp8_ ? kFp8Bytes : kActivationBytes;
       if (options_.dispatcher != config::MoeDispatcher::deepep) {
@@ -460,6 +462,7 @@ WorkloadOptions workload_options(const config::Experiment& experiment) {
   options.tp = experiment.parallelism.tp;
   options.cp = experiment.parallelism.cp;
   options.ep = experiment.parallelism.ep;
+  options.etp = experiment.parallelism.etp;
   options.sequence_parallel = experiment.parallelism.sequence_parallel;
   options.precision = experiment.training.precision;
   options.recompute = experiment.training.recompute;

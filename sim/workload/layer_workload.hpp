@@ -71,6 +71,7 @@ struct WorkloadOptions {
   int tp = 1;
   int cp = 1;
   int ep = 1;
+  int etp = 1;
   bool sequence_parallel = false;
   config::Precision precision = config::Precision::bf16;
   config::RecomputeMode recompute = config::RecomputeMode::none;

@@ -101,7 +101,7 @@ MemoryEstimate estimate_memory(const config::Experiment& e) {
   const WorkloadOptions options = workload_options(e);
   const ModelStats stats = compute_model_stats(card, e.training.seq_len);
   const double dense_shards = static_cast<double>(p.dp) * p.cp;
-  const double expert_shards = static_cast<double>(p.dp) * p.tp * p.cp / p.ep;
+  const double expert_shards = static_cast<double>(p.dp) * p.tp * p.cp / (p.ep * p.etp);
   const double h = static_cast<double>(card.hidden_size);
 
   const std::vector<int> split = stage_layer_split(e);
@@ -128,7 +128,7 @@ MemoryEstimate estimate_memory(const config::Experiment& e) {
         if (is_moe_layer(card, layer)) {
           const config::MoeSpec& moe = *card.moe;
           const double expert = ffn_params(card, moe.expert_hidden_size);
-          layer_experts = static_cast<double>(moe.experts) / p.ep * expert;
+          layer_experts = static_cast<double>(moe.experts) / p.ep * expert / p.etp;
           layer_dense += moe.shared_experts * expert / p.tp + h * moe.experts;
         } else {
           layer_dense += ffn_params(card, card.ffn.hidden_size) / p.tp;
@@ -146,7 +146,7 @@ MemoryEstimate estimate_memory(const config::Experiment& e) {
                                                   ffn_params(card, card.moe->expert_hidden_size)
                                             : 0.0;
         dense += (stats.params.mtp - mtp_experts) / p.tp;
-        experts += mtp_experts / p.ep;
+        experts += mtp_experts / (p.ep * p.etp);
         stage_activations += head_workload(card, options).saved_bytes();
         for (int module = 0; module < card.mtp_modules; ++module) {
           stage_activations += mtp_workload(card, options).saved_bytes();
@@ -170,7 +170,7 @@ MemoryEstimate estimate_memory(const config::Experiment& e) {
     const double tokens = static_cast<double>(e.training.seq_len) * p.micro_batch_size / p.cp;
     if (p.ep > 1 && card.moe) {
       const double dispatch = e.training.precision == config::Precision::fp8 ? 1.0 : 2.0;
-      r.communication += 2 * tokens * card.moe->top_k * h * (dispatch + 2.0);
+      r.communication += 2 * tokens * card.moe->top_k * h * (dispatch + 2.0) * p.etp / p.tp;
     }
     if (p.pp > 1) r.communication += 2 * 2 * tokens * h * 2.0;
     r.framework = e.training.memory_overhead.bytes;

@@ -178,5 +178,21 @@ TEST(Fidelity, HostOverheadBoundsShortKernels) {
   EXPECT_NEAR(layer("2 ms") - layer("1 ms"), 1e-3 * static_cast<double>(kernels), 1e-9);
 }
 
+TEST(Fidelity, ExpertTensorParallelismSplitsEachExpertWithoutChangingItsWork) {
+  const auto layer = [](int etp) {
+    const config::Experiment e = load("validation/moe_folding_mixtral_8x22b_mcore_128gpu_gbs256",
+                                      {fmt::format("parallelism.etp={}", etp)});
+    return workload::layer_workload(e.model, 3, workload::workload_options(e));
+  };
+  const workload::LayerWorkload one = layer(1);
+  const workload::LayerWorkload two = layer(2);
+  const workload::Op& a = op_named(one, "moe.experts.gate_up");
+  const workload::Op& b = op_named(two, "moe.experts.gate_up");
+  EXPECT_EQ(b.n * 2, a.n);  // half of each expert's hidden units
+  EXPECT_EQ(b.m, 2 * a.m);  // every pair of the expert, gathered over the etp group
+  EXPECT_DOUBLE_EQ(b.forward_flops, a.forward_flops);
+  EXPECT_EQ(op_named(two, "moe.experts.down").k * 2, op_named(one, "moe.experts.down").k);
+}
+
 }  // namespace
 }  // namespace clustersim::parallel

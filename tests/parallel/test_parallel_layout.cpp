@@ -53,6 +53,21 @@ TEST(ParallelLayout, OtherOrdersPlaceDimensionsDifferently) {
   EXPECT_EQ(layout.group(0, Dimension::tp), (std::vector<int>{0, 4}));
 }
 
+TEST(ParallelLayout, ExpertTensorParallelismFoldsInsideTheStage) {
+  // tp 2 x dp 8 on 8-GPU nodes, ep 4 x etp 2: each expert's FFN is split over two neighbours,
+  // an EP group's ranks are etp apart, and two replicas hold the same experts.
+  const ParallelLayout layout({2, 1, 8, 1, 4, 2}, 8);
+  EXPECT_EQ(layout.etp_group(0), (std::vector<int>{0, 1}));
+  EXPECT_EQ(layout.ep_group(0), (std::vector<int>{0, 2, 4, 6}));
+  EXPECT_EQ(layout.ep_group(3), (std::vector<int>{1, 3, 5, 7}));
+  EXPECT_EQ(layout.edp_group(0), (std::vector<int>{0, 8}));
+  EXPECT_EQ(layout.ep_groups(0).size(), 4u);  // 16 ranks in groups of 4
+  EXPECT_EQ(layout.coordinates(5).etp, 1);
+  EXPECT_EQ(layout.coordinates(5).ep, 2);
+  EXPECT_EQ(layout.coordinates(13).edp, 1);
+  EXPECT_THROW(ParallelLayout({2, 1, 8, 1, 4, 8}, 8), std::invalid_argument);
+}
+
 TEST(ParallelLayout, BadSizesAreRejected) {
   EXPECT_THROW(ParallelLayout({1, 1, 6, 2, 4}, 8), std::invalid_argument);
   EXPECT_THROW(ParallelLayout({1, 1, 4, 2, 1}, 8,
