@@ -43,6 +43,10 @@ ValidationRun run_validation(const std::string& file) {
     run.name = e.name;
     run.family = e.published.family;
     const parallel::StepResult r = parallel::simulate_step(e);
+    if (!r.memory.fits()) {
+      run.memory_note = fmt::format("needs {:.1f} GB of the {:.1f} GB of one GPU",
+                                    r.memory.peak().total() / 1e9, r.memory.capacity / 1e9);
+    }
     std::vector<std::pair<std::string, double>> published = e.published.values;
     for (const auto& [name, value] : e.published.kernel_ms) {
       published.emplace_back("kernel_ms." + name, value);
@@ -117,6 +121,7 @@ nlohmann::json validation_json(const std::vector<ValidationRun>& runs) {
                     {"family", run.family},
                     {"status", run.status},
                     {"reason", run.reason},
+                    {"memory_note", run.memory_note},
                     {"figures", figures}});
   }
   nlohmann::json families = nlohmann::json::object();
@@ -153,6 +158,9 @@ std::string validation_text(const std::vector<ValidationRun>& runs) {
   for (const ValidationRun& run : runs) {
     if (run.status != "ok") {
       out += fmt::format("{} ({}): {}: {}\n", run.name, run.file, run.status, run.reason);
+    } else if (!run.memory_note.empty()) {
+      out += fmt::format("{}: simulated memory {} (the measured run fit)\n", run.name,
+                         run.memory_note);
     }
   }
   out += fmt::format("\n{:<18} {:>5} {:>8} {:>14} {:>12}\n", "family", "runs", "figures",

@@ -25,6 +25,9 @@ struct ValidationRun {
   std::string family;
   std::string status;  // "ok", "infeasible", "input_error", "error"
   std::string reason;  // why not ok
+  // Set when the simulated memory exceeds the GPU's: the run existed, so the memory model
+  // over-counts it (it is simulated all the same).
+  std::string memory_note;
   std::vector<ValidationFigure> figures;
 };
 
