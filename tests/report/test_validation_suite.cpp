@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <iterator>
 #include <stdexcept>
+#include <thread>
 
 namespace clustersim::report {
 namespace {
@@ -46,6 +49,50 @@ TEST(ValidationSuite, BrokenExperimentIsARowWithItsReason) {
   const ValidationRun run = run_validation(kRoot + "/tests/data/bad/79_dropout_one.yaml");
   EXPECT_EQ(run.status, "input_error");
   EXPECT_NE(run.reason.find("a dropout probability must be below 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clustersim::report
+
+namespace clustersim::report {
+namespace {
+
+// The shipped suite (experiments/validation), simulated: its summary is pinned so that a change
+// to the model that moves any family shows here. Update the figures, and the README's table,
+// when a change is meant to move them.
+TEST(ValidationSuite, ShippedSuiteSummaryIsPinned) {
+  const std::vector<std::string> files = validation_files(kRoot + "/experiments/validation");
+  std::vector<ValidationRun> runs(files.size());
+  std::atomic<std::size_t> next{0};
+  const auto worker = [&] {
+    for (std::size_t k = next++; k < files.size(); k = next++) runs[k] = run_validation(files[k]);
+  };
+  std::thread a(worker);
+  std::thread b(worker);
+  a.join();
+  b.join();
+  for (const ValidationRun& run : runs)
+    EXPECT_EQ(run.status, "ok") << run.file << ": " << run.reason;
+  struct Pinned {
+    const char* family;
+    std::size_t runs, figures;
+    double median, p90;
+  };
+  const Pinned pinned[] = {
+      {"dsv3_chunk_pair", 1, 10, 0.0378, 0.2419}, {"dsv3_table4", 2, 28, 0.0589, 0.0621},
+      {"korthikanti22", 11, 15, 0.0431, 0.0617},  {"korthikanti22_layer", 5, 10, 0.0327, 0.0491},
+      {"moe_folding", 50, 50, 0.1385, 0.2431},    {"nemo_blackwell", 5, 15, 0.1288, 0.3919},
+      {"nemo_h100", 17, 51, 0.1413, 0.9021},      {"", 91, 179, 0.0667, 0.4014}};
+  const std::vector<ErrorSummary> summaries = summarise(runs);
+  ASSERT_EQ(summaries.size(), std::size(pinned));
+  for (std::size_t i = 0; i < summaries.size(); ++i) {
+    SCOPED_TRACE(pinned[i].family);
+    EXPECT_EQ(summaries[i].family, pinned[i].family);
+    EXPECT_EQ(summaries[i].runs, pinned[i].runs);
+    EXPECT_EQ(summaries[i].figures, pinned[i].figures);
+    EXPECT_NEAR(summaries[i].median_abs_error, pinned[i].median, 0.0006);
+    EXPECT_NEAR(summaries[i].p90_abs_error, pinned[i].p90, 0.0006);
+  }
 }
 
 }  // namespace
