@@ -841,6 +841,22 @@ void StepSimulation::phases() {
   result_.exposed_comm_s["pp"] = 0;
 }
 
+}  // namespace
+
+std::map<std::string, double> task_kernels(const StageCost& c, Pass pass) {
+  if (pass == Pass::forward) return c.forward_kernels;
+  std::map<std::string, double> out;
+  for (const auto& [name, seconds] : c.backward_kernels) {
+    const bool weight = name == "gemm_wgrad";
+    if (pass == Pass::backward_input && weight) continue;
+    if (pass == Pass::backward_weight && !weight) continue;
+    out[name] += seconds;
+  }
+  return out;
+}
+
+namespace {
+
 void StepSimulation::kernel_report() {
   // A typical transformer layer: the middle one (an MoE layer in an MoE model).
   if (!layers_.empty()) {
@@ -853,19 +869,19 @@ void StepSimulation::kernel_report() {
                                tp_exposed(tp_backward_layer(), layer.cost.gemm_backward) +
                                ep_backward;
   }
-  // Kernel time over the step on the busiest device: each micro-batch runs each of its chunks
-  // forward and backward once.
+  // Kernel time over the step on the busiest device: its tasks, as the schedule runs them.
   const PipelineSchedule& schedule = result_.schedule;
   double busiest = -1;
   for (int device = 0; device < schedule.devices; ++device) {
     std::map<std::string, double> by_class;
     double total = 0;
-    for (int chunk = 0; chunk < schedule.chunks_per_device; ++chunk) {
-      const StageCost& c = stage_cost({device, chunk});
-      for (const auto* kernels : {&c.forward_kernels, &c.backward_kernels}) {
-        for (const auto& [name, seconds] : *kernels) {
-          by_class[name] += seconds * result_.micro_batches;
-          total += seconds * result_.micro_batches;
+    for (const ScheduleSlot& slot : schedule.order[static_cast<std::size_t>(device)]) {
+      for (const PipelineTask* task : {&slot.task, slot.overlapped ? &*slot.overlapped : nullptr}) {
+        if (task == nullptr) continue;
+        for (const auto& [name, seconds] :
+             task_kernels(stage_cost({device, task->chunk}), task->pass)) {
+          by_class[name] += seconds;
+          total += seconds;
         }
       }
     }

@@ -118,6 +118,11 @@ struct OverlapTask {
                                                                 const StageCost& backward,
                                                                 bool with_weight);
 
+// Compute seconds by kernel class of one task of `pass` on a chunk of stage `c`: the forward's,
+// the backward's with its weight gradients, the input gradients' alone (B), or the weight
+// gradients' alone (W).
+[[nodiscard]] std::map<std::string, double> task_kernels(const StageCost& c, Pass pass);
+
 struct StepPhases {
   double forward = 0;  // 1F
   double bubble = 0;

@@ -1,5 +1,7 @@
 #include "sim/report/step_report.hpp"
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "sim/workload/model_stats.hpp"
@@ -335,6 +337,17 @@ nlohmann::json chrome_trace(const config::Experiment& e, const parallel::StepRes
                             {"dur", part.seconds * us}});
         }
       }
+      // The slot's compute by kernel class (ms), for its chunk(s) and pass(es).
+      std::map<std::string, double> kernel_ms;
+      for (const parallel::PipelineTask* task :
+           {&order[i].task, order[i].overlapped ? &*order[i].overlapped : nullptr}) {
+        if (task == nullptr) continue;
+        const parallel::StageCost& c =
+            r.stages.at(static_cast<std::size_t>(r.schedule.model_stage({device, task->chunk})));
+        for (const auto& [name, seconds] : parallel::task_kernels(c, task->pass)) {
+          kernel_ms[name] += seconds * 1e3;
+        }
+      }
       events.push_back(
           {{"name", parallel::describe(order[i], device)},
            {"cat",
@@ -343,7 +356,8 @@ nlohmann::json chrome_trace(const config::Experiment& e, const parallel::StepRes
            {"pid", device},
            {"tid", 0},
            {"ts", start * us},
-           {"dur", length * us}});
+           {"dur", length * us},
+           {"args", {{"kernel_ms", kernel_ms}}}});
     }
     const double tail = r.device_tail_start_s[static_cast<std::size_t>(device)];
     events.push_back({{"name", "gradient reduce-scatter, optimizer, all-gather"},
@@ -354,8 +368,9 @@ nlohmann::json chrome_trace(const config::Experiment& e, const parallel::StepRes
                       {"ts", tail * us},
                       {"dur", (r.dp_reduce_scatter_s + r.optimizer_s + r.dp_all_gather_s) * us}});
   }
-  return {
-      {"traceEvents", events}, {"displayTimeUnit", "ms"}, {"otherData", {{"experiment", e.name}}}};
+  return {{"traceEvents", events},
+          {"displayTimeUnit", "ms"},
+          {"otherData", {{"experiment", e.name}, {"kernel_s", r.kernel_s}}}};
 }
 
 }  // namespace clustersim::report

@@ -164,9 +164,25 @@ TEST(Cli, RunPrintsTheDesignKeysAndATrace) {
   EXPECT_DOUBLE_EQ(report["cost"]["capex_usd"]["gpus"].get<double>(), 2048 * 30000.0);
   EXPECT_DOUBLE_EQ(report["cost"]["capex_usd"]["network"].get<double>(),
                    96 * 83000.0 + 2048 * 503.0);
+  // Kernel time by class: the step's (busiest device) and one layer's times.
+  double kernels = 0;
+  for (const auto& [name, seconds] : report["kernel_s"].items()) kernels += seconds.get<double>();
+  EXPECT_GT(kernels, 0.5 * report["step_time_s"].get<double>());
+  EXPECT_LT(kernels, report["step_time_s"].get<double>());
+  EXPECT_GT(report["kernel_s"]["gemm_wgrad"].get<double>(), 0);
+  EXPECT_GT(report["layer_s"]["backward"].get<double>(),
+            report["layer_s"]["forward"].get<double>());
   std::ifstream stream(trace);
   const nlohmann::json timeline = nlohmann::json::parse(stream);
   EXPECT_GT(timeline["traceEvents"].size(), 2000u);
+  EXPECT_EQ(timeline["otherData"]["kernel_s"], report["kernel_s"]);
+  int slots_with_kernels = 0;
+  for (const nlohmann::json& event : timeline["traceEvents"]) {
+    if (event.value("cat", "") == "F&B" && event["args"]["kernel_ms"].contains("quantize")) {
+      ++slots_with_kernels;
+    }
+  }
+  EXPECT_GT(slots_with_kernels, 100);
   const Result text = run("run " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml");
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("step time (s)"), std::string::npos);
