@@ -25,7 +25,14 @@ int run_reproduce(const ReproduceOptions& options) {
   std::atomic<std::size_t> next{0};
   const auto worker = [&] {
     for (std::size_t k = next++; k < files.size(); k = next++) {
-      runs[k] = report::run_validation(files[k]);
+      try {
+        runs[k] = report::run_validation(files[k]);
+      } catch (const std::exception& error) {  // a bug: reported, and the others still run
+        runs[k].file = files[k];
+        runs[k].name = files[k];
+        runs[k].status = "internal_error";
+        runs[k].reason = error.what();
+      }
     }
   };
   std::vector<std::thread> threads;
@@ -36,6 +43,9 @@ int run_reproduce(const ReproduceOptions& options) {
     std::cout << report::validation_json(runs).dump(2) << '\n';
   } else {
     std::cout << report::validation_text(runs);
+  }
+  for (const report::ValidationRun& run : runs) {
+    if (run.status == "internal_error") return kExitInternalError;
   }
   for (const report::ValidationRun& run : runs) {
     if (run.status == "input_error") return kExitInputError;

@@ -5,9 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "sim/compute/measured_file.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/parallel/step_simulator.hpp"
+#include "sim/report/run_outcome.hpp"
 #include "sim/report/step_report.hpp"
 #include "sim/workload/memory.hpp"
 
@@ -48,7 +48,7 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
   options.overrides = extra_overrides;
   options.overrides.insert(options.overrides.end(), row.overrides.begin(), row.overrides.end());
   const auto started = std::chrono::steady_clock::now();
-  try {
+  const RunOutcome outcome = run_captured([&] {
     const config::Experiment experiment = config::load_experiment(sweep.experiment, options);
     const parallel::StepResult result = parallel::simulate_step(experiment);
     // Memory of the stage split the simulation used (`balanced` moves layers).
@@ -58,30 +58,16 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
       row.reason =
           fmt::format("does not fit: pipeline rank {} needs {:.1f} GB of {:.1f} GB",
                       memory.peak().rank, memory.peak().total() / 1e9, memory.capacity / 1e9);
-      return row;
+      return;
     }
     const double wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     row.status = "ok";
     row.result = step_json(experiment, result, wall_s);
-  } catch (const config::ConfigError& error) {
-    row.status = error.infeasible() ? "infeasible" : "input_error";
-    std::string reason;
-    for (const config::Diagnostic& d : error.diagnostics()) {
-      if (!reason.empty()) reason += "; ";
-      if (!d.key_path.empty()) {
-        reason.append(d.key_path);
-        reason.append(": ");
-      }
-      reason.append(d.message);
-    }
-    row.reason = reason;
-  } catch (const compute::MeasuredFileError& error) {
-    row.status = "input_error";
-    row.reason = error.what();
-  } catch (const std::invalid_argument& error) {
-    row.status = "infeasible";
-    row.reason = error.what();
+  });
+  if (outcome.status != "ok") {
+    row.status = outcome.status;
+    row.reason = outcome.reason;
   }
   return row;
 }

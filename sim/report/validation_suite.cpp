@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "sim/config/diagnostics.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/parallel/step_simulator.hpp"
+#include "sim/report/run_outcome.hpp"
 #include "sim/report/step_report.hpp"
 
 namespace clustersim::report {
@@ -38,7 +38,7 @@ ValidationRun run_validation(const std::string& file) {
   ValidationRun run;
   run.file = file;
   run.name = std::filesystem::path(file).stem().string();
-  try {
+  const RunOutcome outcome = run_captured([&] {
     const config::Experiment e = config::load_experiment(file);
     run.name = e.name;
     run.family = e.published.family;
@@ -56,17 +56,9 @@ ValidationRun run_validation(const std::string& file) {
         run.figures.push_back({key, value, *simulated});
       }
     }
-    run.status = "ok";
-  } catch (const config::ConfigError& error) {
-    run.status = "input_error";
-    run.reason = error.what();
-  } catch (const std::invalid_argument& error) {
-    run.status = "infeasible";
-    run.reason = error.what();
-  } catch (const std::exception& error) {
-    run.status = "error";
-    run.reason = error.what();
-  }
+  });
+  run.status = outcome.status;
+  run.reason = outcome.reason;
   return run;
 }
 

@@ -23,7 +23,7 @@ struct ValidationRun {
   std::string file;
   std::string name;
   std::string family;
-  std::string status;  // "ok", "infeasible", "input_error", "error"
+  std::string status;  // "ok", "infeasible", "input_error"
   std::string reason;  // why not ok
   // Set when the simulated memory exceeds the GPU's: the run existed, so the memory model
   // over-counts it (it is simulated all the same).
@@ -43,7 +43,8 @@ struct ErrorSummary {
 // the folder does not exist or holds none.
 [[nodiscard]] std::vector<std::string> validation_files(const std::string& folder);
 
-// Loads and simulates one file; never throws: a run that cannot run is a row with its reason.
+// Loads and simulates one file; a run that cannot run is a row with its reason (see
+// run_outcome.hpp).
 [[nodiscard]] ValidationRun run_validation(const std::string& file);
 
 // Per family (sorted by name), then the whole suite last.
