@@ -571,12 +571,18 @@ double StepSimulation::timed(collectives::Operation op, double bytes,
                              const std::vector<int>& group) {
   const auto key = std::make_pair(bytes, static_cast<int>(op) * 2 + (&group == &dp_group_));
   if (const auto it = simulated_.find(key); it != simulated_.end()) return it->second;
-  // Hierarchical (NVLink inside the node, then across nodes) for groups larger than a node.
-  const collectives::Algorithm algorithm =
-      layout_.nodes_spanned(group) > 1 &&
-              group.size() > static_cast<std::size_t>(e_.cluster.gpus_per_node)
-          ? collectives::Algorithm::hierarchical
-          : collectives::Algorithm::ring;
+  // Across nodes, hierarchical (NVLink inside each node, then one ring per local rank, each on
+  // its own NIC), as NCCL spreads its channels over every NIC of the node; a single flat ring
+  // would push all of the group's traffic through one NIC per node boundary. Within a node, or
+  // when the nodes hold unequal shares of the group, a ring.
+  std::map<int, int> per_node;
+  for (int gpu : group) ++per_node[layout_.node_of(gpu)];
+  const bool even = std::all_of(per_node.begin(), per_node.end(), [&](const auto& entry) {
+    return entry.second == per_node.begin()->second;
+  });
+  const collectives::Algorithm algorithm = per_node.size() > 1 && even
+                                               ? collectives::Algorithm::hierarchical
+                                               : collectives::Algorithm::ring;
   const double seconds = collective_time(topology_, op, algorithm, bytes, group, result_.flows);
   simulated_.emplace(key, seconds);
   return seconds;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sim/collectives/collective.hpp"
 #include "sim/collectives/expert_parallel.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/fabric/topology_builder.hpp"
@@ -180,6 +181,29 @@ TEST(StepSimulator, ZeroThreeGathersBlockByBlockAndOverlapsOnlyWhenTheStackDoes)
   EXPECT_GT(stage.zero3_forward, 0);
   EXPECT_NEAR(stage.zero3_backward - stage.zero3_forward,
               serial.stages.at(3).zero3_backward - serial.stages.at(3).zero3_forward, 1e-12);
+}
+
+TEST(StepSimulator, DataParallelGroupsAcrossNodesUseEveryNic) {
+  // tp 2 on two 8-GPU nodes: each data-parallel group is 4 GPUs on each node. Its gradient
+  // reduce-scatter runs hierarchically (NVLink, then one ring per local rank on its own NIC),
+  // not as one flat ring whose node crossings go through a single NIC each.
+  const config::Experiment e =
+      load("dsv3_2048xh800_mpft",
+           {"model=gpt_generic", "cluster.nodes=2", "parallelism.pp=1", "parallelism.ep=1",
+            "parallelism.tp=2", "parallelism.schedule=1f1b", "parallelism.stage_layers=auto",
+            "training.global_batch_size=64", "training.precision=bf16", "training.recompute=none"});
+  const StepResult r = simulate_step(e);
+  const fabric::Topology topology = fabric::build_cluster(*e.cluster.topology, {2, 8, &e.hardware});
+  collectives::CollectiveSpec spec;
+  spec.operation = collectives::Operation::reduce_scatter;
+  spec.bytes = r.stages.at(0).dense_parameters * 4;  // FP32 gradients
+  for (std::size_t g = 0; g < 16; g += 2) spec.ranks.push_back(topology.gpus()[g]);
+  spec.algorithm = collectives::Algorithm::hierarchical;
+  const double hierarchical = collectives::run_collective(topology, spec).time.seconds();
+  spec.algorithm = collectives::Algorithm::ring;
+  const double ring = collectives::run_collective(topology, spec).time.seconds();
+  EXPECT_NEAR(r.dp_reduce_scatter_s, hierarchical, 1e-9);
+  EXPECT_LT(hierarchical, 0.5 * ring);
 }
 
 TEST(StepSimulator, RingAttentionHidesBehindLongSequencesOnly) {
