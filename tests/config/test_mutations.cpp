@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "sim/config/loader.hpp"
+#include "sim/parallel/step_simulator.hpp"
 
 namespace clustersim::config {
 namespace {
@@ -111,6 +112,29 @@ TEST(Mutations, HardwareProfileNeverCrashes) {
   fuzz(
       fs::path(CLUSTERSIM_SOURCE_DIR) / "hardware_profiles/h800_sxm.yaml",
       [](const std::string& f) { (void)load_hardware_profile(f); }, 400);
+}
+
+TEST(Mutations, SoftwareStackNeverCrashes) {
+  fuzz(
+      fs::path(CLUSTERSIM_SOURCE_DIR) / "software_stacks/megatron_core_te_2025.yaml",
+      [](const std::string& f) { (void)load_software_stack(f); }, 300, false);
+}
+
+// A validation experiment corrupted, loaded and simulated: every mutant is rejected with a
+// message, found infeasible, or runs; none crashes the simulation.
+TEST(Mutations, ValidationExperimentNeverCrashesTheSimulation) {
+  fuzz(
+      fs::path(CLUSTERSIM_SOURCE_DIR) /
+          "experiments/validation/korthikanti22_22b_seqpar_selective.yaml",
+      [](const std::string& f) {
+        const Experiment e = load_experiment(f);
+        try {
+          (void)parallel::simulate_step(e);
+        } catch (const std::invalid_argument&) {
+          // a configuration the simulator cannot run, reported as infeasible
+        }
+      },
+      200, false);
 }
 
 TEST(Mutations, SweepNeverCrashes) {
