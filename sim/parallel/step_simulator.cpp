@@ -41,8 +41,9 @@ struct LayerCost {
   double forward_flops = 0;
 };
 
-// Seconds of a pass's kernels on `sms` SMs, launched by a host that needs `host_s` per kernel:
-// the GPU waits for the host when the kernels are shorter than that.
+// One pass of a layer: its kernels' seconds with every SM the pass may use and with the SMs
+// communication leaves, and how many kernels it launches (a host that needs `host_s` to launch
+// each keeps the GPU waiting when they are shorter than that).
 struct PassTimes {
   double all = 0, shared = 0;
   int kernels = 0;
