@@ -81,8 +81,8 @@ TEST(ValidationSuite, ShippedSuiteSummaryIsPinned) {
   const Pinned pinned[] = {
       {"dsv3_chunk_pair", 1, 10, 0.0378, 0.2419}, {"dsv3_table4", 2, 28, 0.0589, 0.0621},
       {"korthikanti22", 11, 15, 0.0431, 0.0617},  {"korthikanti22_layer", 5, 10, 0.0327, 0.0491},
-      {"moe_folding", 50, 50, 0.1424, 0.2431},    {"nemo_blackwell", 5, 15, 0.3316, 0.4187},
-      {"nemo_h100", 17, 51, 0.1413, 0.9021},      {"", 91, 179, 0.0927, 0.4158}};
+      {"moe_folding", 50, 50, 0.1424, 0.2431},    {"nemo_blackwell", 5, 15, 0.2813, 0.3919},
+      {"nemo_h100", 17, 51, 0.1413, 0.9021},      {"", 91, 179, 0.0705, 0.4014}};
   const std::vector<ErrorSummary> summaries = summarise(runs);
   ASSERT_EQ(summaries.size(), std::size(pinned));
   for (std::size_t i = 0; i < summaries.size(); ++i) {
