@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1, 1);
   app.footer(
       "Exit codes: 0 ok; 1 simulation failed or the input is infeasible; 2 usage or input "
-      "error.\nCards are looked up by name in models/, hardware_profiles/ and topologies/ beside "
+      "error.\nCards are looked up by name in models/, hardware_profiles/, topologies/ and "
+      "software_stacks/ beside "
       "the input file, its parent folders, $CLUSTERSIM_PATH and the built-in library.");
 
   RunOptions run;
