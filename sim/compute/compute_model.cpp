@@ -124,9 +124,8 @@ SimTime ComputeModel::gemm_time(const GemmShape& shape, int sms, bool weight_gra
 
 SimTime ComputeModel::quantize_time(double values) const {
   const config::ComputeSpec& c = *profile_.compute;
-  const double rate = profile_.gpu.memory_bandwidth.bytes_per_s *
-                      c.quantize_efficiency.value_or(c.memory_efficiency);
-  return launched(kQuantizeBytesPerValue * values / rate);
+  return launched(hbm_seconds(kQuantizeBytesPerValue * values,
+                              c.quantize_efficiency.value_or(c.memory_efficiency)));
 }
 
 double ComputeModel::attention_rate(const std::vector<config::RatePoint>& curve,
@@ -148,19 +147,19 @@ SimTime ComputeModel::attention_backward_time(double forward_flops, double keys,
                   attention_rate(profile_.compute->attention_backward, "backward", keys, sms));
 }
 
+double ComputeModel::hbm_seconds(double bytes, double efficiency) const {
+  return bytes / (profile_.gpu.memory_bandwidth.bytes_per_s * efficiency);
+}
+
 SimTime ComputeModel::memory_time(double bytes) const {
-  const double rate =
-      profile_.gpu.memory_bandwidth.bytes_per_s * profile_.compute->memory_efficiency;
-  return launched(bytes / rate);
+  return launched(hbm_seconds(bytes, profile_.compute->memory_efficiency));
 }
 
 SimTime ComputeModel::roofline_time(double flops, double bytes, int sms) const {
   const std::optional<FlopRate> peak = profile_.gpu.peak(Dtype::bf16);
   const double efficiency = profile_.compute->peak_efficiency(Dtype::bf16).value_or(1.0);
   const double compute_s = peak ? flops / (peak->flop_per_s * efficiency * sms / sm_count()) : 0;
-  const double memory_s =
-      bytes / (profile_.gpu.memory_bandwidth.bytes_per_s * profile_.compute->memory_efficiency);
-  return launched(std::max(compute_s, memory_s));
+  return launched(std::max(compute_s, hbm_seconds(bytes, profile_.compute->memory_efficiency)));
 }
 
 SimTime ComputeModel::op_time(const workload::Op& op, OpPass pass, int sms, double keys) const {

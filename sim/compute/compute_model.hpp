@@ -77,6 +77,8 @@ class ComputeModel {
 
  private:
   [[nodiscard]] SimTime launched(double seconds) const;
+  // Seconds to stream `bytes` through HBM at `efficiency` of its bandwidth.
+  [[nodiscard]] double hbm_seconds(double bytes, double efficiency) const;
   // sustained clock / the clock the attention curves were measured at (1 when either is unknown).
   [[nodiscard]] double attention_clock_scale() const;
   // The rate of one attention `pass` ("forward" or "backward") from its curve, on `sms` SMs.

@@ -63,11 +63,18 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
     std::array<double, 3> shared{};
     for (const OpPass pass : {OpPass::forward, OpPass::backward_input, OpPass::backward_weight}) {
       const auto p = static_cast<std::size_t>(pass);
-      for (const compute::KernelTime& k : model.op_kernels(op, pass, all, keys)) {
+      const std::vector<compute::KernelTime> on_shared =
+          model.op_kernels(op, pass, shared_sms, keys);
+      const std::vector<compute::KernelTime> on_all =
+          all == shared_sms ? on_shared : model.op_kernels(op, pass, all, keys);
+      for (const compute::KernelTime& k : on_all) {
         totals[p].all += k.time.seconds();
         ++totals[p].kernels;
+        if (op.kind != workload::OpKind::attention) continue;
+        if (pass == OpPass::forward) cost.attention_forward += k.time.seconds();
+        if (pass == OpPass::backward_input) cost.attention_backward += k.time.seconds();
       }
-      for (const compute::KernelTime& k : model.op_kernels(op, pass, shared_sms, keys)) {
+      for (const compute::KernelTime& k : on_shared) {
         const double seconds = k.time.seconds();
         shared[p] += seconds;
         auto& by_class = pass == OpPass::forward ? cost.forward_kernels : cost.backward_kernels;
@@ -76,10 +83,6 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
         if (gemm) (pass == OpPass::forward ? cost.gemm_forward : cost.gemm_backward) += seconds;
       }
       totals[p].shared += shared[p];
-    }
-    if (op.kind == workload::OpKind::attention) {
-      cost.attention_forward += model.op_time(op, OpPass::forward, all, keys).seconds();
-      cost.attention_backward += model.op_time(op, OpPass::backward_input, all, keys).seconds();
     }
     // The routed experts run after the dispatch.
     const bool after_dispatch = op.name.starts_with("moe.experts") || op.name == "moe.unpermute";
@@ -328,6 +331,12 @@ class StepSimulation {
     const bool full = e_.training.recompute == config::RecomputeMode::full;
     return tp_layer_ + (e_.stack.overlap.sp_gather ? 0 : sp_gather_) + (full ? tp_layer_ : 0);
   }
+  // One MoE layer's all-to-alls: forward dispatch and combine; backward the gradients, moving
+  // the same tokens back in BF16 both ways (as long as a combine each).
+  [[nodiscard]] double ep_forward_layer() const {
+    return result_.ep_dispatch_s + result_.ep_combine_s;
+  }
+  [[nodiscard]] double ep_backward_layer() const { return 2 * result_.ep_combine_s; }
   // What of `tp` seconds of TP communication stays exposed: all of it, or with the stack's TP
   // overlap what outlasts the GEMMs it hides behind.
   [[nodiscard]] double tp_exposed(double tp, double gemm) const {
@@ -527,8 +536,6 @@ void StepSimulation::cost_blocks() {
 }
 
 std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& split) const {
-  const double ep_forward_layer = result_.ep_dispatch_s + result_.ep_combine_s;
-  const double ep_backward_layer = 2 * result_.ep_combine_s;
   std::vector<StageCost> stages;
   int first_layer = 0;
   for (std::size_t s = 0; s < split.size(); ++s) {
@@ -552,8 +559,8 @@ std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& spli
       add(stage, part->cost);
       if (part->moe) {
         stage.moe = true;
-        stage.ep_forward += ep_forward_layer;
-        stage.ep_backward += ep_backward_layer;
+        stage.ep_forward += ep_forward_layer();
+        stage.ep_backward += ep_backward_layer();
       }
       if (part->layer_like) {
         stage.tp_forward += tp_exposed(tp_layer_, part->cost.gemm_forward);
@@ -655,10 +662,9 @@ double zero3_seconds(const StageCost& c, Pass pass) {
 SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) const {
   const StageCost& first = stage_cost({where.device, slot.task.chunk});
   double work = lone_seconds(first, slot.task.pass);
-  if (!slot.overlapped && e_.stack.overlap.moe_all_to_all &&
-      ep_seconds(first, slot.task.pass) > 0) {
+  if (const double ep = ep_seconds(first, slot.task.pass);
+      !slot.overlapped && e_.stack.overlap.moe_all_to_all && ep > 0) {
     // The stack hides the all-to-all behind the slot's other compute (Megatron-Core's EP overlap).
-    const double ep = ep_seconds(first, slot.task.pass);
     work = std::max(work - ep, ep);
   }
   double zero3 = zero3_seconds(first, slot.task.pass);
@@ -868,8 +874,8 @@ void StepSimulation::kernel_report() {
   // A typical transformer layer: the middle one (an MoE layer in an MoE model).
   if (!layers_.empty()) {
     const PartCost& layer = layers_[layers_.size() / 2];
-    const double ep_forward = layer.moe ? result_.ep_dispatch_s + result_.ep_combine_s : 0;
-    const double ep_backward = layer.moe ? 2 * result_.ep_combine_s : 0;
+    const double ep_forward = layer.moe ? ep_forward_layer() : 0;
+    const double ep_backward = layer.moe ? ep_backward_layer() : 0;
     result_.layer_forward_s =
         layer.cost.forward + tp_exposed(tp_layer_, layer.cost.gemm_forward) + ep_forward;
     result_.layer_backward_s = layer.cost.backward_input + layer.cost.weight +

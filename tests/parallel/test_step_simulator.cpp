@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+
 #include "sim/collectives/collective.hpp"
 #include "sim/collectives/expert_parallel.hpp"
 #include "sim/config/loader.hpp"
@@ -132,22 +134,28 @@ TEST(StepSimulator, PlacingThePipelineInnermostSpreadsEpGroupsOverMoreNodes) {
   EXPECT_GT(outer.step_time_s, inner.step_time_s);
 }
 
-TEST(StepSimulator, ZeroThreeTradesMemoryForTrafficEveryMicroBatch) {
-  // GPT-3 175B, tp 8 x pp 8 x dp 8: ZeRO-3 gathers each chunk's parameters for every micro-batch
-  // over the 8 data-parallel nodes, which costs far more time than the memory it saves.
+// GPT-3 175B on 64 nodes, tp 8 x pp 8 x dp 8 under 1F1B, as the DeepSeek-V3 experiment's
+// overrides; `more` are added after them.
+std::vector<std::string> gpt3_on_512_gpus(std::initializer_list<std::string> more) {
   std::vector<std::string> overrides{"parallelism.stage_layers=auto",
                                      "model=gpt3_175b",
                                      "cluster.nodes=64",
                                      "parallelism.pp=8",
                                      "parallelism.ep=1",
                                      "parallelism.tp=8",
-                                     "parallelism.sequence_parallel=true",
                                      "parallelism.schedule=1f1b",
                                      "training.global_batch_size=256",
                                      "training.seq_len=2048",
-                                     "training.recompute=full",
                                      "training.precision=bf16"};
-  overrides.push_back("parallelism.zero=1");
+  overrides.insert(overrides.end(), more);
+  return overrides;
+}
+
+TEST(StepSimulator, ZeroThreeTradesMemoryForTrafficEveryMicroBatch) {
+  // ZeRO-3 gathers each chunk's parameters for every micro-batch over the 8 data-parallel
+  // nodes, which costs far more time than the memory it saves.
+  std::vector<std::string> overrides = gpt3_on_512_gpus(
+      {"parallelism.sequence_parallel=true", "training.recompute=full", "parallelism.zero=1"});
   const StepResult one = simulate_step(load("dsv3_2048xh800_mpft", overrides));
   overrides.back() = "parallelism.zero=3";
   const StepResult three = simulate_step(load("dsv3_2048xh800_mpft", overrides));
@@ -160,17 +168,7 @@ TEST(StepSimulator, ZeroThreeTradesMemoryForTrafficEveryMicroBatch) {
 }
 
 TEST(StepSimulator, ZeroThreeGathersBlockByBlockAndOverlapsOnlyWhenTheStackDoes) {
-  std::vector<std::string> overrides{"parallelism.stage_layers=auto",
-                                     "model=gpt3_175b",
-                                     "cluster.nodes=64",
-                                     "parallelism.pp=8",
-                                     "parallelism.ep=1",
-                                     "parallelism.tp=8",
-                                     "parallelism.zero=3",
-                                     "parallelism.schedule=1f1b",
-                                     "training.global_batch_size=256",
-                                     "training.seq_len=2048",
-                                     "training.precision=bf16"};
+  std::vector<std::string> overrides = gpt3_on_512_gpus({"parallelism.zero=3"});
   const StepResult hidden = simulate_step(load("dsv3_2048xh800_mpft", overrides));
   overrides.emplace_back("stack.overlap.dp=false");
   const StepResult serial = simulate_step(load("dsv3_2048xh800_mpft", overrides));
