@@ -492,8 +492,23 @@ void check_sweep_value(const fs::path& experiment_file, const Override& value,
   }
 }
 
+// A bare name that is not a file in the current folder ("mpft", "deepseek_v3"): looked up in the
+// card library like a reference inside a file, so every command resolves names the same way.
+bool is_card_name(const std::string& file) {
+  std::error_code ec;
+  return file.find('/') == std::string::npos && !file.ends_with(".yaml") && !fs::exists(file, ec);
+}
+
+// `what` names where the name was written, for the message when it is not found.
+std::string card_path(const std::string& file, CardKind kind, const LoadOptions& options,
+                      const char* what = "command line") {
+  return is_card_name(file) ? find_card(file, kind, what, options) : file;
+}
+
 template <class Result, class Read>
-Result load_card(const std::string& file, CardKind kind, const LoadOptions& options, Read read) {
+Result load_card(const std::string& name_or_file, CardKind kind, const LoadOptions& options,
+                 Read read, const char* what = "command line") {
+  const std::string file = card_path(name_or_file, kind, options, what);
   Diagnostics diagnostics;
   const std::vector<Override> overrides = parse_overrides(options, diagnostics);
   CardLibrary library(roots_of(options), diagnostics);
@@ -520,7 +535,8 @@ TopologySpec load_topology(const std::string& file, const LoadOptions& options) 
   return load_card<TopologySpec>(file, CardKind::topology, options, detail::read_topology);
 }
 
-Experiment load_experiment(const std::string& file, const LoadOptions& options) {
+Experiment load_experiment(const std::string& name_or_file, const LoadOptions& options) {
+  const std::string file = card_path(name_or_file, CardKind::experiment, options);
   Diagnostics diagnostics;
   const std::vector<Override> overrides = parse_overrides(options, diagnostics);
   CardLibrary library(roots_of(options), diagnostics);
@@ -531,7 +547,8 @@ Experiment load_experiment(const std::string& file, const LoadOptions& options) 
   return experiment;
 }
 
-SweepSpec load_sweep(const std::string& file, const LoadOptions& options) {
+SweepSpec load_sweep(const std::string& name_or_file, const LoadOptions& options) {
+  const std::string file = card_path(name_or_file, CardKind::sweep, options);
   Diagnostics diagnostics;
   const std::vector<Override> overrides = parse_overrides(options, diagnostics);
   CardLibrary library(roots_of(options), diagnostics);
@@ -630,18 +647,26 @@ std::string find_card(const std::string& name_or_path, CardKind kind, const std:
 }
 
 CostProfile load_cost_profile(const std::string& file, const LoadOptions& options) {
-  const bool is_name = file.find('/') == std::string::npos && !file.ends_with(".yaml");
-  const std::string path = is_name ? find_card(file, CardKind::cost, "--cost", options) : file;
-  return load_card<CostProfile>(path, CardKind::cost, options, detail::read_cost_profile);
+  return load_card<CostProfile>(file, CardKind::cost, options, detail::read_cost_profile, "--cost");
 }
 
 SoftwareStack load_software_stack(const std::string& file, const LoadOptions& options) {
-  const bool is_name = file.find('/') == std::string::npos && !file.ends_with(".yaml");
-  const std::string path = is_name ? find_card(file, CardKind::stack, "stack", options) : file;
-  return load_card<SoftwareStack>(path, CardKind::stack, options, detail::read_software_stack);
+  return load_card<SoftwareStack>(file, CardKind::stack, options, detail::read_software_stack,
+                                  "stack");
 }
 
 CardKind detect_kind(const std::string& file) {
+  if (is_card_name(file)) {
+    // A name: the first library folder that holds it, in this order.
+    for (CardKind kind : {CardKind::experiment, CardKind::model, CardKind::hardware,
+                          CardKind::topology, CardKind::stack, CardKind::cost}) {
+      try {
+        return detect_kind(find_card(file, kind, "command line"));
+      } catch (const ConfigError&) {
+      }
+    }
+    return CardKind::experiment;  // not found anywhere: loading it reports the missing file
+  }
   const fs::path path(file);
   if (path.parent_path().filename() == "costs") return CardKind::cost;
   if (path.parent_path().filename() == "software_stacks") return CardKind::stack;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim/config/enum_names.hpp"
@@ -43,17 +44,21 @@ struct TopologySpec {
   std::string name;
   std::string description;
   TopologyGenerator generator = TopologyGenerator::single_node;
-  int switch_radix = 0;                     // ports per switch
-  int levels = 0;                           // fat-tree layers (2 or 3)
-  int planes = 1;                           // independent planes (MPFT), or rails (MRFT)
-  double oversubscription = 1;              // down:up port ratio at the leaves
+  int switch_radix = 0;  // ports per switch (Slim Fly: 0 = no bound on q)
+  int levels = 0;        // fat-tree layers (2 or 3); rail-only: 0 = sized
+  // The endpoints the network is built for; absent: the most its parameters allow. A cluster
+  // sets it to its NIC count; `topo --endpoints N` to N.
+  std::optional<long long> endpoints;
+  std::optional<int> pods;      // three-level fat-tree: a fixed pod count (absent: sized)
+  int planes = 1;               // independent planes (MPFT), or rails (MRFT)
+  double oversubscription = 1;  // down:up port ratio at the leaves
   std::optional<Bandwidth> link_bandwidth;  // absent: the NIC line rate of the hardware profile
   std::optional<SimTime> switch_latency;
-  int slim_fly_q = 0;                       // Slim Fly: prime power q
-  int dragonfly_p = 0;                      // Dragonfly: endpoints per router
-  int dragonfly_a = 0;                      // routers per group
-  int dragonfly_h = 0;                      // global links per router
-  std::optional<int> dragonfly_groups;      // absent: the maximum a*h + 1
+  int slim_fly_q = 0;   // Slim Fly: prime q (0: the smallest that holds the endpoints)
+  int dragonfly_p = 0;  // Dragonfly: endpoints per router
+  int dragonfly_a = 0;  // routers per group
+  int dragonfly_h = 0;  // global links per router
+  std::optional<int> dragonfly_groups;  // absent: as many as the endpoints need (at most a*h + 1)
   std::optional<int> endpoints_per_switch;  // Slim Fly: absent means half the network ports
   int domain_size = 0;                      // NVL72-style domain: GPUs on one NVSwitch fabric
   std::vector<CustomNode> custom_nodes;     // custom: in the order written
@@ -73,6 +78,24 @@ inline constexpr std::array<EnumName<TopologyGenerator>, 9> kTopologyGeneratorNa
 
 [[nodiscard]] constexpr std::string_view to_string(TopologyGenerator generator) {
   return name_of(kTopologyGeneratorNames, generator);
+}
+
+// Slim Fly's MMS graph is built over GF(q) for a prime q >= 5 (q = 4w + 1 or 4w - 1).
+[[nodiscard]] constexpr bool slim_fly_buildable(int q) {
+  if (q < 5) return false;
+  for (int d = 2; d * d <= q; ++d) {
+    if (q % d == 0) return false;
+  }
+  return true;
+}
+
+// The nearest buildable q below `q` (0 when none) and above it.
+[[nodiscard]] constexpr std::pair<int, int> nearest_buildable_slim_fly_q(int q) {
+  int below = q - 1;
+  while (below >= 5 && !slim_fly_buildable(below)) --below;
+  int above = q + 1;
+  while (!slim_fly_buildable(above)) ++above;
+  return {below >= 5 ? below : 0, above};
 }
 
 }  // namespace clustersim::config

@@ -31,13 +31,30 @@ struct ClusterShape {
   const config::HardwareProfile* hardware = nullptr;  // observed; required for cluster mode
 };
 
-// Bare network at the largest size the parameters allow.
+// The card sized for `endpoints` (absent: the most its parameters allow). Each size the card
+// leaves open is chosen the way the generator's papers size it, the smallest network that holds
+// the endpoints:
+//   fat-tree     two levels: ceil(N / d) leaves under the fewest spines whose ports hold their
+//                uplinks; three levels: ceil(N / (k/2)) leaves in ceil(leaves / (k/2)) pods, and
+//                per aggregation position the fewest cores (a divisor of k/2) that hold the pods;
+//   MPFT / MRFT  the same per plane / over all rails' leaves;
+//   rail-only    one switch per rail, a leaf-spine tree per rail when a rail outgrows it, three
+//                tiers beyond;
+//   Slim Fly     the smallest buildable (prime) q with 2 q^2 routers enough, within the radix;
+//   dragonfly    ceil(N / (a p)) groups, each pair joined by a h / (g - 1) global links.
+// A size the card fixes (pods, q, groups, rail-only levels) is kept; when it cannot hold the
+// endpoints, BuildError names the card and the key. The result has `endpoints` set.
+[[nodiscard]] config::TopologySpec size_network(const config::TopologySpec& spec,
+                                                std::optional<long long> endpoints);
+
+// Bare network for spec.endpoints endpoints (absent: the largest size the parameters allow).
 [[nodiscard]] Topology build_network(const config::TopologySpec& spec);
-// A cluster of nodes on the network.
+// A cluster of nodes on the network, sized for the nodes' NICs.
 [[nodiscard]] Topology build_cluster(const config::TopologySpec& spec, const ClusterShape& shape);
 
-// Counts a generator implies, from closed forms (no graph): used where the graph cannot be built
-// (a Slim Fly whose q is not prime) and checked against built graphs in the tests.
+// Counts a generator implies for spec.endpoints, from closed forms (no graph): used where the
+// graph cannot be built (a Slim Fly whose q is not prime) and checked against built graphs in the
+// tests.
 struct NetworkCounts {
   long long endpoints = 0;
   long long switches = 0;
