@@ -48,7 +48,7 @@ void bm_ring_all_reduce_1gib(benchmark::State& state) {
   for (auto _ : state) {
     const collectives::CollectiveResult r = collectives::run_collective(
         topology, {collectives::Operation::all_reduce, collectives::Algorithm::ring,
-                   1024.0 * 1024 * 1024, topology.gpus()});
+                   1024.0 * 1024 * 1024, topology.gpus(), collectives::nccl_copy_engines(hw)});
     simulated = r.time.seconds();
   }
   state.counters["simulated_ms"] = simulated * 1e3;

@@ -113,6 +113,7 @@ int run_collective_command(const CollectiveOptions& o) {
       ep.imbalance = o.imbalance;
       ep.low_latency = o.low_latency;
       ep.comm_sms = o.comm_sms;
+      collectives::set_copy_rates(ep, hw);
       const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology, ep);
       if (o.common.json) {
         std::cout << json{{"operation", "ep"},
@@ -175,8 +176,9 @@ int run_collective_command(const CollectiveOptions& o) {
     if (!size.value) usage(fmt::format("--size: {}", size.error));
     std::vector<fabric::VertexId> ranks = topology.gpus();
     if (op->second == Operation::send_recv) ranks = {ranks.front(), ranks.back()};
-    const collectives::CollectiveResult r = collectives::run_collective(
-        topology, {op->second, algorithm->second, size.value->bytes, ranks});
+    const collectives::CollectiveResult r =
+        collectives::run_collective(topology, {op->second, algorithm->second, size.value->bytes,
+                                               ranks, collectives::nccl_copy_engines(hw)});
     if (o.common.json) {
       std::cout << json{{"operation", o.operation},
                         {"algorithm", algorithm_name},

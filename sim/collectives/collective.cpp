@@ -179,6 +179,22 @@ void validate(const Topology& topology, const CollectiveSpec& spec) {
 
 }  // namespace
 
+bool crosses_nodes(const Topology& topology, VertexId a, VertexId b) {
+  return topology.vertex(a).node != topology.vertex(b).node;
+}
+
+CopyEngines nccl_copy_engines(const config::HardwareProfile& hardware) {
+  if (!hardware.communication) return {};
+  const config::CommunicationSpec& c = *hardware.communication;
+  return {c.nccl_channels, c.nvlink_copy_per_sm.bytes_per_s, c.rdma_copy_per_sm.bytes_per_s};
+}
+
+double per_flow_bound(const CopyEngines& copy, bool over_network, std::size_t flows) {
+  const double per_sm = over_network ? copy.rdma_per_sm : copy.nvlink_per_sm;
+  if (copy.pushing_sms <= 0 || per_sm <= 0 || flows == 0) return fabric::kUnbounded;
+  return copy.pushing_sms * per_sm / static_cast<double>(flows);
+}
+
 void check_ranks(const Topology& topology, const std::vector<VertexId>& ranks, const char* what) {
   if (ranks.size() < 2) {
     throw CollectiveError(fmt::format("{} needs at least 2 ranks, got {}", what, ranks.size()));
@@ -257,17 +273,31 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
       routes.push_back(router.route(transfer.from, transfer.to, ++hash));
       hop = std::max(hop, routes.back().latency);
     }
+    // Each GPU's transfers of the phase share its channels' copy rate.
+    std::vector<double> bounds;
+    for (const Transfer& transfer : phase.transfers) {
+      const bool network = crosses_nodes(topology, transfer.from, transfer.to);
+      const auto flows = static_cast<std::size_t>(
+          std::count_if(phase.transfers.begin(), phase.transfers.end(), [&](const Transfer& t) {
+            return t.from == transfer.from && crosses_nodes(topology, t.from, t.to) == network;
+          }));
+      bounds.push_back(per_flow_bound(spec.copy, network, flows));
+    }
     const SimTime fill = SimTime::from_ps(hop.ps() * std::max(0, phase.fill_hops));
     outstanding = phase.transfers.size();
-    engine.schedule_after(fill, [&, routes = std::move(routes), index = next_phase - 1] {
-      const Phase& current = phases[index];
-      for (std::size_t i = 0; i < current.transfers.size(); ++i) {
-        ++result.flows;
-        model.start(routes[i], current.transfers[i].bytes, [&](SimTime) {
-          if (--outstanding == 0) start_phase();
+    engine.schedule_after(
+        fill, [&, routes = std::move(routes), bounds = std::move(bounds), index = next_phase - 1] {
+          const Phase& current = phases[index];
+          for (std::size_t i = 0; i < current.transfers.size(); ++i) {
+            ++result.flows;
+            model.start(
+                routes[i], current.transfers[i].bytes,
+                [&](SimTime) {
+                  if (--outstanding == 0) start_phase();
+                },
+                bounds[i]);
+          }
         });
-      }
-    });
   };
   start_phase();
   const RunStats run = engine.run();

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/config/hardware_profile.hpp"
 #include "sim/core/sim_time.hpp"
 #include "sim/fabric/topology.hpp"
 
@@ -34,11 +35,33 @@ class CollectiveError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// The SMs that push a communication kernel's data out of each GPU, and how fast one SM copies
+// over NVLink and into RDMA buffers (bytes/s). A GPU's flows that leave it together share their
+// SMs' copy rate evenly, on top of what the links allow. No SMs: no ceiling.
+struct CopyEngines {
+  int pushing_sms = 0;
+  double nvlink_per_sm = 0;
+  double rdma_per_sm = 0;
+};
+
+// NCCL's channels with the profile's copy rates: no ceiling when the profile has no communication
+// section.
+[[nodiscard]] CopyEngines nccl_copy_engines(const config::HardwareProfile& hardware);
+
+// Whether two vertices sit in different nodes (traffic between them takes the network).
+[[nodiscard]] bool crosses_nodes(const fabric::Topology& topology, fabric::VertexId a,
+                                 fabric::VertexId b);
+
+// The rate bound of each of `flows` flows that leave one GPU together, over the network or over
+// NVLink: +inf without a ceiling.
+[[nodiscard]] double per_flow_bound(const CopyEngines& copy, bool over_network, std::size_t flows);
+
 struct CollectiveSpec {
   Operation operation = Operation::all_reduce;
   Algorithm algorithm = Algorithm::ring;
   double bytes = 0;                     // S, nccl-tests convention
   std::vector<fabric::VertexId> ranks;  // GPUs, in rank order
+  CopyEngines copy;                     // NCCL: one pushing SM per channel
 };
 
 struct LinkLoad {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -189,6 +190,17 @@ struct Group {
   Traffic traffic;
 };
 
+// The SMs that push each GPU's data and how fast (see ExpertParallelSpec).
+CopyEngines copy_engines(const ExpertParallelSpec& spec) {
+  CopyEngines copy{0, spec.nvlink_copy_per_sm, spec.rdma_copy_per_sm};
+  if (!spec.low_latency) {
+    copy.pushing_sms = spec.comm_sms / 2;
+  } else if (spec.per_pair) {
+    copy.pushing_sms = spec.nccl_channels;
+  }
+  return copy;
+}
+
 CollectiveResult simulate(const Topology& topology, const std::vector<Group>& groups,
                           double token_bytes, bool reverse) {
   Engine engine;
@@ -198,24 +210,36 @@ CollectiveResult simulate(const Topology& topology, const std::vector<Group>& gr
   std::uint64_t hash = 0;
   for (const Group& group : groups) {
     const std::vector<VertexId>& ranks = group.spec.ranks;
-    auto start = [&](std::size_t a, std::size_t b, double tokens) {
+    const CopyEngines copy = copy_engines(group.spec);
+    struct Planned {
+      VertexId from, to;
+      double bytes;
+    };
+    std::vector<Planned> planned;
+    auto plan = [&](std::size_t a, std::size_t b, double tokens) {
       if (tokens <= 0) return;
-      const VertexId from = ranks[reverse ? b : a];
-      const VertexId to = ranks[reverse ? a : b];
-      model.start(router.route(from, to, ++hash), tokens * token_bytes, {});
-      ++result.flows;
+      planned.push_back({ranks[reverse ? b : a], ranks[reverse ? a : b], tokens * token_bytes});
     };
     const Layout& l = group.layout;
     for (std::size_t src = 0; src < group.traffic.rdma.size(); ++src) {
       for (std::size_t node = 0; node < group.traffic.rdma[src].size(); ++node) {
         const std::size_t relay =
             l.ranks_of_node[node][static_cast<std::size_t>(l.local_of_rank[src])];
-        start(src, relay, group.traffic.rdma[src][node]);
+        plan(src, relay, group.traffic.rdma[src][node]);
       }
     }
     const std::size_t n = ranks.size();
     for (std::size_t a = 0; a < n; ++a) {
-      for (std::size_t b = 0; b < n; ++b) start(a, b, group.traffic.nvl[a * n + b]);
+      for (std::size_t b = 0; b < n; ++b) plan(a, b, group.traffic.nvl[a * n + b]);
+    }
+    // A GPU's flows over NVLink (and over the network) share its pushing SMs.
+    std::map<std::pair<VertexId, bool>, std::size_t> leaving;
+    for (const Planned& p : planned) ++leaving[{p.from, crosses_nodes(topology, p.from, p.to)}];
+    for (const Planned& p : planned) {
+      const bool network = crosses_nodes(topology, p.from, p.to);
+      model.start(router.route(p.from, p.to, ++hash), p.bytes, {},
+                  per_flow_bound(copy, network, leaving[{p.from, network}]));
+      ++result.flows;
     }
   }
   const RunStats run = engine.run();
@@ -249,11 +273,23 @@ void validate_group(const Topology& topology, const ExpertParallelSpec& spec, co
 
 }  // namespace
 
+void set_copy_rates(ExpertParallelSpec& spec, const config::HardwareProfile& hardware) {
+  const CopyEngines nccl = nccl_copy_engines(hardware);
+  spec.nvlink_copy_per_sm = nccl.nvlink_per_sm;
+  spec.rdma_copy_per_sm = nccl.rdma_per_sm;
+  spec.nccl_channels = nccl.pushing_sms;
+}
+
 ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertParallelSpec& spec) {
   check_ranks(topology, spec.ranks, "an EP group");
   if (spec.comm_sms < 0) {
     throw CollectiveError(
         fmt::format("communication SMs must be zero or more, got {}", spec.comm_sms));
+  }
+  if (!spec.low_latency && spec.nvlink_copy_per_sm > 0 && spec.comm_sms < 2) {
+    throw CollectiveError(fmt::format(
+        "DeepEP's normal kernels need at least 2 SMs (one channel) to move data, got {}",
+        spec.comm_sms));
   }
   if (spec.tokens_per_rank <= 0 || spec.hidden <= 0) {
     throw CollectiveError(

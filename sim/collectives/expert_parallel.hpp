@@ -41,6 +41,12 @@ struct ExpertParallelSpec {
   // (IBGDA) and free their SMs ("after RDMA messages are issued, all GPU SMs are freed",
   // DeepSeek profile-data notes on decoding).
   int comm_sms = 0;
+  // How fast an SM copies (the hardware profile's communication section): the normal kernels push
+  // with comm_sms / 2 SMs (one per channel), the plain all-to-all with NCCL's channels, the
+  // low-latency kernels with none (the NIC moves the data). Zero rates: no SM ceiling.
+  double nvlink_copy_per_sm = 0;
+  double rdma_copy_per_sm = 0;
+  int nccl_channels = 0;
   // Dispatch in BF16 (2 bytes a value) instead of FP8 with its scales.
   bool bf16_dispatch = false;
   // With low_latency: one copy per token-expert pair, even for two experts on one GPU (a plain
@@ -60,6 +66,10 @@ struct ExpertParallelResult {
   int nodes = 0;
   int sms_held = 0;  // while the dispatch and combine run
 };
+
+// The profile's copy rates and NCCL channels into `spec` (left at zero without a communication
+// section).
+void set_copy_rates(ExpertParallelSpec& spec, const config::HardwareProfile& hardware);
 
 [[nodiscard]] ExpertParallelResult run_expert_parallel(const fabric::Topology& topology,
                                                        const ExpertParallelSpec& spec);

@@ -401,6 +401,14 @@ HardwareProfile read_hardware_profile(MapReader& reader) {
     pcie->finish();
     profile.pcie = spec;
   }
+  if (std::optional<MapReader> comm = reader.optional_section("communication")) {
+    CommunicationSpec spec;
+    spec.nvlink_copy_per_sm = comm->required<Bandwidth>("nvlink_copy_per_sm", Bounds::positive());
+    spec.rdma_copy_per_sm = comm->required<Bandwidth>("rdma_copy_per_sm", Bounds::positive());
+    spec.nccl_channels = comm->required<int>("nccl_channels", Bounds::between(1, 128));
+    comm->finish();
+    profile.communication = spec;
+  }
   if (std::optional<MapReader> compute = reader.optional_section("compute")) {
     profile.compute = read_compute(*compute);
   }
@@ -437,7 +445,11 @@ TopologySpec read_topology(MapReader& reader) {
     case TopologyGenerator::multi_rail_fat_tree: {
       const bool multi_plane = spec.generator == TopologyGenerator::multi_plane_fat_tree;
       spec.switch_radix = reader.required<int>("switch_radix", radix_bounds);
-      spec.levels = reader.optional<int>("levels", 2, Bounds::between(2, 3));
+      // A multi-rail tree without `levels` gets a core tier only when its rails outgrow one
+      // spine tier.
+      spec.levels = reader.optional<int>(
+          "levels", spec.generator == TopologyGenerator::multi_rail_fat_tree ? 0 : 2,
+          Bounds::between(2, 3));
       spec.oversubscription =
           reader.optional<double>("oversubscription", 1.0, Bounds::between(1, 64));
       if (spec.generator != TopologyGenerator::fat_tree) {
@@ -448,16 +460,29 @@ TopologySpec read_topology(MapReader& reader) {
         reader.error("switch_radix", fmt::format("a fat-tree needs an even switch radix, got {}",
                                                  spec.switch_radix));
       }
+      if (spec.levels == 3 && spec.generator == TopologyGenerator::fat_tree) {
+        spec.pods = reader.maybe<int>("pods", Bounds::between(1, spec.switch_radix));
+      }
       break;
     }
     case TopologyGenerator::rail_only:
       spec.switch_radix = reader.required<int>("switch_radix", radix_bounds);
       spec.planes = reader.required<int>("rails", Bounds::between(1, 64));
+      spec.levels = reader.optional<int>("levels", 0, Bounds::between(1, 3));
       break;
     case TopologyGenerator::slim_fly:
-      spec.slim_fly_q = reader.required<int>("q", Bounds::between(2, 1000));
+      spec.slim_fly_q = reader.optional<int>("q", 0, Bounds::between(5, 1000));
+      spec.switch_radix = reader.optional<int>("switch_radix", 0, radix_bounds);
       spec.endpoints_per_switch =
           reader.maybe<int>("endpoints_per_switch", Bounds::between(1, 4096));
+      if (spec.slim_fly_q != 0 && !slim_fly_buildable(spec.slim_fly_q)) {
+        const auto [below, above] = nearest_buildable_slim_fly_q(spec.slim_fly_q);
+        reader.error("q", fmt::format("q = {} cannot be built: the construction needs a prime "
+                                      "q >= 5; the nearest buildable values are {}",
+                                      spec.slim_fly_q,
+                                      below > 0 ? fmt::format("{} and {}", below, above)
+                                                : fmt::format("{}", above)));
+      }
       break;
     case TopologyGenerator::dragonfly:
       spec.dragonfly_p = reader.required<int>("p", Bounds::between(1, 1024));
@@ -523,6 +548,7 @@ SoftwareStack read_software_stack(MapReader& reader) {
     if (moe->has("capacity_factor") && stack.routing != MoeRouting::capacity) {
       moe->error("capacity_factor", "applies only to routing: capacity");
     }
+    stack.deepep_sms = moe->optional<int>("deepep_sms", stack.deepep_sms, Bounds::between(2, 1024));
     moe->finish();
   }
   stack.static_sm_split = reader.optional<bool>("static_sm_split", stack.static_sm_split);

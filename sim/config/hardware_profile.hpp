@@ -61,6 +61,16 @@ struct PcieSpec {
   Bandwidth bandwidth;  // per direction
 };
 
+// How fast the SMs a communication kernel holds move data: the kernel's throughput out of one GPU
+// is at most (SMs pushing data) x (rate per SM), whatever the links allow. DeepEP's normal kernels
+// push with half their SMs (one of the two SMs of each channel: sender or forwarder); an NCCL
+// collective with one SM per channel.
+struct CommunicationSpec {
+  Bandwidth nvlink_copy_per_sm;  // one SM storing to peer GPUs over NVLink
+  Bandwidth rdma_copy_per_sm;    // one SM copying tokens between HBM and RDMA buffers
+  int nccl_channels = 0;         // the channels (SMs) NCCL's collectives run on
+};
+
 struct PriceSpec {  // assumptions a user overrides, not facts
   std::optional<double> gpu_hour_usd;
   std::optional<double> capex_per_gpu_usd;
@@ -117,6 +127,7 @@ struct HardwareProfile {
   ScaleUpSpec scale_up;
   std::optional<ScaleOutSpec> scale_out;
   std::optional<PcieSpec> pcie;
+  std::optional<CommunicationSpec> communication;  // absent: no SM ceiling on communication
   std::optional<ComputeSpec> compute;
   PriceSpec price;
 };

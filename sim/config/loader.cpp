@@ -195,6 +195,14 @@ void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& trainin
         "comm_sms", fmt::format("{} SMs for communication leave none of the {} SMs for compute",
                                 p.comm_sms, experiment.hardware.gpu.sm_count));
   }
+  if (experiment.model.moe && p.ep > 1 && experiment.stack.dispatcher == MoeDispatcher::deepep &&
+      experiment.hardware.communication && p.comm_sms < 2) {
+    parallelism.infeasible(
+        "comm_sms",
+        fmt::format("DeepEP's normal kernels move the tokens with SMs: give comm_sms of at least "
+                    "2 (one channel), got {} (DeepSeek-V3 trained with 20)",
+                    p.comm_sms));
+  }
   if (p.virtual_stages > 1 && p.schedule != Schedule::interleaved) {
     parallelism.infeasible("virtual_stages",
                            fmt::format("virtual_stages = {} needs schedule: interleaved, not {}",
@@ -387,7 +395,11 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     p.virtual_stages = parallelism.optional<int>("virtual_stages", 1, Bounds::between(1, 1024));
     p.micro_batch_size = parallelism.optional<int>("micro_batch_size", 1, degree);
     p.sequence_parallel = parallelism.optional<bool>("sequence_parallel", false);
-    p.comm_sms = parallelism.optional<int>("comm_sms", 0, Bounds::non_negative());
+    // Not given: DeepEP's normal kernels hold the stack's SMs; nothing else holds any.
+    const bool deepep =
+        experiment.model.moe && p.ep > 1 && experiment.stack.dispatcher == MoeDispatcher::deepep;
+    p.comm_sms = parallelism.optional<int>("comm_sms", deepep ? experiment.stack.deepep_sms : 0,
+                                           Bounds::non_negative());
     check_stage_layers(parallelism, p, experiment.model);
     p.rank_order = parallelism.list<std::string>("rank_order");
     if (!p.rank_order.empty()) {

@@ -61,6 +61,10 @@ struct SoftwareStack {
   MoeDispatcher dispatcher = MoeDispatcher::deepep;
   Dtype dispatch_dtype = Dtype::fp8;  // of the dispatched tokens; combine is BF16
   MoeRouting routing = MoeRouting::dropless;
+  // SMs DeepEP's normal kernels hold when an experiment gives no parallelism.comm_sms: 20, the
+  // DeepSeek-V3 setting (TR §3.2.2, "only 20 SMs are sufficient to fully utilize the bandwidths of
+  // IB and NVLink").
+  int deepep_sms = 20;
   double capacity_factor = 1.0;
   // CPU time to issue one kernel (framework, dispatcher, launch): a run of kernels shorter than
   // this leaves the GPU waiting for the host.

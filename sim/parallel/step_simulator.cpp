@@ -150,15 +150,16 @@ std::vector<fabric::VertexId> vertices(const fabric::Topology& topology,
   return out;
 }
 
-double collective_time(const fabric::Topology& topology, collectives::Operation operation,
-                       collectives::Algorithm algorithm, double bytes, const std::vector<int>& gpus,
-                       std::uint64_t& flows) {
+double collective_time(const fabric::Topology& topology, const collectives::CopyEngines& copy,
+                       collectives::Operation operation, collectives::Algorithm algorithm,
+                       double bytes, const std::vector<int>& gpus, std::uint64_t& flows) {
   if (gpus.size() < 2 || bytes <= 0) return 0;
   collectives::CollectiveSpec spec;
   spec.operation = operation;
   spec.algorithm = algorithm;
   spec.bytes = bytes;
   spec.ranks = vertices(topology, gpus);
+  spec.copy = copy;
   const collectives::CollectiveResult result = collectives::run_collective(topology, spec);
   flows += result.flows;
   return result.time.seconds();
@@ -366,6 +367,7 @@ class StepSimulation {
   double keys_;
   ParallelLayout layout_;
   fabric::Topology topology_;
+  collectives::CopyEngines nccl_;      // NCCL's channels and the profile's per-SM copy rates
   static constexpr int kFirstGpu = 0;  // every replica and group looks the same; use GPU 0's
   double micro_batch_tokens_;
   double tp_layer_ = 0;   // TP collectives of one layer and pass
@@ -401,6 +403,7 @@ StepSimulation::StepSimulation(const config::Experiment& e)
       keys_(static_cast<double>(e.training.seq_len)),
       layout_(make_layout(e)),
       topology_(build_topology(e)),
+      nccl_(collectives::nccl_copy_engines(e.hardware)),
       micro_batch_tokens_(static_cast<double>(e.parallelism.micro_batch_size * e.training.seq_len) /
                           e.parallelism.cp) {
   result_.gpus = static_cast<int>(e.cluster.gpus());
@@ -443,6 +446,7 @@ void StepSimulation::simulate_communication() {
     ep.experts = card_.moe->experts;
     ep.top_k = card_.moe->top_k;
     ep.comm_sms = p_.comm_sms;
+    collectives::set_copy_rates(ep, e_.hardware);
     ep.bf16_dispatch =
         e_.stack.dispatch_dtype == Dtype::bf16 || e_.training.precision == config::Precision::bf16;
     // A plain all-to-all sends every token-expert pair to its GPU, with no per-node forwarding.
@@ -465,10 +469,10 @@ void StepSimulation::simulate_communication() {
       const double bytes = pairs * p_.etp * static_cast<double>(card_.hidden_size) * kBf16Bytes;
       const std::vector<int> etp_group = layout_.etp_group(kFirstGpu);
       result_.ep_dispatch_s +=
-          collective_time(topology_, collectives::Operation::all_gather,
+          collective_time(topology_, nccl_, collectives::Operation::all_gather,
                           collectives::Algorithm::ring, bytes, etp_group, result_.flows);
       result_.ep_combine_s +=
-          collective_time(topology_, collectives::Operation::reduce_scatter,
+          collective_time(topology_, nccl_, collectives::Operation::reduce_scatter,
                           collectives::Algorithm::ring, bytes, etp_group, result_.flows);
     }
   }
@@ -476,13 +480,13 @@ void StepSimulation::simulate_communication() {
     // Two all-reduces of the layer's output per pass (Megatron: attention and MLP), or with
     // sequence parallelism a reduce-scatter and an all-gather each: the same bytes on a ring.
     const double bytes = micro_batch_tokens_ * static_cast<double>(card_.hidden_size) * kBf16Bytes;
-    tp_layer_ = 2 * collective_time(topology_, collectives::Operation::all_reduce,
+    tp_layer_ = 2 * collective_time(topology_, nccl_, collectives::Operation::all_reduce,
                                     collectives::Algorithm::ring, bytes,
                                     layout_.group(kFirstGpu, Dimension::tp), result_.flows);
     // Sequence parallelism keeps the split input of the QKV and first FFN GEMMs: their weight
     // gradients all-gather it again (Korthikanti et al. 2022 §4.2.2).
     if (p_.sequence_parallel) {
-      sp_gather_ = 2 * collective_time(topology_, collectives::Operation::all_gather,
+      sp_gather_ = 2 * collective_time(topology_, nccl_, collectives::Operation::all_gather,
                                        collectives::Algorithm::ring, bytes,
                                        layout_.group(kFirstGpu, Dimension::tp), result_.flows);
     }
@@ -498,7 +502,7 @@ void StepSimulation::simulate_communication() {
                                       (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim)
                                 : 2.0 * a.kv_heads * a.head_dim;
     const std::vector<int> cp_group = layout_.group(kFirstGpu, Dimension::cp);
-    cp_hop_ = collective_time(topology_, collectives::Operation::send_recv,
+    cp_hop_ = collective_time(topology_, nccl_, collectives::Operation::send_recv,
                               collectives::Algorithm::direct,
                               micro_batch_tokens_ * kv_width * kBf16Bytes / p_.tp,
                               {cp_group[0], cp_group[1]}, result_.flows);
@@ -507,7 +511,7 @@ void StepSimulation::simulate_communication() {
     const std::vector<int> pp_group = layout_.group(kFirstGpu, Dimension::pp);
     const double bytes =
         micro_batch_tokens_ * static_cast<double>(card_.hidden_size) * kBf16Bytes / p_.tp;
-    result_.pp_transfer_s = collective_time(topology_, collectives::Operation::send_recv,
+    result_.pp_transfer_s = collective_time(topology_, nccl_, collectives::Operation::send_recv,
                                             collectives::Algorithm::direct, bytes,
                                             {pp_group[0], pp_group[1]}, result_.flows);
   }
@@ -591,7 +595,8 @@ double StepSimulation::timed(collectives::Operation op, double bytes,
   const collectives::Algorithm algorithm = per_node.size() > 1 && even
                                                ? collectives::Algorithm::hierarchical
                                                : collectives::Algorithm::ring;
-  const double seconds = collective_time(topology_, op, algorithm, bytes, group, result_.flows);
+  const double seconds =
+      collective_time(topology_, nccl_, op, algorithm, bytes, group, result_.flows);
   simulated_.emplace(key, seconds);
   return seconds;
 }

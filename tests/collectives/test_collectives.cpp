@@ -24,7 +24,7 @@ class OneNode : public ::testing::Test {
   const double s_ = 1024.0 * 1024 * 1024;
 
   CollectiveResult run(Operation op, Algorithm algorithm, double bytes) {
-    return run_collective(node_, CollectiveSpec{op, algorithm, bytes, node_.gpus()});
+    return run_collective(node_, CollectiveSpec{op, algorithm, bytes, node_.gpus(), {}});
   }
 };
 
@@ -38,6 +38,26 @@ TEST_F(OneNode, RingAllReduceClosedForm) {
   EXPECT_NEAR(r.busbw_bytes_per_s / 1e9, 160, 160 * 0.005);
   EXPECT_NEAR(r.algbw_bytes_per_s, s_ / r.time.seconds(), 1e-6);
   EXPECT_EQ(r.flows, 8u);
+}
+
+// NCCL's channels bound a ring by the SMs that push it: with c channels of r bytes/s each, the
+// ring's bus bandwidth is min(c r, the link), the closed form above with c r for the link rate.
+TEST_F(OneNode, RingAllReduceIsBoundByItsChannels) {
+  const double n = 8;
+  for (int channels : {1, 4, 8}) {
+    SCOPED_TRACE(channels);
+    const CopyEngines copy{channels, 11.2e9, 11.0e9};
+    const CollectiveResult r = run_collective(
+        node_, CollectiveSpec{Operation::all_reduce, Algorithm::ring, s_, node_.gpus(), copy});
+    const double rate = std::min(nvlink_, channels * 11.2e9);
+    const double expected = 2 * (n - 1) / n * s_ / rate + 2 * (n - 1) * hop_;
+    EXPECT_NEAR(r.time.seconds(), expected, 1e-9);
+  }
+  // The profile's 32 channels leave the 160 GB/s NVLink as the bound (32 x 11.2 = 358 GB/s).
+  const CollectiveResult nccl =
+      run_collective(node_, CollectiveSpec{Operation::all_reduce, Algorithm::ring, s_, node_.gpus(),
+                                           nccl_copy_engines(hw_)});
+  EXPECT_NEAR(nccl.busbw_bytes_per_s / 1e9, 160, 160 * 0.005);
 }
 
 TEST_F(OneNode, RingReduceScatterAndAllGatherClosedForms) {
@@ -84,17 +104,17 @@ TEST_F(OneNode, BadRequestsAreClearErrors) {
     }
     return "(no error)";
   };
-  EXPECT_EQ(message({Operation::all_reduce, Algorithm::ring, 0, node_.gpus()}),
+  EXPECT_EQ(message({Operation::all_reduce, Algorithm::ring, 0, node_.gpus(), {}}),
             "message size must be positive, got 0 bytes");
-  EXPECT_EQ(message({Operation::all_reduce, Algorithm::ring, -1, node_.gpus()}),
+  EXPECT_EQ(message({Operation::all_reduce, Algorithm::ring, -1, node_.gpus(), {}}),
             "message size must be positive, got -1 bytes");
-  EXPECT_EQ(message({Operation::all_reduce, Algorithm::ring, 1, {node_.gpus()[0]}}),
+  EXPECT_EQ(message({Operation::all_reduce, Algorithm::ring, 1, {node_.gpus()[0]}, {}}),
             "a collective needs at least 2 ranks, got 1");
-  EXPECT_EQ(message({Operation::all_reduce, Algorithm::ring, 1, {node_.gpus()[0], 0}}),
+  EXPECT_EQ(message({Operation::all_reduce, Algorithm::ring, 1, {node_.gpus()[0], 0}, {}}),
             "rank 0 is not a GPU of topology \"h800_node\"");
-  EXPECT_EQ(message({Operation::all_reduce, Algorithm::direct, 1, node_.gpus()}),
+  EXPECT_EQ(message({Operation::all_reduce, Algorithm::direct, 1, node_.gpus(), {}}),
             "all_reduce has no direct algorithm; use ring, tree or hierarchical");
-  EXPECT_EQ(message({Operation::all_gather, Algorithm::tree, 1, node_.gpus()}),
+  EXPECT_EQ(message({Operation::all_gather, Algorithm::tree, 1, node_.gpus(), {}}),
             "the tree algorithm is for all_reduce, not all_gather");
 }
 
@@ -111,8 +131,8 @@ TEST(Fabrics, MultiPlaneAndMultiRailPerformAlike) {
     for (auto [op, algorithm] : {std::pair{Operation::all_to_all, Algorithm::direct},
                                  std::pair{Operation::all_reduce, Algorithm::hierarchical}}) {
       const double bytes = 256.0 * 1024 * 1024;
-      const CollectiveResult a = run_collective(mpft, {op, algorithm, bytes, mpft.gpus()});
-      const CollectiveResult b = run_collective(mrft, {op, algorithm, bytes, mrft.gpus()});
+      const CollectiveResult a = run_collective(mpft, {op, algorithm, bytes, mpft.gpus(), {}});
+      const CollectiveResult b = run_collective(mrft, {op, algorithm, bytes, mrft.gpus(), {}});
       EXPECT_NEAR(a.busbw_bytes_per_s / b.busbw_bytes_per_s, 1.0, 0.02) << to_string(op);
     }
   }
@@ -125,7 +145,7 @@ TEST(Fabrics, HierarchicalAllReduceUsesNvlinkThenTheNetwork) {
       fabric::build_cluster(config::load_topology(kRoot + "/topologies/mpft.yaml"), {4, 8, &hw});
   const double s = 1024.0 * 1024 * 1024;
   const CollectiveResult r =
-      run_collective(mpft, {Operation::all_reduce, Algorithm::hierarchical, s, mpft.gpus()});
+      run_collective(mpft, {Operation::all_reduce, Algorithm::hierarchical, s, mpft.gpus(), {}});
   // NVLink phases move 2 x 7/8 S at 160 GB/s; the network phase 2 x 3/4 x S/8 at 40 GB/s.
   const double nvlink = 2 * 7.0 / 8 * s / 160e9;
   const double network = 2 * 3.0 / 4 * s / 8 / 40e9;
