@@ -28,31 +28,37 @@ const std::vector<std::string>& recomputable_ops() {
 std::vector<SweepPoint> SweepSpec::points() const {
   std::vector<SweepPoint> result;
   if (axes.empty()) return {SweepPoint{}};
+  // The axes that span a dimension; the others take the index of the axis they move with.
+  std::vector<std::size_t> leaders;
+  for (std::size_t a = 0; a < axes.size(); ++a) {
+    if (axes[a].moves_with < 0) leaders.push_back(a);
+  }
+  const auto point_at = [&](const std::vector<std::size_t>& index_of_leader) {
+    SweepPoint point;
+    for (const SweepAxis& axis : axes) {
+      const std::size_t leader = axis.moves_with < 0 ? static_cast<std::size_t>(&axis - axes.data())
+                                                     : static_cast<std::size_t>(axis.moves_with);
+      point.overrides.push_back(axis.key + "=" + axis.values[index_of_leader[leader]]);
+    }
+    return point;
+  };
+  std::vector<std::size_t> index(axes.size(), 0);
   if (mode == SweepMode::zip) {
-    const std::size_t count = axes.front().values.size();
-    for (std::size_t i = 0; i < count; ++i) {
-      SweepPoint point;
-      for (const SweepAxis& axis : axes) {
-        point.overrides.push_back(axis.key + "=" + axis.values[i]);
-      }
-      result.push_back(std::move(point));
+    for (std::size_t i = 0; i < axes.front().values.size(); ++i) {
+      std::fill(index.begin(), index.end(), i);
+      result.push_back(point_at(index));
     }
     return result;
   }
-  // Grid: the last axis varies fastest.
-  std::vector<std::size_t> index(axes.size(), 0);
+  // Grid: the last leading axis varies fastest.
   while (true) {
-    SweepPoint point;
-    for (std::size_t a = 0; a < axes.size(); ++a) {
-      point.overrides.push_back(axes[a].key + "=" + axes[a].values[index[a]]);
-    }
-    result.push_back(std::move(point));
-    std::size_t a = axes.size();
-    while (a > 0) {
-      --a;
-      if (++index[a] < axes[a].values.size()) break;
-      index[a] = 0;
-      if (a == 0) return result;
+    result.push_back(point_at(index));
+    std::size_t l = leaders.size();
+    while (l > 0) {
+      --l;
+      if (++index[leaders[l]] < axes[leaders[l]].values.size()) break;
+      index[leaders[l]] = 0;
+      if (l == 0) return result;
     }
   }
 }
@@ -619,9 +625,50 @@ SweepSpec load_sweep(const std::string& name_or_file, const LoadOptions& options
           axis.values.push_back(to_flow_yaml(value));
         }
       }
+      // Axes that move with this one: `with: [{key, values}, ...]`, as many values each.
+      const int leader = static_cast<int>(spec.axes.size());
+      std::vector<std::pair<SweepAxis, std::vector<Override>>> followers;
+      if (const Node* with = axis_reader.raw("with")) {
+        if (!with->is_sequence()) {
+          axis_reader.report(*with, "with",
+                             "expected a list of {key, values}, got " + with->describe());
+        } else {
+          for (std::size_t w = 0; w < with->items().size(); ++w) {
+            const Node& follower_item = with->items()[w];
+            MapReader follower_reader(follower_item, fmt::format("axes[{}].with[{}]", i, w),
+                                      diagnostics);
+            SweepAxis follower;
+            follower.key = follower_reader.required<std::string>("key");
+            follower.moves_with = leader;
+            std::vector<Override> follower_overrides;
+            const Node* follower_values = follower_reader.raw("values");
+            const Node* follower_key = follower_item.find("key");
+            if (follower_values == nullptr || !follower_values->is_sequence() ||
+                follower_values->items().size() != axis.values.size()) {
+              follower_reader.error(
+                  "values", fmt::format("expected a list of {} values, one per value of \"{}\"",
+                                        axis.values.size(), axis.key));
+            } else if (follower_key != nullptr && !follower.key.empty()) {
+              if (std::optional<std::vector<std::string>> path =
+                      detail::parse_key_path(follower.key, follower_key->location(), diagnostics)) {
+                for (const Node& value : follower_values->items()) {
+                  follower_overrides.push_back(Override{*path, follower_key->location(), value});
+                  follower.values.push_back(to_flow_yaml(value));
+                }
+              }
+            }
+            follower_reader.finish();
+            followers.emplace_back(std::move(follower), std::move(follower_overrides));
+          }
+        }
+      }
       axis_reader.finish();
       spec.axes.push_back(std::move(axis));
       axis_overrides.push_back(std::move(value_overrides));
+      for (auto& [follower, follower_overrides] : followers) {
+        spec.axes.push_back(std::move(follower));
+        axis_overrides.push_back(std::move(follower_overrides));
+      }
     }
   }
   root.finish();

@@ -11,6 +11,9 @@ enum class SweepMode { grid, zip };
 struct SweepAxis {
   std::string key;                  // dotted experiment key, "parallelism.pp"
   std::vector<std::string> values;  // each as a --set value (YAML flow text)
+  // An axis written under another's `with:` moves with it (value i with value i) instead of
+  // spanning a dimension of its own: the index of that axis in SweepSpec::axes, or -1.
+  int moves_with = -1;
 };
 
 struct SweepPoint {
@@ -22,7 +25,7 @@ struct SweepSpec {
   std::string file;
   std::string experiment;  // path of the base experiment, resolved against the sweep file
   SweepMode mode = SweepMode::grid;
-  std::vector<SweepAxis> axes;
+  std::vector<SweepAxis> axes;  // overrides of a point come in this order
   [[nodiscard]] std::vector<SweepPoint> points() const;
 };
 

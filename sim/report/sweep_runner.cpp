@@ -110,7 +110,7 @@ std::string sweep_csv_header(const config::SweepSpec& sweep) {
   for (const char* column :
        {"status", "step_time_s", "tokens_per_day", "tflops_causal", "tflops_noncausal",
         "mfu_causal", "mfu_noncausal", "memory_peak_bytes", "gpu_hours_per_trillion_tokens",
-        "usd_per_trillion_tokens", "reason"}) {
+        "usd_per_trillion_tokens", "network_capex_usd", "reason"}) {
     fields.emplace_back(column);
   }
   return csv_line(fields);
@@ -134,6 +134,8 @@ std::string sweep_csv_row(const config::SweepSpec& sweep, const SweepRow& row) {
   fields.push_back(value(ok ? r["memory_per_gpu_bytes"]["peak"] : nlohmann::json()));
   fields.push_back(value(ok ? r["cost"]["gpu_hours_per_trillion_tokens"] : nlohmann::json()));
   fields.push_back(value(ok ? r["cost"]["usd_per_trillion_tokens"] : nlohmann::json()));
+  const bool priced = ok && r["cost"]["capex_usd"]["network"].is_number();
+  fields.push_back(priced ? number(r["cost"]["capex_usd"]["network"]) : std::string());
   fields.push_back(row.reason);
   return csv_line(fields);
 }

@@ -253,6 +253,23 @@ TEST(Sweep, ZipPairsValuesAndKeepsListsAsFlowYaml) {
   EXPECT_EQ(e.parallelism.stage_layers, (std::vector<int>{3, 1}));
 }
 
+// An axis under another's `with:` moves with it: the shipped topology comparison has 2 scales
+// (nodes with their global batch) x 7 networks = 14 points, not 2 x 2 x 7.
+TEST(Sweep, AxesWrittenWithAnotherMoveWithIt) {
+  const SweepSpec sweep = load_sweep(kRoot + "/experiments/topology_comparison.yaml");
+  ASSERT_EQ(sweep.axes.size(), 3u);
+  EXPECT_EQ(sweep.axes[1].key, "training.global_batch_size");
+  EXPECT_EQ(sweep.axes[1].moves_with, 0);
+  const std::vector<SweepPoint> points = sweep.points();
+  ASSERT_EQ(points.size(), 14u);
+  EXPECT_EQ(points[0].overrides,
+            (std::vector<std::string>{"cluster.nodes=256", "training.global_batch_size=15360",
+                                      "cluster.topology=ft2"}));
+  EXPECT_EQ(points[13].overrides,
+            (std::vector<std::string>{"cluster.nodes=2048", "training.global_batch_size=122880",
+                                      "cluster.topology=dragonfly"}));
+}
+
 TEST(Determinism, LoadingTwiceGivesTheSameResult) {
   const std::string file = kRoot + "/experiments/dsv3_2048xh800_mpft.yaml";
   EXPECT_EQ(report::to_json(load_experiment(file)).dump(),
