@@ -129,6 +129,7 @@ ChartData chart_data(const CsvTable& table, const std::string& x, const std::str
   ChartData data;
   data.x_label = x;
   data.y_label = y;
+  if (by_series) data.series_label = *series;
   // x is numeric when every row with a y value has a numeric x.
   bool numeric_x = true;
   for (const std::vector<std::string>& row : table.rows) {
@@ -154,7 +155,7 @@ ChartData chart_data(const CsvTable& table, const std::string& x, const std::str
       if (it == data.categories.end()) it = data.categories.insert(it, row[xc]);
       x_value = static_cast<double>(it - data.categories.begin());
     }
-    const std::string name = by_series ? *series + " = " + row[sc] : y;
+    const std::string name = by_series ? row[sc] : y;
     auto [it, inserted] = series_index.emplace(name, data.series.size());
     if (inserted) data.series.push_back({name, {}, {}});
     data.series[it->second].x.push_back(x_value);
@@ -269,12 +270,17 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
       svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"/>\n",
                          px(series.x[i]), py(series.y[i]), colour);
     }
-    const double legend_y = kTop + 10 + 20 * static_cast<double>(s);
+    const double legend_y =
+        kTop + 10 + 20 * static_cast<double>(s + (data.series_label.empty() ? 0 : 1));
     svg += fmt::format(
         "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"{3}\" "
         "stroke-width=\"3\"/>\n<text x=\"{4}\" y=\"{5:.1f}\">{6}</text>\n",
         kLeft + plot_w + 15, legend_y, kLeft + plot_w + 40, colour, kLeft + plot_w + 46,
         legend_y + 4, escape(series.name));
+  }
+  if (!data.series_label.empty()) {
+    svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-weight=\"bold\">{}</text>\n",
+                       kLeft + plot_w + 15, kTop + 14, escape(data.series_label));
   }
   if (data.skipped_rows > 0) {
     svg += fmt::format(

@@ -37,7 +37,8 @@ struct ChartData {
   std::string y_label;
   std::vector<std::string> categories;  // non-empty: x is categorical
   std::vector<ChartSeries> series;
-  int skipped_rows = 0;  // rows without a y value
+  std::string series_label;  // the column whose values name the series (the legend's heading)
+  int skipped_rows = 0;      // rows without a y value
 };
 
 // Throws ChartError for an unknown column ("did you mean" the closest), or a y column with a

@@ -1,5 +1,8 @@
 #include "sim/report/sweep_runner.hpp"
 
+#include "sim/config/loader.hpp"
+#include "sim/fabric/network_cost.hpp"
+
 #include <chrono>
 #include <stdexcept>
 
@@ -14,6 +17,8 @@
 namespace clustersim::report {
 
 namespace {
+
+constexpr const char* kSweepCostProfile = "ib_as_bought";
 
 // The value an override sets ("parallelism.pp=8" -> "8").
 std::string value_of(const std::string& override_text) {
@@ -63,7 +68,21 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
     const double wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     row.status = "ok";
-    row.result = step_json(experiment, result, wall_s);
+    // The network priced as bought (the default profile of `run`), for network comparisons.
+    Capex capex;
+    if (experiment.hardware.price.capex_per_gpu_usd) {
+      capex.gpus_usd = *experiment.hardware.price.capex_per_gpu_usd * result.gpus;
+    }
+    if (result.network.switches > 0) {
+      try {
+        const config::CostProfile prices = config::load_cost_profile(kSweepCostProfile);
+        capex.network = fabric::network_cost(result.network, prices);
+        capex.cost_profile = prices.name;
+      } catch (const fabric::CostError&) {
+        // A network the profile cannot price: the row has no network capex.
+      }
+    }
+    row.result = step_json(experiment, result, wall_s, capex);
   });
   if (outcome.status != "ok") {
     row.status = outcome.status;

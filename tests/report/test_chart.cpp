@@ -43,8 +43,9 @@ TEST(Chart, SweepResultsMakeOneLinePerSeriesWithTextCategories) {
   const ChartData data =
       chart_data(table, "hardware.scale_out.nic_bandwidth", "step_time_s", "parallelism.pp");
   EXPECT_EQ(data.categories, (std::vector<std::string>{"200 Gb/s", "400 Gb/s", "800 Gb/s"}));
-  ASSERT_EQ(data.series.size(), 2u);  // pp 8 does not fit: its rows have no step time
-  EXPECT_EQ(data.series[0].name, "parallelism.pp = 16");
+  ASSERT_EQ(data.series.size(), 2u);     // pp 8 does not fit: its rows have no step time
+  EXPECT_EQ(data.series[0].name, "16");  // the value; the column heads the legend
+  EXPECT_EQ(data.series_label, "parallelism.pp");
   EXPECT_EQ(data.series[0].x, (std::vector<double>{0, 1, 2}));
   EXPECT_EQ(data.skipped_rows, 3);
   const std::string svg = svg_chart(data, "step");
@@ -55,7 +56,8 @@ TEST(Chart, SweepResultsMakeOneLinePerSeriesWithTextCategories) {
     ++lines;
   }
   EXPECT_EQ(lines, 2u);
-  EXPECT_NE(svg.find(">parallelism.pp = 32</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">32</text>"), std::string::npos);
+  EXPECT_NE(svg.find("font-weight=\"bold\">parallelism.pp</text>"), std::string::npos);
   EXPECT_NE(svg.find("3 row(s) without a value left out"), std::string::npos);
 }
 
