@@ -10,6 +10,7 @@
 
 #include "sim/compute/measured_file.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/fabric/network_cost.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/fabric/topology_stats.hpp"
 #include "sim/parallel/step_simulator.hpp"
@@ -57,6 +58,9 @@ int run_experiment(const RunOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     const config::Experiment experiment =
         config::load_experiment(options.experiment, load_options(options.common));
+    // Loaded before the simulation, so a misspelt profile fails at once.
+    const config::CostProfile prices =
+        config::load_cost_profile(options.cost, load_options(CommonOptions{}));
     parallel::StepResult result;
     try {
       result = parallel::simulate_step(experiment);
@@ -94,9 +98,16 @@ int run_experiment(const RunOptions& options) {
       capex.gpus_usd = *experiment.hardware.price.capex_per_gpu_usd * result.gpus;
     }
     if (result.network.switches > 0) {
-      const config::CostProfile prices =
-          config::load_cost_profile(options.cost, load_options(CommonOptions{}));
-      capex.network = fabric::network_cost(result.network, prices);
+      try {
+        capex.network = fabric::network_cost(result.network, prices);
+      } catch (const fabric::CostError& error) {
+        const std::string message = fmt::format("--cost: error: {}", error.what());
+        std::cerr << message << '\n';
+        if (options.common.json) {
+          std::cout << json{{"status", "input_error"}, {"message", message}}.dump(2) << '\n';
+        }
+        return kExitInputError;
+      }
       capex.cost_profile = prices.name;
     }
     if (options.trace) {
@@ -131,7 +142,8 @@ int run_topo(const FileOptions& options) {
         config::load_cost_profile(options.cost, load_options(CommonOptions{}));
     fabric::TopologyStats stats;
     if (const std::optional<std::string> reason = fabric::unbuildable_reason(spec)) {
-      stats = fabric::measure_from_counts(fabric::count_network(spec), *reason);
+      stats =
+          fabric::measure_from_counts(fabric::count_network(spec), *reason, spec.link_bandwidth);
     } else {
       stats = fabric::measure(fabric::build_network(spec));
     }
@@ -146,6 +158,13 @@ int run_topo(const FileOptions& options) {
     return report_config_error(error, options.common.json);
   } catch (const fabric::BuildError& error) {
     std::cerr << fmt::format("{}: error: {}\n", options.file, error.what());
+    return kExitInputError;
+  } catch (const fabric::CostError& error) {
+    const std::string message = fmt::format("--cost: error: {}", error.what());
+    std::cerr << message << '\n';
+    if (options.common.json) {
+      std::cout << json{{"status", "input_error"}, {"message", message}}.dump(2) << '\n';
+    }
     return kExitInputError;
   }
 }

@@ -22,7 +22,7 @@ struct RunOptions {
   CommonOptions common;
   std::string experiment;
   std::optional<std::string> trace;
-  std::string cost = "ib_ndr_64port";  // run: cost profile that prices the network
+  std::string cost = "ib_as_bought";  // run: cost profile that prices the network (as bought)
 };
 
 struct SweepOptions {

@@ -44,7 +44,10 @@ int main(int argc, char** argv) {
       ->type_name("EXP.yaml");
   run_cmd->add_option("--trace", run.trace, "Write the timeline as Chrome trace JSON")
       ->type_name("OUT.json");
-  run_cmd->add_option("--cost", run.cost, "Cost profile that prices the network (capex)")
+  run_cmd
+      ->add_option("--cost", run.cost,
+                   "Cost profile that prices the network (capex): a name in "
+                   "hardware_profiles/costs/ or a path")
       ->capture_default_str();
   add_common(*run_cmd, run.common);
 

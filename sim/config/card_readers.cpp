@@ -500,14 +500,108 @@ TopologySpec read_topology(MapReader& reader) {
   return spec;
 }
 
+namespace {
+
+constexpr std::array<std::string_view, 4> kFlatPriceKeys{"switch_usd", "switch_link_usd",
+                                                         "endpoint_link_usd", "nic_usd"};
+
+// Where a price comes from: required, with what it should say.
+std::string read_price_source(MapReader& reader) {
+  if (std::optional<std::string> source = reader.maybe<std::string>("source")) return *source;
+  reader.missing("source", "where the price comes from, or \"assumption: ...\"");
+  return {};
+}
+
+// One priced part: {model, usd, links (default 1), source}. The source is required: every price
+// says where it comes from, or that it is an assumption.
+PricedPart read_priced_part(MapReader& reader, std::string_view key) {
+  PricedPart part;
+  MapReader section = reader.section(key);
+  part.model = section.required<std::string>("model");
+  part.usd = section.required<double>("usd", Bounds::non_negative());
+  part.links = section.optional<int>("links", 1, Bounds::between(1, 16));
+  part.source = read_price_source(section);
+  section.finish();
+  return part;
+}
+
+// The prices at one link speed: a list entry of `speeds`.
+SpeedPrices read_speed_prices(MapReader& reader) {
+  SpeedPrices prices;
+  prices.speed = reader.required<Bandwidth>("speed", Bounds::positive());
+  const Node* switches = reader.raw("switches");
+  if (!switches) {
+    reader.missing("switches", "a list of {model, ports, usd, source}");
+  } else if (!switches->is_sequence() || switches->items().empty()) {
+    reader.report(*switches, "switches",
+                  "expected a list of {model, ports, usd, source}, got " + switches->describe());
+  } else {
+    for (std::size_t i = 0; i < switches->items().size(); ++i) {
+      MapReader row(switches->items()[i], fmt::format("{}[{}]", reader.child_path("switches"), i),
+                    reader.diagnostics());
+      SwitchModel model;
+      model.model = row.required<std::string>("model");
+      model.ports = row.required<int>("ports", Bounds::between(1, 4096));
+      model.usd = row.required<double>("usd", Bounds::non_negative());
+      model.source = read_price_source(row);
+      row.finish();
+      prices.switches.push_back(std::move(model));
+    }
+  }
+  prices.nic = read_priced_part(reader, "nic");
+  prices.switch_transceiver = read_priced_part(reader, "switch_transceiver");
+  prices.nic_transceiver = read_priced_part(reader, "nic_transceiver");
+  prices.fibre = read_priced_part(reader, "fibre");
+  prices.copper_cable = read_priced_part(reader, "copper_cable");
+  reader.finish();
+  return prices;
+}
+
+// The as-bought form: `rack_nodes` and a list of `speeds`, each speed given once.
+void read_prices_by_speed(MapReader& reader, CostProfile& profile) {
+  for (std::string_view key : kFlatPriceKeys) {
+    if (reader.has(key)) {
+      reader.error(key,
+                   "a profile that prices parts by link speed (speeds) takes no flat prices; "
+                   "remove this key or speeds");
+    }
+  }
+  profile.rack_nodes = reader.required<int>("rack_nodes", Bounds::between(1, 1024));
+  const Node* speeds = reader.raw("speeds");
+  if (!speeds->is_sequence() || speeds->items().empty()) {
+    reader.report(*speeds, "speeds",
+                  "expected a list of prices by link speed, got " + speeds->describe());
+    return;
+  }
+  for (std::size_t i = 0; i < speeds->items().size(); ++i) {
+    const Node& item = speeds->items()[i];
+    MapReader entry(item, fmt::format("speeds[{}]", i), reader.diagnostics());
+    SpeedPrices prices = read_speed_prices(entry);
+    if (!entry.valid()) continue;
+    if (profile.prices_at(prices.speed) != nullptr) {
+      entry.error("speed", fmt::format("{:g} Gb/s is priced by an earlier entry already",
+                                       prices.speed.bytes_per_s * 8 / 1e9));
+      continue;
+    }
+    profile.speeds.push_back(std::move(prices));
+  }
+}
+
+}  // namespace
+
 CostProfile read_cost_profile(MapReader& reader) {
   CostProfile profile;
   profile.name = reader.required<std::string>("name");
   profile.description = reader.optional<std::string>("description", "");
-  profile.switch_usd = reader.required<double>("switch_usd", Bounds::non_negative());
-  profile.switch_link_usd = reader.required<double>("switch_link_usd", Bounds::non_negative());
-  profile.endpoint_link_usd = reader.required<double>("endpoint_link_usd", Bounds::non_negative());
-  profile.nic_usd = reader.required<double>("nic_usd", Bounds::non_negative());
+  if (reader.has("speeds")) {
+    read_prices_by_speed(reader, profile);
+  } else {
+    profile.switch_usd = reader.required<double>("switch_usd", Bounds::non_negative());
+    profile.switch_link_usd = reader.required<double>("switch_link_usd", Bounds::non_negative());
+    profile.endpoint_link_usd =
+        reader.required<double>("endpoint_link_usd", Bounds::non_negative());
+    profile.nic_usd = reader.required<double>("nic_usd", Bounds::non_negative());
+  }
   reader.finish();
   return profile;
 }

@@ -78,7 +78,7 @@ double bisection_max_flow(const Topology& topology) {
   std::vector<std::int64_t> in_capacity(n, 0);
   for (LinkId id = 0; id < topology.link_count(); ++id) {
     const LinkInfo& link = topology.link(id);
-    const auto capacity = static_cast<std::int64_t>(std::llround(link.capacity_bytes_per_s()));
+    const auto capacity = static_cast<std::int64_t>(std::llround(link.nominal.bytes_per_s));
     add_flow_edge(graph, link.from, link.to, capacity);
     out_capacity[link.from] += capacity;
     in_capacity[link.to] += capacity;
@@ -107,6 +107,7 @@ TopologyStats count(const Topology& topology) {
   for (VertexId e : topology.endpoints()) {
     if (topology.attached_switch(e)) ++stats.endpoint_links;
   }
+  stats.inventory = take_inventory(topology);
   return stats;
 }
 
@@ -145,7 +146,8 @@ TopologyStats measure(const Topology& topology, const StatsOptions& options) {
   return stats;
 }
 
-TopologyStats measure_from_counts(const NetworkCounts& counts, std::string reason) {
+TopologyStats measure_from_counts(const NetworkCounts& counts, std::string reason,
+                                  std::optional<Bandwidth> link_speed) {
   TopologyStats stats;
   stats.endpoints = counts.endpoints;
   stats.switches = counts.switches;
@@ -154,16 +156,11 @@ TopologyStats measure_from_counts(const NetworkCounts& counts, std::string reaso
   stats.diameter = counts.diameter;
   stats.diameter_note = "from the generator's closed form (graph not built: " + reason + ")";
   stats.bisection_note = "not computed: graph not built";
+  if (link_speed) {
+    stats.inventory =
+        inventory_from_counts(counts.endpoints, counts.switches, counts.switch_links, *link_speed);
+  }
   return stats;
-}
-
-CostBreakdown network_cost(const TopologyStats& stats, const config::CostProfile& prices) {
-  CostBreakdown cost;
-  cost.switches_usd = static_cast<double>(stats.switches) * prices.switch_usd;
-  cost.switch_links_usd = static_cast<double>(stats.switch_links) * prices.switch_link_usd;
-  cost.endpoint_links_usd = static_cast<double>(stats.endpoint_links) * prices.endpoint_link_usd;
-  cost.nics_usd = static_cast<double>(stats.endpoints) * prices.nic_usd;
-  return cost;
 }
 
 }  // namespace clustersim::fabric

@@ -1,17 +1,20 @@
 #pragma once
-// What `clustersim topo` reports about a network: counts, diameter, bisection bandwidth, cost.
+// What `clustersim topo` reports about a network: counts, diameter, bisection bandwidth, and the
+// inventory its cost is priced from (sim/fabric/network_cost.hpp).
 //
 // - diameter: the most switch-to-switch hops between two switches that have endpoints, found by a
 //   breadth-first search from each such switch (from an evenly spaced sample of them when there
 //   are more than `max_diameter_sources`, which the note then says);
 // - bisection bandwidth: the maximum flow from the first half of the endpoints (in build order:
-//   node-major, so every plane and rail is split in half) to the second half, by push-relabel;
-//   this is the bandwidth of that cut, the natural bisection of the regular topologies built here.
+//   node-major, so every plane and rail is split in half) to the second half, by push-relabel,
+//   at the links' line rates (as a network is specified and bought, not the efficiency-scaled
+//   rates flows get); this is the bandwidth of that cut, the natural bisection of the regular
+//   topologies built here.
 
 #include <optional>
 #include <string>
 
-#include "sim/config/cost_profile.hpp"
+#include "sim/fabric/network_inventory.hpp"
 #include "sim/fabric/topology.hpp"
 #include "sim/fabric/topology_builder.hpp"
 
@@ -32,25 +35,15 @@ struct TopologyStats {
   std::optional<Bandwidth> bisection;
   std::string bisection_note;
   bool graph_built = false;
+  std::optional<NetworkInventory> inventory;  // absent: link speeds unknown
 };
 
 [[nodiscard]] TopologyStats measure(const Topology& topology, const StatsOptions& options = {});
-// The counts alone (endpoints, switches, links), without diameter or bisection.
+// The counts alone (endpoints, switches, links) and the inventory, without diameter or bisection.
 [[nodiscard]] TopologyStats count(const Topology& topology);
-// From closed forms, for a card whose graph cannot be built.
-[[nodiscard]] TopologyStats measure_from_counts(const NetworkCounts& counts, std::string reason);
-
-struct CostBreakdown {
-  double switches_usd = 0;
-  double switch_links_usd = 0;
-  double endpoint_links_usd = 0;
-  double nics_usd = 0;
-  [[nodiscard]] double total_usd() const {
-    return switches_usd + switch_links_usd + endpoint_links_usd + nics_usd;
-  }
-};
-
-[[nodiscard]] CostBreakdown network_cost(const TopologyStats& stats,
-                                         const config::CostProfile& prices);
+// From closed forms, for a card whose graph cannot be built; with the card's link speed, an
+// inventory from the counts (inventory_from_counts).
+[[nodiscard]] TopologyStats measure_from_counts(const NetworkCounts& counts, std::string reason,
+                                                std::optional<Bandwidth> link_speed = {});
 
 }  // namespace clustersim::fabric

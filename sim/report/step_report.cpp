@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/report/network_cost_report.hpp"
 #include "sim/workload/model_stats.hpp"
 
 namespace clustersim::report {
@@ -109,6 +110,17 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
       {"network", capex.network ? nlohmann::json(capex.network->total_usd()) : nullptr},
       {"total", optional_number(capex.total_usd())},
       {"cost_profile", capex.cost_profile}};
+  if (capex.network) {
+    nlohmann::json& capex_json = cost["capex_usd"];
+    capex_json["network_per_endpoint"] =
+        optional_number(cost_per_endpoint_usd(*capex.network, r.network));
+    capex_json["network_per_bisection_tbps"] =
+        optional_number(cost_per_bisection_tbps_usd(*capex.network, r.network));
+    capex_json["network_bisection_note"] = r.network.bisection_note;
+    capex_json["network_by_part"] = cost_by_part_json(*capex.network);
+    capex_json["network_parts"] = cost_parts_json(*capex.network);
+    capex_json["network_method"] = capex.network->method;
+  }
   nlohmann::json stages = nlohmann::json::array();
   for (const parallel::StageCost& s : r.stages) {
     stages.push_back({{"stage", s.stage},
@@ -282,6 +294,10 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
     }
     if (capex.total_usd()) out += fmt::format("; total ${:.1f}M", *capex.total_usd() / 1e6);
     out += "\n";
+    if (capex.network) {
+      out += fmt::format("network cost: {}; {}\n", cost_by_part_text(*capex.network),
+                         cost_ratios_text(*capex.network, r.network));
+    }
   }
   out += fmt::format("simulation: {} slots, {} flows, {:.2f} s wall\n", r.events, r.flows, wall_s);
   return out;

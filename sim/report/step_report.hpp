@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/config/experiment.hpp"
-#include "sim/fabric/topology_stats.hpp"
+#include "sim/fabric/network_cost.hpp"
 #include "sim/parallel/step_simulator.hpp"
 
 namespace clustersim::report {
@@ -37,7 +37,8 @@ struct StepFigures {
 };
 
 // What the cluster costs to build: the GPUs at the profile's capex assumption, and the scale-out
-// network (the switches and links the simulation counted) priced by a cost profile.
+// network (the switches, NICs and links the simulation counted) priced by a cost profile; per
+// endpoint and per Tb/s of the network's bisection (StepResult::network) in the reports.
 struct Capex {
   std::optional<double> gpus_usd;
   std::optional<fabric::CostBreakdown> network;

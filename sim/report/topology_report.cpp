@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/report/network_cost_report.hpp"
+
 namespace clustersim::report {
 
 nlohmann::json topology_report_json(const config::TopologySpec& spec,
@@ -9,8 +11,7 @@ nlohmann::json topology_report_json(const config::TopologySpec& spec,
                                     const fabric::CostBreakdown& cost,
                                     const config::CostProfile& prices) {
   using nlohmann::json;
-  const double per_endpoint =
-      stats.endpoints > 0 ? cost.total_usd() / static_cast<double>(stats.endpoints) : 0.0;
+  const std::optional<double> per_tbps = cost_per_bisection_tbps_usd(cost, stats);
   return json{{"name", spec.name},
               {"generator", config::to_string(spec.generator)},
               {"endpoints", stats.endpoints},
@@ -24,13 +25,17 @@ nlohmann::json topology_report_json(const config::TopologySpec& spec,
               {"bisection_note", stats.bisection_note},
               {"graph_built", stats.graph_built},
               {"cost_usd", cost.total_usd()},
-              {"cost_per_endpoint_usd", per_endpoint},
+              {"cost_per_endpoint_usd", cost_per_endpoint_usd(cost, stats).value_or(0.0)},
+              {"cost_per_bisection_tbps_usd", per_tbps ? json(*per_tbps) : json(nullptr)},
               {"cost_profile", prices.name},
+              {"cost_method", cost.method},
               {"cost_breakdown_usd",
                {{"switches", cost.switches_usd},
                 {"switch_links", cost.switch_links_usd},
                 {"endpoint_links", cost.endpoint_links_usd},
-                {"nics", cost.nics_usd}}}};
+                {"nics", cost.nics_usd}}},
+              {"cost_by_part_usd", cost_by_part_json(cost)},
+              {"cost_parts", cost_parts_json(cost)}};
 }
 
 std::string topology_report_text(const config::TopologySpec& spec,
@@ -51,12 +56,12 @@ std::string topology_report_text(const config::TopologySpec& spec,
   line("bisection bandwidth",
        stats.bisection ? fmt::format("{} ({})", to_string(*stats.bisection), stats.bisection_note)
                        : stats.bisection_note);
-  line("cost",
-       fmt::format("${:.2f}M ({}: switches ${:.2f}M, links ${:.2f}M)", cost.total_usd() / 1e6,
-                   prices.name, cost.switches_usd / 1e6, cost.switch_links_usd / 1e6));
-  if (stats.endpoints > 0) {
-    line("cost per endpoint",
-         fmt::format("${:.2f}k", cost.total_usd() / static_cast<double>(stats.endpoints) / 1e3));
+  line("cost", fmt::format("${:.2f}M ({}: {})", cost.total_usd() / 1e6, prices.name,
+                           cost_by_part_text(cost)));
+  line("cost per", cost_ratios_text(cost, stats));
+  line("priced", cost.method);
+  if (cost.priced_by_part) {
+    for (const std::string& part : cost_parts_text(cost)) line("", part);
   }
   if (!stats.graph_built) line("note", "counts from closed forms; the graph was not built");
   return text;

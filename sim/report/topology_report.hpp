@@ -7,13 +7,14 @@
 
 #include "sim/config/cost_profile.hpp"
 #include "sim/config/topology_spec.hpp"
-#include "sim/fabric/topology_stats.hpp"
+#include "sim/fabric/network_cost.hpp"
 
 namespace clustersim::report {
 
 // Keys (DESIGN.md): endpoints, switches, links (switch-to-switch), cost_usd,
-// cost_per_endpoint_usd, diameter, bisection_bandwidth_Bps; plus name, generator, graph_built,
-// endpoint_links, notes and the cost breakdown.
+// cost_per_endpoint_usd, cost_per_bisection_tbps_usd, cost_by_part_usd, cost_parts, diameter,
+// bisection_bandwidth_Bps; plus name, generator, graph_built, endpoint_links, notes, the cost
+// profile and method, and the cost by role (cost_breakdown_usd).
 [[nodiscard]] nlohmann::json topology_report_json(const config::TopologySpec& spec,
                                                   const fabric::TopologyStats& stats,
                                                   const fabric::CostBreakdown& cost,

@@ -143,6 +143,21 @@ TEST(Cli, InfeasibleLayoutsExitOne) {
   EXPECT_EQ(report["diagnostics"][0]["infeasible"], true);
 }
 
+// Capex: 2048 GPUs at the profile's $30,000 assumption, and the network as bought (the default
+// profile): its parts add up to it; per endpoint (2048 NICs) and per Tb/s of bisection (1024
+// links of 400 Gb/s at line rate).
+void expect_capex_of_2048_h800_as_bought(const nlohmann::json& capex) {
+  EXPECT_DOUBLE_EQ(capex["gpus"].get<double>(), 2048 * 30000.0);
+  EXPECT_EQ(capex["cost_profile"].get<std::string>(), "ib_as_bought");
+  const double network = capex["network"].get<double>();
+  double by_part = 0;
+  for (const auto& [part, usd] : capex["network_by_part"].items()) by_part += usd.get<double>();
+  EXPECT_NEAR(by_part, network, 1e-6 * network);
+  EXPECT_GT(capex["network_by_part"]["transceivers"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(capex["network_per_endpoint"].get<double>(), network / 2048);
+  EXPECT_DOUBLE_EQ(capex["network_per_bisection_tbps"].get<double>(), network / (1024 * 0.4));
+}
+
 TEST(Cli, RunPrintsTheDesignKeysAndATrace) {
   const std::string trace = (std::filesystem::temp_directory_path() / "cs_trace.json").string();
   const Result result =
@@ -159,11 +174,7 @@ TEST(Cli, RunPrintsTheDesignKeysAndATrace) {
   }
   EXPECT_EQ(report["tokens_per_step"], 15360 * 4096);
   EXPECT_TRUE(report["cost"]["total_usd"].is_number());
-  // Capex: 2048 GPUs at the profile's $30,000 assumption, and the 2048-GPU multi-plane fat-tree's
-  // 96 switches and 2048 switch links at the default cost profile's prices (as `topo` prices FT2).
-  EXPECT_DOUBLE_EQ(report["cost"]["capex_usd"]["gpus"].get<double>(), 2048 * 30000.0);
-  EXPECT_DOUBLE_EQ(report["cost"]["capex_usd"]["network"].get<double>(),
-                   96 * 83000.0 + 2048 * 503.0);
+  expect_capex_of_2048_h800_as_bought(report["cost"]["capex_usd"]);
   // Kernel time by class: the step's (busiest device) and one layer's times.
   double kernels = 0;
   for (const auto& [name, seconds] : report["kernel_s"].items()) kernels += seconds.get<double>();
@@ -178,7 +189,8 @@ TEST(Cli, RunPrintsTheDesignKeysAndATrace) {
   EXPECT_EQ(timeline["otherData"]["kernel_s"], report["kernel_s"]);
   int slots_with_kernels = 0;
   for (const nlohmann::json& event : timeline["traceEvents"]) {
-    if (event.value("cat", "") == "F&B" && event["args"]["kernel_ms"].contains("quantize")) {
+    if (event.contains("cat") && event["cat"] == "F&B" &&
+        event["args"]["kernel_ms"].contains("quantize")) {
       ++slots_with_kernels;
     }
   }
@@ -350,6 +362,44 @@ TEST(Cli, TopoRejectsParametersThatCannotBeBuilt) {
   EXPECT_EQ(result.err, kRoot +
                             "/topologies/ft2.yaml: error: oversubscription 4:1 leaves no port of a "
                             "2-port switch for endpoints or uplinks\n");
+}
+
+TEST(Cli, RunPricesTheNetworkWithTheGivenCostProfile) {
+  // The ISCA'25 Table 3 method: the 2048-GPU multi-plane fat-tree's 96 switches and 2048 switch
+  // links at $83k and $503 (as `topo` prices FT2).
+  const Result result =
+      run("run " + kRoot + "/experiments/dsv3_2048xh800_mpft.yaml --json --cost ib_ndr_64port");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  EXPECT_DOUBLE_EQ(report["cost"]["capex_usd"]["network"].get<double>(),
+                   96 * 83000.0 + 2048 * 503.0);
+  EXPECT_DOUBLE_EQ(report["cost"]["capex_usd"]["network_by_part"]["whole_links"].get<double>(),
+                   2048 * 503.0);
+}
+
+TEST(Cli, TopoRejectsALinkSpeedTheCostProfileDoesNotPrice) {
+  const Result result = run("topo " + kRoot +
+                            "/topologies/ft2.yaml --cost ib_as_bought --set "
+                            "'link_bandwidth=1600 Gb/s'");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err,
+            "--cost: error: cost profile \"ib_as_bought\" has no prices for 1600 Gb/s links, which "
+            "this network uses (it prices 200 Gb/s, 400 Gb/s, 800 Gb/s)\n");
+}
+
+TEST(Cli, TopoReportsTheCostPerEndpointAndPerBisectionByPart) {
+  const Result result = run("topo " + kRoot + "/topologies/ft2.yaml --cost ib_as_bought --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  const double cost = report["cost_usd"].get<double>();
+  EXPECT_DOUBLE_EQ(report["cost_per_endpoint_usd"].get<double>(), cost / 2048);
+  EXPECT_DOUBLE_EQ(report["cost_per_bisection_tbps_usd"].get<double>(), cost / (1024 * 0.4));
+  double by_part = 0;
+  for (const auto& [part, usd] : report["cost_by_part_usd"].items()) by_part += usd.get<double>();
+  EXPECT_NEAR(by_part, cost, 1e-6 * cost);
+  double bill = 0;
+  for (const nlohmann::json& line : report["cost_parts"]) bill += line["usd"].get<double>();
+  EXPECT_NEAR(bill, cost, 1e-6 * cost);
 }
 
 TEST(Cli, TopoRejectsAMissingCostProfile) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "sim/config/loader.hpp"
+#include "sim/fabric/network_cost.hpp"
 #include "sim/fabric/router.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/fabric/topology_stats.hpp"
