@@ -136,8 +136,8 @@ int run_experiment(const RunOptions& options) {
 
 int run_topo(const FileOptions& options) {
   try {
-    const config::TopologySpec spec =
-        config::load_topology(options.file, load_options(options.common));
+    config::TopologySpec spec = config::load_topology(options.file, load_options(options.common));
+    if (options.endpoints) spec.endpoints = *options.endpoints;
     const config::CostProfile prices =
         config::load_cost_profile(options.cost, load_options(CommonOptions{}));
     fabric::TopologyStats stats;

@@ -37,6 +37,7 @@ struct FileOptions {  // topo, model, validate
   CommonOptions common;
   std::string file;
   std::optional<long long> seq_len;
+  std::optional<long long> endpoints;  // topo: size the network for this many endpoints
   std::string cost = "ib_ndr_64port";  // topo: cost profile name or path
 };
 

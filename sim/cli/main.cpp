@@ -85,9 +85,14 @@ int main(int argc, char** argv) {
   FileOptions topo;
   CLI::App* topo_cmd =
       app.add_subcommand("topo", "Endpoints, switches, links, diameter, bisection and cost");
-  topo_cmd->add_option("topology", topo.file, "Topology card (YAML)")
+  topo_cmd->add_option("topology", topo.file, "Topology card: a name in topologies/ or a path")
       ->required()
-      ->type_name("TOPO.yaml");
+      ->type_name("TOPO");
+  topo_cmd
+      ->add_option("--endpoints", topo.endpoints,
+                   "Size the network for N endpoints (default: the most its parameters allow)")
+      ->check(CLI::Range(1LL, 1LL << 40))
+      ->type_name("N");
   topo_cmd
       ->add_option("--cost", topo.cost,
                    "Cost profile: a name in hardware_profiles/costs/ or a path (default "

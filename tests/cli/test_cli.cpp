@@ -305,9 +305,22 @@ TEST(Cli, TopoReportsCountsDiameterBisectionAndCost) {
   EXPECT_EQ(report["diameter"], 2);
   EXPECT_DOUBLE_EQ(report["bisection_bandwidth_Bps"].get<double>(), 1024 * 50e9);
   EXPECT_DOUBLE_EQ(report["cost_usd"].get<double>(), 96 * 83000.0 + 2048 * 503.0);
-  const Result text = run("topo " + kRoot + "/topologies/slimfly.yaml");
-  EXPECT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_NE(text.out.find("counts from closed forms; the graph was not built"), std::string::npos);
+  // By name, sized for the endpoints asked for: Table 3's 32,928 endpoints need q = 29.
+  const Result slim_fly = run("topo slimfly --endpoints 32928 --json");
+  ASSERT_EQ(slim_fly.exit_code, 0) << slim_fly.err;
+  const nlohmann::json sized = nlohmann::json::parse(slim_fly.out);
+  EXPECT_EQ(sized["endpoints"], 32928);
+  EXPECT_EQ(sized["switches"], 1682);
+  EXPECT_EQ(sized["diameter"], 2);
+  const Result dragonfly = run("topo dragonfly --endpoints 2048 --json");
+  ASSERT_EQ(dragonfly.exit_code, 0) << dragonfly.err;
+  const nlohmann::json four_groups = nlohmann::json::parse(dragonfly.out);
+  EXPECT_EQ(four_groups["switches"], 128);
+  const Result too_big = run("topo ft2 --endpoints 4096");
+  EXPECT_EQ(too_big.exit_code, 2);
+  EXPECT_EQ(too_big.err,
+            "ft2: error: topology \"ft2\": a two-level fat-tree of 64-port switches holds at most "
+            "2048 endpoints; 4096 are needed (levels: 3 holds 65536)\n");
 }
 
 TEST(Cli, CollectivePrintsNcclTestsQuantities) {
@@ -343,8 +356,8 @@ TEST(Cli, CollectiveRejectsBadRequests) {
        "clustersim collective: --comm-sms 200 is outside the 132 SMs of one NVIDIA H800 SXM5 "
        "80GB\n"},
       {"collective --topology ft2 --nodes 5000",
-       "clustersim collective: a two-level fat-tree of 64-port switches holds at most 64 leaves; "
-       "1250 are needed\n"},
+       "clustersim collective: topology \"ft2\": a two-level fat-tree of 64-port switches holds "
+       "at most 2048 endpoints; 40000 are needed (levels: 3 holds 65536)\n"},
       {"collective --op allreduce",
        "clustersim collective: unknown operation \"allreduce\"; expected all_reduce, "
        "reduce_scatter, all_gather, all_to_all, send_recv or ep\n"}};

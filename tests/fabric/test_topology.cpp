@@ -80,7 +80,11 @@ TEST(Table3, CountsAndCostsOfTheFivePublishedNetworks) {
   const config::CostProfile prices = config::load_cost_profile("ib_ndr_64port");
   for (const Row& row : rows) {
     SCOPED_TRACE(row.card);
-    const TopologySpec spec = card(row.card);
+    // Each network sized for its own endpoint count; Table 3's Slim Fly is q = 28, which is not
+    // a prime: counted from the MMS formulas, as the paper did.
+    TopologySpec spec = card(row.card);
+    spec.endpoints = row.endpoints;
+    if (std::string(row.card) == "slimfly") spec.slim_fly_q = 28;
     const NetworkCounts counts = count_network(spec);
     EXPECT_EQ(counts.endpoints, row.endpoints);
     EXPECT_EQ(counts.switches, row.switches);
@@ -137,6 +141,69 @@ TEST(Builders, DragonflyMatchesItsClosedForm) {
   expect_counts_match_graph(dragonfly(2, 4, 2, std::nullopt));  // 9 groups, every port used
   expect_counts_match_graph(dragonfly(2, 4, 2, 7));             // 2 spare ports per group
   expect_counts_match_graph(dragonfly(1, 3, 1, 3));
+}
+
+TopologySpec sized(TopologySpec spec, long long endpoints) {
+  spec.endpoints = endpoints;
+  spec.name += "-" + std::to_string(endpoints);
+  return spec;
+}
+
+// Networks sized for fewer endpoints than their largest size: the graphs match the closed forms.
+TEST(Sizing, SizedGraphsMatchTheirClosedForms) {
+  for (long long n : {1, 5, 20, 32}) expect_counts_match_graph(sized(fat_tree(8, 2), n));
+  for (long long n : {3, 5, 40, 100, 128}) expect_counts_match_graph(sized(fat_tree(8, 3), n));
+  for (long long n : {1, 5, 20, 72}) {
+    expect_counts_match_graph(sized(dragonfly(2, 4, 2, std::nullopt), n));
+  }
+  TopologySpec slim = slim_fly(0);
+  slim.switch_radix = 32;
+  for (long long n : {10, 150, 1000}) expect_counts_match_graph(sized(slim, n));
+  TopologySpec rails = card("rail_only");
+  rails.switch_radix = 8;
+  for (long long n : {16, 64, 65, 300}) expect_counts_match_graph(sized(rails, n));
+  TopologySpec multi_rail = card("mrft");
+  multi_rail.switch_radix = 8;
+  for (long long n : {16, 32, 33, 100}) expect_counts_match_graph(sized(multi_rail, n));
+  TopologySpec planes = card("mpft");
+  planes.switch_radix = 8;
+  for (long long n : {16, 100, 256}) expect_counts_match_graph(sized(planes, n));
+}
+
+// The 2048-GPU cluster on each card: the counts the sizing rules give by hand.
+TEST(Sizing, TwoThousandEndpointsOnEachCard) {
+  struct Row {
+    const char* card;
+    long long switches, links;
+  };
+  // ft3: 64 leaves in 2 pods (64 aggregation switches), 32 cores (one per aggregation
+  //   position), each aggregation switch with 32 parallel links to its core: 64 x 32 + 2 x 32 x 32;
+  // dragonfly: 4 groups of 32 routers, 4 x 496 local links, 6 pairs x 170 global + 4 spare;
+  // slimfly: q = 11 (the smallest prime with 2 q^2 x 9 >= 2048), 242 routers of degree 17;
+  // rail_only: 256 endpoints per rail, a leaf-spine per rail (8 x (8 leaves + 4 spines)).
+  const Row rows[] = {{"ft2", 96, 2048},      {"ft3", 160, 4096},       {"mpft", 96, 2048},
+                      {"mrft", 96, 2048},     {"dragonfly", 128, 3008}, {"slimfly", 242, 2057},
+                      {"rail_only", 96, 2048}};
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.card);
+    const NetworkCounts counts = count_network(sized(card(row.card), 2048));
+    EXPECT_EQ(counts.endpoints, 2048);
+    EXPECT_EQ(counts.switches, row.switches);
+    EXPECT_EQ(counts.switch_links, row.links);
+  }
+  EXPECT_EQ(size_network(card("dragonfly"), 2048).dragonfly_groups, 4);
+  EXPECT_EQ(size_network(card("slimfly"), 2048).slim_fly_q, 11);
+  EXPECT_EQ(size_network(card("rail_only"), 2048).levels, 2);
+  EXPECT_EQ(size_network(card("rail_only"), 512).levels, 1);
+  EXPECT_EQ(size_network(card("mrft"), 2048).levels, 2);
+  EXPECT_EQ(size_network(card("mrft"), 16384).levels, 3);
+  // Sized for Table 3's Slim Fly endpoints, the smallest buildable q is 29.
+  EXPECT_EQ(size_network(card("slimfly"), 32928).slim_fly_q, 29);
+  // A cluster gets the network sized for its NICs.
+  const config::HardwareProfile hw = config::load_hardware_profile("h800_sxm");
+  const Topology cluster = build_cluster(card("ft3"), ClusterShape{256, 8, &hw});
+  EXPECT_EQ(cluster.switches().size(), 160U);
+  EXPECT_EQ(cluster.switch_links(), 4096U);
 }
 
 TEST(Stats, SampledDiameterEqualsTheFullSearch) {
@@ -260,7 +327,8 @@ TEST_F(Routing, BadEndpointsAreClearErrors) {
     (void)router.route(gpu(mpft_, 0, 0), 999999, 1);
     FAIL();
   } catch (const RoutingError& error) {
-    EXPECT_STREQ(error.what(), "unknown endpoint 999999: the topology has 288 vertices");
+    // 16 nodes: one leaf per plane, so no spine tier.
+    EXPECT_STREQ(error.what(), "unknown endpoint 999999: the topology has 280 vertices");
   }
   const VertexId nvswitch = *mpft_.nvswitch_of(gpu(mpft_, 0, 0));
   try {
@@ -291,7 +359,7 @@ TEST(BuildErrors, ImpossibleParametersAreNamed) {
   };
   EXPECT_EQ(message([] { (void)build_network(slim_fly(28)); }),
             "slim_fly: q = 28 cannot be built; the construction needs a prime q >= 5 (q = 4w + 1 "
-            "or 4w - 1)");
+            "or 4w - 1): the nearest buildable values are 23 and 29");
   EXPECT_EQ(message([] { (void)build_network(dragonfly(2, 4, 2, 10)); }),
             "dragonfly: 10 groups need 9 global ports per group, but a group has a * h = 8");
   TopologySpec no_bandwidth = fat_tree(8, 2);
@@ -303,11 +371,13 @@ TEST(BuildErrors, ImpossibleParametersAreNamed) {
   EXPECT_EQ(message([&] {
               (void)build_cluster(fat_tree(8, 2), ClusterShape{5, 8, &hw});
             }),
-            "a two-level fat-tree of 8-port switches holds at most 8 leaves; 10 are needed");
+            "topology \"test-fat-tree\": a two-level fat-tree of 8-port switches holds at most 32 "
+            "endpoints; 40 are needed (levels: 3 holds 128)");
   EXPECT_EQ(message([&] {
               (void)build_cluster(fat_tree(8, 3), ClusterShape{17, 8, &hw});
             }),
-            "a three-level fat-tree of 8-port switches holds at most 8 pods; 9 are needed");
+            "topology \"test-fat-tree\": a three-level fat-tree of 8-port switches holds at most "
+            "128 endpoints; 136 are needed");
   EXPECT_EQ(message([&] {
               (void)build_cluster(card("h800_node"), ClusterShape{2, 8, &hw});
             }),
@@ -321,10 +391,46 @@ TEST(BuildErrors, ImpossibleParametersAreNamed) {
             "a hardware profile");
   EXPECT_EQ(message([&] { (void)build_network(fat_tree(8, 2, 16.0)); }),
             "oversubscription 16:1 leaves no port of a 8-port switch for endpoints or uplinks");
+  TopologySpec one_switch_per_rail = card("rail_only");
+  one_switch_per_rail.levels = 1;
   EXPECT_EQ(message([&] {
-              (void)build_cluster(card("rail_only"), ClusterShape{65, 8, &hw});
+              (void)build_cluster(one_switch_per_rail, ClusterShape{65, 8, &hw});
             }),
-            "rail_only: rail 0 has 65 endpoints, more than the 64 ports of its switch");
+            "topology \"rail_only\" fixes levels: 1, but a rail of 65 endpoints needs 2 on "
+            "64-port switches");
+  TopologySpec four_groups = card("dragonfly");
+  four_groups.dragonfly_groups = 4;
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(four_groups, ClusterShape{512, 8, &hw});
+            }),
+            "topology \"dragonfly\" fixes groups: 4, which holds 2048 endpoints; 4096 are needed");
+  TopologySpec two_pods = card("ft3");
+  two_pods.pods = 2;
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(two_pods, ClusterShape{512, 8, &hw});
+            }),
+            "topology \"ft3\" fixes pods: 2, which holds 2048 endpoints; 4096 are needed");
+  TopologySpec small_slim_fly = card("slimfly");
+  small_slim_fly.slim_fly_q = 5;
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(small_slim_fly, ClusterShape{512, 8, &hw});
+            }),
+            "topology \"slimfly\" fixes q: 5, which holds 200 endpoints; 4096 are needed");
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(card("slimfly"), ClusterShape{8192, 8, &hw});
+            }),
+            "topology \"slimfly\": no buildable Slim Fly of 64-port routers holds 65536 endpoints "
+            "(q = 29 holds 35322)");
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(card("dragonfly"), ClusterShape{40000, 8, &hw});
+            }),
+            "topology \"dragonfly\": 320000 endpoints need 625 dragonfly groups of 512, but "
+            "a * h + 1 = 513 is the most that can be fully connected");
+  EXPECT_EQ(message([&] {
+              (void)build_cluster(card("mrft"), ClusterShape{9000, 8, &hw});
+            }),
+            "topology \"mrft\": a three-level multi-rail fat-tree of 64-port switches holds at "
+            "most 2048 leaves; 8 rails of 9000 endpoints need 2256");
 }
 
 }  // namespace
