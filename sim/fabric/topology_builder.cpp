@@ -818,6 +818,55 @@ TopologySpec size_network(const TopologySpec& card, std::optional<long long> end
   return spec;
 }
 
+std::string describe_size(const TopologySpec& card) {
+  if (card.generator == TopologyGenerator::slim_fly && card.slim_fly_q != 0 &&
+      !config::slim_fly_buildable(card.slim_fly_q)) {
+    return fmt::format("q = {} (counted from closed forms)", card.slim_fly_q);
+  }
+  const TopologySpec spec = size_network(card, card.endpoints);
+  const long long n = *spec.endpoints;
+  const int k = spec.switch_radix;
+  const auto tree = [&](long long endpoints) -> std::string {
+    const long long leaves = ceil_div(endpoints, endpoints_per_leaf(spec));
+    if (spec.levels == 3) {
+      const ThreeTierPlan plan = plan_three_tier(spec, leaves);
+      return fmt::format("{} pod{} of {} leaves, {} cores", plan.pods, plan.pods == 1 ? "" : "s",
+                         k / 2, k / 2 * plan.cores_per_group);
+    }
+    const TwoTierPlan plan = plan_two_tier(spec, leaves, "a two-level fat-tree");
+    return fmt::format("{} leaves, {} spines", leaves, plan.spines);
+  };
+  switch (spec.generator) {
+    case TopologyGenerator::fat_tree:
+      return tree(n);
+    case TopologyGenerator::multi_plane_fat_tree:
+      return fmt::format("{} planes of {}", spec.planes, tree(plane_share(n, spec.planes, 0)));
+    case TopologyGenerator::multi_rail_fat_tree:
+      return fmt::format("{} rails, {} levels", spec.planes, spec.levels);
+    case TopologyGenerator::rail_only:
+      return spec.levels == 1
+                 ? fmt::format("{} rails of one switch", spec.planes)
+                 : fmt::format("{} rails of {}", spec.planes, tree(plane_share(n, spec.planes, 0)));
+    case TopologyGenerator::slim_fly:
+      return fmt::format("q = {}: {} routers of network degree {}, {} endpoints each",
+                         spec.slim_fly_q, 2 * spec.slim_fly_q * spec.slim_fly_q,
+                         slim_fly_degree(spec.slim_fly_q), slim_fly_endpoints_per_router(spec));
+    case TopologyGenerator::dragonfly: {
+      const int g = dragonfly_groups(spec);
+      return fmt::format("{} group{} of {} routers, {} global link{} between each pair of groups",
+                         g, g == 1 ? "" : "s", spec.dragonfly_a,
+                         dragonfly_parallel(spec.dragonfly_a, spec.dragonfly_h, g),
+                         dragonfly_parallel(spec.dragonfly_a, spec.dragonfly_h, g) == 1 ? "" : "s");
+    }
+    case TopologyGenerator::custom:
+      return "as written";
+    case TopologyGenerator::single_node:
+    case TopologyGenerator::nvl72:
+      return "one scale-up domain";
+  }
+  return "";
+}
+
 std::optional<std::string> unbuildable_reason(const TopologySpec& spec) {
   try {
     check_parameters(spec.generator == TopologyGenerator::slim_fly && spec.slim_fly_q == 0

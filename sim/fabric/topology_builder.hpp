@@ -47,6 +47,9 @@ struct ClusterShape {
 [[nodiscard]] config::TopologySpec size_network(const config::TopologySpec& spec,
                                                 std::optional<long long> endpoints);
 
+// The sizes size_network chooses for the card, in words ("2 pods, 32 cores"), for reports.
+[[nodiscard]] std::string describe_size(const config::TopologySpec& spec);
+
 // Bare network for spec.endpoints endpoints (absent: the largest size the parameters allow).
 [[nodiscard]] Topology build_network(const config::TopologySpec& spec);
 // A cluster of nodes on the network, sized for the nodes' NICs.

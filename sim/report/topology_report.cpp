@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/fabric/topology_builder.hpp"
 #include "sim/report/network_cost_report.hpp"
 
 namespace clustersim::report {
@@ -15,6 +16,7 @@ nlohmann::json topology_report_json(const config::TopologySpec& spec,
   return json{{"name", spec.name},
               {"generator", config::to_string(spec.generator)},
               {"endpoints", stats.endpoints},
+              {"size", fabric::describe_size(spec)},
               {"switches", stats.switches},
               {"links", stats.switch_links},
               {"endpoint_links", stats.endpoint_links},
@@ -48,6 +50,7 @@ std::string topology_report_text(const config::TopologySpec& spec,
     text += fmt::format("  {:<22} {}\n", key, value);
   };
   line("endpoints", fmt::format("{}", stats.endpoints));
+  line("size", fabric::describe_size(spec));
   line("switches", fmt::format("{}", stats.switches));
   line("switch-to-switch links", fmt::format("{}", stats.switch_links));
   line("diameter", stats.diameter

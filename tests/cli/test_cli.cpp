@@ -312,10 +312,13 @@ TEST(Cli, TopoReportsCountsDiameterBisectionAndCost) {
   EXPECT_EQ(sized["endpoints"], 32928);
   EXPECT_EQ(sized["switches"], 1682);
   EXPECT_EQ(sized["diameter"], 2);
+  EXPECT_EQ(sized["size"], "q = 29: 1682 routers of network degree 43, 21 endpoints each");
   const Result dragonfly = run("topo dragonfly --endpoints 2048 --json");
   ASSERT_EQ(dragonfly.exit_code, 0) << dragonfly.err;
   const nlohmann::json four_groups = nlohmann::json::parse(dragonfly.out);
   EXPECT_EQ(four_groups["switches"], 128);
+  EXPECT_EQ(four_groups["size"],
+            "4 groups of 32 routers, 170 global links between each pair of groups");
   const Result too_big = run("topo ft2 --endpoints 4096");
   EXPECT_EQ(too_big.exit_code, 2);
   EXPECT_EQ(too_big.err,
