@@ -17,6 +17,7 @@
 #include "sim/report/chart.hpp"
 #include "sim/report/config_json.hpp"
 #include "sim/report/config_text.hpp"
+#include "sim/report/link_report.hpp"
 #include "sim/report/memory_report.hpp"
 #include "sim/report/model_report.hpp"
 #include "sim/report/step_report.hpp"
@@ -63,7 +64,10 @@ int run_experiment(const RunOptions& options) {
         config::load_cost_profile(options.cost, load_options(CommonOptions{}));
     parallel::StepResult result;
     try {
-      result = parallel::simulate_step(experiment);
+      parallel::StepOptions step_options;
+      step_options.link_traffic = true;
+      step_options.link_rows = options.links.has_value();
+      result = parallel::simulate_step(experiment, step_options);
     } catch (const std::invalid_argument& error) {
       // The hardware profile lacks what the experiment needs, or the schedule cannot run.
       const std::string message =
@@ -118,12 +122,21 @@ int run_experiment(const RunOptions& options) {
       }
       trace << report::chrome_trace(experiment, result).dump() << '\n';
     }
+    if (options.links) {
+      std::ofstream links(*options.links);
+      if (!links || !(links << report::link_csv(*result.links))) {
+        std::cerr << fmt::format("clustersim run: cannot write the link report {}\n",
+                                 *options.links);
+        return kExitInputError;
+      }
+    }
     if (options.common.json) {
       std::cout << report::step_json(experiment, result, wall_s, capex).dump(2) << '\n';
     } else {
       std::cout << report::step_text(experiment, result, wall_s, !options.common.overrides.empty(),
                                      capex);
       if (options.trace) std::cout << fmt::format("trace: {}\n", *options.trace);
+      if (options.links) std::cout << fmt::format("links: {}\n", *options.links);
     }
     return kExitOk;
   } catch (const config::ConfigError& error) {

@@ -22,6 +22,7 @@ struct RunOptions {
   CommonOptions common;
   std::string experiment;
   std::optional<std::string> trace;
+  std::optional<std::string> links;   // run: per-link traffic as CSV
   std::string cost = "ib_as_bought";  // run: cost profile that prices the network (as bought)
 };
 

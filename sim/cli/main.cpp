@@ -45,6 +45,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--trace", run.trace, "Write the timeline as Chrome trace JSON")
       ->type_name("OUT.json");
   run_cmd
+      ->add_option("--links", run.links,
+                   "Write every directed link's bytes, busy time and peak and mean utilisation "
+                   "over the step as CSV")
+      ->type_name("OUT.csv");
+  run_cmd
       ->add_option("--cost", run.cost,
                    "Cost profile that prices the network (capex): a name in "
                    "hardware_profiles/costs/ or a path")

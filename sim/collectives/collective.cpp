@@ -285,19 +285,28 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
     }
     const SimTime fill = SimTime::from_ps(hop.ps() * std::max(0, phase.fill_hops));
     outstanding = phase.transfers.size();
-    engine.schedule_after(
-        fill, [&, routes = std::move(routes), bounds = std::move(bounds), index = next_phase - 1] {
-          const Phase& current = phases[index];
-          for (std::size_t i = 0; i < current.transfers.size(); ++i) {
-            ++result.flows;
-            model.start(
-                routes[i], current.transfers[i].bytes,
-                [&](SimTime) {
-                  if (--outstanding == 0) start_phase();
-                },
-                bounds[i]);
-          }
-        });
+    const std::uint64_t first_hash = hash - phase.transfers.size() + 1;
+    engine.schedule_after(fill, [&, routes = std::move(routes), bounds = std::move(bounds),
+                                 index = next_phase - 1, first_hash] {
+      const Phase& current = phases[index];
+      for (std::size_t i = 0; i < current.transfers.size(); ++i) {
+        ++result.flows;
+        std::size_t logged = 0;
+        if (spec.record_flows) {
+          logged = result.flow_log.size();
+          const Transfer& transfer = current.transfers[i];
+          result.flow_log.push_back({transfer.from, transfer.to, first_hash + i, transfer.bytes,
+                                     engine.now() + routes[i].latency, SimTime::zero()});
+        }
+        model.start(
+            routes[i], current.transfers[i].bytes,
+            [&, logged](SimTime now) {
+              if (spec.record_flows) result.flow_log[logged].end = now;
+              if (--outstanding == 0) start_phase();
+            },
+            bounds[i]);
+      }
+    });
   };
   start_phase();
   const RunStats run = engine.run();

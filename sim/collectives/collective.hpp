@@ -62,6 +62,7 @@ struct CollectiveSpec {
   double bytes = 0;                     // S, nccl-tests convention
   std::vector<fabric::VertexId> ranks;  // GPUs, in rank order
   CopyEngines copy;                     // NCCL: one pushing SM per channel
+  bool record_flows = false;            // fill CollectiveResult::flow_log
 };
 
 struct LinkLoad {
@@ -71,12 +72,24 @@ struct LinkLoad {
   double peak_utilization = 0;
 };
 
+// One flow of a simulated communication, as it ran: a step's link report re-routes it between
+// other GPUs to place the same communication on the groups the simulation did not run.
+struct FlowRecord {
+  fabric::VertexId from = 0;
+  fabric::VertexId to = 0;
+  std::uint64_t route_hash = 0;  // the ECMP hash its route was chosen with
+  double bytes = 0;
+  SimTime start;  // its route's latency has passed: it carries bytes from here
+  SimTime end;    // its last byte has arrived
+};
+
 struct CollectiveResult {
   SimTime time;
   double algbw_bytes_per_s = 0;
   double busbw_bytes_per_s = 0;
   std::uint64_t flows = 0;
   std::vector<LinkLoad> busiest_links;  // most bytes first, up to 8
+  std::vector<FlowRecord> flow_log;     // every flow, in start order, when asked for
 };
 
 [[nodiscard]] const char* to_string(Operation operation);

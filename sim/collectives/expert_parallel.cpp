@@ -202,7 +202,7 @@ CopyEngines copy_engines(const ExpertParallelSpec& spec) {
 }
 
 CollectiveResult simulate(const Topology& topology, const std::vector<Group>& groups,
-                          double token_bytes, bool reverse) {
+                          double token_bytes, bool reverse, bool record_flows) {
   Engine engine;
   fabric::FlowModel model(engine, topology);
   fabric::Router router(topology);
@@ -237,7 +237,15 @@ CollectiveResult simulate(const Topology& topology, const std::vector<Group>& gr
     for (const Planned& p : planned) ++leaving[{p.from, crosses_nodes(topology, p.from, p.to)}];
     for (const Planned& p : planned) {
       const bool network = crosses_nodes(topology, p.from, p.to);
-      model.start(router.route(p.from, p.to, ++hash), p.bytes, {},
+      const fabric::Route route = router.route(p.from, p.to, ++hash);
+      fabric::FlowModel::OnComplete done;
+      if (record_flows) {
+        const std::size_t logged = result.flow_log.size();
+        result.flow_log.push_back(
+            {p.from, p.to, hash, p.bytes, engine.now() + route.latency, SimTime::zero()});
+        done = [&result, logged](SimTime now) { result.flow_log[logged].end = now; };
+      }
+      model.start(route, p.bytes, std::move(done),
                   per_flow_bound(copy, network, leaving[{p.from, network}]));
       ++result.flows;
     }
@@ -324,8 +332,8 @@ ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertP
   ExpertParallelResult result;
   result.nodes = static_cast<int>(groups.front().layout.ranks_of_node.size());
   result.sms_held = spec.low_latency ? 0 : spec.comm_sms;
-  result.dispatch = simulate(topology, groups, fp8_bytes, false);
-  result.combine = simulate(topology, groups, bf16_bytes, true);
+  result.dispatch = simulate(topology, groups, fp8_bytes, false, spec.record_flows);
+  result.combine = simulate(topology, groups, bf16_bytes, true, spec.record_flows);
   const double ranks = static_cast<double>(spec.ranks.size());
   result.rdma_tokens_per_rank = logical_rdma / ranks;
   result.nvl_tokens_per_rank = received / ranks;

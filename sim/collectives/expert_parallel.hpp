@@ -52,6 +52,8 @@ struct ExpertParallelSpec {
   // With low_latency: one copy per token-expert pair, even for two experts on one GPU (a plain
   // all-to-all of permuted pairs, Megatron-Core's alltoall dispatcher), not one per GPU.
   bool per_pair = false;
+  // Fill the dispatch's and the combine's CollectiveResult::flow_log.
+  bool record_flows = false;
 };
 
 struct ExpertParallelResult {

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <stdexcept>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -150,9 +151,12 @@ std::vector<fabric::VertexId> vertices(const fabric::Topology& topology,
   return out;
 }
 
+// With `flow_log`, the collective's flows go there (for the link report).
 double collective_time(const fabric::Topology& topology, const collectives::CopyEngines& copy,
                        collectives::Operation operation, collectives::Algorithm algorithm,
-                       double bytes, const std::vector<int>& gpus, std::uint64_t& flows) {
+                       double bytes, const std::vector<int>& gpus, std::uint64_t& flows,
+                       std::vector<collectives::FlowRecord>* flow_log = nullptr) {
+  if (flow_log != nullptr) flow_log->clear();
   if (gpus.size() < 2 || bytes <= 0) return 0;
   collectives::CollectiveSpec spec;
   spec.operation = operation;
@@ -160,8 +164,10 @@ double collective_time(const fabric::Topology& topology, const collectives::Copy
   spec.bytes = bytes;
   spec.ranks = vertices(topology, gpus);
   spec.copy = copy;
-  const collectives::CollectiveResult result = collectives::run_collective(topology, spec);
+  spec.record_flows = flow_log != nullptr;
+  collectives::CollectiveResult result = collectives::run_collective(topology, spec);
   flows += result.flows;
+  if (flow_log != nullptr) *flow_log = std::move(result.flow_log);
   return result.time.seconds();
 }
 
@@ -313,7 +319,7 @@ namespace {
 // stage costs, the pipeline on the engine, the data-parallel tail, and the phases.
 class StepSimulation {
  public:
-  explicit StepSimulation(const config::Experiment& e);
+  StepSimulation(const config::Experiment& e, const StepOptions& options);
 
   StepResult run() &&;
 
@@ -343,6 +349,40 @@ class StepSimulation {
   [[nodiscard]] double tp_exposed(double tp, double gemm) const {
     return e_.stack.overlap.tp ? std::max(0.0, tp - gemm) : tp;
   }
+  // Which groups of a pipeline rank run a communication at once (StepTraffic placements): the
+  // rank's GPUs as a whole (the EP groups of a stage), each of its TP, ETP, DP or EDP groups,
+  // every edge of its CP rings, or every GPU with its counterpart on another rank (pipeline
+  // transfers).
+  enum class Copies { stage, tp_groups, etp_groups, dp_groups, edp_groups, cp_ring, pp_pairs };
+  // A communication simulated once, for the link report.
+  struct Communication {
+    Copies copies = Copies::stage;
+    int pattern = -1;               // -1: not simulated, or no link report asked for
+    double bytes = 0;               // the size it was simulated at
+    double flow_bytes = 0;          // the bytes of all its flows
+    std::vector<int> gpus;          // the representative GPUs
+    std::map<int, int> placements;  // by pipeline rank (pp_pairs: from * pp + to)
+  };
+
+  void note(Communication& c, Copies copies, const std::vector<collectives::FlowRecord>& flows,
+            std::vector<int> gpus, double bytes);
+  [[nodiscard]] std::vector<collectives::FlowRecord>* flow_log() {
+    return traffic_ ? &flow_log_ : nullptr;
+  }
+  [[nodiscard]] const std::vector<int>& rank_gpus(int pp_rank);
+  [[nodiscard]] int placement(Communication& c, int pp_rank, int to_rank = 0);
+  // `c` runs `count` times on pipeline rank `pp_rank` (to `to_rank`) during [start_s, end_s],
+  // each with `size` times its simulated bytes.
+  void add_run(Communication& c, int pp_rank, double count, double size, double start_s,
+               double end_s, int to_rank = 0);
+  // A data-parallel collective of `bytes` taking `seconds` on `pp_rank`, from `start_s`.
+  void add_data_parallel_run(collectives::Operation op, const std::vector<int>& group, int pp_rank,
+                             double bytes, double seconds, double start_s);
+  // The communications of one task of a slot on `pp_rank` during [start_s, end_s].
+  void add_task_runs(int pp_rank, const StageCost& c, Pass pass, double start_s, double end_s);
+  // Every run of the step, then the link report.
+  void record_traffic();
+
   void simulate_communication();
   void cost_blocks();
   [[nodiscard]] std::vector<StageCost> build_stages(const std::vector<int>& split) const;
@@ -379,6 +419,16 @@ class StepSimulation {
   std::vector<int> edp_group_;
   std::map<std::pair<double, int>, double> simulated_;  // (bytes, operation x group) -> seconds
   double dp_exposed_ = 0;
+  // The link report, when asked for.
+  StepOptions options_requested_;
+  std::optional<StepTraffic> traffic_;
+  std::vector<collectives::FlowRecord> flow_log_;  // the last simulation's flows
+  Communication ep_dispatch_, ep_combine_, etp_gather_, etp_scatter_, tp_reduce_, sp_gather_comm_,
+      cp_hop_comm_, pp_transfer_;
+  std::map<int, Communication> data_parallel_;  // by operation x group, as `simulated_`
+  std::vector<std::vector<int>> rank_gpus_;     // per pipeline rank, lazily
+  // Pipeline transfers between devices: sender, receiver and the task whose output travels.
+  std::vector<std::tuple<int, int, PipelineTask>> transfers_;
 };
 
 ParallelLayout make_layout(const config::Experiment& e) {
@@ -393,7 +443,7 @@ ParallelLayout make_layout(const config::Experiment& e) {
                         e.cluster.gpus_per_node, order);
 }
 
-StepSimulation::StepSimulation(const config::Experiment& e)
+StepSimulation::StepSimulation(const config::Experiment& e, const StepOptions& options)
     : e_(e),
       p_(e.parallelism),
       card_(e.model),
@@ -419,6 +469,8 @@ StepSimulation::StepSimulation(const config::Experiment& e)
   // The network for its cost: counts, inventory, and the bisection where the graph is small
   // enough to cut in a moment (run reports $ per Tb/s of it).
   result_.network = fabric::measure(topology_, fabric::StatsOptions{16, 400'000});
+  options_requested_ = options;
+  if (options.link_traffic || options.link_rows) traffic_.emplace(topology_);
 }
 
 StepResult StepSimulation::run() && {
@@ -428,6 +480,7 @@ StepResult StepSimulation::run() && {
   data_parallel_tail();
   phases();
   kernel_report();
+  record_traffic();
   config::Experiment placed = e_;
   placed.parallelism.stage_layers = result_.stage_layers;
   result_.memory = workload::estimate_memory(placed);
@@ -455,6 +508,7 @@ void StepSimulation::simulate_communication() {
     ep.low_latency = e_.stack.dispatcher != config::MoeDispatcher::deepep;
     ep.per_pair = ep.low_latency;
     ep.imbalance = e_.training.moe_zipf;
+    ep.record_flows = traffic_.has_value();
     const int nodes = layout_.nodes_spanned(layout_.ep_group(kFirstGpu));
     ep.max_nodes =
         card_.moe->groups > 1
@@ -464,33 +518,44 @@ void StepSimulation::simulate_communication() {
     result_.ep_dispatch_s = r.dispatch.time.seconds();
     result_.ep_combine_s = r.combine.time.seconds();
     result_.flows += r.dispatch.flows + r.combine.flows;
+    note(ep_dispatch_, Copies::stage, r.dispatch.flow_log, stage_gpus, 0);
+    note(ep_combine_, Copies::stage, r.combine.flow_log, stage_gpus, 0);
     if (p_.etp > 1) {
       // Expert tensor parallelism: the etp ranks of an expert all-gather the pairs they received
       // before the experts (BF16) and reduce-scatter the experts' partial outputs after them.
       const double pairs = micro_batch_tokens_ / p_.tp * card_.moe->top_k;
       const double bytes = pairs * p_.etp * static_cast<double>(card_.hidden_size) * kBf16Bytes;
       const std::vector<int> etp_group = layout_.etp_group(kFirstGpu);
-      result_.ep_dispatch_s +=
-          collective_time(topology_, nccl_, collectives::Operation::all_gather,
-                          collectives::Algorithm::ring, bytes, etp_group, result_.flows);
-      result_.ep_combine_s +=
-          collective_time(topology_, nccl_, collectives::Operation::reduce_scatter,
-                          collectives::Algorithm::ring, bytes, etp_group, result_.flows);
+      const double gather = collective_time(topology_, nccl_, collectives::Operation::all_gather,
+                                            collectives::Algorithm::ring, bytes, etp_group,
+                                            result_.flows, flow_log());
+      note(etp_gather_, Copies::etp_groups, flow_log_, etp_group, bytes);
+      const double scatter = collective_time(
+          topology_, nccl_, collectives::Operation::reduce_scatter, collectives::Algorithm::ring,
+          bytes, etp_group, result_.flows, flow_log());
+      note(etp_scatter_, Copies::etp_groups, flow_log_, etp_group, bytes);
+      result_.ep_dispatch_s += gather;
+      result_.ep_combine_s += scatter;
     }
   }
   if (p_.tp > 1) {
     // Two all-reduces of the layer's output per pass (Megatron: attention and MLP), or with
     // sequence parallelism a reduce-scatter and an all-gather each: the same bytes on a ring.
     const double bytes = micro_batch_tokens_ * static_cast<double>(card_.hidden_size) * kBf16Bytes;
-    tp_layer_ = 2 * collective_time(topology_, nccl_, collectives::Operation::all_reduce,
-                                    collectives::Algorithm::ring, bytes,
-                                    layout_.group(kFirstGpu, Dimension::tp), result_.flows);
+    const std::vector<int> tp_group = layout_.group(kFirstGpu, Dimension::tp);
+    const double reduce =
+        collective_time(topology_, nccl_, collectives::Operation::all_reduce,
+                        collectives::Algorithm::ring, bytes, tp_group, result_.flows, flow_log());
+    note(tp_reduce_, Copies::tp_groups, flow_log_, tp_group, bytes);
+    tp_layer_ = 2 * reduce;
     // Sequence parallelism keeps the split input of the QKV and first FFN GEMMs: their weight
     // gradients all-gather it again (Korthikanti et al. 2022 §4.2.2).
     if (p_.sequence_parallel) {
-      sp_gather_ = 2 * collective_time(topology_, nccl_, collectives::Operation::all_gather,
-                                       collectives::Algorithm::ring, bytes,
-                                       layout_.group(kFirstGpu, Dimension::tp), result_.flows);
+      const double gather =
+          collective_time(topology_, nccl_, collectives::Operation::all_gather,
+                          collectives::Algorithm::ring, bytes, tp_group, result_.flows, flow_log());
+      note(sp_gather_comm_, Copies::tp_groups, flow_log_, tp_group, bytes);
+      sp_gather_ = 2 * gather;
     }
   }
   // Context parallelism (ring attention): each layer passes every rank's keys and values around
@@ -504,10 +569,11 @@ void StepSimulation::simulate_communication() {
                                       (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim)
                                 : 2.0 * a.kv_heads * a.head_dim;
     const std::vector<int> cp_group = layout_.group(kFirstGpu, Dimension::cp);
+    const double bytes = micro_batch_tokens_ * kv_width * kBf16Bytes / p_.tp;
     cp_hop_ = collective_time(topology_, nccl_, collectives::Operation::send_recv,
-                              collectives::Algorithm::direct,
-                              micro_batch_tokens_ * kv_width * kBf16Bytes / p_.tp,
-                              {cp_group[0], cp_group[1]}, result_.flows);
+                              collectives::Algorithm::direct, bytes, {cp_group[0], cp_group[1]},
+                              result_.flows, flow_log());
+    note(cp_hop_comm_, Copies::cp_ring, flow_log_, {cp_group[0], cp_group[1]}, bytes);
   }
   if (p_.pp > 1) {
     const std::vector<int> pp_group = layout_.group(kFirstGpu, Dimension::pp);
@@ -515,7 +581,8 @@ void StepSimulation::simulate_communication() {
         micro_batch_tokens_ * static_cast<double>(card_.hidden_size) * kBf16Bytes / p_.tp;
     result_.pp_transfer_s = collective_time(topology_, nccl_, collectives::Operation::send_recv,
                                             collectives::Algorithm::direct, bytes,
-                                            {pp_group[0], pp_group[1]}, result_.flows);
+                                            {pp_group[0], pp_group[1]}, result_.flows, flow_log());
+    note(pp_transfer_, Copies::pp_pairs, flow_log_, {pp_group[0], pp_group[1]}, bytes);
   }
 }
 
@@ -565,10 +632,12 @@ std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& spli
       add(stage, part->cost);
       if (part->moe) {
         stage.moe = true;
+        ++stage.moe_blocks;
         stage.ep_forward += ep_forward_layer();
         stage.ep_backward += ep_backward_layer();
       }
       if (part->layer_like) {
+        ++stage.layer_blocks;
         stage.tp_forward += tp_exposed(tp_layer_, part->cost.gemm_forward);
         stage.tp_backward += tp_exposed(tp_backward_layer(), part->cost.gemm_backward);
         const double ring = (p_.cp - 1) * cp_hop_;
@@ -597,10 +666,197 @@ double StepSimulation::timed(collectives::Operation op, double bytes,
   const collectives::Algorithm algorithm = per_node.size() > 1 && even
                                                ? collectives::Algorithm::hierarchical
                                                : collectives::Algorithm::ring;
-  const double seconds =
-      collective_time(topology_, nccl_, op, algorithm, bytes, group, result_.flows);
+  // The first simulation of each operation and group is the pattern the link report scales.
+  const int family = key.second;
+  const bool first = traffic_ && !data_parallel_.contains(family);
+  const double seconds = collective_time(topology_, nccl_, op, algorithm, bytes, group,
+                                         result_.flows, first ? flow_log() : nullptr);
+  if (first && !flow_log_.empty()) {
+    note(data_parallel_[family], &group == &dp_group_ ? Copies::dp_groups : Copies::edp_groups,
+         flow_log_, group, bytes);
+  }
   simulated_.emplace(key, seconds);
   return seconds;
+}
+
+void StepSimulation::note(Communication& c, Copies copies,
+                          const std::vector<collectives::FlowRecord>& flows, std::vector<int> gpus,
+                          double bytes) {
+  if (!traffic_ || flows.empty()) return;
+  c.copies = copies;
+  c.bytes = bytes;
+  c.flow_bytes = 0;
+  for (const collectives::FlowRecord& flow : flows) c.flow_bytes += flow.bytes;
+  c.pattern = traffic_->add_pattern(flows, vertices(topology_, gpus));
+  c.gpus = std::move(gpus);
+}
+
+const std::vector<int>& StepSimulation::rank_gpus(int pp_rank) {
+  if (rank_gpus_.empty()) {
+    rank_gpus_.resize(static_cast<std::size_t>(p_.pp));
+    for (int g = 0; g < layout_.gpus(); ++g) {
+      rank_gpus_[static_cast<std::size_t>(layout_.coordinates(g).pp)].push_back(g);
+    }
+  }
+  return rank_gpus_.at(static_cast<std::size_t>(pp_rank));
+}
+
+int StepSimulation::placement(Communication& c, int pp_rank, int to_rank) {
+  const int key = c.copies == Copies::pp_pairs ? pp_rank * p_.pp + to_rank : pp_rank;
+  if (const auto it = c.placements.find(key); it != c.placements.end()) return it->second;
+  const auto on_rank = [&](int gpu, int rank) {
+    RankCoordinates at = layout_.coordinates(gpu);
+    at.pp = rank;
+    return layout_.gpu(at);
+  };
+  std::vector<std::vector<int>> copies;
+  const std::vector<int>& members = rank_gpus(pp_rank);
+  // Each group of the rank once, its GPUs in rank order as the representative's.
+  const auto each_group = [&](const auto& group_of) {
+    std::vector<char> seen(static_cast<std::size_t>(layout_.gpus()), 0);
+    for (int gpu : members) {
+      if (seen[static_cast<std::size_t>(gpu)]) continue;
+      std::vector<int> group = group_of(gpu);
+      for (int g : group) seen[static_cast<std::size_t>(g)] = 1;
+      copies.push_back(std::move(group));
+    }
+  };
+  switch (c.copies) {
+    case Copies::stage: {
+      std::vector<int> copy;
+      for (int gpu : c.gpus) copy.push_back(on_rank(gpu, pp_rank));
+      copies.push_back(std::move(copy));
+      break;
+    }
+    case Copies::tp_groups:
+      each_group([&](int gpu) { return layout_.group(gpu, Dimension::tp); });
+      break;
+    case Copies::etp_groups:
+      each_group([&](int gpu) { return layout_.etp_group(gpu); });
+      break;
+    case Copies::dp_groups:
+      each_group([&](int gpu) { return layout_.group(gpu, Dimension::dp); });
+      break;
+    case Copies::edp_groups:
+      each_group([&](int gpu) { return layout_.edp_group(gpu); });
+      break;
+    case Copies::cp_ring:
+      each_group([&](int gpu) { return layout_.group(gpu, Dimension::cp); });
+      {
+        std::vector<std::vector<int>> edges;
+        for (const std::vector<int>& ring : copies) {
+          for (std::size_t i = 0; i < ring.size(); ++i) {
+            edges.push_back({ring[i], ring[(i + 1) % ring.size()]});
+          }
+        }
+        copies = std::move(edges);
+      }
+      break;
+    case Copies::pp_pairs:
+      for (int gpu : members) copies.push_back({gpu, on_rank(gpu, to_rank)});
+      break;
+  }
+  std::vector<std::vector<fabric::VertexId>> placed;
+  placed.reserve(copies.size());
+  for (const std::vector<int>& copy : copies) placed.push_back(vertices(topology_, copy));
+  const int id = traffic_->add_placement(c.pattern, std::move(placed));
+  c.placements.emplace(key, id);
+  return id;
+}
+
+void StepSimulation::add_run(Communication& c, int pp_rank, double count, double size,
+                             double start_s, double end_s, int to_rank) {
+  if (!traffic_ || c.pattern < 0 || !(count > 0) || !(size > 0)) return;
+  traffic_->add_run(placement(c, pp_rank, to_rank), count, size, start_s, end_s);
+}
+
+void StepSimulation::add_data_parallel_run(collectives::Operation op, const std::vector<int>& group,
+                                           int pp_rank, double bytes, double seconds,
+                                           double start_s) {
+  if (group.size() < 2 || !(bytes > 0)) return;
+  const auto it = data_parallel_.find(static_cast<int>(op) * 2 + (&group == &dp_group_));
+  if (it == data_parallel_.end()) return;
+  Communication& c = it->second;
+  add_run(c, pp_rank, 1, bytes / c.bytes, start_s, start_s + seconds);
+}
+
+void StepSimulation::add_task_runs(int pp_rank, const StageCost& c, Pass pass, double start_s,
+                                   double end_s) {
+  if (pass == Pass::backward_weight && p_.zero < 3) return;
+  const bool forward = pass == Pass::forward;
+  const auto run = [&](Communication& comm, double count, double size = 1) {
+    add_run(comm, pp_rank, count, size, start_s, end_s);
+  };
+  if (pass != Pass::backward_weight) {
+    // EP: forward a dispatch and a combine per MoE block; backward the combine's gradient (the
+    // dispatch's routes, BF16, as long as a combine) and the dispatch's (the combine's routes).
+    const double moe = c.moe_blocks;
+    if (forward) {
+      run(ep_dispatch_, moe);
+    } else if (ep_dispatch_.pattern >= 0 && ep_dispatch_.flow_bytes > 0) {
+      run(ep_dispatch_, moe, ep_combine_.flow_bytes / ep_dispatch_.flow_bytes);
+    }
+    run(ep_combine_, moe);
+    run(etp_gather_, moe);  // backward: the gradients of the gather and scatter swap
+    run(etp_scatter_, moe);
+    // TP: two all-reduces a layer each way, again for a full recomputation; the
+    // sequence-parallel re-gathers; CP: the ring's hops, twice over backward.
+    const double layers = c.layer_blocks;
+    const bool full = e_.training.recompute == config::RecomputeMode::full;
+    run(tp_reduce_, layers * (forward ? 2 : (full ? 4 : 2)));
+    if (!forward) run(sp_gather_comm_, layers * 2);
+    run(cp_hop_comm_, layers * (p_.cp - 1) * (forward ? 1 : 2));
+  }
+  if (p_.zero < 3) return;
+  // ZeRO-3, block by block: the gathers before F and B (or B_input), the reductions after B (or
+  // W).
+  const bool gather = pass != Pass::backward_weight;
+  const bool reduce = pass == Pass::backward || pass == Pass::backward_weight;
+  double at = start_s;
+  const auto collective = [&](collectives::Operation op, double bytes,
+                              const std::vector<int>& group) {
+    const double seconds = timed(op, bytes, group);
+    add_data_parallel_run(op, group, pp_rank, bytes, seconds, at);
+    at = std::min(end_s, at + seconds);
+  };
+  for (const auto& [dense, experts] : c.block_parameters) {
+    if (gather) {
+      collective(collectives::Operation::all_gather, dense * kBf16Bytes, dp_group_);
+      collective(collectives::Operation::all_gather, experts * kBf16Bytes, edp_group_);
+    }
+    if (reduce) {
+      collective(collectives::Operation::reduce_scatter, dense * kGradientBytes, dp_group_);
+      collective(collectives::Operation::reduce_scatter, experts * kGradientBytes, edp_group_);
+    }
+  }
+}
+
+void StepSimulation::record_traffic() {
+  if (!traffic_) return;
+  const PipelineSchedule& schedule = result_.schedule;
+  // When each task's slot ends, for the pipeline transfers it sends.
+  std::map<std::tuple<int, int, int, int>, double> task_end;
+  for (int device = 0; device < schedule.devices; ++device) {
+    const std::vector<ScheduleSlot>& order = schedule.order[static_cast<std::size_t>(device)];
+    const std::vector<SlotTiming>& timings = result_.run.slots[static_cast<std::size_t>(device)];
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const double start = (timings[i].start - result_.run.start).seconds();
+      const double end = (timings[i].end - result_.run.start).seconds();
+      for (const PipelineTask* task :
+           {&order[i].task, order[i].overlapped ? &*order[i].overlapped : nullptr}) {
+        if (task == nullptr) continue;
+        add_task_runs(device, stage_cost({device, task->chunk}), task->pass, start, end);
+        task_end[{device, task->chunk, task->micro_batch, static_cast<int>(task->pass)}] = end;
+      }
+    }
+  }
+  for (const auto& [from, to, task] : transfers_) {
+    const auto it =
+        task_end.find({from, task.chunk, task.micro_batch, static_cast<int>(task.pass)});
+    const double sent = it != task_end.end() ? it->second : 0.0;
+    add_run(pp_transfer_, from, 1, 1, sent, sent + result_.pp_transfer_s, to);
+  }
+  result_.links = traffic_->finish(result_.step_time_s, options_requested_.link_rows);
 }
 
 void StepSimulation::add_zero3_traffic() {
@@ -716,7 +972,10 @@ void StepSimulation::run_pipeline_schedule() {
   result_.run = run_pipeline(
       result_.schedule,
       [&](StageRef where, const ScheduleSlot& slot) { return slot_duration(where, slot); },
-      [&](StageRef, StageRef, const PipelineTask&) { return transfer_time; });
+      [&](StageRef from, StageRef to, const PipelineTask& task) {
+        if (traffic_) transfers_.emplace_back(from.device, to.device, task);
+        return transfer_time;
+      });
   result_.pipeline_s = result_.run.makespan.seconds();
   std::size_t slots = 0;
   for (const auto& order : result_.schedule.order) slots += order.size();
@@ -771,16 +1030,37 @@ void StepSimulation::data_parallel_tail() {
       dense += c.dense_parameters;
       experts += c.expert_parameters;
       if (p_.zero >= 3) continue;  // every micro-batch reduced and gathered its own already
-      const double reduce = timed(reduction, c.dense_parameters * kGradientBytes, dp_group_) +
-                            timed(reduction, c.expert_parameters * kGradientBytes, edp_group_);
+      const double dense_bytes = c.dense_parameters * kGradientBytes;
+      const double expert_bytes = c.expert_parameters * kGradientBytes;
+      const double reduce_dense = timed(reduction, dense_bytes, dp_group_);
+      const double reduce_experts = timed(reduction, expert_bytes, edp_group_);
+      const double reduce = reduce_dense + reduce_experts;
       rs += reduce;
       // Without the stack's overlap the reduction waits for the device's last slot.
       const double ready = e_.stack.overlap.dp ? chunk_done[static_cast<std::size_t>(chunk)] : end;
-      comm_free = std::max(comm_free, ready) + reduce;
+      const double reduce_start = std::max(comm_free, ready);
+      comm_free = reduce_start + reduce;
+      if (traffic_) {
+        add_data_parallel_run(reduction, dp_group_, device, dense_bytes, reduce_dense,
+                              reduce_start);
+        add_data_parallel_run(reduction, edp_group_, device, expert_bytes, reduce_experts,
+                              reduce_start + reduce_dense);
+      }
       if (sharded) {
-        ag +=
-            timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group_) +
+        // The gathers overlap the next step's first forward: in a steady state of steps, the
+        // start of this one.
+        const double gather_dense =
+            timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group_);
+        const double gather_experts =
             timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group_);
+        if (traffic_) {
+          add_data_parallel_run(collectives::Operation::all_gather, dp_group_, device,
+                                c.dense_parameters * kBf16Bytes, gather_dense, ag);
+          add_data_parallel_run(collectives::Operation::all_gather, edp_group_, device,
+                                c.expert_parameters * kBf16Bytes, gather_experts,
+                                ag + gather_dense);
+        }
+        ag += gather_dense + gather_experts;
       }
     }
     const double shard = sharded ? dense / static_cast<double>(dp_group_.size()) +
@@ -948,8 +1228,8 @@ void StepSimulation::kernel_report() {
 
 }  // namespace
 
-StepResult simulate_step(const config::Experiment& experiment) {
-  return StepSimulation(experiment).run();
+StepResult simulate_step(const config::Experiment& experiment, const StepOptions& options) {
+  return StepSimulation(experiment, options).run();
 }
 
 }  // namespace clustersim::parallel

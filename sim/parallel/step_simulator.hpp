@@ -35,6 +35,12 @@
 // Symmetry: every data-parallel replica runs the same pipeline, so one is simulated; the EP
 // groups of one stage are simulated together. tests/parallel check this against a full run.
 //
+// Links (StepOptions): every communication above is simulated once, on a representative group;
+// the link report places its flows on every group of the cluster that runs it, as often and when
+// the step runs it (each slot's all-to-alls and TP / CP collectives during the slot, pipeline
+// transfers after their slot, data-parallel reductions when the tail runs them), and sums up
+// what each link carries (sim/parallel/link_traffic.hpp).
+//
 // Phases (ISCA'25 Table 4), per pipeline device and then averaged over devices: 1F, 1B, 1W the
 // time in forward-only, backward-only (B or B_input) and weight-only slots; 1F1B the time in
 // overlapped F&B slots; bubble the device's idle time before its last slot ends; opt from the
@@ -48,6 +54,7 @@
 
 #include "sim/config/experiment.hpp"
 #include "sim/fabric/topology_stats.hpp"
+#include "sim/parallel/link_traffic.hpp"
 #include "sim/parallel/pipeline_runner.hpp"
 #include "sim/parallel/pipeline_schedule.hpp"
 #include "sim/workload/memory.hpp"
@@ -71,7 +78,9 @@ struct StageCost {
   int stage = 0;
   int layers = 0;
   bool moe = false;
-  double forward = 0;  // compute on all SMs
+  int moe_blocks = 0;    // blocks with the MoE all-to-alls
+  int layer_blocks = 0;  // transformer layers, with their TP and CP collectives
+  double forward = 0;    // compute on all SMs
   double backward_input = 0;
   double weight = 0;
   double forward_shared = 0;  // compute on the SMs communication leaves
@@ -172,10 +181,20 @@ struct StepResult {
   // Compute seconds per kernel class over the whole step on the busiest pipeline device.
   std::map<std::string, double> kernel_s;
   std::optional<ChunkPair> chunk_pair;  // when the experiment's published figures ask for one
+  std::optional<StepLinks> links;       // when StepOptions ask for it
+};
+
+// What a simulation reports beyond the step's times.
+struct StepOptions {
+  // The step's traffic on the links (sim/parallel/link_traffic.hpp): per tier, and with
+  // `link_rows` per directed link too.
+  bool link_traffic = false;
+  bool link_rows = false;
 };
 
 // Throws std::invalid_argument (with the numbers) for a configuration the simulator cannot run;
 // the config loader reports most such input first, with its location.
-[[nodiscard]] StepResult simulate_step(const config::Experiment& experiment);
+[[nodiscard]] StepResult simulate_step(const config::Experiment& experiment,
+                                       const StepOptions& options = {});
 
 }  // namespace clustersim::parallel

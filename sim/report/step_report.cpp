@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/report/link_report.hpp"
 #include "sim/report/network_cost_report.hpp"
 #include "sim/workload/model_stats.hpp"
 
@@ -181,6 +182,7 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
       {"kernel_s", r.kernel_s},
       {"cost", cost},
       {"sim", {{"events", r.events}, {"flows", r.flows}, {"wall_s", wall_s}}}};
+  if (r.links) out["link_tiers"] = link_tiers_json(*r.links);
   if (r.chunk_pair) {
     out["chunk_pair"] = {{"layers", r.chunk_pair->layers},
                          {"span_s", r.chunk_pair->span_s},
@@ -270,6 +272,7 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
   for (const auto& [kind, seconds] : r.exposed_comm_s)
     out += fmt::format(" {} {:.2f}", kind, seconds);
   out += "\n";
+  if (r.links) out += link_tiers_text(*r.links);
   if (f.gpu_hour_usd) {
     out += fmt::format("cost: ${:.3f}M per trillion tokens at ${:.2f} per GPU-hour",
                        f.gpu_hours_per_trillion_tokens * *f.gpu_hour_usd / 1e6, *f.gpu_hour_usd);
@@ -384,6 +387,7 @@ nlohmann::json chrome_trace(const config::Experiment& e, const parallel::StepRes
                       {"ts", tail * us},
                       {"dur", (r.dp_reduce_scatter_s + r.optimizer_s + r.dp_all_gather_s) * us}});
   }
+  if (r.links) append_link_counters(events, *r.links, r.schedule.devices);
   return {{"traceEvents", events},
           {"displayTimeUnit", "ms"},
           {"otherData", {{"experiment", e.name}, {"kernel_s", r.kernel_s}}}};

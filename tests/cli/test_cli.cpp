@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -199,6 +200,50 @@ TEST(Cli, RunPrintsTheDesignKeysAndATrace) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("step time (s)"), std::string::npos);
   EXPECT_NE(text.out.find("19.926"), std::string::npos);  // the published figure beside it
+}
+
+TEST(Cli, RunWritesEveryLinksTrafficAndSumsItUpPerTier) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  const std::string links = (dir / "cs_links.csv").string();
+  const std::string trace = (dir / "cs_links_trace.json").string();
+  const std::string experiment = kRoot + "/experiments/dsv3_2048xh800_mpft.yaml";
+  const Result result = run("run " + experiment + " --json --links " + links + " --trace " + trace);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json report = nlohmann::json::parse(result.out);
+  // 2048 GPUs with a NIC each on the multi-plane fat-tree: 4096 directed links in every tier.
+  ASSERT_EQ(report["link_tiers"].size(), 4u);
+  for (const char* tier : {"nvlink", "pcie", "leaf", "spine"}) {
+    const nlohmann::json& t = report["link_tiers"][tier];
+    EXPECT_EQ(t["links"], 4096) << tier;
+    EXPECT_GT(t["bytes"].get<double>(), 0) << tier;
+    EXPECT_LE(t["mean_utilization"].get<double>(), t["p99_utilization"].get<double>()) << tier;
+    EXPECT_LE(t["p99_utilization"].get<double>(), t["max_utilization"].get<double>()) << tier;
+    EXPECT_LT(t["max_utilization"].get<double>(), 1) << tier;
+  }
+  std::ifstream csv(links);
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "link,from,to,tier,capacity_Bps,bytes,busy_s,peak_utilization,mean_utilization");
+  int rows = 0;
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(rows, 4 * 4096);
+  std::ifstream stream(trace);
+  const nlohmann::json timeline = nlohmann::json::parse(stream);
+  std::map<std::string, int> counters;
+  for (const nlohmann::json& event : timeline["traceEvents"]) {
+    if (event.at("ph") == "C") ++counters[event.at("name").get_ref<const std::string&>()];
+  }
+  EXPECT_EQ(counters.size(), 4u);
+  EXPECT_GT(counters["spine utilisation (%)"], 100);
+  const Result text = run("run " + experiment + " --links " + links);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("link utilisation over the step"), std::string::npos);
+  EXPECT_NE(text.out.find("links: " + links + "\n"), std::string::npos);
+  const Result unwritable = run("run " + experiment + " --links /no/such/folder/links.csv");
+  EXPECT_EQ(unwritable.exit_code, 2);
+  EXPECT_EQ(unwritable.err,
+            "clustersim run: cannot write the link report /no/such/folder/links.csv\n");
+  EXPECT_EQ(unwritable.out, "");
 }
 
 TEST(Cli, RunRefusesAModelThatDoesNotFit) {
