@@ -33,8 +33,16 @@ std::string format_diagnostic(const Diagnostic& diagnostic) {
 ConfigError::ConfigError(std::vector<Diagnostic> diagnostics)
     : std::runtime_error(join_formatted(diagnostics)), diagnostics_(std::move(diagnostics)) {}
 
+void Diagnostics::add(Diagnostic diagnostic) {
+  if (items_.size() < kMaxShown) {
+    items_.push_back(std::move(diagnostic));
+  } else {
+    ++more_;
+  }
+}
+
 void Diagnostics::error(SourceLocation location, std::string key_path, std::string message) {
-  items_.push_back(Diagnostic{std::move(location), std::move(key_path), std::move(message), false});
+  add(Diagnostic{std::move(location), std::move(key_path), std::move(message), false});
 }
 
 bool ConfigError::infeasible() const {
@@ -45,11 +53,19 @@ bool ConfigError::infeasible() const {
 }
 
 void Diagnostics::infeasible(SourceLocation location, std::string key_path, std::string message) {
-  items_.push_back(Diagnostic{std::move(location), std::move(key_path), std::move(message), true});
+  add(Diagnostic{std::move(location), std::move(key_path), std::move(message), true});
 }
 
 void Diagnostics::throw_if_any() const {
-  if (!items_.empty()) throw ConfigError(items_);
+  if (items_.empty()) return;
+  if (more_ == 0) throw ConfigError(items_);
+  std::vector<Diagnostic> shown = items_;
+  const Diagnostic& last = items_.back();
+  shown.push_back(
+      Diagnostic{SourceLocation{last.location.file, 0, 0}, "",
+                 fmt::format("... and {} more (only the first {} are shown)", more_, kMaxShown),
+                 last.infeasible});
+  throw ConfigError(std::move(shown));
 }
 
 }  // namespace clustersim::config

@@ -40,18 +40,23 @@ class ConfigError : public std::runtime_error {
   std::vector<Diagnostic> diagnostics_;
 };
 
+// Collects problems; after kMaxShown it only counts them, and the error ends with how many more
+// there were (a file of 50,000 unknown keys gives 50 lines, not 50,000).
 class Diagnostics {
  public:
+  static constexpr std::size_t kMaxShown = 50;
   void error(SourceLocation location, std::string key_path, std::string message);
   void infeasible(SourceLocation location, std::string key_path, std::string message);
-  [[nodiscard]] bool empty() const { return items_.empty(); }
+  [[nodiscard]] bool empty() const { return items_.empty(); }  // nothing at all was reported
   [[nodiscard]] std::size_t size() const { return items_.size(); }
   [[nodiscard]] const std::vector<Diagnostic>& items() const { return items_; }
   // Throws ConfigError with everything collected so far, if anything was.
   void throw_if_any() const;
 
  private:
+  void add(Diagnostic diagnostic);
   std::vector<Diagnostic> items_;
+  std::size_t more_ = 0;  // reported beyond kMaxShown
 };
 
 }  // namespace clustersim::config

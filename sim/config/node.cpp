@@ -59,6 +59,11 @@ Node& Node::set(std::string key, SourceLocation key_location, Node value) {
   return entries_.back().value;
 }
 
+void Node::append_entry(std::string key, SourceLocation key_location, Node value) {
+  kind_ = Kind::mapping;
+  entries_.push_back(Entry{std::move(key), std::move(key_location), std::move(value)});
+}
+
 void Node::remove(std::string_view key) {
   std::erase_if(entries_, [key](const Entry& entry) { return entry.key == key; });
 }

@@ -37,6 +37,8 @@ class Node {
   [[nodiscard]] const Entry* find_entry(std::string_view key) const;
   // Replaces the value of `key`, or appends the key; returns the stored value.
   Node& set(std::string key, SourceLocation key_location, Node value);
+  // Appends a key the caller knows is new (the YAML reader checks duplicates with a hash set).
+  void append_entry(std::string key, SourceLocation key_location, Node value);
   void remove(std::string_view key);
   void append_item(Node item);
 

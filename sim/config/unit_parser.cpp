@@ -266,7 +266,13 @@ Parsed<double> parse_count(std::string_view text) {
                         trim(text))};
   }
   for (const UnitSymbol& suffix : kCountSuffixes) {
-    if (suffix.symbol == number.value->rest) return {number.value->value * suffix.factor, ""};
+    if (suffix.symbol == number.value->rest) {
+      const double count = number.value->value * suffix.factor;
+      if (!std::isfinite(count)) {
+        return {std::nullopt, fmt::format("count \"{}\" is out of range", trim(text))};
+      }
+      return {count, ""};
+    }
   }
   return {std::nullopt,
           fmt::format("unknown count suffix \"{}\"; use K (1e3), M (1e6), B (1e9) or T (1e12)",

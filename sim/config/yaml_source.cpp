@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <unordered_map>
+#include <vector>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -10,13 +12,33 @@
 namespace clustersim::config {
 namespace {
 
+// Limits that keep a hostile file from exhausting the stack or memory: nesting depth (an alias
+// that refers to itself nests without end) and the nodes produced (aliases expanded again and
+// again, "billion laughs").
+constexpr int kMaxDepth = 64;
+constexpr std::size_t kMaxNodes = 500'000;
+
 class Converter {
  public:
   Converter(const SourceLocation& origin, Diagnostics& diagnostics)
       : origin_(origin), diagnostics_(diagnostics) {}
 
-  Node convert(const YAML::Node& yaml, const SourceLocation& fallback, const std::string& path) {
+  Node convert(const YAML::Node& yaml, const SourceLocation& fallback, const std::string& path,
+               int depth = 0) {
     const SourceLocation location = locate(yaml.Mark(), fallback);
+    if (stopped_) return NodeBuilder::null(location);
+    if (depth > kMaxDepth) {
+      stop(location, path,
+           fmt::format("nested more than {} levels deep (an alias that refers to itself?)",
+                       kMaxDepth));
+      return NodeBuilder::null(location);
+    }
+    if (++nodes_ > kMaxNodes) {
+      stop(location, path,
+           fmt::format("expands to more than {} values (aliases repeated inside aliases?)",
+                       kMaxNodes));
+      return NodeBuilder::null(location);
+    }
     switch (yaml.Type()) {
       case YAML::NodeType::Scalar:
         return Node::make_scalar(yaml.Scalar(), location);
@@ -24,12 +46,15 @@ class Converter {
         Node node = NodeBuilder::sequence(location);
         std::size_t index = 0;
         for (const YAML::Node& item : yaml) {
-          node.append_item(convert(item, location, fmt::format("{}[{}]", path, index++)));
+          node.append_item(
+              convert(item, location, fmt::format("{}[{}]", path, index++), depth + 1));
+          if (stopped_) break;
         }
         return node;
       }
       case YAML::NodeType::Map: {
         Node node = Node::make_mapping(location);
+        std::unordered_map<std::string, int> lines;  // key -> the line it was first written at
         for (const auto& pair : yaml) {
           const SourceLocation key_location = locate(pair.first.Mark(), location);
           if (!pair.first.IsScalar()) {
@@ -38,13 +63,16 @@ class Converter {
           }
           const std::string key = pair.first.Scalar();
           const std::string key_path = path.empty() ? key : path + "." + key;
-          if (const Node::Entry* first = node.find_entry(key)) {
+          const auto [first, inserted] = lines.emplace(key, key_location.line);
+          if (!inserted) {
             diagnostics_.error(
                 key_location, key_path,
-                fmt::format("duplicate key (first defined at line {})", first->key_location.line));
+                fmt::format("duplicate key (first defined at line {})", first->second));
             continue;
           }
-          node.set(key, key_location, convert(pair.second, key_location, key_path));
+          node.append_entry(key, key_location,
+                            convert(pair.second, key_location, key_path, depth + 1));
+          if (stopped_) break;
         }
         return node;
       }
@@ -66,8 +94,15 @@ class Converter {
   }
 
  private:
+  void stop(const SourceLocation& location, const std::string& path, std::string message) {
+    stopped_ = true;
+    diagnostics_.error(location, path, std::move(message));
+  }
+
   const SourceLocation& origin_;
   Diagnostics& diagnostics_;
+  std::size_t nodes_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace
@@ -76,7 +111,17 @@ std::optional<Node> parse_yaml_text(std::string_view text, const SourceLocation&
                                     Diagnostics& diagnostics) {
   YAML::Node document;
   try {
-    document = YAML::Load(std::string(text));
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    if (documents.size() > 1) {
+      // One file holds one card: a second document would be silently ignored.
+      Converter converter(origin, diagnostics);
+      diagnostics.error(converter.locate(documents[1].Mark(), origin), "",
+                        fmt::format("the file holds {} YAML documents (separated by ---); a "
+                                    "file holds one",
+                                    documents.size()));
+      return std::nullopt;
+    }
+    if (!documents.empty()) document = documents.front();
   } catch (const YAML::Exception& error) {
     Converter converter(origin, diagnostics);
     diagnostics.error(converter.locate(error.mark, origin), "",

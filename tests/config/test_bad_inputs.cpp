@@ -2,6 +2,8 @@
 // as an input error or an infeasibility as the header says: never a crash, never a silent default.
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -60,6 +62,47 @@ INSTANTIATE_TEST_SUITE_P(Corpus, BadInput, ::testing::ValuesIn(testing::load_bad
 
 TEST(BadInputCorpus, HasAtLeastTwentyCases) {
   EXPECT_GE(testing::load_bad_input_corpus().size(), 20u);
+}
+
+}  // namespace
+}  // namespace clustersim::config
+
+namespace clustersim::config {
+namespace {
+
+// A file of many keys is read in linear time (duplicates are found with a hash set), and its
+// errors stop at Diagnostics::kMaxShown lines plus one that counts the rest.
+TEST(BadInputSize, ManyUnknownKeysGiveFiftyMessagesAndACount) {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / "clustersim_many_keys.yaml";
+  {
+    std::ofstream out(path);
+    out << "name: many\n";
+    for (int i = 0; i < 20000; ++i) out << "k" << i << ": " << i << "\n";
+  }
+  try {
+    (void)load_model_card(path.string());
+    FAIL() << "the file was accepted";
+  } catch (const ConfigError& error) {
+    ASSERT_EQ(error.diagnostics().size(), Diagnostics::kMaxShown + 1);
+    const std::string& last = error.diagnostics().back().message;
+    EXPECT_EQ(last.rfind("... and ", 0), 0u) << last;
+    EXPECT_NE(last.find(" more (only the first 50 are shown)"), std::string::npos) << last;
+  }
+  // A duplicate among 20,000 keys is found (the file is read before its keys are checked).
+  {
+    std::ofstream out(path, std::ios::app);
+    out << "k7: again\n";
+  }
+  try {
+    (void)load_model_card(path.string());
+    FAIL() << "the file was accepted";
+  } catch (const ConfigError& error) {
+    ASSERT_EQ(error.diagnostics().size(), 1u);
+    EXPECT_EQ(error.diagnostics().front().message, "duplicate key (first defined at line 9)");
+    EXPECT_EQ(error.diagnostics().front().location.line, 20002);
+  }
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -118,6 +118,8 @@ TEST(ParseCount, SuffixesAreDecimalMagnitudes) {
   EXPECT_DOUBLE_EQ(*parse_count("14.8e12").value, 14.8e12);
   EXPECT_EQ(parse_count("14.8Q").error,
             "unknown count suffix \"Q\"; use K (1e3), M (1e6), B (1e9) or T (1e12)");
+  // A count that overflows once its suffix is applied is an error, not infinity.
+  EXPECT_EQ(parse_count("1e300T").error, "count \"1e300T\" is out of range");
 }
 
 TEST(ParseFraction, PercentOrPlain) {
