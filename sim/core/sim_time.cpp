@@ -1,5 +1,7 @@
 #include "sim/core/sim_time.hpp"
 
+#include <sstream>
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -18,8 +20,11 @@ std::optional<SimTime> SimTime::from_seconds(double seconds) {
 SimTime SimTime::from_computed_seconds(double seconds) {
   const std::optional<SimTime> time = from_seconds(seconds);
   if (!time) {
-    throw std::range_error("a computed duration of " + std::to_string(seconds) +
-                           " s is outside the engine's time range");
+    std::ostringstream text;
+    text << "a computed duration of " << seconds
+         << " s is beyond the simulator's time range (about 106 days): a rate near zero or a "
+            "size far too large in the input?";
+    throw TimeRangeError(text.str());
   }
   return *time;
 }

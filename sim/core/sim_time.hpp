@@ -10,8 +10,16 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 
 namespace clustersim {
+
+// A computed duration beyond the engine's time range (about 106 days in picoseconds): the input
+// holds a rate near zero or a size far too large. An input problem, reported as such.
+class TimeRangeError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
 
 class SimTime {
  public:
@@ -26,7 +34,7 @@ class SimTime {
   }
   // Rounds to the nearest picosecond; nullopt when not finite or out of range.
   [[nodiscard]] static std::optional<SimTime> from_seconds(double seconds);
-  // The same for a duration the simulator computed; throws std::range_error when it does not fit.
+  // The same for a duration the simulator computed; throws TimeRangeError when it does not fit.
   [[nodiscard]] static SimTime from_computed_seconds(double seconds);
 
   [[nodiscard]] constexpr std::int64_t ps() const { return ps_; }

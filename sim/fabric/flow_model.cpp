@@ -149,9 +149,15 @@ void FlowModel::drop_stale_top() {
 void FlowModel::schedule_completion(FlowId id, SimTime now) {
   const Flow& flow = flows_[id];
   if (!(flow.rate > 0)) return;  // stalled: reported by unfinished() if nothing else runs
-  const double ps = std::ceil(flow.remaining / flow.rate * 1e12);
-  const std::int64_t at = now.ps() + static_cast<std::int64_t>(std::max(0.0, ps));
-  due_.push(Due{at, id, flow.version});
+  const double ps = std::max(0.0, std::ceil(flow.remaining / flow.rate * 1e12));
+  // Checked: a rate near zero would otherwise overflow the time range.
+  if (!(ps < static_cast<double>(SimTime::max().ps() - now.ps()))) {
+    throw TimeRangeError(fmt::format(
+        "a flow of {:g} bytes at {:g} bytes/s would end beyond the simulator's time range (about "
+        "106 days): a rate near zero or a size far too large in the input?",
+        flow.remaining, flow.rate));
+  }
+  due_.push(Due{now.ps() + static_cast<std::int64_t>(ps), id, flow.version});
 }
 
 void FlowModel::account_link(LinkId link, SimTime now) {

@@ -55,6 +55,23 @@ TEST(FlowModel, EqualFlowsOnOneLinkShareItEqually) {
   }
 }
 
+// A rate so low that the flow would end beyond the engine's time range is an input error with a
+// message, not an overflow into negative times.
+TEST(FlowModel, AFlowBeyondTheTimeRangeIsAClearError) {
+  Line line(2);
+  Engine engine;
+  FlowModel model(engine, line.topology);
+  model.start(line.route(0, 1), kBytes, {}, 1e-200);
+  try {
+    engine.run();
+    FAIL() << "the flow ran";
+  } catch (const TimeRangeError& error) {
+    EXPECT_STREQ(error.what(),
+                 "a flow of 1e+09 bytes at 1e-200 bytes/s would end beyond the simulator's time "
+                 "range (about 106 days): a rate near zero or a size far too large in the input?");
+  }
+}
+
 TEST(FlowModel, LatencyIsAPhaseBeforeTheTransfer) {
   Line line(2, SimTime::from_ps(1'000'000));  // 1 us per link, 3 links from host to host
   Engine engine;
