@@ -20,6 +20,7 @@
 #include "sim/report/link_report.hpp"
 #include "sim/report/memory_report.hpp"
 #include "sim/report/model_report.hpp"
+#include "sim/report/preflight.hpp"
 #include "sim/report/step_report.hpp"
 #include "sim/report/topology_report.hpp"
 #include "sim/workload/memory.hpp"
@@ -249,9 +250,13 @@ int run_validate(const std::vector<std::string>& files, const std::string& kind_
         case config::CardKind::topology:
           name = config::load_topology(file, options).name;
           break;
-        case config::CardKind::experiment:
-          name = config::load_experiment(file, options).name;
+        case config::CardKind::experiment: {
+          const config::Experiment experiment = config::load_experiment(file, options);
+          // What run checks before it simulates: the network, the compute data, the memory fit.
+          report::preflight(experiment, file);
+          name = experiment.name;
           break;
+        }
         case config::CardKind::sweep:
           name = config::load_sweep(file, options).name;
           break;

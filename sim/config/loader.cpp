@@ -705,6 +705,22 @@ std::string find_card(const std::string& name_or_path, CardKind kind, const std:
   return detail::display_path(*found);
 }
 
+SourceLocation location_of(const std::string& file, std::initializer_list<std::string_view> keys) {
+  const std::string path = card_path(file, CardKind::experiment, LoadOptions{});
+  SourceLocation found{path, 0, 0};
+  Diagnostics ignored;
+  const std::optional<Node> tree = read_yaml_file(path, path, ignored);
+  const Node* node = tree ? &*tree : nullptr;
+  for (std::string_view key : keys) {
+    if (node == nullptr || !node->is_mapping()) break;
+    const Node::Entry* entry = node->find_entry(key);
+    if (entry == nullptr) break;
+    found = entry->key_location;
+    node = &entry->value;
+  }
+  return found;
+}
+
 CostProfile load_cost_profile(const std::string& file, const LoadOptions& options) {
   return load_card<CostProfile>(file, CardKind::cost, options, detail::read_cost_profile, "--cost");
 }

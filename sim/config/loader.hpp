@@ -11,7 +11,9 @@
 // applied on top of the file before cards are resolved.
 
 #include <filesystem>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/config/cost_profile.hpp"
@@ -45,6 +47,11 @@ struct LoadOptions {
 // command line (`what` names the option in messages). Throws ConfigError when not found.
 [[nodiscard]] std::string find_card(const std::string& name_or_path, CardKind kind,
                                     const std::string& what, const LoadOptions& options = {});
+
+// Where `keys` (a path from the root: {"cluster", "topology"}) is written in `file`: the deepest
+// key of the path the file has, or the file without a line when it has none of them.
+[[nodiscard]] SourceLocation location_of(const std::string& file,
+                                         std::initializer_list<std::string_view> keys);
 
 // `file` may also be a library name (hardware_profiles/costs/NAME.yaml).
 [[nodiscard]] CostProfile load_cost_profile(const std::string& file,

@@ -1228,6 +1228,10 @@ void StepSimulation::kernel_report() {
 
 }  // namespace
 
+fabric::Topology build_cluster_topology(const config::Experiment& experiment) {
+  return build_topology(experiment);
+}
+
 StepResult simulate_step(const config::Experiment& experiment, const StepOptions& options) {
   return StepSimulation(experiment, options).run();
 }

@@ -194,6 +194,10 @@ struct StepOptions {
 
 // Throws std::invalid_argument (with the numbers) for a configuration the simulator cannot run;
 // the config loader reports most such input first, with its location.
+// The experiment's cluster: its nodes on the network of cluster.topology (one node without it),
+// sized for the nodes' NICs. Throws fabric::BuildError when the network cannot hold them.
+[[nodiscard]] fabric::Topology build_cluster_topology(const config::Experiment& experiment);
+
 [[nodiscard]] StepResult simulate_step(const config::Experiment& experiment,
                                        const StepOptions& options = {});
 

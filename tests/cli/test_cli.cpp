@@ -486,6 +486,31 @@ TEST(Cli, ValidateAcceptsEveryShippedCard) {
   EXPECT_EQ(result.err, "");
 }
 
+// validate makes the checks run makes before it simulates: a network too small for the cluster
+// (exit 2) and a model that does not fit (exit 1), each at its key.
+TEST(Cli, ValidateChecksTheNetworkAndTheMemoryFitAsRunDoes) {
+  const std::string experiment = kRoot + "/experiments/dsv3_2048xh800_mpft.yaml";
+  const Result small =
+      run("validate " + experiment + " --set 'cluster.topology={base: dragonfly, groups: 2}'");
+  EXPECT_EQ(small.exit_code, 2);
+  EXPECT_NE(small.err.find("error: cluster.topology: topology \"dragonfly\" fixes groups: 2, "
+                           "which holds 1024 endpoints; 2048 are needed"),
+            std::string::npos)
+      << small.err;
+  const Result ran =
+      run("run " + experiment + " --set 'cluster.topology={base: dragonfly, groups: 2}'");
+  EXPECT_EQ(ran.exit_code, 2);
+  const std::string gpt_oss =
+      kRoot + "/experiments/validation/nemo_25_11_h100_gptoss120b_64gpu_bf16.yaml";
+  const Result big = run("validate " + gpt_oss);
+  EXPECT_EQ(big.exit_code, 1);
+  EXPECT_NE(big.err.find(":31:1: error: parallelism: the model does not fit: pipeline rank 0 "
+                         "needs 112.5 GB of the 80.0 GB of one GPU"),
+            std::string::npos)
+      << big.err;
+  EXPECT_EQ(run("run " + gpt_oss).exit_code, 1);
+}
+
 class CliBadInput : public ::testing::TestWithParam<testing::BadInputCase> {};
 
 // The CLI prints the same lines as the loader, then a count, and exits with the pinned code.
