@@ -63,6 +63,8 @@ int run_experiment(const RunOptions& options) {
     // Loaded before the simulation, so a misspelt profile fails at once.
     const config::CostProfile prices =
         config::load_cost_profile(options.cost, load_options(CommonOptions{}));
+    // The checks validate makes, so that their errors name the key they come from.
+    report::preflight(experiment, options.experiment);
     parallel::StepResult result;
     try {
       parallel::StepOptions step_options;
