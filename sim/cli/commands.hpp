@@ -30,7 +30,7 @@ struct SweepOptions {
   CommonOptions common;
   std::string sweep;
   int jobs = 1;
-  std::string out = "out";
+  std::string out;  // empty: the sweep's name
   bool mpi = false;
 };
 

@@ -83,7 +83,11 @@ int main(int argc, char** argv) {
       ->type_name("SWEEP.yaml");
   sweep_cmd->add_option("-j,--jobs", sweep.jobs, "Points simulated in parallel")
       ->check(CLI::Range(1, 1024));
-  sweep_cmd->add_option("--out", sweep.out, "Output folder (CSV + JSON lines)")->type_name("DIR");
+  sweep_cmd
+      ->add_option("--out", sweep.out,
+                   "Output folder (CSV + JSON lines; default: the sweep's name in the current "
+                   "folder)")
+      ->type_name("DIR");
   sweep_cmd->add_flag("--mpi", sweep.mpi, "Share the points among MPI ranks (under mpirun)");
   add_common(*sweep_cmd, sweep.common);
 

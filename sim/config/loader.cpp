@@ -565,6 +565,18 @@ Experiment load_experiment(const std::string& name_or_file, const LoadOptions& o
   return experiment;
 }
 
+std::string resolved_experiment_text(const std::string& name_or_file, const LoadOptions& options) {
+  const std::string file = card_path(name_or_file, CardKind::experiment, options);
+  Diagnostics diagnostics;
+  const std::vector<Override> overrides = parse_overrides(options, diagnostics);
+  CardLibrary library(roots_of(options), diagnostics);
+  std::optional<Node> tree = load_root(file, CardKind::experiment, overrides, library, diagnostics);
+  if (!tree) diagnostics.throw_if_any();
+  (void)read_experiment(*tree, file, library, diagnostics);  // resolves the cards in the tree
+  diagnostics.throw_if_any();
+  return to_flow_yaml(*tree);
+}
+
 SweepSpec load_sweep(const std::string& name_or_file, const LoadOptions& options) {
   const std::string file = card_path(name_or_file, CardKind::sweep, options);
   Diagnostics diagnostics;

@@ -42,6 +42,10 @@ struct LoadOptions {
                                                     const LoadOptions& options = {});
 [[nodiscard]] TopologySpec load_topology(const std::string& file, const LoadOptions& options = {});
 [[nodiscard]] Experiment load_experiment(const std::string& file, const LoadOptions& options = {});
+// The experiment as the simulation reads it, as one line of YAML: overrides applied, every card
+// (model, hardware, topology, stack) resolved and inlined. Equal texts mean equal inputs.
+[[nodiscard]] std::string resolved_experiment_text(const std::string& file,
+                                                   const LoadOptions& options = {});
 [[nodiscard]] SweepSpec load_sweep(const std::string& file, const LoadOptions& options = {});
 // The file a card name ("mpft") or path stands for, looked up as a reference written on the
 // command line (`what` names the option in messages). Throws ConfigError when not found.

@@ -83,6 +83,8 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
       }
     }
     row.result = step_json(experiment, result, wall_s, capex);
+    // Results depend on their inputs only: the wall time would differ from run to run.
+    row.result["sim"].erase("wall_s");
   });
   if (outcome.status != "ok") {
     row.status = outcome.status;

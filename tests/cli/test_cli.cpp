@@ -1,8 +1,10 @@
 // The clustersim binary as a user runs it: exit codes, --help, --version, --json, and every
 // file of the bad-input corpus through `clustersim validate`.
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -338,6 +341,75 @@ TEST(Cli, SweepWritesEveryPointAndResumes) {
       run("sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml --out " + out.string());
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.err.find("9 already done, 0 to run"), std::string::npos) << again.err;
+}
+
+std::string file_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Sweep rows are keyed by the content of their point: a rerun reuses identical points only; an
+// edited base experiment makes every row stale, replaced rather than doubled; the results do not
+// depend on -j; a second writer is stopped by the lock.
+TEST(Cli, SweepResultsAreKeyedByContent) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cs_sweep_keyed";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(kRoot + "/experiments/dsv3_2048xh800_mpft.yaml", dir / "dsv3_2048xh800_mpft.yaml");
+  fs::copy_file(kRoot + "/experiments/sweep_dsv3_pp.yaml", dir / "sweep.yaml");
+  const std::string sweep = "sweep " + (dir / "sweep.yaml").string() + " --out ";
+  ASSERT_EQ(run(sweep + (dir / "one").string() + " -j 1").exit_code, 0);
+  ASSERT_EQ(run(sweep + (dir / "two").string() + " -j 2").exit_code, 0);
+  EXPECT_EQ(file_text(dir / "one" / "results.jsonl"), file_text(dir / "two" / "results.jsonl"));
+  EXPECT_EQ(file_text(dir / "one" / "results.csv"), file_text(dir / "two" / "results.csv"));
+  // Edit the base experiment: every row is stale and runs again; the file keeps 9 rows.
+  {
+    std::string text = file_text(dir / "dsv3_2048xh800_mpft.yaml");
+    text.replace(text.find("comm_sms: 20"), 12, "comm_sms: 16");
+    std::ofstream(dir / "dsv3_2048xh800_mpft.yaml") << text;
+  }
+  const Result edited = run(sweep + (dir / "one").string() + " -j 2");
+  ASSERT_EQ(edited.exit_code, 0) << edited.err;
+  EXPECT_NE(edited.err.find("0 already done, 9 to run on 2 job(s); 9 stale row(s) (their inputs "
+                            "changed) replaced"),
+            std::string::npos)
+      << edited.err;
+  const std::string rows = file_text(dir / "one" / "results.jsonl");
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 9);
+  EXPECT_NE(rows, file_text(dir / "two" / "results.jsonl"));
+  // A folder a running clustersim program holds (this test's own process).
+  std::ofstream(dir / "two" / ".lock") << ::getpid() << '\n';
+  const Result locked = run(sweep + (dir / "two").string());
+  EXPECT_EQ(locked.exit_code, 2);
+  EXPECT_EQ(locked.err, "clustersim sweep: " + (dir / "two").string() +
+                            " is being written by another sweep (pid " +
+                            std::to_string(::getpid()) +
+                            "); wait for it, or give --out another folder\n");
+  fs::remove_all(dir);
+}
+
+// A sweep killed with SIGKILL at any moment resumes to the clean run's results, byte for byte.
+TEST(Cli, ASweepKilledAnywhereResumesToTheSameResults) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cs_sweep_killed";
+  fs::remove_all(dir);
+  const std::string sweep = "sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml -j 2 --out ";
+  ASSERT_EQ(run(sweep + (dir / "clean").string()).exit_code, 0);
+  for (const char* delay : {"0.05", "0.3", "0.8", "1.5"}) {
+    SCOPED_TRACE(delay);
+    const std::string command = std::string("timeout -s KILL ") + delay + " " + CLUSTERSIM_BINARY +
+                                " " + sweep + (dir / "killed").string() + " >/dev/null 2>&1";
+    (void)std::system(command.c_str());
+  }
+  const Result resumed = run(sweep + (dir / "killed").string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(file_text(dir / "killed" / "results.jsonl"),
+            file_text(dir / "clean" / "results.jsonl"));
+  EXPECT_EQ(file_text(dir / "killed" / "results.csv"), file_text(dir / "clean" / "results.csv"));
+  fs::remove_all(dir);
 }
 
 TEST(Cli, TopoReportsCountsDiameterBisectionAndCost) {
