@@ -3,7 +3,8 @@
 #   1. release build with warnings as errors, GUI and CUDA targets included, and every test;
 #   2. the formatting check;
 #   3. with --sanitize (what CI runs): a second build under AddressSanitizer +
-#      UndefinedBehaviorSanitizer that runs the test suite again.
+#      UndefinedBehaviorSanitizer that runs the test suite again, and a ThreadSanitizer build of
+#      the program and the tests of its threaded runners (sweeps, the validation suite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,12 @@ if [ "$sanitize" = 1 ]; then
   cmake --build --preset asan -j "$jobs"
   step "test suite under sanitizers"
   ctest --preset asan -j "$jobs"
+  step "thread-sanitizer build (sweep and validation-suite runners)"
+  cmake --preset tsan
+  cmake --build --preset tsan -j "$jobs" --target clustersim clustersim_cli_tests \
+    clustersim_report_tests
+  step "threaded runners under ThreadSanitizer"
+  ctest --preset tsan -j "$jobs"
 fi
 
 step "test suite (release)"
