@@ -37,9 +37,8 @@ void preflight(const config::Experiment& experiment, const std::string& file) {
           fmt::format("the model does not fit: pipeline rank {} needs {:.1f} GB of the {:.1f} GB "
                       "of one GPU (parameters {:.1f}, gradients {:.1f}, optimizer {:.1f}, "
                       "activations {:.1f}); see `clustersim memory`",
-                      peak.rank, peak.total() / 1e9, memory.capacity / 1e9,
-                      peak.parameters / 1e9, peak.gradients / 1e9, peak.optimizer / 1e9,
-                      peak.activations / 1e9));
+                      peak.rank, peak.total() / 1e9, memory.capacity / 1e9, peak.parameters / 1e9,
+                      peak.gradients / 1e9, peak.optimizer / 1e9, peak.activations / 1e9));
     }
   }
   diagnostics.throw_if_any();
