@@ -1,6 +1,7 @@
 #include "sim/collectives/collective.hpp"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -179,20 +180,30 @@ void validate(const Topology& topology, const CollectiveSpec& spec) {
 
 }  // namespace
 
-bool crosses_nodes(const Topology& topology, VertexId a, VertexId b) {
-  return topology.vertex(a).node != topology.vertex(b).node;
-}
-
 CopyEngines nccl_copy_engines(const config::HardwareProfile& hardware) {
   if (!hardware.communication) return {};
   const config::CommunicationSpec& c = *hardware.communication;
   return {c.nccl_channels, c.nvlink_copy_per_sm.bytes_per_s, c.rdma_copy_per_sm.bytes_per_s};
 }
 
-double per_flow_bound(const CopyEngines& copy, bool over_network, std::size_t flows) {
-  const double per_sm = over_network ? copy.rdma_per_sm : copy.nvlink_per_sm;
-  if (copy.pushing_sms <= 0 || per_sm <= 0 || flows == 0) return fabric::kUnbounded;
-  return copy.pushing_sms * per_sm / static_cast<double>(flows);
+std::vector<double> copy_bounds(const Topology& topology, const CopyEngines& copy,
+                                const std::vector<std::pair<VertexId, VertexId>>& flows) {
+  std::vector<double> bounds(flows.size(), fabric::kUnbounded);
+  if (copy.pushing_sms <= 0) return bounds;
+  const auto over_network = [&](const std::pair<VertexId, VertexId>& flow) {
+    return topology.vertex(flow.first).node != topology.vertex(flow.second).node;
+  };
+  // Flows leaving each GPU, over NVLink and over the network.
+  std::map<std::pair<VertexId, bool>, std::size_t> leaving;
+  for (const auto& flow : flows) ++leaving[{flow.first, over_network(flow)}];
+  for (std::size_t i = 0; i < flows.size(); ++i) {
+    const bool network = over_network(flows[i]);
+    const double per_sm = network ? copy.rdma_per_sm : copy.nvlink_per_sm;
+    if (per_sm <= 0) continue;
+    bounds[i] =
+        copy.pushing_sms * per_sm / static_cast<double>(leaving.at({flows[i].first, network}));
+  }
+  return bounds;
 }
 
 void check_ranks(const Topology& topology, const std::vector<VertexId>& ranks, const char* what) {
@@ -274,15 +285,9 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
       hop = std::max(hop, routes.back().latency);
     }
     // Each GPU's transfers of the phase share its channels' copy rate.
-    std::vector<double> bounds;
-    for (const Transfer& transfer : phase.transfers) {
-      const bool network = crosses_nodes(topology, transfer.from, transfer.to);
-      const auto flows = static_cast<std::size_t>(
-          std::count_if(phase.transfers.begin(), phase.transfers.end(), [&](const Transfer& t) {
-            return t.from == transfer.from && crosses_nodes(topology, t.from, t.to) == network;
-          }));
-      bounds.push_back(per_flow_bound(spec.copy, network, flows));
-    }
+    std::vector<std::pair<VertexId, VertexId>> ends;
+    for (const Transfer& transfer : phase.transfers) ends.emplace_back(transfer.from, transfer.to);
+    std::vector<double> bounds = copy_bounds(topology, spec.copy, ends);
     const SimTime fill = SimTime::from_ps(hop.ps() * std::max(0, phase.fill_hops));
     outstanding = phase.transfers.size();
     const std::uint64_t first_hash = hash - phase.transfers.size() + 1;

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/config/hardware_profile.hpp"
@@ -48,13 +49,12 @@ struct CopyEngines {
 // section.
 [[nodiscard]] CopyEngines nccl_copy_engines(const config::HardwareProfile& hardware);
 
-// Whether two vertices sit in different nodes (traffic between them takes the network).
-[[nodiscard]] bool crosses_nodes(const fabric::Topology& topology, fabric::VertexId a,
-                                 fabric::VertexId b);
-
-// The rate bound of each of `flows` flows that leave one GPU together, over the network or over
-// NVLink: +inf without a ceiling.
-[[nodiscard]] double per_flow_bound(const CopyEngines& copy, bool over_network, std::size_t flows);
+// The rate bound of each flow (from, to) of a set that runs together: a GPU's flows over NVLink
+// (and, apart, its flows over the network, to another node) share its pushing SMs evenly; +inf
+// without a ceiling. Linear in the number of flows.
+[[nodiscard]] std::vector<double> copy_bounds(
+    const fabric::Topology& topology, const CopyEngines& copy,
+    const std::vector<std::pair<fabric::VertexId, fabric::VertexId>>& flows);
 
 struct CollectiveSpec {
   Operation operation = Operation::all_reduce;

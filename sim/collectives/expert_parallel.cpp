@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -233,10 +232,11 @@ CollectiveResult simulate(const Topology& topology, const std::vector<Group>& gr
       for (std::size_t b = 0; b < n; ++b) plan(a, b, group.traffic.nvl[a * n + b]);
     }
     // A GPU's flows over NVLink (and over the network) share its pushing SMs.
-    std::map<std::pair<VertexId, bool>, std::size_t> leaving;
-    for (const Planned& p : planned) ++leaving[{p.from, crosses_nodes(topology, p.from, p.to)}];
-    for (const Planned& p : planned) {
-      const bool network = crosses_nodes(topology, p.from, p.to);
+    std::vector<std::pair<VertexId, VertexId>> ends;
+    for (const Planned& p : planned) ends.emplace_back(p.from, p.to);
+    const std::vector<double> bounds = copy_bounds(topology, copy, ends);
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+      const Planned& p = planned[i];
       const fabric::Route route = router.route(p.from, p.to, ++hash);
       fabric::FlowModel::OnComplete done;
       if (record_flows) {
@@ -245,8 +245,7 @@ CollectiveResult simulate(const Topology& topology, const std::vector<Group>& gr
             {p.from, p.to, hash, p.bytes, engine.now() + route.latency, SimTime::zero()});
         done = [&result, logged](SimTime now) { result.flow_log[logged].end = now; };
       }
-      model.start(route, p.bytes, std::move(done),
-                  per_flow_bound(copy, network, leaving[{p.from, network}]));
+      model.start(route, p.bytes, std::move(done), bounds[i]);
       ++result.flows;
     }
   }
