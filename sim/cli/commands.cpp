@@ -37,6 +37,14 @@ config::LoadOptions load_options(const CommonOptions& common) {
   return options;
 }
 
+// A cost profile that cannot price the network: one message, as JSON too; an input error.
+int report_cost_error(const fabric::CostError& error, bool as_json) {
+  const std::string message = fmt::format("--cost: error: {}", error.what());
+  std::cerr << message << '\n';
+  if (as_json) std::cout << json{{"status", "input_error"}, {"message", message}}.dump(2) << '\n';
+  return kExitInputError;
+}
+
 // Prints the problems of a configuration and returns the matching exit code.
 int report_config_error(const config::ConfigError& error, bool as_json) {
   std::cerr << error.what() << '\n';
@@ -101,21 +109,10 @@ int run_experiment(const RunOptions& options) {
     const double wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     report::Capex capex;
-    if (experiment.hardware.price.capex_per_gpu_usd) {
-      capex.gpus_usd = *experiment.hardware.price.capex_per_gpu_usd * result.gpus;
-    }
-    if (result.network.switches > 0) {
-      try {
-        capex.network = fabric::network_cost(result.network, prices);
-      } catch (const fabric::CostError& error) {
-        const std::string message = fmt::format("--cost: error: {}", error.what());
-        std::cerr << message << '\n';
-        if (options.common.json) {
-          std::cout << json{{"status", "input_error"}, {"message", message}}.dump(2) << '\n';
-        }
-        return kExitInputError;
-      }
-      capex.cost_profile = prices.name;
+    try {
+      capex = report::cluster_capex(experiment, result, &prices);
+    } catch (const fabric::CostError& error) {
+      return report_cost_error(error, options.common.json);
     }
     if (options.trace) {
       std::ofstream trace(*options.trace);
@@ -176,12 +173,7 @@ int run_topo(const FileOptions& options) {
     std::cerr << fmt::format("{}: error: {}\n", options.file, error.what());
     return kExitInputError;
   } catch (const fabric::CostError& error) {
-    const std::string message = fmt::format("--cost: error: {}", error.what());
-    std::cerr << message << '\n';
-    if (options.common.json) {
-      std::cout << json{{"status", "input_error"}, {"message", message}}.dump(2) << '\n';
-    }
-    return kExitInputError;
+    return report_cost_error(error, options.common.json);
   }
 }
 

@@ -84,6 +84,19 @@ std::optional<double> simulated_value(const config::Experiment& e, const paralle
   return std::nullopt;
 }
 
+Capex cluster_capex(const config::Experiment& experiment, const parallel::StepResult& result,
+                    const config::CostProfile* prices) {
+  Capex capex;
+  if (experiment.hardware.price.capex_per_gpu_usd) {
+    capex.gpus_usd = *experiment.hardware.price.capex_per_gpu_usd * result.gpus;
+  }
+  if (prices != nullptr && result.network.switches > 0) {
+    capex.network = fabric::network_cost(result.network, *prices);
+    capex.cost_profile = prices->name;
+  }
+  return capex;
+}
+
 nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult& r, double wall_s,
                          const Capex& capex) {
   const StepFigures f = step_figures(e, r);

@@ -49,6 +49,13 @@ struct Capex {
   }
 };
 
+// The cluster's capex: its GPUs at the profile's capex assumption, and its network (when it has
+// switches) priced by `prices`; without prices, the GPUs only. Throws fabric::CostError for a
+// network the profile cannot price.
+[[nodiscard]] Capex cluster_capex(const config::Experiment& experiment,
+                                  const parallel::StepResult& result,
+                                  const config::CostProfile* prices);
+
 [[nodiscard]] StepFigures step_figures(const config::Experiment& experiment,
                                        const parallel::StepResult& result);
 

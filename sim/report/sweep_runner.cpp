@@ -3,7 +3,6 @@
 #include "sim/config/loader.hpp"
 #include "sim/fabric/network_cost.hpp"
 
-#include <chrono>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -18,7 +17,11 @@ namespace clustersim::report {
 
 namespace {
 
-constexpr const char* kSweepCostProfile = "ib_as_bought";
+// The cost profile sweep rows are priced with, loaded once for every point.
+const config::CostProfile& sweep_prices() {
+  static const config::CostProfile prices = config::load_cost_profile("ib_as_bought");
+  return prices;
+}
 
 // The value an override sets ("parallelism.pp=8" -> "8").
 std::string value_of(const std::string& override_text) {
@@ -52,7 +55,6 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
   config::LoadOptions options;
   options.overrides = extra_overrides;
   options.overrides.insert(options.overrides.end(), row.overrides.begin(), row.overrides.end());
-  const auto started = std::chrono::steady_clock::now();
   const RunOutcome outcome = run_captured([&] {
     const config::Experiment experiment = config::load_experiment(sweep.experiment, options);
     const parallel::StepResult result = parallel::simulate_step(experiment);
@@ -65,24 +67,16 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
                       memory.peak().rank, memory.peak().total() / 1e9, memory.capacity / 1e9);
       return;
     }
-    const double wall_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     row.status = "ok";
-    // The network priced as bought (the default profile of `run`), for network comparisons.
+    // The network priced as bought (the default profile of `run`), for network comparisons; a
+    // network the profile cannot price leaves the row without network capex.
     Capex capex;
-    if (experiment.hardware.price.capex_per_gpu_usd) {
-      capex.gpus_usd = *experiment.hardware.price.capex_per_gpu_usd * result.gpus;
+    try {
+      capex = cluster_capex(experiment, result, &sweep_prices());
+    } catch (const fabric::CostError&) {
+      capex = cluster_capex(experiment, result, nullptr);
     }
-    if (result.network.switches > 0) {
-      try {
-        const config::CostProfile prices = config::load_cost_profile(kSweepCostProfile);
-        capex.network = fabric::network_cost(result.network, prices);
-        capex.cost_profile = prices.name;
-      } catch (const fabric::CostError&) {
-        // A network the profile cannot price: the row has no network capex.
-      }
-    }
-    row.result = step_json(experiment, result, wall_s, capex);
+    row.result = step_json(experiment, result, 0.0, capex);
     // Results depend on their inputs only: the wall time would differ from run to run.
     row.result["sim"].erase("wall_s");
   });
