@@ -553,7 +553,15 @@ TopologySpec load_topology(const std::string& file, const LoadOptions& options) 
   return load_card<TopologySpec>(file, CardKind::topology, options, detail::read_topology);
 }
 
-Experiment load_experiment(const std::string& name_or_file, const LoadOptions& options) {
+namespace {
+
+// An experiment and its tree after reading: overrides applied and every card resolved in place.
+struct LoadedExperiment {
+  Node tree;
+  Experiment experiment;
+};
+
+LoadedExperiment read_experiment_file(const std::string& name_or_file, const LoadOptions& options) {
   const std::string file = card_path(name_or_file, CardKind::experiment, options);
   Diagnostics diagnostics;
   const std::vector<Override> overrides = parse_overrides(options, diagnostics);
@@ -562,19 +570,17 @@ Experiment load_experiment(const std::string& name_or_file, const LoadOptions& o
   if (!tree) diagnostics.throw_if_any();
   Experiment experiment = read_experiment(*tree, file, library, diagnostics);
   diagnostics.throw_if_any();
-  return experiment;
+  return {std::move(*tree), std::move(experiment)};
+}
+
+}  // namespace
+
+Experiment load_experiment(const std::string& name_or_file, const LoadOptions& options) {
+  return read_experiment_file(name_or_file, options).experiment;
 }
 
 std::string resolved_experiment_text(const std::string& name_or_file, const LoadOptions& options) {
-  const std::string file = card_path(name_or_file, CardKind::experiment, options);
-  Diagnostics diagnostics;
-  const std::vector<Override> overrides = parse_overrides(options, diagnostics);
-  CardLibrary library(roots_of(options), diagnostics);
-  std::optional<Node> tree = load_root(file, CardKind::experiment, overrides, library, diagnostics);
-  if (!tree) diagnostics.throw_if_any();
-  (void)read_experiment(*tree, file, library, diagnostics);  // resolves the cards in the tree
-  diagnostics.throw_if_any();
-  return to_flow_yaml(*tree);
+  return to_flow_yaml(read_experiment_file(name_or_file, options).tree);
 }
 
 SweepSpec load_sweep(const std::string& name_or_file, const LoadOptions& options) {
