@@ -10,6 +10,7 @@
 
 #include "sim/config/loader.hpp"
 #include "sim/fabric/topology_builder.hpp"
+#include "tests/shipped_cards.hpp"
 
 namespace clustersim::fabric {
 namespace {
@@ -20,7 +21,7 @@ using config::TopologySpec;
 const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
 
 TopologySpec card(const std::string& name) {
-  return config::load_topology(kRoot + "/topologies/" + name + ".yaml");
+  return testing::shipped_topology(name);
 }
 
 TopologySpec generated(TopologyGenerator generator) {

@@ -13,16 +13,13 @@
 #include "sim/config/loader.hpp"
 #include "sim/parallel/step_simulator.hpp"
 #include "sim/workload/layer_workload.hpp"
+#include "tests/shipped_cards.hpp"
 
 namespace clustersim::parallel {
 namespace {
 
-const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
-
-config::Experiment load(const std::string& path, std::vector<std::string> overrides = {}) {
-  config::LoadOptions options;
-  options.overrides = std::move(overrides);
-  return config::load_experiment(kRoot + "/experiments/" + path + ".yaml", options);
+config::Experiment load(const std::string& name, std::vector<std::string> overrides = {}) {
+  return testing::shipped_experiment(name, std::move(overrides));
 }
 
 const workload::Op* find(const workload::LayerWorkload& layer, const std::string& name) {

@@ -16,6 +16,7 @@
 #include "sim/parallel/step_simulator.hpp"
 #include "sim/report/link_report.hpp"
 #include "sim/report/step_report.hpp"
+#include "tests/shipped_cards.hpp"
 
 namespace clustersim::parallel {
 namespace {
@@ -23,9 +24,7 @@ namespace {
 const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
 
 config::Experiment load(const std::string& name, std::vector<std::string> overrides = {}) {
-  config::LoadOptions options;
-  options.overrides = std::move(overrides);
-  return config::load_experiment(kRoot + "/experiments/" + name + ".yaml", options);
+  return testing::shipped_experiment(name, std::move(overrides));
 }
 
 StepOptions every_link() {

@@ -12,16 +12,13 @@
 #include "sim/parallel/parallel_layout.hpp"
 #include "sim/parallel/step_simulator.hpp"
 #include "sim/report/step_report.hpp"
+#include "tests/shipped_cards.hpp"
 
 namespace clustersim::parallel {
 namespace {
 
-const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
-
 config::Experiment load(const std::string& name, std::vector<std::string> overrides = {}) {
-  config::LoadOptions options;
-  options.overrides = std::move(overrides);
-  return config::load_experiment(kRoot + "/experiments/" + name + ".yaml", options);
+  return testing::shipped_experiment(name, std::move(overrides));
 }
 
 TEST(StepSimulator, DeepSeekV3On2048H800IsPinned) {
