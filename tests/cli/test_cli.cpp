@@ -28,7 +28,7 @@ struct Result {
   std::string err;
 };
 
-std::string read_file(const std::string& path) {
+std::string read_file(const std::filesystem::path& path) {
   std::ifstream stream(path);
   std::ostringstream text;
   text << stream.rdbuf();
@@ -343,13 +343,6 @@ TEST(Cli, SweepWritesEveryPointAndResumes) {
   EXPECT_NE(again.err.find("9 already done, 0 to run"), std::string::npos) << again.err;
 }
 
-std::string file_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Sweep rows are keyed by the content of their point: a rerun reuses identical points only; an
 // edited base experiment makes every row stale, replaced rather than doubled; the results do not
 // depend on -j; a second writer is stopped by the lock.
@@ -363,11 +356,11 @@ TEST(Cli, SweepResultsAreKeyedByContent) {
   const std::string sweep = "sweep " + (dir / "sweep.yaml").string() + " --out ";
   ASSERT_EQ(run(sweep + (dir / "one").string() + " -j 1").exit_code, 0);
   ASSERT_EQ(run(sweep + (dir / "two").string() + " -j 2").exit_code, 0);
-  EXPECT_EQ(file_text(dir / "one" / "results.jsonl"), file_text(dir / "two" / "results.jsonl"));
-  EXPECT_EQ(file_text(dir / "one" / "results.csv"), file_text(dir / "two" / "results.csv"));
+  EXPECT_EQ(read_file(dir / "one" / "results.jsonl"), read_file(dir / "two" / "results.jsonl"));
+  EXPECT_EQ(read_file(dir / "one" / "results.csv"), read_file(dir / "two" / "results.csv"));
   // Edit the base experiment: every row is stale and runs again; the file keeps 9 rows.
   {
-    std::string text = file_text(dir / "dsv3_2048xh800_mpft.yaml");
+    std::string text = read_file(dir / "dsv3_2048xh800_mpft.yaml");
     text.replace(text.find("comm_sms: 20"), 12, "comm_sms: 16");
     std::ofstream(dir / "dsv3_2048xh800_mpft.yaml") << text;
   }
@@ -377,9 +370,9 @@ TEST(Cli, SweepResultsAreKeyedByContent) {
                             "changed) replaced"),
             std::string::npos)
       << edited.err;
-  const std::string rows = file_text(dir / "one" / "results.jsonl");
+  const std::string rows = read_file(dir / "one" / "results.jsonl");
   EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 9);
-  EXPECT_NE(rows, file_text(dir / "two" / "results.jsonl"));
+  EXPECT_NE(rows, read_file(dir / "two" / "results.jsonl"));
   // A folder a running clustersim program holds (this test's own process).
   std::ofstream(dir / "two" / ".lock") << ::getpid() << '\n';
   const Result locked = run(sweep + (dir / "two").string());
@@ -406,9 +399,9 @@ TEST(Cli, ASweepKilledAnywhereResumesToTheSameResults) {
   }
   const Result resumed = run(sweep + (dir / "killed").string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_EQ(file_text(dir / "killed" / "results.jsonl"),
-            file_text(dir / "clean" / "results.jsonl"));
-  EXPECT_EQ(file_text(dir / "killed" / "results.csv"), file_text(dir / "clean" / "results.csv"));
+  EXPECT_EQ(read_file(dir / "killed" / "results.jsonl"),
+            read_file(dir / "clean" / "results.jsonl"));
+  EXPECT_EQ(read_file(dir / "killed" / "results.csv"), read_file(dir / "clean" / "results.csv"));
   fs::remove_all(dir);
 }
 
