@@ -480,6 +480,16 @@ long long plane_share(long long endpoints, int planes, int p) {
   return endpoints / planes + (p < endpoints % planes ? 1 : 0);
 }
 
+// Leaves of `per_leaf` endpoints that the rails of a multi-rail tree need for `endpoints`
+// (each rail has its own leaves).
+long long rail_leaves(const TopologySpec& spec, long long endpoints, int per_leaf) {
+  long long leaves = 0;
+  for (int r = 0; r < spec.planes; ++r) {
+    leaves += ceil_div(plane_share(endpoints, spec.planes, r), per_leaf);
+  }
+  return leaves;
+}
+
 // The levels a rail of `endpoints` needs: one switch, a leaf-spine tree, or three tiers.
 int rail_levels(const TopologySpec& spec, long long endpoints) {
   const long long k = spec.switch_radix;
@@ -696,12 +706,8 @@ TopologySpec size_network(const TopologySpec& card, std::optional<long long> end
   }
   if (spec.generator == TopologyGenerator::multi_rail_fat_tree && spec.levels == 0) {
     spec.levels = 2;
-    if (endpoints) {
-      long long leaves = 0;
-      for (int r = 0; r < spec.planes; ++r) {
-        leaves += ceil_div(plane_share(*endpoints, spec.planes, r), leaf_ports(spec).down);
-      }
-      if (leaves > spec.switch_radix) spec.levels = 3;
+    if (endpoints && rail_leaves(spec, *endpoints, leaf_ports(spec).down) > spec.switch_radix) {
+      spec.levels = 3;
     }
   }
   if (!endpoints) {
@@ -731,11 +737,7 @@ TopologySpec size_network(const TopologySpec& card, std::optional<long long> end
       break;
     }
     case TopologyGenerator::multi_rail_fat_tree: {
-      long long leaves = 0;
-      const int per_leaf = endpoints_per_leaf(spec);
-      for (int r = 0; r < spec.planes; ++r) {
-        leaves += ceil_div(plane_share(n, spec.planes, r), per_leaf);
-      }
+      const long long leaves = rail_leaves(spec, n, endpoints_per_leaf(spec));
       const long long most = spec.levels == 3 ? k * k / 2 : k;
       if (leaves > most) {
         throw BuildError(fmt::format(
@@ -899,10 +901,7 @@ NetworkCounts count_network(const TopologySpec& card) {
       }
       break;
     case TopologyGenerator::multi_rail_fat_tree: {
-      long long leaves = 0;
-      for (int r = 0; r < spec.planes; ++r) {
-        leaves += ceil_div(plane_share(n, spec.planes, r), endpoints_per_leaf(spec));
-      }
+      const long long leaves = rail_leaves(spec, n, endpoints_per_leaf(spec));
       TopologySpec one = spec;
       one.planes = 1;
       counts = count_fat_tree(one, leaves * endpoints_per_leaf(spec));
