@@ -12,6 +12,7 @@
 #include "sim/config/unit_parser.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/report/config_json.hpp"
+#include "sim/report/simulator_memory.hpp"
 
 namespace clustersim::cli {
 namespace {
@@ -85,6 +86,9 @@ void print_links(const fabric::Topology& topology, const collectives::Collective
 }  // namespace
 
 int run_collective_command(const CollectiveOptions& o) {
+  const std::optional<RunLimits> limits = resolve_limits(o.common, "collective");
+  if (!limits) return kExitInputError;
+  const WallClockLimit time_limit(limits->time_s);
   try {
     const config::LoadOptions load = [&] {
       config::LoadOptions options;
@@ -99,8 +103,21 @@ int run_collective_command(const CollectiveOptions& o) {
       usage(fmt::format("--comm-sms {} is outside the {} SMs of one {}", o.comm_sms,
                         hw.gpu.sm_count, hw.gpu.model));
     }
+    const auto op = kOperations.find(o.operation);
+    if (o.operation != "ep" && op == kOperations.end()) {
+      usage(
+          fmt::format("unknown operation \"{}\"; expected all_reduce, reduce_scatter, "
+                      "all_gather, all_to_all, send_recv or ep",
+                      o.operation));
+    }
     const int per_node = o.gpus_per_node > 0 ? o.gpus_per_node : hw.scale_up.domain_size;
-    const fabric::Topology topology = fabric::build_cluster(spec, {o.nodes, per_node, &hw});
+    const fabric::ClusterShape shape{o.nodes, per_node, &hw};
+    // An EP exchange sends from every GPU to every other at most, as an all-to-all.
+    report::check_memory_budget(
+        report::estimate_collective_memory(
+            spec, shape, op == kOperations.end() ? Operation::all_to_all : op->second),
+        *limits);
+    const fabric::Topology topology = fabric::build_cluster(spec, shape);
     const int gpus = o.nodes * per_node;
     if (o.operation == "ep") {
       collectives::ExpertParallelSpec ep;
@@ -154,13 +171,6 @@ int run_collective_command(const CollectiveOptions& o) {
       }
       return kExitOk;
     }
-    const auto op = kOperations.find(o.operation);
-    if (op == kOperations.end()) {
-      usage(
-          fmt::format("unknown operation \"{}\"; expected all_reduce, reduce_scatter, "
-                      "all_gather, all_to_all, send_recv or ep",
-                      o.operation));
-    }
     std::string algorithm_name = o.algorithm;
     if (algorithm_name.empty()) {
       algorithm_name = op->second == Operation::all_to_all || op->second == Operation::send_recv
@@ -211,6 +221,8 @@ int run_collective_command(const CollectiveOptions& o) {
   } catch (const collectives::CollectiveError& error) {
     std::cerr << "clustersim collective: " << error.what() << '\n';
     return kExitInputError;
+  } catch (const LimitError& error) {
+    return report_limit_error(error, "clustersim collective", o.common.json);
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "sim/compute/measured_file.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/config/unit_parser.hpp"
 #include "sim/fabric/network_cost.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/fabric/topology_stats.hpp"
@@ -21,6 +22,7 @@
 #include "sim/report/memory_report.hpp"
 #include "sim/report/model_report.hpp"
 #include "sim/report/preflight.hpp"
+#include "sim/report/simulator_memory.hpp"
 #include "sim/report/step_report.hpp"
 #include "sim/report/topology_report.hpp"
 #include "sim/workload/memory.hpp"
@@ -63,7 +65,44 @@ int report_config_error(const config::ConfigError& error, bool as_json) {
 
 }  // namespace
 
+std::optional<RunLimits> resolve_limits(const CommonOptions& options, const std::string& command) {
+  RunLimits limits = RunLimits::machine_defaults();
+  if (!options.max_memory.empty()) {
+    const config::Parsed<DataSize> size = config::parse_data_size(options.max_memory);
+    if (!size.value || !(size.value->bytes > 0)) {
+      std::cerr << fmt::format("clustersim {}: --max-memory \"{}\": {}\n", command,
+                               options.max_memory,
+                               size.value ? "must be more than zero" : size.error);
+      return std::nullopt;
+    }
+    limits.memory_bytes = size.value->bytes;
+    limits.memory_source = "that --max-memory allows";
+  }
+  if (!options.time_limit.empty()) {
+    const config::Parsed<SimTime> time = config::parse_duration(options.time_limit);
+    if (!time.value || !(time.value->seconds() > 0)) {
+      std::cerr << fmt::format("clustersim {}: --time-limit \"{}\": {}\n", command,
+                               options.time_limit,
+                               time.value ? "must be more than zero" : time.error);
+      return std::nullopt;
+    }
+    limits.time_s = time.value->seconds();
+  }
+  return limits;
+}
+
+int report_limit_error(const LimitError& error, const std::string& what, bool as_json) {
+  const std::string message = fmt::format("{}: {}", what, error.what());
+  std::cerr << message << '\n';
+  if (as_json) std::cout << json{{"status", "over_limit"}, {"message", message}}.dump(2) << '\n';
+  return kExitOverLimit;
+}
+
 int run_experiment(const RunOptions& options) {
+  const std::optional<RunLimits> limits = resolve_limits(options.common, "run");
+  if (!limits) return kExitInputError;
+  // Counted from here; the engine checks it at every step of the simulation.
+  const WallClockLimit time_limit(limits->time_s);
   try {
     const auto started = std::chrono::steady_clock::now();
     const config::Experiment experiment =
@@ -72,7 +111,7 @@ int run_experiment(const RunOptions& options) {
     const config::CostProfile prices =
         config::load_cost_profile(options.cost, load_options(CommonOptions{}));
     // The checks validate makes, so that their errors name the key they come from.
-    report::preflight(experiment, options.experiment);
+    report::preflight(experiment, options.experiment, *limits);
     parallel::StepResult result;
     try {
       parallel::StepOptions step_options;
@@ -144,10 +183,14 @@ int run_experiment(const RunOptions& options) {
   } catch (const compute::MeasuredFileError& error) {
     std::cerr << error.what() << '\n';
     return kExitInputError;
+  } catch (const LimitError& error) {
+    return report_limit_error(error, "clustersim run: " + options.experiment, options.common.json);
   }
 }
 
 int run_topo(const FileOptions& options) {
+  const std::optional<RunLimits> limits = resolve_limits(options.common, "topo");
+  if (!limits) return kExitInputError;
   try {
     config::TopologySpec spec = config::load_topology(options.file, load_options(options.common));
     if (options.endpoints) spec.endpoints = *options.endpoints;
@@ -158,6 +201,7 @@ int run_topo(const FileOptions& options) {
       stats =
           fabric::measure_from_counts(fabric::count_network(spec), *reason, spec.link_bandwidth);
     } else {
+      report::check_memory_budget(report::estimate_network_memory(spec), *limits);
       stats = fabric::measure(fabric::build_network(spec));
     }
     const fabric::CostBreakdown cost = fabric::network_cost(stats, prices);
@@ -174,6 +218,8 @@ int run_topo(const FileOptions& options) {
     return kExitInputError;
   } catch (const fabric::CostError& error) {
     return report_cost_error(error, options.common.json);
+  } catch (const LimitError& error) {
+    return report_limit_error(error, "clustersim topo: " + options.file, options.common.json);
   }
 }
 
@@ -226,6 +272,8 @@ int run_memory(const RunOptions& options) {
 
 int run_validate(const std::vector<std::string>& files, const std::string& kind_name,
                  const CommonOptions& common) {
+  const std::optional<RunLimits> limits = resolve_limits(common, "validate");
+  if (!limits) return kExitInputError;
   int worst = kExitOk;
   json results = json::array();
   for (const std::string& file : files) {
@@ -247,7 +295,7 @@ int run_validate(const std::vector<std::string>& files, const std::string& kind_
         case config::CardKind::experiment: {
           const config::Experiment experiment = config::load_experiment(file, options);
           // What run checks before it simulates: the network, the compute data, the memory fit.
-          report::preflight(experiment, file);
+          report::preflight(experiment, file, *limits);
           name = experiment.name;
           break;
         }
@@ -275,6 +323,16 @@ int run_validate(const std::vector<std::string>& files, const std::string& kind_
                            {"kind", config::to_string(kind)},
                            {"status", error.infeasible() ? "infeasible" : "input_error"},
                            {"diagnostics", report::to_json(error)}});
+      }
+    } catch (const LimitError& error) {
+      const std::string message = fmt::format("{}: {}", file, error.what());
+      std::cerr << message << '\n';
+      worst = std::max(worst, kExitOverLimit);
+      if (common.json) {
+        results.push_back({{"file", file},
+                           {"kind", config::to_string(kind)},
+                           {"status", "over_limit"},
+                           {"message", message}});
       }
     }
   }

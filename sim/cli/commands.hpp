@@ -1,10 +1,13 @@
 #pragma once
 // The subcommands of the clustersim CLI. Each returns the process exit code:
-// 0 success, 1 simulation failed or the input is infeasible, 2 usage or input error.
+// 0 success, 1 simulation failed or the input is infeasible, 2 usage or input error, 4 stopped by
+// a limit the user set (--max-memory, --time-limit).
 
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "sim/core/run_limits.hpp"
 
 namespace clustersim::cli {
 
@@ -12,11 +15,22 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitInfeasible = 1;
 inline constexpr int kExitInputError = 2;
 inline constexpr int kExitInternalError = 3;  // a bug in clustersim, never a user mistake
+inline constexpr int kExitOverLimit = 4;
 
 struct CommonOptions {
   std::vector<std::string> overrides;  // --set key=value
   bool json = false;
+  std::string max_memory;  // --max-memory SIZE (empty: the machine's memory)
+  std::string time_limit;  // --time-limit DURATION (empty: none)
 };
+
+// The limits --max-memory and --time-limit set (the machine's memory and no time limit by
+// default). A bad value prints its error, naming `command` and the option, and gives nullopt.
+[[nodiscard]] std::optional<RunLimits> resolve_limits(const CommonOptions& options,
+                                                      const std::string& command);
+// Prints a run stopped by a limit ("clustersim run: FILE: stopped at the time limit ..."), as
+// JSON too, and returns kExitOverLimit.
+int report_limit_error(const LimitError& error, const std::string& what, bool as_json);
 
 struct RunOptions {
   CommonOptions common;

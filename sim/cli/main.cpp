@@ -22,6 +22,21 @@ void add_common(CLI::App& command, CommonOptions& common, bool with_json = true)
   if (with_json) command.add_flag("--json", common.json, "Print the result as one JSON object");
 }
 
+// --max-memory and --time-limit, for the commands that simulate.
+void add_limits(CLI::App& command, CommonOptions& common, bool with_time = true) {
+  command
+      .add_option("--max-memory", common.max_memory,
+                  "Memory the simulation may use, e.g. \"8 GiB\"; a run estimated to need more "
+                  "refuses before it allocates (default: the machine's memory)")
+      ->type_name("SIZE");
+  if (!with_time) return;
+  command
+      .add_option("--time-limit", common.time_limit,
+                  "Wall-clock time after which a simulation stops, e.g. \"10 min\" (default: "
+                  "none; in a sweep, per point)")
+      ->type_name("DURATION");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -33,7 +48,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1, 1);
   app.footer(
       "Exit codes: 0 ok; 1 simulation failed or the input is infeasible; 2 usage or input "
-      "error.\nCards are looked up by name in models/, hardware_profiles/, topologies/ and "
+      "error; 3 internal error; 4 stopped by --max-memory or --time-limit.\nCards are looked up by "
+      "name in models/, hardware_profiles/, topologies/ and "
       "software_stacks/ beside "
       "the input file, its parent folders, $CLUSTERSIM_PATH and the built-in library.");
 
@@ -55,6 +71,7 @@ int main(int argc, char** argv) {
                    "hardware_profiles/costs/ or a path")
       ->capture_default_str();
   add_common(*run_cmd, run.common);
+  add_limits(*run_cmd, run.common);
 
   RunOptions memory;
   CLI::App* memory_cmd =
@@ -90,6 +107,7 @@ int main(int argc, char** argv) {
       ->type_name("DIR");
   sweep_cmd->add_flag("--mpi", sweep.mpi, "Share the points among MPI ranks (under mpirun)");
   add_common(*sweep_cmd, sweep.common);
+  add_limits(*sweep_cmd, sweep.common);
 
   FileOptions topo;
   CLI::App* topo_cmd =
@@ -108,6 +126,7 @@ int main(int argc, char** argv) {
                    "ib_ndr_64port)")
       ->type_name("PROFILE");
   add_common(*topo_cmd, topo.common);
+  add_limits(*topo_cmd, topo.common, false);
 
   FileOptions model;
   CLI::App* model_cmd = app.add_subcommand(
@@ -133,6 +152,7 @@ int main(int argc, char** argv) {
       ->check(
           CLI::IsMember({"model", "hardware", "topology", "experiment", "sweep", "cost", "stack"}));
   add_common(*validate_cmd, validate);
+  add_limits(*validate_cmd, validate, false);
 
   CollectiveOptions collective;
   CLI::App* collective_cmd = app.add_subcommand(
@@ -173,6 +193,7 @@ int main(int argc, char** argv) {
   collective_cmd->add_flag("--low-latency", collective.low_latency,
                            "ep: low-latency kernels (direct RDMA writes, no SMs held)");
   add_common(*collective_cmd, collective.common);
+  add_limits(*collective_cmd, collective.common);
 
   CrosscheckOptions crosscheck;
   CLI::App* crosscheck_cmd = app.add_subcommand(

@@ -129,6 +129,8 @@ class FolderLock {
 }  // namespace
 
 int run_sweep(const SweepOptions& options) {
+  std::optional<RunLimits> limits = resolve_limits(options.common, "sweep");
+  if (!limits) return kExitInputError;
   config::SweepSpec sweep;
   try {
     config::LoadOptions load;
@@ -173,6 +175,8 @@ int run_sweep(const SweepOptions& options) {
         const nlohmann::json json = nlohmann::json::parse(line);
         report::SweepRow row = report::sweep_row_from_json(json);
         const std::string key = json.value("key", "");
+        // A point stopped by a limit runs again: the limits may have changed since.
+        if (row.status == "over_limit") continue;
         if (row.index < points.size() && !key.empty() && key == keys[row.index]) {
           rows[row.index] = std::move(row);
         } else if (!key.empty() || row.index >= points.size()) {
@@ -200,12 +204,21 @@ int run_sweep(const SweepOptions& options) {
     std::cerr << fmt::format("clustersim sweep: cannot write {}\n", jsonl.string());
     return kExitInputError;
   }
+  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(todo.size())));
+  // The points running at once share the memory budget.
+  if (limits->memory_bytes && jobs > 1) {
+    *limits->memory_bytes /= jobs;
+    limits->memory_source =
+        fmt::format("share of one of {} jobs ({} in all) {}", jobs,
+                    format_bytes(*limits->memory_bytes * jobs), limits->memory_source);
+  }
   std::mutex mutex;
   std::atomic<std::size_t> next{0};
   std::size_t finished = 0;
   const auto worker = [&] {
     for (std::size_t k = next++; k < todo.size(); k = next++) {
-      report::SweepRow row = report::run_sweep_point(sweep, todo[k], options.common.overrides);
+      report::SweepRow row =
+          report::run_sweep_point(sweep, todo[k], options.common.overrides, *limits);
       const std::lock_guard lock(mutex);
       nlohmann::json json = report::to_json(row);
       json["key"] = keys[row.index];
@@ -220,7 +233,6 @@ int run_sweep(const SweepOptions& options) {
     }
   };
   std::vector<std::thread> threads;
-  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(todo.size())));
   for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
   for (std::thread& thread : threads) thread.join();
 
@@ -250,10 +262,10 @@ int run_sweep(const SweepOptions& options) {
   if (options.common.json) {
     std::cout << all.dump(2) << '\n';
   } else {
-    std::cout << fmt::format("sweep {}: {} points, {} ok, {} infeasible or invalid; {} and {}\n",
-                             sweep.name, rows.size(),
-                             rows.size() - static_cast<std::size_t>(not_ok), not_ok, csv.string(),
-                             jsonl.string());
+    std::cout << fmt::format(
+        "sweep {}: {} points, {} ok, {} infeasible, invalid or over a limit; {} and {}\n",
+        sweep.name, rows.size(), rows.size() - static_cast<std::size_t>(not_ok), not_ok,
+        csv.string(), jsonl.string());
   }
   return kExitOk;
 }

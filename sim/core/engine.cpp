@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/core/run_limits.hpp"
+
 namespace clustersim {
 namespace {
 
@@ -84,6 +86,7 @@ RunStats Engine::run(std::optional<SimTime> until) {
     // second pass at the same time; stats count the time once.
     if (last_step != at) ++stats.steps;
     last_step = at;
+    check_wall_clock_limit(*at, stats.steps);
     step(*at, stats);
   }
   stats.end = now_;

@@ -11,6 +11,8 @@
 // The loop ends when nothing is pending. If anything is still waiting then (a waiter registered
 // and never resolved, or an action a model still holds), run() throws DeadlockError listing them.
 // Runs are deterministic: no clocks, no unordered iteration, ties broken by registration order.
+// The calling thread's wall-clock limit (sim/core/run_limits.hpp) is checked before every step;
+// it can stop a run (TimeLimitError) but never changes what a finished run computes.
 
 #include <cstdint>
 #include <map>

@@ -958,6 +958,39 @@ NetworkCounts count_network(const TopologySpec& card) {
   return counts;
 }
 
+ClusterCounts count_cluster(const TopologySpec& spec, const ClusterShape& shape) {
+  if (shape.hardware == nullptr) throw BuildError("counting a cluster needs a hardware profile");
+  const long long gpus = static_cast<long long>(shape.nodes) * shape.gpus_per_node;
+  ClusterCounts counts;
+  if (spec.generator == TopologyGenerator::nvl72) {
+    counts.vertices = 1 + gpus;  // one NVSwitch for the whole domain
+    counts.links = 2 * gpus;
+    return counts;
+  }
+  const long long nodes = shape.nodes;
+  const int nics = spec.generator != TopologyGenerator::single_node && shape.hardware->scale_out
+                       ? shape.hardware->scale_out->nics_per_node
+                       : 0;
+  // Per node: an NVSwitch, its GPUs each on NVLink and on PCIe to its NIC, and its NICs.
+  counts.vertices = nodes * (1 + shape.gpus_per_node + nics);
+  long long duplex = gpus;  // NVLink
+  if (nics > 0) {
+    duplex += gpus;  // PCIe
+    TopologySpec sized = spec;
+    sized.endpoints = nodes * nics;
+    const NetworkCounts network = count_network(sized);
+    counts.switches = network.switches;
+    counts.network_diameter = network.diameter;
+    counts.vertices += network.switches;
+    // Generators cable each NIC to one switch; a custom card lists every cable itself.
+    duplex += spec.generator == TopologyGenerator::custom
+                  ? static_cast<long long>(spec.custom_links.size())
+                  : nodes * nics + network.switch_links;
+  }
+  counts.links = 2 * duplex;
+  return counts;
+}
+
 Topology build_network(const TopologySpec& card) {
   if (card.generator == TopologyGenerator::single_node ||
       card.generator == TopologyGenerator::nvl72) {

@@ -66,6 +66,18 @@ struct NetworkCounts {
 };
 [[nodiscard]] NetworkCounts count_network(const config::TopologySpec& spec);
 
+// Sizes of the graph build_cluster makes, from the same closed forms (no graph): what a run's
+// memory estimate starts from, before anything is built. Throws BuildError as build_cluster does
+// for a size the card cannot hold.
+struct ClusterCounts {
+  long long vertices = 0;    // GPUs, NVSwitches, NICs and network switches
+  long long links = 0;       // directed links (two per full-duplex link)
+  long long switches = 0;    // network switches
+  int network_diameter = 0;  // switch hops between the farthest two NICs' switches
+};
+[[nodiscard]] ClusterCounts count_cluster(const config::TopologySpec& spec,
+                                          const ClusterShape& shape);
+
 // Whether build_network can build this card (false: only count_network applies), and why not.
 [[nodiscard]] std::optional<std::string> unbuildable_reason(const config::TopologySpec& spec);
 

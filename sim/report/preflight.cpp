@@ -9,13 +9,16 @@
 #include "sim/config/loader.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/parallel/step_simulator.hpp"
+#include "sim/report/simulator_memory.hpp"
 #include "sim/workload/memory.hpp"
 
 namespace clustersim::report {
 
-void preflight(const config::Experiment& experiment, const std::string& file) {
+void preflight(const config::Experiment& experiment, const std::string& file,
+               const RunLimits& limits) {
   config::Diagnostics diagnostics;
   try {
+    check_memory_budget(estimate_step_memory(experiment), limits);
     (void)parallel::build_cluster_topology(experiment);
   } catch (const fabric::BuildError& error) {
     diagnostics.error(config::location_of(file, {"cluster", "topology"}), "cluster.topology",

@@ -4,6 +4,7 @@
 
 #include "sim/compute/measured_file.hpp"
 #include "sim/config/diagnostics.hpp"
+#include "sim/core/run_limits.hpp"
 
 namespace clustersim::report {
 
@@ -26,6 +27,9 @@ RunOutcome run_captured(const std::function<void()>& work) {
     outcome.reason = error.what();
   } catch (const std::invalid_argument& error) {
     outcome.status = "infeasible";
+    outcome.reason = error.what();
+  } catch (const LimitError& error) {
+    outcome.status = "over_limit";
     outcome.reason = error.what();
   }
   return outcome;

@@ -10,6 +10,7 @@
 #include "sim/config/loader.hpp"
 #include "sim/parallel/step_simulator.hpp"
 #include "sim/report/run_outcome.hpp"
+#include "sim/report/simulator_memory.hpp"
 #include "sim/report/step_report.hpp"
 #include "sim/workload/memory.hpp"
 
@@ -48,7 +49,7 @@ std::string number(const nlohmann::json& value) {
 }  // namespace
 
 SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
-                         const std::vector<std::string>& extra_overrides) {
+                         const std::vector<std::string>& extra_overrides, const RunLimits& limits) {
   SweepRow row;
   row.index = index;
   row.overrides = sweep.points().at(index).overrides;
@@ -56,7 +57,9 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
   options.overrides = extra_overrides;
   options.overrides.insert(options.overrides.end(), row.overrides.begin(), row.overrides.end());
   const RunOutcome outcome = run_captured([&] {
+    const WallClockLimit time_limit(limits.time_s);
     const config::Experiment experiment = config::load_experiment(sweep.experiment, options);
+    check_memory_budget(estimate_step_memory(experiment), limits);
     const parallel::StepResult result = parallel::simulate_step(experiment);
     // Memory of the stage split the simulation used (`balanced` moves layers).
     const workload::MemoryEstimate& memory = result.memory;

@@ -10,20 +10,24 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/config/sweep_spec.hpp"
+#include "sim/core/run_limits.hpp"
 
 namespace clustersim::report {
 
 struct SweepRow {
   std::size_t index = 0;
   std::vector<std::string> overrides;  // the point's, "key=value"
-  std::string status;                  // "ok", "infeasible", "input_error"
+  std::string status;                  // "ok", "infeasible", "input_error", "over_limit"
   std::string reason;                  // why not ok
   nlohmann::json result;               // step_json of an ok point
 };
 
 // Simulates point `index` of `sweep`; `extra_overrides` (from --set) apply before the point's.
+// A point that would need more memory than the limits' budget, or outlasts their time, is a row
+// with status "over_limit" and the limit's message.
 [[nodiscard]] SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
-                                       const std::vector<std::string>& extra_overrides);
+                                       const std::vector<std::string>& extra_overrides,
+                                       const RunLimits& limits = {});
 
 [[nodiscard]] nlohmann::json to_json(const SweepRow& row);
 [[nodiscard]] SweepRow sweep_row_from_json(const nlohmann::json& json);

@@ -384,6 +384,97 @@ TEST(Cli, SweepResultsAreKeyedByContent) {
   fs::remove_all(dir);
 }
 
+// --max-memory: a run estimated to need more refuses before it allocates, with the estimate.
+TEST(Cli, RunOverItsMemoryBudgetRefusesWithTheEstimate) {
+  const std::string experiment = kRoot + "/experiments/dsv3_2048xh800_mpft.yaml";
+  const Result refused = run("run " + experiment + " --max-memory '4 MiB'");
+  EXPECT_EQ(refused.exit_code, 4);
+  EXPECT_EQ(refused.out, "");
+  EXPECT_TRUE(refused.err.starts_with(
+      "clustersim run: " + experiment +
+      ": refused before allocating: the simulation would need an estimated "))
+      << refused.err;
+  EXPECT_NE(refused.err.find("network 3.8 MiB (4448 vertices, 16384 directed links), routing "
+                             "tables 18 KiB (96 switches), flows "),
+            std::string::npos)
+      << refused.err;
+  EXPECT_TRUE(refused.err.ends_with("; that is more than the 4 MiB that --max-memory allows\n"))
+      << refused.err;
+  const Result json = run("run " + experiment + " --max-memory '4 MiB' --json");
+  EXPECT_EQ(json.exit_code, 4);
+  EXPECT_EQ(nlohmann::json::parse(json.out).at("status"), "over_limit");
+  // A million micro-batches per step: the schedule alone outgrows the machine; validate agrees.
+  const Result huge =
+      run("validate " + experiment + " --set training.global_batch_size=1000000000000");
+  EXPECT_EQ(huge.exit_code, 4);
+  EXPECT_NE(
+      huge.err.find("pipeline schedule 68.2 TiB (375000000000 tasks); that is more than the "),
+      std::string::npos)
+      << huge.err;
+  EXPECT_NE(huge.err.find(" the machine has (--max-memory sets another budget)\n"),
+            std::string::npos)
+      << huge.err;
+  // An all-to-all over 32,768 GPUs: a billion flows.
+  const Result flows =
+      run("collective --op all_to_all --topology ft3 --hardware h800_sxm --nodes 4096 "
+          "--max-memory '64 GiB'");
+  EXPECT_EQ(flows.exit_code, 4);
+  EXPECT_NE(flows.err.find("(1073709056 at once); that is more than the 64 GiB that --max-memory "
+                           "allows\n"),
+            std::string::npos)
+      << flows.err;
+}
+
+// --time-limit: a simulation that outlasts it stops with how far it got.
+TEST(Cli, RunPastItsTimeLimitStops) {
+  // An all-to-all over 256 GPUs runs for minutes.
+  const Result stopped =
+      run("collective --op all_to_all --size 64MB --topology ft2 --hardware h800_sxm --nodes 32 "
+          "--time-limit '0.5 s'");
+  EXPECT_EQ(stopped.exit_code, 4);
+  EXPECT_TRUE(
+      stopped.err.starts_with("clustersim collective: stopped at the time limit of 0.5 s "
+                              "(--time-limit): the simulation had reached "))
+      << stopped.err;
+  EXPECT_NE(stopped.err.find(" s of simulated time in "), std::string::npos) << stopped.err;
+  // Bad limits are usage errors.
+  const std::string experiment = kRoot + "/experiments/dsv3_2048xh800_mpft.yaml";
+  const Result no_unit = run("run " + experiment + " --max-memory 5");
+  EXPECT_EQ(no_unit.exit_code, 2);
+  EXPECT_EQ(no_unit.err,
+            "clustersim run: --max-memory \"5\": missing unit: write the size with its unit, e.g. "
+            "\"80 GiB\" or \"70272 B\"\n");
+  const Result zero = run("run " + experiment + " --time-limit '0 s'");
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_EQ(zero.err, "clustersim run: --time-limit \"0 s\": must be more than zero\n");
+}
+
+// In a sweep, a point over a limit is a row with its reason, and runs again next time.
+TEST(Cli, SweepPointsOverALimitAreRowsThatRunAgain) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cs_sweep_limits";
+  fs::remove_all(dir);
+  const std::string sweep =
+      "sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml --out " + dir.string();
+  const Result limited = run(sweep + " --max-memory '8 MiB'");
+  ASSERT_EQ(limited.exit_code, 0) << limited.err;
+  const std::string rows = read_file(dir / "results.jsonl");
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 9);
+  const nlohmann::json first = nlohmann::json::parse(rows.substr(0, rows.find('\n')));
+  EXPECT_EQ(first.at("status"), "over_limit");
+  EXPECT_TRUE(first.at("reason").get<std::string>().ends_with(
+      "; that is more than the 8 MiB that --max-memory allows"))
+      << first.at("reason");
+  const Result again = run(sweep + " -j 2");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("9 points, 0 already done, 9 to run on 2 job(s)"), std::string::npos)
+      << again.err;
+  const std::string done = read_file(dir / "results.jsonl");
+  EXPECT_EQ(std::count(done.begin(), done.end(), '\n'), 9);
+  EXPECT_EQ(done.find("over_limit"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 // A sweep killed with SIGKILL at any moment resumes to the clean run's results, byte for byte.
 TEST(Cli, ASweepKilledAnywhereResumesToTheSameResults) {
   namespace fs = std::filesystem;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "sim/config/loader.hpp"
@@ -95,6 +96,37 @@ TEST(Table3, CountsAndCostsOfTheFivePublishedNetworks) {
     EXPECT_NEAR(cost.total_usd() / 1e6, row.cost_musd, 0.03 * row.cost_musd);
     EXPECT_NEAR(cost.total_usd() / static_cast<double>(counts.endpoints) / 1e3,
                 row.cost_per_endpoint_kusd, 0.03 * row.cost_per_endpoint_kusd);
+  }
+}
+
+// count_cluster (the memory estimate's starting point) against the graph build_cluster makes,
+// for every shipped card at two cluster sizes.
+TEST(ClusterCounts, MatchTheBuiltClusterForEveryShippedCard) {
+  const config::HardwareProfile h800 =
+      config::load_hardware_profile(kRoot + "/hardware_profiles/h800_sxm.yaml");
+  const config::HardwareProfile gb200 =
+      config::load_hardware_profile(kRoot + "/hardware_profiles/gb200_nvl72.yaml");
+  for (const char* name : {"ft2", "ft3", "mpft", "mrft", "rail_only", "slimfly", "dragonfly",
+                           "dumbbell", "h800_node", "nvl72"}) {
+    const TopologySpec spec = card(name);
+    const bool one_node = spec.generator == TopologyGenerator::single_node;
+    const bool domain = spec.generator == TopologyGenerator::nvl72;
+    // The dumbbell's four hosts take one node of four NICs.
+    config::HardwareProfile four_nics = h800;
+    four_nics.scale_out->nics_per_node = 4;
+    const bool custom = spec.generator == TopologyGenerator::custom;
+    const config::HardwareProfile& hw = domain ? gb200 : custom ? four_nics : h800;
+    for (int nodes : {1, 3, 40}) {
+      if ((one_node || custom) && nodes != 1) continue;
+      if (domain && nodes * 4 > spec.domain_size) continue;
+      SCOPED_TRACE(fmt::format("{} with {} nodes", name, nodes));
+      const ClusterShape shape{nodes, domain || custom ? 4 : 8, &hw};
+      const Topology built = build_cluster(spec, shape);
+      const ClusterCounts counts = count_cluster(spec, shape);
+      EXPECT_EQ(counts.vertices, static_cast<long long>(built.vertex_count()));
+      EXPECT_EQ(counts.links, static_cast<long long>(built.link_count()));
+      EXPECT_EQ(counts.switches, static_cast<long long>(built.switches().size()));
+    }
   }
 }
 

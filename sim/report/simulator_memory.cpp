@@ -1,0 +1,130 @@
+#include "sim/report/simulator_memory.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "sim/core/run_limits.hpp"
+
+namespace clustersim::report {
+namespace {
+
+using collectives::Operation;
+
+// Network, routing and flow bytes for `flows` flows at once on the cluster.
+SimulatorMemory on_cluster(const fabric::ClusterCounts& cluster, long long flows) {
+  SimulatorMemory memory;
+  memory.cluster = cluster;
+  memory.flows = flows;
+  memory.network_bytes = static_cast<double>(cluster.vertices) * kBytesPerVertex +
+                         static_cast<double>(cluster.links) * kBytesPerLink;
+  const auto switches = static_cast<double>(cluster.switches);
+  memory.routing_bytes = switches * switches * 2;
+  const double hops = cluster.network_diameter + 6;
+  memory.flow_bytes = static_cast<double>(flows) * (kBytesPerFlow + hops * kBytesPerHop);
+  return memory;
+}
+
+// The most flows one collective on n ranks runs at once.
+long long collective_flows(Operation operation, long long n) {
+  switch (operation) {
+    case Operation::all_to_all:
+      return n * (n - 1);
+    case Operation::send_recv:
+      return 1;
+    case Operation::all_reduce:
+    case Operation::reduce_scatter:
+    case Operation::all_gather:
+      return 2 * n;  // a ring's edges, or two trees'
+  }
+  return n * n;
+}
+
+}  // namespace
+
+double SimulatorMemory::total_bytes() const {
+  return kBaseBytes + network_bytes + routing_bytes + flow_bytes + schedule_bytes;
+}
+
+std::string SimulatorMemory::describe() const {
+  std::string text =
+      fmt::format("{}: network {} ({} vertices, {} directed links)", format_bytes(total_bytes()),
+                  format_bytes(network_bytes), cluster.vertices, cluster.links);
+  if (routing_bytes > 0) {
+    text += fmt::format(", routing tables {} ({} switches)", format_bytes(routing_bytes),
+                        cluster.switches);
+  }
+  if (flows > 0) text += fmt::format(", flows {} ({} at once)", format_bytes(flow_bytes), flows);
+  if (tasks > 0) {
+    text += fmt::format(", pipeline schedule {} ({} tasks)", format_bytes(schedule_bytes), tasks);
+  }
+  return text;
+}
+
+SimulatorMemory estimate_step_memory(const config::Experiment& e) {
+  config::TopologySpec spec;
+  if (e.cluster.topology) {
+    spec = *e.cluster.topology;
+  } else {
+    spec.name = "single_node";
+    spec.generator = config::TopologyGenerator::single_node;
+  }
+  const config::ParallelismSpec& p = e.parallelism;
+  const long long gpus = e.cluster.gpus();
+  // The EP all-to-alls of one pipeline stage run together, every rank to each of its group's.
+  long long flows = 2 * std::max({static_cast<long long>(p.tp), static_cast<long long>(p.cp),
+                                  static_cast<long long>(p.dp), static_cast<long long>(p.pp)});
+  if (p.ep > 1) flows = std::max(flows, gpus / std::max(p.pp, 1) * p.ep);
+  SimulatorMemory memory = on_cluster(
+      fabric::count_cluster(spec, {e.cluster.nodes, e.cluster.gpus_per_node, &e.hardware}), flows);
+  // Each micro-batch meets each device once per model chunk it holds there (DualPipe's two
+  // chunks carry different micro-batches), in a forward, a backward and, where the schedule
+  // splits it off, a weight-gradient task.
+  const bool split_weight = p.schedule == config::Schedule::zb1p ||
+                            p.schedule == config::Schedule::dualpipe ||
+                            p.schedule == config::Schedule::dualpipev;
+  const double chunks =
+      p.schedule == config::Schedule::interleaved ? std::max(p.virtual_stages, 1) : 1;
+  const double tasks = static_cast<double>(std::max(p.pp, 1)) *
+                       static_cast<double>(std::max<std::int64_t>(e.training.micro_batches(p), 1)) *
+                       chunks * (split_weight ? 3 : 2);
+  memory.tasks = static_cast<long long>(std::min(tasks, 9e18));
+  memory.schedule_bytes = tasks * kBytesPerTask;
+  return memory;
+}
+
+SimulatorMemory estimate_network_memory(const config::TopologySpec& spec) {
+  const fabric::NetworkCounts network = fabric::count_network(spec);
+  fabric::ClusterCounts counts;
+  counts.switches = network.switches;
+  counts.network_diameter = network.diameter;
+  counts.vertices = network.endpoints + network.switches;
+  // Each endpoint is cabled to one switch; a custom card lists every cable itself.
+  counts.links = 2 * (spec.generator == config::TopologyGenerator::custom
+                          ? static_cast<long long>(spec.custom_links.size())
+                          : network.endpoints + network.switch_links);
+  SimulatorMemory memory = on_cluster(counts, 0);
+  // The statistics (bisection, diameter) search a copy of the graph of the same size, with
+  // search state per vertex, and route nothing.
+  memory.network_bytes = 2 * memory.network_bytes +
+                         static_cast<double>(counts.vertices) * kBytesPerVertex;
+  memory.routing_bytes = 0;
+  return memory;
+}
+
+SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
+                                           const fabric::ClusterShape& shape,
+                                           Operation operation) {
+  const long long ranks = static_cast<long long>(shape.nodes) * shape.gpus_per_node;
+  return on_cluster(fabric::count_cluster(spec, shape), collective_flows(operation, ranks));
+}
+
+void check_memory_budget(const SimulatorMemory& estimate, const RunLimits& limits) {
+  if (!limits.memory_bytes || estimate.total_bytes() <= *limits.memory_bytes) return;
+  throw MemoryLimitError(fmt::format(
+      "refused before allocating: the simulation would need an estimated {}; that is more than "
+      "the {} {}",
+      estimate.describe(), format_bytes(*limits.memory_bytes), limits.memory_source));
+}
+
+}  // namespace clustersim::report
