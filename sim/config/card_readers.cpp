@@ -346,6 +346,15 @@ ModelCard read_model_card(MapReader& reader) {
   return card;
 }
 
+EnergySpec read_energy(MapReader& reader) {
+  EnergySpec energy;
+  energy.power_fraction = reader.maybe<double>("power_fraction", Bounds::between(0.01, 1));
+  energy.pue = reader.maybe<double>("pue", Bounds::between(1, 5));
+  energy.electricity_usd_per_kwh =
+      reader.maybe<double>("electricity_usd_per_kwh", Bounds::non_negative());
+  return energy;
+}
+
 HardwareProfile read_hardware_profile(MapReader& reader) {
   HardwareProfile profile;
   profile.name = reader.required<std::string>("name");
@@ -416,6 +425,7 @@ HardwareProfile read_hardware_profile(MapReader& reader) {
     profile.price.gpu_hour_usd = price->maybe<double>("gpu_hour_usd", Bounds::non_negative());
     profile.price.capex_per_gpu_usd =
         price->maybe<double>("capex_per_gpu_usd", Bounds::non_negative());
+    profile.price.energy = read_energy(*price);
     price->finish();
   }
   reader.finish();

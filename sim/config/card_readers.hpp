@@ -18,5 +18,7 @@ namespace clustersim::config::detail {
 [[nodiscard]] TopologySpec read_topology(MapReader& reader);
 [[nodiscard]] CostProfile read_cost_profile(MapReader& reader);
 [[nodiscard]] SoftwareStack read_software_stack(MapReader& reader);
+// power_fraction, pue and electricity_usd_per_kwh of a profile's `price` or an experiment's `cost`.
+[[nodiscard]] EnergySpec read_energy(MapReader& reader);
 
 }  // namespace clustersim::config::detail

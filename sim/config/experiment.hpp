@@ -72,6 +72,7 @@ struct TrainingSpec {
 
 struct CostSpec {
   std::optional<double> gpu_hour_usd;  // absent: the hardware profile's assumption
+  EnergySpec energy;                   // each absent value: the hardware profile's assumption
 };
 
 // Figures a publication reports for this experiment, printed beside the simulated ones.

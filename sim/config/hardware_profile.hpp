@@ -71,9 +71,19 @@ struct CommunicationSpec {
   int nccl_channels = 0;         // the channels (SMs) NCCL's collectives run on
 };
 
+// What running the GPUs costs in energy: each draws power_fraction x its TDP on average while it
+// trains, the data centre's PUE scales that to the facility's draw, and a kWh costs
+// electricity_usd_per_kwh.
+struct EnergySpec {
+  std::optional<double> power_fraction;  // of the TDP, on average over a training run
+  std::optional<double> pue;             // facility power / IT power (>= 1)
+  std::optional<double> electricity_usd_per_kwh;
+};
+
 struct PriceSpec {  // assumptions a user overrides, not facts
   std::optional<double> gpu_hour_usd;
   std::optional<double> capex_per_gpu_usd;
+  EnergySpec energy;
 };
 
 // One point of a measured throughput curve: at `x` (a sequence length, a message size), `rate`.

@@ -444,6 +444,7 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
   }
   if (std::optional<MapReader> cost = root.optional_section("cost")) {
     experiment.cost.gpu_hour_usd = cost->maybe<double>("gpu_hour_usd", Bounds::non_negative());
+    experiment.cost.energy = detail::read_energy(*cost);
     cost->finish();
   }
   if (std::optional<MapReader> published = root.optional_section("published")) {

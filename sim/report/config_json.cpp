@@ -97,8 +97,12 @@ json to_json(const config::HardwareProfile& profile) {
   } else {
     out["pcie"] = nullptr;
   }
-  out["price"] = {{"gpu_hour_usd", optional_json(profile.price.gpu_hour_usd)},
-                  {"capex_per_gpu_usd", optional_json(profile.price.capex_per_gpu_usd)}};
+  out["price"] = {
+      {"gpu_hour_usd", optional_json(profile.price.gpu_hour_usd)},
+      {"capex_per_gpu_usd", optional_json(profile.price.capex_per_gpu_usd)},
+      {"power_fraction", optional_json(profile.price.energy.power_fraction)},
+      {"pue", optional_json(profile.price.energy.pue)},
+      {"electricity_usd_per_kwh", optional_json(profile.price.energy.electricity_usd_per_kwh)}};
   return out;
 }
 
@@ -159,7 +163,11 @@ json to_json(const config::Experiment& experiment) {
                      {"precision", config::to_string(t.precision)},
                      {"recompute", recompute},
                      {"tokens", optional_json(t.tokens)}};
-  out["cost"] = {{"gpu_hour_usd", optional_json(experiment.cost.gpu_hour_usd)}};
+  out["cost"] = {
+      {"gpu_hour_usd", optional_json(experiment.cost.gpu_hour_usd)},
+      {"power_fraction", optional_json(experiment.cost.energy.power_fraction)},
+      {"pue", optional_json(experiment.cost.energy.pue)},
+      {"electricity_usd_per_kwh", optional_json(experiment.cost.energy.electricity_usd_per_kwh)}};
   return out;
 }
 

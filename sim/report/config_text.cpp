@@ -96,6 +96,14 @@ std::string to_text(const config::HardwareProfile& profile) {
   if (profile.price.capex_per_gpu_usd) {
     lines.add("", "${:.0f} capex per GPU (assumption)", *profile.price.capex_per_gpu_usd);
   }
+  const config::EnergySpec& energy = profile.price.energy;
+  if (energy.power_fraction && energy.pue) {
+    lines.add("energy", "{:.0f} % of TDP drawn, PUE {:.2f}{} (assumptions)",
+              100 * *energy.power_fraction, *energy.pue,
+              energy.electricity_usd_per_kwh
+                  ? fmt::format(", ${:.3f} per kWh", *energy.electricity_usd_per_kwh)
+                  : "");
+  }
   return lines.str();
 }
 

@@ -106,15 +106,14 @@ SimulatorMemory estimate_network_memory(const config::TopologySpec& spec) {
   SimulatorMemory memory = on_cluster(counts, 0);
   // The statistics (bisection, diameter) search a copy of the graph of the same size, with
   // search state per vertex, and route nothing.
-  memory.network_bytes = 2 * memory.network_bytes +
-                         static_cast<double>(counts.vertices) * kBytesPerVertex;
+  memory.network_bytes =
+      2 * memory.network_bytes + static_cast<double>(counts.vertices) * kBytesPerVertex;
   memory.routing_bytes = 0;
   return memory;
 }
 
 SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
-                                           const fabric::ClusterShape& shape,
-                                           Operation operation) {
+                                           const fabric::ClusterShape& shape, Operation operation) {
   const long long ranks = static_cast<long long>(shape.nodes) * shape.gpus_per_node;
   return on_cluster(fabric::count_cluster(spec, shape), collective_flows(operation, ranks));
 }

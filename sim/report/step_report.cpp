@@ -15,6 +15,14 @@ namespace {
 constexpr double kSecondsPerDay = 86400;
 constexpr double kTrillion = 1e12;
 
+// "$136K", "$5.07M": dollars for a report line.
+std::string dollars(double usd) {
+  if (usd >= 1e9) return fmt::format("${:.3g}B", usd / 1e9);
+  if (usd >= 1e6) return fmt::format("${:.3g}M", usd / 1e6);
+  if (usd >= 1e3) return fmt::format("${:.3g}K", usd / 1e3);
+  return fmt::format("${:.0f}", usd);
+}
+
 std::optional<double> published(const config::Experiment& e, std::string_view key) {
   for (const auto& [name, value] : e.published.values) {
     if (name == key) return value;
@@ -41,8 +49,39 @@ StepFigures step_figures(const config::Experiment& e, const parallel::StepResult
   f.gpu_hour_usd = e.cost.gpu_hour_usd ? e.cost.gpu_hour_usd : e.hardware.price.gpu_hour_usd;
   if (e.training.tokens) {
     f.total_gpu_hours = f.gpu_hours_per_trillion_tokens * *e.training.tokens / kTrillion;
+    f.training_days = f.days_per_trillion_tokens * *e.training.tokens / kTrillion;
+  }
+  // The experiment's assumptions first, then the profile's.
+  const config::EnergySpec& mine = e.cost.energy;
+  const config::EnergySpec& profile = e.hardware.price.energy;
+  const std::optional<double> fraction =
+      mine.power_fraction ? mine.power_fraction : profile.power_fraction;
+  const std::optional<double> pue = mine.pue ? mine.pue : profile.pue;
+  if (e.hardware.gpu.tdp && fraction && pue) {
+    EnergyFigures energy;
+    energy.tdp_w = e.hardware.gpu.tdp->watts;
+    energy.power_fraction = *fraction;
+    energy.pue = *pue;
+    energy.usd_per_kwh = mine.electricity_usd_per_kwh ? mine.electricity_usd_per_kwh
+                                                      : profile.electricity_usd_per_kwh;
+    energy.kwh_per_trillion_tokens =
+        f.gpu_hours_per_trillion_tokens * energy.tdp_w * energy.power_fraction * energy.pue / 1e3;
+    if (e.training.tokens) {
+      energy.total_kwh = energy.kwh_per_trillion_tokens * *e.training.tokens / kTrillion;
+    }
+    f.energy = energy;
   }
   return f;
+}
+
+std::optional<double> EnergyFigures::usd_per_trillion_tokens() const {
+  if (!usd_per_kwh) return std::nullopt;
+  return kwh_per_trillion_tokens * *usd_per_kwh;
+}
+
+std::optional<double> EnergyFigures::total_usd() const {
+  if (!usd_per_kwh || !total_kwh) return std::nullopt;
+  return *total_kwh * *usd_per_kwh;
 }
 
 std::optional<double> simulated_value(const config::Experiment& e, const parallel::StepResult& r,
@@ -119,6 +158,21 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
   const auto optional_number = [](const std::optional<double>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
+  cost["training_days"] = optional_number(f.training_days);
+  if (f.energy) {
+    const EnergyFigures& energy = *f.energy;
+    cost["energy"] = {
+        {"kwh_per_trillion_tokens", energy.kwh_per_trillion_tokens},
+        {"usd_per_trillion_tokens", optional_number(energy.usd_per_trillion_tokens())},
+        {"total_kwh", optional_number(energy.total_kwh)},
+        {"total_usd", optional_number(energy.total_usd())},
+        {"tdp_w", energy.tdp_w},
+        {"power_fraction", energy.power_fraction},
+        {"pue", energy.pue},
+        {"usd_per_kwh", optional_number(energy.usd_per_kwh)}};
+  } else {
+    cost["energy"] = nullptr;
+  }
   cost["capex_usd"] = {
       {"gpus", optional_number(capex.gpus_usd)},
       {"network", capex.network ? nlohmann::json(capex.network->total_usd()) : nullptr},
@@ -294,6 +348,26 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
                          *f.total_gpu_hours / 1e3, *f.total_gpu_hours * *f.gpu_hour_usd / 1e6);
     }
     out += "\n";
+  }
+  if (f.training_days) {
+    out += fmt::format("training: {:.1f} days for {:.3g} tokens on {} GPUs\n", *f.training_days,
+                       *e.training.tokens, r.gpus);
+  }
+  if (f.energy) {
+    const EnergyFigures& energy = *f.energy;
+    out +=
+        fmt::format("energy: {:.3g} MWh per trillion tokens", energy.kwh_per_trillion_tokens / 1e3);
+    if (energy.usd_per_trillion_tokens()) {
+      out += fmt::format(" ({})", dollars(*energy.usd_per_trillion_tokens()));
+    }
+    if (energy.total_kwh) {
+      out += fmt::format("; {:.4g} MWh for the budget", *energy.total_kwh / 1e3);
+      if (energy.total_usd()) out += fmt::format(" ({})", dollars(*energy.total_usd()));
+    }
+    out += fmt::format(" [{:.0f} W TDP x {:.2f} drawn x PUE {:.2f}", energy.tdp_w,
+                       energy.power_fraction, energy.pue);
+    if (energy.usd_per_kwh) out += fmt::format(", ${:.3f}/kWh", *energy.usd_per_kwh);
+    out += "]\n";
   }
   if (capex.gpus_usd || capex.network) {
     out += "capex:";

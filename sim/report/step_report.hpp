@@ -23,6 +23,19 @@
 
 namespace clustersim::report {
 
+// The energy of training (config::EnergySpec): every GPU draws power_fraction x TDP, the facility
+// PUE times that; kWh and $ per trillion tokens and for the experiment's token budget.
+struct EnergyFigures {
+  double tdp_w = 0;
+  double power_fraction = 0;
+  double pue = 0;
+  std::optional<double> usd_per_kwh;
+  double kwh_per_trillion_tokens = 0;
+  std::optional<double> total_kwh;  // for the experiment's token budget
+  [[nodiscard]] std::optional<double> usd_per_trillion_tokens() const;
+  [[nodiscard]] std::optional<double> total_usd() const;
+};
+
 struct StepFigures {
   double tokens_per_day = 0;
   double tflops_causal = 0;
@@ -33,7 +46,10 @@ struct StepFigures {
   double days_per_trillion_tokens = 0;
   std::optional<double> gpu_hour_usd;
   std::optional<double> total_gpu_hours;  // for the experiment's token budget
+  std::optional<double> training_days;    // for the experiment's token budget
   double tokens_per_s_per_gpu = 0;
+  // Absent without a TDP, a power fraction and a PUE (in the profile or the experiment).
+  std::optional<EnergyFigures> energy;
 };
 
 // What the cluster costs to build: the GPUs at the profile's capex assumption, and the scale-out

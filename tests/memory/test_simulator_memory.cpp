@@ -50,12 +50,24 @@ void counted_free(void* p) {
 
 }  // namespace
 
-void* operator new(std::size_t size) { return counted_alloc(size); }
-void* operator new[](std::size_t size) { return counted_alloc(size); }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void* operator new(std::size_t size) {
+  return counted_alloc(size);
+}
+void* operator new[](std::size_t size) {
+  return counted_alloc(size);
+}
+void operator delete(void* p) noexcept {
+  counted_free(p);
+}
+void operator delete[](void* p) noexcept {
+  counted_free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  counted_free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  counted_free(p);
+}
 
 namespace clustersim::report {
 namespace {
@@ -72,8 +84,8 @@ double peak_bytes_of(Work&& work) {
 void expect_bounds(double estimate, double measured, const std::string& what) {
   SCOPED_TRACE(what);
   EXPECT_GE(estimate, measured) << "estimate " << estimate << " B, measured " << measured << " B";
-  EXPECT_LE(estimate, 3 * measured) << "estimate " << estimate << " B, measured " << measured
-                                    << " B";
+  EXPECT_LE(estimate, 3 * measured)
+      << "estimate " << estimate << " B, measured " << measured << " B";
   std::printf("%-40s estimate %12.0f B  measured %12.0f B  ratio %.2f\n", what.c_str(), estimate,
               measured, estimate / measured);
 }
@@ -137,8 +149,8 @@ TEST(SimulatorMemory, StepEstimateBoundsTheDeepSeekV3Run) {
 
 // Sixteen times the micro-batches: the pipeline schedule outgrows the network.
 TEST(SimulatorMemory, StepEstimateBoundsALongSchedule) {
-  const config::Experiment experiment = testing::shipped_experiment(
-      "dsv3_2048xh800_mpft", {"training.global_batch_size=245760"});
+  const config::Experiment experiment =
+      testing::shipped_experiment("dsv3_2048xh800_mpft", {"training.global_batch_size=245760"});
   const SimulatorMemory estimate = estimate_step_memory(experiment);
   EXPECT_GT(estimate.schedule_bytes, estimate.network_bytes);
   // As `clustersim run` simulates: with the step's link traffic.

@@ -1,0 +1,58 @@
+// Step figures against their closed forms: training days and energy for a token budget.
+
+#include <gtest/gtest.h>
+
+#include "sim/report/step_report.hpp"
+#include "tests/shipped_cards.hpp"
+
+namespace clustersim::report {
+namespace {
+
+// A step of 20 s for 2048 GPUs and 61.9M tokens (15360 sequences of 4096).
+parallel::StepResult twenty_second_step() {
+  parallel::StepResult result;
+  result.step_time_s = 20;
+  result.gpus = 2048;
+  result.tokens_per_step = 15360LL * 4096;
+  return result;
+}
+
+TEST(StepFigures, TrainingDaysAndEnergyForTheTokenBudget) {
+  const config::Experiment e = testing::shipped_experiment("dsv3_2048xh800_mpft");
+  ASSERT_EQ(e.training.tokens, 14.8e12);
+  const StepFigures f = step_figures(e, twenty_second_step());
+  const double steps = 14.8e12 / (15360.0 * 4096);
+  ASSERT_TRUE(f.training_days);
+  EXPECT_NEAR(*f.training_days, steps * 20 / 86400, 1e-9);
+  // H800 profile: 700 W TDP, 0.8 of it drawn, PUE 1.2, $0.08 per kWh (assumptions).
+  ASSERT_TRUE(f.energy);
+  const double gpu_hours = steps * 20 * 2048 / 3600;
+  EXPECT_NEAR(*f.energy->total_kwh, gpu_hours * 0.7 * 0.8 * 1.2, 1e-6 * gpu_hours);
+  EXPECT_NEAR(*f.energy->total_usd(), *f.energy->total_kwh * 0.08, 1e-6 * gpu_hours);
+  EXPECT_NEAR(f.energy->kwh_per_trillion_tokens, *f.energy->total_kwh / 14.8, 1e-6 * gpu_hours);
+}
+
+TEST(StepFigures, TheExperimentsEnergyAssumptionsWinOverTheProfiles) {
+  const config::Experiment e = testing::shipped_experiment(
+      "dsv3_2048xh800_mpft", {"cost.pue=1.5", "cost.electricity_usd_per_kwh=0.2"});
+  const StepFigures f = step_figures(e, twenty_second_step());
+  ASSERT_TRUE(f.energy);
+  EXPECT_EQ(f.energy->pue, 1.5);
+  EXPECT_EQ(f.energy->power_fraction, 0.8);  // the profile's
+  EXPECT_EQ(f.energy->usd_per_kwh, 0.2);
+  // The GPU-hour price is the hardware profile's: the experiment sets none.
+  EXPECT_EQ(f.gpu_hour_usd, 2.0);
+  const config::Experiment h200 =
+      testing::shipped_experiment("dsv3_2048xh800_mpft", {"hardware=h200_sxm"});
+  EXPECT_EQ(step_figures(h200, twenty_second_step()).gpu_hour_usd, 3.5);
+}
+
+TEST(StepFigures, NoEnergyWithoutAPowerFraction) {
+  const config::Experiment e = testing::shipped_experiment(
+      "dsv3_2048xh800_mpft", {"hardware={base: h800_sxm, price: {power_fraction: null}}"});
+  EXPECT_FALSE(e.hardware.price.energy.power_fraction);
+  EXPECT_FALSE(step_figures(e, twenty_second_step()).energy);
+}
+
+}  // namespace
+}  // namespace clustersim::report
