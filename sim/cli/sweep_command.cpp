@@ -9,15 +9,12 @@
 // A lock file (.lock, holding the writer's pid) stops a second sweep from writing to the folder.
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string_view>
-#include <thread>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -28,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/cli/commands.hpp"
+#include "sim/cli/point_pool.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/report/sweep_runner.hpp"
 
@@ -114,151 +112,236 @@ class FolderLock {
   FolderLock(const FolderLock&) = delete;
   FolderLock& operator=(const FolderLock&) = delete;
   FolderLock(FolderLock&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
-  FolderLock& operator=(FolderLock&&) = delete;
-  ~FolderLock() {
-    if (path_.empty()) return;
-    std::error_code ec;
-    fs::remove(path_, ec);
+  FolderLock& operator=(FolderLock&& other) noexcept {
+    if (this != &other) {
+      release();
+      path_ = std::move(other.path_);
+      other.path_.clear();
+    }
+    return *this;
   }
+  ~FolderLock() { release(); }
 
  private:
   explicit FolderLock(fs::path path) : path_(std::move(path)) {}
+  void release() noexcept {
+    if (path_.empty()) return;
+    std::error_code ec;
+    fs::remove(path_, ec);
+    path_.clear();
+  }
   fs::path path_;
 };
 
 }  // namespace
 
-int run_sweep(const SweepOptions& options) {
-  std::optional<RunLimits> limits = resolve_limits(options.common, "sweep");
-  if (!limits) return kExitInputError;
-  config::SweepSpec sweep;
-  try {
-    config::LoadOptions load;
-    load.overrides = options.common.overrides;
-    sweep = config::load_sweep(options.sweep, load);
-  } catch (const config::ConfigError& error) {
-    std::cerr << error.what() << '\n';
-    return error.infeasible() ? kExitInfeasible : kExitInputError;
-  }
-  if (options.mpi) {
-    std::cerr << "clustersim sweep: --mpi: this build has no MPI support; use -j to run points "
-                 "in parallel on one machine\n";
-    return kExitInputError;
-  }
-  const std::vector<config::SweepPoint> points = sweep.points();
-  const fs::path folder = options.out.empty() ? fs::path(sweep.name) : fs::path(options.out);
-  std::error_code ec;
-  fs::create_directories(folder, ec);
-  if (ec) {
-    std::cerr << fmt::format("clustersim sweep: cannot create {}: {}\n", folder.string(),
-                             ec.message());
-    return kExitInputError;
-  }
-  const std::optional<FolderLock> folder_lock = FolderLock::take(folder);
-  if (!folder_lock) return kExitInputError;
-  const fs::path jsonl = folder / "results.jsonl";
-  const fs::path csv = folder / "results.csv";
+namespace {
 
-  // Each point's key; a point that does not load has none and always runs (it fails at once).
-  std::vector<std::string> keys(points.size());
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    keys[i] = point_key(sweep, points[i], options.common.overrides);
-  }
-  // Rows of earlier runs whose point still has the same key.
+// Rows of earlier runs whose point still has the same key, and how many rows were stale.
+struct EarlierRows {
   std::map<std::size_t, report::SweepRow> rows;
   std::size_t stale = 0;
-  if (std::ifstream previous(jsonl); previous) {
-    std::string line;
-    while (std::getline(previous, line)) {
-      if (line.empty()) continue;
-      try {
-        const nlohmann::json json = nlohmann::json::parse(line);
-        report::SweepRow row = report::sweep_row_from_json(json);
-        const std::string key = json.value("key", "");
-        // A point stopped by a limit runs again: the limits may have changed since.
-        if (row.status == "over_limit") continue;
-        if (row.index < points.size() && !key.empty() && key == keys[row.index]) {
-          rows[row.index] = std::move(row);
-        } else if (!key.empty() || row.index >= points.size()) {
-          ++stale;  // a point that does not load has no key and simply runs again
-        }
-      } catch (const std::exception&) {
-        // A line cut short by an interrupted run: that point runs again.
+};
+
+EarlierRows read_earlier_rows(const fs::path& jsonl, const std::vector<std::string>& keys) {
+  EarlierRows earlier;
+  std::ifstream previous(jsonl);
+  std::string line;
+  while (previous && std::getline(previous, line)) {
+    if (line.empty()) continue;
+    try {
+      const nlohmann::json json = nlohmann::json::parse(line);
+      report::SweepRow row = report::sweep_row_from_json(json);
+      const std::string key = json.value("key", "");
+      // A point stopped by a limit runs again: the limits may have changed since.
+      if (row.status == "over_limit") continue;
+      if (row.index < keys.size() && !key.empty() && key == keys[row.index]) {
+        earlier.rows[row.index] = std::move(row);
+      } else if (!key.empty() || row.index >= keys.size()) {
+        ++earlier.stale;  // a point that does not load has no key and simply runs again
       }
+    } catch (const std::exception&) {
+      // A line cut short by an interrupted run: that point runs again.
     }
   }
+  return earlier;
+}
+
+// What the writing rank holds while the points run.
+struct SweepOutput {
+  fs::path folder;
+  std::optional<FolderLock> lock;
+  std::vector<std::string> keys;
+  std::map<std::size_t, report::SweepRow> rows;
   std::vector<std::size_t> todo;
+  std::ofstream jsonl;
+};
+
+// Prepares the output folder of the writing rank: the lock, the points' keys, the rows that are
+// still valid and the points to run. Prints what goes wrong and gives nullopt.
+std::optional<SweepOutput> prepare_output(const SweepOptions& options,
+                                          const config::SweepSpec& sweep,
+                                          const std::vector<config::SweepPoint>& points,
+                                          const PoolOptions& pool) {
+  SweepOutput output;
+  output.folder = options.out.empty() ? fs::path(sweep.name) : fs::path(options.out);
+  std::error_code ec;
+  fs::create_directories(output.folder, ec);
+  if (ec) {
+    std::cerr << fmt::format("clustersim sweep: cannot create {}: {}\n", output.folder.string(),
+                             ec.message());
+    return std::nullopt;
+  }
+  output.lock = FolderLock::take(output.folder);
+  if (!output.lock) return std::nullopt;
+  const fs::path jsonl = output.folder / "results.jsonl";
+
+  // Each point's key; a point that does not load has none and always runs (it fails at once).
+  output.keys.resize(points.size());
   for (std::size_t i = 0; i < points.size(); ++i) {
-    if (!rows.contains(i)) todo.push_back(i);
+    output.keys[i] = point_key(sweep, points[i], options.common.overrides);
   }
-  std::cerr << fmt::format("sweep {}: {} points, {} already done, {} to run on {} job(s){}\n",
-                           sweep.name, points.size(), points.size() - todo.size(), todo.size(),
-                           options.jobs,
-                           stale > 0 ? fmt::format("; {} stale row(s) (their inputs changed) "
-                                                   "replaced",
-                                                   stale)
-                                     : "");
-
-  std::ofstream out(jsonl, std::ios::app);
-  if (!out) {
+  EarlierRows earlier = read_earlier_rows(jsonl, output.keys);
+  output.rows = std::move(earlier.rows);
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    if (!output.rows.contains(i)) output.todo.push_back(i);
+  }
+  const std::string workers =
+      pool.mpi ? fmt::format("{} MPI ranks{}", mpi_world_size(),
+                             pool.jobs > 1 ? fmt::format(" of {} job(s) each", pool.jobs) : "")
+               : fmt::format("{} job(s)", pool.jobs);
+  std::cerr << fmt::format(
+      "sweep {}: {} points, {} already done, {} to run on {}{}\n", sweep.name, points.size(),
+      points.size() - output.todo.size(), output.todo.size(), workers,
+      earlier.stale > 0
+          ? fmt::format("; {} stale row(s) (their inputs changed) replaced", earlier.stale)
+          : "");
+  output.jsonl.open(jsonl, std::ios::app);
+  if (!output.jsonl) {
     std::cerr << fmt::format("clustersim sweep: cannot write {}\n", jsonl.string());
-    return kExitInputError;
+    return std::nullopt;
   }
-  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(todo.size())));
-  // The points running at once share the memory budget.
-  if (limits->memory_bytes && jobs > 1) {
-    *limits->memory_bytes /= jobs;
-    limits->memory_source =
-        fmt::format("share of one of {} jobs ({} in all) {}", jobs,
-                    format_bytes(*limits->memory_bytes * jobs), limits->memory_source);
-  }
-  std::mutex mutex;
-  std::atomic<std::size_t> next{0};
-  std::size_t finished = 0;
-  const auto worker = [&] {
-    for (std::size_t k = next++; k < todo.size(); k = next++) {
-      report::SweepRow row =
-          report::run_sweep_point(sweep, todo[k], options.common.overrides, *limits);
-      const std::lock_guard lock(mutex);
-      nlohmann::json json = report::to_json(row);
-      json["key"] = keys[row.index];
-      out << json.dump() << '\n' << std::flush;
-      ++finished;
-      std::string what = row.status == "ok"
-                             ? fmt::format("step {:.3f} s", row.result["step_time_s"].get<double>())
-                             : row.status + ": " + row.reason;
-      std::cerr << fmt::format("[{}/{}] point {} ({}): {}\n", finished, todo.size(), row.index,
-                               fmt::join(row.overrides, ", "), what);
-      rows[row.index] = std::move(row);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
-  for (std::thread& thread : threads) thread.join();
+  return output;
+}
 
-  out.close();
+// One finished point for the progress output: "(parallelism.pp=16): step 18.921 s".
+std::string point_summary(const report::SweepRow& row) {
+  const std::string what =
+      row.status == "ok" ? fmt::format("step {:.3f} s", row.result["step_time_s"].get<double>())
+                         : row.status + ": " + row.reason;
+  return fmt::format("({}): {}", fmt::join(row.overrides, ", "), what);
+}
+
+}  // namespace
+
+int run_sweep(const SweepOptions& options) {
+  // Under MPI every rank loads the sweep and runs points; rank 0 alone takes the folder, prints
+  // and writes. Each step that can fail ends in an agreement, so that a rank that cannot go on
+  // stops the others instead of leaving them waiting.
+  if (options.mpi) {
+    if (const std::optional<std::string> error = start_mpi("sweep")) {
+      std::cerr << *error << '\n';
+      return kExitInputError;
+    }
+  }
+  const bool writer = mpi_rank() == 0;
+  const PoolOptions pool{options.jobs, options.mpi, ""};
+  std::optional<RunLimits> limits;
+  config::SweepSpec sweep;
+  std::vector<config::SweepPoint> points;
+  const auto load = [&]() -> std::optional<int> {
+    limits = resolve_limits(options.common, "sweep");
+    if (!limits) return kExitInputError;
+    try {
+      config::LoadOptions load_options;
+      load_options.overrides = options.common.overrides;
+      sweep = config::load_sweep(options.sweep, load_options);
+    } catch (const config::ConfigError& error) {
+      std::cerr << (writer ? "" : fmt::format("clustersim sweep: rank {}: ", mpi_rank()))
+                << error.what() << '\n';
+      return error.infeasible() ? kExitInfeasible : kExitInputError;
+    }
+    points = sweep.points();
+    return std::nullopt;
+  };
+  // Rank 0 first: a mistake in the sweep is reported once, by it.
+  std::optional<int> failed;
+  std::optional<SweepOutput> output;
+  if (writer) {
+    failed = load();
+    if (!failed) {
+      output = prepare_output(options, sweep, points, pool);
+      if (!output) failed = kExitInputError;
+    }
+  }
+  if (!mpi_all_ready(!failed)) return failed.value_or(kExitInputError);
+  if (!writer) failed = load();
+  if (!mpi_all_ready(!failed)) {
+    if (writer) {
+      std::cerr << "clustersim sweep: --mpi: a rank could not load the sweep (its message is "
+                   "above)\n";
+    }
+    return failed.value_or(kExitInputError);
+  }
+
+  // The points running at once on this machine share its memory.
+  const int at_once =
+      options.mpi ? points_at_once_on_this_machine(pool)
+                  : std::min<int>(pool.jobs,
+                                  static_cast<int>(std::max<std::size_t>(1, output->todo.size())));
+  if (limits->memory_bytes && at_once > 1) {
+    *limits->memory_bytes /= at_once;
+    limits->memory_source =
+        fmt::format("share of one of {} jobs ({} in all) {}", at_once,
+                    format_bytes(*limits->memory_bytes * at_once), limits->memory_source);
+  }
+  const auto work = [&](std::size_t index) {
+    const report::SweepRow row =
+        report::run_sweep_point(sweep, index, options.common.overrides, *limits);
+    // Infeasible points are results; points that did not load or ran over a limit failed.
+    return PointOutcome{report::to_json(row).dump(),
+                        row.status == "ok" || row.status == "infeasible", point_summary(row)};
+  };
+  const auto done = [&](std::size_t index, const std::string& text) {
+    nlohmann::json json = nlohmann::json::parse(text);
+    json["key"] = output->keys[index];
+    output->jsonl << json.dump() << '\n' << std::flush;
+    output->rows[index] = report::sweep_row_from_json(json);
+  };
+  PoolOptions run = pool;
+  run.label = "sweep " + sweep.name;
+  if (!run_points(writer ? output->todo : std::vector<std::size_t>{}, run, work, done)) {
+    return kExitOk;  // another rank: rank 0 writes
+  }
+
+  output->jsonl.close();
+  const fs::path& folder = output->folder;
+  const fs::path jsonl = folder / "results.jsonl";
+  const fs::path csv = folder / "results.csv";
   // Rewritten in point order: stale and repeated rows go, and the file no longer depends on the
-  // order in which jobs finished.
+  // order in which points finished.
   {
     const fs::path fresh = folder / "results.jsonl.tmp";
     std::ofstream rewritten(fresh);
-    for (const auto& [index, row] : rows) {
+    for (const auto& [index, row] : output->rows) {
       nlohmann::json json = report::to_json(row);
-      json["key"] = keys[index];
+      json["key"] = output->keys[index];
       rewritten << json.dump() << '\n';
     }
     rewritten.close();
+    std::error_code ec;
     fs::rename(fresh, jsonl, ec);
   }
-  std::ofstream table(csv);
-  table << report::sweep_csv_header(sweep);
+  std::vector<report::SweepRow> rows;
+  rows.reserve(output->rows.size());
   int not_ok = 0;
   nlohmann::json all = nlohmann::json::array();
-  for (const auto& [index, row] : rows) {
-    table << report::sweep_csv_row(sweep, row);
+  for (const auto& [index, row] : output->rows) {
     if (row.status != "ok") ++not_ok;
     if (options.common.json) all.push_back(report::to_json(row));
+    rows.push_back(row);
   }
+  std::ofstream(csv) << report::sweep_csv(sweep, rows);
   if (options.common.json) {
     std::cout << all.dump(2) << '\n';
   } else {

@@ -1,13 +1,16 @@
 #include "sim/report/sweep_runner.hpp"
 
-#include "sim/config/loader.hpp"
-#include "sim/fabric/network_cost.hpp"
-
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "sim/config/loader.hpp"
+#include "sim/fabric/network_cost.hpp"
 #include "sim/parallel/step_simulator.hpp"
 #include "sim/report/run_outcome.hpp"
 #include "sim/report/simulator_memory.hpp"
@@ -42,8 +45,26 @@ std::string csv_field(const std::string& text) {
   return quoted;
 }
 
+// A scalar as a CSV field: integers as integers, other numbers in the shortest form that reads
+// back to the same double, strings as they are, null as an empty field.
+std::string scalar_text(const nlohmann::json& value) {
+  if (const auto* text = value.get_ptr<const nlohmann::json::string_t*>()) return *text;
+  switch (value.type()) {
+    case nlohmann::json::value_t::number_integer:
+      return fmt::format("{}", value.get<std::int64_t>());
+    case nlohmann::json::value_t::number_unsigned:
+      return fmt::format("{}", value.get<std::uint64_t>());
+    case nlohmann::json::value_t::number_float:
+      return fmt::format("{}", value.get<double>());
+    case nlohmann::json::value_t::boolean:
+      return value.get<bool>() ? "true" : "false";
+    default:
+      return "";
+  }
+}
+
 std::string number(const nlohmann::json& value) {
-  return value.is_number() ? fmt::format("{:.6g}", value.get<double>()) : "";
+  return value.is_number() ? scalar_text(value) : "";
 }
 
 }  // namespace
@@ -101,8 +122,10 @@ SweepRow sweep_row_from_json(const nlohmann::json& json) {
   SweepRow row;
   row.index = json.at("point").get<std::size_t>();
   row.overrides = json.at("overrides").get<std::vector<std::string>>();
-  row.status = json.at("status").get<std::string>();
-  row.reason = json.value("reason", "");
+  row.status = json.at("status").get_ref<const std::string&>();
+  if (const auto reason = json.find("reason"); reason != json.end()) {
+    row.reason = reason->get_ref<const std::string&>();
+  }
   if (json.contains("result")) row.result = json["result"];
   return row;
 }
@@ -120,9 +143,47 @@ std::string csv_line(const std::vector<std::string>& fields) {
   return line;
 }
 
-}  // namespace
+using KeyPath = std::vector<std::string>;
 
-std::string sweep_csv_header(const config::SweepSpec& sweep) {
+// The scalars of a result under their key paths: objects are walked, an array of scalars is one
+// value (its JSON text, "[3,4,4]"), an array holding objects (per stage, per device, per network
+// part) is left out: results.jsonl has it. A std::map orders the paths as a walk of the JSON does
+// (nlohmann::json keeps an object's keys sorted), so the columns come in the JSON's order.
+void flatten(const nlohmann::json& value, KeyPath& path, std::map<KeyPath, std::string>& out) {
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) {
+      path.push_back(key);
+      flatten(item, path, out);
+      path.pop_back();
+    }
+  } else if (value.is_array()) {
+    const bool scalars = std::none_of(value.begin(), value.end(), [](const nlohmann::json& item) {
+      return item.is_structured();
+    });
+    if (scalars && !value.empty()) out[path] = value.dump();
+  } else {
+    out[path] = scalar_text(value);
+  }
+}
+
+std::map<KeyPath, std::string> flat_result(const SweepRow& row) {
+  std::map<KeyPath, std::string> out;
+  if (row.result.is_object()) {
+    KeyPath path;
+    flatten(row.result, path, out);
+  }
+  return out;
+}
+
+std::string dotted(const KeyPath& path) {
+  std::string name;
+  for (const std::string& part : path) name += (name.empty() ? "" : ".") + part;
+  return name;
+}
+
+// The columns of earlier versions, in their places: the point, one column per axis, the status,
+// the headline results and the reason.
+std::vector<std::string> headline_columns(const config::SweepSpec& sweep) {
   std::vector<std::string> fields{"point"};
   for (const config::SweepAxis& axis : sweep.axes) fields.push_back(axis.key);
   for (const char* column :
@@ -131,10 +192,10 @@ std::string sweep_csv_header(const config::SweepSpec& sweep) {
         "usd_per_trillion_tokens", "network_capex_usd", "reason"}) {
     fields.emplace_back(column);
   }
-  return csv_line(fields);
+  return fields;
 }
 
-std::string sweep_csv_row(const config::SweepSpec& sweep, const SweepRow& row) {
+std::vector<std::string> headline_fields(const config::SweepSpec& sweep, const SweepRow& row) {
   std::vector<std::string> fields{std::to_string(row.index)};
   for (std::size_t a = 0; a < sweep.axes.size(); ++a) {
     fields.push_back(a < row.overrides.size() ? value_of(row.overrides[a]) : std::string());
@@ -155,7 +216,43 @@ std::string sweep_csv_row(const config::SweepSpec& sweep, const SweepRow& row) {
   const bool priced = ok && r["cost"]["capex_usd"]["network"].is_number();
   fields.push_back(priced ? number(r["cost"]["capex_usd"]["network"]) : std::string());
   fields.push_back(row.reason);
-  return csv_line(fields);
+  return fields;
+}
+
+}  // namespace
+
+std::string sweep_csv(const config::SweepSpec& sweep, const std::vector<SweepRow>& rows) {
+  std::vector<std::string> header = headline_columns(sweep);
+  std::vector<std::map<KeyPath, std::string>> flat;
+  flat.reserve(rows.size());
+  std::set<KeyPath> paths;
+  for (const SweepRow& row : rows) {
+    flat.push_back(flat_result(row));
+    for (const auto& [path, text] : flat.back()) paths.insert(path);
+  }
+  // A key that is null in one row and an object in another ("cost.energy") is a column only for
+  // what the object holds; a name the headline columns already have ("step_time_s") is not
+  // repeated.
+  std::vector<KeyPath> columns;
+  const std::set<std::string> taken(header.begin(), header.end());
+  for (auto it = paths.begin(); it != paths.end(); ++it) {
+    const auto next = std::next(it);
+    const bool parent = next != paths.end() && next->size() > it->size() &&
+                        std::equal(it->begin(), it->end(), next->begin());
+    if (parent || taken.contains(dotted(*it))) continue;
+    columns.push_back(*it);
+    header.push_back(dotted(*it));
+  }
+  std::string text = csv_line(header);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::vector<std::string> fields = headline_fields(sweep, rows[r]);
+    for (const KeyPath& column : columns) {
+      const auto found = flat[r].find(column);
+      fields.push_back(found == flat[r].end() ? std::string() : found->second);
+    }
+    text += csv_line(fields);
+  }
+  return text;
 }
 
 }  // namespace clustersim::report

@@ -32,8 +32,16 @@ struct SweepRow {
 [[nodiscard]] nlohmann::json to_json(const SweepRow& row);
 [[nodiscard]] SweepRow sweep_row_from_json(const nlohmann::json& json);
 
-// CSV with one column per axis, then status and the headline results.
-[[nodiscard]] std::string sweep_csv_header(const config::SweepSpec& sweep);
-[[nodiscard]] std::string sweep_csv_row(const config::SweepSpec& sweep, const SweepRow& row);
+// The results table (results.csv), a header and a line per row in the order given: the point,
+// one column per axis, the status, the headline results (step_time_s, tokens_per_day,
+// tflops_causal, tflops_noncausal, mfu_causal, mfu_noncausal, memory_peak_bytes,
+// gpu_hours_per_trillion_tokens, usd_per_trillion_tokens, network_capex_usd) and the reason; then
+// every other scalar of the rows' results under its dotted key path ("cost.capex_usd.total",
+// "cost.energy.total_kwh"), in the JSON's order. A column exists when any row has the key. Arrays
+// of numbers are one field, their JSON text; arrays of objects (per stage, per device, per network
+// part) are left out, results.jsonl has them. Numbers are written in full: a double reads back the
+// same.
+[[nodiscard]] std::string sweep_csv(const config::SweepSpec& sweep,
+                                    const std::vector<SweepRow>& rows);
 
 }  // namespace clustersim::report

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -35,12 +36,12 @@ std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
-// Runs clustersim with the given arguments (already shell-quoted where needed).
-Result run(const std::string& arguments) {
+// Runs a shell command line, its stdout and stderr apart.
+Result run_command(const std::string& command_line) {
   const std::string err_file = (std::filesystem::temp_directory_path() /
                                 ("clustersim_cli_" + std::to_string(::getpid()) + ".err"))
                                    .string();
-  const std::string command = std::string(CLUSTERSIM_BINARY) + " " + arguments + " 2>" + err_file;
+  const std::string command = command_line + " 2>" + err_file;
   Result result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -53,6 +54,11 @@ Result run(const std::string& arguments) {
   result.err = read_file(err_file);
   std::filesystem::remove(err_file);
   return result;
+}
+
+// Runs clustersim with the given arguments (already shell-quoted where needed).
+Result run(const std::string& arguments) {
+  return run_command(std::string(CLUSTERSIM_BINARY) + " " + arguments);
 }
 
 const std::string kRoot = CLUSTERSIM_SOURCE_DIR;
@@ -307,9 +313,6 @@ TEST(Cli, PlotWritesAnSvgChart) {
       "plot " + kRoot + "/tests/data/good/sweep_results.csv --x point --y step_time_s --out a.png");
   EXPECT_EQ(png.exit_code, 2);
   EXPECT_NE(png.err.find("the CLI writes SVG; for a PNG use the dashboard"), std::string::npos);
-  const Result mpi = run("sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml --mpi");
-  EXPECT_EQ(mpi.exit_code, 2);
-  EXPECT_NE(mpi.err.find("this build has no MPI support"), std::string::npos);
 }
 
 TEST(Cli, SweepWritesEveryPointAndResumes) {
@@ -322,8 +325,70 @@ TEST(Cli, SweepWritesEveryPointAndResumes) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(csv, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 10u);  // header and 9 points, in point order
-  EXPECT_EQ(lines[0].substr(0, 68),
-            "point,parallelism.pp,hardware.scale_out.nic_bandwidth,status,step_ti");
+  // The columns of earlier versions in their places, then every scalar of the result.
+  EXPECT_TRUE(lines[0].starts_with(
+      "point,parallelism.pp,hardware.scale_out.nic_bandwidth,status,step_time_s,tokens_per_day,"
+      "tflops_causal,tflops_noncausal,mfu_causal,mfu_noncausal,memory_peak_bytes,"
+      "gpu_hours_per_trillion_tokens,usd_per_trillion_tokens,network_capex_usd,reason,"
+      "communication_s.dp_all_gather,"))
+      << lines[0];
+  const auto fields_of = [](const std::string& line) {
+    std::vector<std::string> fields;
+    std::string field;
+    bool quoted = false;
+    for (char ch : line) {
+      if (ch == '"') {
+        quoted = !quoted;
+      } else if (ch == ',' && !quoted) {
+        fields.push_back(field);
+        field.clear();
+      } else {
+        field.push_back(ch);
+      }
+    }
+    fields.push_back(field);
+    return fields;
+  };
+  const std::vector<std::string> header = fields_of(lines[0]);
+  EXPECT_EQ(header.size(), 103u);
+  for (const std::string& line : lines) EXPECT_EQ(fields_of(line).size(), header.size()) << line;
+  const auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  for (const char* name :
+       {"cost.capex_usd.gpus", "cost.capex_usd.network", "cost.capex_usd.total",
+        "cost.training_days", "cost.energy.kwh_per_trillion_tokens",
+        "cost.energy.usd_per_trillion_tokens", "cost.energy.total_kwh", "cost.energy.total_usd",
+        "phases_s.bubble", "memory_per_gpu_bytes.activations", "stage_layers", "sim.flows"}) {
+    EXPECT_LT(column(name), header.size()) << name;
+  }
+  // Each name once; arrays of objects (per stage, per device) left out.
+  EXPECT_EQ(std::set<std::string>(header.begin(), header.end()).size(), header.size());
+  EXPECT_EQ(column("stages"), header.size());
+  EXPECT_EQ(std::count_if(header.begin(), header.end(),
+                          [](const std::string& name) { return name.starts_with("stages."); }),
+            0);
+  // Numbers in full: the CSV's value is the JSON's, to the last bit.
+  {
+    std::ifstream jsonl(out / "results.jsonl");
+    std::string row;
+    for (int i = 0; i < 5; ++i) std::getline(jsonl, row);
+    const nlohmann::json point = nlohmann::json::parse(row);
+    const std::vector<std::string> fields = fields_of(lines[5]);
+    EXPECT_EQ(std::stod(fields[column("step_time_s")]),
+              point["result"]["step_time_s"].get<double>());
+    EXPECT_EQ(std::stod(fields[column("cost.energy.total_kwh")]),
+              point["result"]["cost"]["energy"]["total_kwh"].get<double>());
+    EXPECT_EQ(fields[column("cost.capex_usd.gpus")], "61440000");
+    EXPECT_EQ(fields[column("stage_layers")], point["result"]["stage_layers"].dump());
+    EXPECT_EQ(fields[column("sim.events")],
+              std::to_string(point["result"]["sim"]["events"].get<long>()));
+  }
+  // Without a terminal, a line per point with the counts, the last without a time left.
+  EXPECT_EQ(std::count(first.err.begin(), first.err.end(), '\n'), 10);
+  EXPECT_NE(first.err.find("\n[9/9, 0 failed, "), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find(" points/s] point "), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find(" points/s, ETA "), std::string::npos) << first.err;
   // pp 8 does not fit: a row with its reason, not a failed sweep.
   EXPECT_EQ(lines[1].substr(0, 33), "0,8,200 Gb/s,infeasible,,,,,,,,,,");
   EXPECT_NE(lines[1].find("does not fit"), std::string::npos);
@@ -465,10 +530,14 @@ TEST(Cli, SweepPointsOverALimitAreRowsThatRunAgain) {
   EXPECT_TRUE(first.at("reason").get<std::string>().ends_with(
       "; that is more than the 8 MiB that --max-memory allows"))
       << first.at("reason");
+  // Points over a limit count as failed on the progress lines.
+  EXPECT_NE(limited.err.find("\n[9/9, 9 failed, "), std::string::npos) << limited.err;
   const Result again = run(sweep + " -j 2");
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.err.find("9 points, 0 already done, 9 to run on 2 job(s)"), std::string::npos)
       << again.err;
+  // Infeasible points (pp 8 does not fit) are results, not failures.
+  EXPECT_NE(again.err.find("\n[9/9, 0 failed, "), std::string::npos) << again.err;
   const std::string done = read_file(dir / "results.jsonl");
   EXPECT_EQ(std::count(done.begin(), done.end(), '\n'), 9);
   EXPECT_EQ(done.find("over_limit"), std::string::npos);
@@ -493,6 +562,100 @@ TEST(Cli, ASweepKilledAnywhereResumesToTheSameResults) {
   EXPECT_EQ(read_file(dir / "killed" / "results.jsonl"),
             read_file(dir / "clean" / "results.jsonl"));
   EXPECT_EQ(read_file(dir / "killed" / "results.csv"), read_file(dir / "clean" / "results.csv"));
+  fs::remove_all(dir);
+}
+
+// On a terminal the progress is one line redrawn in place, with the failed points above it.
+TEST(Cli, SweepProgressIsOneLineRedrawnOnATerminal) {
+  namespace fs = std::filesystem;
+  if (std::system("command -v script >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "script (util-linux), which gives the sweep a terminal, is not installed";
+  }
+  const fs::path dir = fs::temp_directory_path() / "cs_sweep_terminal";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "sweep.yaml") << "name: two-points\nexperiment: " << kRoot
+                                    << "/experiments/dsv3_2048xh800_mpft.yaml\naxes:\n  - key: "
+                                       "parallelism.pp\n    values: [16, 32]\n";
+  // A time limit far too short stops both points at once: they fail.
+  const Result terminal = run_command("script -qfec \"" + std::string(CLUSTERSIM_BINARY) +
+                                      " sweep " + (dir / "sweep.yaml").string() + " --out " +
+                                      (dir / "out").string() + " --time-limit '1 ms'\" /dev/null");
+  ASSERT_EQ(terminal.exit_code, 0) << terminal.out;
+  const std::string& screen = terminal.out;  // the terminal's: \n comes as \r\n
+  EXPECT_NE(screen.find("\r\033[Ksweep two-points: 0/2 points, 0 failed\r\033[Kpoint 0 "
+                        "(parallelism.pp=16): over_limit: stopped at the time limit of 0.001 s "
+                        "(--time-limit)"),
+            std::string::npos)
+      << screen;
+  EXPECT_NE(screen.find("\r\033[Ksweep two-points: 1/2 points, 1 failed, "), std::string::npos)
+      << screen;
+  EXPECT_NE(screen.find("\r\033[Kpoint 1 (parallelism.pp=32): over_limit: "), std::string::npos)
+      << screen;
+  EXPECT_NE(screen.find("\r\033[Ksweep two-points: 2/2 points, 2 failed, "), std::string::npos)
+      << screen;
+  EXPECT_EQ(screen.find("[1/2"), std::string::npos) << screen;  // no plain lines
+  fs::remove_all(dir);
+}
+
+// --mpi in a single process (not under mpirun), or in a build without MPI, is a usage error that
+// writes nothing.
+TEST(Cli, SweepOnMpiNeedsTwoRanks) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cs_sweep_one_rank";
+  fs::remove_all(dir);
+  const Result mpi =
+      run("sweep " + kRoot + "/experiments/sweep_dsv3_pp.yaml --mpi --out " + dir.string());
+  EXPECT_EQ(mpi.exit_code, 2);
+  EXPECT_EQ(mpi.out, "");
+  // The message ends stderr; an MPI library may have warned about the machine before it.
+  EXPECT_TRUE(mpi.err.ends_with(
+      CLUSTERSIM_HAVE_MPI
+          ? "clustersim sweep: --mpi needs at least 2 ranks: run it under mpirun -np K\n"
+          : "clustersim sweep: --mpi: this build has no MPI support; use -j to run points in "
+            "parallel on one machine\n"))
+      << mpi.err;
+  EXPECT_FALSE(fs::exists(dir));
+}
+
+// mpirun -np 2: rank 0 hands out the points and writes; the files are those of a -j 2 run, byte
+// for byte, and only rank 0 prints. A rerun finds every point done, on the ranks as on threads.
+TEST(Cli, SweepOnTwoMpiRanksWritesWhatTwoJobsWrite) {
+  namespace fs = std::filesystem;
+  if (!CLUSTERSIM_HAVE_MPI) GTEST_SKIP() << "this build has no MPI (libopenmpi-dev, ENABLE_MPI)";
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "mpirun is not installed (openmpi-bin)";
+  }
+  const fs::path dir = fs::temp_directory_path() / "cs_sweep_mpi";
+  fs::remove_all(dir);
+  const std::string sweep = kRoot + "/experiments/sweep_dsv3_pp.yaml";
+  ASSERT_EQ(run("sweep " + sweep + " -j 2 --out " + (dir / "jobs").string()).exit_code, 0);
+  // Open MPI refuses root unless told; in containers its shared-memory transport cannot always
+  // copy between processes directly (CMA), so it copies through the shared segment.
+  const std::string mpirun =
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+      "OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun -np 2 --oversubscribe " +
+      std::string(CLUSTERSIM_BINARY) + " sweep " + sweep + " --mpi --out " + (dir / "mpi").string();
+  const Result ranks = run_command(mpirun);
+  ASSERT_EQ(ranks.exit_code, 0) << ranks.err;
+  EXPECT_EQ(ranks.out,
+            "sweep dsv3-pp-vs-ib: 9 points, 6 ok, 3 infeasible, invalid or over a "
+            "limit; " +
+                (dir / "mpi" / "results.csv").string() + " and " +
+                (dir / "mpi" / "results.jsonl").string() + "\n");
+  EXPECT_NE(ranks.err.find("sweep dsv3-pp-vs-ib: 9 points, 0 already done, 9 to run on 2 MPI "
+                           "ranks\n"),
+            std::string::npos)
+      << ranks.err;
+  EXPECT_NE(ranks.err.find("\n[9/9, 0 failed, "), std::string::npos) << ranks.err;
+  EXPECT_EQ(read_file(dir / "mpi" / "results.jsonl"), read_file(dir / "jobs" / "results.jsonl"));
+  EXPECT_EQ(read_file(dir / "mpi" / "results.csv"), read_file(dir / "jobs" / "results.csv"));
+  EXPECT_FALSE(fs::exists(dir / "mpi" / ".lock"));
+  const Result again = run_command(mpirun);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("9 points, 9 already done, 0 to run on 2 MPI ranks"), std::string::npos)
+      << again.err;
+  EXPECT_EQ(read_file(dir / "mpi" / "results.csv"), read_file(dir / "jobs" / "results.csv"));
   fs::remove_all(dir);
 }
 
