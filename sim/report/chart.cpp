@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -201,9 +203,43 @@ std::vector<double> nice_ticks(double low, double high, int target) {
   return ticks;
 }
 
+double text_width_px(std::string_view text, double font_size, bool bold) {
+  // DejaVu Sans (what "sans-serif" is on most Linux systems, wider than Helvetica or Arial) gives
+  // lowercase letters, digits and punctuation 0.3 to 0.64 em and capitals, m and w up to 1 em;
+  // an estimate that errs wide counts 0.62 em and 0.9 em, and 10 % more in bold.
+  double em = 0;
+  for (const char ch : text) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (byte >= 0x80 && byte < 0xC0) continue;  // a UTF-8 continuation byte
+    const bool wide =
+        std::isupper(byte) != 0 || byte >= 0x80 || ch == 'm' || ch == 'w' || ch == '@' || ch == '%';
+    em += wide ? 0.9 : 0.62;
+  }
+  return em * font_size * (bold ? 1.1 : 1.0);
+}
+
+namespace {
+
+constexpr double kFontSize = 12;
+constexpr double kTitleSize = 16;
+constexpr double kNoteSize = 11;
+
+// Where the parts of a chart go. The plot keeps its size (520 x 380 px); the margins around it
+// grow to hold what is written there (tick labels, the legend and its notes, titles), so nothing
+// is clipped by the canvas.
+struct ChartLayout {
+  double left = 90;    // the y tick labels and the y axis label
+  double right = 190;  // the legend
+  double top = 50;     // the title
+  double plot_w = 520;
+  double plot_h = 380;
+  double height = 500;  // at least top + plot_h + 70 (the x tick labels and the x axis label)
+  [[nodiscard]] double width() const { return left + plot_w + right; }
+};
+
+}  // namespace
+
 std::string svg_chart(const ChartData& data, const std::string& title) {
-  constexpr double kWidth = 800, kHeight = 500;
-  constexpr double kLeft = 90, kRight = 190, kTop = 50, kBottom = 70;
   constexpr std::array<const char*, 8> kColours{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                                 "#9467bd", "#8c564b", "#e377c2", "#17becf"};
   double x_low = 1e300, x_high = -1e300, y_low = 1e300, y_high = -1e300;
@@ -226,37 +262,92 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
   const std::vector<double> y_ticks = nice_ticks(std::min(0.0, y_low), y_high);
   y_low = y_ticks.front();
   y_high = y_ticks.back();
-  const double plot_w = kWidth - kLeft - kRight;
-  const double plot_h = kHeight - kTop - kBottom;
-  const auto px = [&](double v) { return kLeft + (v - x_low) / (x_high - x_low) * plot_w; };
-  const auto py = [&](double v) { return kTop + (1 - (v - y_low) / (y_high - y_low)) * plot_h; };
+  std::vector<std::string> x_labels;
+  for (std::size_t i = 0; i < x_ticks.size(); ++i) {
+    x_labels.push_back(categorical ? data.categories[i] : tick_label(x_ticks[i]));
+  }
+
+  ChartLayout layout;
+  // Left: the rotated y label (its line from x = 8 to 23), then the y tick labels, 8 px before
+  // the plot.
+  for (double t : y_ticks) {
+    layout.left = std::max(layout.left, 36 + text_width_px(tick_label(t), kFontSize));
+  }
+  // The x tick labels are centred on their ticks.
+  const auto tick_x = [&](double v) { return (v - x_low) / (x_high - x_low) * layout.plot_w; };
+  for (std::size_t i = 0; i < x_ticks.size(); ++i) {
+    const double half = text_width_px(x_labels[i], kFontSize) / 2;
+    layout.left = std::max(layout.left, half + 4 - tick_x(x_ticks[i]));
+    layout.right = std::max(layout.right, tick_x(x_ticks[i]) + half + 4 - layout.plot_w);
+  }
+  // Right: the legend, 15 px after the plot: a heading, a 25 px line and the name of each
+  // series, and the note on rows left out.
+  const std::string note =
+      data.skipped_rows > 0 ? fmt::format("{} row(s) without a value left out", data.skipped_rows)
+                            : std::string();
+  const double heading_rows = data.series_label.empty() ? 0 : 1;
+  double legend_w = text_width_px(data.series_label, kFontSize, true);
+  for (const ChartSeries& series : data.series) {
+    legend_w = std::max(legend_w, 31 + text_width_px(series.name, kFontSize));
+  }
+  legend_w = std::max(legend_w, text_width_px(note, kNoteSize));
+  layout.right = std::max(layout.right, 15 + legend_w + 10);
+  const auto legend_y = [&](std::size_t s) {
+    return layout.top + 10 + 20 * (static_cast<double>(s) + heading_rows);
+  };
+  const double plot_bottom = layout.top + layout.plot_h;
+  const double note_y = std::max(plot_bottom, legend_y(data.series.size()) + 14);
+  layout.height =
+      std::max(layout.height, (note.empty() ? legend_y(data.series.size()) : note_y) + 10);
+  // Titles: centred on the plot where they fit, else on the canvas, which grows to hold them.
+  const auto centred = [](double centre, double text_w, double extent) {
+    return std::clamp(centre, text_w / 2 + 4, std::max(text_w / 2 + 4, extent - text_w / 2 - 4));
+  };
+  const double title_w = text_width_px(title, kTitleSize);
+  const double x_label_w = text_width_px(data.x_label, kFontSize);
+  layout.right += std::max(0.0, std::max(title_w, x_label_w) + 8 - layout.width());
+  const double y_label_w = text_width_px(data.y_label, kFontSize);
+  layout.height = std::max(layout.height, y_label_w + 8);
+  // Whole pixels.
+  layout.left = std::ceil(layout.left);
+  layout.right = std::ceil(layout.right);
+  layout.height = std::ceil(layout.height);
+  const double width = layout.width();
+  const double height = layout.height;
+  const double left = layout.left;
+  const double top = layout.top;
+  const double plot_w = layout.plot_w;
+  const double plot_h = layout.plot_h;
+  const auto px = [&](double v) { return left + tick_x(v); };
+  const auto py = [&](double v) { return top + (1 - (v - y_low) / (y_high - y_low)) * plot_h; };
 
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} "
-      "{1}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "{1}\" font-family=\"sans-serif\" font-size=\"{4}\">\n"
       "<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n"
-      "<text x=\"{2}\" y=\"28\" font-size=\"16\" text-anchor=\"middle\">{3}</text>\n",
-      kWidth, kHeight, kLeft + plot_w / 2, escape(title));
+      "<text x=\"{2}\" y=\"28\" font-size=\"{5}\" text-anchor=\"middle\">{3}</text>\n",
+      width, height, centred(left + plot_w / 2, title_w, width), escape(title), kFontSize,
+      kTitleSize);
   for (double t : y_ticks) {
     svg += fmt::format(
         "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#dddddd\"/>\n"
         "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
-        kLeft, py(t), kLeft + plot_w, kLeft - 8, py(t) + 4, tick_label(t));
+        left, py(t), left + plot_w, left - 8, py(t) + 4, tick_label(t));
   }
   for (std::size_t i = 0; i < x_ticks.size(); ++i) {
     const double t = x_ticks[i];
-    const std::string label = categorical ? escape(data.categories[i]) : tick_label(t);
     svg += fmt::format(
         "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#dddddd\"/>\n"
         "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-        px(t), kTop, kTop + plot_h, kTop + plot_h + 18, label);
+        px(t), top, plot_bottom, plot_bottom + 18, escape(x_labels[i]));
   }
   svg += fmt::format(
       "<rect x=\"{0}\" y=\"{1}\" width=\"{2}\" height=\"{3}\" fill=\"none\" stroke=\"black\"/>\n"
       "<text x=\"{4}\" y=\"{5}\" text-anchor=\"middle\">{6}</text>\n"
       "<text transform=\"translate(20,{7}) rotate(-90)\" text-anchor=\"middle\">{8}</text>\n",
-      kLeft, kTop, plot_w, plot_h, kLeft + plot_w / 2, kHeight - 20, escape(data.x_label),
-      kTop + plot_h / 2, escape(data.y_label));
+      left, top, plot_w, plot_h, centred(left + plot_w / 2, x_label_w, width), plot_bottom + 50,
+      escape(data.x_label), centred(top + plot_h / 2, y_label_w, height), escape(data.y_label));
+  const double legend_x = left + plot_w + 15;
   for (std::size_t s = 0; s < data.series.size(); ++s) {
     const ChartSeries& series = data.series[s];
     const char* colour = kColours[s % kColours.size()];
@@ -270,23 +361,19 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
       svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"/>\n",
                          px(series.x[i]), py(series.y[i]), colour);
     }
-    const double legend_y =
-        kTop + 10 + 20 * static_cast<double>(s + (data.series_label.empty() ? 0 : 1));
     svg += fmt::format(
         "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"{3}\" "
         "stroke-width=\"3\"/>\n<text x=\"{4}\" y=\"{5:.1f}\">{6}</text>\n",
-        kLeft + plot_w + 15, legend_y, kLeft + plot_w + 40, colour, kLeft + plot_w + 46,
-        legend_y + 4, escape(series.name));
+        legend_x, legend_y(s), legend_x + 25, colour, legend_x + 31, legend_y(s) + 4,
+        escape(series.name));
   }
   if (!data.series_label.empty()) {
-    svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-weight=\"bold\">{}</text>\n",
-                       kLeft + plot_w + 15, kTop + 14, escape(data.series_label));
+    svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-weight=\"bold\">{}</text>\n", legend_x,
+                       top + 14, escape(data.series_label));
   }
-  if (data.skipped_rows > 0) {
-    svg += fmt::format(
-        "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#666666\">{} row(s) without a value "
-        "left out</text>\n",
-        kLeft + plot_w + 15, kTop + plot_h, data.skipped_rows);
+  if (!note.empty()) {
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"#666666\">{}</text>\n",
+                       legend_x, note_y, kNoteSize, note);
   }
   svg += "</svg>\n";
   return svg;

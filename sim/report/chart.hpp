@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace clustersim::report {
@@ -47,8 +48,14 @@ struct ChartData {
                                    const std::string& y,
                                    const std::optional<std::string>& series = std::nullopt);
 
-// An SVG line chart with axes, ticks, labels and a legend.
+// An SVG line chart with axes, ticks, labels and a legend. The plot is 520 x 380 px; the canvas
+// (800 x 500 px at least) grows to hold long legend entries, notes, tick labels and titles, whose
+// widths text_width_px estimates.
 [[nodiscard]] std::string svg_chart(const ChartData& data, const std::string& title);
+
+// The width in px of a line of `text` in the charts' sans-serif font at `font_size` px: an
+// estimate from its characters that errs wide.
+[[nodiscard]] double text_width_px(std::string_view text, double font_size, bool bold = false);
 
 // Tick positions for an axis over [low, high]: about `target` steps of 1, 2 or 5 x 10^k.
 [[nodiscard]] std::vector<double> nice_ticks(double low, double high, int target = 6);
