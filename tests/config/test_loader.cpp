@@ -270,6 +270,29 @@ TEST(Sweep, AxesWrittenWithAnotherMoveWithIt) {
                                       "cluster.topology=dragonfly"}));
 }
 
+// Grid axes and linked axes combine: the shipped fabric-rate sweep crosses 2 pipeline depths with
+// 3 line rates, each rate setting the NICs and the switch ports together (2 x 3 points).
+TEST(Sweep, GridAxesCombineWithAxesThatMoveTogether) {
+  const SweepSpec sweep = load_sweep(kRoot + "/experiments/sweep_dsv3_fabric_rate.yaml");
+  EXPECT_EQ(sweep.mode, SweepMode::grid);
+  ASSERT_EQ(sweep.axes.size(), 3u);
+  EXPECT_EQ(sweep.axes[2].moves_with, 1);
+  const std::vector<SweepPoint> points = sweep.points();
+  ASSERT_EQ(points.size(), 6u);
+  EXPECT_EQ(
+      points[2].overrides,
+      (std::vector<std::string>{"parallelism.pp=16", "hardware.scale_out.nic_bandwidth=800 Gb/s",
+                                "cluster.topology.link_bandwidth=800 Gb/s"}));
+  EXPECT_EQ(points[3].overrides[0], "parallelism.pp=32");
+  for (const SweepPoint& point : points) {
+    LoadOptions options;
+    options.overrides = point.overrides;
+    const Experiment e = load_experiment(sweep.experiment, options);
+    ASSERT_TRUE(e.hardware.scale_out && e.cluster.topology && e.cluster.topology->link_bandwidth);
+    EXPECT_EQ(e.hardware.scale_out->nic_bandwidth, *e.cluster.topology->link_bandwidth);
+  }
+}
+
 TEST(Determinism, LoadingTwiceGivesTheSameResult) {
   const std::string file = kRoot + "/experiments/dsv3_2048xh800_mpft.yaml";
   EXPECT_EQ(report::to_json(load_experiment(file)).dump(),
