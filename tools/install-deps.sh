@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # build tools
   cmake ninja-build g++ clang-format
+  # fuzzing (tools/fuzz.sh): Clang and its libFuzzer runtime
+  clang libclang-rt-14-dev
   # engine and CLI libraries
   libboost-graph-dev libeigen3-dev libyaml-cpp-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev

@@ -3,8 +3,9 @@
 #   1. release build with warnings as errors, GUI and CUDA targets included, and every test;
 #   2. the formatting check;
 #   3. with --sanitize (what CI runs): a second build under AddressSanitizer +
-#      UndefinedBehaviorSanitizer that runs the test suite again, and a ThreadSanitizer build of
-#      the program and the tests of its threaded runners (sweeps, the validation suite).
+#      UndefinedBehaviorSanitizer that runs the test suite again, a ThreadSanitizer build of
+#      the program and the tests of its threaded runners (sweeps, the validation suite), and
+#      60 s of fuzzing for each input reader (tools/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,8 @@ if [ "$sanitize" = 1 ]; then
     clustersim_report_tests
   step "threaded runners under ThreadSanitizer"
   ctest --preset tsan -j "$jobs"
+  step "fuzzing (60 s per target)"
+  tools/fuzz.sh 60
 fi
 
 step "test suite (release)"
