@@ -1,5 +1,6 @@
 #include "sim/config/yaml_source.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace clustersim::config {
@@ -105,30 +107,83 @@ class Converter {
   bool stopped_ = false;
 };
 
+// Where each document of a text starts (its root value, or the document when it has none), from
+// the parser's events, without building the documents.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  [[nodiscard]] const std::vector<YAML::Mark>& marks() const { return marks_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    marks_.push_back(mark);
+    at_root_ = true;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { value(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { value(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    value(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    value(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    value(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void value(const YAML::Mark& mark) {
+    if (at_root_ && !mark.is_null()) marks_.back() = mark;
+    at_root_ = false;
+  }
+
+  std::vector<YAML::Mark> marks_;
+  bool at_root_ = false;
+};
+
 }  // namespace
 
 std::optional<Node> parse_yaml_text(std::string_view text, const SourceLocation& origin,
                                     Diagnostics& diagnostics) {
+  const std::string owned(text);
+  Converter converter(origin, diagnostics);
   YAML::Node document;
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.size() > 1) {
-      // One file holds one card: a second document would be silently ignored.
-      Converter converter(origin, diagnostics);
-      diagnostics.error(converter.locate(documents[1].Mark(), origin), "",
+    // The documents are counted before one is built: one file holds one card, and a second
+    // document would be silently ignored.
+    std::istringstream stream(owned);
+    YAML::Parser parser(stream);
+    DocumentStarts starts;
+    while (parser.HandleNextDocument(starts)) {
+      const std::vector<YAML::Mark>& marks = starts.marks();
+      if (marks.size() >= 2 && marks.back().pos <= marks[marks.size() - 2].pos) {
+        // yaml-cpp 0.7 does not move past some text it cannot place at the top level (a stray
+        // ","): it returns an empty document there again and again (YAML::LoadAll never ends).
+        const auto pos = static_cast<std::size_t>(std::max(0, marks.back().pos));
+        const char c = pos < owned.size() ? owned[pos] : '\0';
+        diagnostics.error(converter.locate(marks.back(), origin), "",
+                          c > ' ' && c <= '~' ? fmt::format("invalid YAML: unexpected \"{}\"", c)
+                                              : std::string("invalid YAML: unexpected text"));
+        return std::nullopt;
+      }
+    }
+    if (starts.marks().size() > 1) {
+      diagnostics.error(converter.locate(starts.marks()[1], origin), "",
                         fmt::format("the file holds {} YAML documents (separated by ---); a "
                                     "file holds one",
-                                    documents.size()));
+                                    starts.marks().size()));
       return std::nullopt;
     }
-    if (!documents.empty()) document = documents.front();
+    document = YAML::Load(owned);
   } catch (const YAML::Exception& error) {
-    Converter converter(origin, diagnostics);
     diagnostics.error(converter.locate(error.mark, origin), "",
                       fmt::format("invalid YAML: {}", error.msg));
     return std::nullopt;
   }
-  Converter converter(origin, diagnostics);
   return converter.convert(document, origin, "");
 }
 
