@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <tuple>
@@ -61,6 +62,16 @@ class CaseReader {
     return static_cast<long long>(x);
   }
 
+  // A whole number that fits an int: a count of groups, ranks or SMs, a GPU index.
+  [[nodiscard]] int count(std::string_view key, bool allow_zero = false) const {
+    const double x = number(key, allow_zero);
+    if (x != std::floor(x) || x > std::numeric_limits<int>::max()) {
+      fail(key, fmt::format("expected a whole number up to {}, got {}",
+                            std::numeric_limits<int>::max(), find(key)->dump()));
+    }
+    return static_cast<int>(x);
+  }
+
   [[nodiscard]] std::string choice(std::string_view key,
                                    std::initializer_list<std::string_view> names) const {
     const std::string value = text(key);
@@ -116,9 +127,9 @@ MeasuredCase read_case(const std::string& path, const Json& object, std::size_t 
     c.m = reader.integer("m");
     c.n = reader.integer("n");
     c.k = reader.integer("k");
-    if (reader.has("groups")) c.groups = static_cast<int>(reader.integer("groups"));
+    if (reader.has("groups")) c.groups = reader.count("groups");
     if (reader.has("reserved_sms")) {
-      c.reserved_sms = static_cast<int>(reader.number("reserved_sms", true));
+      c.reserved_sms = reader.count("reserved_sms", true);
       c.method = reader.text_or("method", "");
     }
     const double flop = 2.0 * static_cast<double>(c.m) * static_cast<double>(c.n) *
@@ -138,14 +149,14 @@ MeasuredCase read_case(const std::string& path, const Json& object, std::size_t 
   } else if (kind == "p2p") {
     c.kind = CaseKind::p2p;
     c.variant = reader.choice("direction", {"uni", "bi"});
-    if (reader.has("src")) c.src = static_cast<int>(reader.number("src", true));
-    if (reader.has("dst")) c.dst = static_cast<int>(reader.number("dst", true));
+    if (reader.has("src")) c.src = reader.count("src", true);
+    if (reader.has("dst")) c.dst = reader.count("dst", true);
     if (reader.has("bytes") || !reader.has("bandwidth_Bps")) c.bytes = reader.number("bytes");
     c.value = rate(reader, "bandwidth_Bps", 1, c.bytes, c.time_s);
   } else {
     c.kind = CaseKind::nccl;
     c.variant = reader.choice("op", {"all_reduce", "all_gather", "reduce_scatter", "all_to_all"});
-    c.ranks = static_cast<int>(reader.integer("ranks"));
+    c.ranks = reader.count("ranks");
     if (c.ranks < 2)
       reader.fail("ranks", fmt::format("a collective needs 2 or more, got {}", c.ranks));
     c.bytes = reader.number("bytes");
@@ -205,7 +216,7 @@ MeasuredFile load_measured_file(const std::string& path) {
   Json root;
   try {
     root = Json::parse(buffer.str());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // a syntax error, or a number beyond a double's range
     throw MeasuredFileError(fmt::format("{}: not valid JSON: {}", path, e.what()));
   }
   const auto fail = [&](std::string_view key, const std::string& message) {
@@ -216,10 +227,17 @@ MeasuredFile load_measured_file(const std::string& path) {
     fail("format", fmt::format("expected \"{}\", got {}", kFormat,
                                root.contains("format") ? root["format"].dump() : "nothing"));
   }
+  // Optional text: absent is empty, anything but a string an error.
+  const auto text_or_empty = [&](std::string_view key) -> std::string {
+    const auto it = root.find(std::string(key));
+    if (it == root.end()) return "";
+    if (!it->is_string()) fail(key, "expected a string, got " + it->dump());
+    return it->get<std::string>();
+  };
   MeasuredFile file;
   file.path = path;
-  file.source = root.value("source", "");
-  file.date = root.value("date", "");
+  file.source = text_or_empty("source");
+  file.date = text_or_empty("date");
   if (!root.contains("machine") || !root["machine"].is_object()) fail("machine", "missing");
   const Json& machine = root["machine"];
   if (!machine.contains("gpu") || !machine["gpu"].is_string() ||
@@ -227,12 +245,19 @@ MeasuredFile load_measured_file(const std::string& path) {
     fail("machine.gpu", "missing: the GPU the cases were measured on");
   }
   file.machine.gpu = machine["gpu"].get<std::string>();
-  if (machine.contains("gpu_count") && machine["gpu_count"].is_number_integer()) {
-    file.machine.gpu_count = machine["gpu_count"].get<int>();
-  }
-  if (machine.contains("sm_count") && machine["sm_count"].is_number_integer()) {
-    file.machine.sm_count = machine["sm_count"].get<int>();
-  }
+  // Optional counts: whole numbers from 1 to the largest int.
+  const auto count = [&](std::string_view key) -> std::optional<int> {
+    const auto it = machine.find(std::string(key));
+    if (it == machine.end()) return std::nullopt;
+    if (!it->is_number_integer() || *it < 1 || *it > std::numeric_limits<int>::max()) {
+      fail(fmt::format("machine.{}", key),
+           fmt::format("expected a whole number from 1 to {}, got {}",
+                       std::numeric_limits<int>::max(), it->dump()));
+    }
+    return it->get<int>();
+  };
+  file.machine.gpu_count = count("gpu_count").value_or(1);
+  file.machine.sm_count = count("sm_count");
   if (!root.contains("cases") || !root["cases"].is_array()) fail("cases", "missing: a list");
   // Two measurements of the same case would make a table ambiguous.
   std::map<std::string, std::size_t> seen;
