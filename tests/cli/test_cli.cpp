@@ -631,10 +631,11 @@ TEST(Cli, SweepOnTwoMpiRanksWritesWhatTwoJobsWrite) {
   const std::string sweep = kRoot + "/experiments/sweep_dsv3_pp.yaml";
   ASSERT_EQ(run("sweep " + sweep + " -j 2 --out " + (dir / "jobs").string()).exit_code, 0);
   // Open MPI refuses root unless told; in containers its shared-memory transport cannot always
-  // copy between processes directly (CMA), so it copies through the shared segment.
+  // copy between processes directly (CMA), so it copies through the shared segment. A rank left
+  // waiting would hang the test: `timeout` ends it.
   const std::string mpirun =
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-      "OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun -np 2 --oversubscribe " +
+      "OMPI_MCA_btl_vader_single_copy_mechanism=none timeout 120 mpirun -np 2 --oversubscribe " +
       std::string(CLUSTERSIM_BINARY) + " sweep " + sweep + " --mpi --out " + (dir / "mpi").string();
   const Result ranks = run_command(mpirun);
   ASSERT_EQ(ranks.exit_code, 0) << ranks.err;
@@ -656,6 +657,14 @@ TEST(Cli, SweepOnTwoMpiRanksWritesWhatTwoJobsWrite) {
   EXPECT_NE(again.err.find("9 points, 9 already done, 0 to run on 2 MPI ranks"), std::string::npos)
       << again.err;
   EXPECT_EQ(read_file(dir / "mpi" / "results.csv"), read_file(dir / "jobs" / "results.csv"));
+  // A mistake in the input stops every rank (none is left waiting), reported once, by rank 0.
+  const Result mistake = run_command(mpirun + " --set mdoe=zip");
+  EXPECT_EQ(mistake.exit_code, 2) << mistake.err;
+  const std::string message =
+      "--set mdoe=zip: error: mdoe: unknown key \"mdoe\"; did you mean \"mode\"?\n";
+  const std::size_t first = mistake.err.find(message);
+  EXPECT_NE(first, std::string::npos) << mistake.err;
+  EXPECT_EQ(mistake.err.find(message, first + 1), std::string::npos) << mistake.err;
   fs::remove_all(dir);
 }
 
