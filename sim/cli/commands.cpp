@@ -47,7 +47,8 @@ int report_cost_error(const fabric::CostError& error, bool as_json) {
   return kExitInputError;
 }
 
-// Prints the problems of a configuration and returns the matching exit code.
+}  // namespace
+
 int report_config_error(const config::ConfigError& error, bool as_json) {
   std::cerr << error.what() << '\n';
   const std::size_t count = error.diagnostics().size();
@@ -62,8 +63,6 @@ int report_config_error(const config::ConfigError& error, bool as_json) {
   }
   return error.infeasible() ? kExitInfeasible : kExitInputError;
 }
-
-}  // namespace
 
 std::optional<RunLimits> resolve_limits(const CommonOptions& options, const std::string& command) {
   RunLimits limits = RunLimits::machine_defaults();

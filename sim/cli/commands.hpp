@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/config/diagnostics.hpp"
 #include "sim/core/run_limits.hpp"
 
 namespace clustersim::cli {
@@ -28,6 +29,8 @@ struct CommonOptions {
 // default). A bad value prints its error, naming `command` and the option, and gives nullopt.
 [[nodiscard]] std::optional<RunLimits> resolve_limits(const CommonOptions& options,
                                                       const std::string& command);
+// Prints the problems of a configuration (as JSON too) and returns the matching exit code.
+int report_config_error(const config::ConfigError& error, bool as_json);
 // Prints a run stopped by a limit ("clustersim run: FILE: stopped at the time limit ..."), as
 // JSON too, and returns kExitOverLimit.
 int report_limit_error(const LimitError& error, const std::string& what, bool as_json);

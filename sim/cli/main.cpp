@@ -9,6 +9,7 @@
 
 #include "sim/cli/collective_command.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/search_command.hpp"
 
 namespace {
 
@@ -223,6 +224,34 @@ int main(int argc, char** argv) {
   calibrate_cmd->add_option("--name", calibrate.name, "Name of the new profile");
   add_common(*calibrate_cmd, calibrate.common, false);
 
+  SearchOptions search;
+  CLI::App* search_cmd = app.add_subcommand(
+      "search", "The best parallel layouts for an experiment's model, hardware and cluster");
+  search_cmd->add_option("experiment", search.experiment, "Experiment file (YAML)")
+      ->required()
+      ->type_name("EXP.yaml");
+  search_cmd
+      ->add_option("--fix", search.fix,
+                   "Fix a dimension, e.g. --fix parallelism.tp=1, or bound it, e.g. --fix "
+                   "'parallelism.pp={min: 4, max: 16}' (repeatable; as the search: block)")
+      ->type_name("KEY=VALUE");
+  search_cmd->add_option("--top", search.top, "How many layouts to list")->capture_default_str();
+  search_cmd->add_option("--by", search.by, "Rank by step time or by cost per token")
+      ->check(CLI::IsMember({"step_time", "cost"}))
+      ->capture_default_str();
+  search_cmd->add_flag("--pareto", search.pareto,
+                       "Also print the Pareto front of step time against memory");
+  search_cmd->add_flag("--pruned", search.show_pruned,
+                       "Show an example of each reason candidates were left out");
+  search_cmd->add_flag("--exhaustive", search.exhaustive,
+                       "Simulate every layout that fits (no pruning by the step-time bound)");
+  search_cmd->add_option("-j,--jobs", search.jobs, "Layouts simulated in parallel")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  search_cmd->add_flag("--mpi", search.mpi,
+                       "Share the layouts among MPI ranks (under mpirun or srun)");
+  add_common(*search_cmd, search.common);
+
   PlotOptions plot;
   CLI::App* plot_cmd = app.add_subcommand("plot", "Chart of sweep results");
   plot_cmd->add_option("results", plot.results, "Sweep results (CSV)")
@@ -253,6 +282,7 @@ int main(int argc, char** argv) {
     if (*crosscheck_cmd) return run_crosscheck(crosscheck);
     if (*calibrate_cmd) return run_calibrate(calibrate);
     if (*plot_cmd) return run_plot(plot);
+    if (*search_cmd) return run_search(search);
   } catch (const std::exception& error) {
     std::cerr << "clustersim: internal error: " << error.what() << '\n';
     return kExitInternalError;

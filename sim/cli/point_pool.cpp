@@ -68,6 +68,11 @@ class Progress {
     if (terminal_ && total_ > 0) std::cerr << '\n' << std::flush;
   }
 
+  // A point that will not run (the caller's skip): one fewer to wait for.
+  void skipped() {
+    if (total_ > 0) --total_;
+  }
+
  private:
   // ", 1 failed, 2.1 points/s, ETA 3 s"
   [[nodiscard]] std::string counts() const {
@@ -96,13 +101,21 @@ class Progress {
   std::size_t failed_ = 0;
 };
 
-// The points still to hand out, in the order of `todo`.
+// The points still to hand out, in the order of `todo`, less those `skip` drops when their turn
+// comes (`on_skip` hears of each).
 class Queue {
  public:
-  explicit Queue(const std::vector<std::size_t>& todo) : todo_(todo) {}
+  Queue(const std::vector<std::size_t>& todo, const std::function<bool(std::size_t)>& skip)
+      : todo_(todo), skip_(skip) {}
+
+  void on_skip(std::function<void()> callback) { on_skip_ = std::move(callback); }
 
   [[nodiscard]] std::optional<std::size_t> next() {
     const std::lock_guard lock(mutex_);
+    while (!stopped_ && next_ < todo_.size() && skip_ && skip_(todo_[next_])) {
+      ++next_;
+      if (on_skip_) on_skip_();
+    }
     if (stopped_ || next_ >= todo_.size()) return std::nullopt;
     return todo_[next_++];
   }
@@ -115,6 +128,8 @@ class Queue {
 
  private:
   const std::vector<std::size_t>& todo_;
+  const std::function<bool(std::size_t)>& skip_;
+  std::function<void()> on_skip_;
   std::mutex mutex_;
   std::size_t next_ = 0;
   bool stopped_ = false;
@@ -159,6 +174,11 @@ class Writer {
   void finish() {
     progress_.close();
     if (error_) std::rethrow_exception(error_);
+  }
+
+  void skipped() {
+    const std::lock_guard lock(mutex_);
+    progress_.skipped();
   }
 
  private:
@@ -340,7 +360,8 @@ void work_for_root(int threads, const std::function<PointOutcome(std::size_t)>& 
 
 bool run_points(const std::vector<std::size_t>& todo, const PoolOptions& options,
                 const std::function<PointOutcome(std::size_t)>& work,
-                const std::function<void(std::size_t, const std::string&)>& done) {
+                const std::function<void(std::size_t, const std::string&)>& done,
+                const std::function<bool(std::size_t)>& skip) {
   const int jobs = std::max(1, options.jobs);
   const auto local_loop = [&](Queue& queue, Writer& writer) {
     return [&] {
@@ -349,8 +370,9 @@ bool run_points(const std::vector<std::size_t>& todo, const PoolOptions& options
     };
   };
   if (!options.mpi) {
-    Queue queue(todo);
+    Queue queue(todo, skip);
     Writer writer(done, todo.size(), options.label, queue);
+    queue.on_skip([&writer] { writer.skipped(); });
     run_on_threads(std::min<int>(jobs, static_cast<int>(std::max<std::size_t>(1, todo.size()))),
                    local_loop(queue, writer));
     writer.finish();
@@ -367,8 +389,9 @@ bool run_points(const std::vector<std::size_t>& todo, const PoolOptions& options
     work_for_root(jobs, work);
     return false;
   }
-  Queue queue(todo);
+  Queue queue(todo, skip);
   Writer writer(done, todo.size(), options.label, queue);
+  queue.on_skip([&writer] { writer.skipped(); });
   // Rank 0 runs points too, on threads of their own: only its main thread talks to the ranks.
   {
     std::vector<std::jthread> local;

@@ -39,10 +39,14 @@ struct PointOutcome {
 // process), one call at a time, as each point finishes. Returns true on the writing rank, false on
 // other MPI ranks (which must then write nothing). Under MPI the `todo` of rank 0 is handed out;
 // the other ranks' is not read. A work(i) that throws counts as failed, with its message on the
-// progress output, and done is not called for it.
+// progress output, and done is not called for it. `skip` (optional) is asked on the writing rank,
+// one call at a time, whether a point is still worth running when its turn comes (a layout search
+// drops the layouts the results so far rule out); it may run while `done` runs on another thread,
+// so what the two share needs a lock of its own.
 bool run_points(const std::vector<std::size_t>& todo, const PoolOptions& options,
                 const std::function<PointOutcome(std::size_t)>& work,
-                const std::function<void(std::size_t, const std::string&)>& done);
+                const std::function<void(std::size_t, const std::string&)>& done,
+                const std::function<bool(std::size_t)>& skip = {});
 
 // MPI: whether this build has it; the world size and rank (1 and 0 without MPI or when not
 // initialised).

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <numeric>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -183,6 +187,30 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
   return traffic;
 }
 
+// route_tokens, remembered: the draw depends only on the routing inputs and on which node and
+// slot each rank has, and a layout search or a sweep asks for the same ones many times. At most
+// kRemembered draws are kept (then the memory starts afresh); thread-safe.
+Traffic remembered_route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
+  constexpr std::size_t kRemembered = 64;
+  std::string key = fmt::format("{} {} {} {} {} {:a} {} {} {}|", spec.seed, spec.experts,
+                                spec.top_k, spec.max_nodes, spec.tokens_per_rank, spec.imbalance,
+                                spec.low_latency, spec.per_pair, spec.ranks.size());
+  for (std::size_t r = 0; r < l.node_of_rank.size(); ++r) {
+    key += fmt::format("{}.{} ", l.node_of_rank[r], l.local_of_rank[r]);
+  }
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const Traffic>> memory;
+  {
+    const std::lock_guard lock(mutex);
+    if (const auto it = memory.find(key); it != memory.end()) return *it->second;
+  }
+  auto traffic = std::make_shared<const Traffic>(route_tokens(spec, l));
+  const std::lock_guard lock(mutex);
+  if (memory.size() >= kRemembered) memory.clear();
+  memory.emplace(std::move(key), traffic);
+  return *traffic;
+}
+
 struct Group {
   ExpertParallelSpec spec;  // ranks of this group only
   Layout layout;
@@ -287,7 +315,43 @@ void set_copy_rates(ExpertParallelSpec& spec, const config::HardwareProfile& har
   spec.nccl_channels = nccl.pushing_sms;
 }
 
+namespace {
+
+ExpertParallelResult simulate_expert_parallel(const Topology& topology,
+                                              const ExpertParallelSpec& spec);
+
+}  // namespace
+
 ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertParallelSpec& spec) {
+  // Remembered by topology and spec: a layout search or a sweep runs the same exchange on the same
+  // cluster many times (its candidates differ in what the exchange does not see). At most
+  // kRemembered results are kept; thread-safe.
+  constexpr std::size_t kRemembered = 32;
+  std::string key =
+      fmt::format("{:x} {} {} {} {} {} {:a} {} {} {} {} {:a} {:a} {} {} {} {}|",
+                  topology.fingerprint(), spec.tokens_per_rank, spec.hidden, spec.experts,
+                  spec.top_k, spec.max_nodes, spec.imbalance, spec.seed, spec.group_size,
+                  spec.low_latency, spec.comm_sms, spec.nvlink_copy_per_sm, spec.rdma_copy_per_sm,
+                  spec.nccl_channels, spec.bf16_dispatch, spec.per_pair, spec.record_flows);
+  for (const VertexId rank : spec.ranks) key += fmt::format("{} ", rank);
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const ExpertParallelResult>> memory;
+  {
+    const std::lock_guard lock(mutex);
+    if (const auto it = memory.find(key); it != memory.end()) return *it->second;
+  }
+  auto result =
+      std::make_shared<const ExpertParallelResult>(simulate_expert_parallel(topology, spec));
+  const std::lock_guard lock(mutex);
+  if (memory.size() >= kRemembered) memory.clear();
+  memory.emplace(std::move(key), result);
+  return *result;
+}
+
+namespace {
+
+ExpertParallelResult simulate_expert_parallel(const Topology& topology,
+                                              const ExpertParallelSpec& spec) {
   check_ranks(topology, spec.ranks, "an EP group");
   if (spec.comm_sms < 0) {
     throw CollectiveError(
@@ -321,7 +385,7 @@ ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertP
     group.spec.seed = spec.seed + first;  // an independent stream per group
     group.layout = layout(topology, group.spec.ranks);
     validate_group(topology, group.spec, group.layout);
-    group.traffic = route_tokens(group.spec, group.layout);
+    group.traffic = remembered_route_tokens(group.spec, group.layout);
     logical_rdma += group.traffic.logical_rdma_tokens;
     received += group.traffic.received_tokens;
     groups.push_back(std::move(group));
@@ -347,5 +411,7 @@ ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertP
       rate(result.nvl_tokens_per_rank * bf16_bytes, result.combine.time);
   return result;
 }
+
+}  // namespace
 
 }  // namespace clustersim::collectives

@@ -115,6 +115,21 @@ struct PublishedFigures {
   std::vector<std::pair<std::string, double>> kernel_ms;
 };
 
+// The candidates of one dimension of a layout search (`clustersim search`): the values given, or
+// the dimension's default candidates within [min, max]; nothing given: the defaults.
+struct SearchChoices {
+  std::vector<int> values;  // empty: the defaults
+  std::optional<int> min, max;
+};
+
+// The `search:` block of an experiment: what a layout search may vary, each dimension written
+// as a value (fixed), a list of values, or {min, max} bounds on its defaults.
+struct SearchSpace {
+  SearchChoices tp, pp, ep, cp, zero, virtual_stages, micro_batch_size, comm_sms;
+  std::vector<Schedule> schedules;     // empty: the defaults
+  std::vector<std::string> recompute;  // "none", "selective", "full", "as_written"
+};
+
 struct Experiment {
   std::string name;
   std::string file;  // the experiment file as named by the user
@@ -126,6 +141,7 @@ struct Experiment {
   CostSpec cost;
   SoftwareStack stack;  // default: the behaviour of a card-less experiment (see software_stack.hpp)
   PublishedFigures published;
+  SearchSpace search;  // read by `clustersim search`; no other command uses it
 };
 
 inline constexpr std::array<EnumName<Schedule>, 6> kScheduleNames{

@@ -180,6 +180,94 @@ void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& trainin
   }
 }
 
+// One integer dimension of a search block: a value, a list, or {min, max}.
+SearchChoices read_search_choices(MapReader& reader, std::string_view key, Bounds bounds) {
+  SearchChoices choices;
+  const Node* node = reader.raw(key);
+  if (node == nullptr) return choices;
+  if (node->is_mapping()) {
+    MapReader range(*node, reader.child_path(key), reader.diagnostics());
+    choices.min = range.maybe<int>("min", bounds);
+    choices.max = range.maybe<int>("max", bounds);
+    range.finish();
+    if (!choices.min && !choices.max) {
+      reader.report(*node, key, "give min, max or both");
+    } else if (choices.min && choices.max && *choices.min > *choices.max) {
+      reader.report(*node, key, fmt::format("min {} is above max {}", *choices.min, *choices.max));
+    }
+  } else if (node->is_sequence()) {
+    choices.values = reader.list<int>(key, bounds);
+    if (node->items().empty()) reader.report(*node, key, "an empty list leaves nothing to search");
+  } else if (std::optional<int> value = reader.maybe<int>(key, bounds)) {
+    choices.values = {*value};
+  }
+  return choices;
+}
+
+// Names of a search dimension (schedule, recompute): one name or a list of them.
+std::vector<std::string> read_search_names(MapReader& reader, std::string_view key,
+                                           const std::vector<std::string>& known) {
+  std::vector<std::string> names;
+  const Node* node = reader.raw(key);
+  if (node == nullptr) return names;
+  std::vector<const Node*> items;
+  if (node->is_sequence()) {
+    for (const Node& item : node->items()) items.push_back(&item);
+    if (items.empty()) reader.report(*node, key, "an empty list leaves nothing to search");
+  } else {
+    items.push_back(node);
+  }
+  for (const Node* item : items) {
+    if (!item->is_scalar()) {
+      reader.report(*item, key, "expected a name, got " + item->describe());
+      continue;
+    }
+    if (std::find(known.begin(), known.end(), item->scalar()) == known.end()) {
+      std::string message = fmt::format("unknown value \"{}\"", item->scalar());
+      if (auto match = closest_match(item->scalar(), known)) {
+        message += fmt::format("; did you mean \"{}\"?", *match);
+      } else {
+        message += fmt::format("; expected one of {}", quoted_list(known));
+      }
+      reader.report(*item, key, message);
+      continue;
+    }
+    names.push_back(item->scalar());
+  }
+  return names;
+}
+
+// The experiment's `search:` block (see SearchSpace).
+SearchSpace read_search_space(MapReader& search) {
+  SearchSpace space;
+  if (std::optional<MapReader> p = search.optional_section("parallelism")) {
+    space.tp = read_search_choices(*p, "tp", Bounds::between(1, 1 << 20));
+    space.pp = read_search_choices(*p, "pp", Bounds::between(1, 1 << 20));
+    space.ep = read_search_choices(*p, "ep", Bounds::between(1, 1 << 20));
+    space.cp = read_search_choices(*p, "cp", Bounds::between(1, 1 << 20));
+    space.zero = read_search_choices(*p, "zero", Bounds::between(0, 3));
+    space.virtual_stages = read_search_choices(*p, "virtual_stages", Bounds::between(1, 1024));
+    space.micro_batch_size =
+        read_search_choices(*p, "micro_batch_size", Bounds::between(1, 1 << 20));
+    space.comm_sms = read_search_choices(*p, "comm_sms", Bounds::between(0, 1024));
+    std::vector<std::string> known;
+    for (const auto& entry : kScheduleNames) known.emplace_back(entry.name);
+    for (const std::string& name : read_search_names(*p, "schedule", known)) {
+      for (const auto& entry : kScheduleNames) {
+        if (entry.name == name) space.schedules.push_back(entry.value);
+      }
+    }
+    p->finish();
+  }
+  if (std::optional<MapReader> t = search.optional_section("training")) {
+    space.recompute =
+        read_search_names(*t, "recompute", {"none", "selective", "full", "as_written"});
+    t->finish();
+  }
+  search.finish();
+  return space;
+}
+
 // A flash attention kernel needs the hardware profile's curves for that kernel.
 void check_stack_against_hardware(MapReader& stack, const Experiment& experiment) {
   const AttentionKernel kernel = experiment.stack.attention;
@@ -344,6 +432,9 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     experiment.cost.gpu_hour_usd = cost->maybe<double>("gpu_hour_usd", Bounds::non_negative());
     experiment.cost.energy = detail::read_energy(*cost);
     cost->finish();
+  }
+  if (std::optional<MapReader> search = root.optional_section("search")) {
+    experiment.search = read_search_space(*search);
   }
   if (std::optional<MapReader> published = root.optional_section("published")) {
     // Published figures to print next to the simulated ones; never used in the simulation.

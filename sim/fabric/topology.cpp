@@ -1,5 +1,7 @@
 #include "sim/fabric/topology.hpp"
 
+#include <bit>
+
 namespace clustersim::fabric {
 
 VertexId Topology::add_vertex(const VertexInfo& info) {
@@ -85,6 +87,39 @@ std::optional<LinkId> Topology::find_link(VertexId a, VertexId b) const {
     if (boost::target(edge, graph_) == b) return graph_[edge].id;
   }
   return std::nullopt;
+}
+
+std::uint64_t Topology::fingerprint() const {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over 64-bit words
+  const auto mix = [&](std::uint64_t word) {
+    hash ^= word;
+    hash *= 0x100000001b3ULL;
+  };
+  const auto bits = [](double value) { return std::bit_cast<std::uint64_t>(value); };
+  const auto as_word = [](int value) {
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(value));
+  };
+  mix(vertex_count());
+  for (std::size_t v = 0; v < vertex_count(); ++v) {
+    const VertexInfo& info = graph_[v];
+    mix(static_cast<std::uint64_t>(info.kind));
+    mix(as_word(info.node));
+    mix(as_word(info.local));
+    mix(as_word(info.plane));
+    mix(as_word(info.tier));
+  }
+  mix(links_.size());
+  for (const LinkInfo& link : links_) {
+    mix(link.from);
+    mix(link.to);
+    mix(static_cast<std::uint64_t>(link.kind));
+    mix(bits(link.nominal.bytes_per_s));
+    mix(bits(link.efficiency));
+    mix(static_cast<std::uint64_t>(link.latency.ps()));
+  }
+  mix(static_cast<std::uint64_t>(planes));
+  mix(planes_disjoint ? 1 : 0);
+  return hash;
 }
 
 }  // namespace clustersim::fabric

@@ -64,6 +64,9 @@ class Topology {
   [[nodiscard]] std::size_t vertex_count() const { return boost::num_vertices(graph_); }
   [[nodiscard]] std::size_t link_count() const { return links_.size(); }  // directed
   [[nodiscard]] std::vector<double> capacities() const;
+  // A hash of every vertex and link (kinds, places, rates, latencies): equal for two graphs built
+  // the same way, so results computed on one can be reused on the other. O(vertices + links).
+  [[nodiscard]] std::uint64_t fingerprint() const;
 
   // Vertices by role, in creation order (node-major for GPUs and NICs).
   [[nodiscard]] const std::vector<VertexId>& gpus() const { return gpus_; }

@@ -1236,4 +1236,23 @@ StepResult simulate_step(const config::Experiment& experiment, const StepOptions
   return StepSimulation(experiment, options).run();
 }
 
+double compute_lower_bound_s(const config::Experiment& e, const compute::ComputeModel& model) {
+  const workload::WorkloadOptions options = workload::workload_options(e);
+  const int shared_sms = std::max(1, e.hardware.gpu.sm_count - e.parallelism.comm_sms);
+  const auto seconds = [&](const workload::LayerWorkload& part) {
+    const LayerCost cost = cost_of(part, model, e.stack.static_sm_split, shared_sms,
+                                   static_cast<double>(e.training.seq_len), e.model,
+                                   e.stack.kernel_host_overhead.seconds());
+    return cost.forward + cost.backward_input + cost.weight;
+  };
+  double per_micro_batch = seconds(workload::embedding_workload(e.model, options)) +
+                           seconds(workload::head_workload(e.model, options)) +
+                           e.model.mtp_modules * seconds(workload::mtp_workload(e.model, options));
+  for (int layer = 0; layer < e.model.layers; ++layer) {
+    per_micro_batch += seconds(workload::layer_workload(e.model, layer, options));
+  }
+  const auto micro_batches = static_cast<double>(e.training.micro_batches(e.parallelism));
+  return micro_batches * per_micro_batch / std::max(1, e.parallelism.pp);
+}
+
 }  // namespace clustersim::parallel

@@ -52,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/compute/compute_model.hpp"
 #include "sim/config/experiment.hpp"
 #include "sim/fabric/topology_stats.hpp"
 #include "sim/parallel/link_traffic.hpp"
@@ -200,5 +201,13 @@ struct StepOptions {
 
 [[nodiscard]] StepResult simulate_step(const config::Experiment& experiment,
                                        const StepOptions& options = {});
+
+// A lower bound on the step time that needs no simulation, for a layout search to prune with:
+// the compute of every block for every micro-batch (forward, input and weight gradients, on the
+// SMs communication leaves the GEMMs where the stack fixes them, all SMs otherwise), spread
+// evenly over the pipeline's devices. No step is shorter: a slot never takes less than its
+// compute, and some device carries at least the mean. `model` is the experiment's hardware's.
+[[nodiscard]] double compute_lower_bound_s(const config::Experiment& experiment,
+                                           const compute::ComputeModel& model);
 
 }  // namespace clustersim::parallel

@@ -620,6 +620,58 @@ TEST(Cli, SweepOnMpiNeedsTwoRanks) {
 
 // mpirun -np 2: rank 0 hands out the points and writes; the files are those of a -j 2 run, byte
 // for byte, and only rank 0 prints. A rerun finds every point done, on the ranks as on threads.
+// clustersim search: the best layouts, the reasons others were left out, and its input errors.
+TEST(Cli, SearchRanksLayoutsAndExplainsWhatItLeftOut) {
+  const std::string tiny = kRoot + "/tests/data/good/search/tiny_search.yaml";
+  const Result found = run("search " + tiny + " --top 2 --pareto --json");
+  ASSERT_EQ(found.exit_code, 0) << found.err;
+  const nlohmann::json json = nlohmann::json::parse(found.out);
+  EXPECT_EQ(json.at("candidates"), 352);
+  ASSERT_EQ(json.at("best").size(), 2U);
+  const nlohmann::json& best = json.at("best")[0];
+  EXPECT_LE(best.at("step_time_s").get<double>(), json.at("best")[1].at("step_time_s"));
+  EXPECT_GE(best.at("memory_headroom_gb").get<double>(), 0);
+  EXPECT_FALSE(json.at("pareto").empty());
+  // The best layout, run on its own, takes the time the search gave it.
+  std::string set;
+  for (const auto& item : best.at("overrides")) set += " --set " + item.get<std::string>();
+  const Result again = run("run " + tiny + set + " --json");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out).at("step_time_s"), best.at("step_time_s"));
+  // Bounds that leave nothing: exit 1, with why.
+  const Result none = run("search " + tiny + " --fix 'parallelism.tp=[3]'");
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.err, "clustersim search: " + tiny +
+                          ": no layout of the 88 candidates can run (0 simulated); why they were "
+                          "left out:\n       88  layout: parallelism.tp (e.g. tp x pp x cp = 3 x 1 "
+                          "x 1 = 3 does not divide the 16 GPUs (2 nodes x 8))\n");
+  const Result typo = run("search " + tiny + " --fix parallelism.tpp=1");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("search.parallelism.tpp: unknown key \"tpp\"; did you mean \"tp\"?"),
+            std::string::npos)
+      << typo.err;
+  const Result lone = run("search " + tiny + " --mpi");
+  EXPECT_EQ(lone.exit_code, 2);
+  EXPECT_TRUE(lone.err.starts_with("clustersim search: --mpi")) << lone.err;
+}
+
+TEST(Cli, SearchOnTwoMpiRanksFindsWhatOneProcessFinds) {
+  if (!CLUSTERSIM_HAVE_MPI) GTEST_SKIP() << "this build has no MPI (libopenmpi-dev, ENABLE_MPI)";
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "mpirun is not installed (openmpi-bin)";
+  }
+  const std::string tiny = kRoot + "/tests/data/good/search/tiny_search.yaml";
+  const Result jobs = run("search " + tiny + " --top 3 --json -j 2");
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  const Result ranks = run_command(
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+      "OMPI_MCA_btl_vader_single_copy_mechanism=none timeout 120 mpirun -np 2 --oversubscribe " +
+      std::string(CLUSTERSIM_BINARY) + " search " + tiny + " --top 3 --json --mpi");
+  ASSERT_EQ(ranks.exit_code, 0) << ranks.err;
+  EXPECT_EQ(nlohmann::json::parse(ranks.out).at("best"),
+            nlohmann::json::parse(jobs.out).at("best"));
+}
+
 TEST(Cli, SweepOnTwoMpiRanksWritesWhatTwoJobsWrite) {
   namespace fs = std::filesystem;
   if (!CLUSTERSIM_HAVE_MPI) GTEST_SKIP() << "this build has no MPI (libopenmpi-dev, ENABLE_MPI)";
