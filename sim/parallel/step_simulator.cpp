@@ -134,14 +134,8 @@ void add(StageCost& stage, const LayerCost& layer) {
 }
 
 fabric::Topology build_topology(const config::Experiment& e) {
-  config::TopologySpec spec;
-  if (e.cluster.topology) {
-    spec = *e.cluster.topology;
-  } else {
-    spec.name = "single_node";
-    spec.generator = config::TopologyGenerator::single_node;
-  }
-  return fabric::build_cluster(spec, {e.cluster.nodes, e.cluster.gpus_per_node, &e.hardware});
+  return fabric::build_cluster(cluster_topology_spec(e),
+                               {e.cluster.nodes, e.cluster.gpus_per_node, &e.hardware});
 }
 
 std::vector<fabric::VertexId> vertices(const fabric::Topology& topology,
@@ -1230,6 +1224,14 @@ void StepSimulation::kernel_report() {
 
 fabric::Topology build_cluster_topology(const config::Experiment& experiment) {
   return build_topology(experiment);
+}
+
+config::TopologySpec cluster_topology_spec(const config::Experiment& e) {
+  if (e.cluster.topology) return *e.cluster.topology;
+  config::TopologySpec spec;
+  spec.name = "single_node";
+  spec.generator = config::TopologyGenerator::single_node;
+  return spec;
 }
 
 StepResult simulate_step(const config::Experiment& experiment, const StepOptions& options) {

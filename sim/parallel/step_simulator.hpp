@@ -198,6 +198,8 @@ struct StepOptions {
 // The experiment's cluster: its nodes on the network of cluster.topology (one node without it),
 // sized for the nodes' NICs. Throws fabric::BuildError when the network cannot hold them.
 [[nodiscard]] fabric::Topology build_cluster_topology(const config::Experiment& experiment);
+// The topology card the cluster is built from: cluster.topology, or one node without it.
+[[nodiscard]] config::TopologySpec cluster_topology_spec(const config::Experiment& experiment);
 
 [[nodiscard]] StepResult simulate_step(const config::Experiment& experiment,
                                        const StepOptions& options = {});

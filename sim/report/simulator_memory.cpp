@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "sim/core/run_limits.hpp"
+#include "sim/parallel/step_simulator.hpp"
 
 namespace clustersim::report {
 namespace {
@@ -62,13 +63,7 @@ std::string SimulatorMemory::describe() const {
 }
 
 SimulatorMemory estimate_step_memory(const config::Experiment& e) {
-  config::TopologySpec spec;
-  if (e.cluster.topology) {
-    spec = *e.cluster.topology;
-  } else {
-    spec.name = "single_node";
-    spec.generator = config::TopologyGenerator::single_node;
-  }
+  const config::TopologySpec spec = parallel::cluster_topology_spec(e);
   const config::ParallelismSpec& p = e.parallelism;
   const long long gpus = e.cluster.gpus();
   // The EP all-to-alls of one pipeline stage run together, every rank to each of its group's.
