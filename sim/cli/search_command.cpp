@@ -36,22 +36,19 @@ json layout_json(const report::SearchedLayout& layout) {
            {"tokens_per_s_per_gpu", layout.tokens_per_s_per_gpu},
            {"usd_per_million_tokens", nullptr},
            {"memory_peak_gb", layout.memory_peak_bytes / 1e9},
-           {"memory_headroom_gb",
-            (layout.memory_capacity_bytes - layout.memory_peak_bytes) / 1e9},
+           {"memory_headroom_gb", (layout.memory_capacity_bytes - layout.memory_peak_bytes) / 1e9},
            {"overrides", layout.overrides()}};
   if (layout.usd_per_million_tokens) out["usd_per_million_tokens"] = *layout.usd_per_million_tokens;
   return out;
 }
 
 std::string layout_row(std::size_t rank, const report::SearchedLayout& layout) {
-  return fmt::format("{:>4}  {:>8.3f}  {:>5.1f} %  {:>8}  {:>7.1f}  {:>8.1f}   {}\n", rank,
-                     layout.step_time_s, 100 * layout.mfu_causal,
-                     layout.usd_per_million_tokens
-                         ? fmt::format("{:.3f}", *layout.usd_per_million_tokens)
-                         : "-",
-                     layout.memory_peak_bytes / 1e9,
-                     (layout.memory_capacity_bytes - layout.memory_peak_bytes) / 1e9,
-                     layout.describe());
+  return fmt::format(
+      "{:>4}  {:>8.3f}  {:>5.1f} %  {:>8}  {:>7.1f}  {:>8.1f}   {}\n", rank, layout.step_time_s,
+      100 * layout.mfu_causal,
+      layout.usd_per_million_tokens ? fmt::format("{:.3f}", *layout.usd_per_million_tokens) : "-",
+      layout.memory_peak_bytes / 1e9,
+      (layout.memory_capacity_bytes - layout.memory_peak_bytes) / 1e9, layout.describe());
 }
 
 std::string table_header() {
@@ -93,18 +90,21 @@ int run_search(const SearchOptions& options) {
     // The layouts go out to the jobs (or the MPI ranks) as they ask, with a progress line; the
     // writing rank decides what the results so far prune.
     bool writer = true;
-    const report::SearchRunner runner =
-        [&](const std::vector<std::size_t>& order, int jobs,
-            const std::function<bool(std::size_t)>& skip, const report::SearchWork& work,
-            const report::SearchDone& done) {
-          PoolOptions pool;
-          pool.jobs = jobs;
-          pool.mpi = options.mpi;
-          pool.label = "search " + base.name;
-          writer = run_points(
-              order, pool, [&](std::size_t i) { return PointOutcome{work(i), true, {}}; }, done,
-              skip);
-        };
+    const report::SearchRunner runner = [&](const std::vector<std::size_t>& order, int jobs,
+                                            const std::function<bool(std::size_t)>& skip,
+                                            const report::SearchWork& work,
+                                            const report::SearchDone& done) {
+      PoolOptions pool;
+      pool.jobs = jobs;
+      pool.mpi = options.mpi;
+      pool.label = "search " + base.name;
+      writer = run_points(
+          order, pool,
+          [&](std::size_t i) {
+            return PointOutcome{work(i), true, {}};
+          },
+          done, skip);
+    };
     const report::SearchResult result = report::search_layouts(base, search, runner);
     if (!writer) return kExitOk;  // another rank prints
     const double wall_s =
@@ -112,12 +112,9 @@ int run_search(const SearchOptions& options) {
     std::size_t pruned = 0;
     for (const auto& [reason, count] : result.pruned) pruned += count;
     if (options.common.json) {
-      json out{{"experiment", base.name},
-               {"candidates", result.candidates},
-               {"simulated", result.simulated},
-               {"pruned", result.pruned},
-               {"rank_by", options.by},
-               {"wall_s", wall_s},
+      json out{{"experiment", base.name},       {"candidates", result.candidates},
+               {"simulated", result.simulated}, {"pruned", result.pruned},
+               {"rank_by", options.by},         {"wall_s", wall_s},
                {"best", json::array()}};
       for (const report::SearchedLayout& layout : result.best) {
         out["best"].push_back(layout_json(layout));
@@ -154,8 +151,7 @@ int run_search(const SearchOptions& options) {
       std::cout << layout_row(i + 1, result.best[i]);
     }
     if (options.pareto) {
-      std::cout << "\nPareto front (step time against memory, fastest first):\n"
-                << table_header();
+      std::cout << "\nPareto front (step time against memory, fastest first):\n" << table_header();
       for (std::size_t i = 0; i < result.pareto.size(); ++i) {
         std::cout << layout_row(i + 1, result.pareto[i]);
       }

@@ -63,8 +63,8 @@ struct Dimensions {
   std::vector<std::string> recompute;
 };
 
-void require_values(config::Diagnostics& diagnostics, const std::string& file,
-                    const char* key, bool empty) {
+void require_values(config::Diagnostics& diagnostics, const std::string& file, const char* key,
+                    bool empty) {
   if (!empty) return;
   diagnostics.error(config::SourceLocation{file, 0, 0}, key,
                     "the search bounds leave no value of this dimension");
@@ -87,11 +87,11 @@ Dimensions dimensions(const config::Experiment& e) {
   d.comm_sms = space.comm_sms.values.empty() && !space.comm_sms.min && !space.comm_sms.max
                    ? std::vector<int>{e.parallelism.comm_sms}
                    : resolve(space.comm_sms, 4, 64, multiples_of_four);
-  d.schedules = !space.schedules.empty()
-                    ? space.schedules
-                    : std::vector<Schedule>{Schedule::one_f_one_b, Schedule::interleaved,
-                                            Schedule::zb1p, Schedule::dualpipe,
-                                            Schedule::dualpipev};
+  d.schedules =
+      !space.schedules.empty()
+          ? space.schedules
+          : std::vector<Schedule>{Schedule::one_f_one_b, Schedule::interleaved, Schedule::zb1p,
+                                  Schedule::dualpipe, Schedule::dualpipev};
   if (!space.recompute.empty()) {
     d.recompute = space.recompute;
   } else {
@@ -146,9 +146,10 @@ std::string simulate_text(const config::Experiment& e) {
     out["memory_peak_bytes"] = peak.total();
     if (!result.memory.fits()) {
       out["pruned"] = "memory";
-      out["message"] = fmt::format("pipeline rank {} needs {:.1f} GB of {:.1f} GB once the "
-                                   "simulation balanced its stages",
-                                   peak.rank, peak.total() / 1e9, result.memory.capacity / 1e9);
+      out["message"] = fmt::format(
+          "pipeline rank {} needs {:.1f} GB of {:.1f} GB once the "
+          "simulation balanced its stages",
+          peak.rank, peak.total() / 1e9, result.memory.capacity / 1e9);
       return;
     }
     const StepFigures f = step_figures(e, result);
@@ -209,8 +210,8 @@ std::string SearchedLayout::describe() const {
   std::string schedule(config::to_string(c.schedule));
   if (c.schedule == Schedule::interleaved) schedule += fmt::format(" v{}", c.virtual_stages);
   return fmt::format("tp {} pp {} ep {} cp {} dp {} zero {} {} mbs {} recompute {} comm_sms {}",
-                     c.tp, c.pp, c.ep, c.cp, dp, c.zero, schedule, c.micro_batch_size,
-                     c.recompute, c.comm_sms);
+                     c.tp, c.pp, c.ep, c.cp, dp, c.zero, schedule, c.micro_batch_size, c.recompute,
+                     c.comm_sms);
 }
 
 namespace {
@@ -258,8 +259,8 @@ std::vector<LayoutChoice> enumerate_layouts(const config::Experiment& base) {
                 for (int mbs : d.micro_batch_size) {
                   for (const std::string& recompute : d.recompute) {
                     for (int sms : d.comm_sms) {
-                      out.push_back({tp, pp, ep, cp, zero, virtual_stages, mbs, sms, schedule,
-                                     recompute});
+                      out.push_back(
+                          {tp, pp, ep, cp, zero, virtual_stages, mbs, sms, schedule, recompute});
                     }
                   }
                 }
@@ -320,10 +321,9 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
     const config::Experiment e = with_choice(base, choices[i], problems);
     if (!problems.empty()) {
       const config::LayoutProblem& first = problems.front();
-      const char* section = first.section == config::LayoutSection::cluster ? "cluster"
-                            : first.section == config::LayoutSection::parallelism
-                                ? "parallelism"
-                                : "training";
+      const char* section = first.section == config::LayoutSection::cluster       ? "cluster"
+                            : first.section == config::LayoutSection::parallelism ? "parallelism"
+                                                                                  : "training";
       prune(fmt::format("layout: {}.{}", section, first.key), first.message);
       continue;
     }
@@ -333,14 +333,14 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
     layout.dp = e.parallelism.dp;
     const workload::MemoryEstimate memory = workload::estimate_memory(e);
     if (!memory.fits()) {
-      prune("memory", fmt::format("{}: pipeline rank {} needs {:.1f} GB of {:.1f} GB",
-                                  layout.describe(), memory.peak().rank,
-                                  memory.peak().total() / 1e9, memory.capacity / 1e9));
+      prune("memory",
+            fmt::format("{}: pipeline rank {} needs {:.1f} GB of {:.1f} GB", layout.describe(),
+                        memory.peak().rank, memory.peak().total() / 1e9, memory.capacity / 1e9));
       continue;
     }
-    const BoundKey key{e.parallelism.tp, e.parallelism.cp, e.parallelism.ep,
-                       e.parallelism.micro_batch_size, choices[i].recompute,
-                       e.parallelism.comm_sms};
+    const BoundKey key{e.parallelism.tp,     e.parallelism.cp,
+                       e.parallelism.ep,     e.parallelism.micro_batch_size,
+                       choices[i].recompute, e.parallelism.comm_sms};
     auto bound = per_micro_batch.find(key);
     if (bound == per_micro_batch.end()) {
       config::Experiment one = e;
@@ -403,8 +403,8 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
     SearchedLayout layout = layouts[k];
     if (out.contains("memory_peak_bytes")) layout.memory_peak_bytes = out["memory_peak_bytes"];
     if (out.contains("pruned")) {
-      prune(out["pruned"].get<std::string>(), layout.describe() + ": " +
-                                                  out["message"].get<std::string>());
+      prune(out["pruned"].get<std::string>(),
+            layout.describe() + ": " + out["message"].get<std::string>());
       return;
     }
     exchange_s[exchange_key(layout.choice)] = out["ep_s_per_micro_batch"].get<double>();

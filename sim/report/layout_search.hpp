@@ -67,8 +67,8 @@ struct SearchedLayout {
   std::size_t index = 0;  // in the enumeration order (ties go to the lower)
   LayoutChoice choice;
   std::int64_t dp = 1;
-  double micro_batches = 0;  // per step
-  double lower_bound_s = 0;  // compute only (parallel::compute_lower_bound_s)
+  double micro_batches = 0;      // per step
+  double lower_bound_s = 0;      // compute only (parallel::compute_lower_bound_s)
   double memory_peak_bytes = 0;  // of the most loaded GPU (after the simulation's balancing)
   double memory_capacity_bytes = 0;
   // Simulated:
@@ -99,10 +99,9 @@ struct SearchResult {
 // process; the CLI may pass one that spreads the work over MPI ranks (the texts travel).
 using SearchWork = std::function<std::string(std::size_t)>;
 using SearchDone = std::function<void(std::size_t, const std::string&)>;
-using SearchRunner =
-    std::function<void(const std::vector<std::size_t>& order, int jobs,
-                       const std::function<bool(std::size_t)>& skip, const SearchWork& work,
-                       const SearchDone& done)>;
+using SearchRunner = std::function<void(const std::vector<std::size_t>& order, int jobs,
+                                        const std::function<bool(std::size_t)>& skip,
+                                        const SearchWork& work, const SearchDone& done)>;
 [[nodiscard]] SearchRunner thread_runner();
 
 // Throws config::ConfigError when the space is empty before any check (a bound that excludes
