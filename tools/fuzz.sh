@@ -66,11 +66,14 @@ seed() {  # seed TARGET FILE...
   done
   return 0
 }
-# The bad-input corpus, by the kind its header gives.
+# The bad-input corpus, by the kind its header gives; not the alias bomb, whose descendants each
+# take seconds under the sanitizers (its limit is pinned by the bad-input tests).
 seed_bad() {  # seed_bad TARGET KIND
   local file
   for file in tests/data/bad/*.yaml; do
-    if grep -qx "# kind: $2" "$file"; then seed "$1" "$file"; fi
+    if grep -qx "# kind: $2" "$file" && ! grep -q "expands to more than" "$file"; then
+      seed "$1" "$file"
+    fi
   done
 }
 rm -rf "$out/seeds"
