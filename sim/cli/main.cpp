@@ -9,6 +9,7 @@
 
 #include "sim/cli/collective_command.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/plan_command.hpp"
 #include "sim/cli/search_command.hpp"
 
 namespace {
@@ -252,6 +253,44 @@ int main(int argc, char** argv) {
                        "Share the layouts among MPI ranks (under mpirun or srun)");
   add_common(*search_cmd, search.common);
 
+  PlanOptions plan;
+  CLI::App* plan_cmd = app.add_subcommand(
+      "plan", "The smallest cluster of each candidate design that meets a deadline or budget");
+  plan_cmd->add_option("experiment", plan.experiment, "Experiment file (YAML) with a plan: block")
+      ->required()
+      ->type_name("EXP.yaml");
+  plan_cmd->add_option("--tokens", plan.tokens, "Token budget, e.g. 15T (plan.tokens)")
+      ->type_name("COUNT");
+  plan_cmd->add_option("--deadline-days", plan.deadline_days, "Deadline (plan.deadline_days)")
+      ->type_name("DAYS");
+  plan_cmd
+      ->add_option("--budget-usd", plan.budget_usd,
+                   "Rental and energy budget, e.g. 20M (plan.budget_usd)")
+      ->type_name("USD");
+  plan_cmd
+      ->add_option("--nodes", plan.nodes,
+                   "Node counts to try, e.g. '[64, 128]' or '{min: 16, max: 1024}' (plan.nodes)")
+      ->type_name("NODES");
+  plan_cmd
+      ->add_option("--hardware", plan.hardware,
+                   "Candidate hardware profiles (repeatable or comma-separated)")
+      ->delimiter(',')
+      ->type_name("PROFILE");
+  plan_cmd
+      ->add_option("--topology", plan.topology,
+                   "Candidate topologies, each with every --hardware (repeatable or "
+                   "comma-separated)")
+      ->delimiter(',')
+      ->type_name("TOPO");
+  plan_cmd
+      ->add_option("--fix", plan.fix,
+                   "Fix or bound a layout dimension of the search, as `search --fix`")
+      ->type_name("KEY=VALUE");
+  plan_cmd->add_option("-j,--jobs", plan.jobs, "Layouts simulated in parallel")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  add_common(*plan_cmd, plan.common);
+
   PlotOptions plot;
   CLI::App* plot_cmd = app.add_subcommand("plot", "Chart of sweep results");
   plot_cmd->add_option("results", plot.results, "Sweep results (CSV)")
@@ -283,6 +322,7 @@ int main(int argc, char** argv) {
     if (*calibrate_cmd) return run_calibrate(calibrate);
     if (*plot_cmd) return run_plot(plot);
     if (*search_cmd) return run_search(search);
+    if (*plan_cmd) return run_plan(plan);
   } catch (const std::exception& error) {
     std::cerr << "clustersim: internal error: " << error.what() << '\n';
     return kExitInternalError;

@@ -41,10 +41,11 @@ std::string duration_text(double seconds) {
 // ("[5/9, 0 failed, 2.1 points/s, ETA 2 s] point 4 (parallelism.pp=16): step 18.921 s").
 class Progress {
  public:
-  Progress(std::size_t total, std::string label)
+  Progress(std::size_t total, std::string label, bool quiet)
       : total_(total),
         label_(std::move(label)),
         terminal_(::isatty(STDERR_FILENO) == 1),
+        quiet_(quiet),
         start_(Clock::now()) {
     if (terminal_ && total_ > 0) draw();
   }
@@ -59,7 +60,7 @@ class Progress {
     if (terminal_) {
       if (!outcome.ok) std::cerr << "\r\033[K" << point << '\n';
       draw();
-    } else {
+    } else if (!quiet_) {
       std::cerr << fmt::format("[{}/{}{}] {}\n", done_, total_, counts(), point);
     }
   }
@@ -96,6 +97,7 @@ class Progress {
   std::size_t total_;
   std::string label_;
   bool terminal_;
+  bool quiet_;
   Clock::time_point start_;
   std::size_t done_ = 0;
   std::size_t failed_ = 0;
@@ -155,8 +157,8 @@ Finished attempt(const std::function<PointOutcome(std::size_t)>& work, std::size
 class Writer {
  public:
   Writer(const std::function<void(std::size_t, const std::string&)>& done, std::size_t total,
-         const std::string& label, Queue& queue)
-      : done_(done), progress_(total, label), queue_(queue) {}
+         const PoolOptions& options, Queue& queue)
+      : done_(done), progress_(total, options.label, options.quiet), queue_(queue) {}
 
   void take(const Finished& finished) {
     const std::lock_guard lock(mutex_);
@@ -371,7 +373,7 @@ bool run_points(const std::vector<std::size_t>& todo, const PoolOptions& options
   };
   if (!options.mpi) {
     Queue queue(todo, skip);
-    Writer writer(done, todo.size(), options.label, queue);
+    Writer writer(done, todo.size(), options, queue);
     queue.on_skip([&writer] { writer.skipped(); });
     run_on_threads(std::min<int>(jobs, static_cast<int>(std::max<std::size_t>(1, todo.size()))),
                    local_loop(queue, writer));
@@ -390,7 +392,7 @@ bool run_points(const std::vector<std::size_t>& todo, const PoolOptions& options
     return false;
   }
   Queue queue(todo, skip);
-  Writer writer(done, todo.size(), options.label, queue);
+  Writer writer(done, todo.size(), options, queue);
   queue.on_skip([&writer] { writer.skipped(); });
   // Rank 0 runs points too, on threads of their own: only its main thread talks to the ranks.
   {

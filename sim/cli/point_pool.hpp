@@ -23,7 +23,8 @@ namespace clustersim::cli {
 struct PoolOptions {
   int jobs = 1;
   bool mpi = false;
-  std::string label;  // "sweep dsv3_pp" for the progress line
+  std::string label;   // "sweep dsv3_pp" for the progress line
+  bool quiet = false;  // no line per point when stderr is not a terminal (the caller reports)
 };
 
 // One finished point: its result as text (JSON) and whether it succeeded (ok=false counts as

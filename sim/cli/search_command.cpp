@@ -13,7 +13,6 @@
 #include "sim/report/layout_search.hpp"
 
 namespace clustersim::cli {
-namespace {
 
 using nlohmann::json;
 
@@ -41,6 +40,8 @@ json layout_json(const report::SearchedLayout& layout) {
   if (layout.usd_per_million_tokens) out["usd_per_million_tokens"] = *layout.usd_per_million_tokens;
   return out;
 }
+
+namespace {
 
 std::string layout_row(std::size_t rank, const report::SearchedLayout& layout) {
   return fmt::format(

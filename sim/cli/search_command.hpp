@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/cli/commands.hpp"
+#include "sim/report/layout_search.hpp"
 
 namespace clustersim::cli {
 
@@ -24,5 +27,8 @@ struct SearchOptions {
 };
 
 int run_search(const SearchOptions& options);
+
+// One layout as `search --json` and `plan --json` print it: its choices, figures and overrides.
+[[nodiscard]] nlohmann::json layout_json(const report::SearchedLayout& layout);
 
 }  // namespace clustersim::cli

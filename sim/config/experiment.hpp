@@ -130,6 +130,28 @@ struct SearchSpace {
   std::vector<std::string> recompute;  // "none", "selective", "full", "as_written"
 };
 
+// One cluster design a plan may size (`clustersim plan`): a hardware profile, its scale-out
+// network, and the GPUs of one node.
+struct PlanCandidate {
+  std::string label;                      // `name`, else "HARDWARE on TOPOLOGY"
+  HardwareProfile hardware;
+  std::optional<TopologySpec> topology;   // absent: the experiment's
+  int gpus_per_node = 0;                  // 0: the profile's scale-up domain
+  std::optional<double> gpu_hour_usd;     // absent: the profile's assumption
+  std::optional<double> capex_per_gpu_usd;  // absent: the profile's assumption
+};
+
+// The `plan:` block of an experiment: the goal a cluster must meet and the designs to size for
+// it. Both goals become a cap on the step time at each cluster size (sim/report/cluster_plan.hpp).
+struct PlanSpec {
+  std::optional<double> tokens;         // absent: training.tokens
+  std::optional<double> deadline_days;  // train `tokens` within this many days
+  std::optional<double> budget_usd;     // rental and energy within this many dollars
+  SearchChoices nodes;                  // the node counts tried; default ladder 1, 2, 3, 4, 6, 8, ...
+  std::string cost_profile = "ib_as_bought";  // prices the network's switches, NICs and links
+  std::vector<PlanCandidate> candidates;      // empty: the experiment's own hardware and network
+};
+
 struct Experiment {
   std::string name;
   std::string file;  // the experiment file as named by the user
@@ -141,7 +163,8 @@ struct Experiment {
   CostSpec cost;
   SoftwareStack stack;  // default: the behaviour of a card-less experiment (see software_stack.hpp)
   PublishedFigures published;
-  SearchSpace search;  // read by `clustersim search`; no other command uses it
+  SearchSpace search;  // read by `clustersim search` and `clustersim plan`
+  PlanSpec plan;       // read by `clustersim plan`; no other command uses it
 };
 
 inline constexpr std::array<EnumName<Schedule>, 6> kScheduleNames{

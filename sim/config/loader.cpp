@@ -268,6 +268,62 @@ SearchSpace read_search_space(MapReader& search) {
   return space;
 }
 
+// The `plan:` block; `resolved[i]`: candidate i's hardware and topology references resolved.
+PlanSpec read_plan(MapReader& plan, const std::vector<bool>& resolved) {
+  PlanSpec spec;
+  if (std::optional<Count> tokens = plan.maybe<Count>("tokens", Bounds::positive())) {
+    spec.tokens = tokens->value;
+  }
+  spec.deadline_days = plan.maybe<double>("deadline_days", Bounds::positive());
+  if (std::optional<Count> budget = plan.maybe<Count>("budget_usd", Bounds::positive())) {
+    spec.budget_usd = budget->value;
+  }
+  if (!plan.has("deadline_days") && !plan.has("budget_usd")) {
+    plan.missing("deadline_days", "or budget_usd: the goal the cluster must meet");
+  }
+  spec.nodes = read_search_choices(plan, "nodes", Bounds::between(1, 1'000'000));
+  spec.cost_profile = plan.optional<std::string>("cost_profile", spec.cost_profile);
+  if (const Node* list = plan.raw("candidates")) {
+    if (!list->is_sequence()) {
+      plan.report(*list, "candidates",
+                  "expected a list of mappings with hardware and topology, got " +
+                      list->describe());
+    } else if (list->items().empty()) {
+      plan.report(*list, "candidates", "an empty list leaves nothing to plan");
+    }
+    for (std::size_t i = 0; list->is_sequence() && i < list->items().size(); ++i) {
+      const Node& item = list->items()[i];
+      const std::string key = fmt::format("candidates[{}]", i);
+      if (!item.is_mapping()) {
+        plan.report(item, key,
+                    "expected a mapping with hardware and topology, got " + item.describe());
+        continue;
+      }
+      MapReader reader(item, plan.child_path(key), plan.diagnostics());
+      PlanCandidate candidate;
+      if (i < resolved.size() && resolved[i]) {
+        MapReader hardware = reader.section("hardware");
+        candidate.hardware = detail::read_hardware_profile(hardware);
+        if (std::optional<MapReader> topology = reader.optional_section("topology")) {
+          candidate.topology = detail::read_topology(*topology);
+        }
+      } else {
+        reader.allow("hardware");
+        reader.allow("topology");
+      }
+      candidate.label = reader.optional<std::string>("name", "");
+      candidate.gpus_per_node = reader.optional<int>("gpus_per_node", 0, Bounds::between(1, 1024));
+      candidate.gpu_hour_usd = reader.maybe<double>("gpu_hour_usd", Bounds::non_negative());
+      candidate.capex_per_gpu_usd =
+          reader.maybe<double>("capex_per_gpu_usd", Bounds::non_negative());
+      reader.finish();
+      spec.candidates.push_back(std::move(candidate));
+    }
+  }
+  plan.finish();
+  return spec;
+}
+
 // A flash attention kernel needs the hardware profile's curves for that kernel.
 void check_stack_against_hardware(MapReader& stack, const Experiment& experiment) {
   const AttentionKernel kernel = experiment.stack.attention;
@@ -331,6 +387,26 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
   if (Node* cluster = tree.find("cluster"); cluster != nullptr && cluster->is_mapping()) {
     topology_ok = resolve_reference(*cluster, "topology", "cluster.topology", CardKind::topology,
                                     file, library);
+  }
+
+  // The plan's candidates name cards the same way.
+  std::vector<bool> candidate_ok;
+  if (Node* plan = tree.find("plan"); plan != nullptr && plan->is_mapping()) {
+    if (Node* list = plan->find("candidates"); list != nullptr && list->is_sequence()) {
+      for (std::size_t i = 0; i < list->items().size(); ++i) {
+        Node& item = list->items()[i];
+        bool ok = true;
+        if (item.is_mapping()) {
+          const std::string path = fmt::format("plan.candidates[{}]", i);
+          ok = resolve_reference(item, "hardware", path + ".hardware", CardKind::hardware, file,
+                                 library);
+          ok = resolve_reference(item, "topology", path + ".topology", CardKind::topology, file,
+                                 library) &&
+               ok;
+        }
+        candidate_ok.push_back(ok);
+      }
+    }
   }
 
   Experiment experiment;
@@ -435,6 +511,9 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
   }
   if (std::optional<MapReader> search = root.optional_section("search")) {
     experiment.search = read_search_space(*search);
+  }
+  if (std::optional<MapReader> plan = root.optional_section("plan")) {
+    experiment.plan = read_plan(*plan, candidate_ok);
   }
   if (std::optional<MapReader> published = root.optional_section("published")) {
     // Published figures to print next to the simulated ones; never used in the simulation.

@@ -31,6 +31,7 @@ class Node {
   [[nodiscard]] const std::vector<Entry>& entries() const { return entries_; }
   [[nodiscard]] std::vector<Entry>& entries() { return entries_; }
   [[nodiscard]] const std::vector<Node>& items() const { return items_; }
+  [[nodiscard]] std::vector<Node>& items() { return items_; }
 
   [[nodiscard]] const Node* find(std::string_view key) const;
   [[nodiscard]] Node* find(std::string_view key);

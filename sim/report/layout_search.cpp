@@ -352,6 +352,13 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
     layout.lower_bound_s = bound->second * layout.micro_batches / e.parallelism.pp;
     layout.memory_peak_bytes = memory.peak().total();
     layout.memory_capacity_bytes = memory.capacity;
+    result.least_bound_s = std::min(result.least_bound_s, layout.lower_bound_s);
+    if (options.step_time_cap_s && layout.lower_bound_s > *options.step_time_cap_s) {
+      prune("goal", fmt::format("{}: its lower bound {:.3f} s is above the {:.3f} s the goal "
+                                "allows",
+                                layout.describe(), layout.lower_bound_s, *options.step_time_cap_s));
+      continue;
+    }
     layouts.push_back(layout);
   }
 
@@ -381,9 +388,15 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
   std::mutex state;  // skip and done may run at once on two threads
   const auto skip = [&](std::size_t k) {
     const std::lock_guard lock(state);
-    if (options.exhaustive || simulated.size() < top) return false;
     const SearchedLayout& x = layouts[k];
     const double bound = bound_of(x);
+    if (options.step_time_cap_s && bound > *options.step_time_cap_s) {
+      prune("goal", fmt::format("{}: its bound with the EP all-to-alls, {:.3f} s, is above the "
+                                "{:.3f} s the goal allows",
+                                x.describe(), bound, *options.step_time_cap_s));
+      return true;
+    }
+    if (options.exhaustive || simulated.size() < top) return false;
     bool pruned = simulated[top - 1].step_time_s <= bound;
     if (pruned && options.pareto) {
       pruned = std::any_of(simulated.begin(), simulated.end(), [&](const SearchedLayout& y) {

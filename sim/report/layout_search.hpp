@@ -29,6 +29,7 @@
 //             with the same EP groups and tokens has been simulated, it adds that layout's EP
 //             all-to-alls where a slot waits for them (every schedule but DualPipe's, unless the
 //             stack overlaps the all-to-alls).
+//   goal      its bound is above SearchOptions::step_time_cap_s (the plan's goal).
 // Candidates are simulated in the order of their lower bounds, so the best come first and the
 // bound prunes most of the rest. With several jobs the set simulated can differ slightly between
 // runs (a job may start a candidate just before a result that would prune it lands); the best
@@ -36,6 +37,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -53,6 +55,9 @@ struct SearchOptions {
   bool pareto = false;      // also the front of step time against memory
   bool exhaustive = false;  // simulate every layout that fits (no bound pruning)
   int jobs = 1;
+  // Leave out, as "goal", every layout whose lower bound (or, once known, its bound with the EP
+  // all-to-alls) is above this step time: `clustersim plan` needs no layout slower than its goal.
+  std::optional<double> step_time_cap_s;
 };
 
 // One point of the space.
@@ -88,6 +93,8 @@ struct SearchResult {
   // one example message each.
   std::map<std::string, std::size_t> pruned;
   std::map<std::string, std::string> pruned_example;
+  // The least lower bound of the layouts that fit in memory (infinity when none does).
+  double least_bound_s = std::numeric_limits<double>::infinity();
   std::vector<SearchedLayout> best;    // the top N, best first
   std::vector<SearchedLayout> pareto;  // step time against memory, fastest first
 };

@@ -15,14 +15,6 @@ namespace {
 constexpr double kSecondsPerDay = 86400;
 constexpr double kTrillion = 1e12;
 
-// "$136K", "$5.07M": dollars for a report line.
-std::string dollars(double usd) {
-  if (usd >= 1e9) return fmt::format("${:.3g}B", usd / 1e9);
-  if (usd >= 1e6) return fmt::format("${:.3g}M", usd / 1e6);
-  if (usd >= 1e3) return fmt::format("${:.3g}K", usd / 1e3);
-  return fmt::format("${:.0f}", usd);
-}
-
 std::optional<double> published(const config::Experiment& e, std::string_view key) {
   for (const auto& [name, value] : e.published.values) {
     if (name == key) return value;
@@ -31,6 +23,13 @@ std::optional<double> published(const config::Experiment& e, std::string_view ke
 }
 
 }  // namespace
+
+std::string dollars(double usd) {
+  if (usd >= 1e9) return fmt::format("${:.3g}B", usd / 1e9);
+  if (usd >= 1e6) return fmt::format("${:.3g}M", usd / 1e6);
+  if (usd >= 1e3) return fmt::format("${:.3g}K", usd / 1e3);
+  return fmt::format("${:.0f}", usd);
+}
 
 StepFigures step_figures(const config::Experiment& e, const parallel::StepResult& r) {
   StepFigures f;
@@ -51,27 +50,40 @@ StepFigures step_figures(const config::Experiment& e, const parallel::StepResult
     f.total_gpu_hours = f.gpu_hours_per_trillion_tokens * *e.training.tokens / kTrillion;
     f.training_days = f.days_per_trillion_tokens * *e.training.tokens / kTrillion;
   }
+  if (std::optional<EnergyFigures> energy = energy_assumptions(e)) {
+    energy->kwh_per_trillion_tokens = f.gpu_hours_per_trillion_tokens * energy->kwh_per_gpu_hour();
+    if (e.training.tokens) {
+      energy->total_kwh = energy->kwh_per_trillion_tokens * *e.training.tokens / kTrillion;
+    }
+    f.energy = energy;
+  }
+  return f;
+}
+
+std::optional<EnergyFigures> energy_assumptions(const config::Experiment& e) {
   // The experiment's assumptions first, then the profile's.
   const config::EnergySpec& mine = e.cost.energy;
   const config::EnergySpec& profile = e.hardware.price.energy;
   const std::optional<double> fraction =
       mine.power_fraction ? mine.power_fraction : profile.power_fraction;
   const std::optional<double> pue = mine.pue ? mine.pue : profile.pue;
-  if (e.hardware.gpu.tdp && fraction && pue) {
-    EnergyFigures energy;
-    energy.tdp_w = e.hardware.gpu.tdp->watts;
-    energy.power_fraction = *fraction;
-    energy.pue = *pue;
-    energy.usd_per_kwh = mine.electricity_usd_per_kwh ? mine.electricity_usd_per_kwh
-                                                      : profile.electricity_usd_per_kwh;
-    energy.kwh_per_trillion_tokens =
-        f.gpu_hours_per_trillion_tokens * energy.tdp_w * energy.power_fraction * energy.pue / 1e3;
-    if (e.training.tokens) {
-      energy.total_kwh = energy.kwh_per_trillion_tokens * *e.training.tokens / kTrillion;
-    }
-    f.energy = energy;
-  }
-  return f;
+  if (!e.hardware.gpu.tdp || !fraction || !pue) return std::nullopt;
+  EnergyFigures energy;
+  energy.tdp_w = e.hardware.gpu.tdp->watts;
+  energy.power_fraction = *fraction;
+  energy.pue = *pue;
+  energy.usd_per_kwh = mine.electricity_usd_per_kwh ? mine.electricity_usd_per_kwh
+                                                    : profile.electricity_usd_per_kwh;
+  return energy;
+}
+
+std::optional<double> gpu_hour_usd_all_in(const config::Experiment& e) {
+  const std::optional<double> rental =
+      e.cost.gpu_hour_usd ? e.cost.gpu_hour_usd : e.hardware.price.gpu_hour_usd;
+  if (!rental) return std::nullopt;
+  const std::optional<EnergyFigures> energy = energy_assumptions(e);
+  if (!energy || !energy->usd_per_kwh) return rental;
+  return *rental + energy->kwh_per_gpu_hour() * *energy->usd_per_kwh;
 }
 
 std::optional<double> EnergyFigures::usd_per_trillion_tokens() const {

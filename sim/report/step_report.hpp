@@ -34,7 +34,15 @@ struct EnergyFigures {
   std::optional<double> total_kwh;  // for the experiment's token budget
   [[nodiscard]] std::optional<double> usd_per_trillion_tokens() const;
   [[nodiscard]] std::optional<double> total_usd() const;
+  [[nodiscard]] double kwh_per_gpu_hour() const { return tdp_w * power_fraction * pue / 1e3; }
 };
+
+// The energy assumptions of the experiment (then its profile), without the per-token figures;
+// nullopt without a TDP, a power fraction and a PUE.
+[[nodiscard]] std::optional<EnergyFigures> energy_assumptions(const config::Experiment& experiment);
+// What one GPU-hour costs to run: the rental price plus, when the assumptions give one, its
+// electricity; nullopt without a rental price.
+[[nodiscard]] std::optional<double> gpu_hour_usd_all_in(const config::Experiment& experiment);
 
 struct StepFigures {
   double tokens_per_day = 0;
@@ -71,6 +79,9 @@ struct Capex {
 [[nodiscard]] Capex cluster_capex(const config::Experiment& experiment,
                                   const parallel::StepResult& result,
                                   const config::CostProfile* prices);
+
+// "$136K", "$5.07M", "$1.2B": dollars for a report line.
+[[nodiscard]] std::string dollars(double usd);
 
 [[nodiscard]] StepFigures step_figures(const config::Experiment& experiment,
                                        const parallel::StepResult& result);

@@ -655,6 +655,56 @@ TEST(Cli, SearchRanksLayoutsAndExplainsWhatItLeftOut) {
   EXPECT_TRUE(lone.err.starts_with("clustersim search: --mpi")) << lone.err;
 }
 
+// clustersim plan: the smallest cluster per candidate as JSON, a goal no candidate meets, and
+// its input errors.
+TEST(Cli, PlanSizesEachCandidateAndSaysHowCloseAMissCame) {
+  const std::string tiny = kRoot + "/tests/data/good/search/tiny_plan.yaml";
+  const Result planned = run("plan " + tiny + " --json");
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  const nlohmann::json json = nlohmann::json::parse(planned.out);
+  EXPECT_EQ(json.at("status"), "ok");
+  EXPECT_EQ(json.at("tokens"), 1e12);
+  ASSERT_EQ(json.at("candidates").size(), 2U);
+  for (const nlohmann::json& row : json.at("candidates")) {
+    EXPECT_TRUE(row.at("meets_goal").get<bool>());
+    EXPECT_LE(row.at("training_days").get<double>(), 1.0);
+    EXPECT_EQ(row.at("gpus"), row.at("nodes").get<int>() * 8);
+    EXPECT_EQ(row.at("trials").back().at("nodes"), row.at("nodes"));
+    EXPECT_NEAR(row.at("capex").at("total_usd").get<double>(),
+                row.at("capex").at("gpus_usd").get<double>() +
+                    row.at("capex").at("network_usd").get<double>(),
+                1e-6);
+    // The chosen layout, run on its own at that size, takes the time the plan gave it.
+    std::string set = " --set cluster.nodes=" + std::to_string(row.at("nodes").get<int>()) +
+                      " --set hardware=" + row.at("hardware").get<std::string>();
+    for (const auto& item : row.at("layout").at("overrides")) {
+      set += " --set " + item.get<std::string>();
+    }
+    const Result again = run("run " + tiny + set + " --json");
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(nlohmann::json::parse(again.out).at("step_time_s"), row.at("step_time_s"));
+  }
+  // The command line's goal replaces the file's; a goal nobody meets exits 1 with the closest.
+  const Result missed = run("plan " + tiny + " --deadline-days 0.001");
+  EXPECT_EQ(missed.exit_code, 1);
+  EXPECT_NE(missed.err.find("clustersim plan: " + tiny +
+                            ": no candidate meets the goal (within 0.001 days); the closest, "),
+            std::string::npos)
+      << missed.err;
+  const Result lonely = run("plan " + tiny + " --topology ft2");
+  EXPECT_EQ(lonely.exit_code, 2);
+  EXPECT_EQ(lonely.err,
+            "clustersim plan: --topology needs --hardware: the candidates are every hardware "
+            "profile on every topology given\n");
+  const Result typo = run("plan " + tiny + " --hardware h100_sm");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("plan.candidates[0].hardware"), std::string::npos) << typo.err;
+  EXPECT_NE(typo.err.find("h100_sxm"), std::string::npos) << typo.err;
+  const Result no_goal = run("plan " + kRoot + "/tests/data/good/search/tiny_search.yaml");
+  EXPECT_EQ(no_goal.exit_code, 2);
+  EXPECT_NE(no_goal.err.find("a plan needs a goal"), std::string::npos) << no_goal.err;
+}
+
 TEST(Cli, SearchOnTwoMpiRanksFindsWhatOneProcessFinds) {
   if (!CLUSTERSIM_HAVE_MPI) GTEST_SKIP() << "this build has no MPI (libopenmpi-dev, ENABLE_MPI)";
   if (std::system("command -v mpirun >/dev/null 2>&1") != 0) {
