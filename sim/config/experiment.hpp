@@ -133,11 +133,11 @@ struct SearchSpace {
 // One cluster design a plan may size (`clustersim plan`): a hardware profile, its scale-out
 // network, and the GPUs of one node.
 struct PlanCandidate {
-  std::string label;                      // `name`, else "HARDWARE on TOPOLOGY"
+  std::string label;  // `name`, else "HARDWARE on TOPOLOGY"
   HardwareProfile hardware;
-  std::optional<TopologySpec> topology;   // absent: the experiment's
-  int gpus_per_node = 0;                  // 0: the profile's scale-up domain
-  std::optional<double> gpu_hour_usd;     // absent: the profile's assumption
+  std::optional<TopologySpec> topology;     // absent: the experiment's
+  int gpus_per_node = 0;                    // 0: the profile's scale-up domain
+  std::optional<double> gpu_hour_usd;       // absent: the profile's assumption
   std::optional<double> capex_per_gpu_usd;  // absent: the profile's assumption
 };
 
@@ -147,7 +147,7 @@ struct PlanSpec {
   std::optional<double> tokens;         // absent: training.tokens
   std::optional<double> deadline_days;  // train `tokens` within this many days
   std::optional<double> budget_usd;     // rental and energy within this many dollars
-  SearchChoices nodes;                  // the node counts tried; default ladder 1, 2, 3, 4, 6, 8, ...
+  SearchChoices nodes;  // the node counts tried; default ladder 1, 2, 3, 4, 6, 8, ...
   std::string cost_profile = "ib_as_bought";  // prices the network's switches, NICs and links
   std::vector<PlanCandidate> candidates;      // empty: the experiment's own hardware and network
 };

@@ -285,9 +285,9 @@ PlanSpec read_plan(MapReader& plan, const std::vector<bool>& resolved) {
   spec.cost_profile = plan.optional<std::string>("cost_profile", spec.cost_profile);
   if (const Node* list = plan.raw("candidates")) {
     if (!list->is_sequence()) {
-      plan.report(*list, "candidates",
-                  "expected a list of mappings with hardware and topology, got " +
-                      list->describe());
+      plan.report(
+          *list, "candidates",
+          "expected a list of mappings with hardware and topology, got " + list->describe());
     } else if (list->items().empty()) {
       plan.report(*list, "candidates", "an empty list leaves nothing to plan");
     }

@@ -72,8 +72,8 @@ std::optional<EnergyFigures> energy_assumptions(const config::Experiment& e) {
   energy.tdp_w = e.hardware.gpu.tdp->watts;
   energy.power_fraction = *fraction;
   energy.pue = *pue;
-  energy.usd_per_kwh = mine.electricity_usd_per_kwh ? mine.electricity_usd_per_kwh
-                                                    : profile.electricity_usd_per_kwh;
+  energy.usd_per_kwh =
+      mine.electricity_usd_per_kwh ? mine.electricity_usd_per_kwh : profile.electricity_usd_per_kwh;
   return energy;
 }
 
