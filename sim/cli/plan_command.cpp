@@ -39,7 +39,6 @@ std::vector<std::string> plan_overrides(const PlanOptions& options) {
     }
     out.push_back(fmt::format("plan.candidates=[{}]", fmt::join(candidates, ", ")));
   }
-  for (const std::string& fix : options.fix) out.push_back("search." + fix);
   return out;
 }
 
@@ -154,6 +153,7 @@ int run_plan(const PlanOptions& options) {
   }
   config::LoadOptions load;
   load.overrides = plan_overrides(options);
+  load.fixes = options.fix;
   try {
     const config::Experiment base = config::load_experiment(options.experiment, load);
     report::PlanOptions plan_options;

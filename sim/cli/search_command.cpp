@@ -79,7 +79,7 @@ int run_search(const SearchOptions& options) {
   }
   config::LoadOptions load;
   load.overrides = options.common.overrides;
-  for (const std::string& fix : options.fix) load.overrides.push_back("search." + fix);
+  load.fixes = options.fix;
   try {
     const config::Experiment base = config::load_experiment(options.experiment, load);
     report::SearchOptions search;

@@ -134,8 +134,9 @@ std::optional<std::vector<std::string>> parse_key_path(std::string_view text,
   return path;
 }
 
-std::optional<Override> parse_override(const std::string& text, Diagnostics& diagnostics) {
-  const SourceLocation location{fmt::format("--set {}", text), 0, 0};
+std::optional<Override> parse_override(const std::string& text, Diagnostics& diagnostics,
+                                       const std::string& label) {
+  const SourceLocation location{label.empty() ? fmt::format("--set {}", text) : label, 0, 0};
   const std::size_t equals = text.find('=');
   if (equals == std::string::npos || equals == 0) {
     diagnostics.error(location, "", "expected KEY=VALUE, e.g. --set parallelism.pp=8");

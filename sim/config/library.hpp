@@ -25,9 +25,12 @@ struct Override {
                                                                      const SourceLocation& location,
                                                                      Diagnostics& diagnostics);
 
-// Parses "a.b.c=value"; reports malformed text as a diagnostic and returns nullopt.
+// Parses "a.b.c=value"; reports malformed text as a diagnostic and returns nullopt. Messages
+// name it "--set a.b.c=value", or `label` when given (`--fix parallelism.tp=1` for the search's
+// "search.parallelism.tp=1").
 [[nodiscard]] std::optional<Override> parse_override(const std::string& text,
-                                                     Diagnostics& diagnostics);
+                                                     Diagnostics& diagnostics,
+                                                     const std::string& label = {});
 
 // Puts the override into the tree. A card reference written as a name (`model: deepseek_v3`)
 // becomes `{base: deepseek_v3}` so that keys can be set inside it.

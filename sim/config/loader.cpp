@@ -90,6 +90,12 @@ std::vector<Override> parse_overrides(const LoadOptions& options, Diagnostics& d
       overrides.push_back(std::move(*item));
     }
   }
+  for (const std::string& text : options.fixes) {
+    if (std::optional<Override> item =
+            detail::parse_override("search." + text, diagnostics, "--fix " + text)) {
+      overrides.push_back(std::move(*item));
+    }
+  }
   return overrides;
 }
 

@@ -647,7 +647,8 @@ TEST(Cli, SearchRanksLayoutsAndExplainsWhatItLeftOut) {
                           "x 1 = 3 does not divide the 16 GPUs (2 nodes x 8))\n");
   const Result typo = run("search " + tiny + " --fix parallelism.tpp=1");
   EXPECT_EQ(typo.exit_code, 2);
-  EXPECT_NE(typo.err.find("search.parallelism.tpp: unknown key \"tpp\"; did you mean \"tp\"?"),
+  EXPECT_NE(typo.err.find("--fix parallelism.tpp=1: error: search.parallelism.tpp: unknown key "
+                          "\"tpp\"; did you mean \"tp\"?"),
             std::string::npos)
       << typo.err;
   const Result lone = run("search " + tiny + " --mpi");
