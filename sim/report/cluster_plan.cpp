@@ -115,6 +115,12 @@ PlanResult plan_cluster(const config::Experiment& base, const PlanOptions& optio
       diagnostics.error(config::location_of(base.file, {"plan"}), "plan.deadline_days",
                         "a plan needs a goal: give plan.deadline_days, plan.budget_usd or both");
     }
+    if (plan_node_ladder(plan).empty()) {
+      diagnostics.error(config::location_of(base.file, {"plan", "nodes"}), "plan.nodes",
+                        fmt::format("the bounds leave no cluster size to try (the ladder runs "
+                                    "from 1 to {} nodes)",
+                                    kDefaultMaxNodes));
+    }
     diagnostics.throw_if_any();
   }
   PlanResult result;

@@ -168,6 +168,19 @@ TEST(ClusterPlan, NeedsATokenBudgetAndAGoal) {
   }
 }
 
+TEST(ClusterPlan, BoundsThatLeaveNoSizeAreAnError) {
+  try {
+    (void)plan_cluster(tiny_plan({"plan.nodes={min: 20000}"}), PlanOptions{});
+    FAIL() << "expected a ConfigError";
+  } catch (const config::ConfigError& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("plan.nodes: the bounds leave no cluster size to try (the ladder runs "
+                        "from 1 to 16384 nodes)"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(ClusterPlan, ACandidateNamesCardsLikeTheExperiment) {
   try {
     (void)tiny_plan({"plan.candidates=[{hardware: h800_sx, topology: ft2}]"});
