@@ -30,8 +30,8 @@ namespace clustersim::config {
 enum class CardKind { model, hardware, topology, experiment, sweep, cost, stack };
 
 struct LoadOptions {
-  std::vector<std::string> overrides;                // "key.path=value", from --set
-  std::vector<std::string> fixes;  // "parallelism.tp=1", from --fix: overrides of search.*
+  std::vector<std::string> overrides;  // "key.path=value", from --set
+  std::vector<std::string> fixes;      // "parallelism.tp=1", from --fix: overrides of search.*
   std::vector<std::filesystem::path> library_roots;  // searched after the file's own folders
 };
 

@@ -55,6 +55,7 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   flow.on_complete = std::move(pending.on_complete);
   flow.label = std::move(pending.label);
   flow.active = true;
+  flow.settled = false;
   dirty_ = true;
 }
 
@@ -101,10 +102,16 @@ void FlowModel::settle(SimTime now) {
   for (FlowId id : changed) {
     Flow& flow = flows_[id];
     if (!flow.active) continue;
+    // A flow whose rate the re-solve left as it was keeps its completion time, and its links
+    // keep their loads unless another flow on them changed: nothing to redo. (A giant
+    // component re-solves every flow at each change, and most keep their rates.)
+    const double rate = solver_.rate(id);
+    if (rate == flow.rate && flow.settled) continue;
     const double elapsed = (now - flow.last_update).seconds();
     flow.remaining = std::max(0.0, flow.remaining - flow.rate * elapsed);
     flow.last_update = now;
-    flow.rate = solver_.rate(id);
+    flow.rate = rate;
+    flow.settled = true;
     ++flow.version;
     for (LinkId link : solver_.path(id)) {
       account_link(link, now);

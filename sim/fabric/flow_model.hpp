@@ -72,6 +72,7 @@ class FlowModel final : public Model {
     OnComplete on_complete;
     std::string label;
     bool active = false;
+    bool settled = false;  // has had a rate from a solve since it started
   };
   struct Due {
     std::int64_t time_ps;

@@ -304,12 +304,14 @@ MaxMinSolver::MaxMinSolver(std::vector<double> capacities)
       link_flows_(capacities_.size()),
       link_load_(capacities_.size(), 0.0),
       link_in_component_(capacities_.size(), false),
-      link_local_index_(capacities_.size(), 0) {
+      link_local_index_(capacities_.size(), 0),
+      link_fixed_load_(capacities_.size(), 0.0) {
   assert(std::all_of(capacities_.begin(), capacities_.end(), [](double c) { return c >= 0; }));
 }
 
 FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
   assert(bound >= 0);
+  only_removals_ = false;
   FlowId id = 0;
   if (free_ids_.empty()) {
     id = static_cast<FlowId>(flows_.size());
@@ -339,6 +341,7 @@ FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
 void MaxMinSolver::remove_flow(FlowId flow) {
   assert(flow < flows_.size() && flows_[flow].active);
   Flow& removed = flows_[flow];
+  removed_floor_ = std::min(removed_floor_, removed.rate);
   // The flows left on its links are re-solved from those links.
   for (const LinkId link : removed.path) {
     std::vector<FlowId>& on_link = link_flows_[link];
@@ -358,6 +361,7 @@ void MaxMinSolver::set_capacity(LinkId link, double capacity) {
   assert(capacity >= 0);
   capacities_[link] = capacity;
   dirty_links_.push_back(link);
+  only_removals_ = false;
 }
 
 void MaxMinSolver::collect_dirty_components() {
@@ -397,8 +401,59 @@ void MaxMinSolver::collect_dirty_components() {
                   [this](LinkId link) { return link_in_component_[link]; });
 }
 
+void MaxMinSolver::collect_above(double floor) {
+  last_solved_.clear();
+  component_links_.clear();
+  // Flows within rounding of the floor are taken in too: re-solving more flows than needed is
+  // exact, leaving out one whose level the removal raises is not.
+  const double threshold = floor * (1 - 1e-9);
+  const auto reach_flow = [this](FlowId id) {
+    Flow& flow = flows_[id];
+    if (flow.in_component) return;
+    flow.in_component = true;
+    last_solved_.push_back(id);
+  };
+  const auto reach_link = [&](LinkId link) {
+    if (link_in_component_[link]) return;
+    link_in_component_[link] = true;
+    component_links_.push_back(link);
+    double fixed = 0;  // the rates of the flows below the threshold, which stay
+    for (const FlowId id : link_flows_[link]) {
+      if (flows_[id].rate >= threshold) {
+        reach_flow(id);
+      } else {
+        fixed += flows_[id].rate;
+      }
+    }
+    link_fixed_load_[link] = fixed;
+  };
+  for (const LinkId link : dirty_links_) reach_link(link);
+  dirty_links_.clear();
+  for (std::size_t next = 0; next < last_solved_.size(); ++next) {
+    for (const LinkId link : flows_[last_solved_[next]].path) reach_link(link);
+  }
+  sort_marked_ids(last_solved_, flows_.size(),
+                  [this](FlowId id) { return flows_[id].in_component; });
+  sort_marked_ids(component_links_, link_count(),
+                  [this](LinkId link) { return link_in_component_[link]; });
+}
+
 const std::vector<FlowId>& MaxMinSolver::solve() {
-  collect_dirty_components();
+  // Only departures since the last solve: a flow slower than every departed flow keeps its rate
+  // (progressive filling reaches the same freezes below the lowest departed rate, since no link
+  // of a departed flow saturates below that flow's rate), so only the flows at or above that
+  // level, among those linked to the departed flows' links, are re-solved, on the capacity the
+  // slower flows leave.
+  const bool above_floor = only_removals_ && dirty_flows_.empty() && !dirty_links_.empty();
+  const double floor = removed_floor_;
+  only_removals_ = true;
+  removed_floor_ = kUnbounded;
+  if (above_floor) {
+    collect_above(floor);
+  } else {
+    collect_dirty_components();
+    for (const LinkId link : component_links_) link_fixed_load_[link] = 0;
+  }
 
   // The component as a problem of its own. Its flows share no link with the other flows, so its
   // links keep their full capacities. Local link indices follow the global ids, so ties break
@@ -408,7 +463,7 @@ const std::vector<FlowId>& MaxMinSolver::solve() {
   for (std::uint32_t local = 0; local < component_links_.size(); ++local) {
     const LinkId link = component_links_[local];
     link_local_index_[link] = local;
-    local_capacities.push_back(capacities_[link]);
+    local_capacities.push_back(std::max(0.0, capacities_[link] - link_fixed_load_[link]));
   }
   Paths paths;
   std::vector<double> bounds;
@@ -425,13 +480,12 @@ const std::vector<FlowId>& MaxMinSolver::solve() {
     flow.rate = rates[i];
     flow.in_component = false;
   }
-  // Every flow on a link of the component is in the component, so these loads are complete.
-  for (const LinkId link : component_links_) {
-    double load = 0;
-    for (const FlowId flow : link_flows_[link]) load += flows_[flow].rate;
-    link_load_[link] = load;
-    link_in_component_[link] = false;
+  // A link's load: the flows that kept their rates, and those re-solved.
+  for (const LinkId link : component_links_) link_load_[link] = link_fixed_load_[link];
+  for (const FlowId id : last_solved_) {
+    for (const LinkId link : flows_[id].path) link_load_[link] += flows_[id].rate;
   }
+  for (const LinkId link : component_links_) link_in_component_[link] = false;
   return last_solved_;
 }
 

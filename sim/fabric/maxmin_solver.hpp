@@ -14,7 +14,13 @@
 // Incremental use: adding or removing a flow, or changing a capacity, marks the flows connected to
 // it (through shared links, transitively) dirty; solve() re-solves only that part. Flows in other
 // components keep their rates, which is exact because max-min allocations of disjoint components
-// are independent. solve_max_min() is the full solve kept as the oracle for tests.
+// are independent. When only departures happened since the last solve, less is re-solved: every
+// flow slower than the slowest departed flow keeps its rate (progressive filling makes the same
+// freezes below that level: a departed flow's links did not saturate below its own rate), so only
+// the flows at or above that level and linked to the departed flows' links through such flows are
+// re-solved, on the capacity the slower flows leave. In one big set of flows sharing links (an
+// all-to-all over a fabric), where departures come one rate level at a time, this keeps most flows
+// out of each solve. solve_max_min() is the full solve kept as the oracle for tests.
 //
 // Edge cases: a flow with an empty path gets its bound, or +inf when it is unbounded; so does an
 // unbounded flow that crosses only links of infinite capacity. A link of capacity 0 gives its
@@ -77,6 +83,9 @@ class MaxMinSolver {
   // Breadth-first search over link_flows_ from the dirty flows and links: fills last_solved_ and
   // component_links_ with what it reaches, both ascending.
   void collect_dirty_components();
+  // After departures only: the flows at or above `floor` reached from the dirty links through
+  // such flows, their links, and on each link the load of the flows below (link_fixed_load_).
+  void collect_above(double floor);
 
   std::vector<double> capacities_;
   std::vector<Flow> flows_;
@@ -92,6 +101,9 @@ class MaxMinSolver {
   std::vector<LinkId> component_links_;
   std::vector<bool> link_in_component_;
   std::vector<std::uint32_t> link_local_index_;
+  std::vector<double> link_fixed_load_;  // per component link: load of flows not re-solved
+  bool only_removals_ = true;            // since the last solve
+  double removed_floor_ = kUnbounded;    // the lowest rate of a flow removed since then
 };
 
 }  // namespace clustersim::fabric
