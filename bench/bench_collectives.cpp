@@ -1,6 +1,8 @@
 // Speed of the collectives on the fabric: EP64 dispatch + combine with 4096 tokens per GPU on a
-// 2048-GPU H800 MPFT cluster (all 32 EP groups at once), and a 1 GiB ring all-reduce over
-// 2,048 and 16,384 GPUs. Run: build/release/bench/bench_collectives
+// 2048-GPU H800 MPFT cluster (all 32 EP groups at once), a 1 GiB ring all-reduce over 2,048 and
+// 16,384 GPUs, and a 1 MiB direct all-to-all over a three-level fat-tree on 64 to 256 GPUs (one
+// set of N x (N - 1) flows sharing links: the flow model's hard case). Run:
+// build/release/bench/bench_collectives
 #include <benchmark/benchmark.h>
 
 #include "bench/peak_rss.hpp"
@@ -15,9 +17,9 @@ namespace {
 using namespace clustersim;
 using bench::peak_rss_mib;
 
-fabric::Topology cluster(int gpus, const config::HardwareProfile& hw) {
-  return fabric::build_cluster(config::load_topology(CLUSTERSIM_DATA_DIR "/topologies/mpft.yaml"),
-                               {gpus / 8, 8, &hw});
+fabric::Topology cluster(int gpus, const config::HardwareProfile& hw,
+                         const char* card = CLUSTERSIM_DATA_DIR "/topologies/mpft.yaml") {
+  return fabric::build_cluster(config::load_topology(card), {gpus / 8, 8, &hw});
 }
 
 void bm_ep64_dispatch_combine(benchmark::State& state) {
@@ -57,6 +59,28 @@ void bm_ring_all_reduce_1gib(benchmark::State& state) {
 BENCHMARK(bm_ring_all_reduce_1gib)
     ->Arg(2048)
     ->Arg(16384)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+void bm_all_to_all_1mib_ft3(benchmark::State& state) {
+  const config::HardwareProfile hw =
+      config::load_hardware_profile(CLUSTERSIM_DATA_DIR "/hardware_profiles/h800_sxm.yaml");
+  const fabric::Topology topology =
+      cluster(static_cast<int>(state.range(0)), hw, CLUSTERSIM_DATA_DIR "/topologies/ft3.yaml");
+  double simulated = 0;
+  for (auto _ : state) {
+    const collectives::CollectiveResult r = collectives::run_collective(
+        topology, {collectives::Operation::all_to_all, collectives::Algorithm::direct,
+                   1024.0 * 1024, topology.gpus(), collectives::nccl_copy_engines(hw)});
+    simulated = r.time.seconds();
+  }
+  state.counters["simulated_us"] = simulated * 1e6;
+  state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+BENCHMARK(bm_all_to_all_1mib_ft3)
+    ->Arg(64)
+    ->Arg(128)
+    ->Arg(256)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 
