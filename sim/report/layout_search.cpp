@@ -137,6 +137,30 @@ ExchangeKey exchange_key(const LayoutChoice& c) {
   return {c.tp, c.pp, c.ep, c.cp, c.micro_batch_size, c.comm_sms};
 }
 
+// A layout without its recompute policy: layouts of one family differ only in what they
+// recompute.
+using FamilyKey = std::tuple<int, int, int, int, int, int, int, int, int>;
+
+FamilyKey family_key(const LayoutChoice& c) {
+  return {c.tp,
+          c.pp,
+          c.ep,
+          c.cp,
+          c.zero,
+          c.virtual_stages,
+          c.micro_batch_size,
+          c.comm_sms,
+          static_cast<int>(c.schedule)};
+}
+
+// Recomputing `less` costs no more than recomputing `more`: nothing is recomputed, or everything
+// is, or the policies are the same. A step never gets faster with more recomputation (it only
+// adds forward work; LayoutSearch.MoreRecomputationIsNeverFaster checks it on every layout of a
+// small space), so a family's simulated step bounds its members that recompute more.
+bool recomputes_less(const std::string& less, const std::string& more) {
+  return less == more || less == "none" || more == "full";
+}
+
 // One simulated candidate, as the text a runner carries between processes.
 std::string simulate_text(const config::Experiment& e) {
   nlohmann::json out;
@@ -375,15 +399,24 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
   // (every schedule but DualPipe's, without the stack's all-to-all overlap), they raise the
   // bound of the others: m / pp x (compute + all-to-alls) of one micro-batch.
   std::map<ExchangeKey, double> exchange_s;
+  // The steps simulated per family, with their recompute policies.
+  std::map<FamilyKey, std::vector<std::pair<std::string, double>>> family_steps;
   const bool lone_slots_wait = !base.stack.overlap.moe_all_to_all;
   const auto bound_of = [&](const SearchedLayout& x) {
+    double bound = x.lower_bound_s;
     const Schedule schedule = x.choice.schedule;
-    if (!lone_slots_wait || schedule == Schedule::dualpipe || schedule == Schedule::dualpipev) {
-      return x.lower_bound_s;
+    const bool waits =
+        lone_slots_wait && schedule != Schedule::dualpipe && schedule != Schedule::dualpipev;
+    if (const auto known = exchange_s.find(exchange_key(x.choice));
+        waits && known != exchange_s.end()) {
+      bound += known->second * x.micro_batches / x.choice.pp;
     }
-    const auto known = exchange_s.find(exchange_key(x.choice));
-    if (known == exchange_s.end()) return x.lower_bound_s;
-    return x.lower_bound_s + known->second * x.micro_batches / x.choice.pp;
+    if (const auto family = family_steps.find(family_key(x.choice)); family != family_steps.end()) {
+      for (const auto& [recompute, step] : family->second) {
+        if (recomputes_less(recompute, x.choice.recompute)) bound = std::max(bound, step);
+      }
+    }
+    return bound;
   };
   std::mutex state;  // skip and done may run at once on two threads
   const auto skip = [&](std::size_t k) {
@@ -422,6 +455,8 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
     }
     exchange_s[exchange_key(layout.choice)] = out["ep_s_per_micro_batch"].get<double>();
     layout.step_time_s = out["step_time_s"];
+    family_steps[family_key(layout.choice)].emplace_back(layout.choice.recompute,
+                                                         layout.step_time_s);
     layout.mfu_causal = out["mfu_causal"];
     layout.tokens_per_s_per_gpu = out["tokens_per_s_per_gpu"];
     if (out.contains("usd_per_million_tokens")) {

@@ -28,7 +28,9 @@
 //             spread evenly over the devices (parallel::compute_lower_bound_s); once a layout
 //             with the same EP groups and tokens has been simulated, it adds that layout's EP
 //             all-to-alls where a slot waits for them (every schedule but DualPipe's, unless the
-//             stack overlaps the all-to-alls).
+//             stack overlaps the all-to-alls). Once a layout of the same family (equal but for
+//             its recompute policy) that recomputes less has been simulated, its step is a bound
+//             too: more recomputation never makes a step faster.
 //   goal      its bound is above SearchOptions::step_time_cap_s (the plan's goal).
 // Candidates are simulated in the order of their lower bounds, so the best come first and the
 // bound prunes most of the rest. With several jobs the set simulated can differ slightly between

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "sim/compute/compute_model.hpp"
 #include "sim/config/layout_check.hpp"
 #include "sim/config/loader.hpp"
@@ -90,6 +92,34 @@ TEST(LayoutSearch, TheComputeBoundIsBelowEverySimulatedStep) {
   for (const SearchedLayout& layout : search_layouts(tiny_search(), every).best) {
     EXPECT_LE(layout.lower_bound_s, layout.step_time_s) << layout.describe();
   }
+}
+
+// The search prunes a layout by a sibling that recomputes less; that rests on this: no layout of
+// the tiny space is faster with more recomputation (none, selective, full; the experiment's own
+// policy between none and full).
+TEST(LayoutSearch, MoreRecomputationIsNeverFaster) {
+  SearchOptions every;
+  every.exhaustive = true;
+  every.top = 1000;
+  const SearchResult all = search_layouts(
+      tiny_search({"search.training.recompute=[none, selective, full, as_written]"}), every);
+  std::map<std::string, std::map<std::string, double>> families;
+  for (const SearchedLayout& layout : all.best) {
+    SearchedLayout family = layout;
+    family.choice.recompute = "none";
+    families[family.describe()][layout.choice.recompute] = layout.step_time_s;
+  }
+  const std::pair<const char*, const char*> orders[] = {
+      {"none", "selective"}, {"selective", "full"}, {"none", "as_written"}, {"as_written", "full"}};
+  std::size_t pairs = 0;
+  for (const auto& [family, steps] : families) {
+    for (const auto& [less, more] : orders) {
+      if (!steps.contains(less) || !steps.contains(more)) continue;
+      ++pairs;
+      EXPECT_GE(steps.at(more), steps.at(less)) << family << ": " << less << " vs " << more;
+    }
+  }
+  EXPECT_GT(pairs, 100U);
 }
 
 TEST(LayoutSearch, CountsWhyCandidatesAreLeftOut) {
