@@ -188,10 +188,12 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
 }
 
 // route_tokens, remembered: the draw depends only on the routing inputs and on which node and
-// slot each rank has, and a layout search or a sweep asks for the same ones many times. At most
-// kRemembered draws are kept (then the memory starts afresh); thread-safe.
+// slot each rank has, and a layout search or a sweep asks for the same ones many times. Every EP
+// group of a stage draws its own stream (8 draws for EP32 on a 256-GPU stage, 64 on 2,048 GPUs),
+// and a search revisits them across pipeline depths, schedules and EP sizes: up to 64 MiB of
+// draws are kept, then the memory starts afresh. Thread-safe.
 Traffic remembered_route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
-  constexpr std::size_t kRemembered = 64;
+  constexpr std::size_t kRememberedBytes = std::size_t{64} << 20;
   std::string key = fmt::format("{} {} {} {} {} {:a} {} {} {}|", spec.seed, spec.experts,
                                 spec.top_k, spec.max_nodes, spec.tokens_per_rank, spec.imbalance,
                                 spec.low_latency, spec.per_pair, spec.ranks.size());
@@ -205,9 +207,15 @@ Traffic remembered_route_tokens(const ExpertParallelSpec& spec, const Layout& l)
     if (const auto it = memory.find(key); it != memory.end()) return *it->second;
   }
   auto traffic = std::make_shared<const Traffic>(route_tokens(spec, l));
+  std::size_t bytes = traffic->nvl.size() * sizeof(double) + key.size();
+  for (const std::vector<double>& row : traffic->rdma) bytes += row.size() * sizeof(double);
+  static std::size_t remembered_bytes = 0;
   const std::lock_guard lock(mutex);
-  if (memory.size() >= kRemembered) memory.clear();
-  memory.emplace(std::move(key), traffic);
+  if (remembered_bytes + bytes > kRememberedBytes) {
+    memory.clear();
+    remembered_bytes = 0;
+  }
+  if (memory.emplace(std::move(key), traffic).second) remembered_bytes += bytes;
   return *traffic;
 }
 
