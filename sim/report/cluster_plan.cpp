@@ -115,6 +115,20 @@ PlanResult plan_cluster(const config::Experiment& base, const PlanOptions& optio
       diagnostics.error(config::location_of(base.file, {"plan"}), "plan.deadline_days",
                         "a plan needs a goal: give plan.deadline_days, plan.budget_usd or both");
     }
+    // A budget needs every candidate's GPU-hour price; no price is not a free GPU.
+    const std::size_t designs = std::max<std::size_t>(plan.candidates.size(), 1);
+    for (std::size_t index = 0; plan.budget_usd && index < designs; ++index) {
+      const config::Experiment design = plan_candidate(base, index, 1);
+      if (gpu_hour_usd_all_in(design)) continue;
+      const bool listed = index < plan.candidates.size();
+      diagnostics.error(
+          config::location_of(base.file, {"plan", listed ? "candidates" : "budget_usd"}),
+          listed ? fmt::format("plan.candidates[{}]", index) : "plan.budget_usd",
+          fmt::format("a budget needs a GPU-hour price, and hardware profile {} has none: give "
+                      "{}gpu_hour_usd",
+                      design.hardware.name,
+                      listed ? fmt::format("plan.candidates[{}].", index) : "cost."));
+    }
     if (plan_node_ladder(plan).empty()) {
       diagnostics.error(config::location_of(base.file, {"plan", "nodes"}), "plan.nodes",
                         fmt::format("the bounds leave no cluster size to try (the ladder runs "

@@ -168,6 +168,23 @@ TEST(ClusterPlan, NeedsATokenBudgetAndAGoal) {
   }
 }
 
+TEST(ClusterPlan, ABudgetNeedsEveryCandidatesPrice) {
+  try {
+    (void)plan_cluster(
+        tiny_plan({"plan.budget_usd=1000",
+                   "plan.candidates=[{hardware: h800_sxm, topology: ft2}, {hardware: {base: "
+                   "h100_sxm, name: unpriced, price: {gpu_hour_usd: null}}, topology: ft2}]"}),
+        PlanOptions{});
+    FAIL() << "expected a ConfigError";
+  } catch (const config::ConfigError& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("plan.candidates[1]: a budget needs a GPU-hour price, and hardware "
+                        "profile unpriced has none: give plan.candidates[1].gpu_hour_usd"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(ClusterPlan, BoundsThatLeaveNoSizeAreAnError) {
   try {
     (void)plan_cluster(tiny_plan({"plan.nodes={min: 20000}"}), PlanOptions{});
