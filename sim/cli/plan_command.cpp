@@ -221,7 +221,7 @@ int run_plan(const PlanOptions& options) {
             optional_usd(closest->run_usd()), fmt::format("{:.4g} s", trial->best->step_time_s),
             trial->step_cap_s);
       } else {
-        message += "; no size of the ladder fits any layout of the model in memory";
+        message += "; no size of the ladder has a layout that can run (see the sizes tried)";
       }
       std::cerr << message << '\n';
       return kExitInfeasible;
