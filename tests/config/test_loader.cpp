@@ -112,6 +112,9 @@ TEST(ShippedCards, EveryCardInTheLibraryLoads) {
                              "experiments", "experiments/validation", "software_stacks"}) {
     for (const fs::directory_entry& entry : fs::directory_iterator(kRoot + "/" + folder)) {
       if (entry.path().extension() != ".yaml") continue;
+      // Mutations.HardwareProfileNeverCrashes writes its corrupted profiles beside the shipped
+      // one (so that its measured-file paths resolve) while the suite runs in parallel.
+      if (entry.path().filename().string().starts_with("mutant_")) continue;
       const std::string file = entry.path().string();
       SCOPED_TRACE(file);
       try {
