@@ -215,11 +215,10 @@ int run_plan(const PlanOptions& options) {
       if (closest != nullptr) {
         const report::PlanTrial* trial = closest->chosen_trial();
         message += fmt::format(
-            "; the closest, {} at {} nodes, takes {:.1f} days and {} ({} per step against the "
-            "{:.4g} s allowed)",
+            "; the closest, {} at {} nodes, takes {:.1f} days and {} ({:.4g} s per step against "
+            "the {:.4g} s allowed)",
             closest->candidate, trial->nodes, closest->training_days,
-            optional_usd(closest->run_usd()), fmt::format("{:.4g} s", trial->best->step_time_s),
-            trial->step_cap_s);
+            optional_usd(closest->run_usd()), trial->best->step_time_s, trial->step_cap_s);
       } else {
         message += "; no size of the ladder has a layout that can run (see the sizes tried)";
       }

@@ -105,6 +105,8 @@ config::Experiment plan_candidate(const config::Experiment& base, std::size_t in
 PlanResult plan_cluster(const config::Experiment& base, const PlanOptions& options,
                         const SearchRunner& runner) {
   const config::PlanSpec& plan = base.plan;
+  const std::vector<int> ladder = plan_node_ladder(plan);
+  const std::size_t designs = std::max<std::size_t>(plan.candidates.size(), 1);
   {
     config::Diagnostics diagnostics;
     if (!plan.tokens && !base.training.tokens) {
@@ -116,7 +118,6 @@ PlanResult plan_cluster(const config::Experiment& base, const PlanOptions& optio
                         "a plan needs a goal: give plan.deadline_days, plan.budget_usd or both");
     }
     // A budget needs every candidate's GPU-hour price; no price is not a free GPU.
-    const std::size_t designs = std::max<std::size_t>(plan.candidates.size(), 1);
     for (std::size_t index = 0; plan.budget_usd && index < designs; ++index) {
       const config::Experiment design = plan_candidate(base, index, 1);
       if (gpu_hour_usd_all_in(design)) continue;
@@ -129,7 +130,7 @@ PlanResult plan_cluster(const config::Experiment& base, const PlanOptions& optio
                       design.hardware.name,
                       listed ? fmt::format("plan.candidates[{}].", index) : "cost."));
     }
-    if (plan_node_ladder(plan).empty()) {
+    if (ladder.empty()) {
       diagnostics.error(config::location_of(base.file, {"plan", "nodes"}), "plan.nodes",
                         fmt::format("the bounds leave no cluster size to try (the ladder runs "
                                     "from 1 to {} nodes)",
@@ -146,8 +147,15 @@ PlanResult plan_cluster(const config::Experiment& base, const PlanOptions& optio
   result.cost_profile = plan.cost_profile;
   const double steps = result.tokens / result.tokens_per_step;
   const config::CostProfile prices = config::load_cost_profile(plan.cost_profile);
-  const std::vector<int> ladder = plan_node_ladder(plan);
-  const std::size_t designs = std::max<std::size_t>(plan.candidates.size(), 1);
+  // The best layout of a design at one size, none slower than `cap` simulated. A search space
+  // left empty by its bounds throws config::ConfigError, the same at every size.
+  const auto best_layout = [&](const config::Experiment& e, std::optional<double> cap) {
+    SearchOptions search;
+    search.top = 1;
+    search.jobs = options.jobs;
+    search.step_time_cap_s = cap;
+    return search_layouts(e, search, runner);
+  };
 
   for (std::size_t index = 0; index < designs; ++index) {
     PlanRow row;
@@ -165,16 +173,7 @@ PlanResult plan_cluster(const config::Experiment& base, const PlanOptions& optio
       trial.nodes = nodes;
       trial.gpus = e.cluster.gpus();
       trial.step_cap_s = step_cap(plan, steps, trial.gpus, usd_per_gpu_hour);
-      SearchOptions search;
-      search.top = 1;
-      search.jobs = options.jobs;
-      search.step_time_cap_s = trial.step_cap_s;
-      SearchResult found;
-      try {
-        found = search_layouts(e, search, runner);
-      } catch (const config::ConfigError&) {
-        throw;  // the search space itself is empty: the same at every size
-      }
+      const SearchResult found = best_layout(e, trial.step_cap_s);
       trial.candidates = found.candidates;
       trial.simulated = found.simulated;
       trial.least_bound_s = found.least_bound_s;
@@ -200,11 +199,8 @@ PlanResult plan_cluster(const config::Experiment& base, const PlanOptions& optio
       }
       if (row.chosen && !row.trials[*row.chosen].best) {
         PlanTrial& trial = row.trials[*row.chosen];
-        SearchOptions search;
-        search.top = 1;
-        search.jobs = options.jobs;
         const SearchResult found =
-            search_layouts(plan_candidate(base, index, trial.nodes), search, runner);
+            best_layout(plan_candidate(base, index, trial.nodes), std::nullopt);
         trial.simulated += found.simulated;
         if (found.best.empty()) {
           row.chosen.reset();

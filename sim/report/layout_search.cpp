@@ -424,8 +424,8 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
     const SearchedLayout& x = layouts[k];
     const double bound = bound_of(x);
     if (options.step_time_cap_s && bound > *options.step_time_cap_s) {
-      prune("goal", fmt::format("{}: its bound with the EP all-to-alls, {:.3f} s, is above the "
-                                "{:.3f} s the goal allows",
+      prune("goal", fmt::format("{}: its bound with what simulated layouts told it, {:.3f} s, "
+                                "is above the {:.3f} s the goal allows",
                                 x.describe(), bound, *options.step_time_cap_s));
       return true;
     }

@@ -57,8 +57,9 @@ struct SearchOptions {
   bool pareto = false;      // also the front of step time against memory
   bool exhaustive = false;  // simulate every layout that fits (no bound pruning)
   int jobs = 1;
-  // Leave out, as "goal", every layout whose lower bound (or, once known, its bound with the EP
-  // all-to-alls) is above this step time: `clustersim plan` needs no layout slower than its goal.
+  // Leave out, as "goal", every layout whose lower bound (raised, once known, by its EP
+  // all-to-alls and by siblings that recompute less) is above this step time: `clustersim plan`
+  // needs no layout slower than its goal.
   std::optional<double> step_time_cap_s;
 };
 

@@ -22,6 +22,11 @@ std::optional<double> published(const config::Experiment& e, std::string_view ke
   return std::nullopt;
 }
 
+// The experiment's GPU-hour price, else the profile's assumption.
+std::optional<double> rental_gpu_hour_usd(const config::Experiment& e) {
+  return e.cost.gpu_hour_usd ? e.cost.gpu_hour_usd : e.hardware.price.gpu_hour_usd;
+}
+
 }  // namespace
 
 std::string dollars(double usd) {
@@ -45,7 +50,7 @@ StepFigures step_figures(const config::Experiment& e, const parallel::StepResult
   f.gpu_hours_per_trillion_tokens = r.gpus * step / 3600 * kTrillion / tokens;
   f.days_per_trillion_tokens = step * kTrillion / tokens / kSecondsPerDay;
   f.tokens_per_s_per_gpu = tokens / step / r.gpus;
-  f.gpu_hour_usd = e.cost.gpu_hour_usd ? e.cost.gpu_hour_usd : e.hardware.price.gpu_hour_usd;
+  f.gpu_hour_usd = rental_gpu_hour_usd(e);
   if (e.training.tokens) {
     f.total_gpu_hours = f.gpu_hours_per_trillion_tokens * *e.training.tokens / kTrillion;
     f.training_days = f.days_per_trillion_tokens * *e.training.tokens / kTrillion;
@@ -78,8 +83,7 @@ std::optional<EnergyFigures> energy_assumptions(const config::Experiment& e) {
 }
 
 std::optional<double> gpu_hour_usd_all_in(const config::Experiment& e) {
-  const std::optional<double> rental =
-      e.cost.gpu_hour_usd ? e.cost.gpu_hour_usd : e.hardware.price.gpu_hour_usd;
+  const std::optional<double> rental = rental_gpu_hour_usd(e);
   if (!rental) return std::nullopt;
   const std::optional<EnergyFigures> energy = energy_assumptions(e);
   if (!energy || !energy->usd_per_kwh) return rental;
