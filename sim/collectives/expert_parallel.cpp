@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -101,7 +102,27 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
   const int chosen_nodes = std::min(spec.max_nodes, nodes);
   const int pool = chosen_nodes * experts_per_node;  // candidate experts of a token
   const auto k = static_cast<std::size_t>(std::min(spec.top_k, pool));
+  // Tables instead of divisions in the per-token loop: a pool slot's node position and offset,
+  // and each expert's rank.
+  std::vector<int> slot_node(static_cast<std::size_t>(pool));
+  std::vector<int> slot_offset(static_cast<std::size_t>(pool));
+  for (int slot = 0; slot < pool; ++slot) {
+    slot_node[static_cast<std::size_t>(slot)] = slot / experts_per_node;
+    slot_offset[static_cast<std::size_t>(slot)] = slot % experts_per_node;
+  }
+  std::vector<std::size_t> rank_of_expert(static_cast<std::size_t>(spec.experts));
+  for (int expert = 0; expert < spec.experts; ++expert) {
+    rank_of_expert[static_cast<std::size_t>(expert)] =
+        static_cast<std::size_t>(expert / experts_per_rank);
+  }
+  // Marks of the current token (its number), so that de-duplication is one look-up.
+  std::vector<std::int64_t> expert_mark(static_cast<std::size_t>(spec.experts), -1);
+  std::vector<std::int64_t> rank_mark(ranks, -1);
+  std::vector<std::int64_t> node_mark(static_cast<std::size_t>(nodes), -1);
+  std::int64_t mark = 0;
   std::vector<int> node_order(static_cast<std::size_t>(nodes));
+  std::iota(node_order.begin(), node_order.end(), 0);
+  std::vector<int> swapped_with(static_cast<std::size_t>(chosen_nodes));
   std::vector<int> picked;
   std::vector<double> keys;
   std::vector<int> index;
@@ -109,16 +130,19 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
   std::vector<int> target_nodes;
   for (std::size_t src = 0; src < ranks; ++src) {
     const int src_node = l.node_of_rank[src];
-    for (int token = 0; token < spec.tokens_per_rank; ++token) {
-      // The token's nodes: the first `chosen_nodes` of a partial shuffle.
-      std::iota(node_order.begin(), node_order.end(), 0);
+    const auto src_local = static_cast<std::size_t>(l.local_of_rank[src]);
+    for (int token = 0; token < spec.tokens_per_rank; ++token, ++mark) {
+      // The token's nodes: the first `chosen_nodes` of a partial shuffle of 0..nodes-1 (the
+      // swaps are undone afterwards, so every token shuffles the identity).
       for (int i = 0; i < chosen_nodes; ++i) {
-        std::swap(node_order[static_cast<std::size_t>(i)],
-                  node_order[static_cast<std::size_t>(i + rng.below(nodes - i))]);
+        const int j = i + rng.below(nodes - i);
+        swapped_with[static_cast<std::size_t>(i)] = j;
+        std::swap(node_order[static_cast<std::size_t>(i)], node_order[static_cast<std::size_t>(j)]);
       }
       auto expert_at = [&](int slot) {
-        return node_order[static_cast<std::size_t>(slot / experts_per_node)] * experts_per_node +
-               slot % experts_per_node;
+        const auto s = static_cast<std::size_t>(slot);
+        return node_order[static_cast<std::size_t>(slot_node[s])] * experts_per_node +
+               slot_offset[s];
       };
       // top_k distinct experts among the pool: rejection sampling when uniform (k << pool),
       // weighted sampling without replacement (Efraimidis-Spirakis keys) when skewed.
@@ -140,20 +164,28 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
       } else {
         while (picked.size() < k) {
           const int expert = expert_at(rng.below(pool));
-          if (std::find(picked.begin(), picked.end(), expert) == picked.end()) {
+          std::int64_t& seen = expert_mark[static_cast<std::size_t>(expert)];
+          if (seen != mark) {
+            seen = mark;
             picked.push_back(expert);
           }
         }
       }
+      for (int i = chosen_nodes - 1; i >= 0; --i) {
+        std::swap(node_order[static_cast<std::size_t>(i)],
+                  node_order[static_cast<std::size_t>(swapped_with[static_cast<std::size_t>(i)])]);
+      }
       target_ranks.clear();
       target_nodes.clear();
       for (int expert : picked) {
-        const auto rank = static_cast<std::size_t>(expert / experts_per_rank);
-        if (std::find(target_ranks.begin(), target_ranks.end(), rank) == target_ranks.end()) {
+        const std::size_t rank = rank_of_expert[static_cast<std::size_t>(expert)];
+        if (rank_mark[rank] != mark) {
+          rank_mark[rank] = mark;
           target_ranks.push_back(rank);
         }
         const int node = l.node_of_rank[rank];
-        if (std::find(target_nodes.begin(), target_nodes.end(), node) == target_nodes.end()) {
+        if (node_mark[static_cast<std::size_t>(node)] != mark) {
+          node_mark[static_cast<std::size_t>(node)] = mark;
           target_nodes.push_back(node);
         }
       }
@@ -161,7 +193,7 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
       traffic.received_tokens += static_cast<double>(target_ranks.size());
       if (spec.low_latency && spec.per_pair) {
         for (int expert : picked) {
-          const auto rank = static_cast<std::size_t>(expert / experts_per_rank);
+          const std::size_t rank = rank_of_expert[static_cast<std::size_t>(expert)];
           if (rank != src) traffic.nvl[src * ranks + rank] += 1;
         }
         continue;
@@ -172,15 +204,16 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
         }
         continue;
       }
+      // Normal mode: one copy per target node over InfiniBand to the rank in the source's slot
+      // there (the relay), which forwards over NVLink to the node's target ranks.
       for (int node : target_nodes) {
-        const std::size_t entry =
-            node == src_node ? src
-                             : l.ranks_of_node[static_cast<std::size_t>(node)]
-                                              [static_cast<std::size_t>(l.local_of_rank[src])];
         if (node != src_node) traffic.rdma[src][static_cast<std::size_t>(node)] += 1;
-        for (std::size_t rank : target_ranks) {
-          if (l.node_of_rank[rank] == node && rank != entry) traffic.nvl[entry * ranks + rank] += 1;
-        }
+      }
+      for (std::size_t rank : target_ranks) {
+        const int node = l.node_of_rank[rank];
+        const std::size_t entry =
+            node == src_node ? src : l.ranks_of_node[static_cast<std::size_t>(node)][src_local];
+        if (rank != entry) traffic.nvl[entry * ranks + rank] += 1;
       }
     }
   }

@@ -51,7 +51,6 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   flow.remaining = pending.bytes;
   flow.rate = 0;
   flow.last_update = now;
-  ++flow.version;
   flow.on_complete = std::move(pending.on_complete);
   flow.label = std::move(pending.label);
   flow.active = true;
@@ -65,12 +64,11 @@ std::optional<SimTime> FlowModel::next_completion() const {
 }
 
 void FlowModel::advance_to(SimTime now) {
-  // Drop stale entries, then complete everything due now (ascending flow id among equal times).
+  // Complete everything due now (ascending flow id among equal times).
   std::vector<FlowId> done;
   while (!due_.empty() && due_.top().time_ps <= now.ps()) {
-    const Due top = due_.top();
+    done.push_back(due_.top().flow);
     due_.pop();
-    if (is_live(top)) done.push_back(top.flow);
   }
   std::vector<OnComplete> callbacks;
   for (FlowId id : done) {
@@ -81,7 +79,6 @@ void FlowModel::advance_to(SimTime now) {
     }
     flow.active = false;
     flow.remaining = 0;
-    ++flow.version;
     solver_.remove_flow(id);
     ++completed_;
     dirty_ = true;
@@ -90,7 +87,6 @@ void FlowModel::advance_to(SimTime now) {
   for (OnComplete& callback : callbacks) {
     if (callback) callback(now);
   }
-  drop_stale_top();
 }
 
 void FlowModel::settle(SimTime now) {
@@ -112,7 +108,6 @@ void FlowModel::settle(SimTime now) {
     flow.last_update = now;
     flow.rate = rate;
     flow.settled = true;
-    ++flow.version;
     for (LinkId link : solver_.path(id)) {
       account_link(link, now);
       touched_links_.push_back(link);
@@ -128,34 +123,14 @@ void FlowModel::settle(SimTime now) {
     }
   }
   touched_links_.clear();
-  // Every re-solve leaves the old entries of re-rated flows behind; when they outnumber the live
-  // ones, rebuild the heap from the live entries alone, so it stays O(active flows).
-  if (due_.size() > 2 * solver_.active_flows() + 1024) {
-    std::vector<Due> live;
-    live.reserve(solver_.active_flows());
-    while (!due_.empty()) {
-      if (is_live(due_.top())) live.push_back(due_.top());
-      due_.pop();
-    }
-    due_ = std::priority_queue<Due, std::vector<Due>, std::greater<>>(std::greater<>{},
-                                                                      std::move(live));
-  }
-  drop_stale_top();
-}
-
-bool FlowModel::is_live(const Due& entry) const {
-  const Flow& flow = flows_[entry.flow];
-  return flow.active && flow.version == entry.version;
-}
-
-// Keeps the heap's top a live entry, so next_completion() is exact.
-void FlowModel::drop_stale_top() {
-  while (!due_.empty() && !is_live(due_.top())) due_.pop();
 }
 
 void FlowModel::schedule_completion(FlowId id, SimTime now) {
   const Flow& flow = flows_[id];
-  if (!(flow.rate > 0)) return;  // stalled: reported by unfinished() if nothing else runs
+  if (!(flow.rate > 0)) {  // stalled: reported by unfinished() if nothing else runs
+    due_.erase(id);
+    return;
+  }
   const double ps = std::max(0.0, std::ceil(flow.remaining / flow.rate * 1e12));
   // Checked: a rate near zero would otherwise overflow the time range.
   if (!(ps < static_cast<double>(SimTime::max().ps() - now.ps()))) {
@@ -164,7 +139,7 @@ void FlowModel::schedule_completion(FlowId id, SimTime now) {
         "106 days): a rate near zero or a size far too large in the input?",
         flow.remaining, flow.rate));
   }
-  due_.push(Due{now.ps() + static_cast<std::int64_t>(ps), id, flow.version});
+  due_.set(id, now.ps() + static_cast<std::int64_t>(ps));
 }
 
 void FlowModel::account_link(LinkId link, SimTime now) {

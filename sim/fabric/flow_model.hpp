@@ -5,7 +5,8 @@
 // then shares bandwidth with every other active flow by max-min fairness (MaxMinSolver). Rates
 // change only when the set of active flows changes; each change re-solves only the component of
 // flows that share links with it, and only those flows get new completion times. Completion times
-// live in one lazy min-heap, so the engine sees a single "next completion" however many flows run.
+// live in one indexed min-heap (a re-rated flow moves its entry), so the engine sees a single
+// "next completion" however many flows run.
 //
 // Progress is integrated exactly between rate changes: remaining -= rate * (t - t_last). A flow
 // completes at the first picosecond at or after its remaining bytes reach zero.
@@ -16,11 +17,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <queue>
 #include <string>
 #include <vector>
 
 #include "sim/core/engine.hpp"
+#include "sim/fabric/completion_heap.hpp"
 #include "sim/fabric/maxmin_solver.hpp"
 #include "sim/fabric/router.hpp"
 #include "sim/fabric/topology.hpp"
@@ -68,26 +69,14 @@ class FlowModel final : public Model {
     double remaining = 0;
     double rate = 0;
     SimTime last_update;
-    std::uint64_t version = 0;  // bumps on every rate change; stale heap entries are skipped
     OnComplete on_complete;
     std::string label;
     bool active = false;
     bool settled = false;  // has had a rate from a solve since it started
   };
-  struct Due {
-    std::int64_t time_ps;
-    FlowId flow;
-    std::uint64_t version;
-    bool operator>(const Due& other) const {
-      return time_ps != other.time_ps ? time_ps > other.time_ps : flow > other.flow;
-    }
-  };
-
   void activate(std::size_t pending_slot, SimTime now);
   void account_link(LinkId link, SimTime now);
   void schedule_completion(FlowId flow, SimTime now);
-  [[nodiscard]] bool is_live(const Due& entry) const;
-  void drop_stale_top();
 
   Engine& engine_;
   const Topology& topology_;
@@ -103,7 +92,7 @@ class FlowModel final : public Model {
   };
   std::vector<Pending> pending_;
   std::vector<std::size_t> free_pending_;
-  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+  CompletionHeap due_;  // one entry per active flow with a rate
   std::vector<LinkStats> stats_;
   std::vector<double> link_load_;
   std::vector<SimTime> link_updated_;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -17,6 +18,10 @@ namespace {
 // crosses links[starts[f]] .. links[starts[f + 1] - 1].
 class Paths {
  public:
+  void clear() {
+    starts_.assign(1, 0);
+    links_.clear();
+  }
   void add_link(std::uint32_t link) { links_.push_back(link); }
   void end_flow() { starts_.push_back(static_cast<std::uint32_t>(links_.size())); }
 
@@ -37,7 +42,12 @@ class Paths {
 // 65 ms with versioned entries, 12 ms with this heap).
 class LinkHeap {
  public:
-  explicit LinkHeap(std::size_t link_count) : position_(link_count, 0) {}
+  LinkHeap() = default;
+  // Empties the heap for a problem of `link_count` links, keeping its memory.
+  void reset(std::size_t link_count) {
+    entries_.clear();
+    position_.resize(link_count);
+  }
 
   [[nodiscard]] bool empty() const { return entries_.empty(); }
   [[nodiscard]] std::uint32_t top_link() const { return entries_.front().link; }
@@ -132,25 +142,32 @@ class LinkHeap {
 // O(sum of path lengths * log links).
 class ProgressiveFilling {
  public:
-  ProgressiveFilling(std::span<const double> capacities, const Paths& paths,
-                     std::span<const double> bounds)
-      : paths_(paths),
-        bounds_(bounds),
-        remaining_(capacities.begin(), capacities.end()),
-        unfrozen_on_link_(capacities.size(), 0),
-        heap_(capacities.size()),
-        rates_(bounds.size(), 0.0),
-        frozen_(bounds.size(), false) {
+  // Solves one problem; the object keeps its buffers for the next one, so that the many small
+  // re-solves of a flow model allocate nothing. The rates stay valid until the next solve.
+  const std::vector<double>& solve(std::span<const double> capacities, const Paths& paths,
+                                   std::span<const double> bounds) {
     assert(paths.flow_count() == bounds.size());
     assert(std::all_of(capacities.begin(), capacities.end(), [](double c) { return c >= 0; }));
     assert(std::all_of(bounds.begin(), bounds.end(), [](double b) { return b >= 0; }));
+    paths_ = &paths;
+    bounds_ = bounds;
+    remaining_.assign(capacities.begin(), capacities.end());
+    unfrozen_on_link_.assign(capacities.size(), 0);
+    heap_.reset(capacities.size());
+    rates_.assign(bounds.size(), 0.0);
+    frozen_.assign(bounds.size(), 0);
+    unfrozen_flows_ = 0;
     index_flows_by_link();
+    run();
+    return rates_;
   }
 
-  [[nodiscard]] std::vector<double> run() && {
-    std::vector<std::uint32_t> bounded;  // flows with a finite bound, by (bound, flow id)
+ private:
+  void run() {
+    std::vector<std::uint32_t>& bounded = bounded_;  // flows with a finite bound, by (bound, id)
+    bounded.clear();
     for (std::uint32_t flow = 0; flow < rates_.size(); ++flow) {
-      if (paths_.of(flow).empty()) {
+      if (paths_->of(flow).empty()) {
         // Nothing limits it but its bound: +inf when unbounded.
         rates_[flow] = bounds_[flow];
         frozen_[flow] = true;
@@ -187,15 +204,12 @@ class ProgressiveFilling {
       }
       saturate(heap_.top_link(), heap_.top_share());
     }
-    return std::move(rates_);
   }
-
- private:
   // Counting sort of the (flow, link) pairs by link, so that saturating a link finds its flows.
   void index_flows_by_link() {
     const std::size_t link_count = remaining_.size();
     for (std::size_t flow = 0; flow < rates_.size(); ++flow) {
-      for (const std::uint32_t link : paths_.of(flow)) {
+      for (const std::uint32_t link : paths_->of(flow)) {
         assert(link < link_count);
         ++unfrozen_on_link_[link];
       }
@@ -205,9 +219,10 @@ class ProgressiveFilling {
       link_starts_[link + 1] = link_starts_[link] + unfrozen_on_link_[link];
     }
     link_flows_.resize(link_starts_.back());
-    std::vector<std::uint32_t> cursor(link_starts_.begin(), link_starts_.end() - 1);
+    std::vector<std::uint32_t>& cursor = cursor_;
+    cursor.assign(link_starts_.begin(), link_starts_.end() - 1);
     for (std::uint32_t flow = 0; flow < rates_.size(); ++flow) {
-      for (const std::uint32_t link : paths_.of(flow)) {
+      for (const std::uint32_t link : paths_->of(flow)) {
         // Flows are filed in order, so a link listed twice in a path would show as this flow
         // already being the last one filed on that link.
         assert((cursor[link] == link_starts_[link] || link_flows_[cursor[link] - 1] != flow) &&
@@ -238,7 +253,7 @@ class ProgressiveFilling {
     rates_[flow] = rate;
     frozen_[flow] = true;
     --unfrozen_flows_;
-    for (const std::uint32_t link : paths_.of(flow)) {
+    for (const std::uint32_t link : paths_->of(flow)) {
       if (link == saturating) continue;
       // Rounding can take a link that saturates at the same level slightly below zero.
       remaining_[link] = std::max(0.0, remaining_[link] - rate);
@@ -257,15 +272,17 @@ class ProgressiveFilling {
     unfrozen_flows_ = 0;
   }
 
-  const Paths& paths_;
+  const Paths* paths_ = nullptr;
   std::span<const double> bounds_;
   std::vector<double> remaining_;  // per link: capacity minus the rates of its frozen flows
   std::vector<std::uint32_t> unfrozen_on_link_;
   std::vector<std::uint32_t> link_starts_;  // flows of link l: link_flows_[starts[l]..starts[l+1])
   std::vector<std::uint32_t> link_flows_;
+  std::vector<std::uint32_t> cursor_;
+  std::vector<std::uint32_t> bounded_;
   LinkHeap heap_;
   std::vector<double> rates_;
-  std::vector<bool> frozen_;
+  std::vector<char> frozen_;
   std::size_t unfrozen_flows_ = 0;
 };
 
@@ -296,8 +313,21 @@ std::vector<double> solve_max_min(std::span<const double> capacities,
     paths.end_flow();
     bounds.push_back(flow.bound);
   }
-  return ProgressiveFilling(capacities, paths, bounds).run();
+  ProgressiveFilling filling;
+  return filling.solve(capacities, paths, bounds);
 }
+
+// The buffers of solve(), kept from one call to the next.
+struct MaxMinSolver::Scratch {
+  std::vector<double> capacities;  // of the component's links, by local index
+  Paths paths;
+  std::vector<double> bounds;
+  ProgressiveFilling filling;
+};
+
+MaxMinSolver::~MaxMinSolver() = default;
+MaxMinSolver::MaxMinSolver(MaxMinSolver&&) noexcept = default;
+MaxMinSolver& MaxMinSolver::operator=(MaxMinSolver&&) noexcept = default;
 
 MaxMinSolver::MaxMinSolver(std::vector<double> capacities)
     : capacities_(std::move(capacities)),
@@ -305,7 +335,8 @@ MaxMinSolver::MaxMinSolver(std::vector<double> capacities)
       link_load_(capacities_.size(), 0.0),
       link_in_component_(capacities_.size(), false),
       link_local_index_(capacities_.size(), 0),
-      link_fixed_load_(capacities_.size(), 0.0) {
+      link_fixed_load_(capacities_.size(), 0.0),
+      scratch_(std::make_unique<Scratch>()) {
   assert(std::all_of(capacities_.begin(), capacities_.end(), [](double c) { return c >= 0; }));
 }
 
@@ -316,6 +347,8 @@ FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
   if (free_ids_.empty()) {
     id = static_cast<FlowId>(flows_.size());
     flows_.emplace_back();
+    rate_.push_back(0);
+    in_component_.push_back(0);
   } else {
     std::pop_heap(free_ids_.begin(), free_ids_.end(), std::greater<>());
     id = free_ids_.back();
@@ -324,7 +357,7 @@ FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
   Flow& flow = flows_[id];
   flow.path = std::move(path);
   flow.bound = bound;
-  flow.rate = 0;
+  rate_[id] = 0;
   flow.active = true;
   for (const LinkId link : flow.path) {
     assert(link < link_count());
@@ -341,7 +374,7 @@ FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
 void MaxMinSolver::remove_flow(FlowId flow) {
   assert(flow < flows_.size() && flows_[flow].active);
   Flow& removed = flows_[flow];
-  removed_floor_ = std::min(removed_floor_, removed.rate);
+  removed_floor_ = std::min(removed_floor_, rate_[flow]);
   // The flows left on its links are re-solved from those links.
   for (const LinkId link : removed.path) {
     std::vector<FlowId>& on_link = link_flows_[link];
@@ -349,7 +382,7 @@ void MaxMinSolver::remove_flow(FlowId flow) {
     dirty_links_.push_back(link);
   }
   removed.path.clear();
-  removed.rate = 0;
+  rate_[flow] = 0;
   removed.active = false;
   free_ids_.push_back(flow);
   std::push_heap(free_ids_.begin(), free_ids_.end(), std::greater<>());
@@ -370,8 +403,8 @@ void MaxMinSolver::collect_dirty_components() {
   const auto reach_flow = [this](FlowId id) {
     Flow& flow = flows_[id];
     // A dirty flow may have been removed since; it has already left its links.
-    if (!flow.active || flow.in_component) return;
-    flow.in_component = true;
+    if (!flow.active || in_component_[id]) return;
+    in_component_[id] = 1;
     last_solved_.push_back(id);
   };
   const auto reach_link = [this](LinkId link) {
@@ -396,7 +429,7 @@ void MaxMinSolver::collect_dirty_components() {
     }
   }
   sort_marked_ids(last_solved_, flows_.size(),
-                  [this](FlowId id) { return flows_[id].in_component; });
+                  [this](FlowId id) { return in_component_[id] != 0; });
   sort_marked_ids(component_links_, link_count(),
                   [this](LinkId link) { return link_in_component_[link]; });
 }
@@ -408,9 +441,8 @@ void MaxMinSolver::collect_above(double floor) {
   // exact, leaving out one whose level the removal raises is not.
   const double threshold = floor * (1 - 1e-9);
   const auto reach_flow = [this](FlowId id) {
-    Flow& flow = flows_[id];
-    if (flow.in_component) return;
-    flow.in_component = true;
+    if (in_component_[id]) return;
+    in_component_[id] = 1;
     last_solved_.push_back(id);
   };
   const auto reach_link = [&](LinkId link) {
@@ -419,10 +451,10 @@ void MaxMinSolver::collect_above(double floor) {
     component_links_.push_back(link);
     double fixed = 0;  // the rates of the flows below the threshold, which stay
     for (const FlowId id : link_flows_[link]) {
-      if (flows_[id].rate >= threshold) {
+      if (rate_[id] >= threshold) {
         reach_flow(id);
       } else {
-        fixed += flows_[id].rate;
+        fixed += rate_[id];
       }
     }
     link_fixed_load_[link] = fixed;
@@ -433,7 +465,7 @@ void MaxMinSolver::collect_above(double floor) {
     for (const LinkId link : flows_[last_solved_[next]].path) reach_link(link);
   }
   sort_marked_ids(last_solved_, flows_.size(),
-                  [this](FlowId id) { return flows_[id].in_component; });
+                  [this](FlowId id) { return in_component_[id] != 0; });
   sort_marked_ids(component_links_, link_count(),
                   [this](LinkId link) { return link_in_component_[link]; });
 }
@@ -458,32 +490,33 @@ const std::vector<FlowId>& MaxMinSolver::solve() {
   // The component as a problem of its own. Its flows share no link with the other flows, so its
   // links keep their full capacities. Local link indices follow the global ids, so ties break
   // as in a full solve.
-  std::vector<double> local_capacities;
-  local_capacities.reserve(component_links_.size());
+  Scratch& scratch = *scratch_;
+  std::vector<double>& local_capacities = scratch.capacities;
+  local_capacities.clear();
   for (std::uint32_t local = 0; local < component_links_.size(); ++local) {
     const LinkId link = component_links_[local];
     link_local_index_[link] = local;
     local_capacities.push_back(std::max(0.0, capacities_[link] - link_fixed_load_[link]));
   }
-  Paths paths;
-  std::vector<double> bounds;
-  bounds.reserve(last_solved_.size());
+  Paths& paths = scratch.paths;
+  paths.clear();
+  std::vector<double>& bounds = scratch.bounds;
+  bounds.clear();
   for (const FlowId id : last_solved_) {
     for (const LinkId link : flows_[id].path) paths.add_link(link_local_index_[link]);
     paths.end_flow();
     bounds.push_back(flows_[id].bound);
   }
-  const std::vector<double> rates = ProgressiveFilling(local_capacities, paths, bounds).run();
+  const std::vector<double>& rates = scratch.filling.solve(local_capacities, paths, bounds);
 
   for (std::size_t i = 0; i < last_solved_.size(); ++i) {
-    Flow& flow = flows_[last_solved_[i]];
-    flow.rate = rates[i];
-    flow.in_component = false;
+    rate_[last_solved_[i]] = rates[i];
+    in_component_[last_solved_[i]] = 0;
   }
   // A link's load: the flows that kept their rates, and those re-solved.
   for (const LinkId link : component_links_) link_load_[link] = link_fixed_load_[link];
   for (const FlowId id : last_solved_) {
-    for (const LinkId link : flows_[id].path) link_load_[link] += flows_[id].rate;
+    for (const LinkId link : flows_[id].path) link_load_[link] += rate_[id];
   }
   for (const LinkId link : component_links_) link_in_component_[link] = false;
   return last_solved_;
@@ -491,7 +524,7 @@ const std::vector<FlowId>& MaxMinSolver::solve() {
 
 double MaxMinSolver::rate(FlowId flow) const {
   assert(flow < flows_.size() && flows_[flow].active);
-  return flows_[flow].rate;
+  return rate_[flow];
 }
 
 const std::vector<LinkId>& MaxMinSolver::path(FlowId flow) const {

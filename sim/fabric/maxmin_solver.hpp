@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -52,6 +53,9 @@ struct FlowSpec {
 class MaxMinSolver {
  public:
   explicit MaxMinSolver(std::vector<double> capacities);
+  ~MaxMinSolver();
+  MaxMinSolver(MaxMinSolver&&) noexcept;
+  MaxMinSolver& operator=(MaxMinSolver&&) noexcept;
 
   // Ids are reused after remove_flow; an id is valid from add_flow until remove_flow.
   FlowId add_flow(std::vector<LinkId> path, double bound = kUnbounded);
@@ -75,10 +79,9 @@ class MaxMinSolver {
   struct Flow {
     std::vector<LinkId> path;
     double bound = kUnbounded;
-    double rate = 0;
     bool active = false;
-    bool in_component = false;  // reached by the search of the current solve()
   };
+  struct Scratch;
 
   // Breadth-first search over link_flows_ from the dirty flows and links: fills last_solved_ and
   // component_links_ with what it reaches, both ascending.
@@ -89,6 +92,10 @@ class MaxMinSolver {
 
   std::vector<double> capacities_;
   std::vector<Flow> flows_;
+  // By flow id, apart from the rest for the searches' sake: the rate as of the last solve, and
+  // whether the current solve() reached the flow.
+  std::vector<double> rate_;
+  std::vector<char> in_component_;
   std::vector<FlowId> free_ids_;  // a min-heap, so that the lowest free id is reused first
   std::vector<std::vector<FlowId>> link_flows_;  // active flows per link, in insertion order
   std::vector<double> link_load_;
@@ -104,6 +111,7 @@ class MaxMinSolver {
   std::vector<double> link_fixed_load_;  // per component link: load of flows not re-solved
   bool only_removals_ = true;            // since the last solve
   double removed_floor_ = kUnbounded;    // the lowest rate of a flow removed since then
+  std::unique_ptr<Scratch> scratch_;     // buffers of solve()
 };
 
 }  // namespace clustersim::fabric

@@ -236,6 +236,26 @@ std::vector<int> balance_stage_layers(const PipelineSchedule& schedule, std::vec
   return split;
 }
 
+// The blocks of model stage `s` under `split`, in forward order: the embedding on the first
+// stage, its layers, and the MTP modules and the head on the last.
+template <class Part>
+std::vector<const Part*> stage_parts(const std::vector<int>& split, std::size_t s,
+                                     const Part& embedding, const std::vector<Part>& layers,
+                                     const Part& mtp, int mtp_modules, const Part& head) {
+  std::vector<const Part*> parts;
+  if (s == 0) parts.push_back(&embedding);
+  int first_layer = 0;
+  for (std::size_t before = 0; before < s; ++before) first_layer += split[before];
+  for (int layer = first_layer; layer < first_layer + split[s]; ++layer) {
+    parts.push_back(&layers[static_cast<std::size_t>(layer)]);
+  }
+  if (s + 1 == split.size()) {
+    for (int m = 0; m < mtp_modules; ++m) parts.push_back(&mtp);
+    parts.push_back(&head);
+  }
+  return parts;
+}
+
 }  // namespace
 
 std::vector<OverlapTask> overlapped_slot_timeline(const StageCost& forward,
@@ -604,22 +624,12 @@ void StepSimulation::cost_blocks() {
 
 std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& split) const {
   std::vector<StageCost> stages;
-  int first_layer = 0;
   for (std::size_t s = 0; s < split.size(); ++s) {
     StageCost stage;
     stage.stage = static_cast<int>(s);
     stage.layers = split[s];
-    std::vector<const PartCost*> parts;
-    if (s == 0) parts.push_back(&embedding_);
-    for (int layer = first_layer; layer < first_layer + split[s]; ++layer) {
-      parts.push_back(&layers_[static_cast<std::size_t>(layer)]);
-    }
-    if (s + 1 == split.size()) {
-      for (int m = 0; m < card_.mtp_modules; ++m) parts.push_back(&mtp_);
-      parts.push_back(&head_);
-    }
-    first_layer += split[s];
-    for (const PartCost* part : parts) {
+    for (const PartCost* part :
+         stage_parts(split, s, embedding_, layers_, mtp_, card_.mtp_modules, head_)) {
       stage.blocks.push_back(part->cost.block);
       stage.block_parameters.emplace_back(part->cost.dense_parameters,
                                           part->cost.expert_parameters);
@@ -1255,6 +1265,85 @@ double compute_lower_bound_s(const config::Experiment& e, const compute::Compute
   }
   const auto micro_batches = static_cast<double>(e.training.micro_batches(e.parallelism));
   return micro_batches * per_micro_batch / std::max(1, e.parallelism.pp);
+}
+
+double pipeline_lower_bound_s(const config::Experiment& e, const compute::ComputeModel& model) {
+  const double mean = compute_lower_bound_s(e, model);
+  const config::ParallelismSpec& p = e.parallelism;
+  // Balanced stages take their split from the simulated communication, which is not known here.
+  if (p.balance_stages) return mean;
+  const workload::WorkloadOptions options = workload::workload_options(e);
+  const int shared_sms = std::max(1, e.hardware.gpu.sm_count - p.comm_sms);
+  const auto cost = [&](const workload::LayerWorkload& part) {
+    return cost_of(part, model, e.stack.static_sm_split, shared_sms,
+                   static_cast<double>(e.training.seq_len), e.model,
+                   e.stack.kernel_host_overhead.seconds());
+  };
+  const LayerCost embedding = cost(workload::embedding_workload(e.model, options));
+  const LayerCost head = cost(workload::head_workload(e.model, options));
+  const LayerCost mtp = cost(workload::mtp_workload(e.model, options));
+  std::vector<LayerCost> layers;
+  for (int layer = 0; layer < e.model.layers; ++layer) {
+    layers.push_back(cost(workload::layer_workload(e.model, layer, options)));
+  }
+  const std::vector<int> split = workload::stage_layer_split(e);
+  std::vector<StageCost> stages;
+  for (std::size_t s = 0; s < split.size(); ++s) {
+    StageCost stage;
+    for (const LayerCost* part :
+         stage_parts(split, s, embedding, layers, mtp, e.model.mtp_modules, head)) {
+      stage.blocks.push_back(part->block);
+      add(stage, *part);
+    }
+    stages.push_back(std::move(stage));
+  }
+  const auto micro_batches = static_cast<int>(e.training.micro_batches(p));
+  const PipelineSchedule schedule =
+      make_schedule(p.schedule, p.pp, micro_batches,
+                    p.schedule == config::Schedule::interleaved ? p.virtual_stages : 1);
+  const auto stage_of = [&](int device, int chunk) -> const StageCost& {
+    return stages.at(static_cast<std::size_t>(schedule.model_stage({device, chunk})));
+  };
+  const auto compute = [](const StageCost& c, Pass pass) {
+    switch (pass) {
+      case Pass::forward:
+        return c.forward;
+      case Pass::backward:
+        return c.backward_input + c.weight;
+      case Pass::backward_input:
+        return c.backward_input;
+      case Pass::backward_weight:
+        return c.weight;
+    }
+    return 0.0;
+  };
+  // Each slot no longer than the simulation can make it: its compute, without communication.
+  // A lone slot adds its collectives to its compute or hides the all-to-alls behind it
+  // (max(work - ep, ep) >= compute). An overlapped F&B slot with all-to-alls runs the compute
+  // stream's blocks one after the other, on the SMs communication leaves; without all-to-alls it
+  // runs the two passes in turn. Either way it lasts at least the shorter of the two sums.
+  const auto duration = [&](StageRef where, const ScheduleSlot& slot) {
+    const StageCost& first = stage_of(where.device, slot.task.chunk);
+    double work = compute(first, slot.task.pass);
+    if (slot.overlapped) {
+      const StageCost& second = stage_of(where.device, slot.overlapped->chunk);
+      const Pass b = slot.overlapped->pass;
+      work += compute(second, b);
+      if (slot.task.pass == Pass::forward && b != Pass::forward && b != Pass::backward_weight) {
+        const double w = b == Pass::backward ? 1 : 0;
+        double stream = 0;
+        for (const BlockCost& block : first.blocks) stream += block.pre_forward + block.mlp_forward;
+        for (const BlockCost& block : second.blocks) {
+          stream +=
+              block.pre_backward + block.mlp_backward + w * (block.pre_weight + block.mlp_weight);
+        }
+        work = std::min(work, stream);
+      }
+    }
+    return SimTime::from_computed_seconds(work);
+  };
+  const PipelineRun run = run_pipeline(schedule, duration);
+  return std::max(mean, run.makespan.seconds());
 }
 
 }  // namespace clustersim::parallel

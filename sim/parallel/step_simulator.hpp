@@ -212,4 +212,14 @@ struct StepOptions {
 [[nodiscard]] double compute_lower_bound_s(const config::Experiment& experiment,
                                            const compute::ComputeModel& model);
 
+// A tighter lower bound, still without simulating communication: the experiment's pipeline
+// schedule run on its stage split with every slot as short as its compute alone allows (and
+// no transfer time between stages), so it includes the schedule's bubbles and the busiest
+// device's load; never below compute_lower_bound_s. A pipeline's makespan only grows with its
+// slots' durations, and every simulated slot lasts at least this long. With
+// `parallelism.balance_stages` the split depends on the communication, and this falls back to
+// compute_lower_bound_s. Costs a pipeline run (milliseconds), not a step simulation.
+[[nodiscard]] double pipeline_lower_bound_s(const config::Experiment& experiment,
+                                            const compute::ComputeModel& model);
+
 }  // namespace clustersim::parallel

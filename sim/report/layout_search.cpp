@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -137,6 +139,21 @@ ExchangeKey exchange_key(const LayoutChoice& c) {
   return {c.tp, c.pp, c.ep, c.cp, c.micro_batch_size, c.comm_sms};
 }
 
+// What a micro-batch's TP and CP collectives (which every slot adds to its compute) depend on:
+// the groups (tp, cp), the activations (micro-batch size), the GEMMs they hide behind (ep,
+// comm_sms) and recomputation, which repeats them; summed over every layer, not the stage split.
+BoundKey serial_key(const LayoutChoice& c) {
+  return {c.tp, c.cp, c.ep, c.micro_batch_size, c.recompute, c.comm_sms};
+}
+
+// What a micro-batch's ZeRO-3 gathers and reductions depend on: the parameters per GPU and the
+// data-parallel groups (tp, pp, ep, cp); not the schedule, the micro-batch size or recomputation.
+using ZeroKey = std::tuple<int, int, int, int, int>;
+
+ZeroKey zero_key(const LayoutChoice& c) {
+  return {c.tp, c.pp, c.ep, c.cp, c.comm_sms};
+}
+
 // A layout without its recompute policy: layouts of one family differ only in what they
 // recompute.
 using FamilyKey = std::tuple<int, int, int, int, int, int, int, int, int>;
@@ -178,11 +195,16 @@ std::string simulate_text(const config::Experiment& e) {
     }
     const StepFigures f = step_figures(e, result);
     // The EP all-to-alls of one micro-batch through every stage (a lone slot waits for them).
-    double ep_s = 0;
+    // Its TP and CP collectives, and its ZeRO-3 traffic, likewise (see bound_of).
+    double ep_s = 0, serial_s = 0, zero3_s = 0;
     for (const parallel::StageCost& stage : result.stages) {
       ep_s += stage.ep_forward + stage.ep_backward;
+      serial_s += stage.tp_forward + stage.tp_backward + stage.cp_forward + stage.cp_backward;
+      zero3_s += stage.zero3_forward + stage.zero3_backward;
     }
     out["ep_s_per_micro_batch"] = ep_s;
+    out["serial_s_per_micro_batch"] = serial_s;
+    out["zero3_s_per_micro_batch"] = zero3_s;
     out["step_time_s"] = result.step_time_s;
     out["mfu_causal"] = f.mfu_causal;
     out["tokens_per_s_per_gpu"] = f.tokens_per_s_per_gpu;
@@ -394,22 +416,37 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
   });
   std::vector<SearchedLayout> simulated;  // best first
   const std::size_t top = std::max<std::size_t>(options.top, 1);
-  // Once one layout of a family is simulated, its EP all-to-alls per micro-batch are known for
-  // the whole family; where slots run their compute and their all-to-alls one after the other
-  // (every schedule but DualPipe's, without the stack's all-to-all overlap), they raise the
-  // bound of the others: m / pp x (compute + all-to-alls) of one micro-batch.
+  // Once one layout of a family is simulated, the communication it measured raises the bound
+  // of the others, in seconds per micro-batch (m / pp of each is the mean device's share):
+  //   - its EP all-to-alls, where slots run their compute and their all-to-alls one after the
+  //     other (every schedule but DualPipe's, without the stack's all-to-all overlap);
+  //   - its TP and CP collectives, which every slot runs beside its compute;
+  //   - its ZeRO-3 gathers and reductions: a slot lasts at least as long as them (with the
+  //     stack's DP overlap) or adds them to its compute (without).
   std::map<ExchangeKey, double> exchange_s;
+  std::map<BoundKey, double> serial_s;
+  std::map<ZeroKey, double> zero3_s;
   // The steps simulated per family, with their recompute policies.
   std::map<FamilyKey, std::vector<std::pair<std::string, double>>> family_steps;
   const bool lone_slots_wait = !base.stack.overlap.moe_all_to_all;
   const auto bound_of = [&](const SearchedLayout& x) {
-    double bound = x.lower_bound_s;
     const Schedule schedule = x.choice.schedule;
     const bool waits =
         lone_slots_wait && schedule != Schedule::dualpipe && schedule != Schedule::dualpipev;
+    double slots = 0;  // communication per micro-batch that adds to the compute
     if (const auto known = exchange_s.find(exchange_key(x.choice));
         waits && known != exchange_s.end()) {
-      bound += known->second * x.micro_batches / x.choice.pp;
+      slots += known->second;
+    }
+    if (const auto known = serial_s.find(serial_key(x.choice)); known != serial_s.end()) {
+      slots += known->second;
+    }
+    const double share = x.micro_batches / x.choice.pp;
+    double bound = x.lower_bound_s + slots * share;
+    if (const auto known = zero3_s.find(zero_key(x.choice));
+        x.choice.zero >= 3 && known != zero3_s.end()) {
+      const double zero3 = known->second * share;
+      bound = base.stack.overlap.dp ? std::max(bound, zero3) : bound + zero3;
     }
     if (const auto family = family_steps.find(family_key(x.choice)); family != family_steps.end()) {
       for (const auto& [recompute, step] : family->second) {
@@ -418,34 +455,67 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
     }
     return bound;
   };
-  std::mutex state;  // skip and done may run at once on two threads
-  const auto skip = [&](std::size_t k) {
-    const std::lock_guard lock(state);
-    const SearchedLayout& x = layouts[k];
-    const double bound = bound_of(x);
+  std::mutex state;  // skip, work and done may run at once on two threads
+  // Why candidate x is left out with `bound` as its lower bound, given the results so far
+  // (nothing when it must be simulated). Called with `state` held.
+  const auto pruned_by = [&](const SearchedLayout& x,
+                             double bound) -> std::optional<std::pair<std::string, std::string>> {
     if (options.step_time_cap_s && bound > *options.step_time_cap_s) {
-      prune("goal", fmt::format("{}: its bound with what simulated layouts told it, {:.3f} s, "
-                                "is above the {:.3f} s the goal allows",
-                                x.describe(), bound, *options.step_time_cap_s));
-      return true;
+      return std::pair{std::string("goal"),
+                       fmt::format("{}: its bound with what simulated layouts told it, {:.3f} s, "
+                                   "is above the {:.3f} s the goal allows",
+                                   x.describe(), bound, *options.step_time_cap_s)};
     }
-    if (options.exhaustive || simulated.size() < top) return false;
+    if (options.exhaustive || simulated.size() < top) return std::nullopt;
     bool pruned = simulated[top - 1].step_time_s <= bound;
     if (pruned && options.pareto) {
       pruned = std::any_of(simulated.begin(), simulated.end(), [&](const SearchedLayout& y) {
         return y.step_time_s <= bound && y.memory_peak_bytes <= x.memory_peak_bytes;
       });
     }
-    if (pruned) prune("bound", "its lower bound is no better than the layouts simulated");
-    return pruned;
+    if (!pruned) return std::nullopt;
+    return std::pair{std::string("bound"),
+                     std::string("its lower bound is no better than the layouts simulated")};
   };
+  const auto skip = [&](std::size_t k) {
+    const std::lock_guard lock(state);
+    const auto reason = pruned_by(layouts[k], bound_of(layouts[k]));
+    if (reason) prune(reason->first, reason->second);
+    return reason.has_value();
+  };
+  // Before it simulates a candidate, the job runs its pipeline schedule on compute alone
+  // (parallel::pipeline_lower_bound_s: the bubbles and the busiest device, in milliseconds),
+  // and leaves the candidate out if that bound already settles it. On another MPI rank the
+  // results so far are not known there, and the candidate is simulated.
   const SearchWork work = [&](std::size_t k) {
-    return simulate_text(apply_choice(base, layouts[k].choice));
+    const config::Experiment e = apply_choice(base, layouts[k].choice);
+    std::optional<double> pipeline;
+    try {
+      pipeline = parallel::pipeline_lower_bound_s(e, model);
+    } catch (const std::exception&) {
+      // The simulation reports what the schedule cannot run, with its reason.
+    }
+    if (pipeline) {
+      const std::lock_guard lock(state);
+      const double bound = std::max(bound_of(layouts[k]), *pipeline);
+      if (const auto reason = pruned_by(layouts[k], bound)) {
+        nlohmann::json out;
+        out["pruned"] = reason->first;
+        out["message"] = reason->second;
+        out["unsimulated"] = true;
+        return out.dump();
+      }
+    }
+    return simulate_text(e);
   };
   const SearchDone done = [&](std::size_t k, const std::string& text) {
     const std::lock_guard lock(state);
-    ++result.simulated;
     const nlohmann::json out = nlohmann::json::parse(text);
+    if (out.contains("unsimulated")) {
+      prune(out["pruned"].get<std::string>(), out["message"].get<std::string>());
+      return;
+    }
+    ++result.simulated;
     SearchedLayout layout = layouts[k];
     if (out.contains("memory_peak_bytes")) layout.memory_peak_bytes = out["memory_peak_bytes"];
     if (out.contains("pruned")) {
@@ -454,6 +524,10 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
       return;
     }
     exchange_s[exchange_key(layout.choice)] = out["ep_s_per_micro_batch"].get<double>();
+    serial_s[serial_key(layout.choice)] = out["serial_s_per_micro_batch"].get<double>();
+    if (layout.choice.zero >= 3) {
+      zero3_s[zero_key(layout.choice)] = out["zero3_s_per_micro_batch"].get<double>();
+    }
     layout.step_time_s = out["step_time_s"];
     family_steps[family_key(layout.choice)].emplace_back(layout.choice.recompute,
                                                          layout.step_time_s);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
+#include <tuple>
 
 #include "sim/compute/compute_model.hpp"
 #include "sim/config/layout_check.hpp"
@@ -18,6 +20,13 @@ config::Experiment tiny_search(std::vector<std::string> overrides = {}) {
   config::LoadOptions options;
   options.overrides = std::move(overrides);
   return config::load_experiment("data/good/search/tiny_search.yaml", options);
+}
+
+std::string name_of(const LayoutChoice& choice, const config::Experiment& e) {
+  SearchedLayout layout;
+  layout.choice = choice;
+  layout.dp = e.parallelism.dp;
+  return layout.describe();
 }
 
 // The pruned search finds the layouts that simulating every point finds, in the same order.
@@ -92,6 +101,76 @@ TEST(LayoutSearch, TheComputeBoundIsBelowEverySimulatedStep) {
   for (const SearchedLayout& layout : search_layouts(tiny_search(), every).best) {
     EXPECT_LE(layout.lower_bound_s, layout.step_time_s) << layout.describe();
   }
+}
+
+// The pipeline bound (the schedule run on compute alone) lies between the compute bound and
+// the simulated step on every runnable layout of the tiny space, and sees the bubbles the
+// compute bound cannot: on some layouts it is well above it.
+TEST(LayoutSearch, ThePipelineBoundIsBelowEverySimulatedStepAndSeesTheBubbles) {
+  const config::Experiment base = tiny_search();
+  const compute::ComputeModel h800(base.hardware);
+  std::size_t checked = 0, tighter = 0;
+  for (const LayoutChoice& choice : enumerate_layouts(base)) {
+    config::Experiment e = apply_choice(base, choice);
+    if (!config::check_layout(e).empty()) continue;
+    const parallel::StepResult step = parallel::simulate_step(e);
+    const double compute = parallel::compute_lower_bound_s(e, h800);
+    const double pipeline = parallel::pipeline_lower_bound_s(e, h800);
+    const std::string name = name_of(choice, e);
+    EXPECT_GE(pipeline, compute) << name;
+    EXPECT_LE(pipeline, step.step_time_s) << name;
+    ++checked;
+    if (pipeline > 1.2 * compute) ++tighter;
+  }
+  EXPECT_GT(checked, 100U);
+  EXPECT_GT(tighter, 10U);
+}
+
+// What a simulated layout tells its siblings (sim/report/layout_search.cpp): per micro-batch,
+// its TP and CP collectives are the same for every layout with the same tp, cp, ep, micro-batch
+// size, recompute and comm SMs, and its ZeRO-3 traffic for every layout with the same tp, pp,
+// ep, cp and comm SMs; and m / pp of them, added to the compute bound (or, for ZeRO-3 with the
+// stack's DP overlap, on their own), never exceed the step.
+TEST(LayoutSearch, TheCommunicationSiblingsShareBoundsTheirSteps) {
+  const config::Experiment base = tiny_search({"search.parallelism.schedule=[1f1b, zb1p]"});
+  const compute::ComputeModel h800(base.hardware);
+  std::map<std::tuple<int, int, int, int, std::string, int>, double> serial;
+  std::map<std::tuple<int, int, int, int, int>, double> zero3;
+  std::size_t shared = 0, checked = 0;
+  for (const LayoutChoice& c : enumerate_layouts(base)) {
+    config::Experiment e = apply_choice(base, c);
+    if (!config::check_layout(e).empty()) continue;
+    const parallel::StepResult step = parallel::simulate_step(e);
+    double s = 0, z = 0;
+    for (const parallel::StageCost& stage : step.stages) {
+      s += stage.tp_forward + stage.tp_backward + stage.cp_forward + stage.cp_backward;
+      z += stage.zero3_forward + stage.zero3_backward;
+    }
+    const std::string name = name_of(c, e);
+    const auto [at, fresh] = serial.emplace(
+        std::tuple{c.tp, c.cp, c.ep, c.micro_batch_size, c.recompute, c.comm_sms}, s);
+    if (!fresh) {
+      EXPECT_NEAR(at->second, s, 1e-12 * s) << name;
+      ++shared;
+    }
+    if (c.zero >= 3) {
+      const auto [z_at, z_fresh] = zero3.emplace(std::tuple{c.tp, c.pp, c.ep, c.cp, c.comm_sms}, z);
+      if (!z_fresh) {
+        EXPECT_NEAR(z_at->second, z, 1e-12 * z) << name;
+        ++shared;
+      }
+    }
+    const double share = static_cast<double>(step.micro_batches) / c.pp;
+    const double bound = parallel::compute_lower_bound_s(e, h800) + s * share;
+    EXPECT_LE(bound, step.step_time_s) << name;
+    if (c.zero >= 3) {
+      EXPECT_LE(base.stack.overlap.dp ? z * share : bound + z * share, step.step_time_s) << name;
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 50U);
+  EXPECT_GT(shared, 20U);
+  EXPECT_GT(serial.size(), 4U);
 }
 
 // The search prunes a layout by a sibling that recomputes less; that rests on this: no layout of
