@@ -323,6 +323,10 @@ struct MaxMinSolver::Scratch {
   Paths paths;
   std::vector<double> bounds;
   ProgressiveFilling filling;
+  std::vector<double> link_load;     // by local index: the re-solved flows' rates on a link
+  std::vector<LinkId> departed;      // the departed flows' links
+  std::vector<LinkId> forced_open;   // links a pass found filling up
+  std::vector<double> reached_load;  // by link: the collected flows' old rates on it
 };
 
 MaxMinSolver::~MaxMinSolver() = default;
@@ -336,6 +340,8 @@ MaxMinSolver::MaxMinSolver(std::vector<double> capacities)
       link_in_component_(capacities_.size(), false),
       link_local_index_(capacities_.size(), 0),
       link_fixed_load_(capacities_.size(), 0.0),
+      link_open_(capacities_.size(), 0),
+      link_forced_open_(capacities_.size(), 0),
       scratch_(std::make_unique<Scratch>()) {
   assert(std::all_of(capacities_.begin(), capacities_.end(), [](double c) { return c >= 0; }));
 }
@@ -434,22 +440,30 @@ void MaxMinSolver::collect_dirty_components() {
                   [this](LinkId link) { return link_in_component_[link]; });
 }
 
-void MaxMinSolver::collect_above(double floor) {
+bool MaxMinSolver::saturated(LinkId link) const {
+  return link_load_[link] >= capacities_[link] * (1 - kSaturationSlack);
+}
+
+void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> departed) {
   last_solved_.clear();
   component_links_.clear();
-  // Flows within rounding of the floor are taken in too: re-solving more flows than needed is
-  // exact, leaving out one whose level the removal raises is not.
-  const double threshold = floor * (1 - 1e-9);
   const auto reach_flow = [this](FlowId id) {
     if (in_component_[id]) return;
     in_component_[id] = 1;
     last_solved_.push_back(id);
   };
+  // A full link (as of the last solve, departed flows included), or one a previous pass found
+  // filling up, passes the search on to the flows at or above the threshold on it. A link with
+  // room to spare only bounds the re-solved flows (see solve()).
   const auto reach_link = [&](LinkId link) {
     if (link_in_component_[link]) return;
     link_in_component_[link] = true;
     component_links_.push_back(link);
-    double fixed = 0;  // the rates of the flows below the threshold, which stay
+    const bool open = link_forced_open_[link] || saturated(link);
+    link_open_[link] = open;
+    if (!open) return;
+    // Every flow at or above the threshold here is re-solved; those below keep their rates.
+    double fixed = 0;
     for (const FlowId id : link_flows_[link]) {
       if (rate_[id] >= threshold) {
         reach_flow(id);
@@ -459,8 +473,8 @@ void MaxMinSolver::collect_above(double floor) {
     }
     link_fixed_load_[link] = fixed;
   };
-  for (const LinkId link : dirty_links_) reach_link(link);
-  dirty_links_.clear();
+  // The departed flows' links are always taken in, so that their loads are brought up to date.
+  for (const LinkId link : departed) reach_link(link);
   for (std::size_t next = 0; next < last_solved_.size(); ++next) {
     for (const LinkId link : flows_[last_solved_[next]].path) reach_link(link);
   }
@@ -468,28 +482,35 @@ void MaxMinSolver::collect_above(double floor) {
                   [this](FlowId id) { return in_component_[id] != 0; });
   sort_marked_ids(component_links_, link_count(),
                   [this](LinkId link) { return link_in_component_[link]; });
+  // On a link with room to spare, the flows left out keep their rates: its load less the
+  // re-solved flows' old rates (within rounding, which the spare room absorbs), found without
+  // going through the link's flows.
+  std::vector<double>& reached = scratch_->reached_load;
+  reached.resize(link_count(), 0.0);
+  for (const FlowId id : last_solved_) {
+    for (const LinkId link : flows_[id].path) {
+      if (!link_open_[link]) reached[link] += rate_[id];
+    }
+  }
+  for (const LinkId link : component_links_) {
+    if (link_open_[link]) continue;
+    link_fixed_load_[link] = std::max(0.0, link_load_[link] - reached[link]);
+    reached[link] = 0;
+  }
+  // A departed flow's link no longer carries it, which its load as of the last solve does.
+  for (const LinkId link : departed) {
+    if (link_open_[link]) continue;
+    double fixed = 0;
+    for (const FlowId id : link_flows_[link]) {
+      if (!in_component_[id]) fixed += rate_[id];
+    }
+    link_fixed_load_[link] = fixed;
+  }
 }
 
-const std::vector<FlowId>& MaxMinSolver::solve() {
-  // Only departures since the last solve: a flow slower than every departed flow keeps its rate
-  // (progressive filling reaches the same freezes below the lowest departed rate, since no link
-  // of a departed flow saturates below that flow's rate), so only the flows at or above that
-  // level, among those linked to the departed flows' links, are re-solved, on the capacity the
-  // slower flows leave.
-  const bool above_floor = only_removals_ && dirty_flows_.empty() && !dirty_links_.empty();
-  const double floor = removed_floor_;
-  only_removals_ = true;
-  removed_floor_ = kUnbounded;
-  if (above_floor) {
-    collect_above(floor);
-  } else {
-    collect_dirty_components();
-    for (const LinkId link : component_links_) link_fixed_load_[link] = 0;
-  }
-
-  // The component as a problem of its own. Its flows share no link with the other flows, so its
-  // links keep their full capacities. Local link indices follow the global ids, so ties break
-  // as in a full solve.
+std::span<const double> MaxMinSolver::solve_collected() {
+  // The collected flows as a problem of their own, on the capacity the other flows leave. Local
+  // link indices follow the global ids, so ties break as in a full solve.
   Scratch& scratch = *scratch_;
   std::vector<double>& local_capacities = scratch.capacities;
   local_capacities.clear();
@@ -507,18 +528,86 @@ const std::vector<FlowId>& MaxMinSolver::solve() {
     paths.end_flow();
     bounds.push_back(flows_[id].bound);
   }
-  const std::vector<double>& rates = scratch.filling.solve(local_capacities, paths, bounds);
+  return scratch.filling.solve(local_capacities, paths, bounds);
+}
 
+bool MaxMinSolver::open_filled_links(std::span<const double> rates, double threshold) {
+  Scratch& scratch = *scratch_;
+  std::vector<double>& load = scratch.link_load;
+  load.assign(component_links_.size(), 0.0);
   for (std::size_t i = 0; i < last_solved_.size(); ++i) {
-    rate_[last_solved_[i]] = rates[i];
-    in_component_[last_solved_[i]] = 0;
+    for (const LinkId link : flows_[last_solved_[i]].path) {
+      if (!link_open_[link]) load[link_local_index_[link]] += rates[i];
+    }
   }
+  bool opened = false;
+  for (std::uint32_t local = 0; local < component_links_.size(); ++local) {
+    const LinkId link = component_links_[local];
+    if (link_open_[link]) continue;
+    const double capacity = capacities_[link];
+    if (link_fixed_load_[link] + load[local] < capacity * (1 - kSaturationSlack)) continue;
+    const bool others_above =
+        std::any_of(link_flows_[link].begin(), link_flows_[link].end(),
+                    [&](FlowId id) { return !in_component_[id] && rate_[id] >= threshold; });
+    if (!others_above) continue;
+    link_forced_open_[link] = 1;
+    scratch.forced_open.push_back(link);
+    opened = true;
+  }
+  return opened;
+}
+
+void MaxMinSolver::forget_collected() {
+  for (const FlowId id : last_solved_) in_component_[id] = 0;
+  for (const LinkId link : component_links_) link_in_component_[link] = false;
+}
+
+const std::vector<FlowId>& MaxMinSolver::solve() {
+  // Only departures since the last solve: a flow slower than every departed flow keeps its rate
+  // (progressive filling reaches the same freezes below the lowest departed rate, since no link
+  // of a departed flow saturates below that flow's rate), so only the flows at or above that
+  // level are re-solved, on the capacity the slower flows leave.
+  //
+  // And only those reached from the departed flows' links through full links (a departed flow
+  // limited by no full link, only by its bound, changes nothing). A link with room to spare is
+  // no flow's bottleneck, so the flows beyond it keep their rates as long as it
+  // keeps room: the re-solved flows see it with the capacity the others leave. If the re-solve
+  // fills it and it carries other flows at or above the level, the search goes through it too
+  // and the re-solve is repeated. Every flow left out then still has its bottleneck, unchanged
+  // and still full, so the result is the max-min allocation.
+  const bool above_floor = only_removals_ && dirty_flows_.empty() && !dirty_links_.empty();
+  // Flows within rounding of the floor are taken in too: re-solving more flows than needed is
+  // exact, leaving out one whose level the removal raises is not.
+  const double threshold = removed_floor_ * (1 - 1e-9);
+  only_removals_ = true;
+  removed_floor_ = kUnbounded;
+  std::span<const double> rates;
+  if (above_floor) {
+    Scratch& scratch = *scratch_;
+    scratch.departed.swap(dirty_links_);
+    dirty_links_.clear();
+    while (true) {
+      collect_above(threshold, scratch.departed);
+      rates = solve_collected();
+      if (!open_filled_links(rates, threshold)) break;
+      forget_collected();
+    }
+    for (const LinkId link : scratch.forced_open) link_forced_open_[link] = 0;
+    scratch.forced_open.clear();
+    scratch.departed.clear();
+  } else {
+    collect_dirty_components();
+    for (const LinkId link : component_links_) link_fixed_load_[link] = 0;
+    rates = solve_collected();
+  }
+
+  for (std::size_t i = 0; i < last_solved_.size(); ++i) rate_[last_solved_[i]] = rates[i];
   // A link's load: the flows that kept their rates, and those re-solved.
   for (const LinkId link : component_links_) link_load_[link] = link_fixed_load_[link];
   for (const FlowId id : last_solved_) {
     for (const LinkId link : flows_[id].path) link_load_[link] += rate_[id];
   }
-  for (const LinkId link : component_links_) link_in_component_[link] = false;
+  forget_collected();
   return last_solved_;
 }
 

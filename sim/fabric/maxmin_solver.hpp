@@ -18,9 +18,12 @@
 // flow slower than the slowest departed flow keeps its rate (progressive filling makes the same
 // freezes below that level: a departed flow's links did not saturate below its own rate), so only
 // the flows at or above that level and linked to the departed flows' links through such flows are
-// re-solved, on the capacity the slower flows leave. In one big set of flows sharing links (an
-// all-to-all over a fabric), where departures come one rate level at a time, this keeps most flows
-// out of each solve. solve_max_min() is the full solve kept as the oracle for tests.
+// re-solved, on the capacity the slower flows leave. The search for them goes on only through
+// full links: a link with room to spare is no flow's bottleneck, so the flows beyond it keep their
+// rates unless the re-solve fills it, in which case the search goes through it as well and the
+// re-solve is repeated. In one big set of flows sharing links (an all-to-all over a fabric), where
+// departures come one rate level at a time, this keeps most flows out of each solve.
+// solve_max_min() is the full solve kept as the oracle for tests.
 //
 // Edge cases: a flow with an empty path gets its bound, or +inf when it is unbounded; so does an
 // unbounded flow that crosses only links of infinite capacity. A link of capacity 0 gives its
@@ -86,9 +89,21 @@ class MaxMinSolver {
   // Breadth-first search over link_flows_ from the dirty flows and links: fills last_solved_ and
   // component_links_ with what it reaches, both ascending.
   void collect_dirty_components();
-  // After departures only: the flows at or above `floor` reached from the dirty links through
-  // such flows, their links, and on each link the load of the flows below (link_fixed_load_).
-  void collect_above(double floor);
+  // After departures only: the flows at or above `threshold` reached from the departed flows'
+  // links through full links (and those a previous pass opened), their links, and on each link
+  // the load of the flows left out (link_fixed_load_).
+  void collect_above(double threshold, std::span<const LinkId> departed);
+  // Max-min rates of the collected flows (last_solved_ order) on what the others leave.
+  std::span<const double> solve_collected();
+  // After a departure re-solve: opens (link_forced_open_) each link with room to spare that the
+  // new rates fill while it carries other flows at or above `threshold`; true if any.
+  bool open_filled_links(std::span<const double> rates, double threshold);
+  // Clears the marks of the collected flows and links.
+  void forget_collected();
+  [[nodiscard]] bool saturated(LinkId link) const;
+
+  // A link within this fraction of its capacity counts as full (rounding of the loads).
+  static constexpr double kSaturationSlack = 1e-9;
 
   std::vector<double> capacities_;
   std::vector<Flow> flows_;
@@ -109,6 +124,8 @@ class MaxMinSolver {
   std::vector<bool> link_in_component_;
   std::vector<std::uint32_t> link_local_index_;
   std::vector<double> link_fixed_load_;  // per component link: load of flows not re-solved
+  std::vector<char> link_open_;          // per component link: the search went through it
+  std::vector<char> link_forced_open_;   // links to go through whatever their load
   bool only_removals_ = true;            // since the last solve
   double removed_floor_ = kUnbounded;    // the lowest rate of a flow removed since then
   std::unique_ptr<Scratch> scratch_;     // buffers of solve()

@@ -240,6 +240,51 @@ TEST(MaxMinSolver, ADepartureReSolvesOnlyTheFlowsAtOrAboveItsLevel) {
   EXPECT_DOUBLE_EQ(solver.load(2), 3);
 }
 
+// Links 0 and 1 (10 each) hold two flows each, which all cross link 2 (100), with room to spare.
+// A departure on link 0 re-solves its partner alone: the flows of link 1 are beyond a link that
+// is no one's bottleneck, and keep their rates unsolved.
+TEST(MaxMinSolver, ADepartureStopsAtALinkWithRoomToSpare) {
+  MaxMinSolver solver({10, 10, 100});
+  const FlowId f0 = solver.add_flow({0, 2});
+  const FlowId f1 = solver.add_flow({0, 2});
+  const FlowId g0 = solver.add_flow({1, 2});
+  const FlowId g1 = solver.add_flow({1, 2});
+  EXPECT_EQ(solver.solve().size(), 4U);
+  EXPECT_DOUBLE_EQ(solver.load(2), 20);
+  solver.remove_flow(f0);
+  EXPECT_EQ(solver.solve(), (std::vector<FlowId>{f1}));
+  EXPECT_DOUBLE_EQ(solver.rate(f1), 10);
+  EXPECT_DOUBLE_EQ(solver.rate(g0), 5);
+  EXPECT_DOUBLE_EQ(solver.rate(g1), 5);
+  EXPECT_DOUBLE_EQ(solver.load(2), 20);
+}
+
+// The same with link 2 (14.5) nearly full, 14 of it used: f (2 of link 0's 4, beside a flow on
+// link 0 alone) and g0, g1 (6 each of link 1's 12). When the lone flow leaves, f could take 4,
+// which fills link 2, so the g flows (at or above the departed level, 2) are re-solved with it:
+// f gets its 4 and the g flows share the 10.5 left, 5.25 each, as a full solve gives.
+TEST(MaxMinSolver, ALinkTheReSolveFillsTakesTheFlowsBeyondIt) {
+  MaxMinSolver solver({4, 12, 14.5});
+  const FlowId lone = solver.add_flow({0});
+  const FlowId f = solver.add_flow({0, 2});
+  const FlowId g0 = solver.add_flow({1, 2});
+  const FlowId g1 = solver.add_flow({1, 2});
+  static_cast<void>(solver.solve());
+  EXPECT_DOUBLE_EQ(solver.rate(f), 2);
+  EXPECT_DOUBLE_EQ(solver.rate(g0), 6);
+  EXPECT_DOUBLE_EQ(solver.load(2), 14);
+  solver.remove_flow(lone);
+  EXPECT_EQ(solver.solve(), (std::vector<FlowId>{f, g0, g1}));
+  EXPECT_DOUBLE_EQ(solver.rate(f), 4);
+  EXPECT_DOUBLE_EQ(solver.rate(g0), 5.25);
+  EXPECT_DOUBLE_EQ(solver.rate(g1), 5.25);
+  EXPECT_DOUBLE_EQ(solver.load(2), 14.5);
+  const std::vector<double> full = solve_max_min(
+      std::vector<double>{4, 12, 14.5}, std::vector<FlowSpec>{{{0, 2}}, {{1, 2}}, {{1, 2}}});
+  EXPECT_DOUBLE_EQ(full[0], 4);
+  EXPECT_DOUBLE_EQ(full[1], 5.25);
+}
+
 TEST(MaxMinSolver, RemovingTheOnlyFlowEmptiesItsLinks) {
   MaxMinSolver solver({10, 10});
   const FlowId flow = solver.add_flow({0, 1});
