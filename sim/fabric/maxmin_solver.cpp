@@ -478,10 +478,6 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
   for (std::size_t next = 0; next < last_solved_.size(); ++next) {
     for (const LinkId link : flows_[last_solved_[next]].path) reach_link(link);
   }
-  sort_marked_ids(last_solved_, flows_.size(),
-                  [this](FlowId id) { return in_component_[id] != 0; });
-  sort_marked_ids(component_links_, link_count(),
-                  [this](LinkId link) { return link_in_component_[link]; });
   // On a link with room to spare, the flows left out keep their rates: its load less the
   // re-solved flows' old rates (within rounding, which the spare room absorbs), found without
   // going through the link's flows.
@@ -510,7 +506,8 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
 
 std::span<const double> MaxMinSolver::solve_collected() {
   // The collected flows as a problem of their own, on the capacity the other flows leave. Local
-  // link indices follow the global ids, so ties break as in a full solve.
+  // indices follow the order of collection: ascending ids for a component, the search's order
+  // (the same for the same calls) after departures, where sorting cost more than the solve.
   Scratch& scratch = *scratch_;
   std::vector<double>& local_capacities = scratch.capacities;
   local_capacities.clear();

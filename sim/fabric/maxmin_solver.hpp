@@ -27,7 +27,8 @@
 //
 // Edge cases: a flow with an empty path gets its bound, or +inf when it is unbounded; so does an
 // unbounded flow that crosses only links of infinite capacity. A link of capacity 0 gives its
-// flows rate 0. Ties are broken by link id, then by flow id, so a solve is deterministic.
+// flows rate 0. Ties are broken by link id, then by flow id (in a re-solve after departures, by
+// the order the search reached them), so a solve is deterministic.
 // Capacities and bounds must be >= 0 (not NaN), link ids in range, and no link may appear twice
 // in one path; these are asserted in debug builds, as the caller validates them.
 
@@ -65,7 +66,8 @@ class MaxMinSolver {
   void remove_flow(FlowId flow);
   void set_capacity(LinkId link, double capacity);
 
-  // Re-solves the dirty part; returns the flows whose rate was recomputed (ascending ids).
+  // Re-solves the dirty part; returns the flows whose rate was recomputed, in no particular
+  // order (the same one for the same calls).
   const std::vector<FlowId>& solve();
 
   [[nodiscard]] double rate(FlowId flow) const;
