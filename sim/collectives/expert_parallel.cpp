@@ -365,9 +365,10 @@ ExpertParallelResult simulate_expert_parallel(const Topology& topology,
 
 ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertParallelSpec& spec) {
   // Remembered by topology and spec: a layout search or a sweep runs the same exchange on the same
-  // cluster many times (its candidates differ in what the exchange does not see). At most
-  // kRemembered results are kept; thread-safe.
-  constexpr std::size_t kRemembered = 32;
+  // cluster many times (its candidates differ in what the exchange does not see), and visits
+  // hundreds of exchanges in between (a search goes by its bounds, not by exchange). Up to 64 MiB
+  // of results are kept, then the memory starts afresh; thread-safe.
+  constexpr std::size_t kRememberedBytes = std::size_t{64} << 20;
   std::string key =
       fmt::format("{:x} {} {} {} {} {} {:a} {} {} {} {} {:a} {:a} {} {} {} {}|",
                   topology.fingerprint(), spec.tokens_per_rank, spec.hidden, spec.experts,
@@ -383,9 +384,18 @@ ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertP
   }
   auto result =
       std::make_shared<const ExpertParallelResult>(simulate_expert_parallel(topology, spec));
+  std::size_t bytes = key.size() + sizeof(ExpertParallelResult);
+  for (const CollectiveResult* phase : {&result->dispatch, &result->combine}) {
+    bytes += phase->flow_log.size() * sizeof(FlowRecord) +
+             phase->busiest_links.size() * sizeof(LinkLoad);
+  }
+  static std::size_t remembered_bytes = 0;
   const std::lock_guard lock(mutex);
-  if (memory.size() >= kRemembered) memory.clear();
-  memory.emplace(std::move(key), result);
+  if (remembered_bytes + bytes > kRememberedBytes) {
+    memory.clear();
+    remembered_bytes = 0;
+  }
+  if (memory.emplace(std::move(key), result).second) remembered_bytes += bytes;
   return *result;
 }
 
