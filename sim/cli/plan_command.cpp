@@ -6,6 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -20,13 +24,18 @@ namespace {
 
 using nlohmann::json;
 
-// The command line's plan options as overrides of the plan block.
-std::vector<std::string> plan_overrides(const PlanOptions& options) {
-  std::vector<std::string> out = options.common.overrides;
-  if (options.tokens) out.push_back("plan.tokens=" + *options.tokens);
-  if (options.deadline_days) out.push_back("plan.deadline_days=" + *options.deadline_days);
-  if (options.budget_usd) out.push_back("plan.budget_usd=" + *options.budget_usd);
-  if (options.nodes) out.push_back("plan.nodes=" + *options.nodes);
+// The command line's plan options as overrides of the plan block, each named in messages as the
+// option the user wrote.
+std::vector<std::pair<std::string, std::string>> plan_overrides(const PlanOptions& options) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto option = [&](const std::optional<std::string>& value, const char* key,
+                          const char* flag) {
+    if (value) out.emplace_back(fmt::format("plan.{}={}", key, *value), flag + (" " + *value));
+  };
+  option(options.tokens, "tokens", "--tokens");
+  option(options.deadline_days, "deadline_days", "--deadline-days");
+  option(options.budget_usd, "budget_usd", "--budget-usd");
+  option(options.nodes, "nodes", "--nodes");
   if (!options.hardware.empty()) {
     std::vector<std::string> candidates;
     for (const std::string& hardware : options.hardware) {
@@ -37,7 +46,11 @@ std::vector<std::string> plan_overrides(const PlanOptions& options) {
         candidates.push_back(fmt::format("{{hardware: {}, topology: {}}}", hardware, topology));
       }
     }
-    out.push_back(fmt::format("plan.candidates=[{}]", fmt::join(candidates, ", ")));
+    std::string label = fmt::format("--hardware {}", fmt::join(options.hardware, ","));
+    if (!options.topology.empty()) {
+      label += fmt::format(" --topology {}", fmt::join(options.topology, ","));
+    }
+    out.emplace_back(fmt::format("plan.candidates=[{}]", fmt::join(candidates, ", ")), label);
   }
   return out;
 }
@@ -152,7 +165,8 @@ int run_plan(const PlanOptions& options) {
     return kExitInputError;
   }
   config::LoadOptions load;
-  load.overrides = plan_overrides(options);
+  load.overrides = options.common.overrides;
+  load.labelled_overrides = plan_overrides(options);
   load.fixes = options.fix;
   try {
     const config::Experiment base = config::load_experiment(options.experiment, load);

@@ -96,6 +96,11 @@ std::vector<Override> parse_overrides(const LoadOptions& options, Diagnostics& d
       overrides.push_back(std::move(*item));
     }
   }
+  for (const auto& [text, label] : options.labelled_overrides) {
+    if (std::optional<Override> item = detail::parse_override(text, diagnostics, label)) {
+      overrides.push_back(std::move(*item));
+    }
+  }
   return overrides;
 }
 

@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim/config/cost_profile.hpp"
@@ -32,6 +33,9 @@ enum class CardKind { model, hardware, topology, experiment, sweep, cost, stack 
 struct LoadOptions {
   std::vector<std::string> overrides;  // "key.path=value", from --set
   std::vector<std::string> fixes;      // "parallelism.tp=1", from --fix: overrides of search.*
+  // Overrides from a command's own options, each with the option as the user wrote it, which
+  // messages name ({"plan.deadline_days=60", "--deadline-days 60"}); applied after the others.
+  std::vector<std::pair<std::string, std::string>> labelled_overrides;
   std::vector<std::filesystem::path> library_roots;  // searched after the file's own folders
 };
 

@@ -701,6 +701,14 @@ TEST(Cli, PlanSizesEachCandidateAndSaysHowCloseAMissCame) {
   EXPECT_EQ(typo.exit_code, 2);
   EXPECT_NE(typo.err.find("plan.candidates[0].hardware"), std::string::npos) << typo.err;
   EXPECT_NE(typo.err.find("h100_sxm"), std::string::npos) << typo.err;
+  // A bad value given to one of the plan's own options is reported under that option.
+  const Result sixty = run("plan " + tiny + " --deadline-days sixty");
+  EXPECT_EQ(sixty.exit_code, 2);
+  EXPECT_NE(sixty.err.find("--deadline-days sixty: error: plan.deadline_days: expected a number, "
+                           "got \"sixty\""),
+            std::string::npos)
+      << sixty.err;
+  EXPECT_EQ(sixty.err.find("--set"), std::string::npos) << sixty.err;
   const Result no_goal = run("plan " + kRoot + "/tests/data/good/search/tiny_search.yaml");
   EXPECT_EQ(no_goal.exit_code, 2);
   EXPECT_NE(no_goal.err.find("a plan needs a goal"), std::string::npos) << no_goal.err;
