@@ -1,0 +1,316 @@
+#include "gui/main_window.hpp"
+
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QScrollArea>
+#include <QSplitter>
+#include <QVBoxLayout>
+#include <exception>
+
+#include "sim/config/loader.hpp"
+#include "sim/report/chart.hpp"
+
+namespace clustersim::gui {
+namespace {
+
+constexpr int kHistory = 4;  // runs shown side by side in the breakdown
+constexpr const char* kFromFile = "(the file's)";
+
+// The cards of one folder of the library, by name.
+QStringList library_cards(const char* folder) {
+  QStringList names;
+  const QDir dir(QString(CLUSTERSIM_DATA_DIR) + "/" + folder);
+  for (const QFileInfo& file : dir.entryInfoList({"*.yaml"}, QDir::Files, QDir::Name)) {
+    names << file.completeBaseName();
+  }
+  return names;
+}
+
+QComboBox* card_box(const char* folder, QWidget* parent) {
+  auto* box = new QComboBox(parent);
+  box->addItem(kFromFile);
+  box->addItems(library_cards(folder));
+  return box;
+}
+
+// A knob: 0 shows as "file", meaning the file's value.
+QSpinBox* knob(int max, QWidget* parent, const QString& suffix = {}) {
+  auto* box = new QSpinBox(parent);
+  box->setRange(0, max);
+  box->setSpecialValueText("file");
+  box->setSuffix(suffix);
+  return box;
+}
+
+std::optional<int> knob_value(const QSpinBox* box) {
+  return box->value() > 0 ? std::optional<int>(box->value()) : std::nullopt;
+}
+
+}  // namespace
+
+const QStringList& MainWindow::view_names() {
+  static const QStringList names{"breakdown", "memory", "sweep", "peaks"};
+  return names;
+}
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      model_(new RunModel(this)),
+      breakdown_(new BreakdownView(this)),
+      memory_(new MemoryView(this)),
+      sweep_(new SweepView(this)),
+      peaks_(new PeaksView(this)) {
+  setWindowTitle("clustersim dashboard");
+  tabs_ = new QTabWidget(this);
+  for (View* view : std::initializer_list<View*>{breakdown_, memory_, sweep_, peaks_}) {
+    tabs_->addTab(view, view->title());
+  }
+  auto* exports = new QHBoxLayout;
+  auto* png = new QPushButton("Export PNG…", this);
+  auto* csv = new QPushButton("Export CSV…", this);
+  connect(png, &QPushButton::clicked, this, [this] { export_png(); });
+  connect(csv, &QPushButton::clicked, this, [this] { export_csv(); });
+  exports->addStretch(1);
+  exports->addWidget(png);
+  exports->addWidget(csv);
+  auto* right = new QWidget(this);
+  auto* right_layout = new QVBoxLayout(right);
+  right_layout->addWidget(tabs_, 1);
+  right_layout->addLayout(exports);
+
+  auto* splitter = new QSplitter(this);
+  splitter->addWidget(build_panel());
+  splitter->addWidget(right);
+  splitter->setStretchFactor(1, 1);
+  setCentralWidget(splitter);
+  resize(1280, 760);
+
+  connect(model_, &RunModel::started, this, [this](const QString& description) {
+    run_button_->setEnabled(false);
+    cancel_button_->setEnabled(true);
+    progress_->setRange(0, 0);  // busy: a step simulation reports no fraction done
+    progress_->setVisible(true);
+    show_status("running " + description, false);
+  });
+  connect(model_, &RunModel::finished, this,
+          [this](std::shared_ptr<const RunOutput> output) { finished(output); });
+  connect(model_, &RunModel::failed, this, [this](const QString& message) {
+    run_button_->setEnabled(true);
+    cancel_button_->setEnabled(false);
+    progress_->setVisible(false);
+    show_status(message, true);
+  });
+  connect(model_, &RunModel::cancelled, this, [this] {
+    run_button_->setEnabled(true);
+    cancel_button_->setEnabled(false);
+    progress_->setVisible(false);
+    show_status("cancelled", false);
+  });
+}
+
+QWidget* MainWindow::build_panel() {
+  auto* panel = new QWidget(this);
+  auto* layout = new QVBoxLayout(panel);
+  auto* open = new QPushButton("Open experiment or results…", panel);
+  connect(open, &QPushButton::clicked, this, [this] {
+    const QString path = QFileDialog::getOpenFileName(
+        this, "Open an experiment or a sweep's results", QString(CLUSTERSIM_DATA_DIR),
+        "Experiments and results (*.yaml *.yml *.csv);;All files (*)");
+    if (!path.isEmpty()) open_file(path);
+  });
+  layout->addWidget(open);
+  file_label_ = new QLabel("no experiment open", panel);
+  file_label_->setWordWrap(true);
+  layout->addWidget(file_label_);
+
+  auto* cards = new QGroupBox("Cards from the library", panel);
+  auto* card_form = new QFormLayout(cards);
+  model_card_ = card_box("models", cards);
+  hardware_card_ = card_box("hardware_profiles", cards);
+  topology_card_ = card_box("topologies", cards);
+  card_form->addRow("model", model_card_);
+  card_form->addRow("hardware", hardware_card_);
+  card_form->addRow("topology", topology_card_);
+  layout->addWidget(cards);
+
+  auto* knobs_box = new QGroupBox("Knobs (file: the experiment's value)", panel);
+  auto* form = new QFormLayout(knobs_box);
+  nodes_ = knob(65536, knobs_box);
+  tp_ = knob(64, knobs_box);
+  pp_ = knob(256, knobs_box);
+  ep_ = knob(4096, knobs_box);
+  schedule_ = new QComboBox(knobs_box);
+  schedule_->addItems({kFromFile, "1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev"});
+  comm_sms_ = knob(256, knobs_box);
+  nvlink_ = knob(10000, knobs_box, " GB/s");
+  nic_ = knob(3200, knobs_box, " Gb/s");
+  planes_ = knob(64, knobs_box);
+  form->addRow("nodes", nodes_);
+  form->addRow("TP", tp_);
+  form->addRow("PP", pp_);
+  form->addRow("EP", ep_);
+  form->addRow("schedule", schedule_);
+  form->addRow("comm SMs", comm_sms_);
+  form->addRow("NVLink per GPU", nvlink_);
+  form->addRow("NIC and links", nic_);
+  form->addRow("network planes", planes_);
+  layout->addWidget(knobs_box);
+
+  auto* buttons = new QHBoxLayout;
+  run_button_ = new QPushButton("Run", panel);
+  cancel_button_ = new QPushButton("Cancel", panel);
+  cancel_button_->setEnabled(false);
+  connect(run_button_, &QPushButton::clicked, this, [this] { run(); });
+  connect(cancel_button_, &QPushButton::clicked, this, [this] { cancel(); });
+  buttons->addWidget(run_button_);
+  buttons->addWidget(cancel_button_);
+  layout->addLayout(buttons);
+  progress_ = new QProgressBar(panel);
+  progress_->setVisible(false);
+  layout->addWidget(progress_);
+  status_ = new QLabel(panel);
+  status_->setWordWrap(true);
+  status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  layout->addWidget(status_);
+  layout->addStretch(1);
+
+  auto* scroll = new QScrollArea(this);
+  scroll->setWidget(panel);
+  scroll->setWidgetResizable(true);
+  scroll->setMinimumWidth(300);
+  return scroll;
+}
+
+bool MainWindow::open_file(const QString& path) {
+  const QFileInfo info(path);
+  if (!info.isFile()) {
+    show_status(path + ": no such file", true);
+    return false;
+  }
+  if (info.suffix().compare("csv", Qt::CaseInsensitive) == 0) {
+    try {
+      sweep_->load(path);
+    } catch (const std::exception& error) {
+      show_status(error_message(error), true);
+      return false;
+    }
+    select_view("sweep");
+    show_status(info.fileName() + ": loaded", false);
+    return true;
+  }
+  experiment_ = path;
+  file_label_->setText(info.fileName());
+  run();
+  return true;
+}
+
+Knobs MainWindow::knobs() const {
+  Knobs k;
+  k.nodes = knob_value(nodes_);
+  k.tp = knob_value(tp_);
+  k.pp = knob_value(pp_);
+  k.ep = knob_value(ep_);
+  if (schedule_->currentIndex() > 0) k.schedule = schedule_->currentText();
+  k.comm_sms = knob_value(comm_sms_);
+  if (nvlink_->value() > 0) k.nvlink_bandwidth = QString("%1 GB/s").arg(nvlink_->value());
+  if (nic_->value() > 0) k.nic_bandwidth = QString("%1 Gb/s").arg(nic_->value());
+  k.planes = knob_value(planes_);
+  return k;
+}
+
+void MainWindow::set_knobs(const Knobs& k) {
+  nodes_->setValue(k.nodes.value_or(0));
+  tp_->setValue(k.tp.value_or(0));
+  pp_->setValue(k.pp.value_or(0));
+  ep_->setValue(k.ep.value_or(0));
+  schedule_->setCurrentText(k.schedule.value_or(kFromFile));
+  comm_sms_->setValue(k.comm_sms.value_or(0));
+  nvlink_->setValue(k.nvlink_bandwidth ? k.nvlink_bandwidth->split(' ').front().toInt() : 0);
+  nic_->setValue(k.nic_bandwidth ? k.nic_bandwidth->split(' ').front().toInt() : 0);
+  planes_->setValue(k.planes.value_or(0));
+}
+
+QStringList MainWindow::card_overrides() const {
+  QStringList out;
+  if (model_card_->currentIndex() > 0) out << "model=" + model_card_->currentText();
+  if (hardware_card_->currentIndex() > 0) out << "hardware=" + hardware_card_->currentText();
+  if (topology_card_->currentIndex() > 0) {
+    out << "cluster.topology=" + topology_card_->currentText();
+  }
+  return out;
+}
+
+void MainWindow::run() {
+  if (experiment_.isEmpty()) {
+    show_status("open an experiment first", true);
+    return;
+  }
+  model_->start(experiment_, card_overrides() + knob_overrides(knobs()));
+}
+
+void MainWindow::cancel() {
+  model_->cancel();
+}
+
+void MainWindow::finished(const std::shared_ptr<const RunOutput>& output) {
+  run_button_->setEnabled(true);
+  cancel_button_->setEnabled(false);
+  progress_->setVisible(false);
+  history_.push_back(output);
+  if (history_.size() > kHistory) history_.erase(history_.begin());
+  breakdown_->show_runs(history_);
+  memory_->show_run(output);
+  const parallel::StepResult& step = output->step;
+  QString text = QString("%1: step %2 s on %3 GPUs")
+                     .arg(QString::fromStdString(output->experiment.name))
+                     .arg(step.step_time_s, 0, 'f', 3)
+                     .arg(step.gpus);
+  if (!step.memory.fits()) {
+    const workload::RankMemory& peak = step.memory.peak();
+    text += QString("; does not fit: pipeline rank %1 needs %2 GB of %3")
+                .arg(peak.rank)
+                .arg(peak.total() / 1e9, 0, 'f', 1)
+                .arg(step.memory.capacity / 1e9, 0, 'f', 1);
+    show_status(text, true);
+    return;
+  }
+  show_status(text, false);
+}
+
+bool MainWindow::select_view(const QString& name) {
+  const auto index = view_names().indexOf(name);
+  if (index < 0) return false;
+  tabs_->setCurrentIndex(static_cast<int>(index));
+  return true;
+}
+
+View* MainWindow::current_view() const {
+  return static_cast<View*>(tabs_->currentWidget());
+}
+
+void MainWindow::show_status(const QString& text, bool error) {
+  status_->setText(text);
+  status_->setStyleSheet(error ? "color: #b00020;" : "");
+}
+
+void MainWindow::export_png() {
+  View* view = current_view();
+  const QString path = QFileDialog::getSaveFileName(this, "Export " + view->title() + " as PNG", {},
+                                                    "PNG images (*.png)");
+  if (path.isEmpty()) return;
+  if (!view->save_png(path)) show_status("cannot write " + path, true);
+}
+
+void MainWindow::export_csv() {
+  View* view = current_view();
+  const QString path = QFileDialog::getSaveFileName(this, "Export " + view->title() + " as CSV", {},
+                                                    "CSV files (*.csv)");
+  if (path.isEmpty()) return;
+  if (!view->save_csv(path)) show_status("cannot write " + path, true);
+}
+
+}  // namespace clustersim::gui

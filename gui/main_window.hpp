@@ -1,0 +1,91 @@
+#pragma once
+// The dashboard's window: a panel to choose an experiment (a file, or the shipped model,
+// hardware and topology cards) and its main knobs, run it in the background and cancel it; and
+// one tab per view.
+
+#include <QComboBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMainWindow>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <memory>
+#include <vector>
+
+#include "gui/run_model.hpp"
+#include "gui/views/breakdown_view.hpp"
+#include "gui/views/memory_view.hpp"
+#include "gui/views/peaks_view.hpp"
+#include "gui/views/sweep_view.hpp"
+
+namespace clustersim::gui {
+
+class MainWindow : public QMainWindow {
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+
+  // Opens an experiment (YAML, then runs it) or a results table (CSV, in the sweep explorer).
+  // Returns false, with the reason in the status line, when the file cannot be used.
+  bool open_file(const QString& path);
+  // Runs the open experiment with the knobs and cards chosen.
+  void run();
+  void cancel();
+
+  // The knobs as the panel holds them, and setting them (for tests and scripts).
+  [[nodiscard]] Knobs knobs() const;
+  void set_knobs(const Knobs& knobs);
+  // The library cards chosen in the panel, as overrides ("model=...").
+  [[nodiscard]] QStringList card_overrides() const;
+
+  // Shows the view named "breakdown", "memory", "sweep" or "peaks"; false for another name.
+  bool select_view(const QString& name);
+  [[nodiscard]] View* current_view() const;
+
+  [[nodiscard]] RunModel& model() { return *model_; }
+  [[nodiscard]] BreakdownView& breakdown() { return *breakdown_; }
+  [[nodiscard]] MemoryView& memory() { return *memory_; }
+  [[nodiscard]] SweepView& sweep() { return *sweep_; }
+  [[nodiscard]] PeaksView& peaks() { return *peaks_; }
+  [[nodiscard]] QString status_text() const { return status_->text(); }
+  [[nodiscard]] bool run_enabled() const { return run_button_->isEnabled(); }
+
+  // The names select_view() accepts, in tab order.
+  static const QStringList& view_names();
+
+ private:
+  QWidget* build_panel();
+  void show_status(const QString& text, bool error);
+  void finished(const std::shared_ptr<const RunOutput>& output);
+  void export_png();
+  void export_csv();
+
+  RunModel* model_;
+  QString experiment_;
+  std::vector<std::shared_ptr<const RunOutput>> history_;  // shown side by side, oldest first
+  QLabel* file_label_ = nullptr;
+  QComboBox* model_card_ = nullptr;
+  QComboBox* hardware_card_ = nullptr;
+  QComboBox* topology_card_ = nullptr;
+  QSpinBox* nodes_ = nullptr;
+  QSpinBox* tp_ = nullptr;
+  QSpinBox* pp_ = nullptr;
+  QSpinBox* ep_ = nullptr;
+  QComboBox* schedule_ = nullptr;
+  QSpinBox* comm_sms_ = nullptr;
+  QSpinBox* nvlink_ = nullptr;
+  QSpinBox* nic_ = nullptr;
+  QSpinBox* planes_ = nullptr;
+  QPushButton* run_button_ = nullptr;
+  QPushButton* cancel_button_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QLabel* status_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  BreakdownView* breakdown_ = nullptr;
+  MemoryView* memory_ = nullptr;
+  SweepView* sweep_ = nullptr;
+  PeaksView* peaks_ = nullptr;
+};
+
+}  // namespace clustersim::gui

@@ -1,0 +1,89 @@
+#pragma once
+// The dashboard's model layer: loads experiments and results tables through the sim/ libraries
+// (the same calls the CLI makes, never its text) and runs step simulations in the background.
+//
+// A run goes on a worker thread; the window keeps its event loop. Cancelling abandons the run at
+// once: the window is free again, and the result, when the worker finishes, is dropped (a step
+// simulation has no point at which to stop it half-way). The model waits for its workers when it
+// is destroyed.
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "sim/config/experiment.hpp"
+#include "sim/parallel/step_simulator.hpp"
+
+namespace clustersim::gui {
+
+// One simulated experiment, as the views show it.
+struct RunOutput {
+  QString file;
+  QStringList overrides;
+  config::Experiment experiment;
+  parallel::StepResult step;
+};
+
+// The main knobs of the window, each left unset to keep the file's value. Each becomes a `--set`
+// override of the experiment (knob_overrides()).
+struct Knobs {
+  std::optional<int> nodes;
+  std::optional<int> tp, pp, ep;
+  std::optional<QString> schedule;
+  std::optional<int> comm_sms;
+  std::optional<QString> nvlink_bandwidth;  // "900 GB/s": hardware.scale_up.aggregate_bandwidth
+  std::optional<QString> nic_bandwidth;     // "800 Gb/s": the NIC and the network's links
+  std::optional<int> planes;                // cluster.topology.planes
+};
+
+[[nodiscard]] QStringList knob_overrides(const Knobs& knobs);
+
+// Loads and simulates synchronously; throws config::ConfigError (with file:line:column) for bad
+// input and std::exception for a run the simulator refuses.
+[[nodiscard]] std::shared_ptr<const RunOutput> simulate(const QString& file,
+                                                        const QStringList& overrides);
+
+// The message the window shows for an exception from simulate().
+[[nodiscard]] QString error_message(const std::exception& error);
+
+class RunModel : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit RunModel(QObject* parent = nullptr);
+  ~RunModel() override;
+  RunModel(const RunModel&) = delete;
+  RunModel& operator=(const RunModel&) = delete;
+
+  // Starts simulating `file` with `overrides` on a worker thread. A run still going is
+  // abandoned first.
+  void start(const QString& file, const QStringList& overrides);
+  // Abandons the current run, if any.
+  void cancel();
+  [[nodiscard]] bool running() const { return running_; }
+  [[nodiscard]] std::shared_ptr<const RunOutput> last() const { return last_; }
+
+ Q_SIGNALS:
+  void started(const QString& description);
+  void finished(std::shared_ptr<const RunOutput> output);
+  void failed(const QString& message);
+  void cancelled();
+
+ private:
+  void deliver(std::uint64_t generation, std::shared_ptr<const RunOutput> output,
+               const QString& error);
+
+  std::uint64_t generation_ = 0;  // of the run whose result is wanted
+  bool running_ = false;
+  std::shared_ptr<const RunOutput> last_;
+  std::mutex workers_mutex_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace clustersim::gui

@@ -1,0 +1,171 @@
+// The dashboard against the simulation it shows (QtTest, offscreen): a run's charts hold the
+// result's values, a knob changes the result, bad input shows its message and leaves the window
+// usable, a run can be cancelled, and the sweep explorer charts a results table.
+
+#include <QBarSet>
+#include <QSignalSpy>
+#include <QStackedBarSeries>
+#include <QTemporaryDir>
+#include <QTest>
+#include <cmath>
+
+#include "gui/main_window.hpp"
+
+using clustersim::gui::Knobs;
+using clustersim::gui::MainWindow;
+using clustersim::gui::RunModel;
+
+namespace {
+
+const QString kDsv3 = CLUSTERSIM_SOURCE_DIR "/experiments/dsv3_2048xh800_mpft.yaml";
+const QString kResults = CLUSTERSIM_SOURCE_DIR "/tests/data/good/sweep_results.csv";
+
+// Waits for the run the window started; true when it finished with a result.
+bool wait_for_result(MainWindow& window) {
+  QSignalSpy finished(&window.model(), &RunModel::finished);
+  QSignalSpy failed(&window.model(), &RunModel::failed);
+  for (int i = 0; i < 600 && finished.isEmpty() && failed.isEmpty(); ++i) finished.wait(100);
+  return !finished.isEmpty();
+}
+
+// The values of the bar set named `name` in the view's stacked bar chart.
+QList<qreal> bar_values(QChartView* view, const QString& name) {
+  for (QAbstractSeries* series : view->chart()->series()) {
+    if (auto* bars = qobject_cast<QStackedBarSeries*>(series)) {
+      for (QBarSet* set : bars->barSets()) {
+        if (set->label() == name) {
+          QList<qreal> values;
+          for (int i = 0; i < set->count(); ++i) values << set->at(i);
+          return values;
+        }
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+class DashboardTest : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  // The DeepSeek-V3 reproduction: the breakdown's bars are its phases, beside the published
+  // ones; the memory chart has one bar per pipeline rank with the estimate's parts.
+  void chartsHoldTheSimulationsValues() {
+    MainWindow window;
+    QVERIFY(window.open_file(kDsv3));
+    QVERIFY(wait_for_result(window));
+    const auto run = window.model().last();
+    QVERIFY(run != nullptr);
+    const auto& p = run->step.phases;
+    const QList<qreal> forward = bar_values(window.breakdown().phases_chart(), "1F");
+    const QList<qreal> overlapped = bar_values(window.breakdown().phases_chart(), "1F1B");
+    QCOMPARE(forward.size(), 2);  // the run, and the published figures beside it
+    QCOMPARE(forward[0], p.forward);
+    QCOMPARE(overlapped[0], p.overlapped);
+    QCOMPARE(window.breakdown().rows()[1].label, QString("published"));
+    QVERIFY(std::abs(overlapped[1] - 13.95) < 1e-9);  // ISCA'25 Table 4, MPFT
+    const QList<qreal> ep = bar_values(window.breakdown().communication_chart(), "EP");
+    QCOMPARE(ep.size(), 1);
+    QCOMPARE(ep[0], run->step.exposed_comm_s.at("ep"));
+    const QList<qreal> activations = bar_values(window.memory().chart(), "activations");
+    QCOMPARE(activations.size(), static_cast<int>(run->step.memory.ranks.size()));
+    QCOMPARE(activations.size(), 16);
+    QCOMPARE(activations[0], run->step.memory.ranks[0].activations / 1e9);
+    // The CSV exports hold the same numbers.
+    QVERIFY(window.breakdown().csv().startsWith("run,1F_s,bubble_s,"));
+    QCOMPARE(window.breakdown().csv().count('\n'), 3);
+    QCOMPARE(window.memory().csv().count('\n'), 17);
+    QVERIFY(window.status_text().contains("step 18.924 s on 2048 GPUs"));
+  }
+
+  // PP 8, EP 32 with DualPipeV (the layout search's best) instead of the file's PP 16, EP 64 with
+  // DualPipe.
+  void aKnobChangesTheResult() {
+    MainWindow window;
+    QVERIFY(window.open_file(kDsv3));
+    QVERIFY(wait_for_result(window));
+    const double first = window.model().last()->step.step_time_s;
+    Knobs knobs;
+    knobs.pp = 8;
+    knobs.ep = 32;
+    knobs.schedule = "dualpipev";
+    window.set_knobs(knobs);
+    window.run();
+    QVERIFY(wait_for_result(window));
+    const auto second = window.model().last();
+    QCOMPARE(second->experiment.parallelism.pp, 8);
+    QVERIFY(std::abs(second->step.step_time_s - 17.946) < 5e-4);
+    QVERIFY(second->step.step_time_s < first);
+    QCOMPARE(second->step.memory.ranks.size(), std::size_t{8});
+    // Both runs side by side; the changed one without published figures.
+    QCOMPARE(window.breakdown().rows().size(), std::size_t{3});
+  }
+
+  // A bad file shows the configuration layer's message (file:line:column) and the window runs
+  // the next experiment as if nothing happened.
+  void badInputShowsItsMessageAndTheWindowStaysUsable() {
+    MainWindow window;
+    QTemporaryDir dir;
+    const QString bad = dir.filePath("bad.yaml");
+    QFile file(bad);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(
+        "name: bad\nmodel: deepseek_v3\nhardware: h800_sxm\ncluster: {nodes: 2}\n"
+        "parallelism: {tp: two}\ntraining: {seq_len: 4096, global_batch_size: 16}\n");
+    file.close();
+    QVERIFY(window.open_file(bad));
+    QVERIFY(!wait_for_result(window));
+    QVERIFY2(window.status_text().contains(bad + ":5:"), qPrintable(window.status_text()));
+    QVERIFY(window.status_text().contains("parallelism.tp"));
+    QVERIFY(window.run_enabled());
+    QVERIFY(!window.open_file(dir.filePath("missing.yaml")));
+    QVERIFY(window.status_text().contains("no such file"));
+    const QString empty = dir.filePath("empty.csv");
+    QFile csv(empty);
+    QVERIFY(csv.open(QIODevice::WriteOnly));
+    csv.write("a,b\n");
+    csv.close();
+    QVERIFY(!window.open_file(empty));
+    QVERIFY2(window.status_text().contains("no rows"), qPrintable(window.status_text()));
+    QVERIFY(window.open_file(kDsv3));
+    QVERIFY(wait_for_result(window));
+  }
+
+  // Cancelling frees the window at once, and the abandoned run's result never shows.
+  void aRunCanBeCancelled() {
+    MainWindow window;
+    QVERIFY(window.open_file(kDsv3));
+    QVERIFY(window.model().running());
+    QVERIFY(!window.run_enabled());
+    window.cancel();
+    QVERIFY(!window.model().running());
+    QVERIFY(window.run_enabled());
+    QCOMPARE(window.status_text(), QString("cancelled"));
+    QSignalSpy finished(&window.model(), &RunModel::finished);
+    QTest::qWait(1500);  // the worker ends meanwhile; its result is dropped
+    QCOMPARE(finished.count(), 0);
+    QVERIFY(!window.breakdown().has_data());
+  }
+
+  // The explorer charts a results table by the columns chosen, one line per colour value.
+  void theSweepExplorerChartsAResultsTable() {
+    MainWindow window;
+    QVERIFY(window.open_file(kResults));
+    window.sweep().choose("hardware.scale_out.nic_bandwidth", "step_time_s", "parallelism.pp");
+    QVERIFY(window.sweep().data().has_value());
+    QVERIFY(window.sweep().data()->series.size() >= 2);
+    QVERIFY(window.sweep().csv().startsWith("parallelism.pp,"));
+    const std::size_t lines = window.sweep().data()->series.size();
+    window.sweep().choose("hardware.scale_out.nic_bandwidth", "step_time_s", "");
+    QCOMPARE(window.sweep().data()->series.size(), std::size_t{1});
+    QVERIFY(lines > 1);
+    // A column that is not in the table cannot be chosen: the chart keeps its columns.
+    window.sweep().choose("hardware.scale_out.nic_bandwidth", "no_such_column", "");
+    QCOMPARE(QString::fromStdString(window.sweep().data()->y_label), QString("step_time_s"));
+  }
+};
+
+QTEST_MAIN(DashboardTest)
+#include "test_dashboard.moc"

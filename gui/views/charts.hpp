@@ -1,0 +1,29 @@
+#pragma once
+// Chart building blocks shared by the views.
+
+#include <QChart>
+#include <QChartView>
+#include <QString>
+#include <QStringList>
+#include <utility>
+#include <vector>
+
+namespace clustersim::gui {
+
+struct BarSet {
+  QString name;
+  std::vector<double> values;  // one per category
+};
+
+// A stacked bar chart: one bar per category, one coloured part per set, the y axis from zero
+// with nice numbers. Without animation, so that the first frame (and a screenshot) is final.
+[[nodiscard]] QChart* stacked_bar_chart(const QString& title, const QStringList& categories,
+                                        const std::vector<BarSet>& sets, const QString& y_title);
+
+// A chart view that keeps its labels readable: antialiased, with room for the axis titles.
+[[nodiscard]] QChartView* chart_view(QWidget* parent);
+
+// A CSV field: quoted when it holds a comma or a quote.
+[[nodiscard]] QString csv_field(const QString& text);
+
+}  // namespace clustersim::gui
