@@ -1,12 +1,13 @@
 // clustersim-dashboard: the Qt6 Charts front end of clustersim (gui/main_window.hpp).
 //
-//   clustersim-dashboard [EXP.yaml | RESULTS.csv | PROFILE.yaml...]
+//   clustersim-dashboard [EXP.yaml [--compare CARD,...] | RESULTS.csv | PROFILE.yaml...]
 //   clustersim-dashboard --plot RESULTS.csv --x A --y B [--series C]
 //   clustersim-dashboard --screenshot VIEW OUT.png [EXP.yaml | RESULTS.csv | PROFILE.yaml...]
 //   clustersim-dashboard [PROFILE.yaml...] --screenshot OUT.png
 //
 // An experiment opens and runs; a results table opens in the sweep explorer; hardware profiles
-// show their peaks. `--screenshot` renders one view (breakdown, memory, sweep or peaks) once its
+// show their peaks. `--screenshot` renders one view (topology, breakdown, memory, timeline,
+// links, sweep or peaks) once its
 // data is ready, saves it as a PNG and exits, so it works without a display
 // (QT_QPA_PLATFORM=offscreen). Without a view name it saves the window as the older form did.
 
@@ -33,8 +34,6 @@ using clustersim::gui::MainWindow;
 constexpr int kInputErrorExit = 2;
 // Time for the first layout and paint before a window is grabbed.
 constexpr std::chrono::milliseconds kScreenshotDelay{300};
-// The views a screenshot may name that are planned but not built yet.
-const QStringList kPlannedViews{"topology", "timeline", "links"};
 
 struct Options {
   QStringList files;
@@ -42,6 +41,7 @@ struct Options {
   std::optional<QString> screenshot_path;
   std::optional<QString> plot_path;
   QString x, y, series;
+  QStringList compare;  // topology cards to compare the experiment on
 };
 
 std::optional<Options> parse_options(const QApplication& app) {
@@ -52,7 +52,8 @@ std::optional<Options> parse_options(const QApplication& app) {
   parser.addHelpOption();
   const QCommandLineOption screenshot_option(
       "screenshot",
-      "Render VIEW (breakdown, memory, sweep or peaks) to the PNG file given next, then exit; "
+      "Render VIEW (topology, breakdown, memory, timeline, links, sweep or peaks) to the PNG "
+      "file given next, then exit; "
       "or, given a .png, save the window to it.",
       "view");
   const QCommandLineOption plot_option("plot", "Open the results table <csv>.", "csv");
@@ -60,7 +61,10 @@ std::optional<Options> parse_options(const QApplication& app) {
   const QCommandLineOption y_option("y", "Column for the y axis (with --plot).", "column");
   const QCommandLineOption series_option(
       "series", "Column whose values make one line each (with --plot).", "column");
-  parser.addOptions({screenshot_option, plot_option, x_option, y_option, series_option});
+  const QCommandLineOption compare_option(
+      "compare", "Compare the experiment on these topology cards (comma-separated).", "cards");
+  parser.addOptions(
+      {screenshot_option, plot_option, x_option, y_option, series_option, compare_option});
   parser.addPositionalArgument(
       "files", "An experiment, a sweep's results.csv, or hardware profiles.", "[files...]");
   parser.process(app);
@@ -72,7 +76,7 @@ std::optional<Options> parse_options(const QApplication& app) {
     if (value.endsWith(".png", Qt::CaseInsensitive)) {
       options.screenshot_path = value;
     } else {
-      if (!MainWindow::view_names().contains(value) && !kPlannedViews.contains(value)) {
+      if (!MainWindow::view_names().contains(value)) {
         std::fprintf(stderr,
                      "clustersim-dashboard: --screenshot: unknown view \"%s\"; the views are "
                      "%s\n",
@@ -92,6 +96,9 @@ std::optional<Options> parse_options(const QApplication& app) {
   options.x = parser.value(x_option);
   options.y = parser.value(y_option);
   options.series = parser.value(series_option);
+  if (parser.isSet(compare_option)) {
+    options.compare = parser.value(compare_option).split(',', Qt::SkipEmptyParts);
+  }
   return options;
 }
 
@@ -129,12 +136,6 @@ int main(int argc, char* argv[]) {
   const std::optional<Options> parsed = parse_options(app);
   if (!parsed) return kInputErrorExit;
   const Options& options = *parsed;
-  if (options.screenshot_view && kPlannedViews.contains(*options.screenshot_view)) {
-    std::fprintf(stderr, "clustersim-dashboard: the %s view is not built yet; the views are %s\n",
-                 qPrintable(*options.screenshot_view),
-                 qPrintable(MainWindow::view_names().join(", ")));
-    return kInputErrorExit;
-  }
 
   MainWindow window;
   QStringList files = options.files;
@@ -156,6 +157,9 @@ int main(int argc, char* argv[]) {
       window.select_view("peaks");
     } else if (!files.isEmpty()) {
       window.open_file(files.front());
+      if (!options.compare.isEmpty() || options.screenshot_view == QString("topology")) {
+        window.compare(options.compare);
+      }
     }
   } catch (const std::exception& error) {
     std::fprintf(stderr, "%s\n", error.what());

@@ -53,7 +53,8 @@ std::optional<int> knob_value(const QSpinBox* box) {
 }  // namespace
 
 const QStringList& MainWindow::view_names() {
-  static const QStringList names{"breakdown", "memory", "sweep", "peaks"};
+  static const QStringList names{"topology", "breakdown", "memory", "timeline",
+                                 "links",    "sweep",     "peaks"};
   return names;
 }
 
@@ -63,10 +64,14 @@ MainWindow::MainWindow(QWidget* parent)
       breakdown_(new BreakdownView(this)),
       memory_(new MemoryView(this)),
       sweep_(new SweepView(this)),
-      peaks_(new PeaksView(this)) {
+      peaks_(new PeaksView(this)),
+      timeline_(new TimelineView(this)),
+      links_(new LinksView(this)),
+      topology_(new TopologyView(this)) {
   setWindowTitle("clustersim dashboard");
   tabs_ = new QTabWidget(this);
-  for (View* view : std::initializer_list<View*>{breakdown_, memory_, sweep_, peaks_}) {
+  for (View* view : std::initializer_list<View*>{topology_, breakdown_, memory_, timeline_, links_,
+                                                 sweep_, peaks_}) {
     tabs_->addTab(view, view->title());
   }
   auto* exports = new QHBoxLayout;
@@ -160,6 +165,21 @@ QWidget* MainWindow::build_panel() {
   form->addRow("network planes", planes_);
   layout->addWidget(knobs_box);
 
+  auto* networks_box = new QGroupBox("Networks to compare", panel);
+  auto* networks_layout = new QVBoxLayout(networks_box);
+  networks_ = new QListWidget(networks_box);
+  for (const QString& card : library_cards("topologies")) {
+    auto* item = new QListWidgetItem(card, networks_);
+    const bool usual = card == "ft2" || card == "ft3" || card == "mpft" || card == "mrft";
+    item->setCheckState(usual ? Qt::Checked : Qt::Unchecked);
+  }
+  networks_->setMaximumHeight(140);
+  networks_layout->addWidget(networks_);
+  auto* compare_button = new QPushButton("Compare", networks_box);
+  connect(compare_button, &QPushButton::clicked, this, [this] { compare(); });
+  networks_layout->addWidget(compare_button);
+  layout->addWidget(networks_box);
+
   auto* buttons = new QHBoxLayout;
   run_button_ = new QPushButton("Run", panel);
   cancel_button_ = new QPushButton("Cancel", panel);
@@ -249,7 +269,29 @@ void MainWindow::run() {
     show_status("open an experiment first", true);
     return;
   }
-  model_->start(experiment_, card_overrides() + knob_overrides(knobs()));
+  model_->start({experiment_, card_overrides() + knob_overrides(knobs()), {}});
+}
+
+QStringList MainWindow::checked_networks() const {
+  QStringList out;
+  for (int i = 0; i < networks_->count(); ++i) {
+    if (networks_->item(i)->checkState() == Qt::Checked) out << networks_->item(i)->text();
+  }
+  return out;
+}
+
+void MainWindow::compare(const QStringList& networks) {
+  if (experiment_.isEmpty()) {
+    show_status("open an experiment first", true);
+    return;
+  }
+  const QStringList chosen = networks.isEmpty() ? checked_networks() : networks;
+  if (chosen.isEmpty()) {
+    show_status("check at least one network to compare", true);
+    return;
+  }
+  select_view("topology");
+  model_->start({experiment_, card_overrides() + knob_overrides(knobs()), chosen});
 }
 
 void MainWindow::cancel() {
@@ -264,6 +306,9 @@ void MainWindow::finished(const std::shared_ptr<const RunOutput>& output) {
   if (history_.size() > kHistory) history_.erase(history_.begin());
   breakdown_->show_runs(history_);
   memory_->show_run(output);
+  timeline_->show_run(output);
+  links_->show_run(output);
+  if (!output->networks.empty()) topology_->show_run(output);
   const parallel::StepResult& step = output->step;
   QString text = QString("%1: step %2 s on %3 GPUs")
                      .arg(QString::fromStdString(output->experiment.name))

@@ -6,6 +6,7 @@
 #include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QMainWindow>
 #include <QProgressBar>
 #include <QPushButton>
@@ -16,9 +17,12 @@
 
 #include "gui/run_model.hpp"
 #include "gui/views/breakdown_view.hpp"
+#include "gui/views/links_view.hpp"
 #include "gui/views/memory_view.hpp"
 #include "gui/views/peaks_view.hpp"
 #include "gui/views/sweep_view.hpp"
+#include "gui/views/timeline_view.hpp"
+#include "gui/views/topology_view.hpp"
 
 namespace clustersim::gui {
 
@@ -31,6 +35,9 @@ class MainWindow : public QMainWindow {
   bool open_file(const QString& path);
   // Runs the open experiment with the knobs and cards chosen.
   void run();
+  // Runs it on each network checked in the panel (or those given), for the topology view.
+  void compare(const QStringList& networks = {});
+  [[nodiscard]] QStringList checked_networks() const;
   void cancel();
 
   // The knobs as the panel holds them, and setting them (for tests and scripts).
@@ -39,7 +46,7 @@ class MainWindow : public QMainWindow {
   // The library cards chosen in the panel, as overrides ("model=...").
   [[nodiscard]] QStringList card_overrides() const;
 
-  // Shows the view named "breakdown", "memory", "sweep" or "peaks"; false for another name.
+  // Shows the view of that name (view_names()); false for another name.
   bool select_view(const QString& name);
   [[nodiscard]] View* current_view() const;
 
@@ -48,6 +55,9 @@ class MainWindow : public QMainWindow {
   [[nodiscard]] MemoryView& memory() { return *memory_; }
   [[nodiscard]] SweepView& sweep() { return *sweep_; }
   [[nodiscard]] PeaksView& peaks() { return *peaks_; }
+  [[nodiscard]] TimelineView& timeline() { return *timeline_; }
+  [[nodiscard]] LinksView& links() { return *links_; }
+  [[nodiscard]] TopologyView& topology() { return *topology_; }
   [[nodiscard]] QString status_text() const { return status_->text(); }
   [[nodiscard]] bool run_enabled() const { return run_button_->isEnabled(); }
 
@@ -77,6 +87,7 @@ class MainWindow : public QMainWindow {
   QSpinBox* nvlink_ = nullptr;
   QSpinBox* nic_ = nullptr;
   QSpinBox* planes_ = nullptr;
+  QListWidget* networks_ = nullptr;
   QPushButton* run_button_ = nullptr;
   QPushButton* cancel_button_ = nullptr;
   QProgressBar* progress_ = nullptr;
@@ -86,6 +97,9 @@ class MainWindow : public QMainWindow {
   MemoryView* memory_ = nullptr;
   SweepView* sweep_ = nullptr;
   PeaksView* peaks_ = nullptr;
+  TimelineView* timeline_ = nullptr;
+  LinksView* links_ = nullptr;
+  TopologyView* topology_ = nullptr;
 };
 
 }  // namespace clustersim::gui

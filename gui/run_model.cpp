@@ -34,14 +34,49 @@ QStringList knob_overrides(const Knobs& knobs) {
   return out;
 }
 
-std::shared_ptr<const RunOutput> simulate(const QString& file, const QStringList& overrides) {
+namespace {
+
+config::LoadOptions load_options(const QStringList& overrides) {
   config::LoadOptions options;
   for (const QString& item : overrides) options.overrides.push_back(item.toStdString());
+  return options;
+}
+
+}  // namespace
+
+std::shared_ptr<const RunOutput> simulate(const RunRequest& request) {
   auto output = std::make_shared<RunOutput>();
-  output->file = file;
-  output->overrides = overrides;
-  output->experiment = config::load_experiment(file.toStdString(), options);
-  output->step = parallel::simulate_step(output->experiment);
+  output->file = request.file;
+  output->overrides = request.overrides;
+  output->experiment =
+      config::load_experiment(request.file.toStdString(), load_options(request.overrides));
+  parallel::StepOptions step_options;
+  step_options.link_traffic = true;
+  step_options.link_rows = true;
+  output->step = parallel::simulate_step(output->experiment, step_options);
+  const config::CostProfile prices = config::load_cost_profile("ib_as_bought");
+  try {
+    output->capex = report::cluster_capex(output->experiment, output->step, &prices);
+  } catch (const std::exception&) {
+    // A network the cost profile cannot price: the views show no cost.
+  }
+  for (const QString& card : request.compare) {
+    NetworkRow row;
+    row.card = card;
+    try {
+      const config::Experiment e = config::load_experiment(
+          request.file.toStdString(),
+          load_options(request.overrides + QStringList{"cluster.topology=" + card}));
+      const parallel::StepResult step = parallel::simulate_step(e);
+      row.stats = step.network;
+      row.step_time_s = step.step_time_s;
+      const report::Capex capex = report::cluster_capex(e, step, &prices);
+      if (capex.network) row.network_usd = capex.network->total_usd();
+    } catch (const std::exception& error) {
+      row.error = error_message(error);
+    }
+    output->networks.push_back(row);
+  }
   return output;
 }
 
@@ -56,18 +91,21 @@ RunModel::~RunModel() {
   for (std::thread& worker : workers_) worker.join();
 }
 
-void RunModel::start(const QString& file, const QStringList& overrides) {
+void RunModel::start(const RunRequest& request) {
   if (running_) cancel();
   const std::uint64_t generation = ++generation_;
   running_ = true;
-  Q_EMIT started(overrides.isEmpty() ? file : file + " with " + overrides.join(", "));
+  QString description = request.file;
+  if (!request.overrides.isEmpty()) description += " with " + request.overrides.join(", ");
+  if (!request.compare.isEmpty()) description += " on " + request.compare.join(", ");
+  Q_EMIT started(description);
   QPointer<RunModel> self(this);
   const std::lock_guard lock(workers_mutex_);
-  workers_.emplace_back([self, this, generation, file, overrides] {
+  workers_.emplace_back([self, this, generation, request] {
     std::shared_ptr<const RunOutput> output;
     QString error;
     try {
-      output = simulate(file, overrides);
+      output = simulate(request);
     } catch (const std::exception& e) {
       error = error_message(e);
     }

@@ -19,15 +19,36 @@
 
 #include "sim/config/experiment.hpp"
 #include "sim/parallel/step_simulator.hpp"
+#include "sim/report/step_report.hpp"
 
 namespace clustersim::gui {
+
+// The experiment on one network of a comparison: the network's size and cost, and the step it
+// gives the workload.
+struct NetworkRow {
+  QString card;
+  fabric::TopologyStats stats;        // sized for the cluster
+  std::optional<double> network_usd;  // switches, NICs, transceivers and cables (ib_as_bought)
+  std::optional<double> step_time_s;  // absent when the simulation refused the network
+  QString error;                      // why, then
+};
 
 // One simulated experiment, as the views show it.
 struct RunOutput {
   QString file;
   QStringList overrides;
   config::Experiment experiment;
-  parallel::StepResult step;
+  parallel::StepResult step;  // with its link statistics (StepOptions::link_rows)
+  std::optional<report::Capex> capex;
+  std::vector<NetworkRow> networks;  // when the run compared networks
+};
+
+// What to run: an experiment file with overrides, and the topology cards to compare it on (none:
+// no comparison).
+struct RunRequest {
+  QString file;
+  QStringList overrides;
+  QStringList compare;
 };
 
 // The main knobs of the window, each left unset to keep the file's value. Each becomes a `--set`
@@ -46,8 +67,7 @@ struct Knobs {
 
 // Loads and simulates synchronously; throws config::ConfigError (with file:line:column) for bad
 // input and std::exception for a run the simulator refuses.
-[[nodiscard]] std::shared_ptr<const RunOutput> simulate(const QString& file,
-                                                        const QStringList& overrides);
+[[nodiscard]] std::shared_ptr<const RunOutput> simulate(const RunRequest& request);
 
 // The message the window shows for an exception from simulate().
 [[nodiscard]] QString error_message(const std::exception& error);
@@ -61,9 +81,8 @@ class RunModel : public QObject {
   RunModel(const RunModel&) = delete;
   RunModel& operator=(const RunModel&) = delete;
 
-  // Starts simulating `file` with `overrides` on a worker thread. A run still going is
-  // abandoned first.
-  void start(const QString& file, const QStringList& overrides);
+  // Starts the request on a worker thread. A run still going is abandoned first.
+  void start(const RunRequest& request);
   // Abandons the current run, if any.
   void cancel();
   [[nodiscard]] bool running() const { return running_; }

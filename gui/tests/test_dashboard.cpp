@@ -80,6 +80,45 @@ class DashboardTest : public QObject {
     QVERIFY(window.status_text().contains("step 18.924 s on 2048 GPUs"));
   }
 
+  // The timeline has a bar for every slot of the schedule and a DP tail per device; the links
+  // view charts the busiest links and a histogram per tier; a comparison runs the workload on
+  // each network and charts its step.
+  void timelineLinksAndTopologyHoldTheirData() {
+    MainWindow window;
+    QVERIFY(window.open_file(kDsv3));
+    QVERIFY(wait_for_result(window));
+    const auto run = window.model().last();
+    std::size_t slots = 0;
+    for (const auto& order : run->step.schedule.order) slots += order.size();
+    std::size_t tails = 0;
+    for (const auto& bar : window.timeline().bars()) {
+      if (bar.kind == "DP tail") {
+        ++tails;
+        QVERIFY(std::abs(bar.end_s - run->step.step_time_s) < 1e-9);
+      }
+    }
+    QCOMPARE(window.timeline().bars().size(), slots + tails);
+    QCOMPARE(tails, static_cast<std::size_t>(run->step.schedule.devices));
+    const auto* first = window.timeline().bar_at(window.timeline().bars()[0].start_s, 0);
+    QVERIFY(first != nullptr);
+    QCOMPARE(first->kind, QString("F"));
+    QVERIFY(window.links().has_data());
+    QCOMPARE(window.links().csv().count('\n'),
+             static_cast<qsizetype>(run->step.links->rows.size() + 1));
+    QVERIFY(!window.topology().has_data());
+    window.compare({"mpft", "ft2"});
+    QVERIFY(wait_for_result(window));
+    const auto compared = window.model().last();
+    QCOMPARE(compared->networks.size(), std::size_t{2});
+    QCOMPARE(compared->networks[0].card, QString("mpft"));
+    QVERIFY(compared->networks[0].step_time_s.has_value());
+    // The experiment is on MPFT: its own run and the comparison's MPFT row agree.
+    QCOMPARE(*compared->networks[0].step_time_s, compared->step.step_time_s);
+    QVERIFY(compared->networks[1].stats.switches > 0);
+    QVERIFY(window.topology().has_data());
+    QCOMPARE(window.topology().csv().count('\n'), 3);
+  }
+
   // PP 8, EP 32 with DualPipeV (the layout search's best) instead of the file's PP 16, EP 64 with
   // DualPipe.
   void aKnobChangesTheResult() {

@@ -1,0 +1,119 @@
+#include "gui/views/topology_view.hpp"
+
+#include <QBarCategoryAxis>
+#include <QBarSeries>
+#include <QBarSet>
+#include <QGridLayout>
+#include <QValueAxis>
+#include <algorithm>
+
+#include "gui/views/charts.hpp"
+
+namespace clustersim::gui {
+namespace {
+
+constexpr double kThousand = 1e3;
+constexpr double kGigabyte = 1e9;
+
+// A bar chart with one bar per network in each set.
+QChart* network_chart(const QString& title, const QStringList& networks,
+                      const std::vector<BarSet>& sets, const QString& y_title) {
+  auto* series = new QBarSeries;
+  double most = 0;
+  for (const BarSet& set : sets) {
+    auto* bars = new QBarSet(set.name);
+    for (double value : set.values) {
+      *bars << value;
+      most = std::max(most, value);
+    }
+    series->append(bars);
+  }
+  auto* chart = new QChart;
+  chart->setAnimationOptions(QChart::NoAnimation);
+  chart->setTitle(title);
+  chart->addSeries(series);
+  auto* axis_x = new QBarCategoryAxis;
+  axis_x->append(networks);
+  chart->addAxis(axis_x, Qt::AlignBottom);
+  series->attachAxis(axis_x);
+  auto* axis_y = new QValueAxis;
+  axis_y->setTitleText(y_title);
+  axis_y->setRange(0, std::max(most, 1e-9));
+  axis_y->applyNiceNumbers();
+  axis_y->setLabelFormat("%g");
+  chart->addAxis(axis_y, Qt::AlignLeft);
+  series->attachAxis(axis_y);
+  chart->legend()->setVisible(sets.size() > 1);
+  chart->legend()->setAlignment(Qt::AlignBottom);
+  return chart;
+}
+
+}  // namespace
+
+TopologyView::TopologyView(QWidget* parent) : View(parent) {
+  auto* layout = new QGridLayout(this);
+  for (std::size_t i = 0; i < charts_.size(); ++i) {
+    charts_[i] = chart_view(this);
+    layout->addWidget(charts_[i], static_cast<int>(i / 2), static_cast<int>(i % 2));
+  }
+  show_run(nullptr);
+}
+
+void TopologyView::show_run(const std::shared_ptr<const RunOutput>& run) {
+  run_ = run;
+  if (!has_data()) {
+    for (QChartView* view : charts_) {
+      auto* empty = new QChart;
+      empty->setTitle(view == charts_[0] ? "Choose networks and press Compare" : "");
+      view->setChart(empty);
+    }
+    return;
+  }
+  QStringList networks;
+  BarSet step{"step", {}}, cost{"network", {}}, switches{"switches", {}}, links{"switch links", {}},
+      bisection{"bisection", {}};
+  for (const NetworkRow& row : run_->networks) {
+    networks << row.card;
+    const double endpoints = std::max<double>(1, static_cast<double>(row.stats.endpoints));
+    step.values.push_back(row.step_time_s.value_or(0));
+    cost.values.push_back(row.network_usd ? *row.network_usd / endpoints / kThousand : 0);
+    switches.values.push_back(static_cast<double>(row.stats.switches));
+    links.values.push_back(static_cast<double>(row.stats.switch_links));
+    bisection.values.push_back(
+        row.stats.bisection ? row.stats.bisection->bytes_per_s / endpoints / kGigabyte : 0);
+  }
+  const int gpus = run_->step.gpus;
+  charts_[0]->setChart(network_chart(QString("Step time of %1<br>on %2 GPUs")
+                                         .arg(QString::fromStdString(run_->experiment.name))
+                                         .arg(gpus),
+                                     networks, {step}, "seconds per step"));
+  charts_[1]->setChart(network_chart("Network cost per endpoint<br>(ib_as_bought prices)", networks,
+                                     {cost}, "thousand $ per GPU"));
+  charts_[2]->setChart(network_chart("Switches and switch links,<br>sized for the cluster",
+                                     networks, {switches, links}, "count"));
+  charts_[3]->setChart(network_chart("Bisection per endpoint<br>(0: too large to cut)", networks,
+                                     {bisection}, "GB/s per GPU"));
+}
+
+QString TopologyView::csv() const {
+  QString out =
+      "network,endpoints,switches,switch_links,endpoint_links,bisection_Bps,network_usd,"
+      "step_time_s,error\n";
+  if (!run_) return out;
+  for (const NetworkRow& row : run_->networks) {
+    out += QString("%1,%2,%3,%4,%5,%6,%7,%8,%9\n")
+               .arg(csv_field(row.card))
+               .arg(row.stats.endpoints)
+               .arg(row.stats.switches)
+               .arg(row.stats.switch_links)
+               .arg(row.stats.endpoint_links)
+               .arg(row.stats.bisection ? QString::number(row.stats.bisection->bytes_per_s, 'g', 10)
+                                        : QString())
+               .arg(row.network_usd ? QString::number(*row.network_usd, 'g', 10) : QString())
+               .arg(row.step_time_s ? QString::number(*row.step_time_s, 'g', 10) : QString())
+               .arg(csv_field(row.error));
+  }
+  return out;
+}
+
+}  // namespace clustersim::gui
