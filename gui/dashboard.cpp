@@ -1,11 +1,12 @@
 // clustersim-dashboard: the Qt6 Charts front end of clustersim (gui/main_window.hpp).
 //
-//   clustersim-dashboard [EXP.yaml [--compare CARD,...] | RESULTS.csv | PROFILE.yaml...]
-//   clustersim-dashboard --plot RESULTS.csv --x A --y B [--series C]
+//   clustersim-dashboard [EXP.yaml [--compare CARD,...] | SWEEP.yaml | RESULTS.csv |
+//   PROFILE.yaml...] clustersim-dashboard --plot RESULTS.csv --x A --y B [--series C]
 //   clustersim-dashboard --screenshot VIEW OUT.png [EXP.yaml | RESULTS.csv | PROFILE.yaml...]
 //   clustersim-dashboard [PROFILE.yaml...] --screenshot OUT.png
 //
-// An experiment opens and runs; a results table opens in the sweep explorer; hardware profiles
+// An experiment opens and runs; a sweep runs its points; a results table opens in the sweep
+// explorer; hardware profiles
 // show their peaks. `--screenshot` renders one view (topology, breakdown, memory, timeline,
 // links, sweep or peaks) once its
 // data is ready, saves it as a PNG and exits, so it works without a display
@@ -42,6 +43,7 @@ struct Options {
   std::optional<QString> plot_path;
   QString x, y, series;
   QStringList compare;  // topology cards to compare the experiment on
+  bool pareto = false;  // draw the sweep's Pareto front
 };
 
 std::optional<Options> parse_options(const QApplication& app) {
@@ -63,8 +65,10 @@ std::optional<Options> parse_options(const QApplication& app) {
       "series", "Column whose values make one line each (with --plot).", "column");
   const QCommandLineOption compare_option(
       "compare", "Compare the experiment on these topology cards (comma-separated).", "cards");
-  parser.addOptions(
-      {screenshot_option, plot_option, x_option, y_option, series_option, compare_option});
+  const QCommandLineOption pareto_option(
+      "pareto", "Draw the Pareto front in the sweep explorer (lower x and y are better).");
+  parser.addOptions({screenshot_option, plot_option, x_option, y_option, series_option,
+                     compare_option, pareto_option});
   parser.addPositionalArgument(
       "files", "An experiment, a sweep's results.csv, or hardware profiles.", "[files...]");
   parser.process(app);
@@ -96,6 +100,7 @@ std::optional<Options> parse_options(const QApplication& app) {
   options.x = parser.value(x_option);
   options.y = parser.value(y_option);
   options.series = parser.value(series_option);
+  options.pareto = parser.isSet(pareto_option);
   if (parser.isSet(compare_option)) {
     options.compare = parser.value(compare_option).split(',', Qt::SkipEmptyParts);
   }
@@ -122,6 +127,8 @@ void wait_for_run(MainWindow& window) {
   if (!window.model().running()) return;
   QEventLoop loop;
   QObject::connect(&window.model(), &clustersim::gui::RunModel::finished, &loop, &QEventLoop::quit);
+  QObject::connect(&window.model(), &clustersim::gui::RunModel::sweep_finished, &loop,
+                   &QEventLoop::quit);
   QObject::connect(&window.model(), &clustersim::gui::RunModel::failed, &loop, &QEventLoop::quit);
   QObject::connect(&window.model(), &clustersim::gui::RunModel::cancelled, &loop,
                    &QEventLoop::quit);
@@ -170,6 +177,10 @@ int main(int argc, char* argv[]) {
   if (!options.screenshot_path) return QApplication::exec();
   if (options.screenshot_view) {
     wait_for_run(window);
+    if (!options.x.isEmpty() || !options.y.isEmpty()) {
+      window.sweep().choose(options.x, options.y, options.series);
+    }
+    window.sweep().show_pareto(options.pareto);
     window.select_view(*options.screenshot_view);
     if (!window.current_view()->has_data()) {
       std::fprintf(stderr, "clustersim-dashboard: nothing to show in the %s view: %s\n",

@@ -1,6 +1,7 @@
 #include "gui/main_window.hpp"
 
 #include <QDir>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -35,6 +36,16 @@ QComboBox* card_box(const char* folder, QWidget* parent) {
   box->addItem(kFromFile);
   box->addItems(library_cards(folder));
   return box;
+}
+
+// A sweep file has top-level axes; an experiment has none.
+bool is_sweep(const QString& path) {
+  QFile file(path);
+  if (!file.open(QIODevice::ReadOnly | QIODevice::Text)) return false;
+  while (!file.atEnd()) {
+    if (file.readLine().startsWith("axes:")) return true;
+  }
+  return false;
 }
 
 // A knob: 0 shows as "file", meaning the file's value.
@@ -103,6 +114,33 @@ MainWindow::MainWindow(QWidget* parent)
   });
   connect(model_, &RunModel::finished, this,
           [this](std::shared_ptr<const RunOutput> output) { finished(output); });
+  connect(model_, &RunModel::progress, this, [this](int done, int total) {
+    progress_->setRange(0, total);
+    progress_->setValue(done);
+    progress_->setFormat(QString("%1 of %2 points").arg(done).arg(total));
+  });
+  connect(model_, &RunModel::sweep_finished, this,
+          [this](std::shared_ptr<const SweepOutput> output) {
+            run_button_->setEnabled(true);
+            cancel_button_->setEnabled(false);
+            progress_->setVisible(false);
+            sweep_run_ = output;
+            try {
+              sweep_->load(output->results_csv);
+            } catch (const std::exception& error) {
+              show_status(error_message(error), true);
+              return;
+            }
+            select_view("sweep");
+            std::size_t ok = 0;
+            for (const report::SweepRow& row : output->rows) ok += row.status == "ok" ? 1U : 0U;
+            show_status(QString("%1: %2 points, %3 ran; click a point to open it")
+                            .arg(QFileInfo(output->file).fileName())
+                            .arg(output->rows.size())
+                            .arg(ok),
+                        false);
+          });
+  sweep_->on_point = [this](std::size_t row) { open_sweep_point(sweep_->point_of(row)); };
   connect(model_, &RunModel::failed, this, [this](const QString& message) {
     run_button_->setEnabled(true);
     cancel_button_->setEnabled(false);
@@ -222,9 +260,28 @@ bool MainWindow::open_file(const QString& path) {
     show_status(info.fileName() + ": loaded", false);
     return true;
   }
+  if (is_sweep(path)) {
+    file_label_->setText(info.fileName() + " (sweep)");
+    model_->start_sweep(path);
+    return true;
+  }
   experiment_ = path;
   file_label_->setText(info.fileName());
   run();
+  return true;
+}
+
+bool MainWindow::open_sweep_point(std::size_t point) {
+  if (!sweep_run_ || point >= sweep_run_->rows.size()) return false;
+  experiment_ = sweep_run_->experiment;
+  QStringList overrides;
+  for (const std::string& item : sweep_run_->rows[point].overrides) {
+    overrides << QString::fromStdString(item);
+  }
+  file_label_->setText(QFileInfo(experiment_).fileName() + " (point " + QString::number(point) +
+                       " of " + QFileInfo(sweep_run_->file).fileName() + ")");
+  select_view("breakdown");
+  model_->start({experiment_, overrides, {}});
   return true;
 }
 

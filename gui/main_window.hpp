@@ -30,7 +30,8 @@ class MainWindow : public QMainWindow {
  public:
   explicit MainWindow(QWidget* parent = nullptr);
 
-  // Opens an experiment (YAML, then runs it) or a results table (CSV, in the sweep explorer).
+  // Opens an experiment (YAML, then runs it), a sweep (YAML with axes: runs every point, then
+  // shows the results in the sweep explorer) or a results table (CSV, in the sweep explorer).
   // Returns false, with the reason in the status line, when the file cannot be used.
   bool open_file(const QString& path);
   // Runs the open experiment with the knobs and cards chosen.
@@ -39,6 +40,10 @@ class MainWindow : public QMainWindow {
   void compare(const QStringList& networks = {});
   [[nodiscard]] QStringList checked_networks() const;
   void cancel();
+
+  // Opens point `point` of the sweep last run here as a run in the other views; false when no
+  // sweep was run here or it has no such point.
+  bool open_sweep_point(std::size_t point);
 
   // The knobs as the panel holds them, and setting them (for tests and scripts).
   [[nodiscard]] Knobs knobs() const;
@@ -60,6 +65,7 @@ class MainWindow : public QMainWindow {
   [[nodiscard]] TopologyView& topology() { return *topology_; }
   [[nodiscard]] QString status_text() const { return status_->text(); }
   [[nodiscard]] bool run_enabled() const { return run_button_->isEnabled(); }
+  [[nodiscard]] int progress_value() const { return progress_->value(); }
 
   // The names select_view() accepts, in tab order.
   static const QStringList& view_names();
@@ -73,6 +79,7 @@ class MainWindow : public QMainWindow {
 
   RunModel* model_;
   QString experiment_;
+  std::shared_ptr<const SweepOutput> sweep_run_;           // the last sweep run here
   std::vector<std::shared_ptr<const RunOutput>> history_;  // shown side by side, oldest first
   QLabel* file_label_ = nullptr;
   QComboBox* model_card_ = nullptr;

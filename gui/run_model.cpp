@@ -1,8 +1,10 @@
 #include "gui/run_model.hpp"
 
+#include <QFile>
 #include <QMetaObject>
 #include <QPointer>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -91,51 +93,101 @@ RunModel::~RunModel() {
   for (std::thread& worker : workers_) worker.join();
 }
 
-void RunModel::start(const RunRequest& request) {
+template <class Work, class Deliver>
+void RunModel::launch(const QString& description, Work work, Deliver deliver) {
   if (running_) cancel();
   const std::uint64_t generation = ++generation_;
   running_ = true;
-  QString description = request.file;
-  if (!request.overrides.isEmpty()) description += " with " + request.overrides.join(", ");
-  if (!request.compare.isEmpty()) description += " on " + request.compare.join(", ");
   Q_EMIT started(description);
   QPointer<RunModel> self(this);
   const std::lock_guard lock(workers_mutex_);
-  workers_.emplace_back([self, this, generation, request] {
-    std::shared_ptr<const RunOutput> output;
+  workers_.emplace_back([self, this, generation, work, deliver] {
+    decltype(work(generation)) output;
     QString error;
     try {
-      output = simulate(request);
+      output = work(generation);
     } catch (const std::exception& e) {
       error = error_message(e);
     }
-    // Back on the window's thread; nothing happens if the model is gone by then.
+    // Back on the window's thread; nothing happens if the model is gone by then, or if the run
+    // was abandoned.
     QMetaObject::invokeMethod(
         this,
-        [self, generation, output, error] {
-          if (self) self->deliver(generation, output, error);
+        [self, generation, output, error, deliver] {
+          if (self) {
+            RunModel& model = *self;
+            model.complete(generation, output != nullptr, error,
+                           [&model, &output, &deliver] { deliver(model, output); });
+          }
         },
         Qt::QueuedConnection);
   });
 }
 
-void RunModel::cancel() {
-  if (!running_) return;
-  ++generation_;  // the running worker's result will be dropped
-  running_ = false;
-  Q_EMIT cancelled();
-}
-
-void RunModel::deliver(std::uint64_t generation, std::shared_ptr<const RunOutput> output,
-                       const QString& error) {
+void RunModel::complete(std::uint64_t generation, bool ok, const QString& error,
+                        const std::function<void()>& deliver) {
   if (generation != generation_) return;  // abandoned
   running_ = false;
-  if (output) {
-    last_ = output;
-    Q_EMIT finished(std::move(output));
+  if (ok) {
+    deliver();
   } else {
     Q_EMIT failed(error);
   }
+}
+
+void RunModel::start(const RunRequest& request) {
+  QString description = request.file;
+  if (!request.overrides.isEmpty()) description += " with " + request.overrides.join(", ");
+  if (!request.compare.isEmpty()) description += " on " + request.compare.join(", ");
+  launch(
+      description, [request](std::uint64_t) { return simulate(request); },
+      [](RunModel& model, const std::shared_ptr<const RunOutput>& output) {
+        model.last_ = output;
+        Q_EMIT model.finished(output);
+      });
+}
+
+void RunModel::start_sweep(const QString& file) {
+  const QString csv = scratch_.filePath(QString("sweep-%1.csv").arg(generation_ + 1));
+  QPointer<RunModel> self(this);
+  launch(
+      file,
+      [file, csv, self, this](std::uint64_t mine) {
+        const config::SweepSpec sweep = config::load_sweep(file.toStdString());
+        const std::vector<config::SweepPoint> points = sweep.points();
+        auto output = std::make_shared<SweepOutput>();
+        output->file = file;
+        output->experiment = QString::fromStdString(sweep.experiment);
+        for (std::size_t i = 0; i < points.size(); ++i) {
+          if (generation_ != mine) return std::shared_ptr<const SweepOutput>();  // cancelled
+          output->rows.push_back(report::run_sweep_point(sweep, i, {}));
+          const int done = static_cast<int>(i + 1);
+          const int total = static_cast<int>(points.size());
+          QMetaObject::invokeMethod(
+              this,
+              [self, mine, done, total] {
+                if (self && self->generation_ == mine) Q_EMIT self->progress(done, total);
+              },
+              Qt::QueuedConnection);
+        }
+        QFile out(csv);
+        if (!out.open(QIODevice::WriteOnly | QIODevice::Text)) {
+          throw std::runtime_error("cannot write " + csv.toStdString());
+        }
+        out.write(QByteArray::fromStdString(report::sweep_csv(sweep, output->rows)));
+        output->results_csv = csv;
+        return std::shared_ptr<const SweepOutput>(output);
+      },
+      [](RunModel& model, const std::shared_ptr<const SweepOutput>& output) {
+        Q_EMIT model.sweep_finished(output);
+      });
+}
+
+void RunModel::cancel() {
+  if (!running_) return;
+  ++generation_;  // the running worker's result will be dropped, and a sweep stops
+  running_ = false;
+  Q_EMIT cancelled();
 }
 
 }  // namespace clustersim::gui

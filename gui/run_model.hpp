@@ -10,7 +10,10 @@
 #include <QObject>
 #include <QString>
 #include <QStringList>
+#include <QTemporaryDir>
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +23,7 @@
 #include "sim/config/experiment.hpp"
 #include "sim/parallel/step_simulator.hpp"
 #include "sim/report/step_report.hpp"
+#include "sim/report/sweep_runner.hpp"
 
 namespace clustersim::gui {
 
@@ -41,6 +45,15 @@ struct RunOutput {
   parallel::StepResult step;  // with its link statistics (StepOptions::link_rows)
   std::optional<report::Capex> capex;
   std::vector<NetworkRow> networks;  // when the run compared networks
+};
+
+// A sweep run by the dashboard: its rows, and its results table written where the explorer
+// reads it.
+struct SweepOutput {
+  QString file;
+  QString experiment;                  // the base experiment, as the sweep resolves it
+  std::vector<report::SweepRow> rows;  // by point
+  QString results_csv;                 // in the model's scratch folder
 };
 
 // What to run: an experiment file with overrides, and the topology cards to compare it on (none:
@@ -83,6 +96,9 @@ class RunModel : public QObject {
 
   // Starts the request on a worker thread. A run still going is abandoned first.
   void start(const RunRequest& request);
+  // Runs every point of a sweep file on a worker thread, reporting progress after each point;
+  // cancelling stops it after the point under way.
+  void start_sweep(const QString& file);
   // Abandons the current run, if any.
   void cancel();
   [[nodiscard]] bool running() const { return running_; }
@@ -91,14 +107,23 @@ class RunModel : public QObject {
  Q_SIGNALS:
   void started(const QString& description);
   void finished(std::shared_ptr<const RunOutput> output);
+  void sweep_finished(std::shared_ptr<const SweepOutput> output);
+  void progress(int done, int total);
   void failed(const QString& message);
   void cancelled();
 
  private:
-  void deliver(std::uint64_t generation, std::shared_ptr<const RunOutput> output,
-               const QString& error);
+  template <class Work, class Deliver>
+  void launch(const QString& description, Work work, Deliver deliver);
 
-  std::uint64_t generation_ = 0;  // of the run whose result is wanted
+  // On the window's thread: hands a worker's result over unless its run was abandoned.
+  void complete(std::uint64_t generation, bool ok, const QString& error,
+                const std::function<void()>& deliver);
+
+  // Of the run whose result is wanted; a sweep's worker reads it to stop early (workers never
+  // outlive the model: its destructor waits for them).
+  std::atomic<std::uint64_t> generation_ = 0;
+  QTemporaryDir scratch_;  // sweeps' results tables
   bool running_ = false;
   std::shared_ptr<const RunOutput> last_;
   std::mutex workers_mutex_;

@@ -15,7 +15,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # dashboard (Qt6 Widgets + Charts) and headless screenshots
-  qt6-base-dev qt6-charts-dev libqt6opengl6-dev xvfb xauth fonts-dejavu-core
+  qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-qpa-plugins xvfb xauth fonts-dejavu-core
   # sweeps across machines
   libopenmpi-dev openmpi-bin
 )

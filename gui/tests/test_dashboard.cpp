@@ -19,6 +19,7 @@ namespace {
 
 const QString kDsv3 = CLUSTERSIM_SOURCE_DIR "/experiments/dsv3_2048xh800_mpft.yaml";
 const QString kResults = CLUSTERSIM_SOURCE_DIR "/tests/data/good/sweep_results.csv";
+const QString kSweep = CLUSTERSIM_SOURCE_DIR "/tests/data/good/sweep_grid.yaml";
 
 // Waits for the run the window started; true when it finished with a result.
 bool wait_for_result(MainWindow& window) {
@@ -203,6 +204,59 @@ class DashboardTest : public QObject {
     // A column that is not in the table cannot be chosen: the chart keeps its columns.
     window.sweep().choose("hardware.scale_out.nic_bandwidth", "no_such_column", "");
     QCOMPARE(QString::fromStdString(window.sweep().data()->y_label), QString("step_time_s"));
+  }
+
+  // A sweep file runs every point in the background with progress; the explorer shows the
+  // results, and a clicked point opens as a run with that point's overrides.
+  void aSweepRunsAndItsPointsOpen() {
+    MainWindow window;
+    QSignalSpy done(&window.model(), &RunModel::sweep_finished);
+    QSignalSpy progress(&window.model(), &RunModel::progress);
+    QVERIFY(window.open_file(kSweep));
+    QVERIFY(done.wait(60000));
+    QCOMPARE(progress.count(), 6);
+    QCOMPARE(progress.last().at(0).toInt(), 6);
+    QVERIFY(window.sweep().has_data());
+    QVERIFY(window.status_text().contains("6 points, 6 ran"));
+    QVERIFY(window.open_sweep_point(3));  // parallelism.pp=2, 400 GB/s
+    QVERIFY(wait_for_result(window));
+    const auto run = window.model().last();
+    QCOMPARE(run->experiment.parallelism.pp, 2);
+    QCOMPARE(run->overrides.size(), 2);
+    QVERIFY(!window.open_sweep_point(6));
+  }
+
+  // The Pareto front of a results table: no point of the table is at least as good on both axes
+  // as a front point and better on one; a click at a point's place names its row.
+  void theParetoFrontAndAClickFindTheirRows() {
+    MainWindow window;
+    QVERIFY(window.open_file(kResults));
+    window.sweep().choose("memory_peak_bytes", "step_time_s", "");
+    window.sweep().show_pareto(true);
+    const std::vector<std::size_t> front = window.sweep().pareto_rows();
+    QVERIFY(!front.empty());
+    const auto& sweep = window.sweep();
+    const auto dominates = [](QPointF a, QPointF b) {  // a at least as good on both, better on one
+      return a.x() <= b.x() && a.y() <= b.y() && (a.x() < b.x() || a.y() < b.y());
+    };
+    std::size_t drawn = 0;
+    for (std::size_t row = 0; row < sweep.rows(); ++row) {
+      const auto p = sweep.position(row);
+      if (!p) continue;  // an infeasible point has no step time
+      ++drawn;
+      const bool on_front = std::find(front.begin(), front.end(), row) != front.end();
+      bool dominated = false;
+      for (std::size_t other = 0; other < sweep.rows(); ++other) {
+        const auto q = sweep.position(other);
+        if (q && dominates(*q, *p)) dominated = true;
+      }
+      QCOMPARE(on_front, !dominated);
+      // A click where the point is drawn finds a row drawn there.
+      const auto clicked = sweep.row_at(*p);
+      QVERIFY(clicked.has_value());
+      QCOMPARE(*sweep.position(*clicked), *p);
+    }
+    QVERIFY(drawn > front.size());
   }
 };
 

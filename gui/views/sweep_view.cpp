@@ -5,11 +5,13 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineSeries>
+#include <QPen>
 #include <QScatterSeries>
 #include <QSignalBlocker>
 #include <QVBoxLayout>
 #include <QValueAxis>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "gui/views/charts.hpp"
@@ -30,6 +32,7 @@ QChart* results_chart(const report::ChartData& data) {
   if (data.categories.empty()) {
     auto* values = new QValueAxis;
     values->setTitleText(QString::fromStdString(data.x_label));
+    values->setLabelFormat("%.4g");  // short labels for dollars and bytes too
     axis_x = values;
   } else {
     // Text x values: one labelled position each, points only (no zigzag between categories).
@@ -74,6 +77,8 @@ QChart* results_chart(const report::ChartData& data) {
     axis_y->setRange(std::min(0.0, low), high);
     axis_y->applyNiceNumbers();
   }
+  axis_y->setLabelFormat("%.4g");
+  if (auto* values = qobject_cast<QValueAxis*>(axis_x)) values->applyNiceNumbers();
   chart->legend()->setVisible(true);
   chart->legend()->setAlignment(Qt::AlignBottom);
   return chart;
@@ -86,6 +91,7 @@ SweepView::SweepView(QWidget* parent)
       x_(new QComboBox(this)),
       y_(new QComboBox(this)),
       series_(new QComboBox(this)),
+      pareto_(new QCheckBox("Pareto front", this)),
       chart_(chart_view(this)) {
   auto* controls = new QHBoxLayout;
   for (auto [label, box] : {std::pair{"x", x_}, std::pair{"y", y_}, std::pair{"colour", series_}}) {
@@ -94,6 +100,8 @@ SweepView::SweepView(QWidget* parent)
     controls->addWidget(box, 1);
     connect(box, &QComboBox::currentTextChanged, this, [this] { redraw(); });
   }
+  connect(pareto_, &QCheckBox::toggled, this, [this] { redraw(); });
+  controls->addWidget(pareto_);
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(controls);
   layout->addWidget(chart_, 1);
@@ -137,6 +145,91 @@ void SweepView::choose(const QString& x, const QString& y, const QString& series
   redraw();
 }
 
+void SweepView::show_pareto(bool shown) {
+  pareto_->setChecked(shown);
+}
+
+std::optional<QPointF> SweepView::position(std::size_t row) const {
+  if (!table_ || !data_) return std::nullopt;
+  const auto column = [&](const std::string& name) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < table_->header.size(); ++i) {
+      if (table_->header[i] == name) return i;
+    }
+    return std::nullopt;
+  };
+  const auto x_column = column(data_->x_label);
+  const auto y_column = column(data_->y_label);
+  if (!x_column || !y_column || row >= table_->rows.size()) return std::nullopt;
+  const std::vector<std::string>& fields = table_->rows[row];
+  if (*x_column >= fields.size() || *y_column >= fields.size()) return std::nullopt;
+  bool y_ok = false;
+  const double y = QString::fromStdString(fields[*y_column]).toDouble(&y_ok);
+  if (!y_ok) return std::nullopt;
+  if (!data_->categories.empty()) {
+    const auto it =
+        std::find(data_->categories.begin(), data_->categories.end(), fields[*x_column]);
+    if (it == data_->categories.end()) return std::nullopt;
+    return QPointF(static_cast<double>(it - data_->categories.begin()), y);
+  }
+  bool x_ok = false;
+  const double x = QString::fromStdString(fields[*x_column]).toDouble(&x_ok);
+  if (!x_ok) return std::nullopt;
+  return QPointF(x, y);
+}
+
+std::vector<std::size_t> SweepView::pareto_rows() const {
+  std::vector<std::size_t> front;
+  if (!table_ || !data_ || !data_->categories.empty()) return front;
+  std::vector<std::pair<QPointF, std::size_t>> points;
+  for (std::size_t row = 0; row < table_->rows.size(); ++row) {
+    if (const auto p = position(row)) points.emplace_back(*p, row);
+  }
+  std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) {
+    return a.first.x() != b.first.x() ? a.first.x() < b.first.x() : a.first.y() < b.first.y();
+  });
+  // A point is on the front when no other is at least as good on both axes and better on one
+  // (points at the same place are all on it). Tables are small: every pair is compared.
+  for (const auto& [p, row] : points) {
+    const bool dominated = std::any_of(points.begin(), points.end(), [&](const auto& other) {
+      const QPointF q = other.first;
+      return q.x() <= p.x() && q.y() <= p.y() && (q.x() < p.x() || q.y() < p.y());
+    });
+    if (!dominated) front.push_back(row);
+  }
+  return front;
+}
+
+std::optional<std::size_t> SweepView::row_at(QPointF point) const {
+  if (!table_) return std::nullopt;
+  const QRectF area = chart_->chart()->plotArea();
+  std::optional<std::size_t> nearest;
+  double best = std::numeric_limits<double>::infinity();
+  for (std::size_t row = 0; row < table_->rows.size(); ++row) {
+    const auto p = position(row);
+    if (!p) continue;
+    // Compared on the screen, so that both axes count alike.
+    const QPointF a = chart_->chart()->mapToPosition(*p);
+    const QPointF b = chart_->chart()->mapToPosition(point);
+    const double distance = area.isEmpty() ? std::hypot(p->x() - point.x(), p->y() - point.y())
+                                           : std::hypot(a.x() - b.x(), a.y() - b.y());
+    if (distance < best) {
+      best = distance;
+      nearest = row;
+    }
+  }
+  return nearest;
+}
+
+std::size_t SweepView::point_of(std::size_t row) const {
+  if (table_ && !table_->header.empty() && table_->header.front() == "point" &&
+      row < table_->rows.size() && !table_->rows[row].empty()) {
+    bool ok = false;
+    const auto point = QString::fromStdString(table_->rows[row].front()).toULongLong(&ok);
+    if (ok) return static_cast<std::size_t>(point);
+  }
+  return row;
+}
+
 void SweepView::redraw() {
   if (!table_) return;
   const QString series = series_->currentText();
@@ -145,13 +238,33 @@ void SweepView::redraw() {
         *table_, x_->currentText().toStdString(), y_->currentText().toStdString(),
         series == kNoSeries || series.isEmpty() ? std::nullopt
                                                 : std::optional<std::string>(series.toStdString()));
-    chart_->setChart(results_chart(*data_));
   } catch (const report::ChartError& error) {
     data_.reset();
     auto* chart = new QChart;
     chart->setTitle(QString::fromStdString(error.what()));
     chart_->setChart(chart);
+    return;
   }
+  QChart* chart = results_chart(*data_);
+  for (QAbstractSeries* drawn : chart->series()) {
+    if (auto* xy = qobject_cast<QXYSeries*>(drawn)) {
+      connect(xy, &QXYSeries::clicked, this, [this](const QPointF& point) {
+        if (const auto row = row_at(point); row && on_point) on_point(*row);
+      });
+    }
+  }
+  if (pareto_->isChecked()) {
+    auto* front = new QLineSeries;
+    front->setName("Pareto front (lower is better on both axes)");
+    QPen pen(Qt::black);
+    pen.setStyle(Qt::DashLine);
+    pen.setWidth(2);
+    front->setPen(pen);
+    for (const std::size_t row : pareto_rows()) front->append(*position(row));
+    chart->addSeries(front);
+    for (QAbstractAxis* axis : chart->axes()) front->attachAxis(axis);
+  }
+  chart_->setChart(chart);
 }
 
 QString SweepView::csv() const {
