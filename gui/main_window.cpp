@@ -192,15 +192,18 @@ QWidget* MainWindow::build_panel() {
   nvlink_ = knob(10000, knobs_box, " GB/s");
   nic_ = knob(3200, knobs_box, " Gb/s");
   planes_ = knob(64, knobs_box);
-  form->addRow("nodes", nodes_);
-  form->addRow("TP", tp_);
-  form->addRow("PP", pp_);
-  form->addRow("EP", ep_);
-  form->addRow("schedule", schedule_);
-  form->addRow("comm SMs", comm_sms_);
-  form->addRow("NVLink per GPU", nvlink_);
-  form->addRow("NIC and links", nic_);
-  form->addRow("network planes", planes_);
+  for (const auto& [label, widget] :
+       std::initializer_list<std::pair<const char*, QWidget*>>{{"nodes", nodes_},
+                                                               {"TP", tp_},
+                                                               {"PP", pp_},
+                                                               {"EP", ep_},
+                                                               {"schedule", schedule_},
+                                                               {"comm SMs", comm_sms_},
+                                                               {"NVLink per GPU", nvlink_},
+                                                               {"NIC and links", nic_},
+                                                               {"network planes", planes_}}) {
+    form->addRow(label, widget);
+  }
   layout->addWidget(knobs_box);
 
   auto* networks_box = new QGroupBox("Networks to compare", panel);

@@ -1,6 +1,7 @@
 #include "gui/views/charts.hpp"
 
 #include <QBarCategoryAxis>
+#include <QBarSeries>
 #include <QBarSet>
 #include <QPainter>
 #include <QStackedBarSeries>
@@ -42,6 +43,40 @@ QChart* stacked_bar_chart(const QString& title, const QStringList& categories,
   chart->addAxis(axis_y, Qt::AlignLeft);
   series->attachAxis(axis_y);
   chart->legend()->setVisible(true);
+  chart->legend()->setAlignment(Qt::AlignBottom);
+  return chart;
+}
+
+QChart* grouped_bar_chart(const QString& title, const QStringList& categories,
+                          const std::vector<BarSet>& sets, const QString& y_title,
+                          const QString& x_title) {
+  auto* series = new QBarSeries;
+  double most = 0;
+  for (const BarSet& set : sets) {
+    auto* bars = new QBarSet(set.name);
+    for (double value : set.values) {
+      *bars << value;
+      most = std::max(most, value);
+    }
+    series->append(bars);
+  }
+  auto* chart = new QChart;
+  chart->setAnimationOptions(QChart::NoAnimation);
+  chart->setTitle(title);
+  chart->addSeries(series);
+  auto* axis_x = new QBarCategoryAxis;
+  axis_x->append(categories);
+  axis_x->setTitleText(x_title);
+  chart->addAxis(axis_x, Qt::AlignBottom);
+  series->attachAxis(axis_x);
+  auto* axis_y = new QValueAxis;
+  axis_y->setTitleText(y_title);
+  axis_y->setRange(0, std::max(most, 1e-9));
+  axis_y->applyNiceNumbers();
+  axis_y->setLabelFormat("%g");
+  chart->addAxis(axis_y, Qt::AlignLeft);
+  series->attachAxis(axis_y);
+  chart->legend()->setVisible(sets.size() > 1);
   chart->legend()->setAlignment(Qt::AlignBottom);
   return chart;
 }

@@ -20,6 +20,12 @@ struct BarSet {
 [[nodiscard]] QChart* stacked_bar_chart(const QString& title, const QStringList& categories,
                                         const std::vector<BarSet>& sets, const QString& y_title);
 
+// A bar chart with the sets' bars side by side in each category (a legend when there are
+// several sets).
+[[nodiscard]] QChart* grouped_bar_chart(const QString& title, const QStringList& categories,
+                                        const std::vector<BarSet>& sets, const QString& y_title,
+                                        const QString& x_title = {});
+
 // A chart view that keeps its labels readable: antialiased, with room for the axis titles.
 [[nodiscard]] QChartView* chart_view(QWidget* parent);
 

@@ -1,7 +1,6 @@
 #include "gui/views/links_view.hpp"
 
 #include <QBarCategoryAxis>
-#include <QBarSeries>
 #include <QBarSet>
 #include <QHBoxLayout>
 #include <QHorizontalBarSeries>
@@ -102,34 +101,9 @@ void LinksView::show_run(const std::shared_ptr<const RunOutput>& run) {
     }
     sets.push_back(set);
   }
-  auto* histogram = new QBarSeries;
-  double most = 1;
-  for (const BarSet& set : sets) {
-    auto* bar_set = new QBarSet(set.name);
-    for (double value : set.values) {
-      *bar_set << value;
-      most = std::max(most, value);
-    }
-    histogram->append(bar_set);
-  }
-  auto* histogram_chart = new QChart;
-  histogram_chart->setAnimationOptions(QChart::NoAnimation);
-  histogram_chart->setTitle("Links per utilisation bin, by tier<br>(mean over the step)");
-  histogram_chart->addSeries(histogram);
-  auto* axis_bins = new QBarCategoryAxis;
-  axis_bins->append(bins);
-  axis_bins->setTitleText("mean utilisation (%), bins of 10");
-  histogram_chart->addAxis(axis_bins, Qt::AlignBottom);
-  histogram->attachAxis(axis_bins);
-  auto* axis_count = new QValueAxis;
-  axis_count->setRange(0, most);
-  axis_count->setTitleText("directed links");
-  axis_count->setLabelFormat("%.0f");
-  axis_count->applyNiceNumbers();
-  histogram_chart->addAxis(axis_count, Qt::AlignLeft);
-  histogram->attachAxis(axis_count);
-  histogram_chart->legend()->setAlignment(Qt::AlignBottom);
-  histogram_->setChart(histogram_chart);
+  histogram_->setChart(
+      grouped_bar_chart("Links per utilisation bin, by tier<br>(mean over the step)", bins, sets,
+                        "directed links", "mean utilisation (%), bins of 10"));
 }
 
 QString LinksView::csv() const {

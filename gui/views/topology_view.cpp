@@ -1,8 +1,5 @@
 #include "gui/views/topology_view.hpp"
 
-#include <QBarCategoryAxis>
-#include <QBarSeries>
-#include <QBarSet>
 #include <QGridLayout>
 #include <QValueAxis>
 #include <algorithm>
@@ -14,39 +11,6 @@ namespace {
 
 constexpr double kThousand = 1e3;
 constexpr double kGigabyte = 1e9;
-
-// A bar chart with one bar per network in each set.
-QChart* network_chart(const QString& title, const QStringList& networks,
-                      const std::vector<BarSet>& sets, const QString& y_title) {
-  auto* series = new QBarSeries;
-  double most = 0;
-  for (const BarSet& set : sets) {
-    auto* bars = new QBarSet(set.name);
-    for (double value : set.values) {
-      *bars << value;
-      most = std::max(most, value);
-    }
-    series->append(bars);
-  }
-  auto* chart = new QChart;
-  chart->setAnimationOptions(QChart::NoAnimation);
-  chart->setTitle(title);
-  chart->addSeries(series);
-  auto* axis_x = new QBarCategoryAxis;
-  axis_x->append(networks);
-  chart->addAxis(axis_x, Qt::AlignBottom);
-  series->attachAxis(axis_x);
-  auto* axis_y = new QValueAxis;
-  axis_y->setTitleText(y_title);
-  axis_y->setRange(0, std::max(most, 1e-9));
-  axis_y->applyNiceNumbers();
-  axis_y->setLabelFormat("%g");
-  chart->addAxis(axis_y, Qt::AlignLeft);
-  series->attachAxis(axis_y);
-  chart->legend()->setVisible(sets.size() > 1);
-  chart->legend()->setAlignment(Qt::AlignBottom);
-  return chart;
-}
 
 }  // namespace
 
@@ -83,16 +47,16 @@ void TopologyView::show_run(const std::shared_ptr<const RunOutput>& run) {
         row.stats.bisection ? row.stats.bisection->bytes_per_s / endpoints / kGigabyte : 0);
   }
   const int gpus = run_->step.gpus;
-  charts_[0]->setChart(network_chart(QString("Step time of %1<br>on %2 GPUs")
-                                         .arg(QString::fromStdString(run_->experiment.name))
-                                         .arg(gpus),
-                                     networks, {step}, "seconds per step"));
-  charts_[1]->setChart(network_chart("Network cost per endpoint<br>(ib_as_bought prices)", networks,
-                                     {cost}, "thousand $ per GPU"));
-  charts_[2]->setChart(network_chart("Switches and switch links,<br>sized for the cluster",
-                                     networks, {switches, links}, "count"));
-  charts_[3]->setChart(network_chart("Bisection per endpoint<br>(0: too large to cut)", networks,
-                                     {bisection}, "GB/s per GPU"));
+  charts_[0]->setChart(grouped_bar_chart(QString("Step time of %1<br>on %2 GPUs")
+                                             .arg(QString::fromStdString(run_->experiment.name))
+                                             .arg(gpus),
+                                         networks, {step}, "seconds per step"));
+  charts_[1]->setChart(grouped_bar_chart("Network cost per endpoint<br>(ib_as_bought prices)",
+                                         networks, {cost}, "thousand $ per GPU"));
+  charts_[2]->setChart(grouped_bar_chart("Switches and switch links,<br>sized for the cluster",
+                                         networks, {switches, links}, "count"));
+  charts_[3]->setChart(grouped_bar_chart("Bisection per endpoint<br>(0: too large to cut)",
+                                         networks, {bisection}, "GB/s per GPU"));
 }
 
 QString TopologyView::csv() const {

@@ -11,6 +11,8 @@
 #include <optional>
 #include <utility>
 
+#include "sim/fabric/indexed_heap.hpp"
+
 namespace clustersim::fabric {
 namespace {
 
@@ -35,97 +37,33 @@ class Paths {
   std::vector<std::uint32_t> links_;
 };
 
-// The links that still have unfrozen flows, as a binary min-heap on (fair share, link id) that
-// knows where each link sits, so that a link whose share changed moves in O(log links). The heap
-// holds at most one entry per link and stays small enough for the cache, unlike a heap of
-// versioned entries that grows with every change (bench_solver: a full solve of 100,000 flows took
-// 65 ms with versioned entries, 12 ms with this heap).
-class LinkHeap {
- public:
-  LinkHeap() = default;
-  // Empties the heap for a problem of `link_count` links, keeping its memory.
-  void reset(std::size_t link_count) {
-    entries_.clear();
-    position_.resize(link_count);
-  }
+// The links that still have unfrozen flows, as an indexed binary min-heap on (fair share, link
+// id): a link whose share changed moves in O(log links), and the heap holds one entry per link.
+struct LinkShare {
+  double share;  // remaining capacity / unfrozen flows, bytes/s
+  std::uint32_t link;
+};
 
-  [[nodiscard]] bool empty() const { return entries_.empty(); }
-  [[nodiscard]] std::uint32_t top_link() const { return entries_.front().link; }
-  [[nodiscard]] double top_share() const { return entries_.front().share; }
-
-  // Adds links in any order; heapify() must follow before the other operations.
-  void append(std::uint32_t link, double share) {
-    position_[link] = static_cast<std::uint32_t>(entries_.size());
-    entries_.push_back({share, link});
-  }
-  void heapify() {
-    for (std::size_t i = entries_.size() / 2; i-- > 0;) sift_down(i);
-  }
-
-  void update(std::uint32_t link, double share) {
-    const std::size_t at = position_[link];
-    const double old_share = entries_[at].share;
-    entries_[at].share = share;
-    // The share of a link that loses a flow frozen at the current level does not drop
-    // (ProgressiveFilling), but rounding may take it an ulp below.
-    if (share < old_share) {
-      sift_up(at);
-    } else {
-      sift_down(at);
-    }
-  }
-
-  void remove(std::uint32_t link) {
-    const std::size_t at = position_[link];
-    const Entry last = entries_.back();
-    entries_.pop_back();
-    if (at == entries_.size()) return;
-    place(at, last);
-    sift_up(at);
-    sift_down(position_[last.link]);
-  }
-
- private:
-  struct Entry {
-    double share;  // remaining capacity / unfrozen flows, bytes/s
-    std::uint32_t link;
-  };
-
-  [[nodiscard]] static bool before(const Entry& a, const Entry& b) {
+struct LinkShareBefore {
+  bool operator()(const LinkShare& a, const LinkShare& b) const {
     return a.share < b.share || (a.share == b.share && a.link < b.link);
   }
+};
 
-  void place(std::size_t at, const Entry& entry) {
-    entries_[at] = entry;
-    position_[entry.link] = static_cast<std::uint32_t>(at);
-  }
+struct LinkOf {
+  std::uint32_t operator()(const LinkShare& entry) const { return entry.link; }
+};
 
-  void sift_up(std::size_t at) {
-    const Entry moving = entries_[at];
-    while (at > 0) {
-      const std::size_t parent = (at - 1) / 2;
-      if (!before(moving, entries_[parent])) break;
-      place(at, entries_[parent]);
-      at = parent;
-    }
-    place(at, moving);
-  }
-
-  void sift_down(std::size_t at) {
-    const Entry moving = entries_[at];
-    const std::size_t size = entries_.size();
-    while (2 * at + 1 < size) {
-      std::size_t child = 2 * at + 1;
-      if (child + 1 < size && before(entries_[child + 1], entries_[child])) ++child;
-      if (!before(entries_[child], moving)) break;
-      place(at, entries_[child]);
-      at = child;
-    }
-    place(at, moving);
-  }
-
-  std::vector<Entry> entries_;
-  std::vector<std::uint32_t> position_;  // per link; meaningful while the link is in the heap
+class LinkHeap : public IndexedHeap<LinkShare, LinkShareBefore, LinkOf, 2> {
+ public:
+  [[nodiscard]] std::uint32_t top_link() const { return top().link; }
+  [[nodiscard]] double top_share() const { return top().share; }
+  // Adds a link in any order; heapify() must follow before the other operations.
+  void append(std::uint32_t link, double share) { IndexedHeap::append({share, link}); }
+  // The share of a link that loses a flow frozen at the current level does not drop
+  // (ProgressiveFilling), but rounding may take it an ulp below: either way the entry moves.
+  void update(std::uint32_t link, double share) { set({share, link}); }
+  void remove(std::uint32_t link) { erase(link); }
 };
 
 // Progressive filling on one problem. All unfrozen flows share one rate, the water level, which
@@ -153,7 +91,7 @@ class ProgressiveFilling {
     bounds_ = bounds;
     remaining_.assign(capacities.begin(), capacities.end());
     unfrozen_on_link_.assign(capacities.size(), 0);
-    heap_.reset(capacities.size());
+    heap_.clear(capacities.size());
     rates_.assign(bounds.size(), 0.0);
     frozen_.assign(bounds.size(), 0);
     unfrozen_flows_ = 0;

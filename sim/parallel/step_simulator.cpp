@@ -886,18 +886,23 @@ const StageCost& StepSimulation::stage_cost(StageRef where) const {
   return result_.stages.at(static_cast<std::size_t>(result_.schedule.model_stage(where)));
 }
 
-double shared_compute_seconds(const StageCost& c, Pass pass) {
+// What a pass runs of a stage's forward, input-gradient and weight-gradient times.
+double pass_part(Pass pass, double forward, double backward_input, double weight) {
   switch (pass) {
     case Pass::forward:
-      return c.forward_shared;
+      return forward;
     case Pass::backward:
-      return c.backward_input_shared + c.weight_shared;
+      return backward_input + weight;
     case Pass::backward_input:
-      return c.backward_input_shared;
+      return backward_input;
     case Pass::backward_weight:
-      return c.weight_shared;
+      return weight;
   }
   return 0.0;
+}
+
+double shared_compute_seconds(const StageCost& c, Pass pass) {
+  return pass_part(pass, c.forward_shared, c.backward_input_shared, c.weight_shared);
 }
 
 double ep_seconds(const StageCost& c, Pass pass) {
@@ -1305,17 +1310,7 @@ double pipeline_lower_bound_s(const config::Experiment& e, const compute::Comput
     return stages.at(static_cast<std::size_t>(schedule.model_stage({device, chunk})));
   };
   const auto compute = [](const StageCost& c, Pass pass) {
-    switch (pass) {
-      case Pass::forward:
-        return c.forward;
-      case Pass::backward:
-        return c.backward_input + c.weight;
-      case Pass::backward_input:
-        return c.backward_input;
-      case Pass::backward_weight:
-        return c.weight;
-    }
-    return 0.0;
+    return pass_part(pass, c.forward, c.backward_input, c.weight);
   };
   // Each slot no longer than the simulation can make it: its compute, without communication.
   // A lone slot adds its collectives to its compute or hides the all-to-alls behind it
