@@ -169,8 +169,40 @@ class DashboardTest : public QObject {
     csv.close();
     QVERIFY(!window.open_file(empty));
     QVERIFY2(window.status_text().contains("no rows"), qPrintable(window.status_text()));
+    // A card of another kind opened as an experiment: the loader's message.
+    QVERIFY(window.open_file(CLUSTERSIM_SOURCE_DIR "/models/deepseek_v3.yaml"));
+    QVERIFY(!wait_for_result(window));
+    QVERIFY2(window.status_text().contains("deepseek_v3.yaml"), qPrintable(window.status_text()));
+    QVERIFY(window.run_enabled());
+    // A layout the cluster cannot divide: the simulator's message.
     QVERIFY(window.open_file(kDsv3));
     QVERIFY(wait_for_result(window));
+    Knobs odd;
+    odd.ep = 3;
+    window.set_knobs(odd);
+    window.run();
+    QVERIFY(!wait_for_result(window));
+    QVERIFY2(window.status_text().contains("ep"), qPrintable(window.status_text()));
+    // A layout too big for memory runs, and says it does not fit.
+    Knobs big;
+    big.pp = 2;
+    big.schedule = "1f1b";
+    window.set_knobs(big);
+    window.run();
+    QVERIFY(wait_for_result(window));
+    QVERIFY2(window.status_text().contains("does not fit"), qPrintable(window.status_text()));
+    window.set_knobs({});
+    window.run();
+    QVERIFY(wait_for_result(window));
+  }
+
+  // Cards and knobs without a file change the shipped DeepSeek-V3 reproduction.
+  void withoutAFileRunUsesTheReproduction() {
+    MainWindow window;
+    window.run();
+    QVERIFY(wait_for_result(window));
+    QCOMPARE(QString::fromStdString(window.model().last()->experiment.name),
+             QString("deepseek-v3-pretrain-2048xH800-mpft"));
   }
 
   // Cancelling frees the window at once, and the abandoned run's result never shows.
