@@ -143,7 +143,16 @@ MainWindow::MainWindow(QWidget* parent)
                             .arg(ok),
                         false);
           });
-  sweep_->on_point = [this](std::size_t row) { open_sweep_point(sweep_->point_of(row)); };
+  sweep_->on_point = [this](std::size_t row) {
+    if (!sweep_run_) {
+      // A table from `clustersim sweep`: its rows do not name the experiment; its sweep does.
+      const QString path =
+          QFileDialog::getOpenFileName(this, "The sweep file that made this table",
+                                       QString(CLUSTERSIM_DATA_DIR), "Sweeps (*.yaml *.yml)");
+      if (path.isEmpty() || !attach_sweep(path)) return;
+    }
+    open_sweep_point(sweep_->point_of(row));
+  };
   connect(model_, &RunModel::failed, this, [this](const QString& message) {
     run_button_->setEnabled(true);
     cancel_button_->setEnabled(false);
@@ -274,6 +283,27 @@ bool MainWindow::open_file(const QString& path) {
   experiment_ = path;
   file_label_->setText(info.fileName());
   run();
+  return true;
+}
+
+bool MainWindow::attach_sweep(const QString& path) {
+  try {
+    const config::SweepSpec sweep = config::load_sweep(path.toStdString());
+    auto output = std::make_shared<SweepOutput>();
+    output->file = path;
+    output->experiment = QString::fromStdString(sweep.experiment);
+    const std::vector<config::SweepPoint> points = sweep.points();
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      report::SweepRow row;
+      row.index = i;
+      row.overrides = points[i].overrides;
+      output->rows.push_back(std::move(row));
+    }
+    sweep_run_ = output;
+  } catch (const std::exception& error) {
+    show_status(error_message(error), true);
+    return false;
+  }
   return true;
 }
 

@@ -44,6 +44,9 @@ class MainWindow : public QMainWindow {
   // Opens point `point` of the sweep last run here as a run in the other views; false when no
   // sweep was run here or it has no such point.
   bool open_sweep_point(std::size_t point);
+  // Names the sweep file a results table opened here came from, so that its points can be opened
+  // (nothing is run); false, with the reason in the status line, when it does not load.
+  bool attach_sweep(const QString& path);
 
   // The knobs as the panel holds them, and setting them (for tests and scripts).
   [[nodiscard]] Knobs knobs() const;

@@ -256,6 +256,15 @@ class DashboardTest : public QObject {
     QCOMPARE(run->experiment.parallelism.pp, 2);
     QCOMPARE(run->overrides.size(), 2);
     QVERIFY(!window.open_sweep_point(6));
+    // A table opened on its own opens its points once its sweep is named.
+    MainWindow other;
+    QVERIFY(other.open_file(kResults));
+    QVERIFY(!other.open_sweep_point(0));
+    QVERIFY(!other.attach_sweep(CLUSTERSIM_SOURCE_DIR "/models/deepseek_v3.yaml"));
+    QVERIFY(other.attach_sweep(kSweep));
+    QVERIFY(other.open_sweep_point(1));
+    QVERIFY(wait_for_result(other));
+    QCOMPARE(other.model().last()->overrides.size(), 2);
   }
 
   // The Pareto front of a results table: no point of the table is at least as good on both axes
