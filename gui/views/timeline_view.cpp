@@ -16,10 +16,13 @@
 namespace clustersim::gui {
 namespace {
 
-constexpr double kHalfRow = 0.38;  // a bar's half height, in rows
-constexpr const char* kKinds[] = {"F", "B", "W", "F&B", "DP tail"};
+// A device's row: the compute stream from -0.4 to 0.12 about its centre, the communication
+// stream below it from 0.18 to 0.4 (rows grow downwards).
+constexpr double kComputeTop = -0.4, kComputeBottom = 0.12;
+constexpr double kCommTop = 0.18, kCommBottom = 0.4;
+constexpr const char* kKinds[] = {"F", "B", "W", "F&B", "optimizer", "DP communication"};
 const QColor kColours[] = {QColor("#1f77b4"), QColor("#ff7f0e"), QColor("#2ca02c"),
-                           QColor("#9467bd"), QColor("#7f7f7f")};
+                           QColor("#9467bd"), QColor("#8c564b"), QColor("#7f7f7f")};
 
 QString kind_of(const parallel::ScheduleSlot& slot) {
   if (slot.overlapped) return "F&B";
@@ -47,9 +50,12 @@ TimelineView::TimelineView(QWidget* parent)
   show_run(nullptr);
 }
 
-const TimelineView::Bar* TimelineView::bar_at(double time_s, int device) const {
+const TimelineView::Bar* TimelineView::bar_at(double time_s, int device, bool communication) const {
   for (const Bar& bar : bars_) {
-    if (bar.device == device && bar.start_s <= time_s && time_s <= bar.end_s) return &bar;
+    if (bar.device == device && (bar.kind == "DP communication") == communication &&
+        bar.start_s <= time_s && time_s <= bar.end_s) {
+      return &bar;
+    }
   }
   return nullptr;
 }
@@ -69,22 +75,20 @@ void TimelineView::show_run(const std::shared_ptr<const RunOutput>& run) {
   const double start = step.run.start.seconds();
   for (int device = 0; device < schedule.devices; ++device) {
     const auto d = static_cast<std::size_t>(device);
-    double last_end = 0;
     for (std::size_t i = 0; i < schedule.order[d].size() && i < step.run.slots[d].size(); ++i) {
       const parallel::ScheduleSlot& slot = schedule.order[d][i];
       const parallel::SlotTiming& timing = step.run.slots[d][i];
       Bar bar{device, kind_of(slot), QString::fromStdString(parallel::describe(slot, device)),
               timing.start.seconds() - start, timing.end.seconds() - start};
-      last_end = std::max(last_end, bar.end_s);
       bars_.push_back(bar);
     }
-    // After its last slot the device reduces its gradients and steps the optimizer.
-    if (step.step_time_s > last_end) {
-      bars_.push_back({device, "DP tail", "gradient reduction, optimizer and exposed all-gather",
-                       last_end, step.step_time_s});
-    }
   }
-  // One area series per device and kind, stepping up over that kind's bars in time order.
+  // The data-parallel tail: reductions and gathers on the communication stream, the optimizer
+  // (and any wait for a gather) on the compute stream.
+  for (const parallel::StreamSpan& span : step.stream_spans) {
+    bars_.push_back({span.device, span.communication ? "DP communication" : "optimizer",
+                     QString::fromStdString(span.what), span.start_s, span.end_s});
+  }
   const auto kind_index = [](const QString& kind) {
     return static_cast<std::size_t>(std::find(std::begin(kKinds), std::end(kKinds), kind) -
                                     std::begin(kKinds));
@@ -115,8 +119,9 @@ void TimelineView::show_run(const std::shared_ptr<const RunOutput>& run) {
               [](const Bar* a, const Bar* b) { return a->start_s < b->start_s; });
     auto* upper = new QLineSeries;
     auto* lower = new QLineSeries;
-    const double low = device - kHalfRow;
-    const double high = device + kHalfRow;
+    const bool communication = kind == "DP communication";
+    const double low = device + (communication ? kCommBottom : kComputeBottom);
+    const double high = device + (communication ? kCommTop : kComputeTop);
     for (const Bar* bar : bars) {
       upper->append(bar->start_s, low);
       upper->append(bar->start_s, high);
@@ -136,9 +141,9 @@ void TimelineView::show_run(const std::shared_ptr<const RunOutput>& run) {
     const bool first = !named[kind];
     named[kind] = true;
     connect(area, &QAreaSeries::hovered, this,
-            [this, device = device](const QPointF& point, bool state) {
+            [this, device = device, communication](const QPointF& point, bool state) {
               if (!state) return;
-              const Bar* bar = bar_at(point.x(), device);
+              const Bar* bar = bar_at(point.x(), device, communication);
               if (bar != nullptr) {
                 hover_->setText(QString("device %1: %2, %3 to %4 ms")
                                     .arg(bar->device)

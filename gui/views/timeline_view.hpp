@@ -1,8 +1,8 @@
 #pragma once
-// Pipeline timeline: a Gantt chart of a run's schedule, one row per pipeline device, each slot a
-// bar coloured by what it runs (F, B, W, F&B), and the data-parallel tail after the last slot
-// (gradient reduction and the optimizer) on its own colour. Drag to zoom into a time range,
-// right-click to zoom out; hovering a slot names it.
+// Pipeline timeline: a Gantt chart of a run's step, one row per pipeline device with its two
+// streams: on the compute stream each slot of the schedule, coloured by what it runs (F, B, W,
+// F&B), and the optimizer; below it, the communication stream's gradient reductions and parameter
+// gathers. Drag to zoom into a time range, right-click to zoom out; hovering a bar names it.
 
 #include <QChartView>
 #include <QLabel>
@@ -26,15 +26,15 @@ class TimelineView : public View {
 
   struct Bar {
     int device = 0;
-    QString kind;    // "F", "B", "W", "F&B", "DP tail"
+    QString kind;    // "F", "B", "W", "F&B", "optimizer", "DP communication"
     QString detail;  // "F mb 3 chunk 0"
     double start_s = 0;
     double end_s = 0;
   };
   [[nodiscard]] const std::vector<Bar>& bars() const { return bars_; }
   [[nodiscard]] QChartView* chart() const { return chart_; }
-  // The bar under (time, device), for hover details; nullptr when none.
-  [[nodiscard]] const Bar* bar_at(double time_s, int device) const;
+  // The bar under (time, device) on one stream, for hover details; nullptr when none.
+  [[nodiscard]] const Bar* bar_at(double time_s, int device, bool communication = false) const;
 
  private:
   std::shared_ptr<const RunOutput> run_;

@@ -1049,6 +1049,10 @@ void StepSimulation::data_parallel_tail() {
       const double ready = e_.stack.overlap.dp ? chunk_done[static_cast<std::size_t>(chunk)] : end;
       const double reduce_start = std::max(comm_free, ready);
       comm_free = reduce_start + reduce;
+      result_.stream_spans.push_back(
+          {device, true,
+           fmt::format("gradient {} of chunk {}", collectives::to_string(reduction), chunk),
+           reduce_start, comm_free});
       if (traffic_) {
         add_data_parallel_run(reduction, dp_group_, device, dense_bytes, reduce_dense,
                               reduce_start);
@@ -1069,6 +1073,10 @@ void StepSimulation::data_parallel_tail() {
                                 c.expert_parameters * kBf16Bytes, gather_experts,
                                 ag + gather_dense);
         }
+        result_.stream_spans.push_back(
+            {device, true,
+             fmt::format("parameter all-gather of chunk {} (for the next step)", chunk), ag,
+             ag + gather_dense + gather_experts});
         ag += gather_dense + gather_experts;
       }
     }
@@ -1078,6 +1086,12 @@ void StepSimulation::data_parallel_tail() {
     const double opt =
         model_.memory_time(shard * optimizer_bytes_per_parameter(e_.training.precision)).seconds();
     const double ag_exposed = std::max(0.0, ag - std::max(0.0, first_forward));
+    const double opt_start = std::max(end, comm_free);
+    result_.stream_spans.push_back({device, false, "optimizer", opt_start, opt_start + opt});
+    if (ag_exposed > 0) {
+      result_.stream_spans.push_back({device, false, "waiting for the parameter all-gather",
+                                      opt_start + opt, opt_start + opt + ag_exposed});
+    }
     result_.step_time_s =
         std::max(result_.step_time_s, std::max(end, comm_free) + opt + ag_exposed);
     rs_max = std::max(rs_max, rs);

@@ -150,6 +150,17 @@ struct ChunkPair {
   std::map<std::string, double> kernel_s;  // compute by class, and "ep_dispatch" / "ep_combine"
 };
 
+// A span of a device's streams outside the pipeline's slots, for timelines: on the communication
+// stream the gradient reductions and the parameter gathers, on the compute stream the optimizer and
+// the wait for an all-gather the next forward could not hide.
+struct StreamSpan {
+  int device = 0;
+  bool communication = false;  // the communication stream, else the compute stream
+  std::string what;
+  double start_s = 0;  // from the start of the step
+  double end_s = 0;
+};
+
 struct StepResult {
   double step_time_s = 0;
   double pipeline_s = 0;                  // the schedule's makespan
@@ -172,6 +183,7 @@ struct StepResult {
   PipelineSchedule schedule;
   PipelineRun run;
   std::vector<double> device_tail_start_s;  // per device: end of its last slot
+  std::vector<StreamSpan> stream_spans;     // the data-parallel tail of every device
   std::uint64_t events = 0;
   std::uint64_t flows = 0;
   fabric::TopologyStats network;  // the cluster's scale-out network, counted (for its cost)
