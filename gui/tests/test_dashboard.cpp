@@ -3,6 +3,7 @@
 // usable, a run can be cancelled, and the sweep explorer charts a results table.
 
 #include <QBarSet>
+#include <QPointer>
 #include <QSignalSpy>
 #include <QStackedBarSeries>
 #include <QTemporaryDir>
@@ -145,6 +146,13 @@ class DashboardTest : public QObject {
     QCOMPARE(second->step.memory.ranks.size(), std::size_t{8});
     // Both runs side by side; the changed one without published figures.
     QCOMPARE(window.breakdown().rows().size(), std::size_t{3});
+    // A new run replaces every chart and deletes the old ones.
+    const QPointer<QChart> phases = window.breakdown().phases_chart()->chart();
+    const QPointer<QChart> memory = window.memory().chart()->chart();
+    window.run();
+    QVERIFY(wait_for_result(window));
+    QVERIFY(phases.isNull());
+    QVERIFY(memory.isNull());
   }
 
   // A bad file shows the configuration layer's message (file:line:column) and the window runs

@@ -76,10 +76,10 @@ void BreakdownView::show_runs(const std::vector<std::shared_ptr<const RunOutput>
   }
   const QString experiment =
       runs.empty() ? QString() : QString::fromStdString(runs.back()->experiment.name);
-  phases_->setChart(stacked_bar_chart(rows_.empty()
-                                          ? "Step phases (open and run an experiment)"
-                                          : "Step phases (mean pipeline device)<br>" + experiment,
-                                      categories, phase_sets, "seconds per step"));
+  replace_chart(phases_, stacked_bar_chart(
+                             rows_.empty() ? "Step phases (open and run an experiment)"
+                                           : "Step phases (mean pipeline device)<br>" + experiment,
+                             categories, phase_sets, "seconds per step"));
   QStringList run_categories;
   std::vector<BarSet> comm_sets;
   for (std::size_t k = 0; k < 5; ++k)
@@ -89,8 +89,8 @@ void BreakdownView::show_runs(const std::vector<std::shared_ptr<const RunOutput>
     run_categories << row.label;
     for (std::size_t k = 0; k < 5; ++k) comm_sets[k].values.push_back(row.exposed[k]);
   }
-  communication_->setChart(stacked_bar_chart("Exposed communication per device", run_categories,
-                                             comm_sets, "seconds per step"));
+  replace_chart(communication_, stacked_bar_chart("Exposed communication per device",
+                                                  run_categories, comm_sets, "seconds per step"));
 }
 
 QString BreakdownView::csv() const {

@@ -88,6 +88,12 @@ QChartView* chart_view(QWidget* parent) {
   return view;
 }
 
+void replace_chart(QChartView* view, QChart* chart) {
+  QChart* old = view->chart();
+  view->setChart(chart);
+  if (old != chart) delete old;
+}
+
 QString csv_field(const QString& text) {
   if (!text.contains(',') && !text.contains('"')) return text;
   QString quoted = text;

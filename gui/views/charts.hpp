@@ -29,6 +29,10 @@ struct BarSet {
 // A chart view that keeps its labels readable: antialiased, with room for the axis titles.
 [[nodiscard]] QChartView* chart_view(QWidget* parent);
 
+// Shows `chart` in `view` and deletes the chart it showed before (QChartView::setChart releases
+// the old chart without deleting it).
+void replace_chart(QChartView* view, QChart* chart);
+
 // A CSV field: quoted when it holds a comma or a quote.
 [[nodiscard]] QString csv_field(const QString& text);
 

@@ -48,10 +48,10 @@ void LinksView::show_run(const std::shared_ptr<const RunOutput>& run) {
   if (!has_data()) {
     auto* empty = new QChart;
     empty->setTitle("Busiest links (open and run an experiment)");
-    busiest_->setChart(empty);
+    replace_chart(busiest_, empty);
     auto* empty_histogram = new QChart;
     empty_histogram->setTitle("Links per utilisation bin and tier");
-    histogram_->setChart(empty_histogram);
+    replace_chart(histogram_, empty_histogram);
     return;
   }
   const parallel::StepLinks& links = *run_->step.links;
@@ -86,7 +86,7 @@ void LinksView::show_run(const std::shared_ptr<const RunOutput>& run) {
   chart->addAxis(axis_use, Qt::AlignBottom);
   bars->attachAxis(axis_use);
   chart->legend()->setAlignment(Qt::AlignBottom);
-  busiest_->setChart(chart);
+  replace_chart(busiest_, chart);
 
   // Per tier: how many of its links fall in each 10 % bin of mean utilisation.
   QStringList bins;
@@ -101,9 +101,9 @@ void LinksView::show_run(const std::shared_ptr<const RunOutput>& run) {
     }
     sets.push_back(set);
   }
-  histogram_->setChart(
-      grouped_bar_chart("Links per utilisation bin, by tier<br>(mean over the step)", bins, sets,
-                        "directed links", "mean utilisation (%), bins of 10"));
+  replace_chart(histogram_, grouped_bar_chart(
+                                "Links per utilisation bin, by tier<br>(mean over the step)", bins,
+                                sets, "directed links", "mean utilisation (%), bins of 10"));
 }
 
 QString LinksView::csv() const {

@@ -24,8 +24,8 @@ MemoryView::MemoryView(QWidget* parent) : View(parent), chart_(chart_view(this))
 void MemoryView::show_run(const std::shared_ptr<const RunOutput>& run) {
   run_ = run;
   if (!run_) {
-    chart_->setChart(
-        stacked_bar_chart("Memory per GPU (open and run an experiment)", {}, {}, "GB per GPU"));
+    replace_chart(chart_, stacked_bar_chart("Memory per GPU (open and run an experiment)", {}, {},
+                                            "GB per GPU"));
     return;
   }
   const workload::MemoryEstimate& memory = run_->step.memory;
@@ -72,7 +72,7 @@ void MemoryView::show_run(const std::shared_ptr<const RunOutput>& run) {
       values->applyNiceNumbers();
     }
   }
-  chart_->setChart(chart);
+  replace_chart(chart_, chart);
 }
 
 QString MemoryView::csv() const {

@@ -35,7 +35,7 @@ void PeaksView::show_profiles(const std::vector<config::HardwareProfile>& profil
   if (profiles_.empty()) {
     auto* empty = new QChart;
     empty->setTitle("Dense tensor-core peak per GPU (open hardware profiles)");
-    chart_->setChart(empty);
+    replace_chart(chart_, empty);
     return;
   }
   auto* bf16 = new QBarSet("BF16 dense");
@@ -66,7 +66,7 @@ void PeaksView::show_profiles(const std::vector<config::HardwareProfile>& profil
   axis_y->applyNiceNumbers();
   chart->legend()->setVisible(true);
   chart->legend()->setAlignment(Qt::AlignBottom);
-  chart_->setChart(chart);
+  replace_chart(chart_, chart);
 }
 
 QString PeaksView::csv() const {

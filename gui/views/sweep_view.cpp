@@ -105,7 +105,7 @@ SweepView::SweepView(QWidget* parent)
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(controls);
   layout->addWidget(chart_, 1);
-  chart_->setChart(new QChart);
+  replace_chart(chart_, new QChart);
   chart_->chart()->setTitle("Open a sweep's results.csv");
 }
 
@@ -242,7 +242,7 @@ void SweepView::redraw() {
     data_.reset();
     auto* chart = new QChart;
     chart->setTitle(QString::fromStdString(error.what()));
-    chart_->setChart(chart);
+    replace_chart(chart_, chart);
     return;
   }
   QChart* chart = results_chart(*data_);
@@ -264,7 +264,7 @@ void SweepView::redraw() {
     chart->addSeries(front);
     for (QAbstractAxis* axis : chart->axes()) front->attachAxis(axis);
   }
-  chart_->setChart(chart);
+  replace_chart(chart_, chart);
 }
 
 QString SweepView::csv() const {

@@ -67,7 +67,7 @@ void TimelineView::show_run(const std::shared_ptr<const RunOutput>& run) {
   chart->setAnimationOptions(QChart::NoAnimation);
   if (!run_) {
     chart->setTitle("Pipeline timeline (open and run an experiment)");
-    chart_->setChart(chart);
+    replace_chart(chart_, chart);
     return;
   }
   const parallel::StepResult& step = run_->step;
@@ -163,7 +163,7 @@ void TimelineView::show_run(const std::shared_ptr<const RunOutput>& run) {
                       .arg(step.micro_batches)
                       .arg(step.step_time_s, 0, 'f', 3));
   chart->legend()->setAlignment(Qt::AlignBottom);
-  chart_->setChart(chart);
+  replace_chart(chart_, chart);
 }
 
 QString TimelineView::csv() const {

@@ -29,7 +29,7 @@ void TopologyView::show_run(const std::shared_ptr<const RunOutput>& run) {
     for (QChartView* view : charts_) {
       auto* empty = new QChart;
       empty->setTitle(view == charts_[0] ? "Choose networks and press Compare" : "");
-      view->setChart(empty);
+      replace_chart(view, empty);
     }
     return;
   }
@@ -47,16 +47,17 @@ void TopologyView::show_run(const std::shared_ptr<const RunOutput>& run) {
         row.stats.bisection ? row.stats.bisection->bytes_per_s / endpoints / kGigabyte : 0);
   }
   const int gpus = run_->step.gpus;
-  charts_[0]->setChart(grouped_bar_chart(QString("Step time of %1<br>on %2 GPUs")
-                                             .arg(QString::fromStdString(run_->experiment.name))
-                                             .arg(gpus),
-                                         networks, {step}, "seconds per step"));
-  charts_[1]->setChart(grouped_bar_chart("Network cost per endpoint<br>(ib_as_bought prices)",
-                                         networks, {cost}, "thousand $ per GPU"));
-  charts_[2]->setChart(grouped_bar_chart("Switches and switch links,<br>sized for the cluster",
-                                         networks, {switches, links}, "count"));
-  charts_[3]->setChart(grouped_bar_chart("Bisection per endpoint<br>(0: too large to cut)",
-                                         networks, {bisection}, "GB/s per GPU"));
+  replace_chart(charts_[0],
+                grouped_bar_chart(QString("Step time of %1<br>on %2 GPUs")
+                                      .arg(QString::fromStdString(run_->experiment.name))
+                                      .arg(gpus),
+                                  networks, {step}, "seconds per step"));
+  replace_chart(charts_[1], grouped_bar_chart("Network cost per endpoint<br>(ib_as_bought prices)",
+                                              networks, {cost}, "thousand $ per GPU"));
+  replace_chart(charts_[2], grouped_bar_chart("Switches and switch links,<br>sized for the cluster",
+                                              networks, {switches, links}, "count"));
+  replace_chart(charts_[3], grouped_bar_chart("Bisection per endpoint<br>(0: too large to cut)",
+                                              networks, {bisection}, "GB/s per GPU"));
 }
 
 QString TopologyView::csv() const {
