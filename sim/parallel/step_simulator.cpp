@@ -1092,8 +1092,7 @@ void StepSimulation::data_parallel_tail() {
       result_.stream_spans.push_back({device, false, "waiting for the parameter all-gather",
                                       opt_start + opt, opt_start + opt + ag_exposed});
     }
-    result_.step_time_s =
-        std::max(result_.step_time_s, std::max(end, comm_free) + opt + ag_exposed);
+    result_.step_time_s = std::max(result_.step_time_s, opt_start + opt + ag_exposed);
     rs_max = std::max(rs_max, rs);
     ag_max = std::max(ag_max, ag);
     opt_max = std::max(opt_max, opt);
@@ -1267,50 +1266,63 @@ StepResult simulate_step(const config::Experiment& experiment, const StepOptions
   return StepSimulation(experiment, options).run();
 }
 
-double compute_lower_bound_s(const config::Experiment& e, const compute::ComputeModel& model) {
+namespace {
+
+// The compute of every block of the model for one micro-batch, as the step simulation costs it
+// (on the SMs communication leaves the GEMMs where the stack fixes them, all SMs otherwise).
+struct PartCosts {
+  LayerCost embedding, head, mtp;
+  std::vector<LayerCost> layers;
+};
+
+PartCosts part_costs(const config::Experiment& e, const compute::ComputeModel& model) {
   const workload::WorkloadOptions options = workload::workload_options(e);
   const int shared_sms = std::max(1, e.hardware.gpu.sm_count - e.parallelism.comm_sms);
-  const auto seconds = [&](const workload::LayerWorkload& part) {
-    const LayerCost cost = cost_of(part, model, e.stack.static_sm_split, shared_sms,
-                                   static_cast<double>(e.training.seq_len), e.model,
-                                   e.stack.kernel_host_overhead.seconds());
-    return cost.forward + cost.backward_input + cost.weight;
-  };
-  double per_micro_batch = seconds(workload::embedding_workload(e.model, options)) +
-                           seconds(workload::head_workload(e.model, options)) +
-                           e.model.mtp_modules * seconds(workload::mtp_workload(e.model, options));
-  for (int layer = 0; layer < e.model.layers; ++layer) {
-    per_micro_batch += seconds(workload::layer_workload(e.model, layer, options));
-  }
-  const auto micro_batches = static_cast<double>(e.training.micro_batches(e.parallelism));
-  return micro_batches * per_micro_batch / std::max(1, e.parallelism.pp);
-}
-
-double pipeline_lower_bound_s(const config::Experiment& e, const compute::ComputeModel& model) {
-  const double mean = compute_lower_bound_s(e, model);
-  const config::ParallelismSpec& p = e.parallelism;
-  // Balanced stages take their split from the simulated communication, which is not known here.
-  if (p.balance_stages) return mean;
-  const workload::WorkloadOptions options = workload::workload_options(e);
-  const int shared_sms = std::max(1, e.hardware.gpu.sm_count - p.comm_sms);
   const auto cost = [&](const workload::LayerWorkload& part) {
     return cost_of(part, model, e.stack.static_sm_split, shared_sms,
                    static_cast<double>(e.training.seq_len), e.model,
                    e.stack.kernel_host_overhead.seconds());
   };
-  const LayerCost embedding = cost(workload::embedding_workload(e.model, options));
-  const LayerCost head = cost(workload::head_workload(e.model, options));
-  const LayerCost mtp = cost(workload::mtp_workload(e.model, options));
-  std::vector<LayerCost> layers;
+  PartCosts parts{cost(workload::embedding_workload(e.model, options)),
+                  cost(workload::head_workload(e.model, options)),
+                  cost(workload::mtp_workload(e.model, options)),
+                  {}};
   for (int layer = 0; layer < e.model.layers; ++layer) {
-    layers.push_back(cost(workload::layer_workload(e.model, layer, options)));
+    parts.layers.push_back(cost(workload::layer_workload(e.model, layer, options)));
   }
+  return parts;
+}
+
+// compute_lower_bound_s from the parts' costs.
+double mean_compute_s(const config::Experiment& e, const PartCosts& parts) {
+  const auto seconds = [](const LayerCost& cost) {
+    return cost.forward + cost.backward_input + cost.weight;
+  };
+  double per_micro_batch =
+      seconds(parts.embedding) + seconds(parts.head) + e.model.mtp_modules * seconds(parts.mtp);
+  for (const LayerCost& layer : parts.layers) per_micro_batch += seconds(layer);
+  const auto micro_batches = static_cast<double>(e.training.micro_batches(e.parallelism));
+  return micro_batches * per_micro_batch / std::max(1, e.parallelism.pp);
+}
+
+}  // namespace
+
+double compute_lower_bound_s(const config::Experiment& e, const compute::ComputeModel& model) {
+  return mean_compute_s(e, part_costs(e, model));
+}
+
+std::optional<double> pipeline_lower_bound_s(const config::Experiment& e,
+                                             const compute::ComputeModel& model) {
+  const config::ParallelismSpec& p = e.parallelism;
+  // Balanced stages take their split from the simulated communication, which is not known here.
+  if (p.balance_stages) return std::nullopt;
+  const PartCosts parts = part_costs(e, model);
   const std::vector<int> split = workload::stage_layer_split(e);
   std::vector<StageCost> stages;
   for (std::size_t s = 0; s < split.size(); ++s) {
     StageCost stage;
-    for (const LayerCost* part :
-         stage_parts(split, s, embedding, layers, mtp, e.model.mtp_modules, head)) {
+    for (const LayerCost* part : stage_parts(split, s, parts.embedding, parts.layers, parts.mtp,
+                                             e.model.mtp_modules, parts.head)) {
       stage.blocks.push_back(part->block);
       add(stage, *part);
     }
@@ -1352,7 +1364,7 @@ double pipeline_lower_bound_s(const config::Experiment& e, const compute::Comput
     return SimTime::from_computed_seconds(work);
   };
   const PipelineRun run = run_pipeline(schedule, duration);
-  return std::max(mean, run.makespan.seconds());
+  return std::max(mean_compute_s(e, parts), run.makespan.seconds());
 }
 
 }  // namespace clustersim::parallel

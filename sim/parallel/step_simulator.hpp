@@ -228,10 +228,10 @@ struct StepOptions {
 // schedule run on its stage split with every slot as short as its compute alone allows (and
 // no transfer time between stages), so it includes the schedule's bubbles and the busiest
 // device's load; never below compute_lower_bound_s. A pipeline's makespan only grows with its
-// slots' durations, and every simulated slot lasts at least this long. With
-// `parallelism.balance_stages` the split depends on the communication, and this falls back to
-// compute_lower_bound_s. Costs a pipeline run (milliseconds), not a step simulation.
-[[nodiscard]] double pipeline_lower_bound_s(const config::Experiment& experiment,
-                                            const compute::ComputeModel& model);
+// slots' durations, and every simulated slot lasts at least this long. Nothing with
+// `parallelism.balance_stages`, whose split depends on the communication (compute_lower_bound_s
+// is then the bound). Costs a pipeline run (milliseconds), not a step simulation.
+[[nodiscard]] std::optional<double> pipeline_lower_bound_s(const config::Experiment& experiment,
+                                                           const compute::ComputeModel& model);
 
 }  // namespace clustersim::parallel

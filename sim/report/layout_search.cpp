@@ -484,9 +484,9 @@ SearchResult search_layouts(const config::Experiment& base, const SearchOptions&
     return reason.has_value();
   };
   // Before it simulates a candidate, the job runs its pipeline schedule on compute alone
-  // (parallel::pipeline_lower_bound_s: the bubbles and the busiest device, in milliseconds),
-  // and leaves the candidate out if that bound already settles it. On another MPI rank the
-  // results so far are not known there, and the candidate is simulated.
+  // (parallel::pipeline_lower_bound_s: the bubbles and the busiest device, in milliseconds;
+  // nothing for balanced stages), and leaves the candidate out if that bound already settles it.
+  // On another MPI rank the results so far are not known there, and the candidate is simulated.
   const SearchWork work = [&](std::size_t k) {
     const config::Experiment e = apply_choice(base, layouts[k].choice);
     std::optional<double> pipeline;

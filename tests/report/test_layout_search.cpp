@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -115,7 +116,10 @@ TEST(LayoutSearch, ThePipelineBoundIsBelowEverySimulatedStepAndSeesTheBubbles) {
     if (!config::check_layout(e).empty()) continue;
     const parallel::StepResult step = parallel::simulate_step(e);
     const double compute = parallel::compute_lower_bound_s(e, h800);
-    const double pipeline = parallel::pipeline_lower_bound_s(e, h800);
+    ASSERT_FALSE(e.parallelism.balance_stages);
+    const std::optional<double> bound = parallel::pipeline_lower_bound_s(e, h800);
+    ASSERT_TRUE(bound.has_value()) << name_of(choice, e);
+    const double pipeline = *bound;
     const std::string name = name_of(choice, e);
     EXPECT_GE(pipeline, compute) << name;
     EXPECT_LE(pipeline, step.step_time_s) << name;
