@@ -42,6 +42,39 @@ class TokenRandom {
   std::uint64_t state_;
 };
 
+// Computed values by key, kept until they add up to `budget_bytes`, when the memory starts
+// afresh. Thread-safe; a value is computed outside the lock, so two threads may compute the same
+// one, and the first kept wins.
+template <class Value>
+class BoundedMemory {
+ public:
+  explicit BoundedMemory(std::size_t budget_bytes) : budget_bytes_(budget_bytes) {}
+
+  [[nodiscard]] std::shared_ptr<const Value> find(const std::string& key) {
+    const std::lock_guard lock(mutex_);
+    const auto it = memory_.find(key);
+    return it == memory_.end() ? nullptr : it->second;
+  }
+
+  // Keeps `value`, which takes `bytes` (its key's included).
+  void keep(std::string key, std::shared_ptr<const Value> value, std::size_t bytes) {
+    const std::lock_guard lock(mutex_);
+    if (bytes_ + bytes > budget_bytes_) {
+      memory_.clear();
+      bytes_ = 0;
+    }
+    if (memory_.emplace(std::move(key), std::move(value)).second) bytes_ += bytes;
+  }
+
+ private:
+  const std::size_t budget_bytes_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<const Value>> memory_;
+  std::size_t bytes_ = 0;
+};
+
+constexpr std::size_t kRememberedBytes = std::size_t{64} << 20;
+
 struct Layout {
   std::vector<int> node_of_rank;   // node index within the group
   std::vector<int> local_of_rank;  // position within the node
@@ -226,29 +259,18 @@ Traffic route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
 // and a search revisits them across pipeline depths, schedules and EP sizes: up to 64 MiB of
 // draws are kept, then the memory starts afresh. Thread-safe.
 Traffic remembered_route_tokens(const ExpertParallelSpec& spec, const Layout& l) {
-  constexpr std::size_t kRememberedBytes = std::size_t{64} << 20;
   std::string key = fmt::format("{} {} {} {} {} {:a} {} {} {}|", spec.seed, spec.experts,
                                 spec.top_k, spec.max_nodes, spec.tokens_per_rank, spec.imbalance,
                                 spec.low_latency, spec.per_pair, spec.ranks.size());
   for (std::size_t r = 0; r < l.node_of_rank.size(); ++r) {
     key += fmt::format("{}.{} ", l.node_of_rank[r], l.local_of_rank[r]);
   }
-  static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<const Traffic>> memory;
-  {
-    const std::lock_guard lock(mutex);
-    if (const auto it = memory.find(key); it != memory.end()) return *it->second;
-  }
+  static BoundedMemory<Traffic> memory(kRememberedBytes);
+  if (const std::shared_ptr<const Traffic> known = memory.find(key)) return *known;
   auto traffic = std::make_shared<const Traffic>(route_tokens(spec, l));
   std::size_t bytes = traffic->nvl.size() * sizeof(double) + key.size();
   for (const std::vector<double>& row : traffic->rdma) bytes += row.size() * sizeof(double);
-  static std::size_t remembered_bytes = 0;
-  const std::lock_guard lock(mutex);
-  if (remembered_bytes + bytes > kRememberedBytes) {
-    memory.clear();
-    remembered_bytes = 0;
-  }
-  if (memory.emplace(std::move(key), traffic).second) remembered_bytes += bytes;
+  memory.keep(std::move(key), traffic, bytes);
   return *traffic;
 }
 
@@ -368,7 +390,6 @@ ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertP
   // cluster many times (its candidates differ in what the exchange does not see), and visits
   // hundreds of exchanges in between (a search goes by its bounds, not by exchange). Up to 64 MiB
   // of results are kept, then the memory starts afresh; thread-safe.
-  constexpr std::size_t kRememberedBytes = std::size_t{64} << 20;
   std::string key =
       fmt::format("{:x} {} {} {} {} {} {:a} {} {} {} {} {:a} {:a} {} {} {} {}|",
                   topology.fingerprint(), spec.tokens_per_rank, spec.hidden, spec.experts,
@@ -376,12 +397,8 @@ ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertP
                   spec.low_latency, spec.comm_sms, spec.nvlink_copy_per_sm, spec.rdma_copy_per_sm,
                   spec.nccl_channels, spec.bf16_dispatch, spec.per_pair, spec.record_flows);
   for (const VertexId rank : spec.ranks) key += fmt::format("{} ", rank);
-  static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<const ExpertParallelResult>> memory;
-  {
-    const std::lock_guard lock(mutex);
-    if (const auto it = memory.find(key); it != memory.end()) return *it->second;
-  }
+  static BoundedMemory<ExpertParallelResult> memory(kRememberedBytes);
+  if (const std::shared_ptr<const ExpertParallelResult> known = memory.find(key)) return *known;
   auto result =
       std::make_shared<const ExpertParallelResult>(simulate_expert_parallel(topology, spec));
   std::size_t bytes = key.size() + sizeof(ExpertParallelResult);
@@ -389,13 +406,7 @@ ExpertParallelResult run_expert_parallel(const Topology& topology, const ExpertP
     bytes += phase->flow_log.size() * sizeof(FlowRecord) +
              phase->busiest_links.size() * sizeof(LinkLoad);
   }
-  static std::size_t remembered_bytes = 0;
-  const std::lock_guard lock(mutex);
-  if (remembered_bytes + bytes > kRememberedBytes) {
-    memory.clear();
-    remembered_bytes = 0;
-  }
-  if (memory.emplace(std::move(key), result).second) remembered_bytes += bytes;
+  memory.keep(std::move(key), result, bytes);
   return *result;
 }
 
