@@ -109,10 +109,7 @@ MainWindow::MainWindow(QWidget* parent)
   resize(1280, 760);
 
   connect(model_, &RunModel::started, this, [this](const QString& description) {
-    run_button_->setEnabled(false);
-    cancel_button_->setEnabled(true);
-    progress_->setRange(0, 0);  // busy: a step simulation reports no fraction done
-    progress_->setVisible(true);
+    set_busy(true);
     show_status("running " + description, false);
   });
   connect(model_, &RunModel::finished, this,
@@ -124,9 +121,7 @@ MainWindow::MainWindow(QWidget* parent)
   });
   connect(model_, &RunModel::sweep_finished, this,
           [this](std::shared_ptr<const SweepOutput> output) {
-            run_button_->setEnabled(true);
-            cancel_button_->setEnabled(false);
-            progress_->setVisible(false);
+            set_busy(false);
             sweep_run_ = output;
             try {
               sweep_->load(output->results_csv);
@@ -154,15 +149,11 @@ MainWindow::MainWindow(QWidget* parent)
     open_sweep_point(sweep_->point_of(row));
   };
   connect(model_, &RunModel::failed, this, [this](const QString& message) {
-    run_button_->setEnabled(true);
-    cancel_button_->setEnabled(false);
-    progress_->setVisible(false);
+    set_busy(false);
     show_status(message, true);
   });
   connect(model_, &RunModel::cancelled, this, [this] {
-    run_button_->setEnabled(true);
-    cancel_button_->setEnabled(false);
-    progress_->setVisible(false);
+    set_busy(false);
     show_status("cancelled", false);
   });
 }
@@ -357,13 +348,24 @@ QStringList MainWindow::card_overrides() const {
   return out;
 }
 
-void MainWindow::run() {
+RunRequest MainWindow::request(QStringList compare) {
   if (experiment_.isEmpty()) {
     // Cards and knobs alone change the shipped DeepSeek-V3 reproduction.
     experiment_ = kDefaultExperiment;
     file_label_->setText(QFileInfo(experiment_).fileName() + " (the default base)");
   }
-  model_->start({experiment_, card_overrides() + knob_overrides(knobs()), {}});
+  return {experiment_, card_overrides() + knob_overrides(knobs()), std::move(compare)};
+}
+
+void MainWindow::set_busy(bool busy) {
+  run_button_->setEnabled(!busy);
+  cancel_button_->setEnabled(busy);
+  if (busy) progress_->setRange(0, 0);  // until a sweep reports its points done
+  progress_->setVisible(busy);
+}
+
+void MainWindow::run() {
+  model_->start(request({}));
 }
 
 QStringList MainWindow::checked_networks() const {
@@ -375,17 +377,13 @@ QStringList MainWindow::checked_networks() const {
 }
 
 void MainWindow::compare(const QStringList& networks) {
-  if (experiment_.isEmpty()) {
-    experiment_ = kDefaultExperiment;
-    file_label_->setText(QFileInfo(experiment_).fileName() + " (the default base)");
-  }
   const QStringList chosen = networks.isEmpty() ? checked_networks() : networks;
   if (chosen.isEmpty()) {
     show_status("check at least one network to compare", true);
     return;
   }
   select_view("topology");
-  model_->start({experiment_, card_overrides() + knob_overrides(knobs()), chosen});
+  model_->start(request(chosen));
 }
 
 void MainWindow::cancel() {
@@ -393,9 +391,7 @@ void MainWindow::cancel() {
 }
 
 void MainWindow::finished(const std::shared_ptr<const RunOutput>& output) {
-  run_button_->setEnabled(true);
-  cancel_button_->setEnabled(false);
-  progress_->setVisible(false);
+  set_busy(false);
   history_.push_back(output);
   if (history_.size() > kHistory) history_.erase(history_.begin());
   breakdown_->show_runs(history_);

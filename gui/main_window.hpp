@@ -75,6 +75,10 @@ class MainWindow : public QMainWindow {
 
  private:
   QWidget* build_panel();
+  // The open experiment (the shipped reproduction when none is) with the cards and knobs.
+  RunRequest request(QStringList compare);
+  // Run and Cancel, and the progress bar, while a run goes or not.
+  void set_busy(bool busy);
   void show_status(const QString& text, bool error);
   void finished(const std::shared_ptr<const RunOutput>& output);
   void export_png();

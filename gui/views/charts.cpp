@@ -10,6 +10,13 @@
 
 namespace clustersim::gui {
 
+QChart* titled_chart(const QString& title) {
+  auto* chart = new QChart;
+  chart->setTitle(title);
+  chart->setAnimationOptions(QChart::NoAnimation);
+  return chart;
+}
+
 QChart* stacked_bar_chart(const QString& title, const QStringList& categories,
                           const std::vector<BarSet>& sets, const QString& y_title) {
   auto* series = new QStackedBarSeries;
@@ -22,9 +29,7 @@ QChart* stacked_bar_chart(const QString& title, const QStringList& categories,
     }
     series->append(bars);
   }
-  auto* chart = new QChart;
-  chart->setTitle(title);
-  chart->setAnimationOptions(QChart::NoAnimation);
+  QChart* chart = titled_chart(title);
   if (categories.isEmpty()) {  // nothing to draw yet: the title says what to do
     delete series;
     return chart;
@@ -60,9 +65,7 @@ QChart* grouped_bar_chart(const QString& title, const QStringList& categories,
     }
     series->append(bars);
   }
-  auto* chart = new QChart;
-  chart->setAnimationOptions(QChart::NoAnimation);
-  chart->setTitle(title);
+  QChart* chart = titled_chart(title);
   chart->addSeries(series);
   auto* axis_x = new QBarCategoryAxis;
   axis_x->append(categories);

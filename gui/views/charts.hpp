@@ -15,6 +15,10 @@ struct BarSet {
   std::vector<double> values;  // one per category
 };
 
+// An empty chart with a title, without animation (so that the first frame, and a screenshot, is
+// final). Every chart of the views starts here.
+[[nodiscard]] QChart* titled_chart(const QString& title);
+
 // A stacked bar chart: one bar per category, one coloured part per set, the y axis from zero
 // with nice numbers. Without animation, so that the first frame (and a screenshot) is final.
 [[nodiscard]] QChart* stacked_bar_chart(const QString& title, const QStringList& categories,

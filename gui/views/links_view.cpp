@@ -46,12 +46,8 @@ LinksView::LinksView(QWidget* parent)
 void LinksView::show_run(const std::shared_ptr<const RunOutput>& run) {
   run_ = run;
   if (!has_data()) {
-    auto* empty = new QChart;
-    empty->setTitle("Busiest links (open and run an experiment)");
-    replace_chart(busiest_, empty);
-    auto* empty_histogram = new QChart;
-    empty_histogram->setTitle("Links per utilisation bin and tier");
-    replace_chart(histogram_, empty_histogram);
+    replace_chart(busiest_, titled_chart("Busiest links (open and run an experiment)"));
+    replace_chart(histogram_, titled_chart("Links per utilisation bin and tier"));
     return;
   }
   const parallel::StepLinks& links = *run_->step.links;
@@ -69,11 +65,9 @@ void LinksView::show_run(const std::shared_ptr<const RunOutput>& run) {
   auto* bars = new QHorizontalBarSeries;
   bars->append(mean);
   bars->append(peak);
-  auto* chart = new QChart;
-  chart->setAnimationOptions(QChart::NoAnimation);
-  chart->setTitle(QString("The %1 busiest links<br>%2")
-                      .arg(top.size())
-                      .arg(QString::fromStdString(run_->experiment.name)));
+  QChart* chart = titled_chart(QString("The %1 busiest links<br>%2")
+                                   .arg(top.size())
+                                   .arg(QString::fromStdString(run_->experiment.name)));
   chart->addSeries(bars);
   auto* axis_names = new QBarCategoryAxis;
   axis_names->append(names);

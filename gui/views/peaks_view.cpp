@@ -33,9 +33,7 @@ PeaksView::PeaksView(QWidget* parent) : View(parent), chart_(chart_view(this)) {
 void PeaksView::show_profiles(const std::vector<config::HardwareProfile>& profiles) {
   profiles_ = profiles;
   if (profiles_.empty()) {
-    auto* empty = new QChart;
-    empty->setTitle("Dense tensor-core peak per GPU (open hardware profiles)");
-    replace_chart(chart_, empty);
+    replace_chart(chart_, titled_chart("Dense tensor-core peak per GPU (open hardware profiles)"));
     return;
   }
   auto* bf16 = new QBarSet("BF16 dense");
@@ -49,10 +47,8 @@ void PeaksView::show_profiles(const std::vector<config::HardwareProfile>& profil
   auto* series = new QBarSeries;
   series->append(bf16);
   series->append(fp8);
-  auto* chart = new QChart;
+  QChart* chart = titled_chart("Dense tensor-core peak per GPU");
   chart->addSeries(series);
-  chart->setTitle("Dense tensor-core peak per GPU");
-  chart->setAnimationOptions(QChart::NoAnimation);
   auto* axis_x = new QBarCategoryAxis;
   axis_x->append(categories);
   chart->addAxis(axis_x, Qt::AlignBottom);

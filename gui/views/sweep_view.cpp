@@ -22,9 +22,7 @@ namespace {
 constexpr const char* kNoSeries = "(none)";
 
 QChart* results_chart(const report::ChartData& data) {
-  auto* chart = new QChart;
-  chart->setTitle(QString::fromStdString(data.y_label + " against " + data.x_label));
-  chart->setAnimationOptions(QChart::NoAnimation);
+  QChart* chart = titled_chart(QString::fromStdString(data.y_label + " against " + data.x_label));
   auto* axis_y = new QValueAxis;
   axis_y->setTitleText(QString::fromStdString(data.y_label));
   chart->addAxis(axis_y, Qt::AlignLeft);
@@ -105,8 +103,7 @@ SweepView::SweepView(QWidget* parent)
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(controls);
   layout->addWidget(chart_, 1);
-  replace_chart(chart_, new QChart);
-  chart_->chart()->setTitle("Open a sweep's results.csv");
+  replace_chart(chart_, titled_chart("Open a sweep's results.csv"));
 }
 
 void SweepView::load(const QString& path, const QString& x, const QString& y,
@@ -240,9 +237,7 @@ void SweepView::redraw() {
                                                 : std::optional<std::string>(series.toStdString()));
   } catch (const report::ChartError& error) {
     data_.reset();
-    auto* chart = new QChart;
-    chart->setTitle(QString::fromStdString(error.what()));
-    replace_chart(chart_, chart);
+    replace_chart(chart_, titled_chart(QString::fromStdString(error.what())));
     return;
   }
   QChart* chart = results_chart(*data_);

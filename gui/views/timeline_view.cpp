@@ -63,14 +63,17 @@ const TimelineView::Bar* TimelineView::bar_at(double time_s, int device, bool co
 void TimelineView::show_run(const std::shared_ptr<const RunOutput>& run) {
   run_ = run;
   bars_.clear();
-  auto* chart = new QChart;
-  chart->setAnimationOptions(QChart::NoAnimation);
   if (!run_) {
-    chart->setTitle("Pipeline timeline (open and run an experiment)");
-    replace_chart(chart_, chart);
+    replace_chart(chart_, titled_chart("Pipeline timeline (open and run an experiment)"));
     return;
   }
   const parallel::StepResult& step = run_->step;
+  QChart* chart = titled_chart(QString("Pipeline timeline, %1 (%2, %3 micro-batches, step %4 s)")
+                                   .arg(QString::fromStdString(run_->experiment.name))
+                                   .arg(QString::fromStdString(std::string(
+                                       config::to_string(run_->experiment.parallelism.schedule))))
+                                   .arg(step.micro_batches)
+                                   .arg(step.step_time_s, 0, 'f', 3));
   const parallel::PipelineSchedule& schedule = step.schedule;
   const double start = step.run.start.seconds();
   for (int device = 0; device < schedule.devices; ++device) {
@@ -156,12 +159,6 @@ void TimelineView::show_run(const std::shared_ptr<const RunOutput>& run) {
       for (QLegendMarker* marker : chart->legend()->markers(area)) marker->setVisible(false);
     }
   }
-  chart->setTitle(QString("Pipeline timeline, %1 (%2, %3 micro-batches, step %4 s)")
-                      .arg(QString::fromStdString(run_->experiment.name))
-                      .arg(QString::fromStdString(
-                          std::string(config::to_string(run_->experiment.parallelism.schedule))))
-                      .arg(step.micro_batches)
-                      .arg(step.step_time_s, 0, 'f', 3));
   chart->legend()->setAlignment(Qt::AlignBottom);
   replace_chart(chart_, chart);
 }

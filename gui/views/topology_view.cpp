@@ -27,9 +27,8 @@ void TopologyView::show_run(const std::shared_ptr<const RunOutput>& run) {
   run_ = run;
   if (!has_data()) {
     for (QChartView* view : charts_) {
-      auto* empty = new QChart;
-      empty->setTitle(view == charts_[0] ? "Choose networks and press Compare" : "");
-      replace_chart(view, empty);
+      replace_chart(view,
+                    titled_chart(view == charts_[0] ? "Choose networks and press Compare" : ""));
     }
     return;
   }
