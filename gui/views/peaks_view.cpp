@@ -1,10 +1,6 @@
 #include "gui/views/peaks_view.hpp"
 
-#include <QBarCategoryAxis>
-#include <QBarSeries>
-#include <QBarSet>
 #include <QVBoxLayout>
-#include <QValueAxis>
 #include <optional>
 
 #include "gui/views/charts.hpp"
@@ -36,33 +32,15 @@ void PeaksView::show_profiles(const std::vector<config::HardwareProfile>& profil
     replace_chart(chart_, titled_chart("Dense tensor-core peak per GPU (open hardware profiles)"));
     return;
   }
-  auto* bf16 = new QBarSet("BF16 dense");
-  auto* fp8 = new QBarSet("FP8 dense");
   QStringList categories;
+  BarSet bf16{"BF16 dense", {}}, fp8{"FP8 dense", {}};
   for (const config::HardwareProfile& profile : profiles_) {
     categories << QString::fromStdString(profile.name);
-    bf16->append(peak_tflops(profile, Dtype::bf16));
-    fp8->append(peak_tflops(profile, Dtype::fp8));
+    bf16.values.push_back(peak_tflops(profile, Dtype::bf16));
+    fp8.values.push_back(peak_tflops(profile, Dtype::fp8));
   }
-  auto* series = new QBarSeries;
-  series->append(bf16);
-  series->append(fp8);
-  QChart* chart = titled_chart("Dense tensor-core peak per GPU");
-  chart->addSeries(series);
-  auto* axis_x = new QBarCategoryAxis;
-  axis_x->append(categories);
-  chart->addAxis(axis_x, Qt::AlignBottom);
-  series->attachAxis(axis_x);
-  auto* axis_y = new QValueAxis;
-  axis_y->setTitleText("TFLOP/s");
-  axis_y->setLabelFormat("%.0f");
-  axis_y->setMin(0.0);
-  chart->addAxis(axis_y, Qt::AlignLeft);
-  series->attachAxis(axis_y);
-  axis_y->applyNiceNumbers();
-  chart->legend()->setVisible(true);
-  chart->legend()->setAlignment(Qt::AlignBottom);
-  replace_chart(chart_, chart);
+  replace_chart(chart_, grouped_bar_chart("Dense tensor-core peak per GPU", categories, {bf16, fp8},
+                                          "TFLOP/s"));
 }
 
 QString PeaksView::csv() const {
