@@ -91,8 +91,14 @@ MainWindow::MainWindow(QWidget* parent)
   auto* exports = new QHBoxLayout;
   auto* png = new QPushButton("Export PNG…", this);
   auto* csv = new QPushButton("Export CSV…", this);
-  connect(png, &QPushButton::clicked, this, [this] { export_png(); });
-  connect(csv, &QPushButton::clicked, this, [this] { export_csv(); });
+  connect(png, &QPushButton::clicked, this, [this] {
+    export_view("PNG", "PNG images (*.png)",
+                [](View& view, const QString& path) { return view.save_png(path); });
+  });
+  connect(csv, &QPushButton::clicked, this, [this] {
+    export_view("CSV", "CSV files (*.csv)",
+                [](View& view, const QString& path) { return view.save_csv(path); });
+  });
   exports->addStretch(1);
   exports->addWidget(png);
   exports->addWidget(csv);
@@ -432,20 +438,13 @@ void MainWindow::show_status(const QString& text, bool error) {
   status_->setStyleSheet(error ? "color: #b00020;" : "");
 }
 
-void MainWindow::export_png() {
+void MainWindow::export_view(const QString& format, const QString& filter,
+                             const std::function<bool(View&, const QString&)>& save) {
   View* view = current_view();
-  const QString path = QFileDialog::getSaveFileName(this, "Export " + view->title() + " as PNG", {},
-                                                    "PNG images (*.png)");
+  const QString path =
+      QFileDialog::getSaveFileName(this, "Export " + view->title() + " as " + format, {}, filter);
   if (path.isEmpty()) return;
-  if (!view->save_png(path)) show_status("cannot write " + path, true);
-}
-
-void MainWindow::export_csv() {
-  View* view = current_view();
-  const QString path = QFileDialog::getSaveFileName(this, "Export " + view->title() + " as CSV", {},
-                                                    "CSV files (*.csv)");
-  if (path.isEmpty()) return;
-  if (!view->save_csv(path)) show_status("cannot write " + path, true);
+  if (!save(*view, path)) show_status("cannot write " + path, true);
 }
 
 }  // namespace clustersim::gui

@@ -12,6 +12,7 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTabWidget>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -81,8 +82,9 @@ class MainWindow : public QMainWindow {
   void set_busy(bool busy);
   void show_status(const QString& text, bool error);
   void finished(const std::shared_ptr<const RunOutput>& output);
-  void export_png();
-  void export_csv();
+  // Asks where, and saves the current view there with `save`.
+  void export_view(const QString& format, const QString& filter,
+                   const std::function<bool(View&, const QString&)>& save);
 
   RunModel* model_;
   QString experiment_;
