@@ -40,7 +40,7 @@ struct RunOptions {
   std::string experiment;
   std::optional<std::string> trace;
   std::optional<std::string> links;   // run: per-link traffic as CSV
-  std::string cost = "ib_as_bought";  // run: cost profile that prices the network (as bought)
+  std::string cost;  // run: cost profile that prices the network (empty: the hardware's)
 };
 
 struct SweepOptions {

@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
   run_cmd
       ->add_option("--cost", run.cost,
                    "Cost profile that prices the network (capex): a name in "
-                   "hardware_profiles/costs/ or a path")
-      ->capture_default_str();
+                   "hardware_profiles/costs/ or a path; default: the hardware profile's "
+                   "scale_out.cost_profile (ib_as_bought for InfiniBand, roce_as_bought for RoCE)");
   add_common(*run_cmd, run.common);
   add_limits(*run_cmd, run.common);
 

@@ -303,8 +303,11 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
           result.flow_log.push_back({transfer.from, transfer.to, first_hash + i, transfer.bytes,
                                      engine.now() + routes[i].latency, SimTime::zero()});
         }
-        model.start(
-            routes[i], current.transfers[i].bytes,
+        // Routed again as it starts, under the network's policy (the same route, but for
+        // adaptive routing, which sees the flows started before it, and spray).
+        model.start_flow(
+            router, current.transfers[i].from, current.transfers[i].to, first_hash + i,
+            current.transfers[i].bytes,
             [&, logged](SimTime now) {
               if (spec.record_flows) result.flow_log[logged].end = now;
               if (--outstanding == 0) start_phase();

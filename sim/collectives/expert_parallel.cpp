@@ -328,15 +328,18 @@ CollectiveResult simulate(const Topology& topology, const std::vector<Group>& gr
     const std::vector<double> bounds = copy_bounds(topology, copy, ends);
     for (std::size_t i = 0; i < planned.size(); ++i) {
       const Planned& p = planned[i];
-      const fabric::Route route = router.route(p.from, p.to, ++hash);
+      ++hash;
       fabric::FlowModel::OnComplete done;
+      const std::size_t logged = result.flow_log.size();
       if (record_flows) {
-        const std::size_t logged = result.flow_log.size();
-        result.flow_log.push_back(
-            {p.from, p.to, hash, p.bytes, engine.now() + route.latency, SimTime::zero()});
         done = [&result, logged](SimTime now) { result.flow_log[logged].end = now; };
       }
-      model.start(route, p.bytes, std::move(done), bounds[i]);
+      const SimTime latency =
+          model.start_flow(router, p.from, p.to, hash, p.bytes, std::move(done), bounds[i]);
+      if (record_flows) {
+        result.flow_log.push_back(
+            {p.from, p.to, hash, p.bytes, engine.now() + latency, SimTime::zero()});
+      }
       ++result.flows;
     }
   }

@@ -398,7 +398,23 @@ HardwareProfile read_hardware_profile(MapReader& reader) {
     spec.nics_per_node = out->required<int>("nics_per_node", Bounds::between(1, 1024));
     spec.nic_bandwidth = out->required<Bandwidth>("nic_bandwidth", Bounds::positive());
     spec.efficiency = out->optional<Fraction>("efficiency", Fraction{1.0}, kEfficiency).value;
+    spec.link_layer =
+        out->choice<LinkLayer>("link_layer", kLinkLayerNames, LinkLayer::infiniband);
+    if (spec.link_layer == LinkLayer::roce) {
+      // Ethernet switches add more per hop than InfiniBand's (ISCA'25 Table 5), so a RoCE
+      // network states its own latencies rather than borrowing the InfiniBand defaults.
+      for (const char* key : {"latency", "switch_latency"}) {
+        if (!out->has(key)) {
+          out->missing(key, "a RoCE network's latency (ISCA'25 Table 5: RoCE 3.6 us same leaf, "
+                            "5.6 us cross leaf)");
+        }
+      }
+    }
     spec.latency = out->optional<SimTime>("latency", SimTime::zero(), Bounds::non_negative());
+    spec.switch_latency =
+        out->optional<SimTime>("switch_latency", SimTime::zero(), Bounds::non_negative());
+    spec.cost_profile = out->optional<std::string>(
+        "cost_profile", spec.link_layer == LinkLayer::roce ? "roce_as_bought" : "ib_as_bought");
     out->finish();
     profile.scale_out = spec;
   }
@@ -440,6 +456,7 @@ TopologySpec read_topology(MapReader& reader) {
       reader.choice<TopologyGenerator>("generator", kTopologyGeneratorNames, std::nullopt);
   spec.link_bandwidth = reader.maybe<Bandwidth>("link_bandwidth", Bounds::positive());
   spec.switch_latency = reader.maybe<SimTime>("switch_latency", Bounds::non_negative());
+  spec.routing = reader.choice<RoutingPolicy>("routing", kRoutingPolicyNames, RoutingPolicy::ecmp);
   const Bounds radix_bounds = Bounds::between(2, 4096);
   switch (spec.generator) {
     case TopologyGenerator::single_node:

@@ -43,17 +43,39 @@ struct ScaleUpSpec {  // NVLink / NVSwitch domain
   }
 };
 
+// The scale-out network's link layer: what its switches and NICs speak. It sets the latencies
+// (ISCA'25 Table 5), the achievable share of the line rate, and the parts the network is priced
+// with (the cost profile).
+enum class LinkLayer { infiniband, roce };
+
+inline constexpr std::array<EnumName<LinkLayer>, 2> kLinkLayerNames{
+    {{"infiniband", LinkLayer::infiniband}, {"roce", LinkLayer::roce}}};
+
+[[nodiscard]] constexpr std::string_view to_string(LinkLayer layer) {
+  return name_of(kLinkLayerNames, layer);
+}
+
 struct ScaleOutSpec {  // InfiniBand / RoCE NICs
   std::string technology;
+  LinkLayer link_layer = LinkLayer::infiniband;
   int nics_per_node = 0;
   Bandwidth nic_bandwidth;  // per NIC, one direction (line rate)
   double efficiency = 1;    // achievable share of the line rate, measured
-  SimTime latency;          // end to end, same leaf switch
+  SimTime latency;          // end to end, same leaf switch (NIC -> leaf -> NIC)
+  SimTime switch_latency;   // added per switch-to-switch link crossed (half the cross-leaf extra)
+  std::string cost_profile;  // prices the network's parts (hardware_profiles/costs/)
 
   [[nodiscard]] Bandwidth achievable() const {
     return Bandwidth{nic_bandwidth.bytes_per_s * efficiency};
   }
 };
+
+// The cost profile that prices this hardware's network: its scale-out link layer's, or the
+// InfiniBand one for a profile without a network.
+[[nodiscard]] inline std::string network_cost_profile(const ScaleOutSpec* scale_out) {
+  return scale_out != nullptr && !scale_out->cost_profile.empty() ? scale_out->cost_profile
+                                                                  : "ib_as_bought";
+}
 
 struct PcieSpec {
   int generation = 0;

@@ -28,6 +28,24 @@ enum class TopologyGenerator {
   custom,                // explicit lists of hosts, switches and links
 };
 
+// How the network's switches choose among equal-cost paths (sim/fabric/router.hpp).
+enum class RoutingPolicy {
+  ecmp,      // a hash of the flow and the hop: a flow keeps one path, flows spread by chance
+  adaptive,  // the least-loaded equal-cost link at each hop, re-chosen as the flow goes on
+  static_,   // destination-based tables (D-mod-k), as InfiniBand subnet managers build them
+  spray,     // every flow split evenly over the equal-cost paths
+};
+
+inline constexpr std::array<EnumName<RoutingPolicy>, 4> kRoutingPolicyNames{
+    {{"ecmp", RoutingPolicy::ecmp},
+     {"adaptive", RoutingPolicy::adaptive},
+     {"static", RoutingPolicy::static_},
+     {"spray", RoutingPolicy::spray}}};
+
+[[nodiscard]] constexpr std::string_view to_string(RoutingPolicy policy) {
+  return name_of(kRoutingPolicyNames, policy);
+}
+
 struct CustomNode {
   std::string name;
   bool is_switch = false;  // else a host (a network endpoint)
@@ -53,7 +71,8 @@ struct TopologySpec {
   int planes = 1;               // independent planes (MPFT), or rails (MRFT)
   double oversubscription = 1;  // down:up port ratio at the leaves
   std::optional<Bandwidth> link_bandwidth;  // absent: the NIC line rate of the hardware profile
-  std::optional<SimTime> switch_latency;
+  std::optional<SimTime> switch_latency;  // per switch-to-switch link; absent: the link layer's
+  RoutingPolicy routing = RoutingPolicy::ecmp;
   int slim_fly_q = 0;   // Slim Fly: prime q (0: the smallest that holds the endpoints)
   int dragonfly_p = 0;  // Dragonfly: endpoints per router
   int dragonfly_a = 0;  // routers per group

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -13,8 +14,52 @@ FlowModel::FlowModel(Engine& engine, const Topology& topology)
       solver_(topology.capacities()),
       stats_(topology.link_count()),
       link_load_(topology.link_count(), 0.0),
-      link_updated_(topology.link_count()) {
+      link_updated_(topology.link_count()),
+      routed_(topology.link_count(), 0.0) {
   engine_.add_model(*this);
+}
+
+void FlowModel::add_routed(const std::vector<LinkId>& links, double delta) {
+  for (LinkId link : links) routed_[link] += delta;
+}
+
+SimTime FlowModel::start_flow(Router& router, VertexId from, VertexId to, std::uint64_t hash,
+                              double bytes, OnComplete on_complete, double bound) {
+  switch (router.policy()) {
+    case config::RoutingPolicy::spray: {
+      const std::vector<Route> routes = router.routes(from, to, hash);
+      if (routes.size() == 1) {
+        start(routes.front(), bytes, std::move(on_complete), bound);
+        return routes.front().latency;
+      }
+      const auto parts = static_cast<double>(routes.size());
+      auto left = std::make_shared<std::size_t>(routes.size());
+      auto done = std::make_shared<OnComplete>(std::move(on_complete));
+      for (const Route& route : routes) {
+        start(
+            route, bytes / parts,
+            [left, done](SimTime now) {
+              if (--*left == 0 && *done) (*done)(now);
+            },
+            bound / parts);
+      }
+      return routes.front().latency;
+    }
+    case config::RoutingPolicy::adaptive: {
+      router.set_load(&routed_);
+      const Route route = router.route(from, to, hash);
+      start(route, bytes, std::move(on_complete), bound);
+      // The flow just queued is the newest pending entry.
+      pending_[last_pending_].adaptive = Adaptive{&router, from, to, hash};
+      return route.latency;
+    }
+    case config::RoutingPolicy::ecmp:
+    case config::RoutingPolicy::static_:
+      break;
+  }
+  const Route route = router.route(from, to, hash);
+  start(route, bytes, std::move(on_complete), bound);
+  return route.latency;
 }
 
 void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, double bound,
@@ -27,8 +72,10 @@ void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, 
   } else {
     pending_.emplace_back();
   }
-  pending_[slot] =
-      Pending{route.links, std::max(0.0, bytes), bound, std::move(on_complete), std::move(label)};
+  pending_[slot] = Pending{route.links, std::max(0.0, bytes), bound, std::move(on_complete),
+                           std::move(label), Adaptive{}};
+  add_routed(route.links, 1);
+  last_pending_ = slot;
   engine_.schedule_after(route.latency, [this, slot] { activate(slot, engine_.now()); });
 }
 
@@ -37,6 +84,7 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   pending_[slot] = Pending{};
   free_pending_.push_back(slot);
   if (pending.bytes <= 0) {  // nothing to carry: done once the latency has passed
+    add_routed(pending.links, -1);
     ++completed_;
     if (pending.on_complete) pending.on_complete(now);
     return;
@@ -50,6 +98,9 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   Flow& flow = flows_[id];
   flow.remaining = pending.bytes;
   flow.rate = 0;
+  flow.bound = pending.bound;
+  flow.adaptive = pending.adaptive;
+  flow.segment_left = kRebalanceBytes;
   flow.last_update = now;
   flow.on_complete = std::move(pending.on_complete);
   flow.label = std::move(pending.label);
@@ -64,15 +115,22 @@ std::optional<SimTime> FlowModel::next_completion() const {
 }
 
 void FlowModel::advance_to(SimTime now) {
-  // Complete everything due now (ascending flow id among equal times).
+  // Complete everything due now (ascending flow id among equal times); an adaptive flow that
+  // is due at the end of a stretch, not of its bytes, re-chooses its path once the flows that
+  // end now have left.
   std::vector<FlowId> done;
+  std::vector<FlowId> stretched;
   while (!due_.empty() && due_.top().time_ps <= now.ps()) {
-    done.push_back(due_.top().flow);
+    const FlowId id = due_.top().flow;
     due_.pop();
+    const Flow& flow = flows_[id];
+    const bool rechoose = flow.adaptive.router != nullptr && flow.segment_left < flow.remaining;
+    (rechoose ? stretched : done).push_back(id);
   }
   std::vector<OnComplete> callbacks;
   for (FlowId id : done) {
     Flow& flow = flows_[id];
+    add_routed(solver_.path(id), -1);
     for (LinkId link : solver_.path(id)) {
       account_link(link, now);
       touched_links_.push_back(link);
@@ -84,9 +142,42 @@ void FlowModel::advance_to(SimTime now) {
     dirty_ = true;
     callbacks.push_back(std::move(flow.on_complete));
   }
+  for (FlowId id : stretched) rebalance(id, now);
   for (OnComplete& callback : callbacks) {
     if (callback) callback(now);
   }
+}
+
+void FlowModel::rebalance(FlowId id, SimTime now) {
+  Flow flow = std::move(flows_[id]);
+  flows_[id] = Flow{};
+  const double carried = std::min(flow.remaining, flow.segment_left);
+  flow.remaining -= carried;
+  const std::vector<LinkId>& old_links = solver_.path(id);
+  add_routed(old_links, -1);
+  for (LinkId link : old_links) {
+    account_link(link, now);
+    touched_links_.push_back(link);
+  }
+  solver_.remove_flow(id);
+  Router& router = *flow.adaptive.router;
+  router.set_load(&routed_);
+  std::vector<LinkId> links = router.route(flow.adaptive.from, flow.adaptive.to,
+                                           flow.adaptive.hash).links;
+  add_routed(links, 1);
+  for (LinkId link : links) {
+    account_link(link, now);
+    touched_links_.push_back(link);
+  }
+  const FlowId next = solver_.add_flow(std::move(links), flow.bound);
+  if (flows_.size() <= next) flows_.resize(next + 1);
+  flow.segment_left = kRebalanceBytes;
+  flow.rate = 0;
+  flow.last_update = now;
+  flow.settled = false;
+  flows_[next] = std::move(flow);
+  ++rebalances_;
+  dirty_ = true;
 }
 
 void FlowModel::settle(SimTime now) {
@@ -104,7 +195,9 @@ void FlowModel::settle(SimTime now) {
     const double rate = solver_.rate(id);
     if (rate == flow.rate && flow.settled) continue;
     const double elapsed = (now - flow.last_update).seconds();
-    flow.remaining = std::max(0.0, flow.remaining - flow.rate * elapsed);
+    const double carried = flow.rate * elapsed;
+    flow.remaining = std::max(0.0, flow.remaining - carried);
+    flow.segment_left = std::max(0.0, flow.segment_left - carried);
     flow.last_update = now;
     flow.rate = rate;
     flow.settled = true;
@@ -131,7 +224,10 @@ void FlowModel::schedule_completion(FlowId id, SimTime now) {
     due_.erase(id);
     return;
   }
-  const double ps = std::max(0.0, std::ceil(flow.remaining / flow.rate * 1e12));
+  const double target = flow.adaptive.router != nullptr && flow.segment_left < flow.remaining
+                            ? flow.segment_left
+                            : flow.remaining;
+  const double ps = std::max(0.0, std::ceil(target / flow.rate * 1e12));
   // Checked: a rate near zero would otherwise overflow the time range.
   if (!(ps < static_cast<double>(SimTime::max().ps() - now.ps()))) {
     throw TimeRangeError(fmt::format(

@@ -13,6 +13,15 @@
 //
 // Per-link statistics (bytes carried, busy time, peak and mean utilisation) are integrated the
 // same way and can be read or written out at any time.
+//
+// start_flow routes a flow under the topology's routing policy (router.hpp). A sprayed flow is
+// one flow per path, each with an even share of the bytes and of the rate bound, reported done
+// when the last arrives. An adaptive flow takes the path with the fewest flows per unit of
+// capacity on each choice when it starts (flows waiting out their latency count), and, as
+// adaptive routing re-balances packet by packet, re-chooses its path after every
+// kRebalanceBytes it carries: the rest continues on the path then least loaded, with no new
+// latency. The re-choice is the fluid stand-in for per-packet decisions; a smaller step moves
+// closer to them at the cost of more events (tests/fabric/test_routing.cpp measures the gap).
 
 #include <cstdint>
 #include <functional>
@@ -41,9 +50,18 @@ class FlowModel final : public Model {
   // The engine and topology are observed and must outlive the model; the model registers itself.
   FlowModel(Engine& engine, const Topology& topology);
 
+  // An adaptive flow re-chooses its path after carrying this many bytes.
+  static constexpr double kRebalanceBytes = 4.0 * 1024 * 1024;
+
   // Starts a flow now; `on_complete` runs when its last byte arrives. `bound` caps its rate.
   void start(const Route& route, double bytes, OnComplete on_complete, double bound = kUnbounded,
              std::string label = {});
+  // Starts a flow from `from` to `to` now, routed by `router` (which must outlive the run) under
+  // the topology's routing policy, as described above. Returns the latency of its (first) route.
+  SimTime start_flow(Router& router, VertexId from, VertexId to, std::uint64_t hash, double bytes,
+                     OnComplete on_complete, double bound = kUnbounded);
+  // Flows routed over each directed link and not yet done (adaptive routing's load view).
+  [[nodiscard]] const std::vector<double>& routed_flows() const { return routed_; }
 
   [[nodiscard]] std::string name() const override { return "fabric"; }
   [[nodiscard]] std::optional<SimTime> next_completion() const override;
@@ -56,6 +74,7 @@ class FlowModel final : public Model {
   [[nodiscard]] std::uint64_t flows_completed() const { return completed_; }
   [[nodiscard]] std::uint64_t solves() const { return solves_; }
   [[nodiscard]] std::uint64_t flows_resolved() const { return flows_resolved_; }
+  [[nodiscard]] std::uint64_t rebalances() const { return rebalances_; }
 
   // Statistics up to `now` (integrates the current loads first).
   [[nodiscard]] const std::vector<LinkStats>& link_stats(SimTime now);
@@ -65,16 +84,28 @@ class FlowModel final : public Model {
   [[nodiscard]] std::string link_stats_csv(SimTime now);
 
  private:
+  // What an adaptive flow needs to re-choose its path.
+  struct Adaptive {
+    Router* router = nullptr;
+    VertexId from = 0;
+    VertexId to = 0;
+    std::uint64_t hash = 0;
+  };
   struct Flow {
     double remaining = 0;
     double rate = 0;
+    double bound = kUnbounded;
+    double segment_left = 0;  // adaptive: bytes until the path is chosen again
     SimTime last_update;
     OnComplete on_complete;
     std::string label;
+    Adaptive adaptive;
     bool active = false;
     bool settled = false;  // has had a rate from a solve since it started
   };
   void activate(std::size_t pending_slot, SimTime now);
+  void rebalance(FlowId id, SimTime now);
+  void add_routed(const std::vector<LinkId>& links, double delta);
   void account_link(LinkId link, SimTime now);
   void schedule_completion(FlowId flow, SimTime now);
 
@@ -89,6 +120,7 @@ class FlowModel final : public Model {
     double bound = kUnbounded;
     OnComplete on_complete;
     std::string label;
+    Adaptive adaptive;
   };
   std::vector<Pending> pending_;
   std::vector<std::size_t> free_pending_;
@@ -97,8 +129,10 @@ class FlowModel final : public Model {
   std::vector<double> link_load_;
   std::vector<SimTime> link_updated_;
   std::vector<LinkId> touched_links_;  // links whose load may change at the next settle
+  std::vector<double> routed_;         // flows routed over each link, started and not done
   bool dirty_ = false;
-  std::uint64_t started_ = 0, completed_ = 0, solves_ = 0, flows_resolved_ = 0;
+  std::size_t last_pending_ = 0;  // the slot start() filled last
+  std::uint64_t started_ = 0, completed_ = 0, solves_ = 0, flows_resolved_ = 0, rebalances_ = 0;
 };
 
 }  // namespace clustersim::fabric

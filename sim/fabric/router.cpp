@@ -1,5 +1,6 @@
 #include "sim/fabric/router.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <limits>
 
@@ -43,6 +44,13 @@ Router::Router(const Topology& topology) : topology_(topology) {
     switch_index_[topology.switches()[i]] = static_cast<std::int32_t>(i);
   }
   distance_cache_.resize(topology.switches().size());
+  plane_index_.assign(topology.vertex_count(), 0);
+  std::vector<std::uint32_t> next_in_plane;
+  for (VertexId endpoint : topology.endpoints()) {
+    const auto plane = static_cast<std::size_t>(std::max(0, topology.vertex(endpoint).plane));
+    if (next_in_plane.size() <= plane) next_in_plane.resize(plane + 1, 0);
+    plane_index_[endpoint] = next_in_plane[plane]++;
+  }
   for (VertexId nic : topology.nics()) {
     const VertexInfo& info = topology.vertex(nic);
     const auto node = static_cast<std::size_t>(info.node);
@@ -96,8 +104,67 @@ void Router::append(Route& route, VertexId a, VertexId b) const {
   route.latency = route.latency + topology_.link(*link).latency;
 }
 
+std::size_t Router::choose(const std::vector<LinkId>& choices, std::uint64_t hop,
+                           VertexId to_endpoint, std::uint64_t& stride, Walk& walk) const {
+  const std::size_t n = choices.size();
+  constexpr std::uint64_t kStrideCap = std::uint64_t{1} << 40;
+  const std::uint64_t hashed = mix(walk.hash ^ mix(hop));
+  switch (topology_.routing) {
+    case config::RoutingPolicy::static_: {
+      const std::size_t index = (plane_index_[to_endpoint] / stride) % n;
+      stride = std::min(kStrideCap, stride * n);
+      return index;
+    }
+    case config::RoutingPolicy::spray: {
+      // Path p takes digit (p / stride) mod n while the digits still tell the paths apart, then
+      // a choice of its own; every path is rotated by the flow's hash, so flows' first paths
+      // differ.
+      const auto path = static_cast<std::uint64_t>(walk.path);
+      const std::uint64_t digit =
+          stride < static_cast<std::uint64_t>(kMaxSprayPaths)
+              ? (path / stride) % n
+              : mix(hashed ^ mix(path + 1)) % n;
+      stride = std::min(kStrideCap, stride * n);
+      walk.combined = static_cast<int>(std::min<std::uint64_t>(
+          kMaxSprayPaths, static_cast<std::uint64_t>(walk.combined) * n));
+      return static_cast<std::size_t>((digit + hashed) % n);
+    }
+    case config::RoutingPolicy::adaptive:
+      if (load_ != nullptr) {
+        // The least load per unit of capacity; among equals, the hash picks.
+        double best = std::numeric_limits<double>::infinity();
+        std::size_t ties = 0;
+        std::size_t chosen = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          const double capacity = topology_.link(choices[i]).capacity_bytes_per_s();
+          const double value = capacity > 0 ? (*load_)[choices[i]] / capacity
+                                            : std::numeric_limits<double>::infinity();
+          if (value < best) {
+            best = value;
+            ties = 1;
+            chosen = i;
+          } else if (value == best) {
+            ++ties;
+          }
+        }
+        if (ties == 1) return chosen;
+        std::uint64_t pick = hashed % ties;
+        for (std::size_t i = 0; i < n; ++i) {
+          const double capacity = topology_.link(choices[i]).capacity_bytes_per_s();
+          const double value = capacity > 0 ? (*load_)[choices[i]] / capacity
+                                            : std::numeric_limits<double>::infinity();
+          if (value == best && pick-- == 0) return i;
+        }
+      }
+      [[fallthrough]];
+    case config::RoutingPolicy::ecmp:
+      break;
+  }
+  return static_cast<std::size_t>(hashed % n);
+}
+
 void Router::append_network(Route& route, VertexId from_endpoint, VertexId to_endpoint,
-                            std::uint64_t flow_hash) {
+                            Walk& walk) {
   const std::optional<VertexId> first = topology_.attached_switch(from_endpoint);
   const std::optional<VertexId> last = topology_.attached_switch(to_endpoint);
   if (!first || !last) {
@@ -115,6 +182,7 @@ void Router::append_network(Route& route, VertexId from_endpoint, VertexId to_en
   }
   const Graph& graph = topology_.graph();
   std::vector<LinkId> choices;
+  std::uint64_t stride = 1;
   for (std::uint64_t hop = 0; current != *last; ++hop) {
     choices.clear();
     for (const auto& edge : boost::make_iterator_range(boost::out_edges(current, graph))) {
@@ -123,7 +191,9 @@ void Router::append_network(Route& route, VertexId from_endpoint, VertexId to_en
         choices.push_back(graph[edge].id);
       }
     }
-    const LinkId chosen = choices[mix(flow_hash ^ mix(hop)) % choices.size()];
+    const LinkId chosen =
+        choices.size() == 1 ? choices.front()
+                            : choices[choose(choices, hop, to_endpoint, stride, walk)];
     route.links.push_back(chosen);
     route.latency = route.latency + topology_.link(chosen).latency;
     current = topology_.link(chosen).to;
@@ -137,6 +207,24 @@ VertexId Router::node_nic(int node, int local) const {
 }
 
 Route Router::route(VertexId from, VertexId to, std::uint64_t flow_hash, Forwarding forwarding) {
+  Walk walk{flow_hash, 0, 1};
+  return build(from, to, walk, forwarding);
+}
+
+std::vector<Route> Router::routes(VertexId from, VertexId to, std::uint64_t flow_hash,
+                                  Forwarding forwarding) {
+  Walk first{flow_hash, 0, 1};
+  std::vector<Route> out{build(from, to, first, forwarding)};
+  if (topology_.routing != config::RoutingPolicy::spray) return out;
+  out.reserve(static_cast<std::size_t>(first.combined));
+  for (int path = 1; path < first.combined; ++path) {
+    Walk walk{flow_hash, path, 1};
+    out.push_back(build(from, to, walk, forwarding));
+  }
+  return out;
+}
+
+Route Router::build(VertexId from, VertexId to, Walk& walk, Forwarding forwarding) {
   const std::size_t vertices = topology_.vertex_count();
   for (VertexId v : {from, to}) {
     if (v >= vertices) {
@@ -154,7 +242,7 @@ Route Router::route(VertexId from, VertexId to, std::uint64_t flow_hash, Forward
   const VertexInfo& src = topology_.vertex(from);
   const VertexInfo& dst = topology_.vertex(to);
   if (src.kind != VertexKind::gpu || dst.kind != VertexKind::gpu) {
-    append_network(route, from, to, flow_hash);
+    append_network(route, from, to, walk);
     return route;
   }
   const std::optional<VertexId> src_switch = topology_.nvswitch_of(from);
@@ -174,7 +262,7 @@ Route Router::route(VertexId from, VertexId to, std::uint64_t flow_hash, Forward
   const int dst_plane = topology_.vertex(*dst_nic).local % topology_.planes;
   if (!topology_.planes_disjoint || src_plane == dst_plane) {
     append(route, from, *src_nic);
-    append_network(route, *src_nic, *dst_nic, flow_hash);
+    append_network(route, *src_nic, *dst_nic, walk);
     append(route, *dst_nic, to);
     return route;
   }
@@ -185,7 +273,7 @@ Route Router::route(VertexId from, VertexId to, std::uint64_t flow_hash, Forward
     append(route, from, *src_switch);
     append(route, *src_switch, relay);
     append(route, relay, relay_nic);
-    append_network(route, relay_nic, *dst_nic, flow_hash);
+    append_network(route, relay_nic, *dst_nic, walk);
     append(route, *dst_nic, to);
   } else {
     // To the destination node's NIC in the source's plane, then over NVLink.
@@ -193,7 +281,7 @@ Route Router::route(VertexId from, VertexId to, std::uint64_t flow_hash, Forward
     const VertexId relay = *topology_.gpu_of(relay_nic);
     const VertexId dst_switch = *topology_.nvswitch_of(to);
     append(route, from, *src_nic);
-    append_network(route, *src_nic, relay_nic, flow_hash);
+    append_network(route, *src_nic, relay_nic, walk);
     append(route, relay_nic, relay);
     append(route, relay, dst_switch);
     append(route, dst_switch, to);

@@ -3,8 +3,22 @@
 //
 // Inside a scale-up domain a route is GPU -> NVSwitch -> GPU. Between nodes it is GPU -> PCIe ->
 // NIC -> network -> NIC -> PCIe -> GPU, where the network part is a shortest path between the two
-// NICs' switches, with equal-cost multi-path (ECMP) choices made by a hash of the flow and the hop,
-// so a flow always takes the same path and different flows spread over the equal-cost links.
+// NICs' switches. Where a switch has several links on shortest paths to the destination (equal-cost
+// choices), the topology's routing policy picks one:
+//   ecmp      a hash of (the flow's hash, the hop's index): the flow's hash stands for its 5-tuple
+//             (each flow of a communication gets its own, as each RDMA connection has its own
+//             source port), so a flow keeps one path and flows spread over the links by chance,
+//             colliding as hashes do;
+//   static    destination-based tables (D-mod-k, as InfiniBand subnet managers build them for
+//             fat-trees): at the i-th choice, link (d / (n_1 ... n_{i-1})) mod n_i, where d is the
+//             destination's index among its plane's endpoints and n_j the j-th choice's links;
+//             every flow to one destination shares its path, and a leaf's down links each carry
+//             distinct destinations;
+//   adaptive  the link with the least load per unit of capacity, under the load view the caller
+//             gives (set_load: the flow model's flows per link, or bytes in a replay), ties by the
+//             hash; the flow model re-chooses the path as a flow goes on (FlowModel::start_flow);
+//   spray     routes() gives every equal-cost path (up to kMaxSprayPaths, covering each choice's
+//             links evenly), and the flow is split evenly over them; route() is the first.
 // On fabrics whose planes share no switch (multi-plane fat-tree, rail-only), a NIC reaches only
 // NICs of its own plane: traffic between planes is forwarded inside a node over NVLink, on the
 // sending node (to the GPU whose NIC is in the destination's plane) or on the receiving node.
@@ -32,23 +46,42 @@ struct Route {
 
 class Router {
  public:
+  // A sprayed flow's paths at most: a three-level fat-tree has (k/2)^2 between pods.
+  static constexpr int kMaxSprayPaths = 64;
+
   explicit Router(const Topology& topology);
 
   // A route between two GPUs, or two network endpoints (hosts or NICs) of a bare network.
   [[nodiscard]] Route route(VertexId from, VertexId to, std::uint64_t flow_hash,
                             Forwarding forwarding = Forwarding::at_source);
+  // The routes a flow takes: its spray paths under `spray`, otherwise the one route().
+  [[nodiscard]] std::vector<Route> routes(VertexId from, VertexId to, std::uint64_t flow_hash,
+                                          Forwarding forwarding = Forwarding::at_source);
+  // Adaptive routing's view of each directed link's load (observed; null: choose by the hash).
+  void set_load(const std::vector<double>* load) { load_ = load; }
+  [[nodiscard]] config::RoutingPolicy policy() const { return topology_.routing; }
 
   // Switch hops between two switches (nullopt when no path), from the cached distance tables.
   [[nodiscard]] std::optional<int> switch_distance(VertexId from, VertexId to);
 
  private:
+  // Which route is being built: the flow's hash, and under spray the path's index.
+  struct Walk {
+    std::uint64_t hash = 0;
+    int path = 0;
+    int combined = 1;  // spray: the product of the choices' sizes so far, at most kMaxSprayPaths
+  };
+  [[nodiscard]] Route build(VertexId from, VertexId to, Walk& walk, Forwarding forwarding);
   const std::vector<std::uint16_t>& distances_to(VertexId target_switch);
   void append(Route& route, VertexId a, VertexId b) const;
-  void append_network(Route& route, VertexId from_endpoint, VertexId to_endpoint,
-                      std::uint64_t flow_hash);
+  void append_network(Route& route, VertexId from_endpoint, VertexId to_endpoint, Walk& walk);
+  [[nodiscard]] std::size_t choose(const std::vector<LinkId>& choices, std::uint64_t hop,
+                                   VertexId to_endpoint, std::uint64_t& stride, Walk& walk) const;
   [[nodiscard]] VertexId node_nic(int node, int local) const;
 
   const Topology& topology_;
+  const std::vector<double>* load_ = nullptr;
+  std::vector<std::uint32_t> plane_index_;  // endpoint vertex -> index among its plane's endpoints
   std::vector<std::int32_t> switch_index_;  // vertex -> dense switch index, -1 otherwise
   std::vector<std::vector<std::uint16_t>> distance_cache_;  // by target switch index; lazily
   std::vector<std::vector<VertexId>> node_nics_;            // NICs of each node by local index

@@ -119,6 +119,7 @@ std::uint64_t Topology::fingerprint() const {
   }
   mix(static_cast<std::uint64_t>(planes));
   mix(planes_disjoint ? 1 : 0);
+  if (routing != config::RoutingPolicy::ecmp) mix(0x100 + static_cast<std::uint64_t>(routing));
   return hash;
 }
 

@@ -11,6 +11,7 @@
 
 #include <boost/graph/adjacency_list.hpp>
 
+#include "sim/config/topology_spec.hpp"
 #include "sim/core/sim_time.hpp"
 #include "sim/core/units.hpp"
 #include "sim/fabric/maxmin_solver.hpp"
@@ -90,6 +91,8 @@ class Topology {
   // different planes must be forwarded inside a node.
   bool planes_disjoint = false;
   int planes = 1;
+  // How switches choose among equal-cost paths (sim/fabric/router.hpp).
+  config::RoutingPolicy routing = config::RoutingPolicy::ecmp;
 
  private:
   std::string name_;

@@ -1090,7 +1090,7 @@ Topology build_cluster(const TopologySpec& spec, const ClusterShape& shape) {
   }
   if (has_network) {
     const config::ScaleOutSpec& out = *hw.scale_out;
-    const SimTime hop = spec.switch_latency.value_or(SimTime::zero());
+    const SimTime hop = spec.switch_latency.value_or(out.switch_latency);
     const Bandwidth port = spec.link_bandwidth.value_or(out.nic_bandwidth);
     const NetworkLinks links{port, out.efficiency, half(out.latency), hop,
                              Bandwidth{std::min(port.bytes_per_s, out.nic_bandwidth.bytes_per_s)}};

@@ -115,6 +115,10 @@ StepLinks StepTraffic::finish(double step_s, bool details) {
   std::vector<char> used(links, 0);
   std::vector<LinkId> touched;
   std::vector<Stay> stays;
+  // Adaptive routing is replayed on the placement's own load: each flow takes the equal-cost
+  // links that carry the fewest of its bytes so far (the simulated flows chose by the flows then
+  // running, and the copies never ran).
+  router_.set_load(&once);
   for (const Placement& placement : placements_) {
     if (placement.runs.empty()) continue;
     const Pattern& pattern = patterns_[static_cast<std::size_t>(placement.pattern)];
@@ -122,16 +126,19 @@ StepLinks StepTraffic::finish(double step_s, bool details) {
       const std::vector<VertexId>& copy = placement.copies[k];
       const bool representative = copy == pattern.gpus;
       for (const Flow& flow : pattern.flows) {
-        const fabric::Route route = router_.route(copy[flow.from], copy[flow.to],
-                                                  copy_hash(flow.route_hash, k, representative));
-        for (LinkId link : route.links) {
-          if (!used[link]) {
-            used[link] = 1;
-            touched.push_back(link);
-          }
-          once[link] += flow.bytes;
-          if (details && flow.end_s > flow.start_s) {
-            stays.push_back({link, flow.start_s, flow.end_s});
+        const std::vector<fabric::Route> routes = router_.routes(
+            copy[flow.from], copy[flow.to], copy_hash(flow.route_hash, k, representative));
+        const double share = flow.bytes / static_cast<double>(routes.size());
+        for (const fabric::Route& route : routes) {
+          for (LinkId link : route.links) {
+            if (!used[link]) {
+              used[link] = 1;
+              touched.push_back(link);
+            }
+            once[link] += share;
+            if (details && flow.end_s > flow.start_s) {
+              stays.push_back({link, flow.start_s, flow.end_s});
+            }
           }
         }
       }

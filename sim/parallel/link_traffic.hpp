@@ -28,6 +28,8 @@
 //                     it carries one: the placement's bytes on l over C x that busy time (a mean
 //                     over one communication, not an instant: 1 for a link that a flow fills for
 //                     as long as it runs).
+// Under spray a flow's bytes split evenly over its paths; under adaptive routing each flow takes
+// the links with the least of the placement's bytes so far.
 // Copies route with a hash of their own (the representative group with the simulated one), and a
 // placement's copies add up on a link they share: the simulation timed one group alone, so a peak
 // above 1 shows where groups it ran apart would contend (DESIGN.md: symmetry).

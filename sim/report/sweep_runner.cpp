@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 
@@ -21,10 +22,16 @@ namespace clustersim::report {
 
 namespace {
 
-// The cost profile sweep rows are priced with, loaded once for every point.
-const config::CostProfile& sweep_prices() {
-  static const config::CostProfile prices = config::load_cost_profile("ib_as_bought");
-  return prices;
+// The cost profile a point's network is priced with (its hardware's), each loaded once.
+const config::CostProfile& sweep_prices(const config::Experiment& experiment) {
+  static std::mutex mutex;
+  static std::map<std::string, config::CostProfile> loaded;
+  const std::string name = config::network_cost_profile(
+      experiment.hardware.scale_out ? &*experiment.hardware.scale_out : nullptr);
+  const std::lock_guard lock(mutex);
+  auto found = loaded.find(name);
+  if (found == loaded.end()) found = loaded.emplace(name, config::load_cost_profile(name)).first;
+  return found->second;
 }
 
 // The value an override sets ("parallelism.pp=8" -> "8").
@@ -96,7 +103,7 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
     // network the profile cannot price leaves the row without network capex.
     Capex capex;
     try {
-      capex = cluster_capex(experiment, result, &sweep_prices());
+      capex = cluster_capex(experiment, result, &sweep_prices(experiment));
     } catch (const fabric::CostError&) {
       capex = cluster_capex(experiment, result, nullptr);
     }
