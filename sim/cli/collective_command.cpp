@@ -9,6 +9,7 @@
 #include "sim/collectives/collective.hpp"
 #include "sim/collectives/expert_parallel.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/config/suggest.hpp"
 #include "sim/config/unit_parser.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/report/config_json.hpp"
@@ -83,6 +84,18 @@ void print_links(const fabric::Topology& topology, const collectives::Collective
   throw collectives::CollectiveError(message);
 }
 
+config::RoutingPolicy routing_policy(const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& entry : config::kRoutingPolicyNames) {
+    if (entry.name == name) return entry.value;
+    names.emplace_back(entry.name);
+  }
+  const std::optional<std::string> close = config::closest_match(name, names);
+  usage(fmt::format("--routing: unknown routing policy \"{}\"{}; expected {}", name,
+                    close ? fmt::format(" (did you mean \"{}\"?)", *close) : "",
+                    config::quoted_list(names)));
+}
+
 }  // namespace
 
 int run_collective_command(const CollectiveOptions& o) {
@@ -97,8 +110,9 @@ int run_collective_command(const CollectiveOptions& o) {
     }();
     const config::HardwareProfile hw = config::load_hardware_profile(
         config::find_card(o.hardware, config::CardKind::hardware, "--hardware"), load);
-    const config::TopologySpec spec = config::load_topology(
+    config::TopologySpec spec = config::load_topology(
         config::find_card(o.topology, config::CardKind::topology, "--topology"));
+    if (!o.routing.empty()) spec.routing = routing_policy(o.routing);
     if (o.comm_sms < 0 || o.comm_sms > hw.gpu.sm_count) {
       usage(fmt::format("--comm-sms {} is outside the {} SMs of one {}", o.comm_sms,
                         hw.gpu.sm_count, hw.gpu.model));
@@ -185,14 +199,30 @@ int run_collective_command(const CollectiveOptions& o) {
     const config::Parsed<DataSize> size = config::parse_data_size(o.size);
     if (!size.value) usage(fmt::format("--size: {}", size.error));
     std::vector<fabric::VertexId> ranks = topology.gpus();
+    std::vector<std::vector<fabric::VertexId>> groups;
+    if (o.tp > 0) {
+      if (o.tp > gpus || gpus % o.tp != 0) {
+        usage(fmt::format("--tp {} does not divide the {} GPUs into tensor-parallel groups", o.tp,
+                          gpus));
+      }
+      groups.resize(static_cast<std::size_t>(o.tp));
+      for (std::size_t g = 0; g < ranks.size(); ++g) {
+        groups[g % static_cast<std::size_t>(o.tp)].push_back(ranks[g]);
+      }
+      ranks = groups.front();
+      groups.erase(groups.begin());
+    }
     if (op->second == Operation::send_recv) ranks = {ranks.front(), ranks.back()};
-    const collectives::CollectiveResult r =
-        collectives::run_collective(topology, {op->second, algorithm->second, size.value->bytes,
-                                               ranks, collectives::nccl_copy_engines(hw)});
+    collectives::CollectiveSpec collective{op->second, algorithm->second, size.value->bytes, ranks,
+                                           collectives::nccl_copy_engines(hw)};
+    collective.concurrent = std::move(groups);
+    const collectives::CollectiveResult r = collectives::run_collective(topology, collective);
     if (o.common.json) {
       std::cout << json{{"operation", o.operation},
                         {"algorithm", algorithm_name},
                         {"ranks", ranks.size()},
+                        {"groups", 1 + collective.concurrent.size()},
+                        {"routing", config::to_string(topology.routing)},
                         {"size_bytes", size.value->bytes},
                         {"time_s", r.time.seconds()},
                         {"algbw_bytes_per_s", r.algbw_bytes_per_s},

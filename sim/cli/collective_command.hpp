@@ -17,9 +17,13 @@ struct CollectiveOptions {
   std::string size = "1 GiB";
   std::string topology = "mpft";
   std::string hardware = "h800_sxm";
+  std::string routing;  // ecmp | adaptive | static | spray; empty: the topology card's
   int nodes = 2;
   int gpus_per_node = 0;  // 0: the hardware profile's scale-up domain (capped at its NICs' nodes)
   // EP dispatch/combine
+  // Tensor-parallel groups of `tp` consecutive GPUs: the collective runs on the data-parallel
+  // groups (the GPUs of one tensor-parallel rank), all `tp` of them at once. 0: one group of all.
+  int tp = 0;
   int tokens = 4096;
   int hidden = 7168;
   int experts = 256;

@@ -172,6 +172,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   collective_cmd->add_option("--hardware", collective.hardware, "Hardware profile name or path")
       ->capture_default_str();
+  collective_cmd
+      ->add_option("--tp", collective.tp,
+                   "Tensor-parallel groups of TP consecutive GPUs: the collective runs on all TP "
+                   "data-parallel groups at once (the GPUs of one tensor-parallel rank each)")
+      ->check(CLI::Range(1, 1'000'000));
+  collective_cmd
+      ->add_option("--routing", collective.routing,
+                   "Routing policy over equal-cost paths: ecmp, adaptive, static or spray "
+                   "(default: the topology card's)")
+      ->type_name("POLICY");
   collective_cmd->add_option("--nodes", collective.nodes, "Nodes in the cluster")
       ->capture_default_str()
       ->check(CLI::Range(1, 1'000'000));

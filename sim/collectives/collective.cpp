@@ -265,7 +265,23 @@ double bus_factor(Operation operation, std::size_t ranks) {
 
 CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& spec) {
   validate(topology, spec);
-  const std::vector<Phase> phases = plan(topology, spec);
+  std::vector<Phase> phases = plan(topology, spec);
+  for (const std::vector<VertexId>& group : spec.concurrent) {
+    if (group.size() != spec.ranks.size()) {
+      throw CollectiveError(fmt::format("concurrent groups need {} ranks each, got one of {}",
+                                        spec.ranks.size(), group.size()));
+    }
+    CollectiveSpec other = spec;
+    other.ranks = group;
+    other.concurrent.clear();
+    validate(topology, other);
+    std::vector<Phase> more = plan(topology, other);
+    for (std::size_t p = 0; p < phases.size() && p < more.size(); ++p) {
+      phases[p].transfers.insert(phases[p].transfers.end(), more[p].transfers.begin(),
+                                 more[p].transfers.end());
+      phases[p].fill_hops = std::max(phases[p].fill_hops, more[p].fill_hops);
+    }
+  }
   Engine engine;
   FlowModel model(engine, topology);
   Router router(topology);

@@ -63,6 +63,9 @@ struct CollectiveSpec {
   std::vector<fabric::VertexId> ranks;  // GPUs, in rank order
   CopyEngines copy;                     // NCCL: one pushing SM per channel
   bool record_flows = false;            // fill CollectiveResult::flow_log
+  // Other groups that run the same collective at the same time, each of as many ranks (the
+  // data-parallel groups beside `ranks`, say); their phases run together with its phases.
+  std::vector<std::vector<fabric::VertexId>> concurrent{};
 };
 
 struct LinkLoad {

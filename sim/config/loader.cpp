@@ -453,6 +453,16 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     } else if (std::optional<MapReader> topology = cluster.optional_section("topology")) {
       experiment.cluster.topology = detail::read_topology(*topology);
     }
+    // The topology card's routing policy, overridden for this experiment.
+    if (cluster.has("routing")) {
+      const RoutingPolicy routing =
+          cluster.choice<RoutingPolicy>("routing", kRoutingPolicyNames, std::nullopt);
+      if (experiment.cluster.topology) {
+        experiment.cluster.topology->routing = routing;
+      } else if (topology_ok) {
+        cluster.error("routing", "a routing policy needs a network: cluster.topology is not set");
+      }
+    }
   }
   // Every key of parallelism has a default (one GPU, no parallelism), so the section may be left
   // out.

@@ -94,6 +94,64 @@ std::optional<int> Router::switch_distance(VertexId from, VertexId to) {
   return d;
 }
 
+bool Router::has_choice(VertexId from, VertexId to) {
+  const std::vector<std::uint16_t>& distances = distances_to(to);
+  if (distances[static_cast<std::size_t>(switch_index_[from])] == kUnreachable) return false;
+  const Graph& graph = topology_.graph();
+  std::vector<VertexId> frontier{from};
+  std::vector<char> seen(topology_.switches().size(), 0);
+  while (!frontier.empty()) {
+    const VertexId v = frontier.back();
+    frontier.pop_back();
+    const std::uint16_t distance = distances[static_cast<std::size_t>(switch_index_[v])];
+    int next_hops = 0;
+    for (const auto& edge : boost::make_iterator_range(boost::out_edges(v, graph))) {
+      const auto w = static_cast<VertexId>(boost::target(edge, graph));
+      const std::int32_t index = switch_index_[w];
+      if (index < 0 || distances[static_cast<std::size_t>(index)] + 1 != distance) continue;
+      if (++next_hops > 1) return true;
+      if (!seen[static_cast<std::size_t>(index)]) {
+        seen[static_cast<std::size_t>(index)] = 1;
+        frontier.push_back(w);
+      }
+    }
+  }
+  return false;
+}
+
+bool offers_equal_cost_paths(const Topology& topology) {
+  const std::vector<VertexId>& endpoints = topology.endpoints();
+  if (endpoints.size() < 2 || topology.switches().empty()) return false;
+  Router router(topology);
+  constexpr std::size_t kSources = 8;
+  for (std::size_t s = 0; s < kSources; ++s) {
+    const VertexId source = endpoints[s * (endpoints.size() - 1) / (kSources - 1)];
+    const std::optional<VertexId> a = topology.attached_switch(source);
+    if (!a) continue;
+    // The last endpoint of the source's plane on another switch, and the one before it by
+    // position (a near one, in most generators' numbering).
+    for (std::size_t t = endpoints.size(); t-- > 0;) {
+      const VertexId target = endpoints[t];
+      const std::optional<VertexId> b = topology.attached_switch(target);
+      if (topology.vertex(target).plane != topology.vertex(source).plane || !b || *a == *b) {
+        continue;
+      }
+      if (router.has_choice(*a, *b)) return true;
+      break;
+    }
+    for (std::size_t t = 0; t < endpoints.size(); ++t) {
+      const VertexId target = endpoints[t];
+      const std::optional<VertexId> b = topology.attached_switch(target);
+      if (topology.vertex(target).plane != topology.vertex(source).plane || !b || *a == *b) {
+        continue;
+      }
+      if (router.has_choice(*a, *b)) return true;
+      break;
+    }
+  }
+  return false;
+}
+
 void Router::append(Route& route, VertexId a, VertexId b) const {
   const std::optional<LinkId> link = topology_.find_link(a, b);
   if (!link) {
@@ -111,9 +169,17 @@ std::size_t Router::choose(const std::vector<LinkId>& choices, std::uint64_t hop
   const std::uint64_t hashed = mix(walk.hash ^ mix(hop));
   switch (topology_.routing) {
     case config::RoutingPolicy::static_: {
-      const std::size_t index = (plane_index_[to_endpoint] / stride) % n;
-      stride = std::min(kStrideCap, stride * n);
-      return index;
+      // Going up a tree, each tier's choice takes the next digit of the destination's index;
+      // elsewhere (down a trunk of parallel links, or a flat network) its residue, so that one
+      // leaf's destinations spread over a trunk's links.
+      const std::uint64_t d = plane_index_[to_endpoint];
+      const LinkInfo& first = topology_.link(choices.front());
+      if (topology_.vertex(first.to).tier > topology_.vertex(first.from).tier) {
+        const std::size_t index = (d / stride) % n;
+        stride = std::min(kStrideCap, stride * n);
+        return index;
+      }
+      return d % n;
     }
     case config::RoutingPolicy::spray: {
       // Path p takes digit (p / stride) mod n while the digits still tell the paths apart, then

@@ -10,10 +10,11 @@
 //             source port), so a flow keeps one path and flows spread over the links by chance,
 //             colliding as hashes do;
 //   static    destination-based tables (D-mod-k, as InfiniBand subnet managers build them for
-//             fat-trees): at the i-th choice, link (d / (n_1 ... n_{i-1})) mod n_i, where d is the
-//             destination's index among its plane's endpoints and n_j the j-th choice's links;
-//             every flow to one destination shares its path, and a leaf's down links each carry
-//             distinct destinations;
+//             fat-trees): going up the i-th tier, link (d / (n_1 ... n_{i-1})) mod n_i of the
+//             n_i that lead up, where d is the destination's index among its plane's endpoints;
+//             any other choice (down a trunk of parallel links, a flat network) link d mod n;
+//             every flow to one destination shares its path, and the links down to a leaf
+//             each carry distinct destinations;
 //   adaptive  the link with the least load per unit of capacity, under the load view the caller
 //             gives (set_load: the flow model's flows per link, or bytes in a replay), ties by the
 //             hash; the flow model re-chooses the path as a flow goes on (FlowModel::start_flow);
@@ -44,6 +45,10 @@ struct Route {
   SimTime latency;  // sum of the links' latencies
 };
 
+// Whether the network offers a choice of equal-cost paths (checked between a spread of endpoint
+// pairs of one plane): adaptive routing and spraying need one.
+[[nodiscard]] bool offers_equal_cost_paths(const Topology& topology);
+
 class Router {
  public:
   // A sprayed flow's paths at most: a three-level fat-tree has (k/2)^2 between pods.
@@ -63,6 +68,8 @@ class Router {
 
   // Switch hops between two switches (nullopt when no path), from the cached distance tables.
   [[nodiscard]] std::optional<int> switch_distance(VertexId from, VertexId to);
+  // Whether some shortest path between two switches has a choice of links.
+  [[nodiscard]] bool has_choice(VertexId from, VertexId to);
 
  private:
   // Which route is being built: the flow's hash, and under spray the path's index.

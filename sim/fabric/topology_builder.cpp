@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/fabric/router.hpp"
+
 namespace clustersim::fabric {
 namespace {
 
@@ -562,6 +564,22 @@ void require_fits(const TopologySpec& spec, long long endpoints, long long capac
                                spec.name, fixed, capacity, endpoints));
 }
 
+// The card's routing policy on the built network; adaptive routing and spraying choose among
+// equal-cost paths, so a network without any cannot honour them.
+void apply_routing(Topology& topology, const TopologySpec& spec) {
+  topology.routing = spec.routing;
+  if (spec.routing != config::RoutingPolicy::adaptive &&
+      spec.routing != config::RoutingPolicy::spray) {
+    return;
+  }
+  if (!offers_equal_cost_paths(topology)) {
+    throw BuildError(fmt::format(
+        "topology \"{}\": routing: {} chooses among equal-cost paths, but this network has one "
+        "shortest path between any two endpoints (ecmp or static route it the same)",
+        spec.name, config::to_string(spec.routing)));
+  }
+}
+
 NetworkLinks bare_links(const TopologySpec& spec) {
   if (!spec.link_bandwidth) {
     throw BuildError(
@@ -1008,6 +1026,7 @@ Topology build_network(const TopologySpec& card) {
           : bare_links(spec);
   const std::vector<VertexId> hosts = add_hosts(topology, *spec.endpoints, planes_of(spec));
   build_network_over(topology, spec, hosts, links);
+  apply_routing(topology, spec);
   return topology;
 }
 
@@ -1095,6 +1114,7 @@ Topology build_cluster(const TopologySpec& spec, const ClusterShape& shape) {
     const NetworkLinks links{port, out.efficiency, half(out.latency), hop,
                              Bandwidth{std::min(port.bytes_per_s, out.nic_bandwidth.bytes_per_s)}};
     build_network_over(topology, *sized, nic_vertices, links);
+    apply_routing(topology, *sized);
   }
   return topology;
 }
