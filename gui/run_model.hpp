@@ -31,8 +31,9 @@ namespace clustersim::gui {
 // gives the workload.
 struct NetworkRow {
   QString card;
-  fabric::TopologyStats stats;        // sized for the cluster
-  std::optional<double> network_usd;  // switches, NICs, transceivers and cables (the hardware's cost profile)
+  fabric::TopologyStats stats;  // sized for the cluster
+  std::optional<double>
+      network_usd;  // switches, NICs, transceivers and cables (the hardware's cost profile)
   std::optional<double> step_time_s;  // absent when the simulation refused the network
   QString error;                      // why, then
 };

@@ -39,7 +39,7 @@ struct RunOptions {
   CommonOptions common;
   std::string experiment;
   std::optional<std::string> trace;
-  std::optional<std::string> links;   // run: per-link traffic as CSV
+  std::optional<std::string> links;  // run: per-link traffic as CSV
   std::string cost;  // run: cost profile that prices the network (empty: the hardware's)
 };
 

@@ -67,11 +67,11 @@ int main(int argc, char** argv) {
                    "Write every directed link's bytes, busy time and peak and mean utilisation "
                    "over the step as CSV")
       ->type_name("OUT.csv");
-  run_cmd
-      ->add_option("--cost", run.cost,
-                   "Cost profile that prices the network (capex): a name in "
-                   "hardware_profiles/costs/ or a path; default: the hardware profile's "
-                   "scale_out.cost_profile (ib_as_bought for InfiniBand, roce_as_bought for RoCE)");
+  run_cmd->add_option(
+      "--cost", run.cost,
+      "Cost profile that prices the network (capex): a name in "
+      "hardware_profiles/costs/ or a path; default: the hardware profile's "
+      "scale_out.cost_profile (ib_as_bought for InfiniBand, roce_as_bought for RoCE)");
   add_common(*run_cmd, run.common);
   add_limits(*run_cmd, run.common);
 

@@ -398,15 +398,15 @@ HardwareProfile read_hardware_profile(MapReader& reader) {
     spec.nics_per_node = out->required<int>("nics_per_node", Bounds::between(1, 1024));
     spec.nic_bandwidth = out->required<Bandwidth>("nic_bandwidth", Bounds::positive());
     spec.efficiency = out->optional<Fraction>("efficiency", Fraction{1.0}, kEfficiency).value;
-    spec.link_layer =
-        out->choice<LinkLayer>("link_layer", kLinkLayerNames, LinkLayer::infiniband);
+    spec.link_layer = out->choice<LinkLayer>("link_layer", kLinkLayerNames, LinkLayer::infiniband);
     if (spec.link_layer == LinkLayer::roce) {
       // Ethernet switches add more per hop than InfiniBand's (ISCA'25 Table 5), so a RoCE
       // network states its own latencies rather than borrowing the InfiniBand defaults.
       for (const char* key : {"latency", "switch_latency"}) {
         if (!out->has(key)) {
-          out->missing(key, "a RoCE network's latency (ISCA'25 Table 5: RoCE 3.6 us same leaf, "
-                            "5.6 us cross leaf)");
+          out->missing(key,
+                       "link_layer roce states its own latencies; ISCA'25 Table 5 measures RoCE "
+                       "at 3.6 us same leaf, 5.6 us cross leaf");
         }
       }
     }

@@ -59,10 +59,10 @@ struct ScaleOutSpec {  // InfiniBand / RoCE NICs
   std::string technology;
   LinkLayer link_layer = LinkLayer::infiniband;
   int nics_per_node = 0;
-  Bandwidth nic_bandwidth;  // per NIC, one direction (line rate)
-  double efficiency = 1;    // achievable share of the line rate, measured
-  SimTime latency;          // end to end, same leaf switch (NIC -> leaf -> NIC)
-  SimTime switch_latency;   // added per switch-to-switch link crossed (half the cross-leaf extra)
+  Bandwidth nic_bandwidth;   // per NIC, one direction (line rate)
+  double efficiency = 1;     // achievable share of the line rate, measured
+  SimTime latency;           // end to end, same leaf switch (NIC -> leaf -> NIC)
+  SimTime switch_latency;    // added per switch-to-switch link crossed (half the cross-leaf extra)
   std::string cost_profile;  // prices the network's parts (hardware_profiles/costs/)
 
   [[nodiscard]] Bandwidth achievable() const {

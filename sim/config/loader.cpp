@@ -865,7 +865,9 @@ CardKind detect_kind(const std::string& file) {
     if (tree->find("parallelism") || tree->find("cluster")) return CardKind::experiment;
     if (tree->find("generator")) return CardKind::topology;
     if (tree->find("overlap") || tree->find("fused")) return CardKind::stack;
-    if (tree->find("gpu") || tree->find("scale_up")) return CardKind::hardware;
+    if (tree->find("gpu") || tree->find("scale_up") || tree->find("scale_out")) {
+      return CardKind::hardware;
+    }
     if (tree->find("attention") || tree->find("layers")) return CardKind::model;
   }
   return CardKind::experiment;

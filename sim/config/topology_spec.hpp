@@ -71,7 +71,7 @@ struct TopologySpec {
   int planes = 1;               // independent planes (MPFT), or rails (MRFT)
   double oversubscription = 1;  // down:up port ratio at the leaves
   std::optional<Bandwidth> link_bandwidth;  // absent: the NIC line rate of the hardware profile
-  std::optional<SimTime> switch_latency;  // per switch-to-switch link; absent: the link layer's
+  std::optional<SimTime> switch_latency;    // per switch-to-switch link; absent: the link layer's
   RoutingPolicy routing = RoutingPolicy::ecmp;
   int slim_fly_q = 0;   // Slim Fly: prime q (0: the smallest that holds the endpoints)
   int dragonfly_p = 0;  // Dragonfly: endpoints per router

@@ -72,8 +72,9 @@ void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, 
   } else {
     pending_.emplace_back();
   }
-  pending_[slot] = Pending{route.links, std::max(0.0, bytes), bound, std::move(on_complete),
-                           std::move(label), Adaptive{}};
+  pending_[slot] =
+      Pending{route.links, std::max(0.0, bytes), bound, std::move(on_complete), std::move(label),
+              Adaptive{}};
   add_routed(route.links, 1);
   last_pending_ = slot;
   engine_.schedule_after(route.latency, [this, slot] { activate(slot, engine_.now()); });
@@ -162,8 +163,8 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
   solver_.remove_flow(id);
   Router& router = *flow.adaptive.router;
   router.set_load(&routed_);
-  std::vector<LinkId> links = router.route(flow.adaptive.from, flow.adaptive.to,
-                                           flow.adaptive.hash).links;
+  std::vector<LinkId> links =
+      router.route(flow.adaptive.from, flow.adaptive.to, flow.adaptive.hash).links;
   add_routed(links, 1);
   for (LinkId link : links) {
     account_link(link, now);

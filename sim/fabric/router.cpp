@@ -186,13 +186,12 @@ std::size_t Router::choose(const std::vector<LinkId>& choices, std::uint64_t hop
       // a choice of its own; every path is rotated by the flow's hash, so flows' first paths
       // differ.
       const auto path = static_cast<std::uint64_t>(walk.path);
-      const std::uint64_t digit =
-          stride < static_cast<std::uint64_t>(kMaxSprayPaths)
-              ? (path / stride) % n
-              : mix(hashed ^ mix(path + 1)) % n;
+      const std::uint64_t digit = stride < static_cast<std::uint64_t>(kMaxSprayPaths)
+                                      ? (path / stride) % n
+                                      : mix(hashed ^ mix(path + 1)) % n;
       stride = std::min(kStrideCap, stride * n);
-      walk.combined = static_cast<int>(std::min<std::uint64_t>(
-          kMaxSprayPaths, static_cast<std::uint64_t>(walk.combined) * n));
+      walk.combined = static_cast<int>(
+          std::min<std::uint64_t>(kMaxSprayPaths, static_cast<std::uint64_t>(walk.combined) * n));
       return static_cast<std::size_t>((digit + hashed) % n);
     }
     case config::RoutingPolicy::adaptive:
@@ -257,9 +256,9 @@ void Router::append_network(Route& route, VertexId from_endpoint, VertexId to_en
         choices.push_back(graph[edge].id);
       }
     }
-    const LinkId chosen =
-        choices.size() == 1 ? choices.front()
-                            : choices[choose(choices, hop, to_endpoint, stride, walk)];
+    const LinkId chosen = choices.size() == 1
+                              ? choices.front()
+                              : choices[choose(choices, hop, to_endpoint, stride, walk)];
     route.links.push_back(chosen);
     route.latency = route.latency + topology_.link(chosen).latency;
     current = topology_.link(chosen).to;

@@ -1,0 +1,218 @@
+// Routing policies on small networks, each against a closed form: a permutation that collides
+// under ECMP and not under adaptive routing; spraying that reaches full bisection; D-mod-k tables
+// that give each destination of a leaf its own down link; adaptive flows that re-balance when a
+// path empties; and the networks a policy cannot be honoured on.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "sim/config/loader.hpp"
+#include "sim/fabric/flow_model.hpp"
+#include "sim/fabric/router.hpp"
+#include "sim/fabric/topology_builder.hpp"
+
+namespace clustersim::fabric {
+namespace {
+
+using config::RoutingPolicy;
+
+constexpr double kCapacity = 10e9;  // bytes/s of a leaf-spine link
+constexpr double kBytes = 1e9;
+
+// Two leaves joined by `spines` spines, `hosts` hosts on each leaf. Host links are `host_speedup`
+// times faster than the leaf-spine links, so that the spines are what flows contend for.
+struct TwoLeaves {
+  Topology topology{"two-leaves"};
+  std::vector<VertexId> left, right;
+  std::vector<VertexId> spines;
+  TwoLeaves(int spine_count, int hosts, double host_speedup, RoutingPolicy routing) {
+    VertexInfo leaf_info;
+    leaf_info.kind = VertexKind::network_switch;
+    leaf_info.tier = 0;
+    const VertexId leaf_a = topology.add_vertex(leaf_info);
+    const VertexId leaf_b = topology.add_vertex(leaf_info);
+    for (int s = 0; s < spine_count; ++s) {
+      VertexInfo spine;
+      spine.kind = VertexKind::network_switch;
+      spine.tier = 1;
+      spines.push_back(topology.add_vertex(spine));
+      for (VertexId leaf : {leaf_a, leaf_b}) {
+        topology.add_duplex(leaf, spines.back(), LinkKind::network, Bandwidth{kCapacity}, 1.0,
+                            SimTime::zero());
+      }
+    }
+    for (auto [leaf, list] : {std::pair{leaf_a, &left}, std::pair{leaf_b, &right}}) {
+      for (int h = 0; h < hosts; ++h) {
+        VertexInfo host;
+        host.kind = VertexKind::host;
+        list->push_back(topology.add_vertex(host));
+        topology.add_duplex(list->back(), leaf, LinkKind::network,
+                            Bandwidth{kCapacity * host_speedup}, 1.0, SimTime::zero());
+      }
+    }
+    topology.routing = routing;
+  }
+};
+
+// Runs flows left[i] -> right[i] of `bytes[i]` with hash hashes[i], all started at 0; returns
+// when each ends, in seconds.
+std::vector<double> run(TwoLeaves& net, const std::vector<double>& bytes,
+                        const std::vector<std::uint64_t>& hashes) {
+  Engine engine;
+  FlowModel model(engine, net.topology);
+  Router router(net.topology);
+  std::vector<double> done(bytes.size(), -1);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    model.start_flow(router, net.left[i], net.right[i], hashes[i], bytes[i],
+                     [&done, i](SimTime t) { done[i] = t.seconds(); });
+  }
+  engine.run();
+  return done;
+}
+
+// The spine a route crosses.
+VertexId spine_of(const Topology& topology, const Route& route) {
+  for (LinkId link : route.links) {
+    if (topology.vertex(topology.link(link).to).tier == 1) return topology.link(link).to;
+  }
+  return 0;
+}
+
+// Two hashes whose ECMP routes from left[0] and left[1] cross the same spine.
+std::pair<std::uint64_t, std::uint64_t> colliding_hashes(TwoLeaves& net) {
+  Router router(net.topology);
+  for (std::uint64_t a = 1; a < 64; ++a) {
+    for (std::uint64_t b = a + 1; b < 64; ++b) {
+      if (spine_of(net.topology, router.route(net.left[0], net.right[0], a)) ==
+          spine_of(net.topology, router.route(net.left[1], net.right[1], b))) {
+        return {a, b};
+      }
+    }
+  }
+  ADD_FAILURE() << "no two hashes collide";
+  return {1, 2};
+}
+
+TEST(RoutingPolicy, APermutationCollidesUnderEcmpAndNotUnderAdaptiveRouting) {
+  // Two flows, two spines: when the hash puts both on one spine they share its C and end at
+  // 2 B / C; adaptive routing puts the second on the idle spine and both end at B / C.
+  TwoLeaves ecmp(2, 2, 4, RoutingPolicy::ecmp);
+  const auto [a, b] = colliding_hashes(ecmp);
+  for (double t : run(ecmp, {kBytes, kBytes}, {a, b})) EXPECT_NEAR(t, 2 * kBytes / kCapacity, 1e-9);
+  TwoLeaves adaptive(2, 2, 4, RoutingPolicy::adaptive);
+  for (double t : run(adaptive, {kBytes, kBytes}, {a, b})) {
+    EXPECT_NEAR(t, kBytes / kCapacity, 1e-9);
+  }
+}
+
+TEST(RoutingPolicy, SprayReachesFullBisection) {
+  // Four hosts per leaf, four spines, host links as fast as a spine link: a permutation from the
+  // left leaf to the right one has a bisection of 4 C. Sprayed, every flow is four quarter-flows,
+  // one per spine, and each spine carries four of them at C / 4: all end at B / C, whatever the
+  // hashes. ECMP with colliding hashes cannot.
+  TwoLeaves spray(4, 4, 1, RoutingPolicy::spray);
+  const std::vector<double> bytes(4, kBytes);
+  for (double t : run(spray, bytes, {1, 2, 3, 4})) EXPECT_NEAR(t, kBytes / kCapacity, 1e-9);
+  Router router(spray.topology);
+  const std::vector<Route> paths = router.routes(spray.left[0], spray.right[0], 7);
+  ASSERT_EQ(paths.size(), 4U);
+  std::set<VertexId> crossed;
+  for (const Route& route : paths) crossed.insert(spine_of(spray.topology, route));
+  EXPECT_EQ(crossed.size(), 4U) << "the paths cover every spine once";
+  TwoLeaves ecmp(4, 4, 1, RoutingPolicy::ecmp);
+  const auto [a, b] = colliding_hashes(ecmp);
+  const std::vector<double> times = run(ecmp, bytes, {a, b, 1000, 1001});
+  EXPECT_GE(*std::max_element(times.begin(), times.end()), 2 * kBytes / kCapacity - 1e-9);
+}
+
+TEST(RoutingPolicy, StaticTablesGiveEachDestinationOfALeafItsOwnSpine) {
+  // D-mod-k: destination d (its index among the endpoints) goes up through spine d mod 4, from
+  // any source and with any hash; the four hosts of the right leaf are endpoints 4..7, so they
+  // take four different spines, and every flow to one destination takes the same one.
+  TwoLeaves net(4, 4, 1, RoutingPolicy::static_);
+  Router router(net.topology);
+  std::set<VertexId> used;
+  for (std::size_t d = 0; d < 4; ++d) {
+    const VertexId spine = spine_of(net.topology, router.route(net.left[0], net.right[d], 1));
+    used.insert(spine);
+    EXPECT_EQ(spine, net.spines[(4 + d) % 4]);
+    for (std::uint64_t hash : {2U, 99U}) {
+      for (std::size_t s = 1; s < 4; ++s) {
+        EXPECT_EQ(spine_of(net.topology, router.route(net.left[s], net.right[d], hash)), spine);
+      }
+    }
+  }
+  EXPECT_EQ(used.size(), 4U);
+  // So a shift permutation runs at full rate, as it does in IB subnet managers' fat-tree tables.
+  for (double t : run(net, std::vector<double>(4, kBytes), {5, 5, 5, 5})) {
+    EXPECT_NEAR(t, kBytes / kCapacity, 1e-9);
+  }
+}
+
+TEST(RoutingPolicy, AdaptiveFlowsRebalanceWhenAPathEmpties) {
+  // Three flows of B over two spines. At the start two share a spine (C / 2 each) and one has
+  // the other (C). When it ends at B / C, one of the two moves over at its next re-choice
+  // (after at most kRebalanceBytes at C / 2), and they end near the fluid optimum 3 B / (2 C),
+  // well before the 2 B / C of paths fixed at the start.
+  TwoLeaves net(2, 3, 4, RoutingPolicy::adaptive);
+  const std::vector<double> times = run(net, std::vector<double>(3, kBytes), {1, 2, 3});
+  const double last = *std::max_element(times.begin(), times.end());
+  const double step = FlowModel::kRebalanceBytes / (kCapacity / 2);
+  EXPECT_GE(last, 1.5 * kBytes / kCapacity - 1e-9);
+  EXPECT_LE(last, 1.5 * kBytes / kCapacity + 2 * step);
+  EXPECT_LT(last, 2 * kBytes / kCapacity - 0.1 * kBytes / kCapacity);
+}
+
+TEST(RoutingPolicy, EcmpKeepsItsHashAndAdaptiveFollowsTheLoad) {
+  // ECMP: the same hash, the same route, whatever the load. Adaptive: with the first spine
+  // loaded, the other one.
+  TwoLeaves net(2, 1, 4, RoutingPolicy::adaptive);
+  Router router(net.topology);
+  std::vector<double> load(net.topology.link_count(), 0.0);
+  router.set_load(&load);
+  const Route first = router.route(net.left[0], net.right[0], 3);
+  for (LinkId link : first.links) load[link] += 1;
+  const Route second = router.route(net.left[0], net.right[0], 3);
+  EXPECT_NE(spine_of(net.topology, first), spine_of(net.topology, second));
+  net.topology.routing = RoutingPolicy::ecmp;
+  Router ecmp(net.topology);
+  ecmp.set_load(&load);
+  EXPECT_EQ(ecmp.route(net.left[0], net.right[0], 3).links,
+            ecmp.route(net.left[0], net.right[0], 3).links);
+}
+
+TEST(RoutingPolicy, APolicyThatNeedsEqualCostPathsIsRefusedWhereThereAreNone) {
+  // A rail-only network of eight nodes has one switch per rail: one path between two NICs.
+  config::TopologySpec spec = config::load_topology("rail_only");
+  spec.endpoints = 64;
+  spec.routing = RoutingPolicy::spray;
+  try {
+    (void)build_network(spec);
+    FAIL() << "spraying over single paths should be refused";
+  } catch (const BuildError& error) {
+    EXPECT_STREQ(error.what(),
+                 "topology \"rail_only\": routing: spray chooses among equal-cost paths, but this "
+                 "network has one shortest path between any two endpoints (ecmp or static route "
+                 "it the same)");
+  }
+  spec.routing = RoutingPolicy::static_;
+  EXPECT_NO_THROW((void)build_network(spec));
+  // A fat-tree has them.
+  config::TopologySpec tree = config::load_topology("ft2");
+  tree.routing = RoutingPolicy::adaptive;
+  EXPECT_EQ(build_network(tree).routing, RoutingPolicy::adaptive);
+}
+
+TEST(RoutingPolicy, TheDefaultPolicyIsEcmpAndOtherPoliciesChangeTheFingerprint) {
+  config::TopologySpec spec = config::load_topology("ft2");
+  EXPECT_EQ(spec.routing, RoutingPolicy::ecmp);
+  const std::uint64_t ecmp = build_network(spec).fingerprint();
+  spec.routing = RoutingPolicy::static_;
+  EXPECT_NE(build_network(spec).fingerprint(), ecmp);
+}
+
+}  // namespace
+}  // namespace clustersim::fabric
