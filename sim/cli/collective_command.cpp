@@ -1,5 +1,6 @@
 #include "sim/cli/collective_command.hpp"
 
+#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -98,10 +99,18 @@ config::RoutingPolicy routing_policy(const std::string& name) {
 
 }  // namespace
 
-int run_collective_command(const CollectiveOptions& o) {
-  const std::optional<RunLimits> limits = resolve_limits(o.common, "collective");
-  if (!limits) return kExitInputError;
-  const WallClockLimit time_limit(limits->time_s);
+// One point of a collective grid, as a row of its CSV.
+struct GridRow {
+  std::string operation, routing, hardware, topology;
+  int tp = 0;
+  int nodes = 0;
+  std::size_t ranks = 0;
+  double size_bytes = 0, time_s = 0, algbw = 0, busbw = 0;
+};
+
+// One collective (or EP exchange); with `row`, its figures go there instead of to the output.
+int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* row) {
+  const std::optional<RunLimits> limits = limits_value;
   try {
     const config::LoadOptions load = [&] {
       config::LoadOptions options;
@@ -134,6 +143,7 @@ int run_collective_command(const CollectiveOptions& o) {
     const fabric::Topology topology = fabric::build_cluster(spec, shape);
     const int gpus = o.nodes * per_node;
     if (o.operation == "ep") {
+      if (row != nullptr) usage("--op ep runs alone: it cannot be one of a list of operations");
       collectives::ExpertParallelSpec ep;
       ep.ranks = topology.gpus();
       ep.tokens_per_rank = o.tokens;
@@ -217,7 +227,19 @@ int run_collective_command(const CollectiveOptions& o) {
                                            collectives::nccl_copy_engines(hw)};
     collective.concurrent = std::move(groups);
     const collectives::CollectiveResult r = collectives::run_collective(topology, collective);
-    if (o.common.json) {
+    if (row != nullptr) {
+      *row = GridRow{o.operation,
+                     std::string(config::to_string(topology.routing)),
+                     hw.name,
+                     spec.name,
+                     o.tp,
+                     o.nodes,
+                     ranks.size(),
+                     size.value->bytes,
+                     r.time.seconds(),
+                     r.algbw_bytes_per_s,
+                     r.busbw_bytes_per_s};
+    } else if (o.common.json) {
       std::cout << json{{"operation", o.operation},
                         {"algorithm", algorithm_name},
                         {"ranks", ranks.size()},
@@ -254,6 +276,94 @@ int run_collective_command(const CollectiveOptions& o) {
   } catch (const LimitError& error) {
     return report_limit_error(error, "clustersim collective", o.common.json);
   }
+}
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+}  // namespace
+
+int run_collective_command(const CollectiveOptions& o) {
+  const std::optional<RunLimits> limits = resolve_limits(o.common, "collective");
+  if (!limits) return kExitInputError;
+  const WallClockLimit time_limit(limits->time_s);
+  // Comma-separated --op, --routing and --tp make a grid: every combination runs, one row each.
+  const std::vector<std::string> operations = split_list(o.operation);
+  const std::vector<std::string> routings = split_list(o.routing);
+  const std::vector<int> tps = o.tp_list.empty() ? std::vector<int>{o.tp} : o.tp_list;
+  if (operations.size() == 1 && routings.size() == 1 && tps.size() == 1 && !o.out) {
+    CollectiveOptions single = o;
+    single.tp = tps.front();
+    return run_one(single, *limits, nullptr);
+  }
+  std::vector<GridRow> rows;
+  for (const std::string& operation : operations) {
+    for (const std::string& routing : routings) {
+      for (int tp : tps) {
+        CollectiveOptions point = o;
+        point.operation = operation;
+        point.routing = routing;
+        point.tp = tp;
+        GridRow row;
+        const int status = run_one(point, *limits, &row);
+        if (status != kExitOk) return status;
+        rows.push_back(row);
+      }
+    }
+  }
+  std::string csv =
+      "operation,routing,tp,hardware,topology,nodes,ranks,size_bytes,time_s,"
+      "algbw_GBps,busbw_GBps\n";
+  for (const GridRow& row : rows) {
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", row.operation, row.routing, row.tp,
+                       row.hardware, row.topology, row.nodes, row.ranks, row.size_bytes, row.time_s,
+                       row.algbw / 1e9, row.busbw / 1e9);
+  }
+  if (o.out) {
+    std::ofstream file(*o.out);
+    file << csv;
+    if (!file) {
+      std::cerr << fmt::format("clustersim collective: cannot write {}\n", *o.out);
+      return kExitInputError;
+    }
+  }
+  if (o.common.json) {
+    json out = json::array();
+    for (const GridRow& row : rows) {
+      out.push_back({{"operation", row.operation},
+                     {"routing", row.routing},
+                     {"tp", row.tp},
+                     {"hardware", row.hardware},
+                     {"topology", row.topology},
+                     {"nodes", row.nodes},
+                     {"ranks", row.ranks},
+                     {"size_bytes", row.size_bytes},
+                     {"time_s", row.time_s},
+                     {"algbw_bytes_per_s", row.algbw},
+                     {"busbw_bytes_per_s", row.busbw}});
+    }
+    std::cout << out.dump(2) << '\n';
+  } else {
+    std::cout << fmt::format("{:<15} {:<9} {:>4} {:>12} {:>12} {:>12}\n", "operation", "routing",
+                             "tp", "time", "algbw", "busbw");
+    for (const GridRow& row : rows) {
+      std::cout << fmt::format("{:<15} {:<9} {:>4} {:>9.1f} us {:>7.2f} GB/s {:>7.2f} GB/s\n",
+                               row.operation, row.routing, row.tp, row.time_s * 1e6,
+                               row.algbw / 1e9, row.busbw / 1e9);
+    }
+  }
+  return kExitOk;
 }
 
 }  // namespace clustersim::cli

@@ -3,7 +3,9 @@
 // topology card and a hardware profile; prints what nccl-tests prints (time, algbw, busbw) and the
 // busiest links.
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "sim/cli/commands.hpp"
 
@@ -24,6 +26,8 @@ struct CollectiveOptions {
   // Tensor-parallel groups of `tp` consecutive GPUs: the collective runs on the data-parallel
   // groups (the GPUs of one tensor-parallel rank), all `tp` of them at once. 0: one group of all.
   int tp = 0;
+  std::vector<int> tp_list;        // --tp 8,4,2: a grid over these (replaces tp)
+  std::optional<std::string> out;  // the grid's rows as CSV
   int tokens = 4096;
   int hidden = 7168;
   int experts = 256;

@@ -161,7 +161,8 @@ int main(int argc, char** argv) {
       "collective", "One collective or EP dispatch + combine on a cluster: time, algbw, busbw");
   collective_cmd
       ->add_option("--op", collective.operation,
-                   "all_reduce, reduce_scatter, all_gather, all_to_all, send_recv or ep")
+                   "all_reduce, reduce_scatter, all_gather, all_to_all, send_recv or ep; a "
+                   "comma-separated list runs each (ep alone)")
       ->capture_default_str();
   collective_cmd->add_option("--algorithm", collective.algorithm,
                              "ring, tree, hierarchical or direct (default: ring, or direct for "
@@ -173,14 +174,21 @@ int main(int argc, char** argv) {
   collective_cmd->add_option("--hardware", collective.hardware, "Hardware profile name or path")
       ->capture_default_str();
   collective_cmd
-      ->add_option("--tp", collective.tp,
+      ->add_option("--tp", collective.tp_list,
                    "Tensor-parallel groups of TP consecutive GPUs: the collective runs on all TP "
-                   "data-parallel groups at once (the GPUs of one tensor-parallel rank each)")
+                   "data-parallel groups at once (the GPUs of one tensor-parallel rank each); a "
+                   "comma-separated list runs each")
+      ->delimiter(',')
       ->check(CLI::Range(1, 1'000'000));
+  collective_cmd
+      ->add_option("--out", collective.out,
+                   "Write the rows as CSV (with lists in --op, --routing or --tp: one row per "
+                   "combination, for `clustersim plot`)")
+      ->type_name("OUT.csv");
   collective_cmd
       ->add_option("--routing", collective.routing,
                    "Routing policy over equal-cost paths: ecmp, adaptive, static or spray "
-                   "(default: the topology card's)")
+                   "(default: the topology card's); a comma-separated list runs each")
       ->type_name("POLICY");
   collective_cmd->add_option("--nodes", collective.nodes, "Nodes in the cluster")
       ->capture_default_str()

@@ -88,7 +88,10 @@ SweepRow run_sweep_point(const config::SweepSpec& sweep, std::size_t index,
     const WallClockLimit time_limit(limits.time_s);
     const config::Experiment experiment = config::load_experiment(sweep.experiment, options);
     check_memory_budget(estimate_step_memory(experiment), limits);
-    const parallel::StepResult result = parallel::simulate_step(experiment);
+    // With the link tiers' utilisation (mean, p99, max), so network studies can compare them.
+    parallel::StepOptions step_options;
+    step_options.link_traffic = true;
+    const parallel::StepResult result = parallel::simulate_step(experiment, step_options);
     // Memory of the stage split the simulation used (`balanced` moves layers).
     const workload::MemoryEstimate& memory = result.memory;
     if (!memory.fits()) {
