@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -862,7 +863,16 @@ TEST(Cli, CollectiveRejectsBadRequests) {
        "at most 2048 endpoints; 40000 are needed (levels: 3 holds 65536)\n"},
       {"collective --op allreduce",
        "clustersim collective: unknown operation \"allreduce\"; expected all_reduce, "
-       "reduce_scatter, all_gather, all_to_all, send_recv or ep\n"}};
+       "reduce_scatter, all_gather, all_to_all, send_recv or ep\n"},
+      {"collective --routing adaptiv",
+       "clustersim collective: --routing: unknown routing policy \"adaptiv\" (did you mean "
+       "\"adaptive\"?); expected \"ecmp\", \"adaptive\", \"static\" or \"spray\"\n"},
+      {"collective --tp 3 --nodes 2",
+       "clustersim collective: --tp 3 does not divide the 16 GPUs into tensor-parallel groups\n"},
+      {"collective --topology rail_only --nodes 4 --routing spray",
+       "clustersim collective: topology \"rail_only\": routing: spray chooses among equal-cost "
+       "paths, but this network has one shortest path between any two endpoints (ecmp or static "
+       "route it the same)\n"}};
   for (const Case& c : cases) {
     const Result result = run(c.arguments);
     EXPECT_EQ(result.exit_code, 2) << c.arguments;
@@ -986,6 +996,109 @@ INSTANTIATE_TEST_SUITE_P(Corpus, CliBadInput, ::testing::ValuesIn(testing::load_
                          [](const ::testing::TestParamInfo<testing::BadInputCase>& param_info) {
                            return "f" + param_info.param.name;
                          });
+
+TEST(Cli, RoceAndInfinibandLatenciesAreTable5s) {
+  // ISCA'25 Table 5, cross leaf: InfiniBand 3.7 us, RoCE 5.6 us (64 B; the 64 bytes themselves
+  // add 1.6 ns). The first and last GPU of 8 nodes sit under different leaves of the sized FT2.
+  for (const auto& [hardware, expected] :
+       {std::pair{"h800_sxm", 3.7e-6}, std::pair{"h800_sxm_roce", 5.6e-6}}) {
+    const Result result = run(std::string("collective --op send_recv --size '64 B' --topology "
+                                          "ft2 --nodes 8 --json --hardware ") +
+                              hardware);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NEAR(nlohmann::json::parse(result.out)["time_s"].get<double>(), expected, 5e-9)
+        << hardware;
+  }
+}
+
+TEST(Cli, CollectiveGridShowsTheFigure8Order) {
+  // ISCA'25 Figure 8 (no numbers printed): on RoCE, all-gather and reduce-scatter reach less
+  // bandwidth under ECMP than under adaptive or static routing, and adaptive and static reach
+  // about the same. Here the data-parallel rings of a TP-t layout all run at once (t of them);
+  // each crosses node boundaries with one flow per node, and at a leaf boundary t flows leave
+  // for the next leaf together. ECMP hashes them onto the leaf's uplinks by chance, and two on
+  // one uplink halve the ring; D-mod-k gives each destination of the next leaf its own uplink;
+  // adaptive routing takes the idle ones. With TP 2 only two rings leave each leaf and ECMP
+  // happens to keep them apart.
+  const std::string csv =
+      (std::filesystem::temp_directory_path() / ("figure8_" + std::to_string(::getpid()) + ".csv"))
+          .string();
+  const Result result =
+      run("collective --op all_gather,reduce_scatter --routing ecmp,adaptive,static --tp 8,4,2 "
+          "--size '1 GiB' --topology ft2 --nodes 16 --hardware h800_sxm_roce --json --out " +
+          csv);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json rows = nlohmann::json::parse(result.out);
+  ASSERT_EQ(rows.size(), 18U);
+  std::map<std::tuple<std::string, std::string, int>, double> busbw;
+  for (const nlohmann::json& row : rows) {
+    busbw[std::make_tuple(row["operation"].get<std::string>(), row["routing"].get<std::string>(),
+                          row["tp"].get<int>())] = row["busbw_bytes_per_s"].get<double>();
+  }
+  const auto at = [&](const std::string& op, const std::string& routing, int tp) {
+    return busbw[std::make_tuple(op, routing, tp)];
+  };
+  for (const std::string op : {"all_gather", "reduce_scatter"}) {
+    for (int tp : {8, 4, 2}) {
+      const double adaptive = at(op, "adaptive", tp);
+      EXPECT_LE(at(op, "ecmp", tp), adaptive * (1 + 1e-9)) << op << " tp " << tp;
+      EXPECT_NEAR(at(op, "static", tp), adaptive, 0.01 * adaptive) << op << " tp " << tp;
+    }
+    EXPECT_LT(at(op, "ecmp", 8), 0.5 * at(op, "adaptive", 8)) << op;
+    EXPECT_LT(at(op, "ecmp", 4), 0.75 * at(op, "adaptive", 4)) << op;
+  }
+  const std::string written = read_file(csv);
+  std::filesystem::remove(csv);
+  EXPECT_EQ(written.substr(0, written.find('\n')),
+            "operation,routing,tp,hardware,topology,nodes,ranks,size_bytes,time_s,algbw_GBps,"
+            "busbw_GBps");
+  EXPECT_EQ(std::count(written.begin(), written.end(), '\n'), 19);
+}
+
+TEST(Cli, RoutingExplainsWhyFt2TrailsTheMultiPlaneTree) {
+  // README, "Routing and link layers": on FT2 the DeepSeek-V3 step is 18 % longer than on MPFT
+  // under ECMP, and as short under adaptive routing; the busiest spine link under ECMP carries
+  // about twice the mean, under adaptive routing little more than it.
+  std::map<std::string, nlohmann::json> runs;
+  for (const auto& [topology, routing] :
+       {std::pair{"ft2", "ecmp"}, std::pair{"ft2", "adaptive"}, std::pair{"mpft", "ecmp"}}) {
+    const Result result =
+        run("run " + kRoot +
+            "/experiments/dsv3_2048xh800_mpft.yaml --json --set cluster.topology=" + topology +
+            " --set cluster.routing=" + routing);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    runs[std::string(topology) + " " + routing] = nlohmann::json::parse(result.out);
+  }
+  const auto step = [&](const std::string& name) {
+    return runs[name]["step_time_s"].get<double>();
+  };
+  EXPECT_GT(step("ft2 ecmp"), 1.15 * step("mpft ecmp"));
+  EXPECT_NEAR(step("ft2 adaptive"), step("mpft ecmp"), 1e-3 * step("mpft ecmp"));
+  const auto spine = [&](const std::string& name, const char* key) {
+    return runs[name]["link_tiers"]["spine"][key].get<double>();
+  };
+  EXPECT_GT(spine("ft2 ecmp", "max_utilization"), 1.8 * spine("ft2 ecmp", "mean_utilization"));
+  EXPECT_LT(spine("ft2 adaptive", "max_utilization"),
+            1.15 * spine("ft2 adaptive", "mean_utilization"));
+  // On MPFT an EP group's NICs of a plane share a leaf: the spines carry little.
+  EXPECT_LT(spine("mpft ecmp", "mean_utilization"),
+            0.1 * spine("ft2 adaptive", "mean_utilization"));
+}
+
+TEST(Cli, ARoutingPolicyTheNetworkCannotHonourNamesTheKey) {
+  const Result result =
+      run("run " + kRoot +
+          "/experiments/dsv3_2048xh800_mpft.yaml --set cluster.nodes=32 --set parallelism.pp=4 "
+          "--set training.global_batch_size=1920 --set cluster.topology=rail_only --set "
+          "cluster.routing=spray");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err,
+            kRoot +
+                "/experiments/dsv3_2048xh800_mpft.yaml:14:3: error: cluster.topology: "
+                "topology \"rail_only\": routing: spray chooses among equal-cost paths, "
+                "but this network has one shortest path between any two endpoints "
+                "(ecmp or static route it the same)\nclustersim: 1 error\n");
+}
 
 }  // namespace
 }  // namespace clustersim::cli

@@ -254,5 +254,35 @@ TEST(StepLinks, ReportsHaveOneCsvRowPerLinkAndCounterTracksPerTier) {
       << text;
 }
 
+TEST(StepTraffic, EveryRoutingPolicyPutsTheSameBytesOnEachTierOfAFatTree) {
+  // On a two-level fat-tree every path between leaves crosses one leaf uplink and one spine
+  // downlink, so the policy moves bytes between links but not between tiers: the leaf and spine
+  // tiers carry the same bytes under ecmp, static, adaptive and spray (each flow's bytes split
+  // evenly over its paths). What changes is how evenly: the busiest spine link.
+  std::map<config::RoutingPolicy, StepLinks> by_policy;
+  for (const auto& entry : config::kRoutingPolicyNames) {
+    const config::Experiment experiment =
+        load("dsv3_2048xh800_mpft",
+             {"cluster.topology=ft2", "cluster.routing=" + std::string(entry.name)});
+    by_policy[entry.value] = simulate_step(experiment, every_link()).links.value();
+  }
+  const StepLinks& ecmp = by_policy[config::RoutingPolicy::ecmp];
+  for (const auto& [policy, links] : by_policy) {
+    for (fabric::LinkTier which : {fabric::LinkTier::leaf, fabric::LinkTier::spine}) {
+      EXPECT_NEAR(tier(links, which).bytes, tier(ecmp, which).bytes, 1e-9 * tier(ecmp, which).bytes)
+          << config::to_string(policy);
+    }
+  }
+  const auto busiest = [&](config::RoutingPolicy policy) {
+    return tier(by_policy[policy], fabric::LinkTier::spine).max_utilization;
+  };
+  for (config::RoutingPolicy balanced :
+       {config::RoutingPolicy::adaptive, config::RoutingPolicy::static_,
+        config::RoutingPolicy::spray}) {
+    EXPECT_LT(busiest(balanced), 0.75 * busiest(config::RoutingPolicy::ecmp))
+        << config::to_string(balanced);
+  }
+}
+
 }  // namespace
 }  // namespace clustersim::parallel
