@@ -266,6 +266,14 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
       {"cost", cost},
       {"sim", {{"events", r.events}, {"flows", r.flows}, {"wall_s", wall_s}}}};
   if (r.links) out["link_tiers"] = link_tiers_json(*r.links);
+  if (e.cluster.topology) {
+    out["network"] = {
+        {"topology", e.cluster.topology->name},
+        {"routing", config::to_string(e.cluster.topology->routing)},
+        {"link_layer", e.hardware.scale_out
+                           ? nlohmann::json(config::to_string(e.hardware.scale_out->link_layer))
+                           : nlohmann::json(nullptr)}};
+  }
   if (r.chunk_pair) {
     out["chunk_pair"] = {{"layers", r.chunk_pair->layers},
                          {"span_s", r.chunk_pair->span_s},
@@ -355,6 +363,11 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
   for (const auto& [kind, seconds] : r.exposed_comm_s)
     out += fmt::format(" {} {:.2f}", kind, seconds);
   out += "\n";
+  if (e.cluster.topology && e.hardware.scale_out) {
+    out += fmt::format("network: {}, {} routing, {} links\n", e.cluster.topology->name,
+                       config::to_string(e.cluster.topology->routing),
+                       config::to_string(e.hardware.scale_out->link_layer));
+  }
   if (r.links) out += link_tiers_text(*r.links);
   if (f.gpu_hour_usd) {
     out += fmt::format("cost: ${:.3f}M per trillion tokens at ${:.2f} per GPU-hour",

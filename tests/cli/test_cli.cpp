@@ -353,7 +353,7 @@ TEST(Cli, SweepWritesEveryPointAndResumes) {
     return fields;
   };
   const std::vector<std::string> header = fields_of(lines[0]);
-  EXPECT_EQ(header.size(), 123u);
+  EXPECT_EQ(header.size(), 126u);
   for (const std::string& line : lines) EXPECT_EQ(fields_of(line).size(), header.size()) << line;
   const auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
@@ -363,7 +363,7 @@ TEST(Cli, SweepWritesEveryPointAndResumes) {
         "cost.training_days", "cost.energy.kwh_per_trillion_tokens",
         "cost.energy.usd_per_trillion_tokens", "cost.energy.total_kwh", "cost.energy.total_usd",
         "phases_s.bubble", "memory_per_gpu_bytes.activations", "stage_layers", "sim.flows",
-        "link_tiers.nvlink.max_utilization"}) {
+        "link_tiers.nvlink.max_utilization", "network.routing"}) {
     EXPECT_LT(column(name), header.size()) << name;
   }
   // Each name once; arrays of objects (per stage, per device) left out.
