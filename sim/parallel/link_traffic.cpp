@@ -185,6 +185,8 @@ StepLinks StepTraffic::finish(double step_s, bool details) {
     touched.clear();
   }
 
+  router_.set_load(nullptr);  // `once` goes out of scope
+
   std::array<std::vector<double>, fabric::kLinkTiers> utilizations;
   std::array<double, fabric::kLinkTiers> tier_bytes{};
   for (LinkId link = 0; link < links; ++link) {
