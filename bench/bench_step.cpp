@@ -15,13 +15,8 @@ namespace {
 using namespace clustersim;
 using bench::peak_rss_mib;
 
-void bm_dsv3_step(benchmark::State& state) {
-  config::LoadOptions options;
-  const int nodes = static_cast<int>(state.range(0));
-  options.overrides = {"cluster.nodes=" + std::to_string(nodes),
-                       "training.global_batch_size=" + std::to_string(15360 * nodes / 256)};
-  const config::Experiment experiment =
-      config::load_experiment(CLUSTERSIM_DATA_DIR "/experiments/dsv3_2048xh800_mpft.yaml", options);
+// Times the step simulation of `experiment` and reports its size and result.
+void time_step(benchmark::State& state, const config::Experiment& experiment, int nodes) {
   double step = 0;
   for (auto _ : state) {
     parallel::StepResult result = parallel::simulate_step(experiment);
@@ -31,6 +26,16 @@ void bm_dsv3_step(benchmark::State& state) {
   state.counters["gpus"] = nodes * 8;
   state.counters["step_s"] = step;
   state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+
+void bm_dsv3_step(benchmark::State& state) {
+  config::LoadOptions options;
+  const int nodes = static_cast<int>(state.range(0));
+  options.overrides = {"cluster.nodes=" + std::to_string(nodes),
+                       "training.global_batch_size=" + std::to_string(15360 * nodes / 256)};
+  const config::Experiment experiment =
+      config::load_experiment(CLUSTERSIM_DATA_DIR "/experiments/dsv3_2048xh800_mpft.yaml", options);
+  time_step(state, experiment, nodes);
 }
 BENCHMARK(bm_dsv3_step)->Arg(256)->Arg(2048)->Unit(benchmark::kMillisecond)->Iterations(1);
 
@@ -48,16 +53,8 @@ void bm_dsv3_step_routing(benchmark::State& state) {
       "cluster.routing=" + std::string(policy.name)};
   const config::Experiment experiment =
       config::load_experiment(CLUSTERSIM_DATA_DIR "/experiments/dsv3_2048xh800_mpft.yaml", options);
-  double step = 0;
-  for (auto _ : state) {
-    parallel::StepResult result = parallel::simulate_step(experiment);
-    benchmark::DoNotOptimize(result);
-    step = result.step_time_s;
-  }
   state.SetLabel(experiment.cluster.topology->name + " " + std::string(policy.name));
-  state.counters["gpus"] = nodes * 8;
-  state.counters["step_s"] = step;
-  state.counters["peak_rss_MiB"] = peak_rss_mib();
+  time_step(state, experiment, nodes);
 }
 BENCHMARK(bm_dsv3_step_routing)
     ->ArgsProduct({{256, 2048}, {0, 1}, {0, 1, 2, 3}})

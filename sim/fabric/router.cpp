@@ -128,26 +128,20 @@ bool offers_equal_cost_paths(const Topology& topology) {
     const VertexId source = endpoints[s * (endpoints.size() - 1) / (kSources - 1)];
     const std::optional<VertexId> a = topology.attached_switch(source);
     if (!a) continue;
-    // The last endpoint of the source's plane on another switch, and the one before it by
-    // position (a near one, in most generators' numbering).
-    for (std::size_t t = endpoints.size(); t-- > 0;) {
-      const VertexId target = endpoints[t];
-      const std::optional<VertexId> b = topology.attached_switch(target);
-      if (topology.vertex(target).plane != topology.vertex(source).plane || !b || *a == *b) {
-        continue;
+    // The source's switch against the first switch of its plane met from `t` on, stepping by
+    // `step`: the last endpoint's (a far one) and the first's (a near one, in most generators'
+    // numbering).
+    const auto choice_towards = [&](std::size_t t, std::ptrdiff_t step) {
+      for (; t < endpoints.size(); t += static_cast<std::size_t>(step)) {
+        const VertexId target = endpoints[t];
+        const std::optional<VertexId> b = topology.attached_switch(target);
+        if (topology.vertex(target).plane == topology.vertex(source).plane && b && *a != *b) {
+          return router.has_choice(*a, *b);
+        }
       }
-      if (router.has_choice(*a, *b)) return true;
-      break;
-    }
-    for (std::size_t t = 0; t < endpoints.size(); ++t) {
-      const VertexId target = endpoints[t];
-      const std::optional<VertexId> b = topology.attached_switch(target);
-      if (topology.vertex(target).plane != topology.vertex(source).plane || !b || *a == *b) {
-        continue;
-      }
-      if (router.has_choice(*a, *b)) return true;
-      break;
-    }
+      return false;
+    };
+    if (choice_towards(endpoints.size() - 1, -1) || choice_towards(0, 1)) return true;
   }
   return false;
 }
@@ -197,13 +191,16 @@ std::size_t Router::choose(const std::vector<LinkId>& choices, std::uint64_t hop
     case config::RoutingPolicy::adaptive:
       if (load_ != nullptr) {
         // The least load per unit of capacity; among equals, the hash picks.
+        const auto value_of = [&](std::size_t i) {
+          const double capacity = topology_.link(choices[i]).capacity_bytes_per_s();
+          return capacity > 0 ? (*load_)[choices[i]] / capacity
+                              : std::numeric_limits<double>::infinity();
+        };
         double best = std::numeric_limits<double>::infinity();
         std::size_t ties = 0;
         std::size_t chosen = 0;
         for (std::size_t i = 0; i < n; ++i) {
-          const double capacity = topology_.link(choices[i]).capacity_bytes_per_s();
-          const double value = capacity > 0 ? (*load_)[choices[i]] / capacity
-                                            : std::numeric_limits<double>::infinity();
+          const double value = value_of(i);
           if (value < best) {
             best = value;
             ties = 1;
@@ -215,10 +212,7 @@ std::size_t Router::choose(const std::vector<LinkId>& choices, std::uint64_t hop
         if (ties == 1) return chosen;
         std::uint64_t pick = hashed % ties;
         for (std::size_t i = 0; i < n; ++i) {
-          const double capacity = topology_.link(choices[i]).capacity_bytes_per_s();
-          const double value = capacity > 0 ? (*load_)[choices[i]] / capacity
-                                            : std::numeric_limits<double>::infinity();
-          if (value == best && pick-- == 0) return i;
+          if (value_of(i) == best && pick-- == 0) return i;
         }
       }
       [[fallthrough]];
