@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "sim/core/run_limits.hpp"
+#include "sim/fabric/router.hpp"
 #include "sim/parallel/step_simulator.hpp"
 
 namespace clustersim::report {
@@ -41,6 +42,13 @@ long long collective_flows(Operation operation, long long n) {
   return n * n;
 }
 
+// Flows the network carries for `flows` transfers: spraying splits each over up to
+// kMaxSprayPaths paths.
+long long routed_flows(const config::TopologySpec& spec, long long flows) {
+  return spec.routing == config::RoutingPolicy::spray ? flows * fabric::Router::kMaxSprayPaths
+                                                      : flows;
+}
+
 }  // namespace
 
 double SimulatorMemory::total_bytes() const {
@@ -71,7 +79,8 @@ SimulatorMemory estimate_step_memory(const config::Experiment& e) {
                                   static_cast<long long>(p.dp), static_cast<long long>(p.pp)});
   if (p.ep > 1) flows = std::max(flows, gpus / std::max(p.pp, 1) * p.ep);
   SimulatorMemory memory = on_cluster(
-      fabric::count_cluster(spec, {e.cluster.nodes, e.cluster.gpus_per_node, &e.hardware}), flows);
+      fabric::count_cluster(spec, {e.cluster.nodes, e.cluster.gpus_per_node, &e.hardware}),
+      routed_flows(spec, flows));
   // Each micro-batch meets each device once per model chunk it holds there (DualPipe's two
   // chunks carry different micro-batches), in a forward, a backward and, where the schedule
   // splits it off, a weight-gradient task.
@@ -110,15 +119,26 @@ SimulatorMemory estimate_network_memory(const config::TopologySpec& spec) {
 SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
                                            const fabric::ClusterShape& shape, Operation operation) {
   const long long ranks = static_cast<long long>(shape.nodes) * shape.gpus_per_node;
-  return on_cluster(fabric::count_cluster(spec, shape), collective_flows(operation, ranks));
+  const fabric::ClusterCounts cluster = fabric::count_cluster(spec, shape);
+  SimulatorMemory memory =
+      on_cluster(cluster, routed_flows(spec, collective_flows(operation, ranks)));
+  if (spec.routing == config::RoutingPolicy::spray) {
+    memory.smaller = fmt::format(
+        "spraying splits every flow over up to {} paths; with --routing ecmp, static or adaptive "
+        "it would need {}",
+        fabric::Router::kMaxSprayPaths,
+        format_bytes(on_cluster(cluster, collective_flows(operation, ranks)).total_bytes()));
+  }
+  return memory;
 }
 
 void check_memory_budget(const SimulatorMemory& estimate, const RunLimits& limits) {
   if (!limits.memory_bytes || estimate.total_bytes() <= *limits.memory_bytes) return;
   throw MemoryLimitError(fmt::format(
       "refused before allocating: the simulation would need an estimated {}; that is more than "
-      "the {} {}",
-      estimate.describe(), format_bytes(*limits.memory_bytes), limits.memory_source));
+      "the {} {}{}",
+      estimate.describe(), format_bytes(*limits.memory_bytes), limits.memory_source,
+      estimate.smaller.empty() ? "" : " (" + estimate.smaller + ")"));
 }
 
 }  // namespace clustersim::report

@@ -44,6 +44,8 @@ struct SimulatorMemory {
   double routing_bytes = 0;
   double flow_bytes = 0;
   double schedule_bytes = 0;
+  // What would make it smaller, when the estimate knows ("without spraying: 210 MiB").
+  std::string smaller;
 
   [[nodiscard]] double total_bytes() const;
   // "1.2 GiB: network 310 MiB (1,000,000 vertices, 4,000,000 links), routing ..., flows ..."
