@@ -70,6 +70,23 @@ struct TrainingSpec {
   }
 };
 
+// How the step simulation treats the groups that run the same communication.
+enum class Symmetry {
+  on,   // one representative group of each kind (the others are taken to run alike, apart)
+  off,  // every group at once on the one fabric: replicas contend where they share links
+};
+
+inline constexpr std::array<EnumName<Symmetry>, 2> kSymmetryNames{
+    {{"on", Symmetry::on}, {"off", Symmetry::off}}};
+
+[[nodiscard]] constexpr std::string_view to_string(Symmetry symmetry) {
+  return name_of(kSymmetryNames, symmetry);
+}
+
+struct SimulationSpec {
+  Symmetry symmetry = Symmetry::on;
+};
+
 struct CostSpec {
   std::optional<double> gpu_hour_usd;  // absent: the hardware profile's assumption
   EnergySpec energy;                   // each absent value: the hardware profile's assumption
@@ -165,6 +182,7 @@ struct Experiment {
   PublishedFigures published;
   SearchSpace search;  // read by `clustersim search` and `clustersim plan`
   PlanSpec plan;       // read by `clustersim plan`; no other command uses it
+  SimulationSpec simulation;
 };
 
 inline constexpr std::array<EnumName<Schedule>, 6> kScheduleNames{

@@ -530,6 +530,11 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     experiment.cost.energy = detail::read_energy(*cost);
     cost->finish();
   }
+  if (std::optional<MapReader> simulation = root.optional_section("simulation")) {
+    experiment.simulation.symmetry =
+        simulation->choice<Symmetry>("symmetry", kSymmetryNames, Symmetry::on);
+    simulation->finish();
+  }
   if (std::optional<MapReader> search = root.optional_section("search")) {
     experiment.search = read_search_space(*search);
   }

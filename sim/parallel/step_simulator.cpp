@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <numeric>
+#include <set>
 #include <stdexcept>
 #include <tuple>
 
@@ -145,11 +147,38 @@ std::vector<fabric::VertexId> vertices(const fabric::Topology& topology,
   return out;
 }
 
-// With `flow_log`, the collective's flows go there (for the link report).
+// The flows of `log` between GPUs of `gpus` (the representative group's, when every group ran).
+void keep_within(std::vector<collectives::FlowRecord>& log,
+                 const std::vector<fabric::VertexId>& gpus) {
+  const std::set<fabric::VertexId> members(gpus.begin(), gpus.end());
+  std::erase_if(log, [&](const collectives::FlowRecord& flow) {
+    return !members.contains(flow.from) || !members.contains(flow.to);
+  });
+}
+
+// Each group `group_of` makes from `members`, once: a GPU already in a group made before is
+// skipped. The groups keep `group_of`'s rank order.
+template <class GroupOf>
+std::vector<std::vector<int>> distinct_groups(int gpus, const std::vector<int>& members,
+                                              const GroupOf& group_of) {
+  std::vector<std::vector<int>> groups;
+  std::vector<char> seen(static_cast<std::size_t>(gpus), 0);
+  for (int gpu : members) {
+    if (seen[static_cast<std::size_t>(gpu)]) continue;
+    std::vector<int> group = group_of(gpu);
+    for (int g : group) seen[static_cast<std::size_t>(g)] = 1;
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
+// With `flow_log`, the collective's flows go there (for the link report), those of `gpus` alone.
+// `others`: groups that run the same collective at the same time (every-replica mode).
 double collective_time(const fabric::Topology& topology, const collectives::CopyEngines& copy,
                        collectives::Operation operation, collectives::Algorithm algorithm,
                        double bytes, const std::vector<int>& gpus, std::uint64_t& flows,
-                       std::vector<collectives::FlowRecord>* flow_log = nullptr) {
+                       std::vector<collectives::FlowRecord>* flow_log = nullptr,
+                       const std::vector<std::vector<int>>& others = {}) {
   if (flow_log != nullptr) flow_log->clear();
   if (gpus.size() < 2 || bytes <= 0) return 0;
   collectives::CollectiveSpec spec;
@@ -159,9 +188,13 @@ double collective_time(const fabric::Topology& topology, const collectives::Copy
   spec.ranks = vertices(topology, gpus);
   spec.copy = copy;
   spec.record_flows = flow_log != nullptr;
+  for (const std::vector<int>& group : others) spec.concurrent.push_back(vertices(topology, group));
   collectives::CollectiveResult result = collectives::run_collective(topology, spec);
   flows += result.flows;
-  if (flow_log != nullptr) *flow_log = std::move(result.flow_log);
+  if (flow_log != nullptr) {
+    *flow_log = std::move(result.flow_log);
+    if (!others.empty()) keep_within(*flow_log, spec.ranks);
+  }
   return result.time.seconds();
 }
 
@@ -423,6 +456,21 @@ class StepSimulation {
   fabric::Topology topology_;
   collectives::CopyEngines nccl_;      // NCCL's channels and the profile's per-SM copy rates
   static constexpr int kFirstGpu = 0;  // every replica and group looks the same; use GPU 0's
+  // Every-replica mode (simulation.symmetry: off): each communication runs on all its groups
+  // at once, not on GPU 0's alone.
+  bool every_replica_ = false;
+  // In every-replica mode, the groups beside `representative` that run its communication at the
+  // same time: `group_of` of every GPU, the representative's own left out. Empty otherwise.
+  template <class GroupOf>
+  [[nodiscard]] std::vector<std::vector<int>> others(const std::vector<int>& representative,
+                                                     const GroupOf& group_of) const {
+    if (!every_replica_) return {};
+    std::vector<int> all(static_cast<std::size_t>(layout_.gpus()));
+    std::iota(all.begin(), all.end(), 0);
+    std::vector<std::vector<int>> groups = distinct_groups(layout_.gpus(), all, group_of);
+    std::erase_if(groups, [&](const std::vector<int>& g) { return g == representative; });
+    return groups;
+  }
   double micro_batch_tokens_;
   double tp_layer_ = 0;   // TP collectives of one layer and pass
   double sp_gather_ = 0;  // sequence parallelism's re-gathers of the W pass, one layer
@@ -480,6 +528,7 @@ StepSimulation::StepSimulation(const config::Experiment& e, const StepOptions& o
   }
   dp_group_ = layout_.group(kFirstGpu, Dimension::dp);
   edp_group_ = layout_.edp_group(kFirstGpu);
+  every_replica_ = e.simulation.symmetry == config::Symmetry::off;
   // The network for its cost: counts, inventory, and the bisection where the graph is small
   // enough to cut in a moment (run reports $ per Tb/s of it).
   result_.network = fabric::measure(topology_, fabric::StatsOptions{16, 400'000});
@@ -508,7 +557,14 @@ void StepSimulation::simulate_communication() {
     for (const std::vector<int>& group : layout_.ep_groups(0)) {
       stage_gpus.insert(stage_gpus.end(), group.begin(), group.end());
     }
-    ep.ranks = vertices(topology_, stage_gpus);
+    // Every replica: the EP groups of every pipeline stage exchange at once.
+    std::vector<int> exchanging = stage_gpus;
+    for (int stage = 1; every_replica_ && stage < p_.pp; ++stage) {
+      for (const std::vector<int>& group : layout_.ep_groups(stage)) {
+        exchanging.insert(exchanging.end(), group.begin(), group.end());
+      }
+    }
+    ep.ranks = vertices(topology_, exchanging);
     ep.group_size = p_.ep;
     ep.tokens_per_rank = static_cast<int>(micro_batch_tokens_ / p_.tp);
     ep.hidden = static_cast<int>(card_.hidden_size);
@@ -528,7 +584,12 @@ void StepSimulation::simulate_communication() {
         card_.moe->groups > 1
             ? std::clamp(card_.moe->max_groups_per_token * nodes / card_.moe->groups, 1, nodes)
             : nodes;
-    const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology_, ep);
+    collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology_, ep);
+    if (every_replica_) {
+      // The link report places stage 0's exchange on every stage, as in the symmetric mode.
+      keep_within(r.dispatch.flow_log, vertices(topology_, stage_gpus));
+      keep_within(r.combine.flow_log, vertices(topology_, stage_gpus));
+    }
     result_.ep_dispatch_s = r.dispatch.time.seconds();
     result_.ep_combine_s = r.combine.time.seconds();
     result_.flows += r.dispatch.flows + r.combine.flows;
@@ -540,13 +601,15 @@ void StepSimulation::simulate_communication() {
       const double pairs = micro_batch_tokens_ / p_.tp * card_.moe->top_k;
       const double bytes = pairs * p_.etp * static_cast<double>(card_.hidden_size) * kBf16Bytes;
       const std::vector<int> etp_group = layout_.etp_group(kFirstGpu);
+      const std::vector<std::vector<int>> etp_others =
+          others(etp_group, [&](int gpu) { return layout_.etp_group(gpu); });
       const double gather = collective_time(topology_, nccl_, collectives::Operation::all_gather,
                                             collectives::Algorithm::ring, bytes, etp_group,
-                                            result_.flows, flow_log());
+                                            result_.flows, flow_log(), etp_others);
       note(etp_gather_, Copies::etp_groups, flow_log_, etp_group, bytes);
       const double scatter = collective_time(
           topology_, nccl_, collectives::Operation::reduce_scatter, collectives::Algorithm::ring,
-          bytes, etp_group, result_.flows, flow_log());
+          bytes, etp_group, result_.flows, flow_log(), etp_others);
       note(etp_scatter_, Copies::etp_groups, flow_log_, etp_group, bytes);
       result_.ep_dispatch_s += gather;
       result_.ep_combine_s += scatter;
@@ -557,17 +620,19 @@ void StepSimulation::simulate_communication() {
     // sequence parallelism a reduce-scatter and an all-gather each: the same bytes on a ring.
     const double bytes = micro_batch_tokens_ * static_cast<double>(card_.hidden_size) * kBf16Bytes;
     const std::vector<int> tp_group = layout_.group(kFirstGpu, Dimension::tp);
-    const double reduce =
-        collective_time(topology_, nccl_, collectives::Operation::all_reduce,
-                        collectives::Algorithm::ring, bytes, tp_group, result_.flows, flow_log());
+    const std::vector<std::vector<int>> tp_others =
+        others(tp_group, [&](int gpu) { return layout_.group(gpu, Dimension::tp); });
+    const double reduce = collective_time(topology_, nccl_, collectives::Operation::all_reduce,
+                                          collectives::Algorithm::ring, bytes, tp_group,
+                                          result_.flows, flow_log(), tp_others);
     note(tp_reduce_, Copies::tp_groups, flow_log_, tp_group, bytes);
     tp_layer_ = 2 * reduce;
     // Sequence parallelism keeps the split input of the QKV and first FFN GEMMs: their weight
     // gradients all-gather it again (Korthikanti et al. 2022 §4.2.2).
     if (p_.sequence_parallel) {
-      const double gather =
-          collective_time(topology_, nccl_, collectives::Operation::all_gather,
-                          collectives::Algorithm::ring, bytes, tp_group, result_.flows, flow_log());
+      const double gather = collective_time(topology_, nccl_, collectives::Operation::all_gather,
+                                            collectives::Algorithm::ring, bytes, tp_group,
+                                            result_.flows, flow_log(), tp_others);
       note(sp_gather_comm_, Copies::tp_groups, flow_log_, tp_group, bytes);
       sp_gather_ = 2 * gather;
     }
@@ -584,18 +649,36 @@ void StepSimulation::simulate_communication() {
                                 : 2.0 * a.kv_heads * a.head_dim;
     const std::vector<int> cp_group = layout_.group(kFirstGpu, Dimension::cp);
     const double bytes = micro_batch_tokens_ * kv_width * kBf16Bytes / p_.tp;
+    // Every replica: every hop of every ring at once.
+    std::vector<std::vector<int>> hops;
+    for (const std::vector<int>& ring :
+         others({}, [&](int gpu) { return layout_.group(gpu, Dimension::cp); })) {
+      for (std::size_t i = 0; i < ring.size(); ++i) {
+        if (ring == cp_group && i == 0) continue;
+        hops.push_back({ring[i], ring[(i + 1) % ring.size()]});
+      }
+    }
     cp_hop_ = collective_time(topology_, nccl_, collectives::Operation::send_recv,
                               collectives::Algorithm::direct, bytes, {cp_group[0], cp_group[1]},
-                              result_.flows, flow_log());
+                              result_.flows, flow_log(), hops);
     note(cp_hop_comm_, Copies::cp_ring, flow_log_, {cp_group[0], cp_group[1]}, bytes);
   }
   if (p_.pp > 1) {
     const std::vector<int> pp_group = layout_.group(kFirstGpu, Dimension::pp);
     const double bytes =
         micro_batch_tokens_ * static_cast<double>(card_.hidden_size) * kBf16Bytes / p_.tp;
-    result_.pp_transfer_s = collective_time(topology_, nccl_, collectives::Operation::send_recv,
-                                            collectives::Algorithm::direct, bytes,
-                                            {pp_group[0], pp_group[1]}, result_.flows, flow_log());
+    // Every replica: every GPU sends to the next stage at once.
+    std::vector<std::vector<int>> sends;
+    for (const std::vector<int>& pipeline :
+         others({}, [&](int gpu) { return layout_.group(gpu, Dimension::pp); })) {
+      for (std::size_t i = 0; i + 1 < pipeline.size(); ++i) {
+        if (pipeline == pp_group && i == 0) continue;
+        sends.push_back({pipeline[i], pipeline[i + 1]});
+      }
+    }
+    result_.pp_transfer_s = collective_time(
+        topology_, nccl_, collectives::Operation::send_recv, collectives::Algorithm::direct, bytes,
+        {pp_group[0], pp_group[1]}, result_.flows, flow_log(), sends);
     note(pp_transfer_, Copies::pp_pairs, flow_log_, {pp_group[0], pp_group[1]}, bytes);
   }
 }
@@ -673,8 +756,12 @@ double StepSimulation::timed(collectives::Operation op, double bytes,
   // The first simulation of each operation and group is the pattern the link report scales.
   const int family = key.second;
   const bool first = traffic_ && !data_parallel_.contains(family);
-  const double seconds = collective_time(topology_, nccl_, op, algorithm, bytes, group,
-                                         result_.flows, first ? flow_log() : nullptr);
+  const bool data_parallel = &group == &dp_group_;
+  const double seconds = collective_time(
+      topology_, nccl_, op, algorithm, bytes, group, result_.flows, first ? flow_log() : nullptr,
+      others(group, [&](int gpu) {
+        return data_parallel ? layout_.group(gpu, Dimension::dp) : layout_.edp_group(gpu);
+      }));
   if (first && !flow_log_.empty()) {
     note(data_parallel_[family], &group == &dp_group_ ? Copies::dp_groups : Copies::edp_groups,
          flow_log_, group, bytes);
@@ -717,13 +804,7 @@ int StepSimulation::placement(Communication& c, int pp_rank, int to_rank) {
   const std::vector<int>& members = rank_gpus(pp_rank);
   // Each group of the rank once, its GPUs in rank order as the representative's.
   const auto each_group = [&](const auto& group_of) {
-    std::vector<char> seen(static_cast<std::size_t>(layout_.gpus()), 0);
-    for (int gpu : members) {
-      if (seen[static_cast<std::size_t>(gpu)]) continue;
-      std::vector<int> group = group_of(gpu);
-      for (int g : group) seen[static_cast<std::size_t>(g)] = 1;
-      copies.push_back(std::move(group));
-    }
+    copies = distinct_groups(layout_.gpus(), members, group_of);
   };
   switch (c.copies) {
     case Copies::stage: {

@@ -78,9 +78,19 @@ SimulatorMemory estimate_step_memory(const config::Experiment& e) {
   long long flows = 2 * std::max({static_cast<long long>(p.tp), static_cast<long long>(p.cp),
                                   static_cast<long long>(p.dp), static_cast<long long>(p.pp)});
   if (p.ep > 1) flows = std::max(flows, gpus / std::max(p.pp, 1) * p.ep);
-  SimulatorMemory memory = on_cluster(
-      fabric::count_cluster(spec, {e.cluster.nodes, e.cluster.gpus_per_node, &e.hardware}),
-      routed_flows(spec, flows));
+  // Every replica: all groups of a kind at once (every stage's EP groups, every ring's edges).
+  const bool every_replica = e.simulation.symmetry == config::Symmetry::off;
+  const long long symmetric_flows = flows;
+  if (every_replica) flows = std::max(2 * gpus, p.ep > 1 ? gpus * p.ep : 0LL);
+  const fabric::ClusterCounts cluster =
+      fabric::count_cluster(spec, {e.cluster.nodes, e.cluster.gpus_per_node, &e.hardware});
+  SimulatorMemory memory = on_cluster(cluster, routed_flows(spec, flows));
+  if (every_replica) {
+    memory.smaller = fmt::format(
+        "every replica runs each communication on all its groups; with simulation.symmetry: on "
+        "the flows would need {}",
+        format_bytes(on_cluster(cluster, routed_flows(spec, symmetric_flows)).flow_bytes));
+  }
   // Each micro-batch meets each device once per model chunk it holds there (DualPipe's two
   // chunks carry different micro-batches), in a forward, a backward and, where the schedule
   // splits it off, a weight-gradient task.

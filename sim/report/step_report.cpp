@@ -264,7 +264,11 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
       {"layer_s", {{"forward", r.layer_forward_s}, {"backward", r.layer_backward_s}}},
       {"kernel_s", r.kernel_s},
       {"cost", cost},
-      {"sim", {{"events", r.events}, {"flows", r.flows}, {"wall_s", wall_s}}}};
+      {"sim",
+       {{"events", r.events},
+        {"flows", r.flows},
+        {"wall_s", wall_s},
+        {"symmetry", config::to_string(e.simulation.symmetry)}}}};
   if (r.links) out["link_tiers"] = link_tiers_json(*r.links);
   if (e.cluster.topology) {
     out["network"] = {
@@ -418,7 +422,12 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
                          cost_ratios_text(*capex.network, r.network));
     }
   }
-  out += fmt::format("simulation: {} slots, {} flows, {:.2f} s wall\n", r.events, r.flows, wall_s);
+  out += fmt::format("simulation: {} slots, {} flows, {:.2f} s wall, {}\n", r.events, r.flows,
+                     wall_s,
+                     e.simulation.symmetry == config::Symmetry::on
+                         ? "symmetric (one group of each kind; simulation.symmetry: on)"
+                         : "every replica (all groups of each kind at once; simulation.symmetry: "
+                           "off)");
   return out;
 }
 

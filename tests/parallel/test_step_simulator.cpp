@@ -301,5 +301,55 @@ TEST(StepSimulator, OneStagesEpGroupsTakeAsLongAsEveryStagesTogether) {
   EXPECT_NEAR(one.combine.time.seconds() / both.combine.time.seconds(), 1.0, 0.02);
 }
 
+// A 7B dense GPT on 2 nodes: tp 8 inside each node, dp 2 across them, no pipeline; on a fat-tree
+// of `radix`-port switches with `oversubscription`, symmetric or every replica.
+std::vector<std::string> two_replicas(int radix, int oversubscription,
+                                      const std::string& symmetry) {
+  return {"model=gpt_generic",
+          "parallelism.stage_layers=auto",
+          "cluster.nodes=2",
+          "parallelism.pp=1",
+          "parallelism.ep=1",
+          "parallelism.tp=8",
+          "parallelism.schedule=1f1b",
+          "training.global_batch_size=16",
+          "training.seq_len=2048",
+          "training.precision=bf16",
+          "cluster.topology=ft2",
+          "cluster.topology.switch_radix=" + std::to_string(radix),
+          "cluster.topology.oversubscription=" + std::to_string(oversubscription),
+          "simulation.symmetry=" + symmetry};
+}
+
+TEST(StepSimulator, EveryReplicaEqualsTheSymmetricRunWhereReplicasShareNoLink) {
+  // Each node's TP group has its own NVSwitch links; the 8 data-parallel pairs (GPU i of node 0
+  // and of node 1) each use their own NICs, and all 16 NICs sit under one 64-port leaf, whose
+  // links no two pairs share. Running every group at once changes nothing, to the picosecond.
+  const StepResult symmetric =
+      simulate_step(load("dsv3_2048xh800_mpft", two_replicas(64, 1, "on")));
+  const StepResult every = simulate_step(load("dsv3_2048xh800_mpft", two_replicas(64, 1, "off")));
+  EXPECT_EQ(every.step_time_s, symmetric.step_time_s);
+  EXPECT_EQ(every.dp_reduce_scatter_s, symmetric.dp_reduce_scatter_s);
+  EXPECT_EQ(every.dp_all_gather_s, symmetric.dp_all_gather_s);
+  EXPECT_GT(every.flows, symmetric.flows) << "every replica ran";
+}
+
+TEST(StepSimulator, EveryReplicaShowsReplicasContendingOnAnOversubscribedNetwork) {
+  // 8-port leaves at 3:1 (6 NICs down, 2 links up): the 16 NICs take three leaves, and most data-
+  // parallel pairs cross between leaves. The symmetric run times GPU 0's pair alone, which has
+  // an uplink to itself; with every pair at once, the pairs that cross share each leaf's two
+  // uplinks, and the gradient reduce-scatter and all-gather take several times as long.
+  const StepResult symmetric = simulate_step(load("dsv3_2048xh800_mpft", two_replicas(8, 3, "on")));
+  const StepResult every = simulate_step(load("dsv3_2048xh800_mpft", two_replicas(8, 3, "off")));
+  EXPECT_GT(every.dp_reduce_scatter_s, 3 * symmetric.dp_reduce_scatter_s);
+  EXPECT_GT(every.dp_all_gather_s, 3 * symmetric.dp_all_gather_s);
+  EXPECT_GT(every.step_time_s, 1.3 * symmetric.step_time_s);
+  // The symmetric run on the oversubscribed network is the non-blocking one's.
+  const StepResult blocking_free =
+      simulate_step(load("dsv3_2048xh800_mpft", two_replicas(64, 1, "on")));
+  EXPECT_NEAR(symmetric.dp_reduce_scatter_s, blocking_free.dp_reduce_scatter_s,
+              1e-4 * blocking_free.dp_reduce_scatter_s);
+}
+
 }  // namespace
 }  // namespace clustersim::parallel
