@@ -1,13 +1,16 @@
 #include "sim/collectives/expert_parallel.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <numeric>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -450,10 +453,33 @@ ExpertParallelResult simulate_expert_parallel(const Topology& topology,
     group.spec.seed = spec.seed + first;  // an independent stream per group
     group.layout = layout(topology, group.spec.ranks);
     validate_group(topology, group.spec, group.layout);
-    group.traffic = remembered_route_tokens(group.spec, group.layout);
+    groups.push_back(std::move(group));
+  }
+  // The groups' token draws are independent: drawn on the machine's cores at once (each group
+  // from its own seed, so the result does not depend on the number of threads).
+  const std::size_t workers =
+      std::min<std::size_t>(groups.size(), std::max(1U, std::thread::hardware_concurrency()));
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  const auto draw = [&] {
+    for (std::size_t g = next++; g < groups.size(); g = next++) {
+      try {
+        groups[g].traffic = remembered_route_tokens(groups[g].spec, groups[g].layout);
+      } catch (...) {
+        const std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::jthread> pool;
+  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(draw);
+  draw();
+  pool.clear();  // joins
+  if (failure) std::rethrow_exception(failure);
+  for (const Group& group : groups) {
     logical_rdma += group.traffic.logical_rdma_tokens;
     received += group.traffic.received_tokens;
-    groups.push_back(std::move(group));
   }
   const double bf16_bytes = spec.hidden * 2.0;
   const double fp8_bytes = spec.bf16_dispatch ? bf16_bytes : spec.hidden * (1.0 + 4.0 / 128.0);

@@ -65,23 +65,41 @@ Router::Router(const Topology& topology) : topology_(topology) {
 
 const std::vector<std::uint16_t>& Router::distances_to(VertexId target_switch) {
   const auto target = static_cast<std::size_t>(switch_index_[target_switch]);
-  std::vector<std::uint16_t>& distances = distance_cache_[target];
+  if (distance_cache_[target] != nullptr) return *distance_cache_[target];
+  SwitchDistanceCache& shared = topology_.switch_distances();
+  const std::lock_guard lock(shared.mutex);
+  const std::size_t switches = topology_.switches().size();
+  if (shared.by_target.size() != switches) {
+    shared.by_target.assign(switches, {});
+    // The switch-to-switch adjacency as one array, for the searches below.
+    const Graph& graph = topology_.graph();
+    shared.offsets.assign(1, 0);
+    shared.neighbours.clear();
+    for (VertexId v : topology_.switches()) {
+      for (const auto& edge : boost::make_iterator_range(boost::out_edges(v, graph))) {
+        const std::int32_t index = switch_index_[boost::target(edge, graph)];
+        if (index >= 0) shared.neighbours.push_back(static_cast<std::uint32_t>(index));
+      }
+      shared.offsets.push_back(static_cast<std::uint32_t>(shared.neighbours.size()));
+    }
+  }
+  std::vector<std::uint16_t>& distances = shared.by_target[target];
+  distance_cache_[target] = &distances;
   if (!distances.empty()) return distances;
-  // Links are full duplex, so distances from the target equal distances to it.
-  distances.assign(topology_.switches().size(), kUnreachable);
-  const Graph& graph = topology_.graph();
-  std::deque<VertexId> queue{target_switch};
+  // Links are full duplex, so distances from the target equal distances to it: a breadth-first
+  // search from it, with the queue in one array.
+  distances.assign(switches, kUnreachable);
+  std::vector<std::uint32_t> queue;
+  queue.reserve(switches);
+  queue.push_back(static_cast<std::uint32_t>(target));
   distances[target] = 0;
-  while (!queue.empty()) {
-    const VertexId v = queue.front();
-    queue.pop_front();
-    const std::uint16_t next =
-        static_cast<std::uint16_t>(distances[static_cast<std::size_t>(switch_index_[v])] + 1);
-    for (const auto& edge : boost::make_iterator_range(boost::out_edges(v, graph))) {
-      const auto w = static_cast<VertexId>(boost::target(edge, graph));
-      const std::int32_t index = switch_index_[w];
-      if (index < 0 || distances[static_cast<std::size_t>(index)] != kUnreachable) continue;
-      distances[static_cast<std::size_t>(index)] = next;
+  for (std::size_t head = 0; head < queue.size(); ++head) {
+    const std::uint32_t v = queue[head];
+    const auto next = static_cast<std::uint16_t>(distances[v] + 1);
+    for (std::uint32_t e = shared.offsets[v]; e < shared.offsets[v + 1]; ++e) {
+      const std::uint32_t w = shared.neighbours[e];
+      if (distances[w] != kUnreachable) continue;
+      distances[w] = next;
       queue.push_back(w);
     }
   }

@@ -90,7 +90,8 @@ class Router {
   const std::vector<double>* load_ = nullptr;
   std::vector<std::uint32_t> plane_index_;  // endpoint vertex -> index among its plane's endpoints
   std::vector<std::int32_t> switch_index_;  // vertex -> dense switch index, -1 otherwise
-  std::vector<std::vector<std::uint16_t>> distance_cache_;  // by target switch index; lazily
+  // By target switch index: the shared table, once this router has looked it up.
+  std::vector<const std::vector<std::uint16_t>*> distance_cache_;
   std::vector<std::vector<VertexId>> node_nics_;            // NICs of each node by local index
 };
 

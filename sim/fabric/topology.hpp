@@ -5,6 +5,8 @@
 // rate times the efficiency the hardware profile gives for that link type.
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,9 +50,22 @@ struct EdgeProperty {
 using Graph =
     boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, VertexInfo, EdgeProperty>;
 
+// Switch-to-switch hop counts towards each switch, filled in as routers ask (sim/fabric/router):
+// one table per target switch, shared by every Router of a topology and of its copies, so that
+// the many communications of a step search each table once. Thread-safe.
+struct SwitchDistanceCache {
+  std::mutex mutex;
+  std::vector<std::vector<std::uint16_t>> by_target;  // by dense switch index; empty: not yet
+  // The switches' neighbouring switches (dense indices) as one array: those of switch i are
+  // neighbours[offsets[i] .. offsets[i + 1]); built with the first table.
+  std::vector<std::uint32_t> offsets;
+  std::vector<std::uint32_t> neighbours;
+};
+
 class Topology {
  public:
-  explicit Topology(std::string name) : name_(std::move(name)) {}
+  explicit Topology(std::string name)
+      : name_(std::move(name)), distances_(std::make_shared<SwitchDistanceCache>()) {}
 
   VertexId add_vertex(const VertexInfo& info);
   // One physical full-duplex link: two directed edges with the same properties. Returns the id of
@@ -86,6 +101,8 @@ class Topology {
   [[nodiscard]] std::optional<VertexId> attached_switch(VertexId endpoint) const;
   // The directed link from a to b (the first, if there are parallel ones).
   [[nodiscard]] std::optional<LinkId> find_link(VertexId a, VertexId b) const;
+  // The routers' shared distance tables (see SwitchDistanceCache).
+  [[nodiscard]] SwitchDistanceCache& switch_distances() const { return *distances_; }
 
   // Planes that do not share switches (multi-plane fat-tree, rail-only): traffic between NICs of
   // different planes must be forwarded inside a node.
@@ -101,6 +118,7 @@ class Topology {
   std::vector<VertexId> gpus_, nics_, switches_, endpoints_;
   std::vector<std::optional<VertexId>> nvswitch_of_, nic_of_, gpu_of_, attached_;
   std::size_t switch_links_ = 0;
+  std::shared_ptr<SwitchDistanceCache> distances_;
 };
 
 }  // namespace clustersim::fabric

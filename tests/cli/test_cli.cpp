@@ -353,7 +353,7 @@ TEST(Cli, SweepWritesEveryPointAndResumes) {
     return fields;
   };
   const std::vector<std::string> header = fields_of(lines[0]);
-  EXPECT_EQ(header.size(), 126u);
+  EXPECT_EQ(header.size(), 127u);
   for (const std::string& line : lines) EXPECT_EQ(fields_of(line).size(), header.size()) << line;
   const auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
