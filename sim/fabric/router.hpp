@@ -92,7 +92,7 @@ class Router {
   std::vector<std::int32_t> switch_index_;  // vertex -> dense switch index, -1 otherwise
   // By target switch index: the shared table, once this router has looked it up.
   std::vector<const std::vector<std::uint16_t>*> distance_cache_;
-  std::vector<std::vector<VertexId>> node_nics_;            // NICs of each node by local index
+  std::vector<std::vector<VertexId>> node_nics_;  // NICs of each node by local index
 };
 
 }  // namespace clustersim::fabric

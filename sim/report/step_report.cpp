@@ -422,12 +422,12 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
                          cost_ratios_text(*capex.network, r.network));
     }
   }
-  out += fmt::format("simulation: {} slots, {} flows, {:.2f} s wall, {}\n", r.events, r.flows,
-                     wall_s,
-                     e.simulation.symmetry == config::Symmetry::on
-                         ? "symmetric (one group of each kind; simulation.symmetry: on)"
-                         : "every replica (all groups of each kind at once; simulation.symmetry: "
-                           "off)");
+  out +=
+      fmt::format("simulation: {} slots, {} flows, {:.2f} s wall, {}\n", r.events, r.flows, wall_s,
+                  e.simulation.symmetry == config::Symmetry::on
+                      ? "symmetric (one group of each kind; simulation.symmetry: on)"
+                      : "every replica (all groups of each kind at once; simulation.symmetry: "
+                        "off)");
   return out;
 }
 
