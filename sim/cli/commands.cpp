@@ -114,7 +114,7 @@ int run_experiment(const RunOptions& options) {
             : options.cost,
         load_options(CommonOptions{}));
     // The checks validate makes, so that their errors name the key they come from.
-    report::preflight(experiment, options.experiment, *limits);
+    report::preflight(experiment, options.experiment, *limits, &prices);
     parallel::StepResult result;
     try {
       parallel::StepOptions step_options;

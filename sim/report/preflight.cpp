@@ -7,7 +7,9 @@
 #include "sim/compute/compute_model.hpp"
 #include "sim/compute/measured_file.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/fabric/network_cost.hpp"
 #include "sim/fabric/topology_builder.hpp"
+#include "sim/fabric/topology_stats.hpp"
 #include "sim/parallel/step_simulator.hpp"
 #include "sim/report/simulator_memory.hpp"
 #include "sim/workload/memory.hpp"
@@ -15,11 +17,20 @@
 namespace clustersim::report {
 
 void preflight(const config::Experiment& experiment, const std::string& file,
-               const RunLimits& limits) {
+               const RunLimits& limits, const config::CostProfile* prices) {
   config::Diagnostics diagnostics;
   try {
     check_memory_budget(estimate_step_memory(experiment), limits);
-    (void)parallel::build_cluster_topology(experiment);
+    const fabric::Topology topology = parallel::build_cluster_topology(experiment);
+    if (prices != nullptr && !topology.switches().empty()) {
+      try {
+        // Counts and parts only: no diameter or bisection search.
+        (void)fabric::network_cost(fabric::measure(topology, fabric::StatsOptions{1, 0}), *prices);
+      } catch (const fabric::CostError& error) {
+        diagnostics.error(config::location_of(file, {"cluster", "topology"}), "cluster.topology",
+                          fmt::format("{} (--cost names another cost profile)", error.what()));
+      }
+    }
   } catch (const fabric::BuildError& error) {
     diagnostics.error(config::location_of(file, {"cluster", "topology"}), "cluster.topology",
                       error.what());

@@ -12,14 +12,18 @@
 
 #include <string>
 
+#include "sim/config/cost_profile.hpp"
 #include "sim/config/experiment.hpp"
 #include "sim/core/run_limits.hpp"
 
 namespace clustersim::report {
 
 // Throws MemoryLimitError when the simulation would need more than the budget, and
-// config::ConfigError (its diagnostics located in `file`) when a check fails.
+// config::ConfigError (its diagnostics located in `file`) when a check fails. With `prices`, the
+// network must be one the cost profile can price (a missing speed or switch size fails here, not
+// after the simulation).
 void preflight(const config::Experiment& experiment, const std::string& file,
-               const RunLimits& limits = RunLimits::machine_defaults());
+               const RunLimits& limits = RunLimits::machine_defaults(),
+               const config::CostProfile* prices = nullptr);
 
 }  // namespace clustersim::report

@@ -1101,5 +1101,20 @@ TEST(Cli, ARoutingPolicyTheNetworkCannotHonourNamesTheKey) {
                 "(ecmp or static route it the same)\nclustersim: 1 error\n");
 }
 
+TEST(Cli, ANetworkTheCostProfileCannotPriceFailsBeforeTheSimulation) {
+  // ib_as_bought sells no 128-port 400G switch: the run stops at once, naming the key, instead of
+  // after simulating 131,072 GPUs.
+  const Result result = run("run " + kRoot +
+                            "/experiments/dsv3_2048xh800_mpft.yaml --set cluster.nodes=16384 --set "
+                            "training.global_batch_size=983040 --set cluster.topology=ft3 --set "
+                            "cluster.topology.switch_radix=128");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, kRoot +
+                            "/experiments/dsv3_2048xh800_mpft.yaml:14:3: error: cluster.topology: "
+                            "cost profile \"ib_as_bought\" has no 400 Gb/s switch with 128 or more "
+                            "ports (its largest has 64) (--cost names another cost profile)\n"
+                            "clustersim: 1 error\n");
+}
+
 }  // namespace
 }  // namespace clustersim::cli
