@@ -141,6 +141,24 @@ bool offers_equal_cost_paths(const Topology& topology) {
   const std::vector<VertexId>& endpoints = topology.endpoints();
   if (endpoints.size() < 2 || topology.switches().empty()) return false;
   Router router(topology);
+  // A small network: every pair of edge switches of a plane.
+  std::vector<std::pair<VertexId, int>> edges;  // edge switch, plane
+  for (VertexId endpoint : endpoints) {
+    if (const std::optional<VertexId> at = topology.attached_switch(endpoint)) {
+      const std::pair<VertexId, int> edge{*at, topology.vertex(endpoint).plane};
+      if (std::find(edges.begin(), edges.end(), edge) == edges.end()) edges.push_back(edge);
+      if (edges.size() > 256) break;
+    }
+  }
+  if (edges.size() <= 256) {
+    for (const auto& [a, plane_a] : edges) {
+      for (const auto& [b, plane_b] : edges) {
+        if (a != b && plane_a == plane_b && router.has_choice(a, b)) return true;
+      }
+    }
+    return false;
+  }
+  // A large one: a spread of sources, each against a far and a near edge switch of its plane.
   constexpr std::size_t kSources = 8;
   for (std::size_t s = 0; s < kSources; ++s) {
     const VertexId source = endpoints[s * (endpoints.size() - 1) / (kSources - 1)];

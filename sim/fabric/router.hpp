@@ -45,8 +45,9 @@ struct Route {
   SimTime latency;  // sum of the links' latencies
 };
 
-// Whether the network offers a choice of equal-cost paths (checked between a spread of endpoint
-// pairs of one plane): adaptive routing and spraying need one.
+// Whether the network offers a choice of equal-cost paths between two endpoints of one plane
+// (every pair of edge switches when there are at most 256, a spread of pairs beyond): adaptive
+// routing and spraying need one.
 [[nodiscard]] bool offers_equal_cost_paths(const Topology& topology);
 
 class Router {
