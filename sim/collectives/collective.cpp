@@ -308,7 +308,7 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
     outstanding = phase.transfers.size();
     const std::uint64_t first_hash = hash - phase.transfers.size() + 1;
     engine.schedule_after(fill, [&, routes = std::move(routes), bounds = std::move(bounds),
-                                 index = next_phase - 1, first_hash] {
+                                 index = next_phase - 1, first_hash]() mutable {
       const Phase& current = phases[index];
       for (std::size_t i = 0; i < current.transfers.size(); ++i) {
         ++result.flows;
@@ -319,8 +319,8 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
           result.flow_log.push_back({transfer.from, transfer.to, first_hash + i, transfer.bytes,
                                      engine.now() + routes[i].latency, SimTime::zero()});
         }
-        // Routed again as it starts, under the network's policy (the same route, but for
-        // adaptive routing, which sees the flows started before it, and spray).
+        // The route found for the fill, or under adaptive routing (which sees the flows started
+        // before it) and spraying a new one.
         model.start_flow(
             router, current.transfers[i].from, current.transfers[i].to, first_hash + i,
             current.transfers[i].bytes,
@@ -328,7 +328,7 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
               if (spec.record_flows) result.flow_log[logged].end = now;
               if (--outstanding == 0) start_phase();
             },
-            bounds[i]);
+            bounds[i], &routes[i]);
       }
     });
   };

@@ -24,7 +24,7 @@ void FlowModel::add_routed(const std::vector<LinkId>& links, double delta) {
 }
 
 SimTime FlowModel::start_flow(Router& router, VertexId from, VertexId to, std::uint64_t hash,
-                              double bytes, OnComplete on_complete, double bound) {
+                              double bytes, OnComplete on_complete, double bound, Route* routed) {
   switch (router.policy()) {
     case config::RoutingPolicy::spray: {
       const std::vector<Route> routes = router.routes(from, to, hash);
@@ -57,12 +57,18 @@ SimTime FlowModel::start_flow(Router& router, VertexId from, VertexId to, std::u
     case config::RoutingPolicy::static_:
       break;
   }
-  const Route route = router.route(from, to, hash);
-  start(route, bytes, std::move(on_complete), bound);
-  return route.latency;
+  Route route = routed != nullptr ? std::move(*routed) : router.route(from, to, hash);
+  const SimTime latency = route.latency;
+  start(std::move(route), bytes, std::move(on_complete), bound);
+  return latency;
 }
 
 void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, double bound,
+                      std::string label) {
+  start(Route(route), bytes, std::move(on_complete), bound, std::move(label));
+}
+
+void FlowModel::start(Route&& route, double bytes, OnComplete on_complete, double bound,
                       std::string label) {
   ++started_;
   std::size_t slot = pending_.size();
@@ -72,10 +78,9 @@ void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, 
   } else {
     pending_.emplace_back();
   }
-  pending_[slot] =
-      Pending{route.links, std::max(0.0, bytes), bound, std::move(on_complete), std::move(label),
-              Adaptive{}};
   add_routed(route.links, 1);
+  pending_[slot] = Pending{std::move(route.links), std::max(0.0, bytes), bound,
+                           std::move(on_complete), std::move(label),     Adaptive{}};
   last_pending_ = slot;
   engine_.schedule_after(route.latency, [this, slot] { activate(slot, engine_.now()); });
 }

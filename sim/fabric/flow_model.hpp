@@ -56,10 +56,14 @@ class FlowModel final : public Model {
   // Starts a flow now; `on_complete` runs when its last byte arrives. `bound` caps its rate.
   void start(const Route& route, double bytes, OnComplete on_complete, double bound = kUnbounded,
              std::string label = {});
+  void start(Route&& route, double bytes, OnComplete on_complete, double bound = kUnbounded,
+             std::string label = {});
   // Starts a flow from `from` to `to` now, routed by `router` (which must outlive the run) under
   // the topology's routing policy, as described above. Returns the latency of its (first) route.
+  // `routed`: the route router.route(from, to, hash) gave a moment ago, if the caller has it;
+  // taken over where the policy would route the same (ecmp, static), routed anew otherwise.
   SimTime start_flow(Router& router, VertexId from, VertexId to, std::uint64_t hash, double bytes,
-                     OnComplete on_complete, double bound = kUnbounded);
+                     OnComplete on_complete, double bound = kUnbounded, Route* routed = nullptr);
   // Flows routed over each directed link and not yet done (adaptive routing's load view).
   [[nodiscard]] const std::vector<double>& routed_flows() const { return routed_; }
 
