@@ -278,29 +278,13 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
   }
 }
 
-namespace {
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = text.find(',', start);
-    items.push_back(text.substr(start, comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return items;
-}
-
-}  // namespace
-
 int run_collective_command(const CollectiveOptions& o) {
   const std::optional<RunLimits> limits = resolve_limits(o.common, "collective");
   if (!limits) return kExitInputError;
   const WallClockLimit time_limit(limits->time_s);
   // Comma-separated --op, --routing and --tp make a grid: every combination runs, one row each.
-  const std::vector<std::string> operations = split_list(o.operation);
-  const std::vector<std::string> routings = split_list(o.routing);
+  const std::vector<std::string> operations = config::split(o.operation, ',');
+  const std::vector<std::string> routings = config::split(o.routing, ',');
   const std::vector<int> tps = o.tp_list.empty() ? std::vector<int>{o.tp} : o.tp_list;
   if (operations.size() == 1 && routings.size() == 1 && tps.size() == 1 && !o.out) {
     CollectiveOptions single = o;

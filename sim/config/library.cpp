@@ -69,18 +69,6 @@ bool looks_like_path(const std::string& text) {
   return text.find('/') != std::string::npos || text.ends_with(".yaml") || text.ends_with(".yml");
 }
 
-std::vector<std::string> split_dotted(std::string_view text) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = text.find('.', start);
-    parts.emplace_back(text.substr(start, dot - start));
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return parts;
-}
-
 bool is_card_reference_key(const std::vector<std::string>& path, std::size_t depth) {
   const std::string& key = path[depth];
   if (depth == 0) return key == "model" || key == "hardware" || key == "stack";
@@ -121,7 +109,7 @@ std::string display_path(const fs::path& path) {
 std::optional<std::vector<std::string>> parse_key_path(std::string_view text,
                                                        const SourceLocation& location,
                                                        Diagnostics& diagnostics) {
-  std::vector<std::string> path = split_dotted(text);
+  std::vector<std::string> path = split(text, '.');
   for (const std::string& part : path) {
     if (part.empty()) {
       diagnostics.error(location, "",

@@ -67,4 +67,16 @@ std::string quoted_list(const std::vector<std::string>& items) {
   return text;
 }
 
+std::vector<std::string> split(std::string_view text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t at = text.find(separator, start);
+    parts.emplace_back(text.substr(start, at - start));
+    if (at == std::string_view::npos) break;
+    start = at + 1;
+  }
+  return parts;
+}
+
 }  // namespace clustersim::config

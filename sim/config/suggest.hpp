@@ -20,4 +20,7 @@ namespace clustersim::config {
 // `"a", "b" or "c"` style lists for messages.
 [[nodiscard]] std::string quoted_list(const std::vector<std::string>& items);
 
+// The pieces of `text` between `separator`s ("a.b" -> "a", "b"; "" -> one empty piece).
+[[nodiscard]] std::vector<std::string> split(std::string_view text, char separator);
+
 }  // namespace clustersim::config
