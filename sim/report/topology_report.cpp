@@ -17,6 +17,7 @@ nlohmann::json topology_report_json(const config::TopologySpec& spec,
               {"generator", config::to_string(spec.generator)},
               {"endpoints", stats.endpoints},
               {"size", fabric::describe_size(spec)},
+              {"routing", config::to_string(spec.routing)},
               {"switches", stats.switches},
               {"links", stats.switch_links},
               {"endpoint_links", stats.endpoint_links},
@@ -51,6 +52,7 @@ std::string topology_report_text(const config::TopologySpec& spec,
   };
   line("endpoints", fmt::format("{}", stats.endpoints));
   line("size", fabric::describe_size(spec));
+  line("routing", std::string(config::to_string(spec.routing)));
   line("switches", fmt::format("{}", stats.switches));
   line("switch-to-switch links", fmt::format("{}", stats.switch_links));
   line("diameter", stats.diameter
