@@ -1116,5 +1116,15 @@ TEST(Cli, ANetworkTheCostProfileCannotPriceFailsBeforeTheSimulation) {
                             "clustersim: 1 error\n");
 }
 
+TEST(Cli, TopoReportsTheRoutingPolicy) {
+  const Result plain = run("topo ft2 --json");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(nlohmann::json::parse(plain.out)["routing"], "ecmp");
+  const Result adaptive = run("topo ft2 --set routing=adaptive");
+  ASSERT_EQ(adaptive.exit_code, 0) << adaptive.err;
+  EXPECT_NE(adaptive.out.find("  routing                adaptive\n"), std::string::npos)
+      << adaptive.out;
+}
+
 }  // namespace
 }  // namespace clustersim::cli
