@@ -201,6 +201,12 @@ QWidget* MainWindow::build_panel() {
   nvlink_ = knob(10000, knobs_box, " GB/s");
   nic_ = knob(3200, knobs_box, " Gb/s");
   planes_ = knob(64, knobs_box);
+  routing_ = new QComboBox(knobs_box);
+  routing_->addItem(kFromFile);
+  for (const auto& entry : config::kRoutingPolicyNames) {
+    routing_->addItem(
+        QString::fromUtf8(entry.name.data(), static_cast<qsizetype>(entry.name.size())));
+  }
   for (const auto& [label, widget] :
        std::initializer_list<std::pair<const char*, QWidget*>>{{"nodes", nodes_},
                                                                {"TP", tp_},
@@ -210,7 +216,8 @@ QWidget* MainWindow::build_panel() {
                                                                {"comm SMs", comm_sms_},
                                                                {"NVLink per GPU", nvlink_},
                                                                {"NIC and links", nic_},
-                                                               {"network planes", planes_}}) {
+                                                               {"network planes", planes_},
+                                                               {"routing", routing_}}) {
     form->addRow(label, widget);
   }
   layout->addWidget(knobs_box);
@@ -329,6 +336,7 @@ Knobs MainWindow::knobs() const {
   if (nvlink_->value() > 0) k.nvlink_bandwidth = QString("%1 GB/s").arg(nvlink_->value());
   if (nic_->value() > 0) k.nic_bandwidth = QString("%1 Gb/s").arg(nic_->value());
   k.planes = knob_value(planes_);
+  if (routing_->currentIndex() > 0) k.routing = routing_->currentText();
   return k;
 }
 
@@ -342,6 +350,7 @@ void MainWindow::set_knobs(const Knobs& k) {
   nvlink_->setValue(k.nvlink_bandwidth ? k.nvlink_bandwidth->split(' ').front().toInt() : 0);
   nic_->setValue(k.nic_bandwidth ? k.nic_bandwidth->split(' ').front().toInt() : 0);
   planes_->setValue(k.planes.value_or(0));
+  routing_->setCurrentText(k.routing.value_or(kFromFile));
 }
 
 QStringList MainWindow::card_overrides() const {

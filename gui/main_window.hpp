@@ -99,6 +99,7 @@ class MainWindow : public QMainWindow {
   QSpinBox* pp_ = nullptr;
   QSpinBox* ep_ = nullptr;
   QComboBox* schedule_ = nullptr;
+  QComboBox* routing_ = nullptr;
   QSpinBox* comm_sms_ = nullptr;
   QSpinBox* nvlink_ = nullptr;
   QSpinBox* nic_ = nullptr;

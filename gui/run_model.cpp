@@ -33,6 +33,8 @@ QStringList knob_overrides(const Knobs& knobs) {
     out << "cluster.topology.link_bandwidth=" + *knobs.nic_bandwidth;
   }
   number(knobs.planes, "cluster.topology.planes");
+  // The routing policy of the run's network and of every network it is compared on.
+  if (knobs.routing) out << "cluster.routing=" + *knobs.routing;
   return out;
 }
 

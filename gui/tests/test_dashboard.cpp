@@ -123,6 +123,21 @@ class DashboardTest : public QObject {
     QVERIFY(compared->networks[1].stats.switches > 0);
     QVERIFY(window.topology().has_data());
     QCOMPARE(window.topology().csv().count('\n'), 3);
+    // The routing knob applies to every compared network: under adaptive routing FT2 is as
+    // fast as MPFT (README, "Routing and link layers"), under ECMP (the cards') it is not.
+    QVERIFY(*compared->networks[1].step_time_s > 1.15 * *compared->networks[0].step_time_s);
+    Knobs adaptive;
+    adaptive.routing = "adaptive";
+    window.set_knobs(adaptive);
+    window.compare({"mpft", "ft2"});
+    QVERIFY(wait_for_result(window));
+    const auto routed = window.model().last();
+    QVERIFY(routed->experiment.cluster.topology->routing ==
+            clustersim::config::RoutingPolicy::adaptive);
+    QVERIFY(std::abs(*routed->networks[1].step_time_s - *routed->networks[0].step_time_s) <
+            1e-3 * *routed->networks[0].step_time_s);
+    QCOMPARE(knob_overrides(adaptive), QStringList{"cluster.routing=adaptive"});
+    window.set_knobs({});
   }
 
   // PP 8, EP 32 with DualPipeV (the layout search's best) instead of the file's PP 16, EP 64 with
