@@ -47,11 +47,11 @@ SimTime FlowModel::start_flow(Router& router, VertexId from, VertexId to, std::u
     }
     case config::RoutingPolicy::adaptive: {
       router.set_load(&routed_);
-      const Route route = router.route(from, to, hash);
-      start(route, bytes, std::move(on_complete), bound);
-      // The flow just queued is the newest pending entry.
-      pending_[last_pending_].adaptive = Adaptive{&router, from, to, hash};
-      return route.latency;
+      Route route = router.route(from, to, hash);
+      const SimTime latency = route.latency;
+      enqueue(std::move(route), bytes, std::move(on_complete), bound, {},
+              Adaptive{&router, from, to, hash});
+      return latency;
     }
     case config::RoutingPolicy::ecmp:
     case config::RoutingPolicy::static_:
@@ -70,6 +70,11 @@ void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, 
 
 void FlowModel::start(Route&& route, double bytes, OnComplete on_complete, double bound,
                       std::string label) {
+  enqueue(std::move(route), bytes, std::move(on_complete), bound, std::move(label), Adaptive{});
+}
+
+std::size_t FlowModel::enqueue(Route&& route, double bytes, OnComplete on_complete, double bound,
+                               std::string label, Adaptive adaptive) {
   ++started_;
   std::size_t slot = pending_.size();
   if (!free_pending_.empty()) {
@@ -80,9 +85,9 @@ void FlowModel::start(Route&& route, double bytes, OnComplete on_complete, doubl
   }
   add_routed(route.links, 1);
   pending_[slot] = Pending{std::move(route.links), std::max(0.0, bytes), bound,
-                           std::move(on_complete), std::move(label),     Adaptive{}};
-  last_pending_ = slot;
+                           std::move(on_complete), std::move(label),     adaptive};
   engine_.schedule_after(route.latency, [this, slot] { activate(slot, engine_.now()); });
+  return slot;
 }
 
 void FlowModel::activate(std::size_t slot, SimTime now) {
@@ -182,7 +187,6 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
   flow.last_update = now;
   flow.settled = false;
   flows_[next] = std::move(flow);
-  ++rebalances_;
   dirty_ = true;
 }
 

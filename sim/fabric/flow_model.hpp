@@ -64,8 +64,6 @@ class FlowModel final : public Model {
   // taken over where the policy would route the same (ecmp, static), routed anew otherwise.
   SimTime start_flow(Router& router, VertexId from, VertexId to, std::uint64_t hash, double bytes,
                      OnComplete on_complete, double bound = kUnbounded, Route* routed = nullptr);
-  // Flows routed over each directed link and not yet done (adaptive routing's load view).
-  [[nodiscard]] const std::vector<double>& routed_flows() const { return routed_; }
 
   [[nodiscard]] std::string name() const override { return "fabric"; }
   [[nodiscard]] std::optional<SimTime> next_completion() const override;
@@ -78,7 +76,6 @@ class FlowModel final : public Model {
   [[nodiscard]] std::uint64_t flows_completed() const { return completed_; }
   [[nodiscard]] std::uint64_t solves() const { return solves_; }
   [[nodiscard]] std::uint64_t flows_resolved() const { return flows_resolved_; }
-  [[nodiscard]] std::uint64_t rebalances() const { return rebalances_; }
 
   // Statistics up to `now` (integrates the current loads first).
   [[nodiscard]] const std::vector<LinkStats>& link_stats(SimTime now);
@@ -107,6 +104,9 @@ class FlowModel final : public Model {
     bool active = false;
     bool settled = false;  // has had a rate from a solve since it started
   };
+  // start(): queues the flow to activate once its latency has passed; returns its pending slot.
+  std::size_t enqueue(Route&& route, double bytes, OnComplete on_complete, double bound,
+                      std::string label, Adaptive adaptive);
   void activate(std::size_t pending_slot, SimTime now);
   void rebalance(FlowId id, SimTime now);
   void add_routed(const std::vector<LinkId>& links, double delta);
@@ -135,8 +135,7 @@ class FlowModel final : public Model {
   std::vector<LinkId> touched_links_;  // links whose load may change at the next settle
   std::vector<double> routed_;         // flows routed over each link, started and not done
   bool dirty_ = false;
-  std::size_t last_pending_ = 0;  // the slot start() filled last
-  std::uint64_t started_ = 0, completed_ = 0, solves_ = 0, flows_resolved_ = 0, rebalances_ = 0;
+  std::uint64_t started_ = 0, completed_ = 0, solves_ = 0, flows_resolved_ = 0;
 };
 
 }  // namespace clustersim::fabric

@@ -1,7 +1,6 @@
 #include "sim/fabric/router.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <limits>
 
 #include <fmt/format.h>
