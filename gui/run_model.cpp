@@ -58,8 +58,8 @@ std::shared_ptr<const RunOutput> simulate(const RunRequest& request) {
   step_options.link_traffic = true;
   step_options.link_rows = true;
   output->step = parallel::simulate_step(output->experiment, step_options);
-  const config::CostProfile prices = config::load_cost_profile(config::network_cost_profile(
-      output->experiment.hardware.scale_out ? &*output->experiment.hardware.scale_out : nullptr));
+  const config::CostProfile prices =
+      config::load_cost_profile(config::network_cost_profile(output->experiment.hardware));
   try {
     output->capex = report::cluster_capex(output->experiment, output->step, &prices);
   } catch (const std::exception&) {

@@ -51,13 +51,12 @@ void TopologyView::show_run(const std::shared_ptr<const RunOutput>& run) {
                                       .arg(QString::fromStdString(run_->experiment.name))
                                       .arg(gpus),
                                   networks, {step}, "seconds per step"));
-  replace_chart(charts_[1],
-                grouped_bar_chart(QString("Network cost per endpoint<br>(%1 prices)")
-                                      .arg(QString::fromStdString(config::network_cost_profile(
-                                          run_->experiment.hardware.scale_out
-                                              ? &*run_->experiment.hardware.scale_out
-                                              : nullptr))),
-                                  networks, {cost}, "thousand $ per GPU"));
+  replace_chart(
+      charts_[1],
+      grouped_bar_chart(
+          QString("Network cost per endpoint<br>(%1 prices)")
+              .arg(QString::fromStdString(config::network_cost_profile(run_->experiment.hardware))),
+          networks, {cost}, "thousand $ per GPU"));
   replace_chart(charts_[2], grouped_bar_chart("Switches and switch links,<br>sized for the cluster",
                                               networks, {switches, links}, "count"));
   replace_chart(charts_[3], grouped_bar_chart("Bisection per endpoint<br>(0: too large to cut)",

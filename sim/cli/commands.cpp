@@ -108,10 +108,7 @@ int run_experiment(const RunOptions& options) {
         config::load_experiment(options.experiment, load_options(options.common));
     // Loaded before the simulation, so a misspelt profile fails at once.
     const config::CostProfile prices = config::load_cost_profile(
-        options.cost.empty()
-            ? config::network_cost_profile(
-                  experiment.hardware.scale_out ? &*experiment.hardware.scale_out : nullptr)
-            : options.cost,
+        options.cost.empty() ? config::network_cost_profile(experiment.hardware) : options.cost,
         load_options(CommonOptions{}));
     // The checks validate makes, so that their errors name the key they come from.
     report::preflight(experiment, options.experiment, *limits, &prices);

@@ -70,13 +70,6 @@ struct ScaleOutSpec {  // InfiniBand / RoCE NICs
   }
 };
 
-// The cost profile that prices this hardware's network: its scale-out link layer's, or the
-// InfiniBand one for a profile without a network.
-[[nodiscard]] inline std::string network_cost_profile(const ScaleOutSpec* scale_out) {
-  return scale_out != nullptr && !scale_out->cost_profile.empty() ? scale_out->cost_profile
-                                                                  : "ib_as_bought";
-}
-
 struct PcieSpec {
   int generation = 0;
   int lanes = 0;
@@ -163,5 +156,13 @@ struct HardwareProfile {
   std::optional<ComputeSpec> compute;
   PriceSpec price;
 };
+
+// The cost profile that prices this hardware's network: its scale-out link layer's, or the
+// InfiniBand one for a profile without a network.
+[[nodiscard]] inline std::string network_cost_profile(const HardwareProfile& hardware) {
+  return hardware.scale_out && !hardware.scale_out->cost_profile.empty()
+             ? hardware.scale_out->cost_profile
+             : "ib_as_bought";
+}
 
 }  // namespace clustersim::config

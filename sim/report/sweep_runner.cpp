@@ -26,8 +26,7 @@ namespace {
 const config::CostProfile& sweep_prices(const config::Experiment& experiment) {
   static std::mutex mutex;
   static std::map<std::string, config::CostProfile> loaded;
-  const std::string name = config::network_cost_profile(
-      experiment.hardware.scale_out ? &*experiment.hardware.scale_out : nullptr);
+  const std::string name = config::network_cost_profile(experiment.hardware);
   const std::lock_guard lock(mutex);
   auto found = loaded.find(name);
   if (found == loaded.end()) found = loaded.emplace(name, config::load_cost_profile(name)).first;
