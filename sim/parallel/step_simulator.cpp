@@ -172,6 +172,20 @@ std::vector<std::vector<int>> distinct_groups(int gpus, const std::vector<int>& 
   return groups;
 }
 
+// The pairs of neighbours in each group, in order: a chain's (a pipeline's stages), or with
+// `ring` a ring's, the last back to the first.
+std::vector<std::vector<int>> neighbour_pairs(const std::vector<std::vector<int>>& groups,
+                                              bool ring) {
+  std::vector<std::vector<int>> pairs;
+  for (const std::vector<int>& group : groups) {
+    const std::size_t count = ring ? group.size() : group.size() - 1;
+    for (std::size_t i = 0; i < count; ++i) {
+      pairs.push_back({group[i], group[(i + 1) % group.size()]});
+    }
+  }
+  return pairs;
+}
+
 // With `flow_log`, the collective's flows go there (for the link report), those of `gpus` alone.
 // `others`: groups that run the same collective at the same time (every-replica mode).
 double collective_time(const fabric::Topology& topology, const collectives::CopyEngines& copy,
@@ -459,16 +473,21 @@ class StepSimulation {
   // Every-replica mode (simulation.symmetry: off): each communication runs on all its groups
   // at once, not on GPU 0's alone.
   bool every_replica_ = false;
-  // In every-replica mode, the groups beside `representative` that run its communication at the
-  // same time: `group_of` of every GPU, the representative's own left out. Empty otherwise.
+  // In every-replica mode, every group `group_of` makes of the cluster's GPUs. Empty otherwise.
   template <class GroupOf>
-  [[nodiscard]] std::vector<std::vector<int>> others(const std::vector<int>& representative,
-                                                     const GroupOf& group_of) const {
+  [[nodiscard]] std::vector<std::vector<int>> every_group(const GroupOf& group_of) const {
     if (!every_replica_) return {};
     std::vector<int> all(static_cast<std::size_t>(layout_.gpus()));
     std::iota(all.begin(), all.end(), 0);
-    std::vector<std::vector<int>> groups = distinct_groups(layout_.gpus(), all, group_of);
-    std::erase_if(groups, [&](const std::vector<int>& g) { return g == representative; });
+    return distinct_groups(layout_.gpus(), all, group_of);
+  }
+  // In every-replica mode, the groups beside `representative` that run its communication at the
+  // same time: every group but the representative itself. Empty otherwise.
+  template <class GroupOf>
+  [[nodiscard]] std::vector<std::vector<int>> others(const std::vector<int>& representative,
+                                                     const GroupOf& group_of) const {
+    std::vector<std::vector<int>> groups = every_group(group_of);
+    std::erase(groups, representative);
     return groups;
   }
   double micro_batch_tokens_;
@@ -649,15 +668,10 @@ void StepSimulation::simulate_communication() {
                                 : 2.0 * a.kv_heads * a.head_dim;
     const std::vector<int> cp_group = layout_.group(kFirstGpu, Dimension::cp);
     const double bytes = micro_batch_tokens_ * kv_width * kBf16Bytes / p_.tp;
-    // Every replica: every hop of every ring at once.
-    std::vector<std::vector<int>> hops;
-    for (const std::vector<int>& ring :
-         others({}, [&](int gpu) { return layout_.group(gpu, Dimension::cp); })) {
-      for (std::size_t i = 0; i < ring.size(); ++i) {
-        if (ring == cp_group && i == 0) continue;
-        hops.push_back({ring[i], ring[(i + 1) % ring.size()]});
-      }
-    }
+    // Every replica: every hop of every ring at once, beside the one timed.
+    std::vector<std::vector<int>> hops = neighbour_pairs(
+        every_group([&](int gpu) { return layout_.group(gpu, Dimension::cp); }), true);
+    std::erase(hops, std::vector<int>{cp_group[0], cp_group[1]});
     cp_hop_ = collective_time(topology_, nccl_, collectives::Operation::send_recv,
                               collectives::Algorithm::direct, bytes, {cp_group[0], cp_group[1]},
                               result_.flows, flow_log(), hops);
@@ -667,15 +681,10 @@ void StepSimulation::simulate_communication() {
     const std::vector<int> pp_group = layout_.group(kFirstGpu, Dimension::pp);
     const double bytes =
         micro_batch_tokens_ * static_cast<double>(card_.hidden_size) * kBf16Bytes / p_.tp;
-    // Every replica: every GPU sends to the next stage at once.
-    std::vector<std::vector<int>> sends;
-    for (const std::vector<int>& pipeline :
-         others({}, [&](int gpu) { return layout_.group(gpu, Dimension::pp); })) {
-      for (std::size_t i = 0; i + 1 < pipeline.size(); ++i) {
-        if (pipeline == pp_group && i == 0) continue;
-        sends.push_back({pipeline[i], pipeline[i + 1]});
-      }
-    }
+    // Every replica: every GPU sends to the next stage at once, beside the pair timed.
+    std::vector<std::vector<int>> sends = neighbour_pairs(
+        every_group([&](int gpu) { return layout_.group(gpu, Dimension::pp); }), false);
+    std::erase(sends, std::vector<int>{pp_group[0], pp_group[1]});
     result_.pp_transfer_s = collective_time(
         topology_, nccl_, collectives::Operation::send_recv, collectives::Algorithm::direct, bytes,
         {pp_group[0], pp_group[1]}, result_.flows, flow_log(), sends);
@@ -827,15 +836,7 @@ int StepSimulation::placement(Communication& c, int pp_rank, int to_rank) {
       break;
     case Copies::cp_ring:
       each_group([&](int gpu) { return layout_.group(gpu, Dimension::cp); });
-      {
-        std::vector<std::vector<int>> edges;
-        for (const std::vector<int>& ring : copies) {
-          for (std::size_t i = 0; i < ring.size(); ++i) {
-            edges.push_back({ring[i], ring[(i + 1) % ring.size()]});
-          }
-        }
-        copies = std::move(edges);
-      }
+      copies = neighbour_pairs(copies, true);
       break;
     case Copies::pp_pairs:
       for (int gpu : members) copies.push_back({gpu, on_rank(gpu, to_rank)});
