@@ -1,14 +1,14 @@
 // clustersim reproduce DIR: the validation suite, every experiment of a folder simulated in
 // parallel and held against its published figures.
 
-#include <atomic>
+#include <algorithm>
 #include <iostream>
 #include <stdexcept>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "sim/cli/commands.hpp"
+#include "sim/core/parallel_for.hpp"
 #include "sim/report/validation_suite.hpp"
 
 namespace clustersim::cli {
@@ -22,23 +22,17 @@ int run_reproduce(const ReproduceOptions& options) {
     return kExitInputError;
   }
   std::vector<report::ValidationRun> runs(files.size());
-  std::atomic<std::size_t> next{0};
-  const auto worker = [&] {
-    for (std::size_t k = next++; k < files.size(); k = next++) {
-      try {
-        runs[k] = report::run_validation(files[k]);
-      } catch (const std::exception& error) {  // a bug: reported, and the others still run
-        runs[k].file = files[k];
-        runs[k].name = files[k];
-        runs[k].status = "internal_error";
-        runs[k].reason = error.what();
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(files.size())));
-  for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
-  for (std::thread& thread : threads) thread.join();
+  parallel_for(files.size(), static_cast<std::size_t>(std::max(1, options.jobs)),
+               [&](std::size_t k) {
+                 try {
+                   runs[k] = report::run_validation(files[k]);
+                 } catch (const std::exception& error) {  // a bug: reported, and the others run
+                   runs[k].file = files[k];
+                   runs[k].name = files[k];
+                   runs[k].status = "internal_error";
+                   runs[k].reason = error.what();
+                 }
+               });
   if (options.json) {
     std::cout << report::validation_json(runs).dump(2) << '\n';
   } else {

@@ -1,10 +1,8 @@
 #include "sim/collectives/expert_parallel.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "sim/core/engine.hpp"
+#include "sim/core/parallel_for.hpp"
 #include "sim/fabric/flow_model.hpp"
 #include "sim/fabric/router.hpp"
 
@@ -457,26 +456,10 @@ ExpertParallelResult simulate_expert_parallel(const Topology& topology,
   }
   // The groups' token draws are independent: drawn on the machine's cores at once (each group
   // from its own seed, so the result does not depend on the number of threads).
-  const std::size_t workers =
-      std::min<std::size_t>(groups.size(), std::max(1U, std::thread::hardware_concurrency()));
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  const auto draw = [&] {
-    for (std::size_t g = next++; g < groups.size(); g = next++) {
-      try {
-        groups[g].traffic = remembered_route_tokens(groups[g].spec, groups[g].layout);
-      } catch (...) {
-        const std::lock_guard lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::jthread> pool;
-  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(draw);
-  draw();
-  pool.clear();  // joins
-  if (failure) std::rethrow_exception(failure);
+  parallel_for(groups.size(), std::max(1U, std::thread::hardware_concurrency()),
+               [&](std::size_t g) {
+                 groups[g].traffic = remembered_route_tokens(groups[g].spec, groups[g].layout);
+               });
   for (const Group& group : groups) {
     logical_rdma += group.traffic.logical_rdma_tokens;
     received += group.traffic.received_tokens;
