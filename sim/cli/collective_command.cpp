@@ -97,6 +97,15 @@ config::RoutingPolicy routing_policy(const std::string& name) {
                     config::quoted_list(names)));
 }
 
+// Says so when the run was approximate.
+void print_batching(double fraction) {
+  if (fraction <= 0) return;
+  std::cout << fmt::format(
+      "  departure batching {}: rates re-solved once {:.3g} % of the active flows have left "
+      "(approximate; 0 is exact)\n",
+      fraction, fraction * 100);
+}
+
 }  // namespace
 
 // One point of a collective grid, as a row of its CSV.
@@ -122,6 +131,11 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
     config::TopologySpec spec = config::load_topology(
         config::find_card(o.topology, config::CardKind::topology, "--topology"));
     if (!o.routing.empty()) spec.routing = routing_policy(o.routing);
+    if (!(o.departure_batching >= 0 && o.departure_batching < 1)) {
+      usage(fmt::format(
+          "--departure-batching {}: expected a fraction of the active flows in [0, 1) (0: exact)",
+          o.departure_batching));
+    }
     if (o.comm_sms < 0 || o.comm_sms > hw.gpu.sm_count) {
       usage(fmt::format("--comm-sms {} is outside the {} SMs of one {}", o.comm_sms,
                         hw.gpu.sm_count, hw.gpu.model));
@@ -154,6 +168,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
       ep.imbalance = o.imbalance;
       ep.low_latency = o.low_latency;
       ep.comm_sms = o.comm_sms;
+      ep.departure_batching = o.departure_batching;
       collectives::set_copy_rates(ep, hw);
       const collectives::ExpertParallelResult r = collectives::run_expert_parallel(topology, ep);
       if (o.common.json) {
@@ -163,6 +178,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
                           {"comm_sms", o.comm_sms},
                           {"low_latency", o.low_latency},
                           {"sms_held", r.sms_held},
+                          {"departure_batching", o.departure_batching},
                           {"rdma_tokens_per_rank", r.rdma_tokens_per_rank},
                           {"nvl_tokens_per_rank", r.nvl_tokens_per_rank},
                           {"dispatch",
@@ -184,6 +200,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
             gpus, r.nodes, o.nodes, hw.name, o.tokens, o.hidden, o.top_k, o.experts, o.max_nodes,
             r.sms_held, hw.gpu.sm_count,
             o.low_latency ? " (low-latency: RDMA writes, SMs freed)" : "");
+        print_batching(o.departure_batching);
         std::cout << fmt::format("  {:<9} {:>10} {:>16} {:>16}\n", "", "time", "RDMA (logical)",
                                  "NVL (received)");
         std::cout << fmt::format("  {:<9} {:>7.1f} us {:>11.1f} GB/s {:>11.1f} GB/s\n", "dispatch",
@@ -226,6 +243,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
     collectives::CollectiveSpec collective{op->second, algorithm->second, size.value->bytes, ranks,
                                            collectives::nccl_copy_engines(hw)};
     collective.concurrent = std::move(groups);
+    collective.departure_batching = o.departure_batching;
     const collectives::CollectiveResult r = collectives::run_collective(topology, collective);
     if (row != nullptr) {
       *row = GridRow{o.operation,
@@ -245,6 +263,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
                         {"ranks", ranks.size()},
                         {"groups", 1 + collective.concurrent.size()},
                         {"routing", config::to_string(topology.routing)},
+                        {"departure_batching", o.departure_batching},
                         {"size_bytes", size.value->bytes},
                         {"time_s", r.time.seconds()},
                         {"algbw_bytes_per_s", r.algbw_bytes_per_s},
@@ -257,6 +276,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
       std::cout << fmt::format("{} ({}) of {} over {} GPUs ({} nodes of {} on {})\n", o.operation,
                                algorithm_name, to_string(*size.value), ranks.size(), o.nodes,
                                hw.name, spec.name);
+      print_batching(o.departure_batching);
       std::cout << fmt::format("  {:>14} {:>16} {:>16}\n", "time", "algbw", "busbw");
       std::cout << fmt::format("  {:>11.1f} us {:>11.2f} GB/s {:>11.2f} GB/s\n",
                                r.time.seconds() * 1e6, r.algbw_bytes_per_s / 1e9,

@@ -36,6 +36,8 @@ struct CollectiveOptions {
   double imbalance = 0;
   int comm_sms = 20;
   bool low_latency = false;  // ep: DeepEP's low-latency (IBGDA) kernels
+  // The flow model's departure batching (0: exact; see fabric::FlowModel).
+  double departure_batching = 0;
 };
 
 int run_collective_command(const CollectiveOptions& options);

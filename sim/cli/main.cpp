@@ -212,6 +212,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   collective_cmd->add_flag("--low-latency", collective.low_latency,
                            "ep: low-latency kernels (direct RDMA writes, no SMs held)");
+  collective_cmd
+      ->add_option("--departure-batching", collective.departure_batching,
+                   "Approximation for one large set of flows: re-solve the rates only once this "
+                   "fraction of the active flows has left, in [0, 1) (0: after every departure, "
+                   "exact; e.g. 0.05)")
+      ->type_name("FRACTION")
+      ->capture_default_str();
   add_common(*collective_cmd, collective.common);
   add_limits(*collective_cmd, collective.common);
 

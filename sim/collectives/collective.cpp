@@ -163,6 +163,7 @@ void validate(const Topology& topology, const CollectiveSpec& spec) {
     throw CollectiveError(fmt::format("message size must be positive, got {} bytes", spec.bytes));
   }
   check_ranks(topology, spec.ranks, "a collective");
+  check_departure_batching(spec.departure_batching);
   const bool reduction = spec.operation == Operation::all_reduce ||
                          spec.operation == Operation::reduce_scatter ||
                          spec.operation == Operation::all_gather;
@@ -204,6 +205,13 @@ std::vector<double> copy_bounds(const Topology& topology, const CopyEngines& cop
         copy.pushing_sms * per_sm / static_cast<double>(leaving.at({flows[i].first, network}));
   }
   return bounds;
+}
+
+void check_departure_batching(double fraction) {
+  if (!(fraction >= 0 && fraction < 1)) {
+    throw CollectiveError(
+        fmt::format("departure batching must be a fraction in [0, 1), got {}", fraction));
+  }
 }
 
 void check_ranks(const Topology& topology, const std::vector<VertexId>& ranks, const char* what) {
@@ -284,6 +292,7 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
   }
   Engine engine;
   FlowModel model(engine, topology);
+  model.set_departure_batching(spec.departure_batching);
   Router router(topology);
   CollectiveResult result;
   std::uint64_t hash = 0;

@@ -66,6 +66,8 @@ struct CollectiveSpec {
   // Other groups that run the same collective at the same time, each of as many ranks (the
   // data-parallel groups beside `ranks`, say); their phases run together with its phases.
   std::vector<std::vector<fabric::VertexId>> concurrent{};
+  // The flow model's departure batching (fabric::FlowModel::set_departure_batching; 0: exact).
+  double departure_batching = 0;
 };
 
 struct LinkLoad {
@@ -104,6 +106,9 @@ struct CollectiveResult {
 // topology; `what` names the group in the message ("a collective", "an EP group").
 void check_ranks(const fabric::Topology& topology, const std::vector<fabric::VertexId>& ranks,
                  const char* what);
+
+// Throws CollectiveError unless `fraction` (a departure batching) is in [0, 1).
+void check_departure_batching(double fraction);
 
 // Simulates the collective to completion on an otherwise idle fabric. Throws CollectiveError for
 // bad requests (non-positive size, fewer than two ranks, a rank that is not a GPU, an algorithm

@@ -294,9 +294,11 @@ CopyEngines copy_engines(const ExpertParallelSpec& spec) {
 }
 
 CollectiveResult simulate(const Topology& topology, const std::vector<Group>& groups,
-                          double token_bytes, bool reverse, bool record_flows) {
+                          double token_bytes, bool reverse, bool record_flows,
+                          double departure_batching) {
   Engine engine;
   fabric::FlowModel model(engine, topology);
+  model.set_departure_batching(departure_batching);
   fabric::Router router(topology);
   CollectiveResult result;
   std::uint64_t hash = 0;
@@ -420,6 +422,7 @@ namespace {
 ExpertParallelResult simulate_expert_parallel(const Topology& topology,
                                               const ExpertParallelSpec& spec) {
   check_ranks(topology, spec.ranks, "an EP group");
+  check_departure_batching(spec.departure_batching);
   if (spec.comm_sms < 0) {
     throw CollectiveError(
         fmt::format("communication SMs must be zero or more, got {}", spec.comm_sms));
@@ -469,8 +472,10 @@ ExpertParallelResult simulate_expert_parallel(const Topology& topology,
   ExpertParallelResult result;
   result.nodes = static_cast<int>(groups.front().layout.ranks_of_node.size());
   result.sms_held = spec.low_latency ? 0 : spec.comm_sms;
-  result.dispatch = simulate(topology, groups, fp8_bytes, false, spec.record_flows);
-  result.combine = simulate(topology, groups, bf16_bytes, true, spec.record_flows);
+  result.dispatch =
+      simulate(topology, groups, fp8_bytes, false, spec.record_flows, spec.departure_batching);
+  result.combine =
+      simulate(topology, groups, bf16_bytes, true, spec.record_flows, spec.departure_batching);
   const double ranks = static_cast<double>(spec.ranks.size());
   result.rdma_tokens_per_rank = logical_rdma / ranks;
   result.nvl_tokens_per_rank = received / ranks;

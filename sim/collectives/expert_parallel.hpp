@@ -54,6 +54,8 @@ struct ExpertParallelSpec {
   bool per_pair = false;
   // Fill the dispatch's and the combine's CollectiveResult::flow_log.
   bool record_flows = false;
+  // The flow model's departure batching (fabric::FlowModel::set_departure_batching; 0: exact).
+  double departure_batching = 0;
 };
 
 struct ExpertParallelResult {

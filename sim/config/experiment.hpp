@@ -85,6 +85,10 @@ inline constexpr std::array<EnumName<Symmetry>, 2> kSymmetryNames{
 
 struct SimulationSpec {
   Symmetry symmetry = Symmetry::on;
+  // The flow model's departure batching, a fraction in [0, 1): 0 re-solves the rates after every
+  // departure (exact max-min); f holds departures back until f of the active flows have left
+  // (fabric::FlowModel::set_departure_batching states what it keeps and what it gives up).
+  double departure_batching = 0;
 };
 
 struct CostSpec {

@@ -533,6 +533,15 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
   if (std::optional<MapReader> simulation = root.optional_section("simulation")) {
     experiment.simulation.symmetry =
         simulation->choice<Symmetry>("symmetry", kSymmetryNames, Symmetry::on);
+    experiment.simulation.departure_batching =
+        simulation->optional<double>("departure_batching", 0.0, Bounds::non_negative());
+    if (experiment.simulation.departure_batching >= 1) {
+      simulation->error(
+          "departure_batching",
+          fmt::format("must be below 1, got {}: it is the fraction of the active flows that may "
+                      "leave before the rates are re-solved (0: after every departure, exact)",
+                      experiment.simulation.departure_batching));
+    }
     simulation->finish();
   }
   if (std::optional<MapReader> search = root.optional_section("search")) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -104,6 +105,7 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
     account_link(link, now);
     touched_links_.push_back(link);
   }
+  changed_since_solve_ = true;
   const FlowId id = solver_.add_flow(std::move(pending.links), pending.bound);
   if (flows_.size() <= id) flows_.resize(id + 1);
   Flow& flow = flows_[id];
@@ -144,8 +146,12 @@ void FlowModel::advance_to(SimTime now) {
     add_routed(solver_.path(id), -1);
     for (LinkId link : solver_.path(id)) {
       account_link(link, now);
+      // The load drops at once (a solve held back by batching leaves the others' rates as
+      // they are); a solve now overwrites it with the solver's.
+      link_load_[link] = std::max(0.0, link_load_[link] - flow.rate);
       touched_links_.push_back(link);
     }
+    ++departed_since_solve_;
     flow.active = false;
     flow.remaining = 0;
     solver_.remove_flow(id);
@@ -180,6 +186,7 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
     account_link(link, now);
     touched_links_.push_back(link);
   }
+  changed_since_solve_ = true;
   const FlowId next = solver_.add_flow(std::move(links), flow.bound);
   if (flows_.size() <= next) flows_.resize(next + 1);
   flow.segment_left = kRebalanceBytes;
@@ -190,9 +197,26 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
   dirty_ = true;
 }
 
+void FlowModel::set_departure_batching(double fraction) {
+  if (!(fraction >= 0 && fraction < 1)) {
+    throw std::invalid_argument(
+        fmt::format("departure batching must be a fraction in [0, 1), got {}", fraction));
+  }
+  batching_ = fraction;
+}
+
 void FlowModel::settle(SimTime now) {
   if (!dirty_) return;
   dirty_ = false;
+  if (!changed_since_solve_ && batching_ > 0 &&
+      static_cast<double>(departed_since_solve_) <
+          batching_ * static_cast<double>(active_at_solve_)) {
+    // Held back: the departed flows' loads are already off their links; the peaks stand.
+    touched_links_.clear();
+    return;
+  }
+  changed_since_solve_ = false;
+  departed_since_solve_ = 0;
   const std::vector<FlowId>& changed = solver_.solve();
   ++solves_;
   flows_resolved_ += changed.size();
@@ -218,6 +242,7 @@ void FlowModel::settle(SimTime now) {
     schedule_completion(id, now);
   }
   for (LinkId link : touched_links_) link_load_[link] = solver_.load(link);
+  active_at_solve_ = solver_.active_flows();
   for (LinkId link : touched_links_) {
     const double capacity = solver_.capacity(link);
     if (capacity > 0) {

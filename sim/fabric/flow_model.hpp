@@ -53,6 +53,28 @@ class FlowModel final : public Model {
   // An adaptive flow re-chooses its path after carrying this many bytes.
   static constexpr double kRebalanceBytes = 4.0 * 1024 * 1024;
 
+  // Departure batching, an approximation that is off (0) by default. With a fraction f in
+  // (0, 1), departures alone do not re-solve the rates until the flows that left since the last
+  // solve number at least f x the flows active at that solve; meanwhile every other flow keeps
+  // its rate. Arrivals, re-routes and capacity changes still re-solve at once, taking in the
+  // departures held back. Exact max-min re-solves after every departure, and in one large set
+  // of flows sharing links under ECMP nearly every departure changes many rates (an all-to-all
+  // over 256 GPUs: 10 million rate changes for 65,280 flows), so the exact run costs far more
+  // than linear time; batching makes the solves O(log(flows) / f).
+  // What holds whatever f is (tests/fabric/test_departure_batching.cpp checks each):
+  //   - the rates are feasible at every instant (loads only drop between solves), and every
+  //     byte is carried;
+  //   - after each solve every flow has at least the lowest fair share min_l c_l / n_l of the
+  //     flows then active, which only grows as flows leave; so for flows of one size that
+  //     start carrying together, the last completion, the congestion bound max_l bytes_l / c_l,
+  //     is exact.
+  // Otherwise completion times differ from the exact run's, and max-min rates not being
+  // monotone in the set of flows, no a-priori bound holds. The test states the measured one on
+  // random instances: at f = 0.05 the last completion (what a collective reports) within 1.5 %
+  // and the mean flow within 4 %, while a single flow whose link-mates left can end far later.
+  void set_departure_batching(double fraction);
+  [[nodiscard]] double departure_batching() const { return batching_; }
+
   // Starts a flow now; `on_complete` runs when its last byte arrives. `bound` caps its rate.
   void start(const Route& route, double bytes, OnComplete on_complete, double bound = kUnbounded,
              std::string label = {});
@@ -135,6 +157,12 @@ class FlowModel final : public Model {
   std::vector<LinkId> touched_links_;  // links whose load may change at the next settle
   std::vector<double> routed_;         // flows routed over each link, started and not done
   bool dirty_ = false;
+  // Departure batching: the fraction, the departures and arrivals since the last solve, and the
+  // flows active after it.
+  double batching_ = 0;
+  bool changed_since_solve_ = false;
+  std::size_t departed_since_solve_ = 0;
+  std::size_t active_at_solve_ = 0;
   std::uint64_t started_ = 0, completed_ = 0, solves_ = 0, flows_resolved_ = 0;
 };
 

@@ -265,6 +265,7 @@ struct MaxMinSolver::Scratch {
   std::vector<LinkId> departed;      // the departed flows' links
   std::vector<LinkId> forced_open;   // links a pass found filling up
   std::vector<double> reached_load;  // by link: the collected flows' old rates on it
+  std::vector<char> seen;            // by link: listed among the departed flows' links
 };
 
 MaxMinSolver::~MaxMinSolver() = default;
@@ -521,6 +522,11 @@ const std::vector<FlowId>& MaxMinSolver::solve() {
     Scratch& scratch = *scratch_;
     scratch.departed.swap(dirty_links_);
     dirty_links_.clear();
+    // A link several departed flows crossed is listed once, where it was first.
+    std::vector<char>& seen = scratch.seen;
+    seen.resize(link_count(), 0);
+    std::erase_if(scratch.departed, [&seen](LinkId link) { return std::exchange(seen[link], 1); });
+    for (const LinkId link : scratch.departed) seen[link] = 0;
     while (true) {
       collect_above(threshold, scratch.departed);
       rates = solve_collected();

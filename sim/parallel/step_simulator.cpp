@@ -189,8 +189,9 @@ std::vector<std::vector<int>> neighbour_pairs(const std::vector<std::vector<int>
 // With `flow_log`, the collective's flows go there (for the link report), those of `gpus` alone.
 // `others`: groups that run the same collective at the same time (every-replica mode).
 double collective_time(const fabric::Topology& topology, const collectives::CopyEngines& copy,
-                       collectives::Operation operation, collectives::Algorithm algorithm,
-                       double bytes, const std::vector<int>& gpus, std::uint64_t& flows,
+                       double departure_batching, collectives::Operation operation,
+                       collectives::Algorithm algorithm, double bytes, const std::vector<int>& gpus,
+                       std::uint64_t& flows,
                        std::vector<collectives::FlowRecord>* flow_log = nullptr,
                        const std::vector<std::vector<int>>& others = {}) {
   if (flow_log != nullptr) flow_log->clear();
@@ -201,6 +202,7 @@ double collective_time(const fabric::Topology& topology, const collectives::Copy
   spec.bytes = bytes;
   spec.ranks = vertices(topology, gpus);
   spec.copy = copy;
+  spec.departure_batching = departure_batching;
   spec.record_flows = flow_log != nullptr;
   for (const std::vector<int>& group : others) spec.concurrent.push_back(vertices(topology, group));
   collectives::CollectiveResult result = collectives::run_collective(topology, spec);
@@ -598,6 +600,7 @@ void StepSimulation::simulate_communication() {
     ep.per_pair = ep.low_latency;
     ep.imbalance = e_.training.moe_zipf;
     ep.record_flows = traffic_.has_value();
+    ep.departure_batching = e_.simulation.departure_batching;
     const int nodes = layout_.nodes_spanned(layout_.ep_group(kFirstGpu));
     ep.max_nodes =
         card_.moe->groups > 1
@@ -622,13 +625,14 @@ void StepSimulation::simulate_communication() {
       const std::vector<int> etp_group = layout_.etp_group(kFirstGpu);
       const std::vector<std::vector<int>> etp_others =
           others(etp_group, [&](int gpu) { return layout_.etp_group(gpu); });
-      const double gather = collective_time(topology_, nccl_, collectives::Operation::all_gather,
-                                            collectives::Algorithm::ring, bytes, etp_group,
-                                            result_.flows, flow_log(), etp_others);
+      const double gather = collective_time(
+          topology_, nccl_, e_.simulation.departure_batching, collectives::Operation::all_gather,
+          collectives::Algorithm::ring, bytes, etp_group, result_.flows, flow_log(), etp_others);
       note(etp_gather_, Copies::etp_groups, flow_log_, etp_group, bytes);
-      const double scatter = collective_time(
-          topology_, nccl_, collectives::Operation::reduce_scatter, collectives::Algorithm::ring,
-          bytes, etp_group, result_.flows, flow_log(), etp_others);
+      const double scatter =
+          collective_time(topology_, nccl_, e_.simulation.departure_batching,
+                          collectives::Operation::reduce_scatter, collectives::Algorithm::ring,
+                          bytes, etp_group, result_.flows, flow_log(), etp_others);
       note(etp_scatter_, Copies::etp_groups, flow_log_, etp_group, bytes);
       result_.ep_dispatch_s += gather;
       result_.ep_combine_s += scatter;
@@ -641,17 +645,17 @@ void StepSimulation::simulate_communication() {
     const std::vector<int> tp_group = layout_.group(kFirstGpu, Dimension::tp);
     const std::vector<std::vector<int>> tp_others =
         others(tp_group, [&](int gpu) { return layout_.group(gpu, Dimension::tp); });
-    const double reduce = collective_time(topology_, nccl_, collectives::Operation::all_reduce,
-                                          collectives::Algorithm::ring, bytes, tp_group,
-                                          result_.flows, flow_log(), tp_others);
+    const double reduce = collective_time(
+        topology_, nccl_, e_.simulation.departure_batching, collectives::Operation::all_reduce,
+        collectives::Algorithm::ring, bytes, tp_group, result_.flows, flow_log(), tp_others);
     note(tp_reduce_, Copies::tp_groups, flow_log_, tp_group, bytes);
     tp_layer_ = 2 * reduce;
     // Sequence parallelism keeps the split input of the QKV and first FFN GEMMs: their weight
     // gradients all-gather it again (Korthikanti et al. 2022 §4.2.2).
     if (p_.sequence_parallel) {
-      const double gather = collective_time(topology_, nccl_, collectives::Operation::all_gather,
-                                            collectives::Algorithm::ring, bytes, tp_group,
-                                            result_.flows, flow_log(), tp_others);
+      const double gather = collective_time(
+          topology_, nccl_, e_.simulation.departure_batching, collectives::Operation::all_gather,
+          collectives::Algorithm::ring, bytes, tp_group, result_.flows, flow_log(), tp_others);
       note(sp_gather_comm_, Copies::tp_groups, flow_log_, tp_group, bytes);
       sp_gather_ = 2 * gather;
     }
@@ -672,9 +676,9 @@ void StepSimulation::simulate_communication() {
     std::vector<std::vector<int>> hops = neighbour_pairs(
         every_group([&](int gpu) { return layout_.group(gpu, Dimension::cp); }), true);
     std::erase(hops, std::vector<int>{cp_group[0], cp_group[1]});
-    cp_hop_ = collective_time(topology_, nccl_, collectives::Operation::send_recv,
-                              collectives::Algorithm::direct, bytes, {cp_group[0], cp_group[1]},
-                              result_.flows, flow_log(), hops);
+    cp_hop_ = collective_time(topology_, nccl_, e_.simulation.departure_batching,
+                              collectives::Operation::send_recv, collectives::Algorithm::direct,
+                              bytes, {cp_group[0], cp_group[1]}, result_.flows, flow_log(), hops);
     note(cp_hop_comm_, Copies::cp_ring, flow_log_, {cp_group[0], cp_group[1]}, bytes);
   }
   if (p_.pp > 1) {
@@ -685,9 +689,10 @@ void StepSimulation::simulate_communication() {
     std::vector<std::vector<int>> sends = neighbour_pairs(
         every_group([&](int gpu) { return layout_.group(gpu, Dimension::pp); }), false);
     std::erase(sends, std::vector<int>{pp_group[0], pp_group[1]});
-    result_.pp_transfer_s = collective_time(
-        topology_, nccl_, collectives::Operation::send_recv, collectives::Algorithm::direct, bytes,
-        {pp_group[0], pp_group[1]}, result_.flows, flow_log(), sends);
+    result_.pp_transfer_s =
+        collective_time(topology_, nccl_, e_.simulation.departure_batching,
+                        collectives::Operation::send_recv, collectives::Algorithm::direct, bytes,
+                        {pp_group[0], pp_group[1]}, result_.flows, flow_log(), sends);
     note(pp_transfer_, Copies::pp_pairs, flow_log_, {pp_group[0], pp_group[1]}, bytes);
   }
 }
@@ -767,8 +772,8 @@ double StepSimulation::timed(collectives::Operation op, double bytes,
   const bool first = traffic_ && !data_parallel_.contains(family);
   const bool data_parallel = &group == &dp_group_;
   const double seconds = collective_time(
-      topology_, nccl_, op, algorithm, bytes, group, result_.flows, first ? flow_log() : nullptr,
-      others(group, [&](int gpu) {
+      topology_, nccl_, e_.simulation.departure_batching, op, algorithm, bytes, group,
+      result_.flows, first ? flow_log() : nullptr, others(group, [&](int gpu) {
         return data_parallel ? layout_.group(gpu, Dimension::dp) : layout_.edp_group(gpu);
       }));
   if (first && !flow_log_.empty()) {

@@ -268,7 +268,8 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
        {{"events", r.events},
         {"flows", r.flows},
         {"wall_s", wall_s},
-        {"symmetry", config::to_string(e.simulation.symmetry)}}}};
+        {"symmetry", config::to_string(e.simulation.symmetry)},
+        {"departure_batching", e.simulation.departure_batching}}}};
   if (r.links) out["link_tiers"] = link_tiers_json(*r.links);
   if (e.cluster.topology) {
     out["network"] = {
@@ -428,6 +429,12 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
                       ? "symmetric (one group of each kind; simulation.symmetry: on)"
                       : "every replica (all groups of each kind at once; simulation.symmetry: "
                         "off)");
+  if (e.simulation.departure_batching > 0) {
+    out += fmt::format(
+        "            departure batching {}: rates re-solved once {:.3g} % of the active flows "
+        "have left (approximate; 0 is exact)\n",
+        e.simulation.departure_batching, e.simulation.departure_batching * 100);
+  }
   return out;
 }
 

@@ -353,7 +353,7 @@ TEST(Cli, SweepWritesEveryPointAndResumes) {
     return fields;
   };
   const std::vector<std::string> header = fields_of(lines[0]);
-  EXPECT_EQ(header.size(), 127u);
+  EXPECT_EQ(header.size(), 128u);
   for (const std::string& line : lines) EXPECT_EQ(fields_of(line).size(), header.size()) << line;
   const auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
@@ -844,6 +844,37 @@ TEST(Cli, CollectivePrintsNcclTestsQuantities) {
   EXPECT_EQ(nlohmann::json::parse(low.out)["sms_held"], 0);
 }
 
+// Departure batching is an option, stated in the output; on an EP exchange and an all-to-all it
+// keeps what they report (their last completion) within the bound the flow model states.
+TEST(Cli, DepartureBatchingIsStatedAndStaysNearTheExactRun) {
+  for (const std::string op : {"--op ep --nodes 8 --tokens 512", "--op all_to_all --nodes 8"}) {
+    const std::string base = "collective --topology ft3 --size '1 MiB' --json " + op;
+    const Result exact = run(base);
+    const Result batched = run(base + " --departure-batching 0.05");
+    ASSERT_EQ(exact.exit_code, 0) << exact.err;
+    ASSERT_EQ(batched.exit_code, 0) << batched.err;
+    const nlohmann::json a = nlohmann::json::parse(exact.out);
+    const nlohmann::json b = nlohmann::json::parse(batched.out);
+    EXPECT_EQ(a["departure_batching"], 0.0);
+    EXPECT_EQ(b["departure_batching"], 0.05);
+    for (const char* phase : {"dispatch", "combine"}) {
+      if (!a.contains(phase)) continue;
+      const double t = a[phase]["time_s"].get<double>();
+      EXPECT_NEAR(b[phase]["time_s"].get<double>(), t, 0.015 * t) << op << " " << phase;
+    }
+    if (a.contains("time_s")) {
+      const double t = a["time_s"].get<double>();
+      EXPECT_NEAR(b["time_s"].get<double>(), t, 0.015 * t) << op;
+    }
+  }
+  const Result text = run("collective --op all_to_all --nodes 4 --departure-batching 0.05");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("  departure batching 0.05: rates re-solved once 5 % of the active "
+                          "flows have left (approximate; 0 is exact)\n"),
+            std::string::npos)
+      << text.out;
+}
+
 TEST(Cli, CollectiveRejectsBadRequests) {
   struct Case {
     std::string arguments, message;
@@ -868,6 +899,12 @@ TEST(Cli, CollectiveRejectsBadRequests) {
       {"collective --routing adaptiv",
        "clustersim collective: --routing: unknown routing policy \"adaptiv\" (did you mean "
        "\"adaptive\"?); expected \"ecmp\", \"adaptive\", \"static\" or \"spray\"\n"},
+      {"collective --departure-batching 1",
+       "clustersim collective: --departure-batching 1: expected a fraction of the active flows "
+       "in [0, 1) (0: exact)\n"},
+      {"collective --departure-batching -0.1",
+       "clustersim collective: --departure-batching -0.1: expected a fraction of the active flows "
+       "in [0, 1) (0: exact)\n"},
       {"collective --tp 3 --nodes 2",
        "clustersim collective: --tp 3 does not divide the 16 GPUs into tensor-parallel groups\n"},
       {"collective --topology rail_only --nodes 4 --routing spray",
