@@ -10,6 +10,7 @@
 #include <QScrollArea>
 #include <QSplitter>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <exception>
 
 #include "sim/config/loader.hpp"
@@ -207,6 +208,13 @@ QWidget* MainWindow::build_panel() {
     routing_->addItem(
         QString::fromUtf8(entry.name.data(), static_cast<qsizetype>(entry.name.size())));
   }
+  replicas_ = new QComboBox(knobs_box);
+  replicas_->addItem(kFromFile);
+  replicas_->addItem("one group of each kind", "on");
+  replicas_->addItem("every replica at once", "off");
+  replicas_->setToolTip(
+      "simulation.symmetry: time one group of each kind (fast), or run every data-parallel "
+      "replica's and every stage's communication on the one fabric, where they contend");
   for (const auto& [label, widget] :
        std::initializer_list<std::pair<const char*, QWidget*>>{{"nodes", nodes_},
                                                                {"TP", tp_},
@@ -217,7 +225,8 @@ QWidget* MainWindow::build_panel() {
                                                                {"NVLink per GPU", nvlink_},
                                                                {"NIC and links", nic_},
                                                                {"network planes", planes_},
-                                                               {"routing", routing_}}) {
+                                                               {"routing", routing_},
+                                                               {"replicas", replicas_}}) {
     form->addRow(label, widget);
   }
   layout->addWidget(knobs_box);
@@ -337,6 +346,7 @@ Knobs MainWindow::knobs() const {
   if (nic_->value() > 0) k.nic_bandwidth = QString("%1 Gb/s").arg(nic_->value());
   k.planes = knob_value(planes_);
   if (routing_->currentIndex() > 0) k.routing = routing_->currentText();
+  if (replicas_->currentIndex() > 0) k.symmetry = replicas_->currentData().toString();
   return k;
 }
 
@@ -351,6 +361,7 @@ void MainWindow::set_knobs(const Knobs& k) {
   nic_->setValue(k.nic_bandwidth ? k.nic_bandwidth->split(' ').front().toInt() : 0);
   planes_->setValue(k.planes.value_or(0));
   routing_->setCurrentText(k.routing.value_or(kFromFile));
+  replicas_->setCurrentIndex(k.symmetry ? std::max(0, replicas_->findData(*k.symmetry)) : 0);
 }
 
 QStringList MainWindow::card_overrides() const {
@@ -419,6 +430,9 @@ void MainWindow::finished(const std::shared_ptr<const RunOutput>& output) {
                      .arg(QString::fromStdString(output->experiment.name))
                      .arg(step.step_time_s, 0, 'f', 3)
                      .arg(step.gpus);
+  if (output->experiment.simulation.symmetry == config::Symmetry::off) {
+    text += ", every replica at once";
+  }
   if (!step.memory.fits()) {
     const workload::RankMemory& peak = step.memory.peak();
     text += QString("; does not fit: pipeline rank %1 needs %2 GB of %3")

@@ -100,6 +100,7 @@ class MainWindow : public QMainWindow {
   QSpinBox* ep_ = nullptr;
   QComboBox* schedule_ = nullptr;
   QComboBox* routing_ = nullptr;
+  QComboBox* replicas_ = nullptr;  // simulation.symmetry: the item's data is "on" or "off"
   QSpinBox* comm_sms_ = nullptr;
   QSpinBox* nvlink_ = nullptr;
   QSpinBox* nic_ = nullptr;

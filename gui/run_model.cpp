@@ -35,6 +35,8 @@ QStringList knob_overrides(const Knobs& knobs) {
   number(knobs.planes, "cluster.topology.planes");
   // The routing policy of the run's network and of every network it is compared on.
   if (knobs.routing) out << "cluster.routing=" + *knobs.routing;
+  // One group of each kind, or every replica at once; for the compared networks too.
+  if (knobs.symmetry) out << "simulation.symmetry=" + *knobs.symmetry;
   return out;
 }
 
