@@ -186,34 +186,6 @@ std::vector<std::vector<int>> neighbour_pairs(const std::vector<std::vector<int>
   return pairs;
 }
 
-// With `flow_log`, the collective's flows go there (for the link report), those of `gpus` alone.
-// `others`: groups that run the same collective at the same time (every-replica mode).
-double collective_time(const fabric::Topology& topology, const collectives::CopyEngines& copy,
-                       double departure_batching, collectives::Operation operation,
-                       collectives::Algorithm algorithm, double bytes, const std::vector<int>& gpus,
-                       std::uint64_t& flows,
-                       std::vector<collectives::FlowRecord>* flow_log = nullptr,
-                       const std::vector<std::vector<int>>& others = {}) {
-  if (flow_log != nullptr) flow_log->clear();
-  if (gpus.size() < 2 || bytes <= 0) return 0;
-  collectives::CollectiveSpec spec;
-  spec.operation = operation;
-  spec.algorithm = algorithm;
-  spec.bytes = bytes;
-  spec.ranks = vertices(topology, gpus);
-  spec.copy = copy;
-  spec.departure_batching = departure_batching;
-  spec.record_flows = flow_log != nullptr;
-  for (const std::vector<int>& group : others) spec.concurrent.push_back(vertices(topology, group));
-  collectives::CollectiveResult result = collectives::run_collective(topology, spec);
-  flows += result.flows;
-  if (flow_log != nullptr) {
-    *flow_log = std::move(result.flow_log);
-    if (!others.empty()) keep_within(*flow_log, spec.ranks);
-  }
-  return result.time.seconds();
-}
-
 // A slot alone: its compute and communication one after the other.
 double lone_seconds(const StageCost& c, Pass pass) {
   switch (pass) {
@@ -449,6 +421,14 @@ class StepSimulation {
   void simulate_communication();
   void cost_blocks();
   [[nodiscard]] std::vector<StageCost> build_stages(const std::vector<int>& split) const;
+  // One collective over `gpus` on the cluster, with NCCL's copy engines and the experiment's
+  // departure batching; its flows are counted in result_.flows. With `flow_log`, the
+  // collective's flows go there (for the link report), those of `gpus` alone. `others`: groups
+  // that run the same collective at the same time (every-replica mode).
+  double collective_time(collectives::Operation operation, collectives::Algorithm algorithm,
+                         double bytes, const std::vector<int>& gpus,
+                         std::vector<collectives::FlowRecord>* flow_log = nullptr,
+                         const std::vector<std::vector<int>>& others = {});
   // A data-parallel collective over `group` (dp_group_ or edp_group_), simulated once per size.
   double timed(collectives::Operation op, double bytes, const std::vector<int>& group);
   void add_zero3_traffic();
@@ -625,14 +605,13 @@ void StepSimulation::simulate_communication() {
       const std::vector<int> etp_group = layout_.etp_group(kFirstGpu);
       const std::vector<std::vector<int>> etp_others =
           others(etp_group, [&](int gpu) { return layout_.etp_group(gpu); });
-      const double gather = collective_time(
-          topology_, nccl_, e_.simulation.departure_batching, collectives::Operation::all_gather,
-          collectives::Algorithm::ring, bytes, etp_group, result_.flows, flow_log(), etp_others);
+      const double gather =
+          collective_time(collectives::Operation::all_gather, collectives::Algorithm::ring, bytes,
+                          etp_group, flow_log(), etp_others);
       note(etp_gather_, Copies::etp_groups, flow_log_, etp_group, bytes);
       const double scatter =
-          collective_time(topology_, nccl_, e_.simulation.departure_batching,
-                          collectives::Operation::reduce_scatter, collectives::Algorithm::ring,
-                          bytes, etp_group, result_.flows, flow_log(), etp_others);
+          collective_time(collectives::Operation::reduce_scatter, collectives::Algorithm::ring,
+                          bytes, etp_group, flow_log(), etp_others);
       note(etp_scatter_, Copies::etp_groups, flow_log_, etp_group, bytes);
       result_.ep_dispatch_s += gather;
       result_.ep_combine_s += scatter;
@@ -645,17 +624,17 @@ void StepSimulation::simulate_communication() {
     const std::vector<int> tp_group = layout_.group(kFirstGpu, Dimension::tp);
     const std::vector<std::vector<int>> tp_others =
         others(tp_group, [&](int gpu) { return layout_.group(gpu, Dimension::tp); });
-    const double reduce = collective_time(
-        topology_, nccl_, e_.simulation.departure_batching, collectives::Operation::all_reduce,
-        collectives::Algorithm::ring, bytes, tp_group, result_.flows, flow_log(), tp_others);
+    const double reduce =
+        collective_time(collectives::Operation::all_reduce, collectives::Algorithm::ring, bytes,
+                        tp_group, flow_log(), tp_others);
     note(tp_reduce_, Copies::tp_groups, flow_log_, tp_group, bytes);
     tp_layer_ = 2 * reduce;
     // Sequence parallelism keeps the split input of the QKV and first FFN GEMMs: their weight
     // gradients all-gather it again (Korthikanti et al. 2022 §4.2.2).
     if (p_.sequence_parallel) {
-      const double gather = collective_time(
-          topology_, nccl_, e_.simulation.departure_batching, collectives::Operation::all_gather,
-          collectives::Algorithm::ring, bytes, tp_group, result_.flows, flow_log(), tp_others);
+      const double gather =
+          collective_time(collectives::Operation::all_gather, collectives::Algorithm::ring, bytes,
+                          tp_group, flow_log(), tp_others);
       note(sp_gather_comm_, Copies::tp_groups, flow_log_, tp_group, bytes);
       sp_gather_ = 2 * gather;
     }
@@ -676,9 +655,8 @@ void StepSimulation::simulate_communication() {
     std::vector<std::vector<int>> hops = neighbour_pairs(
         every_group([&](int gpu) { return layout_.group(gpu, Dimension::cp); }), true);
     std::erase(hops, std::vector<int>{cp_group[0], cp_group[1]});
-    cp_hop_ = collective_time(topology_, nccl_, e_.simulation.departure_batching,
-                              collectives::Operation::send_recv, collectives::Algorithm::direct,
-                              bytes, {cp_group[0], cp_group[1]}, result_.flows, flow_log(), hops);
+    cp_hop_ = collective_time(collectives::Operation::send_recv, collectives::Algorithm::direct,
+                              bytes, {cp_group[0], cp_group[1]}, flow_log(), hops);
     note(cp_hop_comm_, Copies::cp_ring, flow_log_, {cp_group[0], cp_group[1]}, bytes);
   }
   if (p_.pp > 1) {
@@ -690,9 +668,8 @@ void StepSimulation::simulate_communication() {
         every_group([&](int gpu) { return layout_.group(gpu, Dimension::pp); }), false);
     std::erase(sends, std::vector<int>{pp_group[0], pp_group[1]});
     result_.pp_transfer_s =
-        collective_time(topology_, nccl_, e_.simulation.departure_batching,
-                        collectives::Operation::send_recv, collectives::Algorithm::direct, bytes,
-                        {pp_group[0], pp_group[1]}, result_.flows, flow_log(), sends);
+        collective_time(collectives::Operation::send_recv, collectives::Algorithm::direct, bytes,
+                        {pp_group[0], pp_group[1]}, flow_log(), sends);
     note(pp_transfer_, Copies::pp_pairs, flow_log_, {pp_group[0], pp_group[1]}, bytes);
   }
 }
@@ -751,6 +728,33 @@ std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& spli
   return stages;
 }
 
+double StepSimulation::collective_time(collectives::Operation operation,
+                                       collectives::Algorithm algorithm, double bytes,
+                                       const std::vector<int>& gpus,
+                                       std::vector<collectives::FlowRecord>* flow_log,
+                                       const std::vector<std::vector<int>>& others) {
+  if (flow_log != nullptr) flow_log->clear();
+  if (gpus.size() < 2 || bytes <= 0) return 0;
+  collectives::CollectiveSpec spec;
+  spec.operation = operation;
+  spec.algorithm = algorithm;
+  spec.bytes = bytes;
+  spec.ranks = vertices(topology_, gpus);
+  spec.copy = nccl_;
+  spec.departure_batching = e_.simulation.departure_batching;
+  spec.record_flows = flow_log != nullptr;
+  for (const std::vector<int>& group : others) {
+    spec.concurrent.push_back(vertices(topology_, group));
+  }
+  collectives::CollectiveResult result = collectives::run_collective(topology_, spec);
+  result_.flows += result.flows;
+  if (flow_log != nullptr) {
+    *flow_log = std::move(result.flow_log);
+    if (!others.empty()) keep_within(*flow_log, spec.ranks);
+  }
+  return result.time.seconds();
+}
+
 double StepSimulation::timed(collectives::Operation op, double bytes,
                              const std::vector<int>& group) {
   const auto key = std::make_pair(bytes, static_cast<int>(op) * 2 + (&group == &dp_group_));
@@ -772,8 +776,7 @@ double StepSimulation::timed(collectives::Operation op, double bytes,
   const bool first = traffic_ && !data_parallel_.contains(family);
   const bool data_parallel = &group == &dp_group_;
   const double seconds = collective_time(
-      topology_, nccl_, e_.simulation.departure_batching, op, algorithm, bytes, group,
-      result_.flows, first ? flow_log() : nullptr, others(group, [&](int gpu) {
+      op, algorithm, bytes, group, first ? flow_log() : nullptr, others(group, [&](int gpu) {
         return data_parallel ? layout_.group(gpu, Dimension::dp) : layout_.edp_group(gpu);
       }));
   if (first && !flow_log_.empty()) {
