@@ -12,9 +12,11 @@
 #include "sim/config/loader.hpp"
 #include "sim/config/suggest.hpp"
 #include "sim/config/unit_parser.hpp"
+#include "sim/fabric/flow_model.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/report/config_json.hpp"
 #include "sim/report/simulator_memory.hpp"
+#include "sim/report/step_report.hpp"
 
 namespace clustersim::cli {
 namespace {
@@ -99,11 +101,7 @@ config::RoutingPolicy routing_policy(const std::string& name) {
 
 // Says so when the run was approximate.
 void print_batching(double fraction) {
-  if (fraction <= 0) return;
-  std::cout << fmt::format(
-      "  departure batching {}: rates re-solved once {:.3g} % of the active flows have left "
-      "(approximate; 0 is exact)\n",
-      fraction, fraction * 100);
+  if (fraction > 0) std::cout << "  " << report::departure_batching_text(fraction) << '\n';
 }
 
 }  // namespace
@@ -131,7 +129,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
     config::TopologySpec spec = config::load_topology(
         config::find_card(o.topology, config::CardKind::topology, "--topology"));
     if (!o.routing.empty()) spec.routing = routing_policy(o.routing);
-    if (!(o.departure_batching >= 0 && o.departure_batching < 1)) {
+    if (!fabric::valid_departure_batching(o.departure_batching)) {
       usage(fmt::format(
           "--departure-batching {}: expected a fraction of the active flows in [0, 1) (0: exact)",
           o.departure_batching));

@@ -208,7 +208,7 @@ std::vector<double> copy_bounds(const Topology& topology, const CopyEngines& cop
 }
 
 void check_departure_batching(double fraction) {
-  if (!(fraction >= 0 && fraction < 1)) {
+  if (!fabric::valid_departure_batching(fraction)) {
     throw CollectiveError(
         fmt::format("departure batching must be a fraction in [0, 1), got {}", fraction));
   }

@@ -198,7 +198,7 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
 }
 
 void FlowModel::set_departure_batching(double fraction) {
-  if (!(fraction >= 0 && fraction < 1)) {
+  if (!valid_departure_batching(fraction)) {
     throw std::invalid_argument(
         fmt::format("departure batching must be a fraction in [0, 1), got {}", fraction));
   }

@@ -37,6 +37,11 @@
 
 namespace clustersim::fabric {
 
+// Whether `fraction` is a departure batching FlowModel takes (see set_departure_batching).
+[[nodiscard]] constexpr bool valid_departure_batching(double fraction) {
+  return fraction >= 0 && fraction < 1;
+}
+
 struct LinkStats {
   double bytes = 0;             // carried so far
   SimTime busy;                 // time with at least one flow on the link

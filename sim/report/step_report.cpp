@@ -430,12 +430,16 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
                       : "every replica (all groups of each kind at once; simulation.symmetry: "
                         "off)");
   if (e.simulation.departure_batching > 0) {
-    out += fmt::format(
-        "            departure batching {}: rates re-solved once {:.3g} % of the active flows "
-        "have left (approximate; 0 is exact)\n",
-        e.simulation.departure_batching, e.simulation.departure_batching * 100);
+    out += "            " + departure_batching_text(e.simulation.departure_batching) + "\n";
   }
   return out;
+}
+
+std::string departure_batching_text(double fraction) {
+  return fmt::format(
+      "departure batching {}: rates re-solved once {:.3g} % of the active flows have left "
+      "(approximate; 0 is exact)",
+      fraction, fraction * 100);
 }
 
 nlohmann::json chrome_trace(const config::Experiment& e, const parallel::StepResult& r) {

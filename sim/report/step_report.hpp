@@ -101,6 +101,10 @@ struct Capex {
 [[nodiscard]] std::string step_text(const config::Experiment& experiment,
                                     const parallel::StepResult& result, double wall_s,
                                     bool modified = false, const Capex& capex = {});
+// How an approximate run says so: "departure batching F: rates re-solved once ... (approximate;
+// 0 is exact)", for a departure batching F > 0 (fabric::FlowModel::set_departure_batching).
+[[nodiscard]] std::string departure_batching_text(double fraction);
+
 [[nodiscard]] nlohmann::json chrome_trace(const config::Experiment& experiment,
                                           const parallel::StepResult& result);
 
