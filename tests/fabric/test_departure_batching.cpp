@@ -66,7 +66,7 @@ struct Flow {
 };
 
 // An all-to-all among the hosts, each pair through a spine drawn at random (ECMP's collisions);
-// `sizes` > 0 draws each flow's bytes and start at random too.
+// With `varied`, each flow's bytes and start are drawn at random too.
 std::vector<Flow> random_flows(const Clos& clos, std::uint32_t seed, bool varied) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<std::size_t> spine(0, clos.spines.size() - 1);
@@ -90,7 +90,6 @@ std::vector<Flow> random_flows(const Clos& clos, std::uint32_t seed, bool varied
 struct Outcome {
   std::vector<SimTime> done;  // by flow
   std::vector<LinkStats> stats;
-  std::uint64_t solves = 0;
   SimTime end;
 };
 
@@ -108,7 +107,6 @@ Outcome run(const Clos& clos, const std::vector<Flow>& flows, double batching) {
   engine.run();
   out.end = engine.now();
   out.stats = model.link_stats(out.end);
-  out.solves = model.solves();
   return out;
 }
 
