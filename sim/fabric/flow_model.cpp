@@ -20,7 +20,7 @@ FlowModel::FlowModel(Engine& engine, const Topology& topology)
   engine_.add_model(*this);
 }
 
-void FlowModel::add_routed(const std::vector<LinkId>& links, double delta) {
+void FlowModel::add_routed(std::span<const LinkId> links, double delta) {
   for (LinkId link : links) routed_[link] += delta;
 }
 
@@ -170,7 +170,7 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
   flows_[id] = Flow{};
   const double carried = std::min(flow.remaining, flow.segment_left);
   flow.remaining -= carried;
-  const std::vector<LinkId>& old_links = solver_.path(id);
+  const std::span<const LinkId> old_links = solver_.path(id);
   add_routed(old_links, -1);
   for (LinkId link : old_links) {
     account_link(link, now);

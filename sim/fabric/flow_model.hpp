@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -136,7 +137,7 @@ class FlowModel final : public Model {
                       std::string label, Adaptive adaptive);
   void activate(std::size_t pending_slot, SimTime now);
   void rebalance(FlowId id, SimTime now);
-  void add_routed(const std::vector<LinkId>& links, double delta);
+  void add_routed(std::span<const LinkId> links, double delta);
   void account_link(LinkId link, SimTime now);
   void schedule_completion(FlowId flow, SimTime now);
 

@@ -275,6 +275,7 @@ MaxMinSolver& MaxMinSolver::operator=(MaxMinSolver&&) noexcept = default;
 MaxMinSolver::MaxMinSolver(std::vector<double> capacities)
     : capacities_(std::move(capacities)),
       link_flows_(capacities_.size()),
+      link_holes_(capacities_.size(), 0),
       link_load_(capacities_.size(), 0.0),
       link_in_component_(capacities_.size(), false),
       link_local_index_(capacities_.size(), 0),
@@ -285,13 +286,32 @@ MaxMinSolver::MaxMinSolver(std::vector<double> capacities)
   assert(std::all_of(capacities_.begin(), capacities_.end(), [](double c) { return c >= 0; }));
 }
 
+void MaxMinSolver::widen_paths(std::size_t length) {
+  const std::size_t stride = length + 1;
+  std::vector<LinkId> paths(flow_slots_ * stride, 0);
+  std::vector<std::uint32_t> slots(flow_slots_ * stride, 0);
+  for (std::size_t id = 0; id < flow_slots_; ++id) {
+    std::copy_n(paths_.begin() + static_cast<std::ptrdiff_t>(id * stride_), stride_,
+                paths.begin() + static_cast<std::ptrdiff_t>(id * stride));
+    std::copy_n(slots_.begin() + static_cast<std::ptrdiff_t>(id * stride_), stride_,
+                slots.begin() + static_cast<std::ptrdiff_t>(id * stride));
+  }
+  paths_.swap(paths);
+  slots_.swap(slots);
+  stride_ = stride;
+}
+
 FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
   assert(bound >= 0);
   only_removals_ = false;
+  if (path.size() + 1 > stride_) widen_paths(path.size());
   FlowId id = 0;
   if (free_ids_.empty()) {
-    id = static_cast<FlowId>(flows_.size());
-    flows_.emplace_back();
+    id = static_cast<FlowId>(flow_slots_++);
+    paths_.resize(flow_slots_ * stride_, 0);
+    slots_.resize(flow_slots_ * stride_, 0);
+    bound_.push_back(kUnbounded);
+    active_flow_.push_back(0);
     rate_.push_back(0);
     in_component_.push_back(0);
   } else {
@@ -299,16 +319,18 @@ FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
     id = free_ids_.back();
     free_ids_.pop_back();
   }
-  Flow& flow = flows_[id];
-  flow.path = std::move(path);
-  flow.bound = bound;
+  paths_[std::size_t{id} * stride_] = static_cast<LinkId>(path.size());
+  std::copy(path.begin(), path.end(), links_of(id).begin());
+  bound_[id] = bound;
   rate_[id] = 0;
-  flow.active = true;
-  for (const LinkId link : flow.path) {
+  active_flow_[id] = 1;
+  std::uint32_t* slots = slots_of(id);
+  for (const LinkId link : path) {
     assert(link < link_count());
     // Links are filed in path order, so a repeated link finds this flow last on its list.
     assert((link_flows_[link].empty() || link_flows_[link].back() != id) &&
            "a link appears twice in one path");
+    *slots++ = static_cast<std::uint32_t>(link_flows_[link].size());
     link_flows_[link].push_back(id);
   }
   dirty_flows_.push_back(id);
@@ -317,21 +339,40 @@ FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
 }
 
 void MaxMinSolver::remove_flow(FlowId flow) {
-  assert(flow < flows_.size() && flows_[flow].active);
-  Flow& removed = flows_[flow];
+  assert(flow < flow_slots_ && active_flow_[flow]);
   removed_floor_ = std::min(removed_floor_, rate_[flow]);
-  // The flows left on its links are re-solved from those links.
-  for (const LinkId link : removed.path) {
+  // The flows left on its links are re-solved from those links. Its entries become holes, so
+  // that removal costs O(path) and the flows left keep their order on each link.
+  const std::span<const LinkId> links = links_of(flow);
+  const std::uint32_t* slots = slots_of(flow);
+  for (std::size_t k = 0; k < links.size(); ++k) {
+    const LinkId link = links[k];
     std::vector<FlowId>& on_link = link_flows_[link];
-    on_link.erase(std::find(on_link.begin(), on_link.end(), flow));
+    assert(on_link[slots[k]] == flow);
+    on_link[slots[k]] = kHole;
+    if (2 * ++link_holes_[link] > on_link.size()) close_holes(link);
     dirty_links_.push_back(link);
   }
-  removed.path.clear();
+  paths_[std::size_t{flow} * stride_] = 0;
   rate_[flow] = 0;
-  removed.active = false;
+  active_flow_[flow] = 0;
   free_ids_.push_back(flow);
   std::push_heap(free_ids_.begin(), free_ids_.end(), std::greater<>());
   --active_;
+}
+
+void MaxMinSolver::close_holes(LinkId link) {
+  std::vector<FlowId>& on_link = link_flows_[link];
+  std::uint32_t kept = 0;
+  for (const FlowId id : on_link) {
+    if (id == kHole) continue;
+    const std::span<const LinkId> links = links_of(id);
+    const auto at = std::find(links.begin(), links.end(), link) - links.begin();
+    slots_of(id)[at] = kept;
+    on_link[kept++] = id;
+  }
+  on_link.resize(kept);
+  link_holes_[link] = 0;
 }
 
 void MaxMinSolver::set_capacity(LinkId link, double capacity) {
@@ -346,9 +387,8 @@ void MaxMinSolver::collect_dirty_components() {
   last_solved_.clear();
   component_links_.clear();
   const auto reach_flow = [this](FlowId id) {
-    Flow& flow = flows_[id];
     // A dirty flow may have been removed since; it has already left its links.
-    if (!flow.active || in_component_[id]) return;
+    if (!active_flow_[id] || in_component_[id]) return;
     in_component_[id] = 1;
     last_solved_.push_back(id);
   };
@@ -367,14 +407,15 @@ void MaxMinSolver::collect_dirty_components() {
   std::size_t next_link = 0;
   while (next_flow < last_solved_.size() || next_link < component_links_.size()) {
     for (; next_flow < last_solved_.size(); ++next_flow) {
-      for (const LinkId link : flows_[last_solved_[next_flow]].path) reach_link(link);
+      for (const LinkId link : links_of(last_solved_[next_flow])) reach_link(link);
     }
     for (; next_link < component_links_.size(); ++next_link) {
-      for (const FlowId flow : link_flows_[component_links_[next_link]]) reach_flow(flow);
+      for (const FlowId flow : link_flows_[component_links_[next_link]]) {
+        if (flow != kHole) reach_flow(flow);
+      }
     }
   }
-  sort_marked_ids(last_solved_, flows_.size(),
-                  [this](FlowId id) { return in_component_[id] != 0; });
+  sort_marked_ids(last_solved_, flow_slots_, [this](FlowId id) { return in_component_[id] != 0; });
   sort_marked_ids(component_links_, link_count(),
                   [this](LinkId link) { return link_in_component_[link]; });
 }
@@ -404,6 +445,7 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
     // Every flow at or above the threshold here is re-solved; those below keep their rates.
     double fixed = 0;
     for (const FlowId id : link_flows_[link]) {
+      if (id == kHole) continue;
       if (rate_[id] >= threshold) {
         reach_flow(id);
       } else {
@@ -415,7 +457,7 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
   // The departed flows' links are always taken in, so that their loads are brought up to date.
   for (const LinkId link : departed) reach_link(link);
   for (std::size_t next = 0; next < last_solved_.size(); ++next) {
-    for (const LinkId link : flows_[last_solved_[next]].path) reach_link(link);
+    for (const LinkId link : links_of(last_solved_[next])) reach_link(link);
   }
   // On a link with room to spare, the flows left out keep their rates: its load less the
   // re-solved flows' old rates (within rounding, which the spare room absorbs), found without
@@ -423,7 +465,7 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
   std::vector<double>& reached = scratch_->reached_load;
   reached.resize(link_count(), 0.0);
   for (const FlowId id : last_solved_) {
-    for (const LinkId link : flows_[id].path) {
+    for (const LinkId link : links_of(id)) {
       if (!link_open_[link]) reached[link] += rate_[id];
     }
   }
@@ -437,7 +479,7 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
     if (link_open_[link]) continue;
     double fixed = 0;
     for (const FlowId id : link_flows_[link]) {
-      if (!in_component_[id]) fixed += rate_[id];
+      if (id != kHole && !in_component_[id]) fixed += rate_[id];
     }
     link_fixed_load_[link] = fixed;
   }
@@ -460,9 +502,9 @@ std::span<const double> MaxMinSolver::solve_collected() {
   std::vector<double>& bounds = scratch.bounds;
   bounds.clear();
   for (const FlowId id : last_solved_) {
-    for (const LinkId link : flows_[id].path) paths.add_link(link_local_index_[link]);
+    for (const LinkId link : links_of(id)) paths.add_link(link_local_index_[link]);
     paths.end_flow();
-    bounds.push_back(flows_[id].bound);
+    bounds.push_back(bound_[id]);
   }
   return scratch.filling.solve(local_capacities, paths, bounds);
 }
@@ -472,7 +514,7 @@ bool MaxMinSolver::open_filled_links(std::span<const double> rates, double thres
   std::vector<double>& load = scratch.link_load;
   load.assign(component_links_.size(), 0.0);
   for (std::size_t i = 0; i < last_solved_.size(); ++i) {
-    for (const LinkId link : flows_[last_solved_[i]].path) {
+    for (const LinkId link : links_of(last_solved_[i])) {
       if (!link_open_[link]) load[link_local_index_[link]] += rates[i];
     }
   }
@@ -482,9 +524,9 @@ bool MaxMinSolver::open_filled_links(std::span<const double> rates, double thres
     if (link_open_[link]) continue;
     const double capacity = capacities_[link];
     if (link_fixed_load_[link] + load[local] < capacity * (1 - kSaturationSlack)) continue;
-    const bool others_above =
-        std::any_of(link_flows_[link].begin(), link_flows_[link].end(),
-                    [&](FlowId id) { return !in_component_[id] && rate_[id] >= threshold; });
+    const bool others_above = std::any_of(
+        link_flows_[link].begin(), link_flows_[link].end(),
+        [&](FlowId id) { return id != kHole && !in_component_[id] && rate_[id] >= threshold; });
     if (!others_above) continue;
     link_forced_open_[link] = 1;
     scratch.forced_open.push_back(link);
@@ -546,20 +588,20 @@ const std::vector<FlowId>& MaxMinSolver::solve() {
   // A link's load: the flows that kept their rates, and those re-solved.
   for (const LinkId link : component_links_) link_load_[link] = link_fixed_load_[link];
   for (const FlowId id : last_solved_) {
-    for (const LinkId link : flows_[id].path) link_load_[link] += rate_[id];
+    for (const LinkId link : links_of(id)) link_load_[link] += rate_[id];
   }
   forget_collected();
   return last_solved_;
 }
 
 double MaxMinSolver::rate(FlowId flow) const {
-  assert(flow < flows_.size() && flows_[flow].active);
+  assert(flow < flow_slots_ && active_flow_[flow]);
   return rate_[flow];
 }
 
-const std::vector<LinkId>& MaxMinSolver::path(FlowId flow) const {
-  assert(flow < flows_.size() && flows_[flow].active);
-  return flows_[flow].path;
+std::span<const LinkId> MaxMinSolver::path(FlowId flow) const {
+  assert(flow < flow_slots_ && active_flow_[flow]);
+  return links_of(flow);
 }
 
 double MaxMinSolver::load(LinkId link) const {

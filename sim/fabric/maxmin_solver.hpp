@@ -71,7 +71,8 @@ class MaxMinSolver {
   const std::vector<FlowId>& solve();
 
   [[nodiscard]] double rate(FlowId flow) const;
-  [[nodiscard]] const std::vector<LinkId>& path(FlowId flow) const;
+  // Valid until the next add_flow.
+  [[nodiscard]] std::span<const LinkId> path(FlowId flow) const;
   [[nodiscard]] double capacity(LinkId link) const { return capacities_[link]; }
   // Sum of the rates of the flows on the link, as of the last solve.
   [[nodiscard]] double load(LinkId link) const;
@@ -81,11 +82,6 @@ class MaxMinSolver {
   [[nodiscard]] std::size_t last_solve_size() const { return last_solved_.size(); }
 
  private:
-  struct Flow {
-    std::vector<LinkId> path;
-    double bound = kUnbounded;
-    bool active = false;
-  };
   struct Scratch;
 
   // Breadth-first search over link_flows_ from the dirty flows and links: fills last_solved_ and
@@ -103,18 +99,46 @@ class MaxMinSolver {
   // Clears the marks of the collected flows and links.
   void forget_collected();
   [[nodiscard]] bool saturated(LinkId link) const;
+  // Removes the holes from a link's list of flows, keeping the order, and re-indexes the slots.
+  void close_holes(LinkId link);
 
   // A link within this fraction of its capacity counts as full (rounding of the loads).
   static constexpr double kSaturationSlack = 1e-9;
 
+  // The links a flow crosses, and its index on each of those links' lists of flows (slot).
+  // Stored by flow id with a fixed stride, back to back, so that a search reading many flows'
+  // paths finds each in one place: the length, then the links. The stride grows (and the
+  // store is laid out again) when a longer path comes.
+  [[nodiscard]] std::span<LinkId> links_of(FlowId flow) {
+    const std::size_t at = std::size_t{flow} * stride_;
+    return {paths_.data() + at + 1, paths_[at]};
+  }
+  [[nodiscard]] std::span<const LinkId> links_of(FlowId flow) const {
+    const std::size_t at = std::size_t{flow} * stride_;
+    return {paths_.data() + at + 1, paths_[at]};
+  }
+  [[nodiscard]] std::uint32_t* slots_of(FlowId flow) {
+    return slots_.data() + std::size_t{flow} * stride_;
+  }
+  void widen_paths(std::size_t length);
+
   std::vector<double> capacities_;
-  std::vector<Flow> flows_;
+  std::size_t stride_ = 1;      // 1 + the longest path so far
+  std::size_t flow_slots_ = 0;  // flow ids with storage
+  std::vector<LinkId> paths_;
+  std::vector<std::uint32_t> slots_;
+  std::vector<double> bound_;
+  std::vector<char> active_flow_;
   // By flow id, apart from the rest for the searches' sake: the rate as of the last solve, and
   // whether the current solve() reached the flow.
   std::vector<double> rate_;
   std::vector<char> in_component_;
   std::vector<FlowId> free_ids_;  // a min-heap, so that the lowest free id is reused first
-  std::vector<std::vector<FlowId>> link_flows_;  // active flows per link, in insertion order
+  // Active flows per link, in insertion order, with holes (kHole) where flows left; a list
+  // whose holes outnumber its flows is closed up (close_holes), keeping the order.
+  static constexpr FlowId kHole = std::numeric_limits<FlowId>::max();
+  std::vector<std::vector<FlowId>> link_flows_;
+  std::vector<std::uint32_t> link_holes_;
   std::vector<double> link_load_;
   std::vector<LinkId> dirty_links_;
   std::vector<FlowId> dirty_flows_;

@@ -325,7 +325,7 @@ TEST(MaxMinSolver, IdsAreReusedLowestFirst) {
   EXPECT_DOUBLE_EQ(solver.rate(1), 2.5);
   EXPECT_EQ(solver.rate(3), kUnbounded);
   EXPECT_TRUE(solver.path(3).empty());
-  EXPECT_EQ(solver.path(4), (std::vector<LinkId>{0}));
+  EXPECT_TRUE(std::ranges::equal(solver.path(4), std::vector<LinkId>{0}));
 }
 
 // ----- Random instances --------------------------------------------------------------------------
@@ -469,6 +469,37 @@ class LinkComponents {
 // Replays a random sequence of batches of add_flow / remove_flow / set_capacity, solving after
 // each batch, and checks the solver against a full solve of the flows it holds, and its list of
 // recomputed flows against the components the batch touched.
+// Departures leave holes in a link's list of flows that are closed up once they outnumber the
+// flows, and a path longer than any before lays the path store out again: neither may lose a
+// flow's path or its place (a removal finds its entry by that place).
+TEST(MaxMinSolver, PathsSurviveClosedHolesAndALongerPath) {
+  MaxMinSolver solver({12, 100, 100, 100});
+  std::vector<FlowId> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(solver.add_flow({0, 1}));
+  static_cast<void>(solver.solve());
+  EXPECT_DOUBLE_EQ(solver.rate(ids[5]), 1);
+  // Every other flow leaves, then the second: the lists of links 0 and 1 close up on this
+  // seventh hole.
+  for (int i = 0; i < 12; i += 2) solver.remove_flow(ids[static_cast<std::size_t>(i)]);
+  solver.remove_flow(ids[1]);
+  const FlowId longer = solver.add_flow({3, 2, 1, 0});  // takes id 0, widens the store
+  EXPECT_EQ(longer, 0U);
+  static_cast<void>(solver.solve());
+  for (int i = 3; i < 12; i += 2) {
+    const FlowId id = ids[static_cast<std::size_t>(i)];
+    EXPECT_TRUE(std::ranges::equal(solver.path(id), std::vector<LinkId>{0, 1}));
+    EXPECT_DOUBLE_EQ(solver.rate(id), 2);
+  }
+  EXPECT_TRUE(std::ranges::equal(solver.path(longer), std::vector<LinkId>{3, 2, 1, 0}));
+  // Each of the rest leaves by its place on the closed-up lists: the last two share link 0.
+  for (int i = 3; i < 11; i += 2) solver.remove_flow(ids[static_cast<std::size_t>(i)]);
+  static_cast<void>(solver.solve());
+  EXPECT_DOUBLE_EQ(solver.rate(ids[11]), 6);
+  EXPECT_DOUBLE_EQ(solver.rate(longer), 6);
+  EXPECT_DOUBLE_EQ(solver.load(0), 12);
+  EXPECT_DOUBLE_EQ(solver.load(3), 6);
+}
+
 TEST(MaxMinSolverProperty, IncrementalEqualsFullSolve) {
   constexpr int kSequences = 40;
   constexpr int kBatches = 60;
@@ -528,7 +559,7 @@ TEST(MaxMinSolverProperty, IncrementalEqualsFullSolve) {
       std::vector<double> loads(link_count, 0.0);
       std::size_t index = 0;
       for (const auto& [id, spec] : held) {
-        EXPECT_EQ(solver.path(id), spec.path);
+        EXPECT_TRUE(std::ranges::equal(solver.path(id), spec.path));
         expect_close(solver.rate(id), expected[index]);
         for (const LinkId link : spec.path) loads[link] += expected[index];
         ++index;
