@@ -87,8 +87,21 @@ std::size_t FlowModel::enqueue(Route&& route, double bytes, OnComplete on_comple
   add_routed(route.links, 1);
   pending_[slot] = Pending{std::move(route.links), std::max(0.0, bytes), bound,
                            std::move(on_complete), std::move(label),     adaptive};
-  engine_.schedule_after(route.latency, [this, slot] { activate(slot, engine_.now()); });
+  // Flows that activate at the same instant share one event, in the order they started: an
+  // all-to-all starts a million flows with a handful of distinct latencies.
+  const std::int64_t at = (engine_.now() + route.latency).ps();
+  auto [batch, fresh] = activations_.try_emplace(at);
+  batch->second.push_back(slot);
+  if (fresh) engine_.schedule_after(route.latency, [this, at] { activate_batch(at); });
   return slot;
+}
+
+void FlowModel::activate_batch(std::int64_t at) {
+  auto batch = activations_.find(at);
+  const std::vector<std::size_t> slots = std::move(batch->second);
+  // Flows started from here on for this instant (zero latency) form a batch of their own.
+  activations_.erase(batch);
+  for (const std::size_t slot : slots) activate(slot, engine_.now());
 }
 
 void FlowModel::activate(std::size_t slot, SimTime now) {
@@ -107,18 +120,23 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   }
   changed_since_solve_ = true;
   const FlowId id = solver_.add_flow(std::move(pending.links), pending.bound);
-  if (flows_.size() <= id) flows_.resize(id + 1);
+  if (flows_.size() <= id) {
+    flows_.resize(id + 1);
+    ends_.resize(id + 1);
+  }
   Flow& flow = flows_[id];
   flow.remaining = pending.bytes;
   flow.rate = 0;
-  flow.bound = pending.bound;
-  flow.adaptive = pending.adaptive;
   flow.segment_left = kRebalanceBytes;
   flow.last_update = now;
-  flow.on_complete = std::move(pending.on_complete);
-  flow.label = std::move(pending.label);
   flow.active = true;
   flow.settled = false;
+  flow.adaptive = pending.adaptive.router != nullptr;
+  FlowEnds& ends = ends_[id];
+  ends.bound = pending.bound;
+  ends.adaptive = pending.adaptive;
+  ends.on_complete = std::move(pending.on_complete);
+  ends.label = std::move(pending.label);
   dirty_ = true;
 }
 
@@ -137,7 +155,7 @@ void FlowModel::advance_to(SimTime now) {
     const FlowId id = due_.top().flow;
     due_.pop();
     const Flow& flow = flows_[id];
-    const bool rechoose = flow.adaptive.router != nullptr && flow.segment_left < flow.remaining;
+    const bool rechoose = flow.adaptive && flow.segment_left < flow.remaining;
     (rechoose ? stretched : done).push_back(id);
   }
   std::vector<OnComplete> callbacks;
@@ -157,7 +175,7 @@ void FlowModel::advance_to(SimTime now) {
     solver_.remove_flow(id);
     ++completed_;
     dirty_ = true;
-    callbacks.push_back(std::move(flow.on_complete));
+    callbacks.push_back(std::move(ends_[id].on_complete));
   }
   for (FlowId id : stretched) rebalance(id, now);
   for (OnComplete& callback : callbacks) {
@@ -166,8 +184,10 @@ void FlowModel::advance_to(SimTime now) {
 }
 
 void FlowModel::rebalance(FlowId id, SimTime now) {
-  Flow flow = std::move(flows_[id]);
+  Flow flow = flows_[id];
+  FlowEnds ends = std::move(ends_[id]);
   flows_[id] = Flow{};
+  ends_[id] = FlowEnds{};
   const double carried = std::min(flow.remaining, flow.segment_left);
   flow.remaining -= carried;
   const std::span<const LinkId> old_links = solver_.path(id);
@@ -177,23 +197,27 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
     touched_links_.push_back(link);
   }
   solver_.remove_flow(id);
-  Router& router = *flow.adaptive.router;
+  Router& router = *ends.adaptive.router;
   router.set_load(&routed_);
   std::vector<LinkId> links =
-      router.route(flow.adaptive.from, flow.adaptive.to, flow.adaptive.hash).links;
+      router.route(ends.adaptive.from, ends.adaptive.to, ends.adaptive.hash).links;
   add_routed(links, 1);
   for (LinkId link : links) {
     account_link(link, now);
     touched_links_.push_back(link);
   }
   changed_since_solve_ = true;
-  const FlowId next = solver_.add_flow(std::move(links), flow.bound);
-  if (flows_.size() <= next) flows_.resize(next + 1);
+  const FlowId next = solver_.add_flow(std::move(links), ends.bound);
+  if (flows_.size() <= next) {
+    flows_.resize(next + 1);
+    ends_.resize(next + 1);
+  }
   flow.segment_left = kRebalanceBytes;
   flow.rate = 0;
   flow.last_update = now;
   flow.settled = false;
-  flows_[next] = std::move(flow);
+  flows_[next] = flow;
+  ends_[next] = std::move(ends);
   dirty_ = true;
 }
 
@@ -259,9 +283,8 @@ void FlowModel::schedule_completion(FlowId id, SimTime now) {
     due_.erase(id);
     return;
   }
-  const double target = flow.adaptive.router != nullptr && flow.segment_left < flow.remaining
-                            ? flow.segment_left
-                            : flow.remaining;
+  const double target =
+      flow.adaptive && flow.segment_left < flow.remaining ? flow.segment_left : flow.remaining;
   const double ps = std::max(0.0, std::ceil(target / flow.rate * 1e12));
   // Checked: a rate near zero would otherwise overflow the time range.
   if (!(ps < static_cast<double>(SimTime::max().ps() - now.ps()))) {
@@ -288,7 +311,8 @@ std::vector<std::string> FlowModel::unfinished() const {
     const Flow& flow = flows_[id];
     if (!flow.active) continue;
     out.push_back(fmt::format("flow {}{} stalled with {} bytes left (rate 0)", id,
-                              flow.label.empty() ? "" : " (" + flow.label + ")", flow.remaining));
+                              ends_[id].label.empty() ? "" : " (" + ends_[id].label + ")",
+                              flow.remaining));
   }
   return out;
 }

@@ -28,6 +28,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/core/engine.hpp"
@@ -120,22 +121,29 @@ class FlowModel final : public Model {
     VertexId to = 0;
     std::uint64_t hash = 0;
   };
+  // What every solve and completion reads, apart from the rest (FlowEnds) so that a giant
+  // component's passes over many flows touch one small record each.
   struct Flow {
     double remaining = 0;
     double rate = 0;
-    double bound = kUnbounded;
     double segment_left = 0;  // adaptive: bytes until the path is chosen again
     SimTime last_update;
+    bool active = false;
+    bool settled = false;   // has had a rate from a solve since it started
+    bool adaptive = false;  // re-chooses its path (FlowEnds::adaptive)
+  };
+  // What a flow needs only when it starts, is re-routed, ends or is reported.
+  struct FlowEnds {
+    double bound = kUnbounded;
     OnComplete on_complete;
     std::string label;
     Adaptive adaptive;
-    bool active = false;
-    bool settled = false;  // has had a rate from a solve since it started
   };
   // start(): queues the flow to activate once its latency has passed; returns its pending slot.
   std::size_t enqueue(Route&& route, double bytes, OnComplete on_complete, double bound,
                       std::string label, Adaptive adaptive);
   void activate(std::size_t pending_slot, SimTime now);
+  void activate_batch(std::int64_t at_ps);
   void rebalance(FlowId id, SimTime now);
   void add_routed(std::span<const LinkId> links, double delta);
   void account_link(LinkId link, SimTime now);
@@ -144,7 +152,8 @@ class FlowModel final : public Model {
   Engine& engine_;
   const Topology& topology_;
   MaxMinSolver solver_;
-  std::vector<Flow> flows_;  // indexed by the solver's FlowId
+  std::vector<Flow> flows_;     // indexed by the solver's FlowId
+  std::vector<FlowEnds> ends_;  // the same
   // Flows waiting out their latency: route, bytes, bound, callback.
   struct Pending {
     std::vector<LinkId> links;
@@ -156,6 +165,8 @@ class FlowModel final : public Model {
   };
   std::vector<Pending> pending_;
   std::vector<std::size_t> free_pending_;
+  // Pending slots by the picosecond their latency ends, in the order they started.
+  std::unordered_map<std::int64_t, std::vector<std::size_t>> activations_;
   CompletionHeap due_;  // one entry per active flow with a rate
   std::vector<LinkStats> stats_;
   std::vector<double> link_load_;
