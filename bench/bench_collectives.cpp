@@ -2,7 +2,8 @@
 // 2048-GPU H800 MPFT cluster (all 32 EP groups at once), a 1 GiB ring all-reduce over 2,048 and
 // 16,384 GPUs, and a 1 MiB direct all-to-all over a three-level fat-tree on 64 to 256 GPUs (one
 // set of N x (N - 1) flows sharing links: the flow model's hard case), exact and with a departure
-// batching of 0.05 up to 1,024 GPUs, and one EP group of 256 to 2,048 ranks batched the same
+// batching of 0.05 up to 1,024 GPUs and of 0.5 up to 2,048 (where the flow lifecycle, not the
+// solves, is the cost), and one EP group of 256 to 2,048 ranks batched the same
 // way. Run: build/release/bench/bench_collectives
 #include <benchmark/benchmark.h>
 
@@ -87,6 +88,8 @@ BENCHMARK(bm_all_to_all_1mib_ft3)
     ->Args({256, 50})
     ->Args({512, 50})
     ->Args({1024, 50})
+    ->Args({1024, 500})
+    ->Args({2048, 500})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 

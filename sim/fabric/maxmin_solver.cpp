@@ -91,6 +91,8 @@ class ProgressiveFilling {
     bounds_ = bounds;
     remaining_.assign(capacities.begin(), capacities.end());
     unfrozen_on_link_.assign(capacities.size(), 0);
+    touched_mark_.assign(capacities.size(), 0);
+    touched_.clear();
     heap_.clear(capacities.size());
     rates_.assign(bounds.size(), 0.0);
     frozen_.assign(bounds.size(), 0);
@@ -131,6 +133,7 @@ class ProgressiveFilling {
           (heap_.empty() || bounds_[bounded[next_bounded]] <= heap_.top_share())) {
         const std::uint32_t flow = bounded[next_bounded++];
         freeze(flow, bounds_[flow], std::nullopt);
+        reorder_touched();
         continue;
       }
       // An unfrozen flow with a path keeps each of its links in the heap.
@@ -183,6 +186,22 @@ class ProgressiveFilling {
     }
     remaining_[link] = 0;
     unfrozen_on_link_[link] = 0;
+    reorder_touched();
+  }
+
+  // Moves each link that freezes since the last call changed to its new share, once: a link
+  // crossed by many of a saturated link's flows moves once, not once per flow. The heap's order
+  // is a strict total order on (share, link), so its top is the same either way.
+  void reorder_touched() {
+    for (const std::uint32_t link : touched_) {
+      touched_mark_[link] = 0;
+      if (unfrozen_on_link_[link] > 0) {
+        heap_.update(link, share(link));
+      } else if (heap_.contains(link)) {
+        heap_.remove(link);
+      }
+    }
+    touched_.clear();
   }
 
   // Sets the flow's final rate and takes it out of the links it crosses, except `saturating`,
@@ -195,10 +214,10 @@ class ProgressiveFilling {
       if (link == saturating) continue;
       // Rounding can take a link that saturates at the same level slightly below zero.
       remaining_[link] = std::max(0.0, remaining_[link] - rate);
-      if (--unfrozen_on_link_[link] > 0) {
-        heap_.update(link, share(link));
-      } else {
-        heap_.remove(link);
+      --unfrozen_on_link_[link];
+      if (!touched_mark_[link]) {
+        touched_mark_[link] = 1;
+        touched_.push_back(link);
       }
     }
   }
@@ -219,6 +238,8 @@ class ProgressiveFilling {
   std::vector<std::uint32_t> cursor_;
   std::vector<std::uint32_t> bounded_;
   LinkHeap heap_;
+  std::vector<std::uint32_t> touched_;  // links whose share changed since reorder_touched()
+  std::vector<char> touched_mark_;
   std::vector<double> rates_;
   std::vector<char> frozen_;
   std::size_t unfrozen_flows_ = 0;
