@@ -149,8 +149,10 @@ void FlowModel::advance_to(SimTime now) {
   // Complete everything due now (ascending flow id among equal times); an adaptive flow that
   // is due at the end of a stretch, not of its bytes, re-chooses its path once the flows that
   // end now have left.
-  std::vector<FlowId> done;
-  std::vector<FlowId> stretched;
+  std::vector<FlowId>& done = scratch_done_;
+  std::vector<FlowId>& stretched = scratch_stretched_;
+  done.clear();
+  stretched.clear();
   while (!due_.empty() && due_.top().time_ps <= now.ps()) {
     const FlowId id = due_.top().flow;
     due_.pop();
@@ -159,10 +161,11 @@ void FlowModel::advance_to(SimTime now) {
     (rechoose ? stretched : done).push_back(id);
   }
   std::vector<OnComplete> callbacks;
+  callbacks.reserve(done.size());
   for (FlowId id : done) {
     Flow& flow = flows_[id];
-    add_routed(solver_.path(id), -1);
     for (LinkId link : solver_.path(id)) {
+      routed_[link] -= 1;
       account_link(link, now);
       // The load drops at once (a solve held back by batching leaves the others' rates as
       // they are); a solve now overwrites it with the solver's.

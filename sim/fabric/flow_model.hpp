@@ -173,6 +173,7 @@ class FlowModel final : public Model {
   std::vector<SimTime> link_updated_;
   std::vector<LinkId> touched_links_;  // links whose load may change at the next settle
   std::vector<double> routed_;         // flows routed over each link, started and not done
+  std::vector<FlowId> scratch_done_, scratch_stretched_;  // advance_to's, kept between calls
   bool dirty_ = false;
   // Departure batching: the fraction, the departures and arrivals since the last solve, and the
   // flows active after it.

@@ -308,29 +308,29 @@ MaxMinSolver::MaxMinSolver(std::vector<double> capacities)
 }
 
 void MaxMinSolver::widen_paths(std::size_t length) {
-  const std::size_t stride = length + 1;
-  std::vector<LinkId> paths(flow_slots_ * stride, 0);
-  std::vector<std::uint32_t> slots(flow_slots_ * stride, 0);
+  const std::size_t stride = 1 + 2 * length;
+  std::vector<std::uint32_t> paths(flow_slots_ * stride, 0);
   for (std::size_t id = 0; id < flow_slots_; ++id) {
-    std::copy_n(paths_.begin() + static_cast<std::ptrdiff_t>(id * stride_), stride_,
-                paths.begin() + static_cast<std::ptrdiff_t>(id * stride));
-    std::copy_n(slots_.begin() + static_cast<std::ptrdiff_t>(id * stride_), stride_,
-                slots.begin() + static_cast<std::ptrdiff_t>(id * stride));
+    const auto from = paths_.begin() + static_cast<std::ptrdiff_t>(id * stride_);
+    const auto to = paths.begin() + static_cast<std::ptrdiff_t>(id * stride);
+    const auto old_longest = static_cast<std::ptrdiff_t>(longest_);
+    std::copy_n(from, 1 + old_longest, to);  // the length and the links
+    std::copy_n(from + 1 + old_longest, old_longest,
+                to + 1 + static_cast<std::ptrdiff_t>(length));  // the slots
   }
   paths_.swap(paths);
-  slots_.swap(slots);
+  longest_ = length;
   stride_ = stride;
 }
 
 FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
   assert(bound >= 0);
   only_removals_ = false;
-  if (path.size() + 1 > stride_) widen_paths(path.size());
+  if (path.size() > longest_) widen_paths(path.size());
   FlowId id = 0;
   if (free_ids_.empty()) {
     id = static_cast<FlowId>(flow_slots_++);
     paths_.resize(flow_slots_ * stride_, 0);
-    slots_.resize(flow_slots_ * stride_, 0);
     bound_.push_back(kUnbounded);
     active_flow_.push_back(0);
     rate_.push_back(0);

@@ -107,8 +107,9 @@ class MaxMinSolver {
 
   // The links a flow crosses, and its index on each of those links' lists of flows (slot).
   // Stored by flow id with a fixed stride, back to back, so that a search reading many flows'
-  // paths finds each in one place: the length, then the links. The stride grows (and the
-  // store is laid out again) when a longer path comes.
+  // paths finds each in one place: the length, the links, then the slots (beside the links, as
+  // a removal reads both). The stride grows (and the store is laid out again) when a longer
+  // path comes.
   [[nodiscard]] std::span<LinkId> links_of(FlowId flow) {
     const std::size_t at = std::size_t{flow} * stride_;
     return {paths_.data() + at + 1, paths_[at]};
@@ -118,15 +119,15 @@ class MaxMinSolver {
     return {paths_.data() + at + 1, paths_[at]};
   }
   [[nodiscard]] std::uint32_t* slots_of(FlowId flow) {
-    return slots_.data() + std::size_t{flow} * stride_;
+    return paths_.data() + std::size_t{flow} * stride_ + 1 + longest_;
   }
   void widen_paths(std::size_t length);
 
   std::vector<double> capacities_;
-  std::size_t stride_ = 1;      // 1 + the longest path so far
+  std::size_t longest_ = 0;     // the longest path so far
+  std::size_t stride_ = 1;      // 1 + 2 x longest_
   std::size_t flow_slots_ = 0;  // flow ids with storage
-  std::vector<LinkId> paths_;
-  std::vector<std::uint32_t> slots_;
+  std::vector<std::uint32_t> paths_;
   std::vector<double> bound_;
   std::vector<char> active_flow_;
   // By flow id, apart from the rest for the searches' sake: the rate as of the last solve, and

@@ -191,8 +191,8 @@ void Router::append(Route& route, VertexId a, VertexId b) const {
   route.latency = route.latency + topology_.link(*link).latency;
 }
 
-std::size_t Router::choose(const std::vector<LinkId>& choices, std::uint64_t hop,
-                           VertexId to_endpoint, std::uint64_t& stride, Walk& walk) const {
+std::size_t Router::choose(std::span<const LinkId> choices, std::uint64_t hop, VertexId to_endpoint,
+                           std::uint64_t& stride, Walk& walk) const {
   const std::size_t n = choices.size();
   constexpr std::uint64_t kStrideCap = std::uint64_t{1} << 40;
   const std::uint64_t hashed = mix(walk.hash ^ mix(hop));
@@ -274,17 +274,10 @@ void Router::append_network(Route& route, VertexId from_endpoint, VertexId to_en
                                    describe(topology_, from_endpoint),
                                    describe(topology_, to_endpoint)));
   }
-  const Graph& graph = topology_.graph();
-  std::vector<LinkId> choices;
+  std::vector<LinkId> scratch;
   std::uint64_t stride = 1;
   for (std::uint64_t hop = 0; current != *last; ++hop) {
-    choices.clear();
-    for (const auto& edge : boost::make_iterator_range(boost::out_edges(current, graph))) {
-      const std::int32_t index = switch_index_[boost::target(edge, graph)];
-      if (index >= 0 && distances[static_cast<std::size_t>(index)] + 1 == distance) {
-        choices.push_back(graph[edge].id);
-      }
-    }
+    const std::span<const LinkId> choices = next_hops(current, *last, distances, distance, scratch);
     const LinkId chosen = choices.size() == 1
                               ? choices.front()
                               : choices[choose(choices, hop, to_endpoint, stride, walk)];
@@ -293,7 +286,38 @@ void Router::append_network(Route& route, VertexId from_endpoint, VertexId to_en
     current = topology_.link(chosen).to;
     --distance;
   }
-  append(route, *last, to_endpoint);
+  if (down_link_.size() <= to_endpoint) down_link_.resize(topology_.vertex_count(), kNoLink);
+  LinkId& down = down_link_[to_endpoint];
+  if (down == kNoLink) {
+    const std::size_t before = route.links.size();
+    append(route, *last, to_endpoint);
+    down = route.links[before];
+    return;
+  }
+  route.links.push_back(down);
+  route.latency = route.latency + topology_.link(down).latency;
+}
+
+std::span<const LinkId> Router::next_hops(VertexId current, VertexId last,
+                                          const std::vector<std::uint16_t>& distances,
+                                          std::uint16_t distance, std::vector<LinkId>& scratch) {
+  const std::uint64_t key = (std::uint64_t{current} << 32) | last;
+  if (const auto hit = hop_cache_.find(key); hit != hop_cache_.end()) {
+    return std::span<const LinkId>(hop_links_).subspan(hit->second.first, hit->second.second);
+  }
+  const Graph& graph = topology_.graph();
+  scratch.clear();
+  for (const auto& edge : boost::make_iterator_range(boost::out_edges(current, graph))) {
+    const std::int32_t index = switch_index_[boost::target(edge, graph)];
+    if (index >= 0 && distances[static_cast<std::size_t>(index)] + 1 == distance) {
+      scratch.push_back(graph[edge].id);
+    }
+  }
+  if (hop_links_.size() + scratch.size() > kMaxCachedHopLinks) return scratch;
+  const auto offset = static_cast<std::uint32_t>(hop_links_.size());
+  hop_links_.insert(hop_links_.end(), scratch.begin(), scratch.end());
+  hop_cache_.emplace(key, std::pair{offset, static_cast<std::uint32_t>(scratch.size())});
+  return std::span<const LinkId>(hop_links_).subspan(offset, scratch.size());
 }
 
 VertexId Router::node_nic(int node, int local) const {

@@ -25,8 +25,12 @@
 // sending node (to the GPU whose NIC is in the destination's plane) or on the receiving node.
 
 #include <cstdint>
+#include <limits>
 #include <optional>
+#include <span>
 #include <stdexcept>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "sim/fabric/topology.hpp"
@@ -83,7 +87,13 @@ class Router {
   const std::vector<std::uint16_t>& distances_to(VertexId target_switch);
   void append(Route& route, VertexId a, VertexId b) const;
   void append_network(Route& route, VertexId from_endpoint, VertexId to_endpoint, Walk& walk);
-  [[nodiscard]] std::size_t choose(const std::vector<LinkId>& choices, std::uint64_t hop,
+  // The links from `current` onto a shortest path to `last` (`distance` hops away), in the
+  // switch's port order: from the cache, or found into `scratch` (and cached while it has room).
+  [[nodiscard]] std::span<const LinkId> next_hops(VertexId current, VertexId last,
+                                                  const std::vector<std::uint16_t>& distances,
+                                                  std::uint16_t distance,
+                                                  std::vector<LinkId>& scratch);
+  [[nodiscard]] std::size_t choose(std::span<const LinkId> choices, std::uint64_t hop,
                                    VertexId to_endpoint, std::uint64_t& stride, Walk& walk) const;
   [[nodiscard]] VertexId node_nic(int node, int local) const;
 
@@ -91,6 +101,16 @@ class Router {
   const std::vector<double>* load_ = nullptr;
   std::vector<std::uint32_t> plane_index_;  // endpoint vertex -> index among its plane's endpoints
   std::vector<std::int32_t> switch_index_;  // vertex -> dense switch index, -1 otherwise
+  // Endpoint vertex -> the link from its switch to it, found on first use (kNoLink before): a
+  // switch has many ports, and every route ends on one of them.
+  static constexpr LinkId kNoLink = std::numeric_limits<LinkId>::max();
+  std::vector<LinkId> down_link_;
+  // (switch, target switch) -> where its next hops lie in hop_links_ (offset, count): a switch has
+  // many ports, and an all-to-all routes a million flows through the same few switch pairs.
+  // Capped at kMaxCachedHopLinks links; beyond, hops are found each time (same result).
+  static constexpr std::size_t kMaxCachedHopLinks = std::size_t{1} << 22;
+  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> hop_cache_;
+  std::vector<LinkId> hop_links_;
   // By target switch index: the shared table, once this router has looked it up.
   std::vector<const std::vector<std::uint16_t>*> distance_cache_;
   std::vector<std::vector<VertexId>> node_nics_;  // NICs of each node by local index
