@@ -355,7 +355,8 @@ int run_plot(const PlotOptions& options) {
     const report::CsvTable table = report::read_csv(options.results);
     const report::ChartData data = report::chart_data(
         table, options.x, options.y,
-        options.series.empty() ? std::nullopt : std::optional<std::string>(options.series));
+        options.series.empty() ? std::nullopt : std::optional<std::string>(options.series),
+        report::LogAxes{.x = options.log_x, .y = options.log_y});
     std::ofstream stream(out);
     if (!stream) {
       std::cerr << fmt::format("clustersim plot: cannot write {}\n", out);

@@ -73,6 +73,8 @@ struct PlotOptions {
   std::string y;
   std::string series;  // optional: one line per value of this column
   std::string out;     // SVG; default: the results file with .svg
+  bool log_x = false;  // logarithmic axes (every value > 0; x numeric)
+  bool log_y = false;
 };
 
 struct ReproduceOptions {

@@ -326,6 +326,12 @@ int main(int argc, char** argv) {
   plot_cmd->add_option("--series", plot.series, "Column whose values make one line each");
   plot_cmd->add_option("--out", plot.out, "Output image (SVG; default: RESULTS.svg)")
       ->type_name("F.svg");
+  plot_cmd->add_flag("--log-x", plot.log_x,
+                     "Logarithmic x axis: whole decades, a tick at each power of ten (x values "
+                     "must be numbers > 0)");
+  plot_cmd->add_flag("--log-y", plot.log_y,
+                     "Logarithmic y axis: whole decades, a tick at each power of ten (y values "
+                     "must be > 0)");
 
   try {
     app.parse(argc, argv);

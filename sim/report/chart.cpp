@@ -95,6 +95,31 @@ std::string tick_label(double value) {
   return fmt::format("{:.6g}", std::abs(value) < 1e-12 ? 0.0 : value);
 }
 
+// A log axis's decade, as tick_label writes numbers but without snapping tiny values to 0: on a log
+// axis 1e-15 is a decade like any other.
+std::string decade_label(double value) {
+  return fmt::format("{:.6g}", value);
+}
+
+// 10^k as the literal "1ek" reads: exact for k >= 0 (to 10^22), and for k < 0 one rounding of an
+// exact quotient, so log_ticks gives 0.01, not 0.010000000000000002.
+double power_of_ten(int k) {
+  double power = 1;
+  for (int i = 0; i < std::abs(k); ++i) power *= 10;
+  return k < 0 ? 1 / power : power;
+}
+
+// The k of the power of ten at or below `value` (> 0); log10 alone may land a step off next to a
+// power of ten.
+int decade_at_or_below(double value) {
+  int k = static_cast<int>(std::floor(std::log10(value)));
+  if (power_of_ten(k) > value) --k;
+  if (power_of_ten(k + 1) <= value) ++k;
+  return k;
+}
+
+const char* const kLogAxisNote = "cannot be shown on a log axis (values must be > 0)";
+
 }  // namespace
 
 CsvTable read_csv(const std::string& path) {
@@ -117,13 +142,14 @@ CsvTable read_csv(const std::string& path) {
                                    fields.size(), table.header.size()));
     }
     table.rows.push_back(std::move(fields));
+    table.lines.push_back(line_number);
   }
   if (table.header.empty()) throw ChartError(fmt::format("{}: the table is empty", path));
   return table;
 }
 
 ChartData chart_data(const CsvTable& table, const std::string& x, const std::string& y,
-                     const std::optional<std::string>& series) {
+                     const std::optional<std::string>& series, LogAxes log) {
   const std::size_t xc = column(table, x, "--x");
   const std::size_t yc = column(table, y, "--y");
   const bool by_series = series.has_value();
@@ -132,11 +158,27 @@ ChartData chart_data(const CsvTable& table, const std::string& x, const std::str
   data.x_label = x;
   data.y_label = y;
   if (by_series) data.series_label = *series;
+  data.log = log;
+  const auto line_of = [&](std::size_t r) {
+    return table.lines.size() == table.rows.size() ? table.lines[r] : static_cast<int>(r) + 2;
+  };
   // x is numeric when every row with a y value has a numeric x.
-  bool numeric_x = true;
-  for (const std::vector<std::string>& row : table.rows) {
-    if (!row[yc].empty() && !number(row[xc])) numeric_x = false;
+  std::optional<std::size_t> text_x_row;  // the first row that makes x categorical
+  for (std::size_t r = 0; r < table.rows.size() && !text_x_row; ++r) {
+    if (!table.rows[r][yc].empty() && !number(table.rows[r][xc])) text_x_row = r;
   }
+  const bool numeric_x = !text_x_row;
+  if (log.x && text_x_row) {
+    throw ChartError(
+        fmt::format("{}:{}: the x column \"{}\" is text (\"{}\"): a log axis needs numbers",
+                    table.path, line_of(*text_x_row), x, table.rows[*text_x_row][xc]));
+  }
+  // A value a log axis cannot place, named with its line.
+  const auto check_positive = [&](std::size_t r, std::size_t c, double value) {
+    if (value > 0) return;
+    throw ChartError(fmt::format("{}:{}: column \"{}\": {} {}", table.path, line_of(r),
+                                 table.header[c], table.rows[r][c], kLogAxisNote));
+  };
   std::map<std::string, std::size_t> series_index;
   for (std::size_t r = 0; r < table.rows.size(); ++r) {
     const std::vector<std::string>& row = table.rows[r];
@@ -152,11 +194,13 @@ ChartData chart_data(const CsvTable& table, const std::string& x, const std::str
     double x_value = 0;
     if (numeric_x) {
       x_value = *number(row[xc]);
+      if (log.x) check_positive(r, xc, x_value);
     } else {
       auto it = std::find(data.categories.begin(), data.categories.end(), row[xc]);
       if (it == data.categories.end()) it = data.categories.insert(it, row[xc]);
       x_value = static_cast<double>(it - data.categories.begin());
     }
+    if (log.y) check_positive(r, yc, *value);
     const std::string name = by_series ? row[sc] : y;
     auto [it, inserted] = series_index.emplace(name, data.series.size());
     if (inserted) data.series.push_back({name, {}, {}});
@@ -203,6 +247,20 @@ std::vector<double> nice_ticks(double low, double high, int target) {
   return ticks;
 }
 
+std::vector<double> log_ticks(double low, double high) {
+  int first = decade_at_or_below(low);
+  int last = decade_at_or_below(high);
+  if (power_of_ten(last) < high) ++last;
+  if (last == first) {
+    // All the data at one power of ten: the decades either side keep it off the plot's edges.
+    --first;
+    ++last;
+  }
+  std::vector<double> ticks;
+  for (int k = first; k <= last; ++k) ticks.push_back(power_of_ten(k));
+  return ticks;
+}
+
 double text_width_px(std::string_view text, double font_size, bool bold) {
   // DejaVu Sans (what "sans-serif" is on most Linux systems, wider than Helvetica or Arial) gives
   // lowercase letters, digits and punctuation 0.3 to 0.64 em and capitals, m and w up to 1 em;
@@ -237,6 +295,66 @@ struct ChartLayout {
   [[nodiscard]] double width() const { return left + plot_w + right; }
 };
 
+// Space kept between neighbouring tick labels of a log axis, and the shortest decade that still
+// gets the light grid lines at 2..9 x 10^k (shorter, they would merge into a grey band).
+constexpr double kLabelGap = 8;
+constexpr double kMinorGridMinDecade = 40;
+constexpr const char* kGridColour = "#dddddd";
+constexpr const char* kMinorGridColour = "#eeeeee";
+constexpr const char* kLogScaleSuffix = " (log scale)";
+
+// The lines of a log axis `length` px long over [low, high] (both > 0).
+struct LogGrid {
+  double low = 0;  // log10 of the ends: where values are placed, log10(value) between them
+  double high = 0;
+  std::vector<double> labelled;  // decades with a tick label
+  std::vector<double> plain;     // decades without one, where the labels would crowd
+  std::vector<double> minor;     // 2..9 x 10^k, on decades long enough to show them
+};
+
+// Every decade is labelled where the labels fit along the axis (the widest label's width on the
+// horizontal axis, the font's height on the vertical one, and a gap); otherwise every n-th, at
+// multiples of n, so 1, 1000, 1e+06 rather than an offset run.
+LogGrid log_grid(double low, double high, double length, bool horizontal) {
+  const std::vector<double> decades = log_ticks(low, high);
+  LogGrid grid;
+  grid.low = std::log10(decades.front());
+  grid.high = std::log10(decades.back());
+  const double decade_px = length / (grid.high - grid.low);
+  double label_extent = kFontSize;
+  if (horizontal) {
+    label_extent = 0;
+    for (double d : decades) {
+      label_extent = std::max(label_extent, text_width_px(decade_label(d), kFontSize));
+    }
+  }
+  const int stride =
+      std::max(1, static_cast<int>(std::ceil((label_extent + kLabelGap) / decade_px)));
+  for (double d : decades) {
+    const int k = static_cast<int>(std::lround(std::log10(d)));
+    (k % stride == 0 ? grid.labelled : grid.plain).push_back(d);
+  }
+  if (decade_px >= kMinorGridMinDecade) {
+    for (std::size_t i = 0; i + 1 < decades.size(); ++i) {
+      for (int m = 2; m <= 9; ++m) grid.minor.push_back(m * decades[i]);
+    }
+  }
+  return grid;
+}
+
+// A log axis can place only values > 0; chart_data names the file and line of one that is not,
+// this catches charts made another way.
+void check_log_axis(const ChartData& data, bool x_axis) {
+  for (const ChartSeries& s : data.series) {
+    for (double v : x_axis ? s.x : s.y) {
+      if (!(v > 0)) {
+        throw ChartError(fmt::format("{} = {} {}", x_axis ? data.x_label : data.y_label,
+                                     tick_label(v), kLogAxisNote));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string svg_chart(const ChartData& data, const std::string& title) {
@@ -248,33 +366,65 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
     for (double v : s.y) y_low = std::min(y_low, v), y_high = std::max(y_high, v);
   }
   const bool categorical = !data.categories.empty();
+  if (data.log.x && categorical) {
+    throw ChartError(
+        fmt::format("the x column \"{}\" is text: a log axis needs numbers", data.x_label));
+  }
+  if (data.log.x) check_log_axis(data, true);
+  if (data.log.y) check_log_axis(data, false);
+  ChartLayout layout;
+  // On a log axis, values are placed by their log10, between the decades that cover them.
+  std::optional<LogGrid> x_log;
+  std::optional<LogGrid> y_log;
   std::vector<double> x_ticks;
   if (categorical) {
     for (std::size_t i = 0; i < data.categories.size(); ++i)
       x_ticks.push_back(static_cast<double>(i));
     x_low = -0.5;
     x_high = static_cast<double>(data.categories.size()) - 0.5;
+  } else if (data.log.x) {
+    x_log = log_grid(x_low, x_high, layout.plot_w, true);
+    x_ticks = x_log->labelled;
+    x_low = x_log->low;
+    x_high = x_log->high;
   } else {
     x_ticks = nice_ticks(x_low, x_high);
     x_low = x_ticks.front();
     x_high = x_ticks.back();
   }
-  const std::vector<double> y_ticks = nice_ticks(std::min(0.0, y_low), y_high);
-  y_low = y_ticks.front();
-  y_high = y_ticks.back();
+  std::vector<double> y_ticks;
+  if (data.log.y) {
+    y_log = log_grid(y_low, y_high, layout.plot_h, false);
+    y_ticks = y_log->labelled;
+    y_low = y_log->low;
+    y_high = y_log->high;
+  } else {
+    y_ticks = nice_ticks(std::min(0.0, y_low), y_high);
+    y_low = y_ticks.front();
+    y_high = y_ticks.back();
+  }
+  const auto x_at = [&](double v) { return x_log ? std::log10(v) : v; };
+  const auto y_at = [&](double v) { return y_log ? std::log10(v) : v; };
   std::vector<std::string> x_labels;
   for (std::size_t i = 0; i < x_ticks.size(); ++i) {
-    x_labels.push_back(categorical ? data.categories[i] : tick_label(x_ticks[i]));
+    x_labels.push_back(categorical ? data.categories[i]
+                       : x_log     ? decade_label(x_ticks[i])
+                                   : tick_label(x_ticks[i]));
   }
+  std::vector<std::string> y_labels;
+  for (double t : y_ticks) y_labels.push_back(y_log ? decade_label(t) : tick_label(t));
+  const std::string x_title = data.log.x ? data.x_label + kLogScaleSuffix : data.x_label;
+  const std::string y_title = data.log.y ? data.y_label + kLogScaleSuffix : data.y_label;
 
-  ChartLayout layout;
   // Left: the rotated y label (its line from x = 8 to 23), then the y tick labels, 8 px before
   // the plot.
-  for (double t : y_ticks) {
-    layout.left = std::max(layout.left, 36 + text_width_px(tick_label(t), kFontSize));
+  for (const std::string& label : y_labels) {
+    layout.left = std::max(layout.left, 36 + text_width_px(label, kFontSize));
   }
   // The x tick labels are centred on their ticks.
-  const auto tick_x = [&](double v) { return (v - x_low) / (x_high - x_low) * layout.plot_w; };
+  const auto tick_x = [&](double v) {
+    return (x_at(v) - x_low) / (x_high - x_low) * layout.plot_w;
+  };
   for (std::size_t i = 0; i < x_ticks.size(); ++i) {
     const double half = text_width_px(x_labels[i], kFontSize) / 2;
     layout.left = std::max(layout.left, half + 4 - tick_x(x_ticks[i]));
@@ -304,9 +454,9 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
     return std::clamp(centre, text_w / 2 + 4, std::max(text_w / 2 + 4, extent - text_w / 2 - 4));
   };
   const double title_w = text_width_px(title, kTitleSize);
-  const double x_label_w = text_width_px(data.x_label, kFontSize);
+  const double x_label_w = text_width_px(x_title, kFontSize);
   layout.right += std::max(0.0, std::max(title_w, x_label_w) + 8 - layout.width());
-  const double y_label_w = text_width_px(data.y_label, kFontSize);
+  const double y_label_w = text_width_px(y_title, kFontSize);
   layout.height = std::max(layout.height, y_label_w + 8);
   // Whole pixels.
   layout.left = std::ceil(layout.left);
@@ -319,7 +469,9 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
   const double plot_w = layout.plot_w;
   const double plot_h = layout.plot_h;
   const auto px = [&](double v) { return left + tick_x(v); };
-  const auto py = [&](double v) { return top + (1 - (v - y_low) / (y_high - y_low)) * plot_h; };
+  const auto py = [&](double v) {
+    return top + (1 - (y_at(v) - y_low) / (y_high - y_low)) * plot_h;
+  };
 
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} "
@@ -328,25 +480,44 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
       "<text x=\"{2}\" y=\"28\" font-size=\"{5}\" text-anchor=\"middle\">{3}</text>\n",
       width, height, centred(left + plot_w / 2, title_w, width), escape(title), kFontSize,
       kTitleSize);
-  for (double t : y_ticks) {
-    svg += fmt::format(
-        "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#dddddd\"/>\n"
-        "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
-        left, py(t), left + plot_w, left - 8, py(t) + 4, tick_label(t));
+  // Log axes: the light lines at 2..9 x 10^k under the decades' lines, then the decades left
+  // without a label.
+  const auto y_grid = [&](double t, const char* colour) {
+    svg +=
+        fmt::format("<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"{3}\"/>\n",
+                    left, py(t), left + plot_w, colour);
+  };
+  const auto x_grid = [&](double t, const char* colour) {
+    svg +=
+        fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"{3}\"/>\n",
+                    px(t), top, plot_bottom, colour);
+  };
+  if (y_log) {
+    for (double t : y_log->minor) y_grid(t, kMinorGridColour);
+    for (double t : y_log->plain) y_grid(t, kGridColour);
+  }
+  if (x_log) {
+    for (double t : x_log->minor) x_grid(t, kMinorGridColour);
+    for (double t : x_log->plain) x_grid(t, kGridColour);
+  }
+  for (std::size_t i = 0; i < y_ticks.size(); ++i) {
+    const double t = y_ticks[i];
+    y_grid(t, kGridColour);
+    svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 8,
+                       py(t) + 4, y_labels[i]);
   }
   for (std::size_t i = 0; i < x_ticks.size(); ++i) {
     const double t = x_ticks[i];
-    svg += fmt::format(
-        "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#dddddd\"/>\n"
-        "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-        px(t), top, plot_bottom, plot_bottom + 18, escape(x_labels[i]));
+    x_grid(t, kGridColour);
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", px(t),
+                       plot_bottom + 18, escape(x_labels[i]));
   }
   svg += fmt::format(
       "<rect x=\"{0}\" y=\"{1}\" width=\"{2}\" height=\"{3}\" fill=\"none\" stroke=\"black\"/>\n"
       "<text x=\"{4}\" y=\"{5}\" text-anchor=\"middle\">{6}</text>\n"
       "<text transform=\"translate(20,{7}) rotate(-90)\" text-anchor=\"middle\">{8}</text>\n",
       left, top, plot_w, plot_h, centred(left + plot_w / 2, x_label_w, width), plot_bottom + 50,
-      escape(data.x_label), centred(top + plot_h / 2, y_label_w, height), escape(data.y_label));
+      escape(x_title), centred(top + plot_h / 2, y_label_w, height), escape(y_title));
   const double legend_x = left + plot_w + 15;
   for (std::size_t s = 0; s < data.series.size(); ++s) {
     const ChartSeries& series = data.series[s];

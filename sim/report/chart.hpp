@@ -21,6 +21,9 @@ struct CsvTable {
   std::string path;
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
+  // The file's line of each row, for messages (blank lines are skipped). A table made without
+  // read_csv may leave it empty: row r is then taken to be on line r + 2, after the header.
+  std::vector<int> lines;
 };
 
 // Reads a CSV file with a header line; quoted fields may hold commas and doubled quotes.
@@ -33,6 +36,14 @@ struct ChartSeries {
   std::vector<double> y;
 };
 
+// Which axes are logarithmic: whole decades that cover the data, a labelled tick at each power of
+// ten (every n-th where the labels would crowd, over many decades) and light grid lines at
+// 2..9 x 10^k; every value on such an axis must be > 0.
+struct LogAxes {
+  bool x = false;
+  bool y = false;
+};
+
 struct ChartData {
   std::string x_label;
   std::string y_label;
@@ -40,17 +51,22 @@ struct ChartData {
   std::vector<ChartSeries> series;
   std::string series_label;  // the column whose values name the series (the legend's heading)
   int skipped_rows = 0;      // rows without a y value
+  LogAxes log;               // default: both axes linear
 };
 
-// Throws ChartError for an unknown column ("did you mean" the closest), or a y column with a
-// value that is not a number.
+// Throws ChartError for an unknown column ("did you mean" the closest), a y column with a value
+// that is not a number, and for a log axis (`log`) a value <= 0 or a text x column, each naming
+// the file and line.
 [[nodiscard]] ChartData chart_data(const CsvTable& table, const std::string& x,
                                    const std::string& y,
-                                   const std::optional<std::string>& series = std::nullopt);
+                                   const std::optional<std::string>& series = std::nullopt,
+                                   LogAxes log = {});
 
 // An SVG line chart with axes, ticks, labels and a legend. The plot is 520 x 380 px; the canvas
 // (800 x 500 px at least) grows to hold long legend entries, notes, tick labels and titles, whose
-// widths text_width_px estimates.
+// widths text_width_px estimates. A log axis (data.log) has " (log scale)" after its title.
+// Throws ChartError for a log axis with a value <= 0 or over categories (chart_data reports these
+// with the file and line).
 [[nodiscard]] std::string svg_chart(const ChartData& data, const std::string& title);
 
 // The width in px of a line of `text` in the charts' sans-serif font at `font_size` px: an
@@ -59,5 +75,9 @@ struct ChartData {
 
 // Tick positions for an axis over [low, high]: about `target` steps of 1, 2 or 5 x 10^k.
 [[nodiscard]] std::vector<double> nice_ticks(double low, double high, int target = 6);
+
+// Tick positions for a log axis over [low, high] (both > 0): every power of ten from the one at
+// or below `low` to the one at or above `high`, at least one decade apart.
+[[nodiscard]] std::vector<double> log_ticks(double low, double high);
 
 }  // namespace clustersim::report

@@ -318,6 +318,41 @@ TEST(Cli, PlotWritesAnSvgChart) {
   EXPECT_NE(png.err.find("the CLI writes SVG; for a PNG use the dashboard"), std::string::npos);
 }
 
+TEST(Cli, PlotLogAxes) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  const std::string csv = (dir / "cs_plot_log.csv").string();
+  const std::string out = (dir / "cs_plot_log.svg").string();
+  std::ofstream(csv) << "gpus,case,wall_s\n64,ring,0.013\n4096,ring,870\n64,tree,0.02\n";
+  const Result result =
+      run("plot " + csv + " --x gpus --y wall_s --series case --log-x --log-y --out " + out);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "wrote " + out + " (2 series, 3 points)\n");
+  const std::string svg = read_file(out);
+  EXPECT_NE(svg.find(">gpus (log scale)</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">wall_s (log scale)</text>"), std::string::npos);
+  // The y axis runs over the decades 0.01 .. 1000.
+  EXPECT_NE(svg.find("text-anchor=\"end\">0.01</text>"), std::string::npos);
+  EXPECT_NE(svg.find("text-anchor=\"end\">1000</text>"), std::string::npos);
+  const Result linear = run("plot " + csv + " --x gpus --y wall_s --out " + out);
+  ASSERT_EQ(linear.exit_code, 0) << linear.err;
+  EXPECT_EQ(read_file(out).find("(log scale)"), std::string::npos);
+
+  std::ofstream(csv) << "gpus,case,wall_s\n64,ring,0.5\n128,ring,0\n";
+  const Result zero = run("plot " + csv + " --x gpus --y wall_s --log-y --out " + out);
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_EQ(zero.err, "clustersim plot: " + csv +
+                          ":3: column \"wall_s\": 0 cannot be shown on a log axis (values must "
+                          "be > 0)\n");
+  const std::string sweep = kRoot + "/tests/data/good/sweep_results.csv";
+  const Result text =
+      run("plot " + sweep + " --x hardware.scale_out.nic_bandwidth --y step_time_s --log-x --out " +
+          out);
+  EXPECT_EQ(text.exit_code, 2);
+  EXPECT_EQ(text.err, "clustersim plot: " + sweep +
+                          ":5: the x column \"hardware.scale_out.nic_bandwidth\" is text (\"200 "
+                          "Gb/s\"): a log axis needs numbers\n");
+}
+
 TEST(Cli, SweepWritesEveryPointAndResumes) {
   const std::filesystem::path out = std::filesystem::temp_directory_path() / "cs_sweep";
   std::filesystem::remove_all(out);

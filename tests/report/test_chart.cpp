@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
+#include <utility>
 
 #include "sim/report/chart.hpp"
 
@@ -217,6 +219,167 @@ TEST(Chart, BadColumnsAndValuesAreClearErrors) {
     FAIL();
   } catch (const ChartError& e) {
     EXPECT_EQ(std::string(e.what()), ragged + ":3: 1 fields, but the header has 2");
+  }
+}
+
+// Log axes: whole decades that cover the data, one tick at each.
+TEST(Chart, LogTicksAreTheDecadesThatCoverTheData) {
+  EXPECT_EQ(log_ticks(0.013, 870), (std::vector<double>{0.01, 0.1, 1, 10, 100, 1000}));
+  // Wall times against 64..4096 GPUs.
+  EXPECT_EQ(log_ticks(64, 4096), (std::vector<double>{10, 100, 1000, 10000}));
+  // Data on a power of ten stays on it, not a decade beyond.
+  EXPECT_EQ(log_ticks(0.001, 100), (std::vector<double>{0.001, 0.01, 0.1, 1, 10, 100}));
+  // Data inside one decade gets that decade; data on one power of ten, the decades either side.
+  EXPECT_EQ(log_ticks(5, 5), (std::vector<double>{1, 10}));
+  EXPECT_EQ(log_ticks(10, 10), (std::vector<double>{1, 10, 100}));
+}
+
+// The position of the tick label that says `label` (a regex) on the x axis or the y axis (centred
+// on its tick or ending before the plot), or NaN.
+enum class On { kX, kY };
+std::pair<double, double> text_at(const std::string& svg, const std::string& label, On axis) {
+  std::smatch found;
+  const std::string anchor = axis == On::kX ? "middle" : "end";
+  if (!std::regex_search(svg, found,
+                         std::regex("<text x=\"([0-9.]+)\" y=\"([0-9.]+)\" text-anchor=\"" +
+                                    anchor + "\">" + label + "</text>"))) {
+    return {std::nan(""), std::nan("")};
+  }
+  return {std::stod(found[1]), std::stod(found[2])};
+}
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(Chart, LogAxesPlacePointsByTheirLog) {
+  ChartData data;
+  data.x_label = "gpus";
+  data.y_label = "wall_s";
+  data.log = {.x = true, .y = true};
+  // Four decades on each axis: 130 px a decade across, 95 px up, so every position is exact.
+  data.series.push_back({"wall_s", {1, 10, 100, 10000}, {1, 10, 100, 10000}});
+  const std::string svg = svg_chart(data, "wall_s against gpus");
+  expect_every_text_inside(svg);
+  EXPECT_NE(svg.find(">gpus (log scale)</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">wall_s (log scale)</text>"), std::string::npos);
+  for (const char* decade : {"1", "10", "100", "1000", "10000"}) {
+    EXPECT_FALSE(std::isnan(text_at(svg, decade, On::kX).first)) << decade;
+    EXPECT_FALSE(std::isnan(text_at(svg, decade, On::kY).first)) << decade;
+  }
+  // The point at (10, 10) lies halfway between the ticks at 1 and 100 on both axes: the x labels
+  // are centred on their ticks, the y labels' baselines 4 px below theirs.
+  const double x1 = text_at(svg, "1", On::kX).first;
+  const double x100 = text_at(svg, "100", On::kX).first;
+  const double y1 = text_at(svg, "1", On::kY).second;
+  const double y100 = text_at(svg, "100", On::kY).second;
+  EXPECT_EQ(x1, 90);   // the plot starts at x = 90
+  EXPECT_EQ(y1, 434);  // and ends at y = 430
+  std::smatch second;
+  ASSERT_TRUE(std::regex_search(
+      svg, second, std::regex("<polyline points=\"[0-9.]+,[0-9.]+ ([0-9.]+),([0-9.]+) ")));
+  EXPECT_EQ(std::stod(second[1]), 90 + 130);
+  EXPECT_EQ(std::stod(second[2]), 430 - 95);
+  EXPECT_EQ(std::stod(second[1]), (x1 + x100) / 2);
+  EXPECT_EQ(std::stod(second[2]), (y1 + y100) / 2 - 4);
+  // Light lines at 2..9 x 10^k: 8 in each of the 4 decades of each axis; none on linear axes.
+  EXPECT_EQ(count(svg, "stroke=\"#eeeeee\""), 64u);
+  data.log = {};
+  const std::string linear = svg_chart(data, "wall_s against gpus");
+  EXPECT_EQ(linear.find("#eeeeee"), std::string::npos);
+  EXPECT_EQ(linear.find("(log scale)"), std::string::npos);
+}
+
+// Over many decades the labels would overlap: every n-th decade is labelled (at multiples of n),
+// each still has its line, and the light lines are left out.
+TEST(Chart, LogAxesOverManyDecadesLabelEveryNthDecade) {
+  ChartData data;
+  data.x_label = "x";
+  data.y_label = "y";
+  data.log = {.x = true, .y = true};
+  data.series.push_back({"y", {1e-9, 1, 1e13}, {1e-20, 3, 1e15}});
+  const std::string svg = svg_chart(data, "y against x");
+  expect_every_text_inside(svg);
+  EXPECT_EQ(count(svg, "#eeeeee"), 0u);
+  // y: 35 decades in 380 px, every second labelled, tiny decades not written as 0.
+  EXPECT_FALSE(std::isnan(text_at(svg, "1e-20", On::kY).first));
+  EXPECT_TRUE(std::isnan(text_at(svg, "1e-19", On::kY).first));
+  EXPECT_FALSE(std::isnan(text_at(svg, "1e\\+14", On::kY).first));
+  EXPECT_TRUE(std::isnan(text_at(svg, "0", On::kY).first));
+  // x: 22 decades in 520 px, where a label such as "100000" needs three.
+  EXPECT_FALSE(std::isnan(text_at(svg, "1e-09", On::kX).first));
+  EXPECT_FALSE(std::isnan(text_at(svg, "0\\.001", On::kX).first));
+  EXPECT_TRUE(std::isnan(text_at(svg, "0\\.01", On::kX).first));
+  EXPECT_FALSE(std::isnan(text_at(svg, "1e\\+12", On::kX).first));
+  EXPECT_EQ(count(svg, "<line "), 36u + 23u + 1u);  // every decade's line, and the legend's
+}
+
+TEST(Chart, ValuesALogAxisCannotShowAreClearErrors) {
+  // Line 3 is blank: messages name the file's line, not the row's index.
+  const std::string path =
+      write_temp("cs_chart_log.csv", "gpus,case,wall_s\n64,a,0.5\n\n128,a,0\n-8,b,\n-16,b,2\n");
+  const CsvTable table = read_csv(path);
+  EXPECT_EQ(table.lines, (std::vector<int>{2, 4, 5, 6}));
+  try {
+    (void)chart_data(table, "gpus", "wall_s", "case", {.y = true});
+    FAIL();
+  } catch (const ChartError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              path + ":4: column \"wall_s\": 0 cannot be shown on a log axis (values must be > 0)");
+  }
+  // The row on line 5 has no y value: it is left out, and its x of -8 with it.
+  try {
+    (void)chart_data(table, "gpus", "wall_s", "case", {.x = true});
+    FAIL();
+  } catch (const ChartError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              path + ":6: column \"gpus\": -16 cannot be shown on a log axis (values must be > 0)");
+  }
+  // Both axes linear: the same table is a chart.
+  EXPECT_EQ(chart_data(table, "gpus", "wall_s", "case").series.size(), 2u);
+
+  // A text x column has no log axis; the message names the first row that makes it text (rows 1
+  // to 3, on lines 2 to 4, have no step time).
+  const std::string sweep = kRoot + "/tests/data/good/sweep_results.csv";
+  try {
+    (void)chart_data(read_csv(sweep), "hardware.scale_out.nic_bandwidth", "step_time_s",
+                     std::nullopt, {.x = true});
+    FAIL();
+  } catch (const ChartError& e) {
+    EXPECT_EQ(std::string(e.what()), sweep +
+                                         ":5: the x column \"hardware.scale_out.nic_bandwidth\" "
+                                         "is text (\"200 Gb/s\"): a log axis needs numbers");
+  }
+  const ChartData categories = chart_data(read_csv(sweep), "hardware.scale_out.nic_bandwidth",
+                                          "step_time_s", std::nullopt, {.y = true});
+  EXPECT_TRUE(categories.log.y);
+  EXPECT_NE(svg_chart(categories, "step").find(">step_time_s (log scale)</text>"),
+            std::string::npos);
+
+  // A chart made without chart_data is checked too, without a line to name.
+  ChartData made;
+  made.x_label = "gpus";
+  made.y_label = "wall_s";
+  made.log.y = true;
+  made.series.push_back({"wall_s", {64, 128}, {0.5, 0}});
+  try {
+    (void)svg_chart(made, "wall_s against gpus");
+    FAIL();
+  } catch (const ChartError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "wall_s = 0 cannot be shown on a log axis (values must be > 0)");
+  }
+  made.log = {.x = true};
+  made.categories = {"a", "b"};
+  try {
+    (void)svg_chart(made, "wall_s against gpus");
+    FAIL();
+  } catch (const ChartError& e) {
+    EXPECT_EQ(std::string(e.what()), "the x column \"gpus\" is text: a log axis needs numbers");
   }
 }
 
