@@ -214,5 +214,42 @@ TEST(RoutingPolicy, TheDefaultPolicyIsEcmpAndOtherPoliciesChangeTheFingerprint) 
   EXPECT_NE(build_network(spec).fingerprint(), ecmp);
 }
 
+// The router keeps each switch pair's next hops and each endpoint's down-link once found; a route
+// must not depend on which routes came before it. Every GPU pair of a small three-tier fat-tree
+// and of MPFT, routed forwards by one router and backwards by another, gets the same links.
+TEST(RoutingPolicy, ARouteDoesNotDependOnTheRoutesBeforeIt) {
+  const std::string root = CLUSTERSIM_SOURCE_DIR;
+  const config::HardwareProfile hw =
+      config::load_hardware_profile(root + "/hardware_profiles/h800_sxm.yaml");
+  config::TopologySpec small_ft3 = config::load_topology(root + "/topologies/ft3.yaml");
+  small_ft3.switch_radix = 8;  // 64 NICs: 16 leaves in 4 pods, so a core tier
+  const config::TopologySpec mpft = config::load_topology(root + "/topologies/mpft.yaml");
+  for (const auto& [spec, routing] :
+       {std::pair{small_ft3, RoutingPolicy::ecmp}, std::pair{small_ft3, RoutingPolicy::static_},
+        std::pair{mpft, RoutingPolicy::ecmp}}) {
+    SCOPED_TRACE(spec.name);
+    Topology topology = build_cluster(spec, {8, 8, &hw});
+    topology.routing = routing;
+    const std::vector<VertexId> gpus = topology.gpus();
+    std::vector<std::pair<VertexId, VertexId>> pairs;
+    for (const VertexId from : gpus) {
+      for (const VertexId to : gpus) {
+        if (from != to) pairs.emplace_back(from, to);
+      }
+    }
+    Router forwards(topology);
+    Router backwards(topology);
+    std::vector<Route> routes;
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      routes.push_back(forwards.route(pairs[i].first, pairs[i].second, i));
+    }
+    for (std::size_t i = pairs.size(); i-- > 0;) {
+      const Route route = backwards.route(pairs[i].first, pairs[i].second, i);
+      ASSERT_EQ(route.links, routes[i].links) << "pair " << i;
+      ASSERT_EQ(route.latency, routes[i].latency);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace clustersim::fabric
