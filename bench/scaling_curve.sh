@@ -5,7 +5,7 @@
 # (dispatch + combine, batched 0.05) and the DeepSeek-V3 step (one group of each kind, and every
 # replica). Each point is one run of the CLI under /usr/bin/time.
 #
-# Writes OUT/scaling.csv (case, gpus, wall_s, peak_rss_mb) and the log-log charts
+# Writes OUT/scaling.csv (case, GPUs, wall time, peak RSS) and the log-log charts
 # OUT/scaling_wall.svg and OUT/scaling_rss.svg (OUT: build/scaling, or the first argument).
 # About 8 minutes on a 2-core machine, most of it the largest all-to-alls; peak memory about
 # 11 GB (the 4,096-GPU all-to-all). Run after building: cmake --build --preset release
@@ -16,7 +16,7 @@ out=${1:-build/scaling}
 clustersim=build/release/sim/clustersim
 mkdir -p "$out"
 csv=$out/scaling.csv
-echo "case,gpus,wall_s,peak_rss_mb" > "$csv"
+echo "case,GPUs,wall time (s),peak RSS (MB)" > "$csv"
 
 # point CASE GPUS ARGS...: runs clustersim ARGS, appends a row.
 point() {
@@ -70,8 +70,16 @@ point "DeepSeek-V3 step" 131072 run "$step" --set cluster.nodes=16384 \
   --set training.global_batch_size=983040 --set cluster.topology=ft3 \
   --set cluster.topology.switch_radix=128 --cost ib_ndr_64port
 
-"$clustersim" plot "$csv" --x gpus --y wall_s --series case --log-x --log-y \
+# ASTRA-sim 2.x's published figures for a congestion-aware 1 MiB ring all-reduce on a 2-core
+# machine of the same kind (see README), for comparison; not measured here.
+{
+  echo "ASTRA-sim 2.x all-reduce (1-D ring),1024,30,365"
+  echo "ASTRA-sim 2.x all-reduce (1-D ring),4096,859,5734"
+  echo "ASTRA-sim 2.x all-reduce (2-D switch),16384,113,11571"
+} >> "$csv"
+
+"$clustersim" plot "$csv" --x GPUs --y "wall time (s)" --series case --log-x --log-y \
   --out "$out/scaling_wall.svg"
-"$clustersim" plot "$csv" --x gpus --y peak_rss_mb --series case --log-x --log-y \
+"$clustersim" plot "$csv" --x GPUs --y "peak RSS (MB)" --series case --log-x --log-y \
   --out "$out/scaling_rss.svg"
 echo "wrote $csv, $out/scaling_wall.svg and $out/scaling_rss.svg"

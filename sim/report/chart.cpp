@@ -358,8 +358,11 @@ void check_log_axis(const ChartData& data, bool x_axis) {
 }  // namespace
 
 std::string svg_chart(const ChartData& data, const std::string& title) {
-  constexpr std::array<const char*, 8> kColours{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                                "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+  // Twelve distinct colours; series past the twelfth repeat them with dashed lines, so that no
+  // two lines look alike.
+  constexpr std::array<const char*, 12> kColours{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                                 "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                                                 "#bcbd22", "#7f7f7f", "#000000", "#aec7e8"};
   double x_low = 1e300, x_high = -1e300, y_low = 1e300, y_high = -1e300;
   for (const ChartSeries& s : data.series) {
     for (double v : s.x) x_low = std::min(x_low, v), x_high = std::max(x_high, v);
@@ -522,21 +525,23 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
   for (std::size_t s = 0; s < data.series.size(); ++s) {
     const ChartSeries& series = data.series[s];
     const char* colour = kColours[s % kColours.size()];
+    const char* dash = (s / kColours.size()) % 2 == 1 ? " stroke-dasharray=\"6 3\"" : "";
     std::string points;
     for (std::size_t i = 0; i < series.x.size(); ++i) {
       points.append(fmt::format("{}{:.1f},{:.1f}", i ? " " : "", px(series.x[i]), py(series.y[i])));
     }
-    svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
-                       points, colour);
+    svg +=
+        fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
+                    points, colour, dash);
     for (std::size_t i = 0; i < series.x.size(); ++i) {
       svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"/>\n",
                          px(series.x[i]), py(series.y[i]), colour);
     }
     svg += fmt::format(
         "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"{3}\" "
-        "stroke-width=\"3\"/>\n<text x=\"{4}\" y=\"{5:.1f}\">{6}</text>\n",
+        "stroke-width=\"3\"{7}/>\n<text x=\"{4}\" y=\"{5:.1f}\">{6}</text>\n",
         legend_x, legend_y(s), legend_x + 25, colour, legend_x + 31, legend_y(s) + 4,
-        escape(series.name));
+        escape(series.name), dash);
   }
   if (!data.series_label.empty()) {
     svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-weight=\"bold\">{}</text>\n", legend_x,

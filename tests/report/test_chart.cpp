@@ -7,7 +7,10 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "sim/report/chart.hpp"
 
@@ -194,6 +197,30 @@ TEST(Chart, NumericXIsPlacedByValue) {
   ASSERT_EQ(data.series.size(), 1u);
   EXPECT_EQ(data.series[0].x.front(), 16);
   EXPECT_EQ(data.series[0].x.back(), 32);
+}
+
+// Every series gets a line of its own look: twelve colours, then the same colours dashed.
+TEST(Chart, ManySeriesNeverShareALook) {
+  ChartData data;
+  data.x_label = "x";
+  data.y_label = "y";
+  for (int s = 0; s < 14; ++s) {
+    data.series.push_back({"series " + std::to_string(s), {1, 2}, {1.0 * s, 2.0 * s}});
+  }
+  const std::string svg = svg_chart(data, "many");
+  const std::regex polyline(
+      "<polyline [^>]*stroke=\"(#[0-9a-f]{6})\"[^>]*?( stroke-dasharray=\"[^\"]*\")?/>");
+  std::vector<std::pair<std::string, bool>> looks;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), polyline);
+       it != std::sregex_iterator(); ++it) {
+    looks.emplace_back((*it)[1].str(), (*it)[2].matched);
+  }
+  ASSERT_EQ(looks.size(), 14u);
+  EXPECT_EQ(std::set(looks.begin(), looks.end()).size(), 14u);
+  EXPECT_EQ(std::set<std::string>({looks[0].first, looks[5].first, looks[11].first}).size(), 3u);
+  EXPECT_FALSE(looks[11].second);
+  EXPECT_EQ(looks[12], std::pair(looks[0].first, true));
+  EXPECT_EQ(looks[13], std::pair(looks[1].first, true));
 }
 
 TEST(Chart, BadColumnsAndValuesAreClearErrors) {
