@@ -25,6 +25,17 @@ std::string write_temp(const std::string& name, const std::string& text) {
   return path.string();
 }
 
+// The message of the ChartError that `f` throws, or "no error".
+template <class F>
+std::string chart_error(F&& f) {
+  try {
+    f();
+  } catch (const ChartError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 TEST(Chart, NiceTicksStepByOneTwoOrFive) {
   EXPECT_EQ(nice_ticks(0, 21.4), (std::vector<double>{0, 5, 10, 15, 20, 25}));
   const std::vector<double> unit = nice_ticks(0, 1);
@@ -226,27 +237,15 @@ TEST(Chart, ManySeriesNeverShareALook) {
 TEST(Chart, BadColumnsAndValuesAreClearErrors) {
   const std::string path = kRoot + "/tests/data/good/sweep_results.csv";
   const CsvTable table = read_csv(path);
-  try {
-    (void)chart_data(table, "point", "step_tme_s");
-    FAIL();
-  } catch (const ChartError& e) {
-    EXPECT_EQ(std::string(e.what()), path +
-                                         ": --y \"step_tme_s\" is not a column of the table; "
-                                         "did you mean \"step_time_s\"?");
-  }
-  try {
-    (void)chart_data(table, "point", "status");
-    FAIL();
-  } catch (const ChartError& e) {
-    EXPECT_EQ(std::string(e.what()), path + ": row 1: status = \"infeasible\" is not a number");
-  }
+  EXPECT_EQ(chart_error([&] { (void)chart_data(table, "point", "step_tme_s"); }),
+            path +
+                ": --y \"step_tme_s\" is not a column of the table; "
+                "did you mean \"step_time_s\"?");
+  EXPECT_EQ(chart_error([&] { (void)chart_data(table, "point", "status"); }),
+            path + ": row 1: status = \"infeasible\" is not a number");
   const std::string ragged = write_temp("cs_chart_ragged.csv", "a,b\n1,2\n3\n");
-  try {
-    (void)read_csv(ragged);
-    FAIL();
-  } catch (const ChartError& e) {
-    EXPECT_EQ(std::string(e.what()), ragged + ":3: 1 fields, but the header has 2");
-  }
+  EXPECT_EQ(chart_error([&] { (void)read_csv(ragged); }),
+            ragged + ":3: 1 fields, but the header has 2");
 }
 
 // Log axes: whole decades that cover the data, one tick at each.
@@ -351,36 +350,24 @@ TEST(Chart, ValuesALogAxisCannotShowAreClearErrors) {
       write_temp("cs_chart_log.csv", "gpus,case,wall_s\n64,a,0.5\n\n128,a,0\n-8,b,\n-16,b,2\n");
   const CsvTable table = read_csv(path);
   EXPECT_EQ(table.lines, (std::vector<int>{2, 4, 5, 6}));
-  try {
-    (void)chart_data(table, "gpus", "wall_s", "case", {.y = true});
-    FAIL();
-  } catch (const ChartError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              path + ":4: column \"wall_s\": 0 cannot be shown on a log axis (values must be > 0)");
-  }
+  EXPECT_EQ(chart_error([&] { (void)chart_data(table, "gpus", "wall_s", "case", {.y = true}); }),
+            path + ":4: column \"wall_s\": 0 cannot be shown on a log axis (values must be > 0)");
   // The row on line 5 has no y value: it is left out, and its x of -8 with it.
-  try {
-    (void)chart_data(table, "gpus", "wall_s", "case", {.x = true});
-    FAIL();
-  } catch (const ChartError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              path + ":6: column \"gpus\": -16 cannot be shown on a log axis (values must be > 0)");
-  }
+  EXPECT_EQ(chart_error([&] { (void)chart_data(table, "gpus", "wall_s", "case", {.x = true}); }),
+            path + ":6: column \"gpus\": -16 cannot be shown on a log axis (values must be > 0)");
   // Both axes linear: the same table is a chart.
   EXPECT_EQ(chart_data(table, "gpus", "wall_s", "case").series.size(), 2u);
 
   // A text x column has no log axis; the message names the first row that makes it text (rows 1
   // to 3, on lines 2 to 4, have no step time).
   const std::string sweep = kRoot + "/tests/data/good/sweep_results.csv";
-  try {
-    (void)chart_data(read_csv(sweep), "hardware.scale_out.nic_bandwidth", "step_time_s",
-                     std::nullopt, {.x = true});
-    FAIL();
-  } catch (const ChartError& e) {
-    EXPECT_EQ(std::string(e.what()), sweep +
-                                         ":5: the x column \"hardware.scale_out.nic_bandwidth\" "
-                                         "is text (\"200 Gb/s\"): a log axis needs numbers");
-  }
+  EXPECT_EQ(chart_error([&] {
+              (void)chart_data(read_csv(sweep), "hardware.scale_out.nic_bandwidth", "step_time_s",
+                               std::nullopt, {.x = true});
+            }),
+            sweep +
+                ":5: the x column \"hardware.scale_out.nic_bandwidth\" "
+                "is text (\"200 Gb/s\"): a log axis needs numbers");
   const ChartData categories = chart_data(read_csv(sweep), "hardware.scale_out.nic_bandwidth",
                                           "step_time_s", std::nullopt, {.y = true});
   EXPECT_TRUE(categories.log.y);
@@ -393,21 +380,12 @@ TEST(Chart, ValuesALogAxisCannotShowAreClearErrors) {
   made.y_label = "wall_s";
   made.log.y = true;
   made.series.push_back({"wall_s", {64, 128}, {0.5, 0}});
-  try {
-    (void)svg_chart(made, "wall_s against gpus");
-    FAIL();
-  } catch (const ChartError& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "wall_s = 0 cannot be shown on a log axis (values must be > 0)");
-  }
+  EXPECT_EQ(chart_error([&] { (void)svg_chart(made, "wall_s against gpus"); }),
+            "wall_s = 0 cannot be shown on a log axis (values must be > 0)");
   made.log = {.x = true};
   made.categories = {"a", "b"};
-  try {
-    (void)svg_chart(made, "wall_s against gpus");
-    FAIL();
-  } catch (const ChartError& e) {
-    EXPECT_EQ(std::string(e.what()), "the x column \"gpus\" is text: a log axis needs numbers");
-  }
+  EXPECT_EQ(chart_error([&] { (void)svg_chart(made, "wall_s against gpus"); }),
+            "the x column \"gpus\" is text: a log axis needs numbers");
 }
 
 }  // namespace
