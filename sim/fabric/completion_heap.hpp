@@ -32,6 +32,9 @@ class CompletionHeap : public IndexedHeap<Completion, CompletionBefore, Completi
   using IndexedHeap::set;
   // Inserts the flow's completion, or moves it if the flow already has one.
   void set(std::uint32_t flow, std::int64_t time_ps) { set(Completion{time_ps, flow}); }
+  void set_unordered(std::uint32_t flow, std::int64_t time_ps) {
+    IndexedHeap::set_unordered(Completion{time_ps, flow});
+  }
 };
 
 }  // namespace clustersim::fabric

@@ -59,6 +59,9 @@ class FlowModel final : public Model {
 
   // An adaptive flow re-chooses its path after carrying this many bytes.
   static constexpr double kRebalanceBytes = 4.0 * 1024 * 1024;
+  // A re-solve that re-rates at least this many flows, and a quarter of those with a completion,
+  // moves their completions unordered and rebuilds the heap once (the same order, in O(heap)).
+  static constexpr std::size_t kRebuildAtLeast = 1024;
 
   // Departure batching, an approximation that is off (0) by default. With a fraction f in
   // (0, 1), departures alone do not re-solve the rates until the flows that left since the last
@@ -147,7 +150,9 @@ class FlowModel final : public Model {
   void rebalance(FlowId id, SimTime now);
   void add_routed(std::span<const LinkId> links, double delta);
   void account_link(LinkId link, SimTime now);
-  void schedule_completion(FlowId flow, SimTime now);
+  // Sets the flow's completion from its rate; `unordered`: without ordering the heap, which
+  // the caller rebuilds (settle, after a large re-solve).
+  void schedule_completion(FlowId flow, SimTime now, bool unordered = false);
 
   Engine& engine_;
   const Topology& topology_;

@@ -81,4 +81,41 @@ TEST(CompletionHeap, AgreesWithAnOrderedSetUnderRandomChanges) {
 }
 
 }  // namespace
+// A large re-solve moves many completions unordered and rebuilds the heap once: batches of
+// unordered sets and erases, each followed by heapify(), leave the same pops as an ordered set.
+TEST(CompletionHeap, UnorderedChangesAndARebuildGiveTheSamePops) {
+  std::mt19937_64 rng(7);
+  CompletionHeap heap;
+  std::set<std::pair<std::int64_t, std::uint32_t>> reference;
+  std::map<std::uint32_t, std::int64_t> time_of;
+  for (int batch = 0; batch < 200; ++batch) {
+    const int changes = static_cast<int>(rng() % 200);
+    for (int change = 0; change < changes; ++change) {
+      const auto flow = static_cast<std::uint32_t>(rng() % 500);
+      if (const auto it = time_of.find(flow); it != time_of.end()) {
+        reference.erase({it->second, flow});
+        time_of.erase(it);
+      }
+      if (rng() % 5 == 0) {
+        heap.erase_unordered(flow);
+        continue;
+      }
+      const auto time = static_cast<std::int64_t>(rng() % 1000);
+      heap.set_unordered(flow, time);
+      reference.insert({time, flow});
+      time_of[flow] = time;
+    }
+    heap.heapify();
+    ASSERT_EQ(heap.size(), reference.size());
+    for (int pop = static_cast<int>(rng() % 50); pop > 0 && !reference.empty(); --pop) {
+      const auto [least_time, least_flow] = *reference.begin();
+      ASSERT_EQ(heap.top().flow, least_flow) << batch;
+      ASSERT_EQ(heap.top().time_ps, least_time) << batch;
+      heap.pop();
+      reference.erase(reference.begin());
+      time_of.erase(least_flow);
+    }
+  }
+}
+
 }  // namespace clustersim::fabric

@@ -55,6 +55,32 @@ TEST(FlowModel, EqualFlowsOnOneLinkShareItEqually) {
   }
 }
 
+// Processor sharing on one link: n flows of sizes 1..n MB started together, the k-th smallest
+// ends at t_k = t_(k-1) + (s_k - s_(k-1)) (n - k + 1) / C. With n = 3,000 each departure
+// re-solves thousands of flows, so the completion heap is rebuilt after the solve rather than
+// moved flow by flow (FlowModel::kRebuildAtLeast): the times must be the same either way.
+TEST(FlowModel, ManyFlowsOnOneLinkEndByProcessorSharing) {
+  constexpr int kFlows = 3000;
+  static_assert(kFlows > 2 * FlowModel::kRebuildAtLeast);
+  Line line(2);
+  Engine engine;
+  FlowModel model(engine, line.topology);
+  std::vector<SimTime> done(kFlows);
+  const Route route = line.route(0, 1);
+  for (int i = 0; i < kFlows; ++i) {
+    model.start(route, (i + 1) * 1e6,
+                [&done, i](SimTime t) { done[static_cast<std::size_t>(i)] = t; });
+  }
+  engine.run();
+  double expected = 0;
+  for (int k = 0; k < kFlows; ++k) {
+    expected += 1e6 * (kFlows - k) / kCapacity;
+    // Each end rounds up to a picosecond, and the next starts from there.
+    EXPECT_NEAR(done[static_cast<std::size_t>(k)].seconds(), expected, 1e-12 * (k + 1)) << k;
+  }
+  EXPECT_GE(model.solves(), static_cast<std::uint64_t>(kFlows));
+}
+
 // A rate so low that the flow would end beyond the engine's time range is an input error with a
 // message, not an overflow into negative times.
 TEST(FlowModel, AFlowBeyondTheTimeRangeIsAClearError) {
