@@ -251,7 +251,8 @@ void FlowModel::settle(SimTime now) {
   // rebuilds the heap once: O(heap) in order instead of O(log heap) scattered moves each. The
   // heap's order is total, so its top is the same either way.
   const bool rebuild = changed.size() >= kRebuildAtLeast && 4 * changed.size() >= due_.size();
-  for (FlowId id : changed) {
+  for (std::size_t i = 0; i < changed.size(); ++i) {
+    const FlowId id = changed[i];
     Flow& flow = flows_[id];
     if (!flow.active) continue;
     // A flow whose rate the re-solve left as it was keeps its completion time, and its links
@@ -266,7 +267,8 @@ void FlowModel::settle(SimTime now) {
     flow.last_update = now;
     flow.rate = rate;
     flow.settled = true;
-    for (LinkId link : solver_.path(id)) {
+    for (const std::uint32_t local : solver_.solved_links(i)) {
+      const LinkId link = solver_.component_link(local);
       account_link(link, now);
       touched_links_.push_back(link);
     }

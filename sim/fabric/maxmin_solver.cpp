@@ -476,17 +476,17 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
     link_fixed_load_[link] = fixed;
   };
   // The departed flows' links are always taken in, so that their loads are brought up to date.
-  for (const LinkId link : departed) reach_link(link);
-  for (std::size_t next = 0; next < last_solved_.size(); ++next) {
-    for (const LinkId link : links_of(last_solved_[next])) reach_link(link);
-  }
   // On a link with room to spare, the flows left out keep their rates: its load less the
   // re-solved flows' old rates (within rounding, which the spare room absorbs), found without
-  // going through the link's flows.
+  // going through the link's flows. Those old rates are summed as the search reaches the flows,
+  // so that each path is read once.
   std::vector<double>& reached = scratch_->reached_load;
   reached.resize(link_count(), 0.0);
-  for (const FlowId id : last_solved_) {
+  for (const LinkId link : departed) reach_link(link);
+  for (std::size_t next = 0; next < last_solved_.size(); ++next) {
+    const FlowId id = last_solved_[next];
     for (const LinkId link : links_of(id)) {
+      reach_link(link);
       if (!link_open_[link]) reached[link] += rate_[id];
     }
   }
@@ -534,9 +534,11 @@ bool MaxMinSolver::open_filled_links(std::span<const double> rates, double thres
   Scratch& scratch = *scratch_;
   std::vector<double>& load = scratch.link_load;
   load.assign(component_links_.size(), 0.0);
+  // The collected paths as solve_collected laid them out (local link indices, back to back).
+  const Paths& paths = scratch.paths;
   for (std::size_t i = 0; i < last_solved_.size(); ++i) {
-    for (const LinkId link : links_of(last_solved_[i])) {
-      if (!link_open_[link]) load[link_local_index_[link]] += rates[i];
+    for (const std::uint32_t local : paths.of(i)) {
+      if (!link_open_[component_links_[local]]) load[local] += rates[i];
     }
   }
   bool opened = false;
@@ -606,13 +608,20 @@ const std::vector<FlowId>& MaxMinSolver::solve() {
   }
 
   for (std::size_t i = 0; i < last_solved_.size(); ++i) rate_[last_solved_[i]] = rates[i];
-  // A link's load: the flows that kept their rates, and those re-solved.
+  // A link's load: the flows that kept their rates, and those re-solved (read from the paths
+  // solve_collected laid out, in order, not from each flow's row).
   for (const LinkId link : component_links_) link_load_[link] = link_fixed_load_[link];
-  for (const FlowId id : last_solved_) {
-    for (const LinkId link : links_of(id)) link_load_[link] += rate_[id];
+  const Paths& paths = scratch_->paths;
+  for (std::size_t i = 0; i < last_solved_.size(); ++i) {
+    for (const std::uint32_t local : paths.of(i)) link_load_[component_links_[local]] += rates[i];
   }
   forget_collected();
   return last_solved_;
+}
+
+std::span<const std::uint32_t> MaxMinSolver::solved_links(std::size_t i) const {
+  assert(i < last_solved_.size());
+  return scratch_->paths.of(i);
 }
 
 double MaxMinSolver::rate(FlowId flow) const {

@@ -70,6 +70,13 @@ class MaxMinSolver {
   // order (the same one for the same calls).
   const std::vector<FlowId>& solve();
 
+  // The links of the i-th flow that the last solve() returned, read from the solve's own layout
+  // (back to back, in order) rather than from the flow's row: for a caller going through a large
+  // re-solve's flows in order. Each is a local index; component_link() gives the LinkId. Valid
+  // until the next change.
+  [[nodiscard]] std::span<const std::uint32_t> solved_links(std::size_t i) const;
+  [[nodiscard]] LinkId component_link(std::uint32_t local) const { return component_links_[local]; }
+
   [[nodiscard]] double rate(FlowId flow) const;
   // Valid until the next add_flow.
   [[nodiscard]] std::span<const LinkId> path(FlowId flow) const;
