@@ -73,7 +73,7 @@ class MaxMinSolver {
   // The links of the i-th flow that the last solve() returned, read from the solve's own layout
   // (back to back, in order) rather than from the flow's row: for a caller going through a large
   // re-solve's flows in order. Each is a local index; component_link() gives the LinkId. Valid
-  // until the next change.
+  // until the next solve().
   [[nodiscard]] std::span<const std::uint32_t> solved_links(std::size_t i) const;
   [[nodiscard]] LinkId component_link(std::uint32_t local) const { return component_links_[local]; }
 
