@@ -97,7 +97,8 @@ std::size_t FlowModel::enqueue(Route&& route, double bytes, OnComplete on_comple
 }
 
 void FlowModel::activate_batch(std::int64_t at) {
-  auto batch = activations_.find(at);
+  const auto batch = activations_.find(at);
+  if (batch == activations_.end()) return;  // scheduled once per instant, so never
   const std::vector<std::size_t> slots = std::move(batch->second);
   // Flows started from here on for this instant (zero latency) form a batch of their own.
   activations_.erase(batch);
