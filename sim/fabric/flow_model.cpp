@@ -105,6 +105,13 @@ void FlowModel::activate_batch(std::int64_t at) {
   for (const std::size_t slot : slots) activate(slot, engine_.now());
 }
 
+void FlowModel::hold(FlowId id) {
+  if (flows_.size() <= id) {
+    flows_.resize(id + 1);
+    ends_.resize(id + 1);
+  }
+}
+
 void FlowModel::activate(std::size_t slot, SimTime now) {
   Pending pending = std::move(pending_[slot]);
   pending_[slot] = Pending{};
@@ -121,10 +128,7 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   }
   changed_since_solve_ = true;
   const FlowId id = solver_.add_flow(std::move(pending.links), pending.bound);
-  if (flows_.size() <= id) {
-    flows_.resize(id + 1);
-    ends_.resize(id + 1);
-  }
+  hold(id);
   Flow& flow = flows_[id];
   flow.remaining = pending.bytes;
   flow.rate = 0;
@@ -212,10 +216,7 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
   }
   changed_since_solve_ = true;
   const FlowId next = solver_.add_flow(std::move(links), ends.bound);
-  if (flows_.size() <= next) {
-    flows_.resize(next + 1);
-    ends_.resize(next + 1);
-  }
+  hold(next);
   flow.segment_left = kRebalanceBytes;
   flow.rate = 0;
   flow.last_update = now;

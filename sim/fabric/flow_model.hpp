@@ -147,6 +147,8 @@ class FlowModel final : public Model {
                       std::string label, Adaptive adaptive);
   void activate(std::size_t pending_slot, SimTime now);
   void activate_batch(std::int64_t at_ps);
+  // Grows flows_ and ends_ together to hold the solver's id.
+  void hold(FlowId id);
   void rebalance(FlowId id, SimTime now);
   void add_routed(std::span<const LinkId> links, double delta);
   void account_link(LinkId link, SimTime now);

@@ -53,14 +53,7 @@ class IndexedHeap {
       append(entry);
     }
   }
-  void erase_unordered(std::uint32_t id) {
-    if (!contains(id)) return;
-    const std::size_t at = position_[id];
-    position_[id] = kAbsent;
-    const Entry last = entries_.back();
-    entries_.pop_back();
-    if (at < entries_.size()) place(at, last);
-  }
+  void erase_unordered(std::uint32_t id) { static_cast<void>(take_out(id)); }
   void heapify() {
     for (std::size_t i = entries_.size() / Arity + 1; i-- > 0;) {
       if (i < entries_.size()) sift_down(i);
@@ -90,14 +83,9 @@ class IndexedHeap {
 
   // Removes the id's entry, if any.
   void erase(std::uint32_t id) {
-    if (!contains(id)) return;
-    const std::size_t at = position_[id];
-    position_[id] = kAbsent;
-    const Entry last = entries_.back();
-    entries_.pop_back();
-    if (at == entries_.size()) return;
-    place(at, last);
-    if (at > 0 && Before{}(last, entries_[(at - 1) / Arity])) {
+    const std::size_t at = take_out(id);
+    if (at == kNothingMoved) return;
+    if (at > 0 && Before{}(entries_[at], entries_[(at - 1) / Arity])) {
       sift_up(at);
     } else {
       sift_down(at);
@@ -109,6 +97,21 @@ class IndexedHeap {
  private:
   // Positions are 32-bit (a heap holds fewer than 2^32 entries), to keep the index small.
   static constexpr std::uint32_t kAbsent = std::numeric_limits<std::uint32_t>::max();
+
+  static constexpr std::size_t kNothingMoved = std::numeric_limits<std::size_t>::max();
+
+  // Takes the id's entry out and moves the last entry into its place, unordered; returns that
+  // place, or kNothingMoved when the id had no entry or its entry was the last.
+  std::size_t take_out(std::uint32_t id) {
+    if (!contains(id)) return kNothingMoved;
+    const std::size_t at = position_[id];
+    position_[id] = kAbsent;
+    const Entry last = entries_.back();
+    entries_.pop_back();
+    if (at == entries_.size()) return kNothingMoved;
+    place(at, last);
+    return at;
+  }
 
   void grow(std::uint32_t id) {
     if (id >= position_.size()) position_.resize(id + std::size_t{1}, kAbsent);
