@@ -300,7 +300,21 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
   std::size_t outstanding = 0;
   // Phases run one after the other; inside a phase, transfers stream together once the
   // pipeline has filled (fill_hops x the slowest hop's latency).
-  std::function<void()> start_phase = [&] {
+  std::function<void()> start_phase;
+  // What each flow's end does, behind one pointer: a callback of a pointer and an index is
+  // stored inside its std::function, with no allocation per flow.
+  struct Ending {
+    const CollectiveSpec& spec;
+    CollectiveResult& result;
+    std::size_t& outstanding;
+    std::function<void()>& start_phase;
+    void flow_done(std::size_t logged, SimTime now) const {
+      if (spec.record_flows) result.flow_log[logged].end = now;
+      if (--outstanding == 0) start_phase();
+    }
+  };
+  const Ending ending{spec, result, outstanding, start_phase};
+  start_phase = [&] {
     if (next_phase == phases.size()) return;
     const Phase& phase = phases[next_phase++];
     std::vector<Route> routes;
@@ -333,11 +347,8 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
         model.start_flow(
             router, current.transfers[i].from, current.transfers[i].to, first_hash + i,
             current.transfers[i].bytes,
-            [&, logged](SimTime now) {
-              if (spec.record_flows) result.flow_log[logged].end = now;
-              if (--outstanding == 0) start_phase();
-            },
-            bounds[i], &routes[i]);
+            [ending = &ending, logged](SimTime now) { ending->flow_done(logged, now); }, bounds[i],
+            &routes[i]);
       }
     });
   };

@@ -250,8 +250,8 @@ void FlowModel::settle(SimTime now) {
   ++solves_;
   flows_resolved_ += changed.size();
   // A re-solve that takes in a large part of the flows moves their completions unordered and
-  // rebuilds the heap once: O(heap) in order instead of O(log heap) scattered moves each. The
-  // heap's order is total, so its top is the same either way.
+  // orders the queue once (a heapify or a sort) instead of O(log n) scattered moves each. The
+  // order is total, so the top is the same either way.
   const bool rebuild = changed.size() >= kRebuildAtLeast && 4 * changed.size() >= due_.size();
   for (std::size_t i = 0; i < changed.size(); ++i) {
     const FlowId id = changed[i];
@@ -276,7 +276,7 @@ void FlowModel::settle(SimTime now) {
     }
     schedule_completion(id, now, rebuild);
   }
-  if (rebuild) due_.heapify();
+  if (rebuild) due_.rebuild();
   for (LinkId link : touched_links_) link_load_[link] = solver_.load(link);
   active_at_solve_ = solver_.active_flows();
   for (LinkId link : touched_links_) {
@@ -304,7 +304,7 @@ void FlowModel::schedule_completion(FlowId id, SimTime now, bool unordered) {
   const double ps = std::max(0.0, std::ceil(target / flow.rate * 1e12));
   // Checked: a rate near zero would otherwise overflow the time range.
   if (!(ps < static_cast<double>(SimTime::max().ps() - now.ps()))) {
-    if (unordered) due_.heapify();  // left whole for whoever reads it after the error
+    if (unordered) due_.rebuild();  // left whole for whoever reads it after the error
     throw TimeRangeError(fmt::format(
         "a flow of {:g} bytes at {:g} bytes/s would end beyond the simulator's time range (about "
         "106 days): a rate near zero or a size far too large in the input?",

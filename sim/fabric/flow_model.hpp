@@ -5,8 +5,8 @@
 // then shares bandwidth with every other active flow by max-min fairness (MaxMinSolver). Rates
 // change only when the set of active flows changes; each change re-solves only the component of
 // flows that share links with it, and only those flows get new completion times. Completion times
-// live in one indexed min-heap (a re-rated flow moves its entry), so the engine sees a single
-// "next completion" however many flows run.
+// live in one queue (completion_queue.hpp: a re-rated flow moves its entry), so the engine sees
+// a single "next completion" however many flows run.
 //
 // Progress is integrated exactly between rate changes: remaining -= rate * (t - t_last). A flow
 // completes at the first picosecond at or after its remaining bytes reach zero.
@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "sim/core/engine.hpp"
-#include "sim/fabric/completion_heap.hpp"
+#include "sim/fabric/completion_queue.hpp"
 #include "sim/fabric/maxmin_solver.hpp"
 #include "sim/fabric/router.hpp"
 #include "sim/fabric/topology.hpp"
@@ -60,7 +60,7 @@ class FlowModel final : public Model {
   // An adaptive flow re-chooses its path after carrying this many bytes.
   static constexpr double kRebalanceBytes = 4.0 * 1024 * 1024;
   // A re-solve that re-rates at least this many flows, and a quarter of those with a completion,
-  // moves their completions unordered and rebuilds the heap once (the same order, in O(heap)).
+  // moves their completions unordered and orders the queue once (the same order).
   static constexpr std::size_t kRebuildAtLeast = 1024;
 
   // Departure batching, an approximation that is off (0) by default. With a fraction f in
@@ -152,7 +152,7 @@ class FlowModel final : public Model {
   void rebalance(FlowId id, SimTime now);
   void add_routed(std::span<const LinkId> links, double delta);
   void account_link(LinkId link, SimTime now);
-  // Sets the flow's completion from its rate; `unordered`: without ordering the heap, which
+  // Sets the flow's completion from its rate; `unordered`: without ordering the queue, which
   // the caller rebuilds (settle, after a large re-solve).
   void schedule_completion(FlowId flow, SimTime now, bool unordered = false);
 
@@ -174,7 +174,7 @@ class FlowModel final : public Model {
   std::vector<std::size_t> free_pending_;
   // Pending slots by the picosecond their latency ends, in the order they started.
   std::unordered_map<std::int64_t, std::vector<std::size_t>> activations_;
-  CompletionHeap due_;  // one entry per active flow with a rate
+  CompletionQueue due_;  // one entry per active flow with a rate
   std::vector<LinkStats> stats_;
   std::vector<double> link_load_;
   std::vector<SimTime> link_updated_;

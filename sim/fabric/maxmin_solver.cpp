@@ -371,7 +371,7 @@ void MaxMinSolver::remove_flow(FlowId flow) {
     std::vector<FlowId>& on_link = link_flows_[link];
     assert(on_link[slots[k]] == flow);
     on_link[slots[k]] = kHole;
-    if (2 * ++link_holes_[link] > on_link.size()) close_holes(link);
+    if (4 * ++link_holes_[link] > 3 * on_link.size()) close_holes(link);
     dirty_links_.push_back(link);
   }
   paths_[std::size_t{flow} * stride_] = 0;

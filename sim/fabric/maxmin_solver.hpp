@@ -143,7 +143,9 @@ class MaxMinSolver {
   std::vector<char> in_component_;
   std::vector<FlowId> free_ids_;  // a min-heap, so that the lowest free id is reused first
   // Active flows per link, in insertion order, with holes (kHole) where flows left; a list
-  // whose holes outnumber its flows is closed up (close_holes), keeping the order.
+  // three quarters holes is closed up (close_holes), keeping the order. Closing up re-indexes
+  // each flow kept, a cache miss each; at three quarters that is one for every three
+  // departures, where closing at half was one for each (the searches skip the holes).
   static constexpr FlowId kHole = std::numeric_limits<FlowId>::max();
   std::vector<std::vector<FlowId>> link_flows_;
   std::vector<std::uint32_t> link_holes_;

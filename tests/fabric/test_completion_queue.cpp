@@ -1,0 +1,144 @@
+// The flow model's queue of completion times (a sorted run plus an indexed heap) against an
+// ordered set.
+
+#include "sim/fabric/completion_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <set>
+#include <utility>
+
+namespace clustersim::fabric {
+namespace {
+
+TEST(CompletionQueue, TiesGoToTheLowerFlowAndAMovedEntryKeepsNoCopy) {
+  CompletionQueue queue;
+  queue.set(7, 100);
+  queue.set(3, 100);
+  queue.set(5, 50);
+  EXPECT_EQ(queue.size(), 3U);
+  EXPECT_EQ(queue.top().flow, 5U);
+  queue.set(5, 200);  // re-rated: later now
+  EXPECT_EQ(queue.size(), 3U);
+  EXPECT_EQ(queue.top().flow, 3U);  // 100, the lower of 3 and 7
+  queue.pop();
+  EXPECT_EQ(queue.top().flow, 7U);
+  queue.erase(7);
+  EXPECT_FALSE(queue.contains(7));
+  EXPECT_EQ(queue.top().flow, 5U);
+  EXPECT_EQ(queue.top().time_ps, 200);
+  queue.erase(7);  // absent: nothing happens
+  queue.pop();
+  EXPECT_TRUE(queue.empty());
+}
+
+// Sorted into the run (a threshold of 1), entries leave it when moved one by one: the moved
+// entry goes to the heap, its copy in the run is dead, and the run's front passes it.
+TEST(CompletionQueue, AnEntryMovedOutOfTheRunLeavesNoCopyThere) {
+  CompletionQueue queue(1);
+  for (std::uint32_t flow = 0; flow < 6; ++flow) queue.set_unordered(flow, 10 * (6 - flow));
+  queue.rebuild();  // run: 5@10 4@20 3@30 2@40 1@50 0@60
+  EXPECT_EQ(queue.size(), 6U);
+  queue.set(5, 45);  // the run's front, moved later
+  queue.erase(3);
+  EXPECT_EQ(queue.size(), 5U);
+  EXPECT_FALSE(queue.contains(3));
+  const std::pair<std::uint32_t, std::int64_t> expected[] = {
+      {4, 20}, {2, 40}, {5, 45}, {1, 50}, {0, 60}};
+  for (const auto& [flow, time] : expected) {
+    ASSERT_FALSE(queue.empty());
+    EXPECT_EQ(queue.top().flow, flow);
+    EXPECT_EQ(queue.top().time_ps, time);
+    queue.pop();
+  }
+  EXPECT_TRUE(queue.empty());
+  // A popped flow's id may come back: nothing of its old entry is left.
+  queue.set(4, 5);
+  EXPECT_EQ(queue.size(), 1U);
+  EXPECT_EQ(queue.top().flow, 4U);
+}
+
+// Random ordered inserts, moves, erases and pops, and now and then a batch of unordered changes
+// followed by rebuild(): the queue pops what an ordered set that does the same pops. Run with
+// thresholds that keep it a heap, that sort nearly every batch into the run, and in between.
+void agrees_with_an_ordered_set(std::size_t run_at_least, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  CompletionQueue queue(run_at_least);
+  std::set<std::pair<std::int64_t, std::uint32_t>> reference;
+  std::map<std::uint32_t, std::int64_t> time_of;
+  const auto forget = [&](std::uint32_t flow) {
+    if (const auto it = time_of.find(flow); it != time_of.end()) {
+      reference.erase({it->second, flow});
+      time_of.erase(it);
+    }
+  };
+  const auto remember = [&](std::uint32_t flow, std::int64_t time) {
+    reference.insert({time, flow});
+    time_of[flow] = time;
+  };
+  for (int step = 0; step < 20000; ++step) {
+    const auto flow = static_cast<std::uint32_t>(rng() % 300);
+    const auto time = static_cast<std::int64_t>(rng() % 1000);
+    switch (rng() % 9) {
+      case 0:
+      case 1:
+      case 2:
+        forget(flow);
+        queue.set(flow, time);
+        remember(flow, time);
+        break;
+      case 3:
+        forget(flow);
+        queue.erase(flow);
+        break;
+      case 4: {  // a large re-solve: many changes unordered, then one rebuild
+        for (int change = static_cast<int>(rng() % 200); change > 0; --change) {
+          const auto moved = static_cast<std::uint32_t>(rng() % 300);
+          forget(moved);
+          if (rng() % 5 == 0) {
+            queue.erase_unordered(moved);
+          } else {
+            const auto at = static_cast<std::int64_t>(rng() % 1000);
+            queue.set_unordered(moved, at);
+            remember(moved, at);
+          }
+        }
+        queue.rebuild();
+        break;
+      }
+      default:
+        if (!reference.empty()) {
+          const auto [least_time, least_flow] = *reference.begin();
+          ASSERT_EQ(queue.top().flow, least_flow) << step;
+          ASSERT_EQ(queue.top().time_ps, least_time) << step;
+          queue.pop();
+          forget(least_flow);
+        }
+    }
+    ASSERT_EQ(queue.size(), reference.size()) << step;
+    ASSERT_EQ(queue.empty(), reference.empty()) << step;
+    ASSERT_EQ(queue.contains(flow), time_of.contains(flow)) << step;
+    if (!reference.empty()) {
+      ASSERT_EQ(queue.top().flow, reference.begin()->second) << step;
+      ASSERT_EQ(queue.top().time_ps, reference.begin()->first) << step;
+    }
+  }
+}
+
+TEST(CompletionQueue, AgreesWithAnOrderedSetAsAHeap) {
+  agrees_with_an_ordered_set(CompletionQueue::kRunAtLeast, 42);
+}
+
+TEST(CompletionQueue, AgreesWithAnOrderedSetWithARun) {
+  agrees_with_an_ordered_set(1, 7);
+}
+
+TEST(CompletionQueue, AgreesWithAnOrderedSetSwitchingBetweenTheTwo) {
+  agrees_with_an_ordered_set(150, 11);
+}
+
+}  // namespace
+}  // namespace clustersim::fabric
