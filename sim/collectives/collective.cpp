@@ -317,11 +317,18 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
   start_phase = [&] {
     if (next_phase == phases.size()) return;
     const Phase& phase = phases[next_phase++];
+    // A phase that fills a pipeline first routes its transfers for the slowest hop, and starts
+    // each on the route found; one that does not (an all-to-all) routes each as it starts, so
+    // that a million routes are not held at once.
     std::vector<Route> routes;
     SimTime hop;
-    for (const Transfer& transfer : phase.transfers) {
-      routes.push_back(router.route(transfer.from, transfer.to, ++hash));
-      hop = std::max(hop, routes.back().latency);
+    if (phase.fill_hops > 0) {
+      for (const Transfer& transfer : phase.transfers) {
+        routes.push_back(router.route(transfer.from, transfer.to, ++hash));
+        hop = std::max(hop, routes.back().latency);
+      }
+    } else {
+      hash += phase.transfers.size();
     }
     // Each GPU's transfers of the phase share its channels' copy rate.
     std::vector<std::pair<VertexId, VertexId>> ends;
@@ -335,20 +342,19 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
       const Phase& current = phases[index];
       for (std::size_t i = 0; i < current.transfers.size(); ++i) {
         ++result.flows;
-        std::size_t logged = 0;
+        const Transfer& transfer = current.transfers[i];
+        const std::size_t logged = result.flow_log.size();
         if (spec.record_flows) {
-          logged = result.flow_log.size();
-          const Transfer& transfer = current.transfers[i];
-          result.flow_log.push_back({transfer.from, transfer.to, first_hash + i, transfer.bytes,
-                                     engine.now() + routes[i].latency, SimTime::zero()});
+          result.flow_log.push_back(
+              {transfer.from, transfer.to, first_hash + i, transfer.bytes, {}, SimTime::zero()});
         }
         // The route found for the fill, or under adaptive routing (which sees the flows started
         // before it) and spraying a new one.
-        model.start_flow(
-            router, current.transfers[i].from, current.transfers[i].to, first_hash + i,
-            current.transfers[i].bytes,
+        const SimTime latency = model.start_flow(
+            router, transfer.from, transfer.to, first_hash + i, transfer.bytes,
             [ending = &ending, logged](SimTime now) { ending->flow_done(logged, now); }, bounds[i],
-            &routes[i]);
+            routes.empty() ? nullptr : &routes[i]);
+        if (spec.record_flows) result.flow_log[logged].start = engine.now() + latency;
       }
     });
   };

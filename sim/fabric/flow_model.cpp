@@ -85,8 +85,12 @@ std::size_t FlowModel::enqueue(Route&& route, double bytes, OnComplete on_comple
     pending_.emplace_back();
   }
   add_routed(route.links, 1);
+  std::unique_ptr<Extra> extra;
+  if (!label.empty() || adaptive.router != nullptr) {
+    extra = std::make_unique<Extra>(Extra{std::move(label), adaptive});
+  }
   pending_[slot] = Pending{std::move(route.links), std::max(0.0, bytes), bound,
-                           std::move(on_complete), std::move(label),     adaptive};
+                           std::move(on_complete), std::move(extra)};
   // Flows that activate at the same instant share one event, in the order they started: an
   // all-to-all starts a million flows with a handful of distinct latencies.
   const std::int64_t at = (engine_.now() + route.latency).ps();
@@ -136,12 +140,11 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   flow.last_update = now;
   flow.active = true;
   flow.settled = false;
-  flow.adaptive = pending.adaptive.router != nullptr;
+  flow.adaptive = pending.extra != nullptr && pending.extra->adaptive.router != nullptr;
   FlowEnds& ends = ends_[id];
   ends.bound = pending.bound;
-  ends.adaptive = pending.adaptive;
   ends.on_complete = std::move(pending.on_complete);
-  ends.label = std::move(pending.label);
+  ends.extra = std::move(pending.extra);
   dirty_ = true;
 }
 
@@ -184,6 +187,7 @@ void FlowModel::advance_to(SimTime now) {
     ++completed_;
     dirty_ = true;
     callbacks.push_back(std::move(ends_[id].on_complete));
+    ends_[id].extra.reset();
   }
   for (FlowId id : stretched) rebalance(id, now);
   for (OnComplete& callback : callbacks) {
@@ -205,10 +209,10 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
     touched_links_.push_back(link);
   }
   solver_.remove_flow(id);
-  Router& router = *ends.adaptive.router;
+  const Adaptive& adaptive = ends.extra->adaptive;
+  Router& router = *adaptive.router;
   router.set_load(&routed_);
-  std::vector<LinkId> links =
-      router.route(ends.adaptive.from, ends.adaptive.to, ends.adaptive.hash).links;
+  std::vector<LinkId> links = router.route(adaptive.from, adaptive.to, adaptive.hash).links;
   add_routed(links, 1);
   for (LinkId link : links) {
     account_link(link, now);
@@ -332,9 +336,9 @@ std::vector<std::string> FlowModel::unfinished() const {
   for (std::size_t id = 0; id < flows_.size(); ++id) {
     const Flow& flow = flows_[id];
     if (!flow.active) continue;
+    const std::string label = ends_[id].extra ? ends_[id].extra->label : std::string();
     out.push_back(fmt::format("flow {}{} stalled with {} bytes left (rate 0)", id,
-                              ends_[id].label.empty() ? "" : " (" + ends_[id].label + ")",
-                              flow.remaining));
+                              label.empty() ? "" : " (" + label + ")", flow.remaining));
   }
   return out;
 }

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -135,12 +136,17 @@ class FlowModel final : public Model {
     bool settled = false;   // has had a rate from a solve since it started
     bool adaptive = false;  // re-chooses its path (FlowEnds::adaptive)
   };
+  // What few flows have: a label, or (adaptive routing) what re-choosing the path needs. Held
+  // by pointer, so that the records of the many flows without either stay small.
+  struct Extra {
+    std::string label;
+    Adaptive adaptive;
+  };
   // What a flow needs only when it starts, is re-routed, ends or is reported.
   struct FlowEnds {
     double bound = kUnbounded;
     OnComplete on_complete;
-    std::string label;
-    Adaptive adaptive;
+    std::unique_ptr<Extra> extra;
   };
   // start(): queues the flow to activate once its latency has passed; returns its pending slot.
   std::size_t enqueue(Route&& route, double bytes, OnComplete on_complete, double bound,
@@ -167,8 +173,7 @@ class FlowModel final : public Model {
     double bytes = 0;
     double bound = kUnbounded;
     OnComplete on_complete;
-    std::string label;
-    Adaptive adaptive;
+    std::unique_ptr<Extra> extra;
   };
   std::vector<Pending> pending_;
   std::vector<std::size_t> free_pending_;
