@@ -16,7 +16,8 @@ FlowModel::FlowModel(Engine& engine, const Topology& topology)
       stats_(topology.link_count()),
       link_load_(topology.link_count(), 0.0),
       link_updated_(topology.link_count()),
-      routed_(topology.link_count(), 0.0) {
+      routed_(topology.link_count(), 0.0),
+      link_touched_(topology.link_count(), 0) {
   engine_.add_model(*this);
 }
 
@@ -107,6 +108,11 @@ void FlowModel::activate_batch(std::int64_t at) {
   // Flows started from here on for this instant (zero latency) form a batch of their own.
   activations_.erase(batch);
   for (const std::size_t slot : slots) activate(slot, engine_.now());
+  if (free_pending_.size() == pending_.size() && pending_.size() >= kKeepPendingSlots) {
+    // None waits: give back the slots (an all-to-all held a million at once).
+    std::vector<Pending>().swap(pending_);
+    std::vector<std::size_t>().swap(free_pending_);
+  }
 }
 
 void FlowModel::hold(FlowId id) {
@@ -128,7 +134,7 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   }
   for (LinkId link : pending.links) {
     account_link(link, now);
-    touched_links_.push_back(link);
+    touch(link);
   }
   changed_since_solve_ = true;
   const FlowId id = solver_.add_flow(std::move(pending.links), pending.bound);
@@ -178,7 +184,7 @@ void FlowModel::advance_to(SimTime now) {
       // The load drops at once (a solve held back by batching leaves the others' rates as
       // they are); a solve now overwrites it with the solver's.
       link_load_[link] = std::max(0.0, link_load_[link] - flow.rate);
-      touched_links_.push_back(link);
+      touch(link);
     }
     ++departed_since_solve_;
     flow.active = false;
@@ -206,7 +212,7 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
   add_routed(old_links, -1);
   for (LinkId link : old_links) {
     account_link(link, now);
-    touched_links_.push_back(link);
+    touch(link);
   }
   solver_.remove_flow(id);
   const Adaptive& adaptive = ends.extra->adaptive;
@@ -216,7 +222,7 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
   add_routed(links, 1);
   for (LinkId link : links) {
     account_link(link, now);
-    touched_links_.push_back(link);
+    touch(link);
   }
   changed_since_solve_ = true;
   const FlowId next = solver_.add_flow(std::move(links), ends.bound);
@@ -245,7 +251,7 @@ void FlowModel::settle(SimTime now) {
       static_cast<double>(departed_since_solve_) <
           batching_ * static_cast<double>(active_at_solve_)) {
     // Held back: the departed flows' loads are already off their links; the peaks stand.
-    touched_links_.clear();
+    forget_touched();
     return;
   }
   changed_since_solve_ = false;
@@ -276,7 +282,7 @@ void FlowModel::settle(SimTime now) {
     for (const std::uint32_t local : solver_.solved_links(i)) {
       const LinkId link = solver_.component_link(local);
       account_link(link, now);
-      touched_links_.push_back(link);
+      touch(link);
     }
     schedule_completion(id, now, rebuild);
   }
@@ -290,7 +296,7 @@ void FlowModel::settle(SimTime now) {
           std::max(stats_[link].peak_utilization, link_load_[link] / capacity);
     }
   }
-  touched_links_.clear();
+  forget_touched();
 }
 
 void FlowModel::schedule_completion(FlowId id, SimTime now, bool unordered) {
@@ -320,6 +326,17 @@ void FlowModel::schedule_completion(FlowId id, SimTime now, bool unordered) {
   } else {
     due_.set(id, at);
   }
+}
+
+void FlowModel::touch(LinkId link) {
+  if (link_touched_[link] != 0) return;
+  link_touched_[link] = 1;
+  touched_links_.push_back(link);
+}
+
+void FlowModel::forget_touched() {
+  for (LinkId link : touched_links_) link_touched_[link] = 0;
+  touched_links_.clear();
 }
 
 void FlowModel::account_link(LinkId link, SimTime now) {

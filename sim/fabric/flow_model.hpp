@@ -63,6 +63,8 @@ class FlowModel final : public Model {
   // A re-solve that re-rates at least this many flows, and a quarter of those with a completion,
   // moves their completions unordered and orders the queue once (the same order).
   static constexpr std::size_t kRebuildAtLeast = 1024;
+  // Slots for flows waiting out their latency kept when none waits; more are given back.
+  static constexpr std::size_t kKeepPendingSlots = 4096;
 
   // Departure batching, an approximation that is off (0) by default. With a fraction f in
   // (0, 1), departures alone do not re-solve the rates until the flows that left since the last
@@ -158,6 +160,9 @@ class FlowModel final : public Model {
   void rebalance(FlowId id, SimTime now);
   void add_routed(std::span<const LinkId> links, double delta);
   void account_link(LinkId link, SimTime now);
+  // Files the link in touched_links_ unless it is there; forget_touched() empties the list.
+  void touch(LinkId link);
+  void forget_touched();
   // Sets the flow's completion from its rate; `unordered`: without ordering the queue, which
   // the caller rebuilds (settle, after a large re-solve).
   void schedule_completion(FlowId flow, SimTime now, bool unordered = false);
@@ -183,8 +188,10 @@ class FlowModel final : public Model {
   std::vector<LinkStats> stats_;
   std::vector<double> link_load_;
   std::vector<SimTime> link_updated_;
-  std::vector<LinkId> touched_links_;  // links whose load may change at the next settle
-  std::vector<double> routed_;         // flows routed over each link, started and not done
+  // Links whose load may change at the next settle, each once (link_touched_ marks them).
+  std::vector<LinkId> touched_links_;
+  std::vector<double> routed_;  // flows routed over each link, started and not done
+  std::vector<char> link_touched_;
   std::vector<FlowId> scratch_done_, scratch_stretched_;  // advance_to's, kept between calls
   bool dirty_ = false;
   // Departure batching: the fraction, the departures and arrivals since the last solve, and the

@@ -57,7 +57,7 @@ TEST(FlowModel, EqualFlowsOnOneLinkShareItEqually) {
 
 // Processor sharing on one link: n flows of sizes 1..n MB started together, the k-th smallest
 // ends at t_k = t_(k-1) + (s_k - s_(k-1)) (n - k + 1) / C. With n = 3,000 each departure
-// re-solves thousands of flows, so the completion heap is rebuilt after the solve rather than
+// re-solves thousands of flows, so the completion queue is ordered once after the solve rather than
 // moved flow by flow (FlowModel::kRebuildAtLeast): the times must be the same either way.
 TEST(FlowModel, ManyFlowsOnOneLinkEndByProcessorSharing) {
   constexpr int kFlows = 3000;
@@ -79,6 +79,38 @@ TEST(FlowModel, ManyFlowsOnOneLinkEndByProcessorSharing) {
     EXPECT_NEAR(done[static_cast<std::size_t>(k)].seconds(), expected, 1e-12 * (k + 1)) << k;
   }
   EXPECT_GE(model.solves(), static_cast<std::uint64_t>(kFlows));
+}
+
+// More flows wait out their latency at once than the model keeps slots for, so it gives the
+// slots back once they have all started; a second wave, started from the first's last end,
+// takes new ones. Each wave of n equal flows on one link ends n x size / C after its latency.
+TEST(FlowModel, WavesLargerThanTheKeptSlotsEachEndTogether) {
+  constexpr std::size_t kFlows = FlowModel::kKeepPendingSlots + 100;
+  const SimTime latency = SimTime::from_ps(1'000'000);  // 1 us per link, 3 links
+  Line line(2, latency);
+  Engine engine;
+  FlowModel model(engine, line.topology);
+  const Route route = line.route(0, 1);
+  const double size = 1e6;
+  std::vector<SimTime> first, second;
+  std::size_t left = kFlows;
+  for (std::size_t i = 0; i < kFlows; ++i) {
+    model.start(route, size, [&](SimTime t) {
+      first.push_back(t);
+      if (--left > 0) return;
+      for (std::size_t j = 0; j < kFlows; ++j) {
+        model.start(route, size, [&](SimTime u) { second.push_back(u); });
+      }
+    });
+  }
+  engine.run();
+  ASSERT_EQ(first.size(), kFlows);
+  ASSERT_EQ(second.size(), kFlows);
+  const double wave = 3 * latency.seconds() + kFlows * size / kCapacity;
+  for (SimTime t : first) EXPECT_NEAR(t.seconds(), wave, 1e-11);
+  for (SimTime t : second) EXPECT_NEAR(t.seconds(), 2 * wave, 1e-11);
+  EXPECT_EQ(model.flows_completed(), 2 * kFlows);
+  EXPECT_EQ(model.active_flows(), 0U);
 }
 
 // A rate so low that the flow would end beyond the engine's time range is an input error with a
