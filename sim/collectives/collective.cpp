@@ -1,7 +1,6 @@
 #include "sim/collectives/collective.hpp"
 
 #include <algorithm>
-#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -194,15 +193,16 @@ std::vector<double> copy_bounds(const Topology& topology, const CopyEngines& cop
   const auto over_network = [&](const std::pair<VertexId, VertexId>& flow) {
     return topology.vertex(flow.first).node != topology.vertex(flow.second).node;
   };
-  // Flows leaving each GPU, over NVLink and over the network.
-  std::map<std::pair<VertexId, bool>, std::size_t> leaving;
-  for (const auto& flow : flows) ++leaving[{flow.first, over_network(flow)}];
+  // Flows leaving each GPU, over NVLink (even index) and over the network (odd), by vertex.
+  std::vector<std::size_t> leaving(2 * topology.vertex_count());
+  const auto slot = [&](const std::pair<VertexId, VertexId>& flow) {
+    return 2 * std::size_t{flow.first} + (over_network(flow) ? 1 : 0);
+  };
+  for (const auto& flow : flows) ++leaving[slot(flow)];
   for (std::size_t i = 0; i < flows.size(); ++i) {
-    const bool network = over_network(flows[i]);
-    const double per_sm = network ? copy.rdma_per_sm : copy.nvlink_per_sm;
+    const double per_sm = over_network(flows[i]) ? copy.rdma_per_sm : copy.nvlink_per_sm;
     if (per_sm <= 0) continue;
-    bounds[i] =
-        copy.pushing_sms * per_sm / static_cast<double>(leaving.at({flows[i].first, network}));
+    bounds[i] = copy.pushing_sms * per_sm / static_cast<double>(leaving[slot(flows[i])]);
   }
   return bounds;
 }

@@ -147,6 +147,7 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   flow.active = true;
   flow.settled = false;
   flow.adaptive = pending.extra != nullptr && pending.extra->adaptive.router != nullptr;
+  any_adaptive_ = any_adaptive_ || flow.adaptive;
   FlowEnds& ends = ends_[id];
   ends.bound = pending.bound;
   ends.on_complete = std::move(pending.on_complete);
@@ -170,13 +171,23 @@ void FlowModel::advance_to(SimTime now) {
   while (!due_.empty() && due_.top().time_ps <= now.ps()) {
     const FlowId id = due_.top().flow;
     due_.pop();
-    const Flow& flow = flows_[id];
-    const bool rechoose = flow.adaptive && flow.segment_left < flow.remaining;
+    // Without adaptive flows no flow's record need be read here (a cache miss each).
+    const bool rechoose =
+        any_adaptive_ && flows_[id].adaptive && flows_[id].segment_left < flows_[id].remaining;
     (rechoose ? stretched : done).push_back(id);
   }
   std::vector<OnComplete> callbacks;
   callbacks.reserve(done.size());
-  for (FlowId id : done) {
+  for (std::size_t k = 0; k < done.size(); ++k) {
+    // The records of a flow a few ahead are fetched while this one is done: the flows due at
+    // one instant are scattered over the ids, so each record is a cache miss.
+    if (k + kPrefetchAhead < done.size()) {
+      const FlowId ahead = done[k + kPrefetchAhead];
+      __builtin_prefetch(&flows_[ahead], 1);
+      __builtin_prefetch(&ends_[ahead], 1);
+      solver_.prefetch_path(ahead);
+    }
+    const FlowId id = done[k];
     Flow& flow = flows_[id];
     for (LinkId link : solver_.path(id)) {
       routed_[link] -= 1;

@@ -194,6 +194,9 @@ class FlowModel final : public Model {
   std::vector<char> link_touched_;
   std::vector<FlowId> scratch_done_, scratch_stretched_;  // advance_to's, kept between calls
   bool dirty_ = false;
+  bool any_adaptive_ = false;  // an adaptive flow has started
+  // How many completions ahead advance_to fetches a flow's records.
+  static constexpr std::size_t kPrefetchAhead = 8;
   // Departure batching: the fraction, the departures and arrivals since the last solve, and the
   // flows active after it.
   double batching_ = 0;

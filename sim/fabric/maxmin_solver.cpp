@@ -31,6 +31,9 @@ class Paths {
   [[nodiscard]] std::span<const std::uint32_t> of(std::size_t flow) const {
     return std::span(links_).subspan(starts_[flow], starts_[flow + 1] - starts_[flow]);
   }
+  // Hints that the flow's path will be read soon: where it starts, and (reading that) its links.
+  void prefetch_start(std::size_t flow) const { __builtin_prefetch(starts_.data() + flow); }
+  void prefetch_links(std::size_t flow) const { __builtin_prefetch(links_.data() + starts_[flow]); }
 
  private:
   std::vector<std::uint32_t> starts_{0};
@@ -180,7 +183,16 @@ class ProgressiveFilling {
   // Freezes every unfrozen flow of `link` at its fair share; the link is then full.
   void saturate(std::uint32_t link, double fair_share) {
     heap_.remove(link);
-    for (std::uint32_t i = link_starts_[link]; i < link_starts_[link + 1]; ++i) {
+    const std::uint32_t end = link_starts_[link + 1];
+    for (std::uint32_t i = link_starts_[link]; i < end; ++i) {
+      // A link's flows are scattered over the problem's paths, a cache miss each: fetched a
+      // few flows ahead, in two stages (where a path starts, then its links).
+      if (i + 2 * kPrefetchAhead < end) paths_->prefetch_start(link_flows_[i + 2 * kPrefetchAhead]);
+      if (i + kPrefetchAhead < end) {
+        const std::uint32_t ahead = link_flows_[i + kPrefetchAhead];
+        paths_->prefetch_links(ahead);
+        __builtin_prefetch(rates_.data() + ahead, 1);
+      }
       const std::uint32_t flow = link_flows_[i];
       if (!frozen_[flow]) freeze(flow, fair_share, link);
     }
@@ -228,6 +240,8 @@ class ProgressiveFilling {
     }
     unfrozen_flows_ = 0;
   }
+
+  static constexpr std::uint32_t kPrefetchAhead = 8;
 
   const Paths* paths_ = nullptr;
   std::span<const double> bounds_;
@@ -464,8 +478,14 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
     link_open_[link] = open;
     if (!open) return;
     // Every flow at or above the threshold here is re-solved; those below keep their rates.
+    // Each flow's rate is a cache miss, fetched a few flows ahead.
     double fixed = 0;
-    for (const FlowId id : link_flows_[link]) {
+    const std::vector<FlowId>& on_link = link_flows_[link];
+    for (std::size_t i = 0; i < on_link.size(); ++i) {
+      if (i + kPrefetchAhead < on_link.size() && on_link[i + kPrefetchAhead] != kHole) {
+        __builtin_prefetch(rate_.data() + on_link[i + kPrefetchAhead]);
+      }
+      const FlowId id = on_link[i];
       if (id == kHole) continue;
       if (rate_[id] >= threshold) {
         reach_flow(id);
@@ -484,6 +504,9 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
   reached.resize(link_count(), 0.0);
   for (const LinkId link : departed) reach_link(link);
   for (std::size_t next = 0; next < last_solved_.size(); ++next) {
+    if (next + kPrefetchAhead < last_solved_.size()) {
+      prefetch_path(last_solved_[next + kPrefetchAhead]);
+    }
     const FlowId id = last_solved_[next];
     for (const LinkId link : links_of(id)) {
       reach_link(link);

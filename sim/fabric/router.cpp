@@ -357,6 +357,9 @@ Route Router::build(VertexId from, VertexId to, Walk& walk, Forwarding forwardin
   }
   Route route;
   if (from == to) return route;
+  // Room for the usual path (a GPU's NIC, three tiers up and down, the far NIC) in one
+  // allocation rather than one per doubling.
+  route.links.reserve(kUsualPathLinks);
   const VertexInfo& src = topology_.vertex(from);
   const VertexInfo& dst = topology_.vertex(to);
   if (src.kind != VertexKind::gpu || dst.kind != VertexKind::gpu) {
