@@ -119,9 +119,7 @@ class ProgressiveFilling {
       ++unfrozen_flows_;
       if (bounds_[flow] < kUnbounded) bounded.push_back(flow);
     }
-    std::sort(bounded.begin(), bounded.end(), [this](std::uint32_t a, std::uint32_t b) {
-      return bounds_[a] != bounds_[b] ? bounds_[a] < bounds_[b] : a < b;
-    });
+    sort_by_bound(bounded);
 
     for (std::uint32_t link = 0; link < remaining_.size(); ++link) {
       if (unfrozen_on_link_[link] > 0) heap_.append(link, share(link));
@@ -149,6 +147,35 @@ class ProgressiveFilling {
       saturate(heap_.top_link(), heap_.top_share());
     }
   }
+  // Sorts flows listed in ascending order by (bound, flow). The flows of a collective share a
+  // handful of bounds (one per GPU's copy engines and kind of link), so with few distinct bounds
+  // each flow goes to its bound's bucket in order (a stable O(n) pass) instead of a sort.
+  void sort_by_bound(std::vector<std::uint32_t>& flows) {
+    std::vector<double>& distinct = distinct_bounds_;
+    distinct.clear();
+    for (const std::uint32_t flow : flows) {
+      const double bound = bounds_[flow];
+      if (std::find(distinct.begin(), distinct.end(), bound) != distinct.end()) continue;
+      if (distinct.size() == kFewBounds) {
+        std::sort(flows.begin(), flows.end(), [this](std::uint32_t a, std::uint32_t b) {
+          return bounds_[a] != bounds_[b] ? bounds_[a] < bounds_[b] : a < b;
+        });
+        return;
+      }
+      distinct.push_back(bound);
+    }
+    if (distinct.size() < 2) return;
+    std::sort(distinct.begin(), distinct.end());
+    std::vector<std::uint32_t>& sorted = cursor_;  // free until index_flows_by_link runs again
+    sorted.clear();
+    for (const double bound : distinct) {
+      for (const std::uint32_t flow : flows) {
+        if (bounds_[flow] == bound) sorted.push_back(flow);
+      }
+    }
+    flows.swap(sorted);
+  }
+
   // Counting sort of the (flow, link) pairs by link, so that saturating a link finds its flows.
   void index_flows_by_link() {
     const std::size_t link_count = remaining_.size();
@@ -242,6 +269,7 @@ class ProgressiveFilling {
   }
 
   static constexpr std::uint32_t kPrefetchAhead = 8;
+  static constexpr std::size_t kFewBounds = 8;  // sort_by_bound buckets at most this many
 
   const Paths* paths_ = nullptr;
   std::span<const double> bounds_;
@@ -251,6 +279,7 @@ class ProgressiveFilling {
   std::vector<std::uint32_t> link_flows_;
   std::vector<std::uint32_t> cursor_;
   std::vector<std::uint32_t> bounded_;
+  std::vector<double> distinct_bounds_;
   LinkHeap heap_;
   std::vector<std::uint32_t> touched_;  // links whose share changed since reorder_touched()
   std::vector<char> touched_mark_;

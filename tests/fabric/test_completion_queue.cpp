@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <random>
 #include <set>
 #include <utility>
+#include <vector>
 
 namespace clustersim::fabric {
 namespace {
@@ -124,6 +126,42 @@ void agrees_with_an_ordered_set(std::size_t run_at_least, std::uint64_t seed) {
     if (!reference.empty()) {
       ASSERT_EQ(queue.top().flow, reference.begin()->second) << step;
       ASSERT_EQ(queue.top().time_ps, reference.begin()->first) << step;
+    }
+  }
+}
+
+// The radix sort of a large re-solve's completions orders as a comparison sort does: times
+// spread wide and narrow, all equal, and far from zero; ids dense and sparse.
+TEST(CompletionQueue, RadixSortOrdersAsAComparisonSort) {
+  std::mt19937_64 rng(3);
+  struct Case {
+    std::size_t count;
+    std::int64_t earliest, span;
+    std::uint32_t ids;
+  };
+  const Case cases[] = {{kRadixSortAtLeast, 0, 1'000'000, 5000},
+                        {50'000, 7'000'000'000'000, 30'000'000, 60'000},
+                        {50'000, 123, 0, 4'000'000'000U},  // one instant: ids alone order
+                        {20'000, 0, std::int64_t{1} << 62, 1U << 31},
+                        {kRadixSortAtLeast - 1, 5, 10, 100'000}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.count);
+    std::vector<Completion> entries, buffer;
+    std::set<std::uint32_t> used;
+    while (entries.size() < c.count) {
+      const auto flow = static_cast<std::uint32_t>(rng() % c.ids);
+      if (!used.insert(flow).second) continue;
+      const auto offset =
+          c.span == 0 ? 0 : static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(c.span));
+      entries.push_back(Completion{c.earliest + offset, flow});
+    }
+    std::vector<Completion> expected = entries;
+    std::sort(expected.begin(), expected.end(), CompletionBefore{});
+    sort_completions(entries, buffer);
+    ASSERT_EQ(entries.size(), expected.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      ASSERT_EQ(entries[i].time_ps, expected[i].time_ps) << i;
+      ASSERT_EQ(entries[i].flow, expected[i].flow) << i;
     }
   }
 }

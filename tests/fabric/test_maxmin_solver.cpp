@@ -341,7 +341,10 @@ constexpr std::size_t kMaxPathLength = 6;
   return std::uniform_real_distribution<double>(1e9, 100e9)(rng);
 }
 
-[[nodiscard]] FlowSpec random_flow(std::mt19937_64& rng, std::size_t link_count) {
+// `few_bounds`: a bounded flow's bound is one of three values (as a collective's copy engines
+// give), rather than any.
+[[nodiscard]] FlowSpec random_flow(std::mt19937_64& rng, std::size_t link_count,
+                                   bool few_bounds = false) {
   FlowSpec flow;
   std::vector<LinkId> links(link_count);
   std::iota(links.begin(), links.end(), LinkId{0});
@@ -353,7 +356,8 @@ constexpr std::size_t kMaxPathLength = 6;
     flow.path.push_back(links[i]);
   }
   if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) {
-    flow.bound = std::uniform_real_distribution<double>(0.1e9, 30e9)(rng);
+    flow.bound = few_bounds ? 1e9 * std::uniform_int_distribution<int>(1, 3)(rng)
+                            : std::uniform_real_distribution<double>(0.1e9, 30e9)(rng);
   }
   return flow;
 }
@@ -363,7 +367,7 @@ struct Instance {
   std::vector<FlowSpec> flows;
 };
 
-[[nodiscard]] Instance random_instance(std::uint64_t seed) {
+[[nodiscard]] Instance random_instance(std::uint64_t seed, bool few_bounds = false) {
   std::mt19937_64 rng(seed);
   Instance instance;
   const std::size_t link_count = std::uniform_int_distribution<std::size_t>(1, kMaxLinks)(rng);
@@ -372,7 +376,7 @@ struct Instance {
   }
   const std::size_t flow_count = std::uniform_int_distribution<std::size_t>(1, kMaxFlows)(rng);
   for (std::size_t flow = 0; flow < flow_count; ++flow) {
-    instance.flows.push_back(random_flow(rng, link_count));
+    instance.flows.push_back(random_flow(rng, link_count, few_bounds));
   }
   return instance;
 }
@@ -406,12 +410,18 @@ TEST(SolveMaxMinProperty, RatesAreFeasible) {
 // The max-min characterisation (Bertsekas & Gallager, Data Networks, 6.5.2): an allocation is
 // max-min fair iff every flow is at its bound or crosses a saturated link on which no flow has a
 // larger rate (a bottleneck link).
-TEST(SolveMaxMinProperty, EveryFlowIsAtItsBoundOrHasABottleneck) {
+void expect_each_flow_at_its_bound_or_with_a_bottleneck(bool few_bounds) {
   for (int seed = 0; seed < kRandomInstances; ++seed) {
     SCOPED_TRACE(seed);
-    const Instance instance = random_instance(static_cast<std::uint64_t>(seed));
+    const Instance instance = random_instance(static_cast<std::uint64_t>(seed), few_bounds);
     const std::vector<double> rates = solve_max_min(instance.capacities, instance.flows);
     const std::vector<double> loads = link_loads(instance, rates);
+    for (std::size_t link = 0; link < loads.size(); ++link) {
+      EXPECT_LE(loads[link], instance.capacities[link] * (1 + kRelativeTolerance)) << link;
+    }
+    for (std::size_t flow = 0; flow < rates.size(); ++flow) {
+      EXPECT_LE(rates[flow], instance.flows[flow].bound) << flow;
+    }
     std::vector<double> largest_rate(instance.capacities.size(), 0.0);
     for (std::size_t flow = 0; flow < rates.size(); ++flow) {
       for (const LinkId link : instance.flows[flow].path) {
@@ -428,6 +438,15 @@ TEST(SolveMaxMinProperty, EveryFlowIsAtItsBoundOrHasABottleneck) {
       EXPECT_TRUE(has_bottleneck) << "flow " << flow << " rate " << rates[flow];
     }
   }
+}
+
+TEST(SolveMaxMinProperty, EveryFlowIsAtItsBoundOrHasABottleneck) {
+  expect_each_flow_at_its_bound_or_with_a_bottleneck(false);
+}
+
+// Bounds from a few values are ordered by bucket rather than by a sort (sort_by_bound).
+TEST(SolveMaxMinProperty, EveryFlowIsAtItsBoundOrHasABottleneckWithAFewBounds) {
+  expect_each_flow_at_its_bound_or_with_a_bottleneck(true);
 }
 
 TEST(SolveMaxMinProperty, RatesDoNotDependOnInsertionOrder) {
