@@ -185,7 +185,7 @@ void FlowModel::advance_to(SimTime now) {
       const FlowId ahead = done[k + kPrefetchAhead];
       __builtin_prefetch(&flows_[ahead], 1);
       __builtin_prefetch(&ends_[ahead], 1);
-      solver_.prefetch_path(ahead);
+      solver_.prefetch_removal(ahead);
     }
     const FlowId id = done[k];
     Flow& flow = flows_[id];

@@ -84,6 +84,11 @@ class MaxMinSolver {
   void prefetch_path(FlowId flow) const {
     __builtin_prefetch(paths_.data() + std::size_t{flow} * stride_);
   }
+  // The same for what remove_flow reads of it: its path and its rate.
+  void prefetch_removal(FlowId flow) const {
+    prefetch_path(flow);
+    __builtin_prefetch(rate_.data() + flow);
+  }
   [[nodiscard]] double capacity(LinkId link) const { return capacities_[link]; }
   // Sum of the rates of the flows on the link, as of the last solve.
   [[nodiscard]] double load(LinkId link) const;
