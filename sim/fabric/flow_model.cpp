@@ -107,6 +107,15 @@ void FlowModel::activate_batch(std::int64_t at) {
   const std::vector<std::size_t> slots = std::move(batch->second);
   // Flows started from here on for this instant (zero latency) form a batch of their own.
   activations_.erase(batch);
+  if (slots.size() >= kReserveAtLeast) {
+    // Room for the batch at once (an all-to-all activates a million flows in a few batches).
+    std::size_t longest = 0;
+    for (const std::size_t slot : slots) longest = std::max(longest, pending_[slot].links.size());
+    const std::size_t flows = solver_.active_flows() + slots.size();
+    solver_.reserve(flows, longest);
+    reserve_geometrically(flows_, flows);
+    reserve_geometrically(ends_, flows);
+  }
   for (const std::size_t slot : slots) activate(slot, engine_.now());
   if (free_pending_.size() == pending_.size() && pending_.size() >= kKeepPendingSlots) {
     // None waits: give back the slots (an all-to-all held a million at once).

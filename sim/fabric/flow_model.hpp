@@ -63,6 +63,8 @@ class FlowModel final : public Model {
   // A re-solve that re-rates at least this many flows, and a quarter of those with a completion,
   // moves their completions unordered and orders the queue once (the same order).
   static constexpr std::size_t kRebuildAtLeast = 1024;
+  // A batch of at least this many activations makes room for all its flows at once.
+  static constexpr std::size_t kReserveAtLeast = 4096;
   // Slots for flows waiting out their latency kept when none waits; more are given back.
   static constexpr std::size_t kKeepPendingSlots = 4096;
 

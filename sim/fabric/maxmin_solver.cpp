@@ -366,6 +366,15 @@ void MaxMinSolver::widen_paths(std::size_t length) {
   stride_ = stride;
 }
 
+void MaxMinSolver::reserve(std::size_t flows, std::size_t longest) {
+  if (longest > longest_) widen_paths(longest);
+  reserve_geometrically(paths_, flows * stride_);
+  reserve_geometrically(bound_, flows);
+  reserve_geometrically(active_flow_, flows);
+  reserve_geometrically(rate_, flows);
+  reserve_geometrically(in_component_, flows);
+}
+
 FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
   assert(bound >= 0);
   only_removals_ = false;

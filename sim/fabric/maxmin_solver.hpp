@@ -32,6 +32,7 @@
 // Capacities and bounds must be >= 0 (not NaN), link ids in range, and no link may appear twice
 // in one path; these are asserted in debug builds, as the caller validates them.
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -39,6 +40,13 @@
 #include <vector>
 
 namespace clustersim::fabric {
+
+// Room for `size` elements, growing by at least doubling: reserved batch after batch, a vector
+// still moves O(1) times per element.
+template <class Vector>
+void reserve_geometrically(Vector& vector, std::size_t size) {
+  if (size > vector.capacity()) vector.reserve(std::max(size, 2 * vector.capacity()));
+}
 
 using LinkId = std::uint32_t;
 using FlowId = std::uint32_t;
@@ -64,6 +72,9 @@ class MaxMinSolver {
   // Ids are reused after remove_flow; an id is valid from add_flow until remove_flow.
   FlowId add_flow(std::vector<LinkId> path, double bound = kUnbounded);
   void remove_flow(FlowId flow);
+  // Makes room for `flows` flows at once, of paths up to `longest` links: a caller about to add
+  // many saves the per-flow arrays' growth by doubling (a copy, and memory touched twice).
+  void reserve(std::size_t flows, std::size_t longest);
   void set_capacity(LinkId link, double capacity);
 
   // Re-solves the dirty part; returns the flows whose rate was recomputed, in no particular

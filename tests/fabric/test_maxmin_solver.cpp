@@ -519,6 +519,37 @@ TEST(MaxMinSolver, PathsSurviveClosedHolesAndALongerPath) {
   EXPECT_DOUBLE_EQ(solver.load(3), 6);
 }
 
+// Making room for a batch widens the path store before the batch's longer paths come; the flows
+// already there keep their paths and rates, and the batch solves as without it.
+TEST(MaxMinSolver, RoomMadeForABatchKeepsEveryPath) {
+  MaxMinSolver solver({12, 100, 100, 100});
+  const FlowId first = solver.add_flow({0, 1});
+  static_cast<void>(solver.solve());
+  solver.reserve(100, 4);
+  std::vector<FlowId> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(solver.add_flow({3, 2, 1, 0}));
+  static_cast<void>(solver.solve());
+  EXPECT_TRUE(std::ranges::equal(solver.path(first), std::vector<LinkId>{0, 1}));
+  for (const FlowId id : batch) {
+    EXPECT_TRUE(std::ranges::equal(solver.path(id), std::vector<LinkId>{3, 2, 1, 0}));
+    EXPECT_DOUBLE_EQ(solver.rate(id), 2);
+  }
+  EXPECT_DOUBLE_EQ(solver.rate(first), 2);
+  EXPECT_DOUBLE_EQ(solver.load(0), 12);
+}
+
+TEST(ReserveGeometrically, GrowsAtLeastTwofoldAndNeverShrinks) {
+  std::vector<int> v;
+  reserve_geometrically(v, 10);
+  EXPECT_EQ(v.capacity(), 10U);  // from nothing: exactly what is asked
+  reserve_geometrically(v, 11);
+  EXPECT_EQ(v.capacity(), 20U);  // a little more: twice the room
+  reserve_geometrically(v, 50);
+  EXPECT_EQ(v.capacity(), 50U);  // much more: what is asked
+  reserve_geometrically(v, 5);
+  EXPECT_EQ(v.capacity(), 50U);
+}
+
 TEST(MaxMinSolverProperty, IncrementalEqualsFullSolve) {
   constexpr int kSequences = 40;
   constexpr int kBatches = 60;
