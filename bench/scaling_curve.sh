@@ -7,8 +7,8 @@
 #
 # Writes OUT/scaling.csv (case, GPUs, wall time, peak RSS) and the log-log charts
 # OUT/scaling_wall.svg and OUT/scaling_rss.svg (OUT: build/scaling, or the first argument).
-# About 8 minutes on a 2-core machine, most of it the largest all-to-alls; peak memory about
-# 11 GB (the 4,096-GPU all-to-all). Run after building: cmake --build --preset release
+# About 7 minutes on a 2-core machine, most of it the largest all-to-alls; peak memory about
+# 7 GB (the 4,096-GPU all-to-all). Run after building: cmake --build --preset release
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
