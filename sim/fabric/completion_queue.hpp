@@ -7,8 +7,10 @@
 // a pop from the run is the next entry of an array, where a pop from a heap of a million entries
 // sifts down about ten levels, each a cache miss. A flow re-rated on its own (set, erase) leaves
 // the run, its entry there marked stale, and goes to the heap. top() is the lesser of the run's
-// front and the heap's top. Each flow has at most one live entry. Ties in time go to the lower
-// flow id, so the order of completions is deterministic and the same as one heap's.
+// front and the heap's top. A queue of fewer than kRunAtLeast entries, whose heap fits in cache,
+// keeps everything in the heap (a sort there costs more than the pops it saves). Each flow has at
+// most one live entry. Ties in time go to the lower flow id, so the order of completions is
+// deterministic and the same as one heap's.
 
 #include <algorithm>
 #include <cstddef>
