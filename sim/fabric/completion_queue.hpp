@@ -34,12 +34,12 @@ struct CompletionBefore {
   }
 };
 
-// Below this many entries sort_completions uses a comparison sort.
-inline constexpr std::size_t kRadixSortAtLeast = 4096;
-
 struct CompletionFlow {
   std::uint32_t operator()(const Completion& c) const { return c.flow; }
 };
+
+// Below this many entries sort_completions uses a comparison sort.
+inline constexpr std::size_t kRadixSortAtLeast = 4096;
 
 // Sorts by (time, flow): an LSD radix sort, 11 bits a pass, of the flow id and then of the time
 // since the earliest, skipping the passes in which every entry has the same digit; O(n) a pass,
@@ -129,7 +129,6 @@ class CompletionQueue {
     }
     leave_run(flow);
     heap_.erase_unordered(flow);
-    heap_unordered_ = true;
     grow(flow);
     at_[flow] = kFresh | static_cast<std::uint32_t>(fresh_.size());
     fresh_.push_back(Completion{time_ps, flow});
@@ -142,7 +141,6 @@ class CompletionQueue {
     }
     leave_run(flow);
     heap_.erase_unordered(flow);
-    heap_unordered_ = true;
   }
   // Orders what changed unordered. A queue of at least run_at_least entries sorts the unordered
   // entries, and the heap's, into the run; a smaller one, whose heap fits in cache, heapifies
@@ -155,21 +153,15 @@ class CompletionQueue {
       }
       for (const Completion& c : fresh_) heap_.set_unordered(c);
       heap_.heapify();
-      heap_unordered_ = false;
       run_.clear();
       fresh_.clear();
       head_ = 0;
       in_run_ = 0;
       return;
     }
-    if (heap_unordered_ || !heap_.empty()) {
-      heap_.heapify();
-      while (!heap_.empty()) {
-        fresh_.push_back(heap_.top());
-        heap_.pop();
-      }
-      heap_unordered_ = false;
-    }
+    // The heap's entries are sorted with the rest, in whatever order they stand.
+    fresh_.insert(fresh_.end(), heap_.entries().begin(), heap_.entries().end());
+    heap_.clear();
     sort_completions(fresh_, merged_);
     // Merged with the run's live entries (a dead one keeps its time but not its flow, so it
     // is out of order and must not take part).
@@ -231,7 +223,6 @@ class CompletionQueue {
 
   std::size_t run_at_least_;
   IndexedHeap<Completion, CompletionBefore, CompletionFlow, 4> heap_;
-  bool heap_unordered_ = false;  // erase_unordered took entries out without sifting
   std::vector<Completion> run_;  // sorted; entries before head_ are popped, kStale ones dead
   std::size_t head_ = 0;
   std::size_t in_run_ = 0;         // live entries from head_ on

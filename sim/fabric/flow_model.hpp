@@ -138,7 +138,7 @@ class FlowModel final : public Model {
     SimTime last_update;
     bool active = false;
     bool settled = false;   // has had a rate from a solve since it started
-    bool adaptive = false;  // re-chooses its path (FlowEnds::adaptive)
+    bool adaptive = false;  // re-chooses its path (Extra::adaptive)
   };
   // What few flows have: a label, or (adaptive routing) what re-choosing the path needs. Held
   // by pointer, so that the records of the many flows without either stay small.
@@ -197,8 +197,6 @@ class FlowModel final : public Model {
   std::vector<FlowId> scratch_done_, scratch_stretched_;  // advance_to's, kept between calls
   bool dirty_ = false;
   bool any_adaptive_ = false;  // an adaptive flow has started
-  // How many completions ahead advance_to fetches a flow's records.
-  static constexpr std::size_t kPrefetchAhead = 8;
   // Departure batching: the fraction, the departures and arrivals since the last solve, and the
   // flows active after it.
   double batching_ = 0;

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <vector>
 
 namespace clustersim::fabric {
@@ -24,6 +25,8 @@ class IndexedHeap {
   [[nodiscard]] bool empty() const { return entries_.empty(); }
   [[nodiscard]] std::size_t size() const { return entries_.size(); }
   [[nodiscard]] const Entry& top() const { return entries_.front(); }
+  // Every entry, in heap order (only the first is the least).
+  [[nodiscard]] std::span<const Entry> entries() const { return entries_; }
   [[nodiscard]] bool contains(std::uint32_t id) const {
     return id < position_.size() && position_[id] != kAbsent;
   }

@@ -268,7 +268,6 @@ class ProgressiveFilling {
     unfrozen_flows_ = 0;
   }
 
-  static constexpr std::uint32_t kPrefetchAhead = 8;
   static constexpr std::size_t kFewBounds = 8;  // sort_by_bound buckets at most this many
 
   const Paths* paths_ = nullptr;

@@ -48,6 +48,10 @@ void reserve_geometrically(Vector& vector, std::size_t size) {
   if (size > vector.capacity()) vector.reserve(std::max(size, 2 * vector.capacity()));
 }
 
+// How many flows ahead a pass over flows scattered in memory (the solver's searches and
+// saturations, the flow model's completions) fetches their records into the cache.
+inline constexpr std::size_t kPrefetchAhead = 8;
+
 using LinkId = std::uint32_t;
 using FlowId = std::uint32_t;
 
@@ -129,8 +133,6 @@ class MaxMinSolver {
   // Removes the holes from a link's list of flows, keeping the order, and re-indexes the slots.
   void close_holes(LinkId link);
 
-  // How many flows ahead a pass over scattered flows fetches their records.
-  static constexpr std::size_t kPrefetchAhead = 8;
   // A link within this fraction of its capacity counts as full (rounding of the loads).
   static constexpr double kSaturationSlack = 1e-9;
 
