@@ -49,34 +49,37 @@ SimTime FlowModel::start_flow(Router& router, VertexId from, VertexId to, std::u
     }
     case config::RoutingPolicy::adaptive: {
       router.set_load(&routed_);
-      Route route = router.route(from, to, hash);
-      const SimTime latency = route.latency;
-      enqueue(std::move(route), bytes, std::move(on_complete), bound, {},
-              Adaptive{&router, from, to, hash});
-      return latency;
+      router.route_into(from, to, hash, route_scratch_);
+      enqueue(route_scratch_.links, route_scratch_.latency, bytes, std::move(on_complete), bound,
+              {}, Adaptive{&router, from, to, hash});
+      return route_scratch_.latency;
     }
     case config::RoutingPolicy::ecmp:
     case config::RoutingPolicy::static_:
       break;
   }
-  Route route = routed != nullptr ? std::move(*routed) : router.route(from, to, hash);
-  const SimTime latency = route.latency;
-  start(std::move(route), bytes, std::move(on_complete), bound);
-  return latency;
+  if (routed == nullptr) {
+    router.route_into(from, to, hash, route_scratch_);
+    routed = &route_scratch_;
+  }
+  enqueue(routed->links, routed->latency, bytes, std::move(on_complete), bound, {}, Adaptive{});
+  return routed->latency;
 }
 
 void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, double bound,
                       std::string label) {
-  start(Route(route), bytes, std::move(on_complete), bound, std::move(label));
+  enqueue(route.links, route.latency, bytes, std::move(on_complete), bound, std::move(label),
+          Adaptive{});
 }
 
 void FlowModel::start(Route&& route, double bytes, OnComplete on_complete, double bound,
                       std::string label) {
-  enqueue(std::move(route), bytes, std::move(on_complete), bound, std::move(label), Adaptive{});
+  start(static_cast<const Route&>(route), bytes, std::move(on_complete), bound, std::move(label));
 }
 
-std::size_t FlowModel::enqueue(Route&& route, double bytes, OnComplete on_complete, double bound,
-                               std::string label, Adaptive adaptive) {
+std::size_t FlowModel::enqueue(std::span<const LinkId> links, SimTime latency, double bytes,
+                               OnComplete on_complete, double bound, std::string label,
+                               Adaptive adaptive) {
   ++started_;
   std::size_t slot = pending_.size();
   if (!free_pending_.empty()) {
@@ -85,19 +88,26 @@ std::size_t FlowModel::enqueue(Route&& route, double bytes, OnComplete on_comple
   } else {
     pending_.emplace_back();
   }
-  add_routed(route.links, 1);
+  add_routed(links, 1);
   std::unique_ptr<Extra> extra;
   if (!label.empty() || adaptive.router != nullptr) {
     extra = std::make_unique<Extra>(Extra{std::move(label), adaptive});
   }
-  pending_[slot] = Pending{std::move(route.links), std::max(0.0, bytes), bound,
-                           std::move(on_complete), std::move(extra)};
+  const std::uint64_t first = pending_links_.size();
+  pending_links_.insert(pending_links_.end(), links.begin(), links.end());
+  pending_[slot] = Pending{first,
+                           static_cast<std::uint32_t>(links.size()),
+                           true,
+                           std::max(0.0, bytes),
+                           bound,
+                           std::move(on_complete),
+                           std::move(extra)};
   // Flows that activate at the same instant share one event, in the order they started: an
   // all-to-all starts a million flows with a handful of distinct latencies.
-  const std::int64_t at = (engine_.now() + route.latency).ps();
+  const std::int64_t at = (engine_.now() + latency).ps();
   auto [batch, fresh] = activations_.try_emplace(at);
   batch->second.push_back(slot);
-  if (fresh) engine_.schedule_after(route.latency, [this, at] { activate_batch(at); });
+  if (fresh) engine_.schedule_after(latency, [this, at] { activate_batch(at); });
   return slot;
 }
 
@@ -110,11 +120,19 @@ void FlowModel::activate_batch(std::int64_t at) {
   if (slots.size() >= kReserveAtLeast) {
     // Room for the batch at once (an all-to-all activates a million flows in a few batches).
     std::size_t longest = 0;
-    for (const std::size_t slot : slots) longest = std::max(longest, pending_[slot].links.size());
+    for (const std::size_t slot : slots) {
+      longest = std::max<std::size_t>(longest, pending_[slot].count);
+    }
     const std::size_t flows = solver_.active_flows() + slots.size();
     solver_.reserve(flows, longest);
-    reserve_geometrically(flows_, flows);
-    reserve_geometrically(ends_, flows);
+    // Every id the batch takes is below `flows` (ids are the lowest free), so the records are
+    // made at once rather than one by one in hold().
+    if (flows_.size() < flows) {
+      reserve_geometrically(flows_, flows);
+      reserve_geometrically(ends_, flows);
+      flows_.resize(flows);
+      ends_.resize(flows);
+    }
   }
   for (const std::size_t slot : slots) activate(slot, engine_.now());
   if (free_pending_.size() == pending_.size() && pending_.size() >= kKeepPendingSlots) {
@@ -122,6 +140,34 @@ void FlowModel::activate_batch(std::int64_t at) {
     std::vector<Pending>().swap(pending_);
     std::vector<std::size_t>().swap(free_pending_);
   }
+  reclaim_pending_links();
+}
+
+void FlowModel::reclaim_pending_links() {
+  if (free_pending_.size() == pending_.size()) {
+    if (pending_links_.size() >= kKeepPendingSlots) {
+      std::vector<LinkId>().swap(pending_links_);
+    } else {
+      pending_links_.clear();
+    }
+    pending_dead_links_ = 0;
+    return;
+  }
+  // Closed up once three quarters are dead, so that each link is copied O(1) times.
+  if (pending_links_.size() < kKeepPendingSlots ||
+      4 * pending_dead_links_ < 3 * pending_links_.size()) {
+    return;
+  }
+  std::vector<LinkId> kept;
+  kept.reserve(pending_links_.size() - pending_dead_links_);
+  for (Pending& pending : pending_) {
+    if (!pending.waiting) continue;
+    const std::span<const LinkId> links = links_of(pending);
+    pending.first = kept.size();
+    kept.insert(kept.end(), links.begin(), links.end());
+  }
+  pending_links_ = std::move(kept);
+  pending_dead_links_ = 0;
 }
 
 void FlowModel::hold(FlowId id) {
@@ -135,18 +181,21 @@ void FlowModel::activate(std::size_t slot, SimTime now) {
   Pending pending = std::move(pending_[slot]);
   pending_[slot] = Pending{};
   free_pending_.push_back(slot);
+  // Valid until a flow is started (a callback below may start one).
+  const std::span<const LinkId> links = links_of(pending);
+  pending_dead_links_ += links.size();
   if (pending.bytes <= 0) {  // nothing to carry: done once the latency has passed
-    add_routed(pending.links, -1);
+    add_routed(links, -1);
     ++completed_;
     if (pending.on_complete) pending.on_complete(now);
     return;
   }
-  for (LinkId link : pending.links) {
+  for (LinkId link : links) {
     account_link(link, now);
     touch(link);
   }
   changed_since_solve_ = true;
-  const FlowId id = solver_.add_flow(std::move(pending.links), pending.bound);
+  const FlowId id = solver_.add_flow(links, pending.bound);
   hold(id);
   Flow& flow = flows_[id];
   flow.remaining = pending.bytes;
@@ -238,14 +287,15 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
   const Adaptive& adaptive = ends.extra->adaptive;
   Router& router = *adaptive.router;
   router.set_load(&routed_);
-  std::vector<LinkId> links = router.route(adaptive.from, adaptive.to, adaptive.hash).links;
+  router.route_into(adaptive.from, adaptive.to, adaptive.hash, route_scratch_);
+  const std::span<const LinkId> links = route_scratch_.links;
   add_routed(links, 1);
   for (LinkId link : links) {
     account_link(link, now);
     touch(link);
   }
   changed_since_solve_ = true;
-  const FlowId next = solver_.add_flow(std::move(links), ends.bound);
+  const FlowId next = solver_.add_flow(links, ends.bound);
   hold(next);
   flow.segment_left = kRebalanceBytes;
   flow.rate = 0;
@@ -360,6 +410,7 @@ void FlowModel::forget_touched() {
 }
 
 void FlowModel::account_link(LinkId link, SimTime now) {
+  if (link_updated_[link] == now) return;  // already integrated up to now
   const double elapsed = (now - link_updated_[link]).seconds();
   if (elapsed > 0 && link_load_[link] > 0) {
     stats_[link].bytes += link_load_[link] * elapsed;

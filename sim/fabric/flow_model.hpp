@@ -153,8 +153,8 @@ class FlowModel final : public Model {
     std::unique_ptr<Extra> extra;
   };
   // start(): queues the flow to activate once its latency has passed; returns its pending slot.
-  std::size_t enqueue(Route&& route, double bytes, OnComplete on_complete, double bound,
-                      std::string label, Adaptive adaptive);
+  std::size_t enqueue(std::span<const LinkId> links, SimTime latency, double bytes,
+                      OnComplete on_complete, double bound, std::string label, Adaptive adaptive);
   void activate(std::size_t pending_slot, SimTime now);
   void activate_batch(std::int64_t at_ps);
   // Grows flows_ and ends_ together to hold the solver's id.
@@ -174,16 +174,29 @@ class FlowModel final : public Model {
   MaxMinSolver solver_;
   std::vector<Flow> flows_;     // indexed by the solver's FlowId
   std::vector<FlowEnds> ends_;  // the same
-  // Flows waiting out their latency: route, bytes, bound, callback.
+  // Flows waiting out their latency: route (its links in pending_links_), bytes, bound, callback.
   struct Pending {
-    std::vector<LinkId> links;
+    std::uint64_t first = 0;  // where its links start in pending_links_
+    std::uint32_t count = 0;
+    bool waiting = false;  // a flow holds the slot
     double bytes = 0;
     double bound = kUnbounded;
     OnComplete on_complete;
     std::unique_ptr<Extra> extra;
   };
+  [[nodiscard]] std::span<const LinkId> links_of(const Pending& pending) const {
+    return {pending_links_.data() + pending.first, pending.count};
+  }
+  // Gives back pending_links_ when no flow waits, or closes it up when most of it is links of
+  // flows that have started: append-only otherwise.
+  void reclaim_pending_links();
   std::vector<Pending> pending_;
   std::vector<std::size_t> free_pending_;
+  // The waiting flows' links back to back, one allocation for all rather than one per flow (an
+  // all-to-all has a million waiting at once); pending_dead_links_ of them are started flows'.
+  std::vector<LinkId> pending_links_;
+  std::size_t pending_dead_links_ = 0;
+  Route route_scratch_;  // start_flow's route, its room reused
   // Pending slots by the picosecond their latency ends, in the order they started.
   std::unordered_map<std::int64_t, std::vector<std::size_t>> activations_;
   CompletionQueue due_;  // one entry per active flow with a rate

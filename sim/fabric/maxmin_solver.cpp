@@ -374,7 +374,7 @@ void MaxMinSolver::reserve(std::size_t flows, std::size_t longest) {
   reserve_geometrically(in_component_, flows);
 }
 
-FlowId MaxMinSolver::add_flow(std::vector<LinkId> path, double bound) {
+FlowId MaxMinSolver::add_flow(std::span<const LinkId> path, double bound) {
   assert(bound >= 0);
   only_removals_ = false;
   if (path.size() > longest_) widen_paths(path.size());

@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <span>
@@ -74,7 +75,10 @@ class MaxMinSolver {
   MaxMinSolver& operator=(MaxMinSolver&&) noexcept;
 
   // Ids are reused after remove_flow; an id is valid from add_flow until remove_flow.
-  FlowId add_flow(std::vector<LinkId> path, double bound = kUnbounded);
+  FlowId add_flow(std::span<const LinkId> path, double bound = kUnbounded);
+  FlowId add_flow(std::initializer_list<LinkId> path, double bound = kUnbounded) {
+    return add_flow(std::span<const LinkId>(path.begin(), path.size()), bound);
+  }
   void remove_flow(FlowId flow);
   // Makes room for `flows` flows at once, of paths up to `longest` links: a caller about to add
   // many saves the per-flow arrays' growth by doubling (a copy, and memory touched twice).

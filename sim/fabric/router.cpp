@@ -325,24 +325,32 @@ VertexId Router::node_nic(int node, int local) const {
 }
 
 Route Router::route(VertexId from, VertexId to, std::uint64_t flow_hash, Forwarding forwarding) {
+  Route route;
+  route_into(from, to, flow_hash, route, forwarding);
+  return route;
+}
+
+void Router::route_into(VertexId from, VertexId to, std::uint64_t flow_hash, Route& out,
+                        Forwarding forwarding) {
   Walk walk{flow_hash, 0, 1};
-  return build(from, to, walk, forwarding);
+  build(from, to, walk, forwarding, out);
 }
 
 std::vector<Route> Router::routes(VertexId from, VertexId to, std::uint64_t flow_hash,
                                   Forwarding forwarding) {
   Walk first{flow_hash, 0, 1};
-  std::vector<Route> out{build(from, to, first, forwarding)};
+  std::vector<Route> out(1);
+  build(from, to, first, forwarding, out.front());
   if (topology_.routing != config::RoutingPolicy::spray) return out;
   out.reserve(static_cast<std::size_t>(first.combined));
   for (int path = 1; path < first.combined; ++path) {
     Walk walk{flow_hash, path, 1};
-    out.push_back(build(from, to, walk, forwarding));
+    build(from, to, walk, forwarding, out.emplace_back());
   }
   return out;
 }
 
-Route Router::build(VertexId from, VertexId to, Walk& walk, Forwarding forwarding) {
+void Router::build(VertexId from, VertexId to, Walk& walk, Forwarding forwarding, Route& route) {
   const std::size_t vertices = topology_.vertex_count();
   for (VertexId v : {from, to}) {
     if (v >= vertices) {
@@ -355,8 +363,9 @@ Route Router::build(VertexId from, VertexId to, Walk& walk, Forwarding forwardin
           fmt::format("{} is not an endpoint (a GPU, NIC or host)", describe(topology_, v)));
     }
   }
-  Route route;
-  if (from == to) return route;
+  route.links.clear();
+  route.latency = SimTime{};
+  if (from == to) return;
   // Room for the usual path (a GPU's NIC, three tiers up and down, the far NIC) in one
   // allocation rather than one per doubling.
   route.links.reserve(kUsualPathLinks);
@@ -364,13 +373,13 @@ Route Router::build(VertexId from, VertexId to, Walk& walk, Forwarding forwardin
   const VertexInfo& dst = topology_.vertex(to);
   if (src.kind != VertexKind::gpu || dst.kind != VertexKind::gpu) {
     append_network(route, from, to, walk);
-    return route;
+    return;
   }
   const std::optional<VertexId> src_switch = topology_.nvswitch_of(from);
   if (src_switch && src_switch == topology_.nvswitch_of(to)) {
     append(route, from, *src_switch);
     append(route, *src_switch, to);
-    return route;
+    return;
   }
   const std::optional<VertexId> src_nic = topology_.nic_of(from);
   const std::optional<VertexId> dst_nic = topology_.nic_of(to);
@@ -385,7 +394,7 @@ Route Router::build(VertexId from, VertexId to, Walk& walk, Forwarding forwardin
     append(route, from, *src_nic);
     append_network(route, *src_nic, *dst_nic, walk);
     append(route, *dst_nic, to);
-    return route;
+    return;
   }
   if (forwarding == Forwarding::at_source) {
     // Over NVLink to the GPU of this node whose NIC is in the destination's plane.
@@ -407,7 +416,6 @@ Route Router::build(VertexId from, VertexId to, Walk& walk, Forwarding forwardin
     append(route, relay, dst_switch);
     append(route, dst_switch, to);
   }
-  return route;
 }
 
 }  // namespace clustersim::fabric

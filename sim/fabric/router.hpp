@@ -64,6 +64,10 @@ class Router {
   // A route between two GPUs, or two network endpoints (hosts or NICs) of a bare network.
   [[nodiscard]] Route route(VertexId from, VertexId to, std::uint64_t flow_hash,
                             Forwarding forwarding = Forwarding::at_source);
+  // The same into `out`, in the room its links already have: a caller routing many flows one
+  // after the other saves an allocation each.
+  void route_into(VertexId from, VertexId to, std::uint64_t flow_hash, Route& out,
+                  Forwarding forwarding = Forwarding::at_source);
   // The routes a flow takes: its spray paths under `spray`, otherwise the one route().
   [[nodiscard]] std::vector<Route> routes(VertexId from, VertexId to, std::uint64_t flow_hash,
                                           Forwarding forwarding = Forwarding::at_source);
@@ -83,7 +87,8 @@ class Router {
     int path = 0;
     int combined = 1;  // spray: the product of the choices' sizes so far, at most kMaxSprayPaths
   };
-  [[nodiscard]] Route build(VertexId from, VertexId to, Walk& walk, Forwarding forwarding);
+  // Writes the route into `route` (emptied first).
+  void build(VertexId from, VertexId to, Walk& walk, Forwarding forwarding, Route& route);
   const std::vector<std::uint16_t>& distances_to(VertexId target_switch);
   void append(Route& route, VertexId a, VertexId b) const;
   void append_network(Route& route, VertexId from_endpoint, VertexId to_endpoint, Walk& walk);

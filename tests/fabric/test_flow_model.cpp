@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "sim/config/loader.hpp"
 #include "sim/fabric/topology_builder.hpp"
 
@@ -111,6 +113,51 @@ TEST(FlowModel, WavesLargerThanTheKeptSlotsEachEndTogether) {
   for (SimTime t : second) EXPECT_NEAR(t.seconds(), 2 * wave, 1e-11);
   EXPECT_EQ(model.flows_completed(), 2 * kFlows);
   EXPECT_EQ(model.active_flows(), 0U);
+}
+
+// The waiting flows' links sit back to back in one store, closed up once three quarters are of
+// flows that have started. Here 6,000 flows of 3 links start at 3 us and leave 1,000 flows of 4
+// links waiting until 4 us, taking turns on two routes that share no link with each other or
+// with the first flows: the store is closed up under them, and each group must still end as n
+// equal flows on their own links do, n x size / C after its latency, its bytes on its links.
+TEST(FlowModel, WaitingFlowsKeepTheirLinksWhenTheStoreIsClosedUp) {
+  constexpr std::size_t kEarly = 6000, kLate = 1000;
+  static_assert(3 * kEarly + 4 * kLate >= FlowModel::kKeepPendingSlots);
+  static_assert(4 * 3 * kEarly >= 3 * (3 * kEarly + 4 * kLate));
+  const SimTime latency = SimTime::from_ps(1'000'000);
+  Line line(4, latency);
+  Engine engine;
+  FlowModel model(engine, line.topology);
+  const Route early = line.route(1, 0);                                 // 3 links, 3 us
+  const std::array<Route, 2> late{line.route(0, 2), line.route(3, 1)};  // 4 links, 4 us
+  ASSERT_EQ(early.links.size(), 3U);
+  const double size = 1e6;
+  std::vector<SimTime> early_done;
+  std::array<std::vector<SimTime>, 2> late_done;
+  for (std::size_t i = 0; i < kEarly; ++i) {
+    model.start(early, size, [&](SimTime t) { early_done.push_back(t); });
+  }
+  for (std::size_t i = 0; i < kLate; ++i) {
+    model.start(late[i % 2], size, [&late_done, i](SimTime t) { late_done[i % 2].push_back(t); });
+  }
+  engine.run();
+  ASSERT_EQ(early_done.size(), kEarly);
+  for (SimTime t : early_done) {
+    EXPECT_NEAR(t.seconds(), 3 * latency.seconds() + kEarly * size / kCapacity, 1e-11);
+  }
+  const std::vector<LinkStats>& stats = model.link_stats(engine.now());
+  for (LinkId link : early.links) EXPECT_NEAR(stats[link].bytes, kEarly * size, 1e-3 * size);
+  for (std::size_t route = 0; route < 2; ++route) {
+    SCOPED_TRACE(route);
+    ASSERT_EQ(late[route].links.size(), 4U);
+    ASSERT_EQ(late_done[route].size(), kLate / 2);
+    for (SimTime t : late_done[route]) {
+      EXPECT_NEAR(t.seconds(), 4 * latency.seconds() + kLate / 2 * size / kCapacity, 1e-11);
+    }
+    for (LinkId link : late[route].links) {
+      EXPECT_NEAR(stats[link].bytes, kLate / 2 * size, 1e-3 * size);
+    }
+  }
 }
 
 // A rate so low that the flow would end beyond the engine's time range is an input error with a
