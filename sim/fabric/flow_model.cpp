@@ -22,7 +22,19 @@ FlowModel::FlowModel(Engine& engine, const Topology& topology)
 }
 
 void FlowModel::add_routed(std::span<const LinkId> links, double delta) {
+  if (!count_routed_) return;
   for (LinkId link : links) routed_[link] += delta;
+}
+
+void FlowModel::start_counting_routed() {
+  if (count_routed_) return;
+  count_routed_ = true;
+  for (std::size_t id = 0; id < flows_.size(); ++id) {
+    if (flows_[id].active) add_routed(solver_.path(static_cast<FlowId>(id)), 1);
+  }
+  for (const Pending& pending : pending_) {
+    if (pending.waiting) add_routed(links_of(pending), 1);
+  }
 }
 
 SimTime FlowModel::start_flow(Router& router, VertexId from, VertexId to, std::uint64_t hash,
@@ -48,6 +60,7 @@ SimTime FlowModel::start_flow(Router& router, VertexId from, VertexId to, std::u
       return routes.front().latency;
     }
     case config::RoutingPolicy::adaptive: {
+      start_counting_routed();
       router.set_load(&routed_);
       router.route_into(from, to, hash, route_scratch_);
       enqueue(route_scratch_.links, route_scratch_.latency, bytes, std::move(on_complete), bound,
@@ -248,7 +261,7 @@ void FlowModel::advance_to(SimTime now) {
     const FlowId id = done[k];
     Flow& flow = flows_[id];
     for (LinkId link : solver_.path(id)) {
-      routed_[link] -= 1;
+      if (count_routed_) routed_[link] -= 1;
       account_link(link, now);
       // The load drops at once (a solve held back by batching leaves the others' rates as
       // they are); a solve now overwrites it with the solver's.

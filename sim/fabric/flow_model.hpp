@@ -205,7 +205,11 @@ class FlowModel final : public Model {
   std::vector<SimTime> link_updated_;
   // Links whose load may change at the next settle, each once (link_touched_ marks them).
   std::vector<LinkId> touched_links_;
-  std::vector<double> routed_;  // flows routed over each link, started and not done
+  // Flows routed over each link, started and not done: what adaptive routing chooses by, so
+  // counted from the first adaptive flow on (start_counting_routed counts those before it).
+  std::vector<double> routed_;
+  bool count_routed_ = false;
+  void start_counting_routed();
   std::vector<char> link_touched_;
   std::vector<FlowId> scratch_done_, scratch_stretched_;  // advance_to's, kept between calls
   bool dirty_ = false;

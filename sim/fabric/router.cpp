@@ -181,14 +181,29 @@ bool offers_equal_cost_paths(const Topology& topology) {
   return false;
 }
 
-void Router::append(Route& route, VertexId a, VertexId b) const {
-  const std::optional<LinkId> link = topology_.find_link(a, b);
-  if (!link) {
-    throw RoutingError(
-        fmt::format("no link from {} to {}", describe(topology_, a), describe(topology_, b)));
+void Router::append(Route& route, VertexId a, VertexId b) {
+  if (link_memo_.size() <= a) link_memo_.resize(topology_.vertex_count());
+  LinkMemo& memo = link_memo_[a];
+  LinkId link = kNoLink;
+  if (memo.to[0] == b) {
+    link = memo.link[0];
+  } else if (memo.to[1] == b) {
+    link = memo.link[1];
+  } else {
+    const std::optional<LinkId> found = topology_.find_link(a, b);
+    if (!found) {
+      throw RoutingError(
+          fmt::format("no link from {} to {}", describe(topology_, a), describe(topology_, b)));
+    }
+    link = *found;
+    // The newer of the two kept first.
+    memo.to[1] = memo.to[0];
+    memo.link[1] = memo.link[0];
+    memo.to[0] = b;
+    memo.link[0] = link;
   }
-  route.links.push_back(*link);
-  route.latency = route.latency + topology_.link(*link).latency;
+  route.links.push_back(link);
+  route.latency = route.latency + topology_.link(link).latency;
 }
 
 std::size_t Router::choose(std::span<const LinkId> choices, std::uint64_t hop, VertexId to_endpoint,

@@ -24,6 +24,7 @@
 // NICs of its own plane: traffic between planes is forwarded inside a node over NVLink, on the
 // sending node (to the GPU whose NIC is in the destination's plane) or on the receiving node.
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -90,7 +91,7 @@ class Router {
   // Writes the route into `route` (emptied first).
   void build(VertexId from, VertexId to, Walk& walk, Forwarding forwarding, Route& route);
   const std::vector<std::uint16_t>& distances_to(VertexId target_switch);
-  void append(Route& route, VertexId a, VertexId b) const;
+  void append(Route& route, VertexId a, VertexId b);
   void append_network(Route& route, VertexId from_endpoint, VertexId to_endpoint, Walk& walk);
   // The links from `current` onto a shortest path to `last` (`distance` hops away), in the
   // switch's port order: from the cache, or found into `scratch` (and cached while it has room).
@@ -110,6 +111,15 @@ class Router {
   // switch has many ports, and every route ends on one of them.
   static constexpr LinkId kNoLink = std::numeric_limits<LinkId>::max();
   std::vector<LinkId> down_link_;
+  // By vertex: the last two links append() found out of it (a GPU's to its NIC and its
+  // NVSwitch, a NIC's to its switch and its GPU), so that a route does not search a vertex's
+  // edges for each hop.
+  struct LinkMemo {
+    std::array<VertexId, 2> to{kNoVertex, kNoVertex};
+    std::array<LinkId, 2> link{kNoLink, kNoLink};
+  };
+  static constexpr VertexId kNoVertex = std::numeric_limits<VertexId>::max();
+  std::vector<LinkMemo> link_memo_;
   // (switch, target switch) -> where its next hops lie in hop_links_ (offset, count): a switch has
   // many ports, and an all-to-all routes a million flows through the same few switch pairs.
   // Capped at kMaxCachedHopLinks links; beyond, hops are found each time (same result).

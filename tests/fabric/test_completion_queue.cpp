@@ -131,21 +131,27 @@ void agrees_with_an_ordered_set(std::size_t run_at_least, std::uint64_t seed) {
 }
 
 // The radix sort of a large re-solve's completions orders as a comparison sort does: times
-// spread wide and narrow, all equal, and far from zero; ids dense and sparse.
+// spread wide and narrow, all equal, and far from zero; ids dense and sparse; entries given in
+// ascending flow order (as a whole component's re-solve gives them, when the sort skips its
+// passes over the ids) or not (the cases with ties in time fail if it skips them wrongly).
 TEST(CompletionQueue, RadixSortOrdersAsAComparisonSort) {
   std::mt19937_64 rng(3);
   struct Case {
     std::size_t count;
     std::int64_t earliest, span;
     std::uint32_t ids;
+    bool by_flow = false;  // given in ascending flow order
   };
   const Case cases[] = {{kRadixSortAtLeast, 0, 1'000'000, 5000},
                         {50'000, 7'000'000'000'000, 30'000'000, 60'000},
                         {50'000, 123, 0, 4'000'000'000U},  // one instant: ids alone order
                         {20'000, 0, std::int64_t{1} << 62, 1U << 31},
-                        {kRadixSortAtLeast - 1, 5, 10, 100'000}};
+                        {kRadixSortAtLeast - 1, 5, 10, 100'000},
+                        {50'000, 1'000, 40, 60'000, true},  // many ties in time
+                        {50'000, 1'000, 40, 60'000, false},
+                        {30'000, 0, 1'000'000'000, 1U << 31, true}};
   for (const Case& c : cases) {
-    SCOPED_TRACE(c.count);
+    SCOPED_TRACE(::testing::Message() << c.count << (c.by_flow ? " by flow" : ""));
     std::vector<Completion> entries, buffer;
     std::set<std::uint32_t> used;
     while (entries.size() < c.count) {
@@ -154,6 +160,10 @@ TEST(CompletionQueue, RadixSortOrdersAsAComparisonSort) {
       const auto offset =
           c.span == 0 ? 0 : static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(c.span));
       entries.push_back(Completion{c.earliest + offset, flow});
+    }
+    if (c.by_flow) {
+      std::sort(entries.begin(), entries.end(),
+                [](const Completion& x, const Completion& y) { return x.flow < y.flow; });
     }
     std::vector<Completion> expected = entries;
     std::sort(expected.begin(), expected.end(), CompletionBefore{});

@@ -108,6 +108,36 @@ TEST(RoutingPolicy, APermutationCollidesUnderEcmpAndNotUnderAdaptiveRouting) {
   }
 }
 
+// Adaptive routing chooses by the flows on each link, counted from the first adaptive flow on:
+// the flows already started then, on fixed routes, count too, whether they still wait out
+// their latency or already carry. Two spines; a flow pinned to the spine that the adaptive
+// flow's hash would pick on an idle network, so that it collides unless it is counted.
+TEST(RoutingPolicy, AdaptiveRoutingCountsTheFlowsStartedBeforeIt) {
+  for (const SimTime later : {SimTime::zero(), SimTime::from_ps(1000)}) {
+    SCOPED_TRACE(later.ps());
+    TwoLeaves net(2, 2, 4, RoutingPolicy::adaptive);
+    const auto [a, b] = colliding_hashes(net);
+    Engine engine;
+    FlowModel model(engine, net.topology);
+    Router router(net.topology);
+    double pinned_done = -1, adaptive_done = -1;
+    model.start(router.route(net.left[0], net.right[0], a), kBytes,
+                [&](SimTime t) { pinned_done = t.seconds(); });
+    const auto start_adaptive = [&] {
+      model.start_flow(router, net.left[1], net.right[1], b, kBytes,
+                       [&](SimTime t) { adaptive_done = t.seconds(); });
+    };
+    if (later == SimTime::zero()) {
+      start_adaptive();
+    } else {
+      engine.schedule_after(later, start_adaptive);
+    }
+    engine.run();
+    EXPECT_NEAR(pinned_done, kBytes / kCapacity, 1e-9);
+    EXPECT_NEAR(adaptive_done, later.seconds() + kBytes / kCapacity, 1e-9);
+  }
+}
+
 TEST(RoutingPolicy, SprayReachesFullBisection) {
   // Four hosts per leaf, four spines, host links as fast as a spine link: a permutation from the
   // left leaf to the right one has a bisection of 4 C. Sprayed, every flow is four quarter-flows,
