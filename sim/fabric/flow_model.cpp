@@ -254,8 +254,8 @@ void FlowModel::advance_to(SimTime now) {
     // one instant are scattered over the ids, so each record is a cache miss.
     if (k + kPrefetchAhead < done.size()) {
       const FlowId ahead = done[k + kPrefetchAhead];
-      __builtin_prefetch(&flows_[ahead], 1);
-      __builtin_prefetch(&ends_[ahead], 1);
+      prefetch_bytes<1>(&flows_[ahead], sizeof(Flow));
+      prefetch_bytes<1>(&ends_[ahead], sizeof(FlowEnds));
       solver_.prefetch_removal(ahead);
     }
     const FlowId id = done[k];

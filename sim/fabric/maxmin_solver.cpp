@@ -390,6 +390,7 @@ FlowId MaxMinSolver::add_flow(std::span<const LinkId> path, double bound) {
     std::pop_heap(free_ids_.begin(), free_ids_.end(), std::greater<>());
     id = free_ids_.back();
     free_ids_.pop_back();
+    forget_entries(id);
   }
   paths_[std::size_t{id} * stride_] = static_cast<LinkId>(path.size());
   std::copy(path.begin(), path.end(), links_of(id).begin());
@@ -413,31 +414,36 @@ FlowId MaxMinSolver::add_flow(std::span<const LinkId> path, double bound) {
 void MaxMinSolver::remove_flow(FlowId flow) {
   assert(flow < flow_slots_ && active_flow_[flow]);
   removed_floor_ = std::min(removed_floor_, rate_[flow]);
-  // The flows left on its links are re-solved from those links. Its entries become holes, so
-  // that removal costs O(path) and the flows left keep their order on each link.
-  const std::span<const LinkId> links = links_of(flow);
-  const std::uint32_t* slots = slots_of(flow);
-  for (std::size_t k = 0; k < links.size(); ++k) {
-    const LinkId link = links[k];
-    std::vector<FlowId>& on_link = link_flows_[link];
-    assert(on_link[slots[k]] == flow);
-    on_link[slots[k]] = kHole;
-    if (4 * ++link_holes_[link] > 3 * on_link.size()) close_holes(link);
+  // The flows left on its links are re-solved from those links. Its entries stay where they
+  // are, dead (see kDeadRate), so that removal writes nothing into the lists and the flows left
+  // keep their order on each link.
+  rate_[flow] = kDeadRate;
+  active_flow_[flow] = 0;
+  for (const LinkId link : links_of(flow)) {
+    if (4 * ++link_holes_[link] > 3 * link_flows_[link].size()) close_holes(link);
     dirty_links_.push_back(link);
   }
-  paths_[std::size_t{flow} * stride_] = 0;
-  rate_[flow] = 0;
-  active_flow_[flow] = 0;
   free_ids_.push_back(flow);
   std::push_heap(free_ids_.begin(), free_ids_.end(), std::greater<>());
   --active_;
+}
+
+void MaxMinSolver::forget_entries(FlowId flow) {
+  const std::span<const LinkId> links = links_of(flow);
+  const std::uint32_t* slots = slots_of(flow);
+  for (std::size_t k = 0; k < links.size(); ++k) {
+    // Gone already if the list was closed up since the flow left.
+    std::vector<FlowId>& on_link = link_flows_[links[k]];
+    if (slots[k] < on_link.size() && on_link[slots[k]] == flow) on_link[slots[k]] = kHole;
+  }
+  paths_[std::size_t{flow} * stride_] = 0;
 }
 
 void MaxMinSolver::close_holes(LinkId link) {
   std::vector<FlowId>& on_link = link_flows_[link];
   std::uint32_t kept = 0;
   for (const FlowId id : on_link) {
-    if (id == kHole) continue;
+    if (id == kHole || !active_flow_[id]) continue;
     const std::span<const LinkId> links = links_of(id);
     const auto at = std::find(links.begin(), links.end(), link) - links.begin();
     slots_of(id)[at] = kept;
@@ -524,10 +530,12 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
       }
       const FlowId id = on_link[i];
       if (id == kHole) continue;
-      if (rate_[id] >= threshold) {
+      const double rate = rate_[id];
+      if (rate == kDeadRate) continue;
+      if (rate >= threshold) {
         reach_flow(id);
       } else {
-        fixed += rate_[id];
+        fixed += rate;
       }
     }
     link_fixed_load_[link] = fixed;
@@ -560,7 +568,7 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
     if (link_open_[link]) continue;
     double fixed = 0;
     for (const FlowId id : link_flows_[link]) {
-      if (id != kHole && !in_component_[id]) fixed += rate_[id];
+      if (id != kHole && rate_[id] != kDeadRate && !in_component_[id]) fixed += rate_[id];
     }
     link_fixed_load_[link] = fixed;
   }
