@@ -70,6 +70,7 @@ std::vector<Phase> plan(const Topology& topology, const CollectiveSpec& spec) {
       return {Phase{{{ranks[0], ranks[1], s}}, 0}};
     case Operation::all_to_all: {
       Phase phase;
+      phase.transfers.reserve(ranks.size() * (ranks.size() - 1));
       for (VertexId from : ranks) {
         for (VertexId to : ranks) {
           if (from != to) phase.transfers.push_back({from, to, s / n});
@@ -332,6 +333,7 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
     }
     // Each GPU's transfers of the phase share its channels' copy rate.
     std::vector<std::pair<VertexId, VertexId>> ends;
+    ends.reserve(phase.transfers.size());
     for (const Transfer& transfer : phase.transfers) ends.emplace_back(transfer.from, transfer.to);
     std::vector<double> bounds = copy_bounds(topology, spec.copy, ends);
     const SimTime fill = SimTime::from_ps(hop.ps() * std::max(0, phase.fill_hops));
@@ -340,6 +342,8 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
     engine.schedule_after(fill, [&, routes = std::move(routes), bounds = std::move(bounds),
                                  index = next_phase - 1, first_hash]() mutable {
       const Phase& current = phases[index];
+      model.reserve_waiting(current.transfers.size(),
+                            current.transfers.size() * Router::kUsualPathLinks);
       for (std::size_t i = 0; i < current.transfers.size(); ++i) {
         ++result.flows;
         const Transfer& transfer = current.transfers[i];

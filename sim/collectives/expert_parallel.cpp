@@ -328,8 +328,10 @@ CollectiveResult simulate(const Topology& topology, const std::vector<Group>& gr
     }
     // A GPU's flows over NVLink (and over the network) share its pushing SMs.
     std::vector<std::pair<VertexId, VertexId>> ends;
+    ends.reserve(planned.size());
     for (const Planned& p : planned) ends.emplace_back(p.from, p.to);
     const std::vector<double> bounds = copy_bounds(topology, copy, ends);
+    model.reserve_waiting(planned.size(), planned.size() * fabric::Router::kUsualPathLinks);
     for (std::size_t i = 0; i < planned.size(); ++i) {
       const Planned& p = planned[i];
       ++hash;

@@ -108,6 +108,7 @@ std::size_t FlowModel::enqueue(std::span<const LinkId> links, SimTime latency, d
   }
   const std::uint64_t first = pending_links_.size();
   pending_links_.insert(pending_links_.end(), links.begin(), links.end());
+  pending_longest_ = std::max(pending_longest_, links.size());
   pending_[slot] = Pending{first,
                            static_cast<std::uint32_t>(links.size()),
                            true,
@@ -132,12 +133,8 @@ void FlowModel::activate_batch(std::int64_t at) {
   activations_.erase(batch);
   if (slots.size() >= kReserveAtLeast) {
     // Room for the batch at once (an all-to-all activates a million flows in a few batches).
-    std::size_t longest = 0;
-    for (const std::size_t slot : slots) {
-      longest = std::max<std::size_t>(longest, pending_[slot].count);
-    }
     const std::size_t flows = solver_.active_flows() + slots.size();
-    solver_.reserve(flows, longest);
+    solver_.reserve(flows, pending_longest_);
     // Every id the batch takes is below `flows` (ids are the lowest free), so the records are
     // made at once rather than one by one in hold().
     if (flows_.size() < flows) {
@@ -156,8 +153,15 @@ void FlowModel::activate_batch(std::int64_t at) {
   reclaim_pending_links();
 }
 
+void FlowModel::reserve_waiting(std::size_t flows, std::size_t links) {
+  const std::size_t waiting = pending_.size() - free_pending_.size();
+  reserve_geometrically(pending_, waiting + flows);
+  reserve_geometrically(pending_links_, pending_links_.size() + links);
+}
+
 void FlowModel::reclaim_pending_links() {
   if (free_pending_.size() == pending_.size()) {
+    pending_longest_ = 0;
     if (pending_links_.size() >= kKeepPendingSlots) {
       std::vector<LinkId>().swap(pending_links_);
     } else {
@@ -434,6 +438,7 @@ void FlowModel::account_link(LinkId link, SimTime now) {
 
 std::vector<std::string> FlowModel::unfinished() const {
   std::vector<std::string> out;
+  if (active_flows() == 0) return out;
   for (std::size_t id = 0; id < flows_.size(); ++id) {
     const Flow& flow = flows_[id];
     if (!flow.active) continue;

@@ -102,6 +102,11 @@ class FlowModel final : public Model {
   SimTime start_flow(Router& router, VertexId from, VertexId to, std::uint64_t hash, double bytes,
                      OnComplete on_complete, double bound = kUnbounded, Route* routed = nullptr);
 
+  // Makes room for `flows` more flows waiting out their latency at once, of `links` links in
+  // all: a caller about to start a million saves the doubling of the records (copies, and
+  // memory touched twice). A hint; no effect on results.
+  void reserve_waiting(std::size_t flows, std::size_t links);
+
   [[nodiscard]] std::string name() const override { return "fabric"; }
   [[nodiscard]] std::optional<SimTime> next_completion() const override;
   void advance_to(SimTime now) override;
@@ -196,7 +201,8 @@ class FlowModel final : public Model {
   // all-to-all has a million waiting at once); pending_dead_links_ of them are started flows'.
   std::vector<LinkId> pending_links_;
   std::size_t pending_dead_links_ = 0;
-  Route route_scratch_;  // start_flow's route, its room reused
+  std::size_t pending_longest_ = 0;  // the longest path among them since none waited
+  Route route_scratch_;              // start_flow's route, its room reused
   // Pending slots by the picosecond their latency ends, in the order they started.
   std::unordered_map<std::int64_t, std::vector<std::size_t>> activations_;
   CompletionQueue due_;  // one entry per active flow with a rate

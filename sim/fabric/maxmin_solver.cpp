@@ -488,8 +488,13 @@ void MaxMinSolver::collect_dirty_components() {
       for (const LinkId link : links_of(last_solved_[next_flow])) reach_link(link);
     }
     for (; next_link < component_links_.size(); ++next_link) {
-      for (const FlowId flow : link_flows_[component_links_[next_link]]) {
-        if (flow != kHole) reach_flow(flow);
+      for (FlowId& flow : link_flows_[component_links_[next_link]]) {
+        if (flow == kHole) continue;
+        if (!active_flow_[flow]) {
+          flow = kHole;  // dead: a hole from now on, skipped without a look at the flow
+          continue;
+        }
+        reach_flow(flow);
       }
     }
   }
@@ -523,7 +528,7 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
     // Every flow at or above the threshold here is re-solved; those below keep their rates.
     // Each flow's rate is a cache miss, fetched a few flows ahead.
     double fixed = 0;
-    const std::vector<FlowId>& on_link = link_flows_[link];
+    std::vector<FlowId>& on_link = link_flows_[link];
     for (std::size_t i = 0; i < on_link.size(); ++i) {
       if (i + kPrefetchAhead < on_link.size() && on_link[i + kPrefetchAhead] != kHole) {
         __builtin_prefetch(rate_.data() + on_link[i + kPrefetchAhead]);
@@ -531,7 +536,10 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
       const FlowId id = on_link[i];
       if (id == kHole) continue;
       const double rate = rate_[id];
-      if (rate == kDeadRate) continue;
+      if (rate == kDeadRate) {
+        on_link[i] = kHole;  // the next search skips it without reading its rate
+        continue;
+      }
       if (rate >= threshold) {
         reach_flow(id);
       } else {
@@ -567,8 +575,13 @@ void MaxMinSolver::collect_above(double threshold, std::span<const LinkId> depar
   for (const LinkId link : departed) {
     if (link_open_[link]) continue;
     double fixed = 0;
-    for (const FlowId id : link_flows_[link]) {
-      if (id != kHole && rate_[id] != kDeadRate && !in_component_[id]) fixed += rate_[id];
+    for (FlowId& id : link_flows_[link]) {
+      if (id == kHole) continue;
+      if (rate_[id] == kDeadRate) {
+        id = kHole;
+        continue;
+      }
+      if (!in_component_[id]) fixed += rate_[id];
     }
     link_fixed_load_[link] = fixed;
   }

@@ -186,10 +186,11 @@ class MaxMinSolver {
   std::vector<char> in_component_;
   std::vector<FlowId> free_ids_;  // a min-heap, so that the lowest free id is reused first
   // Active flows per link, in insertion order, with dead entries where flows left: a removed
-  // flow's entries stay as they are (its rate_ is kDeadRate, which the searches skip) until
-  // the list is closed up or the id is reused, when they become holes (kHole). Removal thus
-  // writes nothing into the lists: a million flows' lists are far larger than the cache, and
-  // a write there was a miss for every link of every flow that left. A list three quarters
+  // flow's entries stay as they are (its rate_ is kDeadRate) until a search passes them, the
+  // list is closed up or the id is reused, when they become holes (kHole), which searches skip
+  // without reading the flow. Removal thus writes nothing into the lists: a million flows'
+  // lists are far larger than the cache, and a write there was a miss for every link of every
+  // flow that left, where a search reads the list in order anyway. A list three quarters
   // dead is closed up (close_holes), keeping the order. Closing up re-indexes each flow kept,
   // a cache miss each; at three quarters that is one for every three departures, where closing
   // at half was one for each.

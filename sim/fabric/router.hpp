@@ -59,6 +59,9 @@ class Router {
  public:
   // A sprayed flow's paths at most: a three-level fat-tree has (k/2)^2 between pods.
   static constexpr int kMaxSprayPaths = 64;
+  // The links of the usual route between nodes (a GPU's NIC, three tiers up and down, the far
+  // NIC): what a route reserves room for when it is built.
+  static constexpr std::size_t kUsualPathLinks = 8;
 
   explicit Router(const Topology& topology);
 
@@ -124,8 +127,6 @@ class Router {
   // many ports, and an all-to-all routes a million flows through the same few switch pairs.
   // Capped at kMaxCachedHopLinks links; beyond, hops are found each time (same result).
   static constexpr std::size_t kMaxCachedHopLinks = std::size_t{1} << 22;
-  // Links a route reserves room for when it is built.
-  static constexpr std::size_t kUsualPathLinks = 8;
   std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> hop_cache_;
   std::vector<LinkId> hop_links_;
   // By target switch index: the shared table, once this router has looked it up.
