@@ -139,6 +139,10 @@ class CompletionQueue {
     at_[flow] = kFresh | static_cast<std::uint32_t>(fresh_.size());
     fresh_.push_back(Completion{time_ps, flow});
   }
+  // Room for `count` more set_unordered calls before the next rebuild (a hint).
+  void reserve_unordered(std::size_t count) {
+    if (fresh_.size() + count > fresh_.capacity()) fresh_.reserve(fresh_.size() + count);
+  }
   void erase_unordered(std::uint32_t flow) {
     if (const std::uint32_t at = fresh_index(flow); at != kNowhere) {
       fresh_[at].flow = kStale;

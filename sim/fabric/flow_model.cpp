@@ -251,7 +251,9 @@ void FlowModel::advance_to(SimTime now) {
         any_adaptive_ && flows_[id].adaptive && flows_[id].segment_left < flows_[id].remaining;
     (rechoose ? stretched : done).push_back(id);
   }
-  std::vector<OnComplete> callbacks;
+  // Kept between calls (moved out, so that a callback could come back here safely).
+  std::vector<OnComplete> callbacks = std::move(scratch_callbacks_);
+  callbacks.clear();
   callbacks.reserve(done.size());
   for (std::size_t k = 0; k < done.size(); ++k) {
     // The records of a flow a few ahead are fetched while this one is done: the flows due at
@@ -285,6 +287,8 @@ void FlowModel::advance_to(SimTime now) {
   for (OnComplete& callback : callbacks) {
     if (callback) callback(now);
   }
+  callbacks.clear();
+  scratch_callbacks_ = std::move(callbacks);
 }
 
 void FlowModel::rebalance(FlowId id, SimTime now) {
@@ -350,6 +354,7 @@ void FlowModel::settle(SimTime now) {
   // orders the queue once (a heapify or a sort) instead of O(log n) scattered moves each. The
   // order is total, so the top is the same either way.
   const bool rebuild = changed.size() >= kRebuildAtLeast && 4 * changed.size() >= due_.size();
+  if (rebuild) due_.reserve_unordered(changed.size());
   for (std::size_t i = 0; i < changed.size(); ++i) {
     const FlowId id = changed[i];
     Flow& flow = flows_[id];

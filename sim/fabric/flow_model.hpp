@@ -218,6 +218,7 @@ class FlowModel final : public Model {
   void start_counting_routed();
   std::vector<char> link_touched_;
   std::vector<FlowId> scratch_done_, scratch_stretched_;  // advance_to's, kept between calls
+  std::vector<OnComplete> scratch_callbacks_;
   bool dirty_ = false;
   bool any_adaptive_ = false;  // an adaptive flow has started
   // Departure batching: the fraction, the departures and arrivals since the last solve, and the

@@ -24,6 +24,11 @@ class Paths {
     starts_.assign(1, 0);
     links_.clear();
   }
+  // Room for `flows` flows of `links` links in all (a hint).
+  void reserve(std::size_t flows, std::size_t links) {
+    reserve_geometrically(starts_, flows + 1);
+    reserve_geometrically(links_, links);
+  }
   void add_link(std::uint32_t link) { links_.push_back(link); }
   void end_flow() { starts_.push_back(static_cast<std::uint32_t>(links_.size())); }
 
@@ -601,8 +606,10 @@ std::span<const double> MaxMinSolver::solve_collected() {
   }
   Paths& paths = scratch.paths;
   paths.clear();
+  paths.reserve(last_solved_.size(), last_solved_.size() * longest_);
   std::vector<double>& bounds = scratch.bounds;
   bounds.clear();
+  reserve_geometrically(bounds, last_solved_.size());
   for (const FlowId id : last_solved_) {
     for (const LinkId link : links_of(id)) paths.add_link(link_local_index_[link]);
     paths.end_flow();
