@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -76,7 +77,9 @@ std::vector<Phase> plan(const Topology& topology, const CollectiveSpec& spec) {
           if (from != to) phase.transfers.push_back({from, to, s / n});
         }
       }
-      return {phase};
+      std::vector<Phase> phases;
+      phases.push_back(std::move(phase));  // a million transfers: moved, not copied
+      return phases;
     }
     case Operation::reduce_scatter:
     case Operation::all_gather:
