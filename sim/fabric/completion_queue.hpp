@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sim/fabric/indexed_heap.hpp"
+#include "sim/fabric/memory_hints.hpp"
 
 namespace clustersim::fabric {
 
@@ -141,7 +142,7 @@ class CompletionQueue {
   }
   // Room for `count` more set_unordered calls before the next rebuild (a hint).
   void reserve_unordered(std::size_t count) {
-    if (fresh_.size() + count > fresh_.capacity()) fresh_.reserve(fresh_.size() + count);
+    reserve_geometrically(fresh_, fresh_.size() + count);
   }
   void erase_unordered(std::uint32_t flow) {
     if (const std::uint32_t at = fresh_index(flow); at != kNowhere) {

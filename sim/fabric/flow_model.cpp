@@ -38,7 +38,8 @@ void FlowModel::start_counting_routed() {
 }
 
 SimTime FlowModel::start_flow(Router& router, VertexId from, VertexId to, std::uint64_t hash,
-                              double bytes, OnComplete on_complete, double bound, Route* routed) {
+                              double bytes, OnComplete on_complete, double bound,
+                              const Route* routed) {
   switch (router.policy()) {
     case config::RoutingPolicy::spray: {
       const std::vector<Route> routes = router.routes(from, to, hash);
@@ -83,11 +84,6 @@ void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, 
                       std::string label) {
   enqueue(route.links, route.latency, bytes, std::move(on_complete), bound, std::move(label),
           Adaptive{});
-}
-
-void FlowModel::start(Route&& route, double bytes, OnComplete on_complete, double bound,
-                      std::string label) {
-  start(static_cast<const Route&>(route), bytes, std::move(on_complete), bound, std::move(label));
 }
 
 std::size_t FlowModel::enqueue(std::span<const LinkId> links, SimTime latency, double bytes,

@@ -93,14 +93,13 @@ class FlowModel final : public Model {
   // Starts a flow now; `on_complete` runs when its last byte arrives. `bound` caps its rate.
   void start(const Route& route, double bytes, OnComplete on_complete, double bound = kUnbounded,
              std::string label = {});
-  void start(Route&& route, double bytes, OnComplete on_complete, double bound = kUnbounded,
-             std::string label = {});
   // Starts a flow from `from` to `to` now, routed by `router` (which must outlive the run) under
   // the topology's routing policy, as described above. Returns the latency of its (first) route.
   // `routed`: the route router.route(from, to, hash) gave a moment ago, if the caller has it;
-  // taken over where the policy would route the same (ecmp, static), routed anew otherwise.
+  // used where the policy would route the same (ecmp, static), routed anew otherwise.
   SimTime start_flow(Router& router, VertexId from, VertexId to, std::uint64_t hash, double bytes,
-                     OnComplete on_complete, double bound = kUnbounded, Route* routed = nullptr);
+                     OnComplete on_complete, double bound = kUnbounded,
+                     const Route* routed = nullptr);
 
   // Makes room for `flows` more flows waiting out their latency at once, of `links` links in
   // all: a caller about to start a million saves the doubling of the records (copies, and
@@ -165,7 +164,10 @@ class FlowModel final : public Model {
   // Grows flows_ and ends_ together to hold the solver's id.
   void hold(FlowId id);
   void rebalance(FlowId id, SimTime now);
+  // Adds delta to routed_ on the links, once counting has started.
   void add_routed(std::span<const LinkId> links, double delta);
+  // Counts the flows started so far into routed_, and every flow from then on.
+  void start_counting_routed();
   void account_link(LinkId link, SimTime now);
   // Files the link in touched_links_ unless it is there; forget_touched() empties the list.
   void touch(LinkId link);
@@ -215,7 +217,6 @@ class FlowModel final : public Model {
   // counted from the first adaptive flow on (start_counting_routed counts those before it).
   std::vector<double> routed_;
   bool count_routed_ = false;
-  void start_counting_routed();
   std::vector<char> link_touched_;
   std::vector<FlowId> scratch_done_, scratch_stretched_;  // advance_to's, kept between calls
   std::vector<OnComplete> scratch_callbacks_;
