@@ -297,6 +297,7 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
   Engine engine;
   FlowModel model(engine, topology);
   model.set_departure_batching(spec.departure_batching);
+  model.merge_series_links();  // every flow runs between GPUs (validate)
   Router router(topology);
   CollectiveResult result;
   std::uint64_t hash = 0;

@@ -299,6 +299,7 @@ CollectiveResult simulate(const Topology& topology, const std::vector<Group>& gr
   Engine engine;
   fabric::FlowModel model(engine, topology);
   model.set_departure_batching(departure_batching);
+  model.merge_series_links();  // every flow runs between GPUs (check_ranks)
   fabric::Router router(topology);
   CollectiveResult result;
   std::uint64_t hash = 0;

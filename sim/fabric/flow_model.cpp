@@ -21,6 +21,81 @@ FlowModel::FlowModel(Engine& engine, const Topology& topology)
   engine_.add_model(*this);
 }
 
+void FlowModel::merge_series_links() {
+  if (started_ > 0) {
+    throw std::logic_error("FlowModel::merge_series_links: flows have started already");
+  }
+  if (!series_partner_.empty()) return;
+  // Each NIC's links: to and from its GPU and its switch, and how many it has each way.
+  struct NicLinks {
+    int out = 0, in = 0;
+    LinkId to_gpu = kNotPaired, from_gpu = kNotPaired;
+    LinkId to_switch = kNotPaired, from_switch = kNotPaired;
+  };
+  std::vector<NicLinks> nics(topology_.vertex_count());
+  for (LinkId id = 0; id < topology_.link_count(); ++id) {
+    const LinkInfo& info = topology_.link(id);
+    if (topology_.vertex(info.from).kind == VertexKind::nic) {
+      NicLinks& nic = nics[info.from];
+      ++nic.out;
+      if (topology_.gpu_of(info.from) == info.to) nic.to_gpu = id;
+      if (topology_.attached_switch(info.from) == info.to) nic.to_switch = id;
+    }
+    if (topology_.vertex(info.to).kind == VertexKind::nic) {
+      NicLinks& nic = nics[info.to];
+      ++nic.in;
+      if (topology_.gpu_of(info.to) == info.from) nic.from_gpu = id;
+      if (topology_.attached_switch(info.to) == info.from) nic.from_switch = id;
+    }
+  }
+  series_partner_.assign(topology_.link_count(), kNotPaired);
+  series_dropped_.assign(topology_.link_count(), 0);
+  peak_load_.assign(topology_.link_count(), 0.0);
+  // The link with more capacity is dropped; of two alike, the GPU's.
+  const auto pair = [&](LinkId gpu_side, LinkId switch_side) {
+    const double gpu_capacity = solver_.capacity(gpu_side);
+    const double switch_capacity = solver_.capacity(switch_side);
+    if (!(gpu_capacity > 0 && switch_capacity > 0)) return;
+    series_partner_[gpu_side] = switch_side;
+    series_partner_[switch_side] = gpu_side;
+    series_dropped_[gpu_capacity >= switch_capacity ? gpu_side : switch_side] = 1;
+    ++merged_links_;
+  };
+  for (const VertexId v : topology_.nics()) {
+    const NicLinks& nic = nics[v];
+    if (nic.out != 2 || nic.in != 2 || nic.to_gpu == kNotPaired || nic.from_gpu == kNotPaired ||
+        nic.to_switch == kNotPaired || nic.from_switch == kNotPaired) {
+      continue;
+    }
+    pair(nic.from_gpu, nic.to_switch);
+    pair(nic.to_gpu, nic.from_switch);
+  }
+}
+
+std::span<const LinkId> FlowModel::solver_links(std::span<const LinkId> route,
+                                                std::vector<LinkId>& out) const {
+  if (merged_links_ == 0) return route;
+  out.clear();
+  for (std::size_t i = 0; i < route.size(); ++i) {
+    const LinkId link = route[i];
+    const LinkId partner = series_partner_[link];
+    if (partner != kNotPaired) {
+      const bool beside =
+          (i + 1 < route.size() && route[i + 1] == partner) || (i > 0 && route[i - 1] == partner);
+      if (!beside) {
+        const LinkInfo& info = topology_.link(link);
+        throw std::logic_error(fmt::format(
+            "a route crosses link {} ({} -> {}) without its series partner {}: a flow that "
+            "starts or ends at a NIC cannot run where series links are merged",
+            link, info.from, info.to, partner));
+      }
+      if (series_dropped_[link] != 0) continue;
+    }
+    out.push_back(link);
+  }
+  return out;
+}
+
 void FlowModel::add_routed(std::span<const LinkId> links, double delta) {
   if (!count_routed_) return;
   for (LinkId link : links) routed_[link] += delta;
@@ -89,6 +164,7 @@ void FlowModel::start(const Route& route, double bytes, OnComplete on_complete, 
 std::size_t FlowModel::enqueue(std::span<const LinkId> links, SimTime latency, double bytes,
                                OnComplete on_complete, double bound, std::string label,
                                Adaptive adaptive) {
+  links = solver_links(links, series_scratch_);
   ++started_;
   std::size_t slot = pending_.size();
   if (!free_pending_.empty()) {
@@ -305,7 +381,7 @@ void FlowModel::rebalance(FlowId id, SimTime now) {
   Router& router = *adaptive.router;
   router.set_load(&routed_);
   router.route_into(adaptive.from, adaptive.to, adaptive.hash, route_scratch_);
-  const std::span<const LinkId> links = route_scratch_.links;
+  const std::span<const LinkId> links = solver_links(route_scratch_.links, series_scratch_);
   add_routed(links, 1);
   for (LinkId link : links) {
     account_link(link, now);
@@ -376,6 +452,11 @@ void FlowModel::settle(SimTime now) {
   }
   if (rebuild) due_.rebuild();
   for (LinkId link : touched_links_) link_load_[link] = solver_.load(link);
+  if (merged_links_ > 0) {
+    for (LinkId link : touched_links_) {
+      peak_load_[link] = std::max(peak_load_[link], link_load_[link]);
+    }
+  }
   active_at_solve_ = solver_.active_flows();
   for (LinkId link : touched_links_) {
     const double capacity = solver_.capacity(link);
@@ -452,15 +533,28 @@ std::vector<std::string> FlowModel::unfinished() const {
 
 const std::vector<LinkStats>& FlowModel::link_stats(SimTime now) {
   for (LinkId link = 0; link < stats_.size(); ++link) account_link(link, now);
+  if (merged_links_ > 0) {
+    // A dropped link carried what its partner did, at every instant.
+    for (LinkId link = 0; link < stats_.size(); ++link) {
+      if (series_dropped_[link] == 0) continue;
+      const LinkId partner = series_partner_[link];
+      stats_[link].bytes = stats_[partner].bytes;
+      stats_[link].busy = stats_[partner].busy;
+      stats_[link].peak_utilization = peak_load_[partner] / solver_.capacity(link);
+    }
+  }
   return stats_;
 }
 
 double FlowModel::mean_utilization(LinkId link, SimTime now) {
-  account_link(link, now);
   const double capacity = solver_.capacity(link);
+  // A dropped series link carried its partner's bytes.
+  const LinkId carrier =
+      merged_links_ > 0 && series_dropped_[link] != 0 ? series_partner_[link] : link;
+  account_link(carrier, now);
   const double elapsed = now.seconds();
   if (capacity <= 0 || elapsed <= 0) return 0;
-  return stats_[link].bytes / (capacity * elapsed);
+  return stats_[carrier].bytes / (capacity * elapsed);
 }
 
 std::string FlowModel::link_stats_csv(SimTime now) {

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -101,6 +102,20 @@ class FlowModel final : public Model {
                      OnComplete on_complete, double bound = kUnbounded,
                      const Route* routed = nullptr);
 
+  // Series links: a NIC cabled to one GPU and one switch port passes every flow from its GPU on
+  // to the switch, and every flow from the switch on to its GPU, when no flow starts or ends at
+  // the NIC itself. The two links of each direction then carry the same flows, so the one of
+  // them with more capacity can never be the bottleneck (its load never exceeds the other's
+  // capacity). After this call the solver sees only the other one, a third fewer links per
+  // inter-node flow on a fat-tree. Rates, completions and every link's statistics are unchanged
+  // bit for bit: the dropped link's are read off its partner's, which carried the same loads in
+  // the same order. Must precede the first flow. From then on every route must keep to the
+  // pairs (enter such a NIC through one link of a pair and leave it through the other), as the
+  // router's routes between GPUs do; one that does not throws std::logic_error.
+  void merge_series_links();
+  // Directed links dropped from the solver by merge_series_links (0 before it).
+  [[nodiscard]] std::size_t merged_links() const { return merged_links_; }
+
   // Makes room for `flows` more flows waiting out their latency at once, of `links` links in
   // all: a caller about to start a million saves the doubling of the records (copies, and
   // memory touched twice). A hint; no effect on results.
@@ -164,6 +179,10 @@ class FlowModel final : public Model {
   // Grows flows_ and ends_ together to hold the solver's id.
   void hold(FlowId id);
   void rebalance(FlowId id, SimTime now);
+  // The route's links the solver sees, checked against the merged series pairs: the route
+  // itself when none are merged, otherwise `out` filled with the links that were not dropped.
+  std::span<const LinkId> solver_links(std::span<const LinkId> route,
+                                       std::vector<LinkId>& out) const;
   // Adds delta to routed_ on the links, once counting has started.
   void add_routed(std::span<const LinkId> links, double delta);
   // Counts the flows started so far into routed_, and every flow from then on.
@@ -209,6 +228,15 @@ class FlowModel final : public Model {
   std::unordered_map<std::int64_t, std::vector<std::size_t>> activations_;
   CompletionQueue due_;  // one entry per active flow with a rate
   std::vector<LinkStats> stats_;
+  // merge_series_links: each paired link's partner (kNotPaired otherwise; empty before the
+  // call), whether the solver dropped it, and the highest load each kept link has had (its
+  // dropped partner's peak utilisation is that over its own capacity).
+  static constexpr LinkId kNotPaired = std::numeric_limits<LinkId>::max();
+  std::vector<LinkId> series_partner_;
+  std::vector<char> series_dropped_;
+  std::vector<double> peak_load_;
+  std::vector<LinkId> series_scratch_;
+  std::size_t merged_links_ = 0;
   std::vector<double> link_load_;
   std::vector<SimTime> link_updated_;
   // Links whose load may change at the next settle, each once (link_touched_ marks them).

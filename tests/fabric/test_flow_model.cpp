@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "sim/config/loader.hpp"
 #include "sim/fabric/topology_builder.hpp"
@@ -280,6 +285,102 @@ TEST(FlowModel, LinkStatisticsIntegrateTheLoad) {
   EXPECT_DOUBLE_EQ(first.peak_utilization, 1.0);
   EXPECT_NEAR(model.mean_utilization(route.links.front(), end), 0.5, 1e-9);
   EXPECT_EQ(model.link_stats_csv(end).substr(0, 30), "link,from,to,kind,capacity_Bps");
+}
+
+// An all-to-all of flows of 1-7 MB on 32 GPUs of a fat-tree, each GPU with a NIC of its own: its
+// completions, and every link's statistics, with and without the series links merged.
+struct SeriesRun {
+  std::vector<std::int64_t> done;  // by flow, picoseconds
+  std::vector<LinkStats> stats;
+  std::vector<double> mean;
+  std::size_t merged = 0;
+};
+
+SeriesRun run_all_to_all(const Topology& topology, bool merge) {
+  Engine engine;
+  FlowModel model(engine, topology);
+  if (merge) model.merge_series_links();
+  Router router(topology);
+  SeriesRun out;
+  const std::size_t gpus = topology.gpus().size();
+  out.done.assign(gpus * (gpus - 1), -1);
+  std::uint64_t flow = 0;
+  for (VertexId from : topology.gpus()) {
+    for (VertexId to : topology.gpus()) {
+      if (from == to) continue;
+      const std::size_t index = flow++;
+      model.start_flow(router, from, to, flow, 1e6 * static_cast<double>(flow % 7 + 1),
+                       [&out, index](SimTime t) { out.done[index] = t.ps(); });
+    }
+  }
+  const RunStats run = engine.run();
+  out.stats = model.link_stats(run.end);
+  for (LinkId link = 0; link < topology.link_count(); ++link) {
+    out.mean.push_back(model.mean_utilization(link, run.end));
+  }
+  out.merged = model.merged_links();
+  return out;
+}
+
+// The GPU-NIC and NIC-switch links of a NIC with one of each carry the same flows, so the solver
+// needs only the one with less capacity: PCIe 5.0 (64 GB/s) beside a 400G NIC at 40 GB/s keeps
+// the NIC's, PCIe at 25 GB/s keeps the PCIe one. Either way every completion is the same to the
+// picosecond, and the dropped link's statistics, read off its partner, are the same to rounding.
+TEST(FlowModel, MergedSeriesLinksChangeNoCompletionAndNoStatistic) {
+  const std::string root = CLUSTERSIM_SOURCE_DIR;
+  for (const double pcie : {64e9, 25e9}) {
+    SCOPED_TRACE(pcie);
+    config::HardwareProfile hw =
+        config::load_hardware_profile(root + "/hardware_profiles/h800_sxm.yaml");
+    hw.pcie->bandwidth = Bandwidth{pcie};
+    const Topology topology =
+        build_cluster(config::load_topology(root + "/topologies/ft2.yaml"), {4, 8, &hw});
+    const SeriesRun whole = run_all_to_all(topology, false);
+    const SeriesRun merged = run_all_to_all(topology, true);
+    EXPECT_EQ(whole.merged, 0u);
+    EXPECT_EQ(merged.merged, 2 * topology.gpus().size());  // one link each way per NIC
+    EXPECT_EQ(std::count(whole.done.begin(), whole.done.end(), -1), 0);
+    EXPECT_EQ(merged.done, whole.done);
+    for (LinkId link = 0; link < topology.link_count(); ++link) {
+      SCOPED_TRACE(link);
+      const LinkStats& a = whole.stats[link];
+      const LinkStats& b = merged.stats[link];
+      EXPECT_NEAR(b.bytes, a.bytes, 1e-12 * a.bytes);
+      EXPECT_EQ(b.busy, a.busy);
+      EXPECT_NEAR(b.peak_utilization, a.peak_utilization, 1e-12);
+      EXPECT_NEAR(merged.mean[link], whole.mean[link], 1e-12);
+    }
+  }
+}
+
+TEST(FlowModel, AFlowEndingAtANicCannotRunWhereSeriesLinksAreMerged) {
+  const std::string root = CLUSTERSIM_SOURCE_DIR;
+  const config::HardwareProfile hw =
+      config::load_hardware_profile(root + "/hardware_profiles/h800_sxm.yaml");
+  const Topology topology =
+      build_cluster(config::load_topology(root + "/topologies/ft2.yaml"), {2, 8, &hw});
+  const VertexId gpu = topology.gpus().front();
+  const VertexId nic = *topology.nic_of(gpu);
+  const LinkId to_nic = *topology.find_link(gpu, nic);
+  Engine engine;
+  FlowModel model(engine, topology);
+  model.merge_series_links();
+  try {
+    model.start(Route{{to_nic}, SimTime::zero()}, kBytes, {});
+    FAIL() << "no error";
+  } catch (const std::logic_error& error) {
+    EXPECT_EQ(
+        std::string(error.what()),
+        fmt::format("a route crosses link {} ({} -> {}) without its series partner {}: a "
+                    "flow that starts or ends at a NIC cannot run where series links are "
+                    "merged",
+                    to_nic, gpu, nic, *topology.find_link(nic, *topology.attached_switch(nic))));
+  }
+  // Merging once flows have started would leave theirs unmerged.
+  Engine other_engine;
+  FlowModel started(other_engine, topology);
+  started.start(Route{{to_nic}, SimTime::zero()}, kBytes, {});
+  EXPECT_THROW(started.merge_series_links(), std::logic_error);
 }
 
 TEST(FlowModel, AFlowThatCanNeverFinishIsADeadlock) {
