@@ -25,61 +25,46 @@ void FlowModel::merge_series_links() {
   if (started_ > 0) {
     throw std::logic_error("FlowModel::merge_series_links: flows have started already");
   }
-  if (!series_partner_.empty()) return;
-  // Each NIC's links: to and from its GPU and its switch, and how many it has each way.
-  struct NicLinks {
-    int out = 0, in = 0;
-    LinkId to_gpu = kNotPaired, from_gpu = kNotPaired;
-    LinkId to_switch = kNotPaired, from_switch = kNotPaired;
-  };
-  std::vector<NicLinks> nics(topology_.vertex_count());
-  for (LinkId id = 0; id < topology_.link_count(); ++id) {
-    const LinkInfo& info = topology_.link(id);
-    if (topology_.vertex(info.from).kind == VertexKind::nic) {
-      NicLinks& nic = nics[info.from];
-      ++nic.out;
-      if (topology_.gpu_of(info.from) == info.to) nic.to_gpu = id;
-      if (topology_.attached_switch(info.from) == info.to) nic.to_switch = id;
-    }
-    if (topology_.vertex(info.to).kind == VertexKind::nic) {
-      NicLinks& nic = nics[info.to];
-      ++nic.in;
-      if (topology_.gpu_of(info.to) == info.from) nic.from_gpu = id;
-      if (topology_.attached_switch(info.to) == info.from) nic.from_switch = id;
-    }
-  }
-  series_partner_.assign(topology_.link_count(), kNotPaired);
-  series_dropped_.assign(topology_.link_count(), 0);
-  peak_load_.assign(topology_.link_count(), 0.0);
+  if (!series_pair_.empty()) return;
+  series_pair_.assign(topology_.link_count(), kNotPaired);
   // The link with more capacity is dropped; of two alike, the GPU's.
   const auto pair = [&](LinkId gpu_side, LinkId switch_side) {
     const double gpu_capacity = solver_.capacity(gpu_side);
     const double switch_capacity = solver_.capacity(switch_side);
     if (!(gpu_capacity > 0 && switch_capacity > 0)) return;
-    series_partner_[gpu_side] = switch_side;
-    series_partner_[switch_side] = gpu_side;
-    series_dropped_[gpu_capacity >= switch_capacity ? gpu_side : switch_side] = 1;
-    ++merged_links_;
+    const bool drop_gpu_side = gpu_capacity >= switch_capacity;
+    series_pair_[gpu_side] = series_pair_[switch_side] =
+        static_cast<std::uint32_t>(series_pairs_.size());
+    series_pairs_.push_back(
+        {drop_gpu_side ? switch_side : gpu_side, drop_gpu_side ? gpu_side : switch_side, 0.0});
   };
-  for (const VertexId v : topology_.nics()) {
-    const NicLinks& nic = nics[v];
-    if (nic.out != 2 || nic.in != 2 || nic.to_gpu == kNotPaired || nic.from_gpu == kNotPaired ||
-        nic.to_switch == kNotPaired || nic.from_switch == kNotPaired) {
-      continue;
-    }
-    pair(nic.from_gpu, nic.to_switch);
-    pair(nic.to_gpu, nic.from_switch);
+  // A NIC with exactly two links out, to its GPU and to its switch (every link is one direction
+  // of a duplex, so also exactly two in, from them).
+  const Graph& graph = topology_.graph();
+  for (const VertexId nic : topology_.nics()) {
+    const std::optional<VertexId> gpu = topology_.gpu_of(nic);
+    const std::optional<VertexId> sw = topology_.attached_switch(nic);
+    if (!gpu || !sw || boost::out_degree(nic, graph) != 2) continue;
+    const std::optional<LinkId> to_gpu = topology_.find_link(nic, *gpu);
+    const std::optional<LinkId> to_switch = topology_.find_link(nic, *sw);
+    const std::optional<LinkId> from_gpu = topology_.find_link(*gpu, nic);
+    const std::optional<LinkId> from_switch = topology_.find_link(*sw, nic);
+    if (!to_gpu || !to_switch || !from_gpu || !from_switch) continue;
+    pair(*from_gpu, *to_switch);
+    pair(*to_gpu, *from_switch);
   }
 }
 
 std::span<const LinkId> FlowModel::solver_links(std::span<const LinkId> route,
                                                 std::vector<LinkId>& out) const {
-  if (merged_links_ == 0) return route;
+  if (series_pairs_.empty()) return route;
   out.clear();
   for (std::size_t i = 0; i < route.size(); ++i) {
     const LinkId link = route[i];
-    const LinkId partner = series_partner_[link];
-    if (partner != kNotPaired) {
+    const std::uint32_t index = series_pair_[link];
+    if (index != kNotPaired) {
+      const SeriesPair& pair = series_pairs_[index];
+      const LinkId partner = pair.kept == link ? pair.dropped : pair.kept;
       const bool beside =
           (i + 1 < route.size() && route[i + 1] == partner) || (i > 0 && route[i - 1] == partner);
       if (!beside) {
@@ -89,7 +74,7 @@ std::span<const LinkId> FlowModel::solver_links(std::span<const LinkId> route,
             "starts or ends at a NIC cannot run where series links are merged",
             link, info.from, info.to, partner));
       }
-      if (series_dropped_[link] != 0) continue;
+      if (link == pair.dropped) continue;
     }
     out.push_back(link);
   }
@@ -452,9 +437,11 @@ void FlowModel::settle(SimTime now) {
   }
   if (rebuild) due_.rebuild();
   for (LinkId link : touched_links_) link_load_[link] = solver_.load(link);
-  if (merged_links_ > 0) {
+  if (!series_pairs_.empty()) {
     for (LinkId link : touched_links_) {
-      peak_load_[link] = std::max(peak_load_[link], link_load_[link]);
+      const std::uint32_t index = series_pair_[link];
+      if (index == kNotPaired || series_pairs_[index].kept != link) continue;
+      series_pairs_[index].peak_load = std::max(series_pairs_[index].peak_load, link_load_[link]);
     }
   }
   active_at_solve_ = solver_.active_flows();
@@ -533,15 +520,11 @@ std::vector<std::string> FlowModel::unfinished() const {
 
 const std::vector<LinkStats>& FlowModel::link_stats(SimTime now) {
   for (LinkId link = 0; link < stats_.size(); ++link) account_link(link, now);
-  if (merged_links_ > 0) {
-    // A dropped link carried what its partner did, at every instant.
-    for (LinkId link = 0; link < stats_.size(); ++link) {
-      if (series_dropped_[link] == 0) continue;
-      const LinkId partner = series_partner_[link];
-      stats_[link].bytes = stats_[partner].bytes;
-      stats_[link].busy = stats_[partner].busy;
-      stats_[link].peak_utilization = peak_load_[partner] / solver_.capacity(link);
-    }
+  // A dropped series link carried what its partner did, at every instant.
+  for (const SeriesPair& pair : series_pairs_) {
+    stats_[pair.dropped].bytes = stats_[pair.kept].bytes;
+    stats_[pair.dropped].busy = stats_[pair.kept].busy;
+    stats_[pair.dropped].peak_utilization = pair.peak_load / solver_.capacity(pair.dropped);
   }
   return stats_;
 }
@@ -549,8 +532,10 @@ const std::vector<LinkStats>& FlowModel::link_stats(SimTime now) {
 double FlowModel::mean_utilization(LinkId link, SimTime now) {
   const double capacity = solver_.capacity(link);
   // A dropped series link carried its partner's bytes.
-  const LinkId carrier =
-      merged_links_ > 0 && series_dropped_[link] != 0 ? series_partner_[link] : link;
+  const std::uint32_t index = series_pair_.empty() ? kNotPaired : series_pair_[link];
+  const LinkId carrier = index != kNotPaired && series_pairs_[index].dropped == link
+                             ? series_pairs_[index].kept
+                             : link;
   account_link(carrier, now);
   const double elapsed = now.seconds();
   if (capacity <= 0 || elapsed <= 0) return 0;

@@ -114,7 +114,7 @@ class FlowModel final : public Model {
   // router's routes between GPUs do; one that does not throws std::logic_error.
   void merge_series_links();
   // Directed links dropped from the solver by merge_series_links (0 before it).
-  [[nodiscard]] std::size_t merged_links() const { return merged_links_; }
+  [[nodiscard]] std::size_t merged_links() const { return series_pairs_.size(); }
 
   // Makes room for `flows` more flows waiting out their latency at once, of `links` links in
   // all: a caller about to start a million saves the doubling of the records (copies, and
@@ -228,15 +228,18 @@ class FlowModel final : public Model {
   std::unordered_map<std::int64_t, std::vector<std::size_t>> activations_;
   CompletionQueue due_;  // one entry per active flow with a rate
   std::vector<LinkStats> stats_;
-  // merge_series_links: each paired link's partner (kNotPaired otherwise; empty before the
-  // call), whether the solver dropped it, and the highest load each kept link has had (its
-  // dropped partner's peak utilisation is that over its own capacity).
-  static constexpr LinkId kNotPaired = std::numeric_limits<LinkId>::max();
-  std::vector<LinkId> series_partner_;
-  std::vector<char> series_dropped_;
-  std::vector<double> peak_load_;
+  // merge_series_links: the pairs, each with the highest load its kept link has had (the
+  // dropped link's peak utilisation is that over its own capacity), and each link's pair
+  // (kNotPaired for most; empty before the call).
+  struct SeriesPair {
+    LinkId kept = 0;
+    LinkId dropped = 0;
+    double peak_load = 0;
+  };
+  static constexpr std::uint32_t kNotPaired = std::numeric_limits<std::uint32_t>::max();
+  std::vector<SeriesPair> series_pairs_;
+  std::vector<std::uint32_t> series_pair_;
   std::vector<LinkId> series_scratch_;
-  std::size_t merged_links_ = 0;
   std::vector<double> link_load_;
   std::vector<SimTime> link_updated_;
   // Links whose load may change at the next settle, each once (link_touched_ marks them).
