@@ -30,8 +30,8 @@ namespace clustersim::report {
 
 inline constexpr double kBytesPerVertex = 160;
 inline constexpr double kBytesPerLink = 200;
-inline constexpr double kBytesPerFlow = 600;
-inline constexpr double kBytesPerHop = 32;
+inline constexpr double kBytesPerFlow = 450;
+inline constexpr double kBytesPerHop = 24;
 inline constexpr double kBytesPerTask = 200;
 // The program, its libraries and the loaded cards, before any of the above.
 inline constexpr double kBaseBytes = 8.0 * 1024 * 1024;

@@ -135,6 +135,30 @@ TEST(SimulatorMemory, FlowEstimateBoundsAnAllToAll) {
   expect_bounds(estimate.flow_bytes + estimate.routing_bytes, measured, "all-to-all on 64 GPUs");
 }
 
+// At scale, where the per-flow records outweigh everything fixed: a quarter of a million flows,
+// batched so that the run is short (the records are the same), on the fat-tree whose flows cost
+// least and the dragonfly whose cost most.
+TEST(SimulatorMemory, FlowEstimateBoundsALargeAllToAll) {
+  const config::HardwareProfile hw = h800();
+  for (const char* card : {"ft3", "dragonfly", "mpft"}) {
+    const config::TopologySpec spec = testing::shipped_topology(card);
+    const fabric::ClusterShape shape{64, 8, &hw};
+    const fabric::Topology topology = fabric::build_cluster(spec, shape);
+    const SimulatorMemory estimate =
+        estimate_collective_memory(spec, shape, collectives::Operation::all_to_all);
+    collectives::CollectiveSpec collective;
+    collective.operation = collectives::Operation::all_to_all;
+    collective.algorithm = collectives::Algorithm::direct;
+    collective.bytes = 1 << 20;
+    collective.ranks = topology.gpus();
+    collective.departure_batching = 0.5;
+    const double measured =
+        peak_bytes_of([&] { (void)collectives::run_collective(topology, collective); });
+    expect_bounds(estimate.flow_bytes + estimate.routing_bytes, measured,
+                  std::string("all-to-all on 512 GPUs, ") + card);
+  }
+}
+
 TEST(SimulatorMemory, StepEstimateBoundsTheDeepSeekV3Run) {
   const config::Experiment experiment = testing::shipped_experiment("dsv3_2048xh800_mpft");
   const SimulatorMemory estimate = estimate_step_memory(experiment);
