@@ -47,6 +47,18 @@ struct Line {
   }
 };
 
+config::HardwareProfile h800() {
+  return config::load_hardware_profile(std::string(CLUSTERSIM_SOURCE_DIR) +
+                                       "/hardware_profiles/h800_sxm.yaml");
+}
+
+// A cluster of `nodes` 8-GPU nodes on the shipped topology card.
+Topology shipped_cluster(const std::string& card, int nodes, const config::HardwareProfile& hw) {
+  return build_cluster(
+      config::load_topology(std::string(CLUSTERSIM_SOURCE_DIR) + "/topologies/" + card + ".yaml"),
+      {nodes, 8, &hw});
+}
+
 TEST(FlowModel, EqualFlowsOnOneLinkShareItEqually) {
   for (int n : {1, 2, 5, 16}) {
     Line line(2);
@@ -241,11 +253,8 @@ TEST(FlowModel, RingOfTwoHopFlows) {
 }
 
 TEST(FlowModel, CrossPlaneFlowIsForwardedOverNvlinkAndSharesTheRelayNic) {
-  const std::string root = CLUSTERSIM_SOURCE_DIR;
-  const config::HardwareProfile hw =
-      config::load_hardware_profile(root + "/hardware_profiles/h800_sxm.yaml");
-  const Topology topology =
-      build_cluster(config::load_topology(root + "/topologies/mpft.yaml"), {2, 8, &hw});
+  const config::HardwareProfile hw = h800();
+  const Topology topology = shipped_cluster("mpft", 2, hw);
   Router router(topology);
   auto gpu = [&](int node, int local) {
     return topology.gpus()[static_cast<std::size_t>(node * 8 + local)];
@@ -327,14 +336,11 @@ SeriesRun run_all_to_all(const Topology& topology, bool merge) {
 // the NIC's, PCIe at 25 GB/s keeps the PCIe one. Either way every completion is the same to the
 // picosecond, and the dropped link's statistics, read off its partner, are the same to rounding.
 TEST(FlowModel, MergedSeriesLinksChangeNoCompletionAndNoStatistic) {
-  const std::string root = CLUSTERSIM_SOURCE_DIR;
   for (const double pcie : {64e9, 25e9}) {
     SCOPED_TRACE(pcie);
-    config::HardwareProfile hw =
-        config::load_hardware_profile(root + "/hardware_profiles/h800_sxm.yaml");
+    config::HardwareProfile hw = h800();
     hw.pcie->bandwidth = Bandwidth{pcie};
-    const Topology topology =
-        build_cluster(config::load_topology(root + "/topologies/ft2.yaml"), {4, 8, &hw});
+    const Topology topology = shipped_cluster("ft2", 4, hw);
     const SeriesRun whole = run_all_to_all(topology, false);
     const SeriesRun merged = run_all_to_all(topology, true);
     EXPECT_EQ(whole.merged, 0u);
@@ -354,11 +360,8 @@ TEST(FlowModel, MergedSeriesLinksChangeNoCompletionAndNoStatistic) {
 }
 
 TEST(FlowModel, AFlowEndingAtANicCannotRunWhereSeriesLinksAreMerged) {
-  const std::string root = CLUSTERSIM_SOURCE_DIR;
-  const config::HardwareProfile hw =
-      config::load_hardware_profile(root + "/hardware_profiles/h800_sxm.yaml");
-  const Topology topology =
-      build_cluster(config::load_topology(root + "/topologies/ft2.yaml"), {2, 8, &hw});
+  const config::HardwareProfile hw = h800();
+  const Topology topology = shipped_cluster("ft2", 2, hw);
   const VertexId gpu = topology.gpus().front();
   const VertexId nic = *topology.nic_of(gpu);
   const LinkId to_nic = *topology.find_link(gpu, nic);
@@ -404,11 +407,8 @@ TEST(FlowModel, AFlowThatCanNeverFinishIsADeadlock) {
 }
 
 TEST(FlowModel, RunsAreDeterministic) {
-  const std::string root = CLUSTERSIM_SOURCE_DIR;
-  const config::HardwareProfile hw =
-      config::load_hardware_profile(root + "/hardware_profiles/h800_sxm.yaml");
-  const Topology topology =
-      build_cluster(config::load_topology(root + "/topologies/mrft.yaml"), {4, 8, &hw});
+  const config::HardwareProfile hw = h800();
+  const Topology topology = shipped_cluster("mrft", 4, hw);
   auto run_once = [&] {
     Engine engine;
     FlowModel model(engine, topology);
