@@ -317,8 +317,8 @@ std::span<const LinkId> Router::next_hops(VertexId current, VertexId last,
                                           const std::vector<std::uint16_t>& distances,
                                           std::uint16_t distance, std::vector<LinkId>& scratch) {
   const std::uint64_t key = (std::uint64_t{current} << 32) | last;
-  if (const auto hit = hop_cache_.find(key); hit != hop_cache_.end()) {
-    return std::span<const LinkId>(hop_links_).subspan(hit->second.first, hit->second.second);
+  if (const HopSlot* hit = find_hops(key)) {
+    return std::span<const LinkId>(hop_links_).subspan(hit->offset, hit->count);
   }
   const Graph& graph = topology_.graph();
   scratch.clear();
@@ -328,11 +328,57 @@ std::span<const LinkId> Router::next_hops(VertexId current, VertexId last,
       scratch.push_back(graph[edge].id);
     }
   }
-  if (hop_links_.size() + scratch.size() > kMaxCachedHopLinks) return scratch;
-  const auto offset = static_cast<std::uint32_t>(hop_links_.size());
-  hop_links_.insert(hop_links_.end(), scratch.begin(), scratch.end());
-  hop_cache_.emplace(key, std::pair{offset, static_cast<std::uint32_t>(scratch.size())});
-  return std::span<const LinkId>(hop_links_).subspan(offset, scratch.size());
+  if (hop_slots_used_ >= kMaxCachedHops) return scratch;
+  // Most targets share the switch's last list (a leaf's uplinks serve every other leaf): kept
+  // once, so that the lists stay few and in the cache.
+  const std::size_t switches = topology_.switches().size();
+  if (last_hops_.size() != switches) last_hops_.assign(switches, {0, 0});
+  std::pair<std::uint32_t, std::uint32_t>& last_list =
+      last_hops_[static_cast<std::size_t>(switch_index_[current])];
+  const auto count = static_cast<std::uint32_t>(scratch.size());
+  if (last_list.second != count ||
+      !std::equal(scratch.begin(), scratch.end(), hop_links_.begin() + last_list.first)) {
+    if (hop_links_.size() + scratch.size() > kMaxCachedHopLinks) return scratch;
+    last_list = {static_cast<std::uint32_t>(hop_links_.size()), count};
+    hop_links_.insert(hop_links_.end(), scratch.begin(), scratch.end());
+  }
+  insert_hops(key, last_list.first, last_list.second);
+  return std::span<const LinkId>(hop_links_).subspan(last_list.first, count);
+}
+
+namespace {
+
+// The slot a (switch, target) key starts its probe at, in a table of `mask` + 1 slots.
+std::size_t hop_slot(std::uint64_t key, std::size_t mask) {
+  return static_cast<std::size_t>((key * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+}
+
+}  // namespace
+
+const Router::HopSlot* Router::find_hops(std::uint64_t key) const {
+  if (hop_slots_.empty()) return nullptr;
+  const std::size_t mask = hop_slots_.size() - 1;
+  for (std::size_t i = hop_slot(key, mask);; i = (i + 1) & mask) {
+    const HopSlot& slot = hop_slots_[i];
+    if (slot.key == key) return &slot;
+    if (slot.key == kNoHopKey) return nullptr;
+  }
+}
+
+void Router::insert_hops(std::uint64_t key, std::uint32_t offset, std::uint32_t count) {
+  if (2 * (hop_slots_used_ + 1) > hop_slots_.size()) {
+    std::vector<HopSlot> old = std::move(hop_slots_);
+    hop_slots_.assign(std::max<std::size_t>(1024, 2 * old.size()), HopSlot{});
+    hop_slots_used_ = 0;
+    for (const HopSlot& slot : old) {
+      if (slot.key != kNoHopKey) insert_hops(slot.key, slot.offset, slot.count);
+    }
+  }
+  const std::size_t mask = hop_slots_.size() - 1;
+  std::size_t i = hop_slot(key, mask);
+  while (hop_slots_[i].key != kNoHopKey) i = (i + 1) & mask;
+  hop_slots_[i] = HopSlot{key, offset, count};
+  ++hop_slots_used_;
 }
 
 VertexId Router::node_nic(int node, int local) const {

@@ -30,7 +30,6 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -125,10 +124,26 @@ class Router {
   std::vector<LinkMemo> link_memo_;
   // (switch, target switch) -> where its next hops lie in hop_links_ (offset, count): a switch has
   // many ports, and an all-to-all routes a million flows through the same few switch pairs.
-  // Capped at kMaxCachedHopLinks links; beyond, hops are found each time (same result).
+  // Capped at kMaxCachedHops pairs and kMaxCachedHopLinks links; beyond, hops are found each
+  // time (same result).
+  static constexpr std::size_t kMaxCachedHops = std::size_t{1} << 20;
   static constexpr std::size_t kMaxCachedHopLinks = std::size_t{1} << 22;
-  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> hop_cache_;
+  // An open-addressed table (linear probing, at most half full): one probe, where a node-based
+  // map chases a bucket and a node for each of a million routes' few hops.
+  struct HopSlot {
+    std::uint64_t key = kNoHopKey;
+    std::uint32_t offset = 0;
+    std::uint32_t count = 0;
+  };
+  static constexpr std::uint64_t kNoHopKey = std::numeric_limits<std::uint64_t>::max();
+  [[nodiscard]] const HopSlot* find_hops(std::uint64_t key) const;
+  void insert_hops(std::uint64_t key, std::uint32_t offset, std::uint32_t count);
+  std::vector<HopSlot> hop_slots_;
+  std::size_t hop_slots_used_ = 0;
   std::vector<LinkId> hop_links_;
+  // By dense switch index: the switch's list last cached in hop_links_ (offset, count), which
+  // the next target reuses when its hops are the same.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> last_hops_;
   // By target switch index: the shared table, once this router has looked it up.
   std::vector<const std::vector<std::uint16_t>*> distance_cache_;
   std::vector<std::vector<VertexId>> node_nics_;  // NICs of each node by local index

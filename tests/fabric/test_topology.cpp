@@ -354,6 +354,35 @@ TEST_F(Routing, EcmpSpreadsFlowsOverEverySpineAndIsDeterministic) {
   EXPECT_EQ(spines.size(), 4u);
 }
 
+// One router caches each switch's next hops towards each target, a target's list shared with the
+// switch's previous one when they are the same. Across four FT3 pods (leaf, aggregation and core
+// choices), a router that has routed thousands of flows routes each exactly as a fresh one does.
+TEST_F(Routing, CachedHopsRouteAsFreshOnes) {
+  const Topology ft3 = build_cluster(card("ft3"), ClusterShape{512, 8, &hw_});
+  Router warm(ft3);
+  const std::vector<VertexId>& gpus = ft3.gpus();
+  const std::size_t step = 37;  // coprime to 8 and to a pod's 1,024 GPUs
+  std::uint64_t flow = 0;
+  std::set<std::size_t> lengths;
+  for (std::size_t i = 0; i < 64; ++i) {
+    const VertexId from = gpus[(i * 613) % gpus.size()];
+    for (std::size_t j = 0; j < gpus.size(); j += step) {
+      const VertexId to = gpus[(j + i) % gpus.size()];
+      if (to == from) continue;
+      ++flow;
+      const Route route = warm.route(from, to, flow);
+      lengths.insert(route.links.size());
+      if (flow % 50 != 0) continue;  // a fresh router for one flow in fifty
+      Router fresh(ft3);
+      const Route expected = fresh.route(from, to, flow);
+      ASSERT_EQ(route.links, expected.links) << "flow " << flow;
+      ASSERT_EQ(route.latency, expected.latency);
+    }
+  }
+  // Same node, same leaf, same pod and across pods: 2, 4, 6 and 8 links.
+  EXPECT_EQ(lengths, (std::set<std::size_t>{2, 4, 6, 8}));
+}
+
 TEST_F(Routing, BadEndpointsAreClearErrors) {
   Router router(mpft_);
   try {
