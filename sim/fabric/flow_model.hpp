@@ -108,10 +108,11 @@ class FlowModel final : public Model {
   // them with more capacity can never be the bottleneck (its load never exceeds the other's
   // capacity). After this call the solver sees only the other one, a third fewer links per
   // inter-node flow on a fat-tree. Rates, completions and every link's statistics are unchanged
-  // bit for bit: the dropped link's are read off its partner's, which carried the same loads in
-  // the same order. Must precede the first flow. From then on every route must keep to the
-  // pairs (enter such a NIC through one link of a pair and leave it through the other), as the
-  // router's routes between GPUs do; one that does not throws std::logic_error.
+  // bit for bit: the dropped link's are read off its partner's, which carried the same flows
+  // (its peak utilisation may differ in the last digit: the solver found its load as a
+  // difference of sums, with rounding of its own). Must precede the first flow. From then on every
+  // route must keep to the pairs (enter such a NIC through one link of a pair and leave it through
+  // the other), as the router's routes between GPUs do; one that does not throws std::logic_error.
   void merge_series_links();
   // Directed links dropped from the solver by merge_series_links (0 before it).
   [[nodiscard]] std::size_t merged_links() const { return series_pairs_.size(); }
