@@ -214,6 +214,13 @@ void FlowModel::reserve_waiting(std::size_t flows, std::size_t links) {
   const std::size_t waiting = pending_.size() - free_pending_.size();
   reserve_geometrically(pending_, waiting + flows);
   reserve_geometrically(pending_links_, pending_links_.size() + links);
+  // Once started, they may all carry at once beside those carrying or waiting now, each under
+  // the lowest free id: room for their records too. Flows whose latencies end at many different
+  // instants activate in batches too small to make room for themselves (a dragonfly's), and
+  // would otherwise grow the records by doubling, one id at a time.
+  const std::size_t ids = solver_.active_flows() + waiting + flows;
+  reserve_geometrically(flows_, ids);
+  reserve_geometrically(ends_, ids);
 }
 
 void FlowModel::reclaim_pending_links() {

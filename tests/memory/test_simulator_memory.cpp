@@ -148,7 +148,7 @@ TEST(SimulatorMemory, FlowEstimateBoundsAnAllToAll) {
 
 // At scale, where the per-flow records outweigh everything fixed: a quarter of a million flows,
 // batched so that the run is short (the records are the same), on the fat-tree whose flows cost
-// least, the dragonfly whose cost most, and the multi-plane fat-tree.
+// least, the dragonfly (whose flows activate in many small batches) and the multi-plane fat-tree.
 TEST(SimulatorMemory, FlowEstimateBoundsALargeAllToAll) {
   for (const char* card : {"ft3", "dragonfly", "mpft"}) {
     expect_all_to_all_bounded(card, 64, 1 << 20, 0.5);
