@@ -1,6 +1,6 @@
 #pragma once
 // The shipped cards the tests load, by name: an experiment of experiments/ (with --set style
-// overrides) and a topology card of topologies/.
+// overrides), a topology card of topologies/ and a hardware profile of hardware_profiles/.
 
 #include <string>
 #include <utility>
@@ -23,6 +23,11 @@ inline config::Experiment shipped_experiment(const std::string& name,
 // topologies/NAME.yaml.
 inline config::TopologySpec shipped_topology(const std::string& name) {
   return config::load_topology(kSourceRoot + "/topologies/" + name + ".yaml");
+}
+
+// hardware_profiles/NAME.yaml.
+inline config::HardwareProfile shipped_hardware(const std::string& name) {
+  return config::load_hardware_profile(kSourceRoot + "/hardware_profiles/" + name + ".yaml");
 }
 
 }  // namespace clustersim::testing

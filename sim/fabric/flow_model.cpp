@@ -444,19 +444,18 @@ void FlowModel::settle(SimTime now) {
   }
   if (rebuild) due_.rebuild();
   for (LinkId link : touched_links_) link_load_[link] = solver_.load(link);
-  if (!series_pairs_.empty()) {
-    for (LinkId link : touched_links_) {
-      const std::uint32_t index = series_pair_[link];
-      if (index == kNotPaired || series_pairs_[index].kept != link) continue;
-      series_pairs_[index].peak_load = std::max(series_pairs_[index].peak_load, link_load_[link]);
-    }
-  }
   active_at_solve_ = solver_.active_flows();
   for (LinkId link : touched_links_) {
     const double capacity = solver_.capacity(link);
     if (capacity > 0) {
       stats_[link].peak_utilization =
           std::max(stats_[link].peak_utilization, link_load_[link] / capacity);
+    }
+    // A kept series link's peak load, which its dropped partner's peak utilisation is read off.
+    if (series_pair_.empty()) continue;
+    const std::uint32_t index = series_pair_[link];
+    if (index != kNotPaired && series_pairs_[index].kept == link) {
+      series_pairs_[index].peak_load = std::max(series_pairs_[index].peak_load, link_load_[link]);
     }
   }
   forget_touched();

@@ -43,6 +43,7 @@ Router::Router(const Topology& topology) : topology_(topology) {
     switch_index_[topology.switches()[i]] = static_cast<std::int32_t>(i);
   }
   distance_cache_.resize(topology.switches().size());
+  last_hops_.assign(topology.switches().size(), {0, 0});
   plane_index_.assign(topology.vertex_count(), 0);
   std::vector<std::uint32_t> next_in_plane;
   for (VertexId endpoint : topology.endpoints()) {
@@ -331,8 +332,6 @@ std::span<const LinkId> Router::next_hops(VertexId current, VertexId last,
   if (hop_slots_used_ >= kMaxCachedHops) return scratch;
   // Most targets share the switch's last list (a leaf's uplinks serve every other leaf): kept
   // once, so that the lists stay few and in the cache.
-  const std::size_t switches = topology_.switches().size();
-  if (last_hops_.size() != switches) last_hops_.assign(switches, {0, 0});
   std::pair<std::uint32_t, std::uint32_t>& last_list =
       last_hops_[static_cast<std::size_t>(switch_index_[current])];
   const auto count = static_cast<std::uint32_t>(scratch.size());

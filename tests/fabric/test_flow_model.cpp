@@ -14,6 +14,7 @@
 
 #include "sim/config/loader.hpp"
 #include "sim/fabric/topology_builder.hpp"
+#include "tests/shipped_cards.hpp"
 
 namespace clustersim::fabric {
 namespace {
@@ -48,15 +49,12 @@ struct Line {
 };
 
 config::HardwareProfile h800() {
-  return config::load_hardware_profile(std::string(CLUSTERSIM_SOURCE_DIR) +
-                                       "/hardware_profiles/h800_sxm.yaml");
+  return testing::shipped_hardware("h800_sxm");
 }
 
 // A cluster of `nodes` 8-GPU nodes on the shipped topology card.
 Topology shipped_cluster(const std::string& card, int nodes, const config::HardwareProfile& hw) {
-  return build_cluster(
-      config::load_topology(std::string(CLUSTERSIM_SOURCE_DIR) + "/topologies/" + card + ".yaml"),
-      {nodes, 8, &hw});
+  return build_cluster(testing::shipped_topology(card), {nodes, 8, &hw});
 }
 
 TEST(FlowModel, EqualFlowsOnOneLinkShareItEqually) {

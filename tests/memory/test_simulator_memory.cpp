@@ -93,7 +93,7 @@ void expect_bounds(double estimate, double measured, const std::string& what) {
 }
 
 config::HardwareProfile h800() {
-  return config::load_hardware_profile(testing::kSourceRoot + "/hardware_profiles/h800_sxm.yaml");
+  return testing::shipped_hardware("h800_sxm");
 }
 
 TEST(SimulatorMemory, NetworkEstimateBoundsTheBuiltGraph) {
