@@ -99,9 +99,13 @@ config::RoutingPolicy routing_policy(const std::string& name) {
                     config::quoted_list(names)));
 }
 
-// Says so when the run was approximate.
-void print_batching(double fraction) {
+// Says so when the run was approximate, or timed without flows.
+void print_batching(double fraction, bool congestion_bound = false) {
   if (fraction > 0) std::cout << "  " << report::departure_batching_text(fraction) << '\n';
+  if (congestion_bound) {
+    std::cout << "  timed by the congestion bound: no flows simulated (the flow model's time for "
+                 "flows of one size that start together; peak = a link's mean rate while busy)\n";
+  }
 }
 
 }  // namespace
@@ -145,12 +149,19 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
                       "all_gather, all_to_all, send_recv or ep",
                       o.operation));
     }
+    if (o.congestion_bound && o.operation == "ep") {
+      usage(
+          "--congestion-bound is for collectives: an EP exchange's flows differ in size and "
+          "start, so its time is not a link's bytes over its capacity (simulate it, with "
+          "--departure-batching 0.05 for large groups)");
+    }
     const int per_node = o.gpus_per_node > 0 ? o.gpus_per_node : hw.scale_up.domain_size;
     const fabric::ClusterShape shape{o.nodes, per_node, &hw};
     // An EP exchange sends from every GPU to every other at most, as an all-to-all.
     report::check_memory_budget(
         report::estimate_collective_memory(
-            spec, shape, op == kOperations.end() ? Operation::all_to_all : op->second),
+            spec, shape, op == kOperations.end() ? Operation::all_to_all : op->second,
+            o.congestion_bound),
         *limits);
     const fabric::Topology topology = fabric::build_cluster(spec, shape);
     const int gpus = o.nodes * per_node;
@@ -242,6 +253,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
                                            collectives::nccl_copy_engines(hw)};
     collective.concurrent = std::move(groups);
     collective.departure_batching = o.departure_batching;
+    collective.congestion_bound = o.congestion_bound;
     const collectives::CollectiveResult r = collectives::run_collective(topology, collective);
     if (row != nullptr) {
       *row = GridRow{o.operation,
@@ -262,6 +274,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
                         {"groups", 1 + collective.concurrent.size()},
                         {"routing", config::to_string(topology.routing)},
                         {"departure_batching", o.departure_batching},
+                        {"congestion_bound", o.congestion_bound},
                         {"size_bytes", size.value->bytes},
                         {"time_s", r.time.seconds()},
                         {"algbw_bytes_per_s", r.algbw_bytes_per_s},
@@ -274,7 +287,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
       std::cout << fmt::format("{} ({}) of {} over {} GPUs ({} nodes of {} on {})\n", o.operation,
                                algorithm_name, to_string(*size.value), ranks.size(), o.nodes,
                                hw.name, spec.name);
-      print_batching(o.departure_batching);
+      print_batching(o.departure_batching, o.congestion_bound);
       std::cout << fmt::format("  {:>14} {:>16} {:>16}\n", "time", "algbw", "busbw");
       std::cout << fmt::format("  {:>11.1f} us {:>11.2f} GB/s {:>11.2f} GB/s\n",
                                r.time.seconds() * 1e6, r.algbw_bytes_per_s / 1e9,

@@ -38,6 +38,8 @@ struct CollectiveOptions {
   bool low_latency = false;  // ep: DeepEP's low-latency (IBGDA) kernels
   // The flow model's departure batching (0: exact; see fabric::FlowModel).
   double departure_batching = 0;
+  // Time each phase by its congestion bound, with no flows (collectives::CollectiveSpec).
+  bool congestion_bound = false;
 };
 
 int run_collective_command(const CollectiveOptions& options);

@@ -219,6 +219,12 @@ int main(int argc, char** argv) {
                    "exact; e.g. 0.05)")
       ->type_name("FRACTION")
       ->capture_default_str();
+  collective_cmd->add_flag(
+      "--congestion-bound", collective.congestion_bound,
+      "Time each phase by its busiest link's bytes over its capacity (and each GPU's copy "
+      "ceiling) instead of simulating its flows: the flow model's answer for flows of one size "
+      "that start together (an all-to-all), within the spread of their route latencies; linear "
+      "in the flows, for all-to-alls of thousands of GPUs (not with ep or adaptive routing)");
   add_common(*collective_cmd, collective.common);
   add_limits(*collective_cmd, collective.common);
 

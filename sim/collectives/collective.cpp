@@ -1,7 +1,9 @@
 #include "sim/collectives/collective.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
+#include <span>
 #include <utility>
 
 #include <fmt/format.h>
@@ -167,6 +169,22 @@ void validate(const Topology& topology, const CollectiveSpec& spec) {
   }
   check_ranks(topology, spec.ranks, "a collective");
   check_departure_batching(spec.departure_batching);
+  if (spec.congestion_bound) {
+    if (topology.routing == config::RoutingPolicy::adaptive) {
+      throw CollectiveError(
+          "the congestion bound cannot time adaptive routing, which chooses each path by the "
+          "flows in flight; simulate the flows (no congestion bound) or route by ecmp, static or "
+          "spray");
+    }
+    if (spec.departure_batching > 0) {
+      throw CollectiveError(
+          "departure batching applies to simulated flows; the congestion bound simulates none "
+          "(give one or the other)");
+    }
+    if (spec.record_flows) {
+      throw CollectiveError("the congestion bound keeps no flows to log");
+    }
+  }
   const bool reduction = spec.operation == Operation::all_reduce ||
                          spec.operation == Operation::reduce_scatter ||
                          spec.operation == Operation::all_gather;
@@ -275,25 +293,124 @@ double bus_factor(Operation operation, std::size_t ranks) {
   return 1;
 }
 
-CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& spec) {
-  validate(topology, spec);
-  std::vector<Phase> phases = plan(topology, spec);
-  for (const std::vector<VertexId>& group : spec.concurrent) {
-    if (group.size() != spec.ranks.size()) {
-      throw CollectiveError(fmt::format("concurrent groups need {} ranks each, got one of {}",
-                                        spec.ranks.size(), group.size()));
-    }
-    CollectiveSpec other = spec;
-    other.ranks = group;
-    other.concurrent.clear();
-    validate(topology, other);
-    std::vector<Phase> more = plan(topology, other);
-    for (std::size_t p = 0; p < phases.size() && p < more.size(); ++p) {
-      phases[p].transfers.insert(phases[p].transfers.end(), more[p].transfers.begin(),
-                                 more[p].transfers.end());
-      phases[p].fill_hops = std::max(phases[p].fill_hops, more[p].fill_hops);
-    }
+namespace {
+
+// The busiest links of a run: most bytes first (ties by link id), up to 8, each with its mean
+// utilisation over the run and the peak `peak(link)` gives.
+template <class Peak>
+std::vector<LinkLoad> busiest_links(const Topology& topology, std::span<const double> bytes,
+                                    SimTime end, Peak peak) {
+  std::vector<fabric::LinkId> order;
+  for (fabric::LinkId id = 0; id < bytes.size(); ++id) {
+    if (bytes[id] > 0) order.push_back(id);
   }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](fabric::LinkId a, fabric::LinkId b) { return bytes[a] > bytes[b]; });
+  order.resize(std::min<std::size_t>(order.size(), 8));
+  std::vector<LinkLoad> out;
+  for (fabric::LinkId id : order) {
+    const double capacity = topology.link(id).capacity_bytes_per_s();
+    const double mean =
+        capacity > 0 && end.seconds() > 0 ? bytes[id] / (capacity * end.seconds()) : 0;
+    out.push_back({id, bytes[id], mean, peak(id)});
+  }
+  return out;
+}
+
+// The congestion bound of the phases (CollectiveSpec::congestion_bound), one after the other.
+// A phase whose pipeline fills first starts its flows once it has filled, as the flow model
+// does; each flow then starts carrying when its route's latency has passed. The phase ends
+// when the last of these could: a link's bytes over its capacity after the first of its flows
+// starts, a flow's bytes over its copy-engine bound after it starts.
+CollectiveResult bound_collective(const Topology& topology, const CollectiveSpec& spec,
+                                  const std::vector<Phase>& phases) {
+  Router router(topology);
+  const std::size_t links = topology.link_count();
+  std::vector<double> run_bytes(links, 0.0);
+  std::vector<double> peak(links, 0.0);
+  // This phase's bytes on each link, and when its first flow there starts (ps after the phase).
+  std::vector<double> phase_bytes(links, 0.0);
+  std::vector<std::int64_t> first_start(links, 0);
+  std::vector<fabric::LinkId> used;
+  CollectiveResult result;
+  std::uint64_t hash = 0;
+  SimTime now;
+  Route route;
+  const auto ceil_ps = [](double seconds) {
+    return static_cast<std::int64_t>(std::ceil(seconds * 1e12));
+  };
+  for (const Phase& phase : phases) {
+    SimTime hop;
+    if (phase.fill_hops > 0) {
+      std::uint64_t h = hash;
+      for (const Transfer& transfer : phase.transfers) {
+        router.route_into(transfer.from, transfer.to, ++h, route);
+        hop = std::max(hop, route.latency);
+      }
+    }
+    std::vector<std::pair<VertexId, VertexId>> ends;
+    ends.reserve(phase.transfers.size());
+    for (const Transfer& transfer : phase.transfers) ends.emplace_back(transfer.from, transfer.to);
+    const std::vector<double> bounds = copy_bounds(topology, spec.copy, ends);
+    const SimTime start = now + SimTime::from_ps(hop.ps() * std::max(0, phase.fill_hops));
+    std::int64_t end_ps = 0;  // after `start`
+    const auto carry = [&](const Route& path, double bytes, double bound) {
+      const std::int64_t at = path.latency.ps();
+      end_ps = std::max(end_ps, at);
+      if (bytes <= 0) return;
+      if (bound < fabric::kUnbounded) end_ps = std::max(end_ps, at + ceil_ps(bytes / bound));
+      for (const fabric::LinkId link : path.links) {
+        if (phase_bytes[link] == 0) {
+          used.push_back(link);
+          first_start[link] = at;
+        } else {
+          first_start[link] = std::min(first_start[link], at);
+        }
+        phase_bytes[link] += bytes;
+      }
+    };
+    for (std::size_t i = 0; i < phase.transfers.size(); ++i) {
+      const Transfer& transfer = phase.transfers[i];
+      ++hash;
+      ++result.flows;
+      if (router.policy() == config::RoutingPolicy::spray) {
+        const std::vector<Route> paths = router.routes(transfer.from, transfer.to, hash);
+        const auto parts = static_cast<double>(paths.size());
+        for (const Route& path : paths) carry(path, transfer.bytes / parts, bounds[i] / parts);
+      } else {
+        router.route_into(transfer.from, transfer.to, hash, route);
+        carry(route, transfer.bytes, bounds[i]);
+      }
+    }
+    std::sort(used.begin(), used.end());
+    for (const fabric::LinkId link : used) {
+      const double capacity = topology.link(link).capacity_bytes_per_s();
+      if (!(capacity > 0)) {
+        throw CollectiveError(fmt::format(
+            "link {} carries {:g} bytes but has no capacity: the collective cannot finish", link,
+            phase_bytes[link]));
+      }
+      end_ps = std::max(end_ps, first_start[link] + ceil_ps(phase_bytes[link] / capacity));
+    }
+    for (const fabric::LinkId link : used) {
+      const double capacity = topology.link(link).capacity_bytes_per_s();
+      const double busy = static_cast<double>(end_ps - first_start[link]) * 1e-12;
+      if (busy > 0) peak[link] = std::max(peak[link], phase_bytes[link] / (capacity * busy));
+      run_bytes[link] += phase_bytes[link];
+      phase_bytes[link] = 0;
+    }
+    used.clear();
+    now = start + SimTime::from_ps(end_ps);
+  }
+  result.time = now;
+  result.busiest_links =
+      busiest_links(topology, run_bytes, now, [&](fabric::LinkId link) { return peak[link]; });
+  return result;
+}
+
+// The phases as flows on the fabric, one after the other.
+CollectiveResult simulate_collective(const Topology& topology, const CollectiveSpec& spec,
+                                     const std::vector<Phase>& phases) {
   Engine engine;
   FlowModel model(engine, topology);
   model.set_departure_batching(spec.departure_batching);
@@ -369,23 +486,41 @@ CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& 
   start_phase();
   const RunStats run = engine.run();
   result.time = run.end;
-  const double seconds = run.end.seconds();
+  const std::vector<fabric::LinkStats>& stats = model.link_stats(run.end);
+  std::vector<double> bytes(stats.size());
+  for (std::size_t id = 0; id < stats.size(); ++id) bytes[id] = stats[id].bytes;
+  result.busiest_links = busiest_links(
+      topology, bytes, run.end, [&](fabric::LinkId link) { return stats[link].peak_utilization; });
+  return result;
+}
+
+}  // namespace
+
+CollectiveResult run_collective(const Topology& topology, const CollectiveSpec& spec) {
+  validate(topology, spec);
+  std::vector<Phase> phases = plan(topology, spec);
+  for (const std::vector<VertexId>& group : spec.concurrent) {
+    if (group.size() != spec.ranks.size()) {
+      throw CollectiveError(fmt::format("concurrent groups need {} ranks each, got one of {}",
+                                        spec.ranks.size(), group.size()));
+    }
+    CollectiveSpec other = spec;
+    other.ranks = group;
+    other.concurrent.clear();
+    validate(topology, other);
+    std::vector<Phase> more = plan(topology, other);
+    for (std::size_t p = 0; p < phases.size() && p < more.size(); ++p) {
+      phases[p].transfers.insert(phases[p].transfers.end(), more[p].transfers.begin(),
+                                 more[p].transfers.end());
+      phases[p].fill_hops = std::max(phases[p].fill_hops, more[p].fill_hops);
+    }
+  }
+  CollectiveResult result = spec.congestion_bound ? bound_collective(topology, spec, phases)
+                                                  : simulate_collective(topology, spec, phases);
+  const double seconds = result.time.seconds();
   result.algbw_bytes_per_s = seconds > 0 ? spec.bytes / seconds : 0;
   result.busbw_bytes_per_s =
       result.algbw_bytes_per_s * bus_factor(spec.operation, spec.ranks.size());
-  const std::vector<fabric::LinkStats>& stats = model.link_stats(run.end);
-  std::vector<fabric::LinkId> order;
-  for (fabric::LinkId id = 0; id < stats.size(); ++id) {
-    if (stats[id].bytes > 0) order.push_back(id);
-  }
-  std::stable_sort(order.begin(), order.end(), [&](fabric::LinkId a, fabric::LinkId b) {
-    return stats[a].bytes > stats[b].bytes;
-  });
-  order.resize(std::min<std::size_t>(order.size(), 8));
-  for (fabric::LinkId id : order) {
-    result.busiest_links.push_back(
-        {id, stats[id].bytes, model.mean_utilization(id, run.end), stats[id].peak_utilization});
-  }
   return result;
 }
 

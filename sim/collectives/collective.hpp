@@ -68,6 +68,20 @@ struct CollectiveSpec {
   std::vector<std::vector<fabric::VertexId>> concurrent{};
   // The flow model's departure batching (fabric::FlowModel::set_departure_batching; 0: exact).
   double departure_batching = 0;
+  // Times each phase by its congestion bound instead of simulating its flows: every transfer is
+  // routed as the flow model would route it, and the phase ends when its most loaded link could
+  // have carried its bytes (after the first of its flows there starts) and each flow its bytes
+  // under its copy-engine bound. That is the flow model's own answer when the phase's flows
+  // have one size and start together (an all-to-all, a ring's edges): max-min gives every flow
+  // at least the lowest fair share min_l c_l / n_l at every instant, so the busiest link stays
+  // full until its flows end together. Flows that start at different instants (latencies that
+  // differ from route to route) can end later than the bound by up to the spread of those
+  // instants; flows of different sizes, later still (it is then a lower bound). Linear in the
+  // flows, with no flow state: for all-to-alls far beyond what the flow model simulates in
+  // seconds. Adaptive routing chooses by the flows in flight and cannot be bounded this way; a
+  // flow log needs the flows. Peak utilisation is then a link's bytes over its capacity and
+  // the time from its first flow's start to its phase's end (the rate it must average).
+  bool congestion_bound = false;
 };
 
 struct LinkLoad {

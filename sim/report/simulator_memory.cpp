@@ -63,7 +63,12 @@ std::string SimulatorMemory::describe() const {
     text += fmt::format(", routing tables {} ({} switches)", format_bytes(routing_bytes),
                         cluster.switches);
   }
-  if (flows > 0) text += fmt::format(", flows {} ({} at once)", format_bytes(flow_bytes), flows);
+  if (flows > 0 && congestion_bound) {
+    text += fmt::format(", transfers {} ({}, timed by their congestion bound)",
+                        format_bytes(flow_bytes), flows);
+  } else if (flows > 0) {
+    text += fmt::format(", flows {} ({} at once)", format_bytes(flow_bytes), flows);
+  }
   if (tasks > 0) {
     text += fmt::format(", pipeline schedule {} ({} tasks)", format_bytes(schedule_bytes), tasks);
   }
@@ -127,17 +132,34 @@ SimulatorMemory estimate_network_memory(const config::TopologySpec& spec) {
 }
 
 SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
-                                           const fabric::ClusterShape& shape, Operation operation) {
+                                           const fabric::ClusterShape& shape, Operation operation,
+                                           bool congestion_bound) {
   const long long ranks = static_cast<long long>(shape.nodes) * shape.gpus_per_node;
   const fabric::ClusterCounts cluster = fabric::count_cluster(spec, shape);
-  SimulatorMemory memory =
-      on_cluster(cluster, routed_flows(spec, collective_flows(operation, ranks)));
+  const long long transfers = collective_flows(operation, ranks);
+  // The congestion bound keeps the transfers of a phase and per-link sums, no flows.
+  const auto bounded = [&] {
+    SimulatorMemory memory = on_cluster(cluster, 0);
+    memory.flows = transfers;
+    memory.congestion_bound = true;
+    memory.flow_bytes = static_cast<double>(transfers) * kBytesPerBoundTransfer;
+    return memory;
+  };
+  if (congestion_bound) return bounded();
+  SimulatorMemory memory = on_cluster(cluster, routed_flows(spec, transfers));
+  if (operation == Operation::all_to_all && spec.routing != config::RoutingPolicy::adaptive) {
+    memory.smaller =
+        fmt::format("timed by its congestion bound (--congestion-bound) it would need {}",
+                    format_bytes(bounded().total_bytes()));
+  }
   if (spec.routing == config::RoutingPolicy::spray) {
-    memory.smaller = fmt::format(
+    std::string spraying = fmt::format(
         "spraying splits every flow over up to {} paths; with --routing ecmp, static or adaptive "
         "it would need {}",
         fabric::Router::kMaxSprayPaths,
         format_bytes(on_cluster(cluster, collective_flows(operation, ranks)).total_bytes()));
+    memory.smaller =
+        memory.smaller.empty() ? spraying : fmt::format("{}; {}", spraying, memory.smaller);
   }
   return memory;
 }

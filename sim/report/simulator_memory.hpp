@@ -32,6 +32,9 @@ inline constexpr double kBytesPerVertex = 160;
 inline constexpr double kBytesPerLink = 200;
 inline constexpr double kBytesPerFlow = 450;
 inline constexpr double kBytesPerHop = 24;
+// A transfer timed by the congestion bound: its ends and size, its copy bound and its ends again
+// for the bounds (16 + 8 + 8 bytes), and room for a phase's list to grow.
+inline constexpr double kBytesPerBoundTransfer = 48;
 inline constexpr double kBytesPerTask = 200;
 // The program, its libraries and the loaded cards, before any of the above.
 inline constexpr double kBaseBytes = 8.0 * 1024 * 1024;
@@ -39,6 +42,8 @@ inline constexpr double kBaseBytes = 8.0 * 1024 * 1024;
 struct SimulatorMemory {
   fabric::ClusterCounts cluster;
   long long flows = 0;  // the most flows one communication runs at once
+  // Timed by the congestion bound: `flows` are transfers, kept without flow state.
+  bool congestion_bound = false;
   long long tasks = 0;  // pipeline tasks
   double network_bytes = 0;
   double routing_bytes = 0;
@@ -60,10 +65,12 @@ struct SimulatorMemory {
 [[nodiscard]] SimulatorMemory estimate_network_memory(const config::TopologySpec& spec);
 
 // One collective on every GPU of the cluster (`clustersim collective`); an EP exchange counts
-// as an all-to-all.
+// as an all-to-all. `congestion_bound`: timed without flows (CollectiveSpec::congestion_bound),
+// kBytesPerBoundTransfer per transfer.
 [[nodiscard]] SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
                                                          const fabric::ClusterShape& shape,
-                                                         collectives::Operation operation);
+                                                         collectives::Operation operation,
+                                                         bool congestion_bound = false);
 
 // Throws MemoryLimitError when the estimate exceeds the limits' memory budget, with the
 // estimate, the budget and where it comes from.

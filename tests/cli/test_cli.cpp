@@ -523,10 +523,20 @@ TEST(Cli, RunOverItsMemoryBudgetRefusesWithTheEstimate) {
       run("collective --op all_to_all --topology ft3 --hardware h800_sxm --nodes 4096 "
           "--max-memory '64 GiB'");
   EXPECT_EQ(flows.exit_code, 4);
+  // The message names the option that would take less: no flows, only the transfers.
   EXPECT_NE(flows.err.find("(1073709056 at once); that is more than the 64 GiB that --max-memory "
-                           "allows\n"),
+                           "allows (timed by its congestion bound (--congestion-bound) it would "
+                           "need 48.1 GiB)\n"),
             std::string::npos)
       << flows.err;
+  const Result bounded =
+      run("collective --op all_to_all --topology ft3 --hardware h800_sxm --nodes 4096 "
+          "--max-memory '16 GiB' --congestion-bound");
+  EXPECT_EQ(bounded.exit_code, 4);
+  EXPECT_TRUE(bounded.err.ends_with(
+      "routing tables 12.5 MiB (2560 switches), transfers 48 GiB (1073709056, timed by their "
+      "congestion bound); that is more than the 16 GiB that --max-memory allows\n"))
+      << bounded.err;
 }
 
 // --time-limit: a simulation that outlasts it stops with how far it got.

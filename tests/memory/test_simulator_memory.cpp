@@ -123,23 +123,25 @@ TEST(SimulatorMemory, BareNetworkEstimateBoundsTheGraphAndItsStatistics) {
 // An all-to-all of `bytes` on `nodes` nodes of the card: the flow and routing estimate against
 // the peak the run allocates.
 void expect_all_to_all_bounded(const std::string& card, int nodes, double bytes,
-                               double departure_batching) {
+                               double departure_batching, bool congestion_bound = false) {
   const config::HardwareProfile hw = h800();
   const config::TopologySpec spec = testing::shipped_topology(card);
   const fabric::ClusterShape shape{nodes, 8, &hw};
   const fabric::Topology topology = fabric::build_cluster(spec, shape);
   const SimulatorMemory estimate =
-      estimate_collective_memory(spec, shape, collectives::Operation::all_to_all);
+      estimate_collective_memory(spec, shape, collectives::Operation::all_to_all, congestion_bound);
   collectives::CollectiveSpec collective;
   collective.operation = collectives::Operation::all_to_all;
   collective.algorithm = collectives::Algorithm::direct;
   collective.bytes = bytes;
   collective.ranks = topology.gpus();
   collective.departure_batching = departure_batching;
+  collective.congestion_bound = congestion_bound;
   const double measured =
       peak_bytes_of([&] { (void)collectives::run_collective(topology, collective); });
   expect_bounds(estimate.flow_bytes + estimate.routing_bytes, measured,
-                fmt::format("all-to-all on {} GPUs, {}", 8 * nodes, card));
+                fmt::format("all-to-all on {} GPUs, {}{}", 8 * nodes, card,
+                            congestion_bound ? ", congestion bound" : ""));
 }
 
 TEST(SimulatorMemory, FlowEstimateBoundsAnAllToAll) {
@@ -152,6 +154,13 @@ TEST(SimulatorMemory, FlowEstimateBoundsAnAllToAll) {
 TEST(SimulatorMemory, FlowEstimateBoundsALargeAllToAll) {
   for (const char* card : {"ft3", "dragonfly", "mpft"}) {
     expect_all_to_all_bounded(card, 64, 1 << 20, 0.5);
+  }
+}
+
+// Timed by the congestion bound: the transfers and per-link sums, no flows (a sixth as much).
+TEST(SimulatorMemory, CongestionBoundEstimateBoundsALargeAllToAll) {
+  for (const char* card : {"ft3", "dragonfly"}) {
+    expect_all_to_all_bounded(card, 64, 1 << 20, 0, true);
   }
 }
 
