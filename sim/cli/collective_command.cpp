@@ -370,6 +370,7 @@ int run_collective_command(const CollectiveOptions& o) {
     }
     std::cout << out.dump(2) << '\n';
   } else {
+    print_batching(o.departure_batching, o.congestion_bound);
     std::cout << fmt::format("{:<15} {:<9} {:>4} {:>12} {:>12} {:>12}\n", "operation", "routing",
                              "tp", "time", "algbw", "busbw");
     for (const GridRow& row : rows) {

@@ -920,6 +920,30 @@ TEST(Cli, DepartureBatchingIsStatedAndStaysNearTheExactRun) {
       << text.out;
 }
 
+// --congestion-bound times the all-to-all without flows: stated in the output and in --json, and
+// the simulated run's time where the busiest link's flows start together.
+TEST(Cli, CongestionBoundIsStatedAndMatchesTheSimulatedAllToAll) {
+  const std::string base = "collective --op all_to_all --topology ft3 --nodes 16 --json";
+  const Result simulated = run(base);
+  const Result bounded = run(base + " --congestion-bound");
+  ASSERT_EQ(simulated.exit_code, 0) << simulated.err;
+  ASSERT_EQ(bounded.exit_code, 0) << bounded.err;
+  const nlohmann::json a = nlohmann::json::parse(simulated.out);
+  const nlohmann::json b = nlohmann::json::parse(bounded.out);
+  EXPECT_EQ(a["congestion_bound"], false);
+  EXPECT_EQ(b["congestion_bound"], true);
+  EXPECT_EQ(b["flows"], a["flows"]);
+  const double t = a["time_s"].get<double>();
+  EXPECT_NEAR(b["time_s"].get<double>(), t, 1e-9 * t);
+  const Result text = run("collective --op all_to_all --nodes 4 --congestion-bound");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("  timed by the congestion bound: no flows simulated (the flow model's "
+                          "time for flows of one size that start together; peak = a link's mean "
+                          "rate while busy)\n"),
+            std::string::npos)
+      << text.out;
+}
+
 TEST(Cli, CollectiveRejectsBadRequests) {
   struct Case {
     std::string arguments, message;
@@ -950,6 +974,18 @@ TEST(Cli, CollectiveRejectsBadRequests) {
       {"collective --departure-batching -0.1",
        "clustersim collective: --departure-batching -0.1: expected a fraction of the active flows "
        "in [0, 1) (0: exact)\n"},
+      {"collective --op ep --nodes 4 --congestion-bound",
+       "clustersim collective: --congestion-bound is for collectives: an EP exchange's flows "
+       "differ in size and start, so its time is not a link's bytes over its capacity (simulate "
+       "it, with --departure-batching 0.05 for large groups)\n"},
+      {"collective --op all_to_all --nodes 4 --departure-batching 0.1 --congestion-bound",
+       "clustersim collective: departure batching applies to simulated flows; the congestion "
+       "bound simulates none (give one or the other)\n"},
+      {"collective --op all_to_all --topology ft3 --nodes 32 --routing adaptive "
+       "--congestion-bound",
+       "clustersim collective: the congestion bound cannot time adaptive routing, which chooses "
+       "each path by the flows in flight; simulate the flows (no congestion bound) or route by "
+       "ecmp, static or spray\n"},
       {"collective --tp 3 --nodes 2",
        "clustersim collective: --tp 3 does not divide the 16 GPUs into tensor-parallel groups\n"},
       {"collective --topology rail_only --nodes 4 --routing spray",

@@ -52,8 +52,7 @@ Runs run_both(const std::string& card, int nodes, CollectiveSpec spec,
 // its shortest one's.
 SimTime all_to_all_spread(const std::string& card, int nodes) {
   const config::HardwareProfile hw = shipped_hardware("h800_sxm");
-  const fabric::Topology topology =
-      fabric::build_cluster(shipped_topology(card), {nodes, 8, &hw});
+  const fabric::Topology topology = fabric::build_cluster(shipped_topology(card), {nodes, 8, &hw});
   fabric::Router router(topology);
   SimTime shortest = SimTime::max();
   SimTime longest;
@@ -84,18 +83,41 @@ TEST(CongestionBound, EqualsTheFlowModelWhereFlowsOfOneSizeStartTogether) {
     bool link_bound = true;
   };
   const std::vector<Case> cases{
-      {"all-to-all in one node", "h800_node", 1, {Operation::all_to_all, Algorithm::direct, mib64, {}, {}}},
-      {"ring all-reduce", "ft3", 16, {Operation::all_reduce, Algorithm::ring, mib64, {}, {}}, false},
-      {"ring all-gather", "ft3", 16, {Operation::all_gather, Algorithm::ring, mib64, {}, {}}, false},
-      {"ring reduce-scatter", "mpft", 16, {Operation::reduce_scatter, Algorithm::ring, mib64, {}, {}}, false},
+      {"all-to-all in one node",
+       "h800_node",
+       1,
+       {Operation::all_to_all, Algorithm::direct, mib64, {}, {}}},
+      {"ring all-reduce",
+       "ft3",
+       16,
+       {Operation::all_reduce, Algorithm::ring, mib64, {}, {}},
+       false},
+      {"ring all-gather",
+       "ft3",
+       16,
+       {Operation::all_gather, Algorithm::ring, mib64, {}, {}},
+       false},
+      {"ring reduce-scatter",
+       "mpft",
+       16,
+       {Operation::reduce_scatter, Algorithm::ring, mib64, {}, {}},
+       false},
       {"tree all-reduce", "ft3", 16, {Operation::all_reduce, Algorithm::tree, mib64, {}, {}}},
-      {"hierarchical all-reduce", "mpft", 16,
+      {"hierarchical all-reduce",
+       "mpft",
+       16,
        {Operation::all_reduce, Algorithm::hierarchical, mib64, {}, {}}},
       // Four channels push 44.8 GB/s, under the 160 GB/s of NVLink: the copy rate bounds it.
-      {"ring all-reduce on 4 channels", "h800_node", 1,
-       {Operation::all_reduce, Algorithm::ring, mib64, {}, {4, 11.2e9, 11.0e9}}, false},
-      {"all-to-all on 4 channels", "h800_node", 1,
-       {Operation::all_to_all, Algorithm::direct, mib64, {}, {4, 11.2e9, 11.0e9}}, false},
+      {"ring all-reduce on 4 channels",
+       "h800_node",
+       1,
+       {Operation::all_reduce, Algorithm::ring, mib64, {}, {4, 11.2e9, 11.0e9}},
+       false},
+      {"all-to-all on 4 channels",
+       "h800_node",
+       1,
+       {Operation::all_to_all, Algorithm::direct, mib64, {}, {4, 11.2e9, 11.0e9}},
+       false},
       {"send/receive", "ft3", 16, {Operation::send_recv, Algorithm::direct, mib64, {}, {}}},
   };
   for (const Case& c : cases) {
