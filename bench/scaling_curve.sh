@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Wall time and peak RSS of the simulator against the number of GPUs, for the cases of README's
 # "Simulation at scale": a 1 MiB ring all-reduce, a 1 MiB all-to-all over a three-level fat-tree
-# (exact, and with a departure batching of 0.05 and of 0.5), one EP group of all the GPUs
-# (dispatch + combine, batched 0.05) and the DeepSeek-V3 step (one group of each kind, and every
-# replica). Each point is one run of the CLI under /usr/bin/time.
+# (exact, with a departure batching of 0.05 and of 0.5, and timed by its congestion bound), one EP
+# group of all the GPUs (dispatch + combine, batched 0.05) and the DeepSeek-V3 step (one group of
+# each kind, and every replica). Each point is one run of the CLI under /usr/bin/time.
 #
 # Writes OUT/scaling.csv (case, GPUs, wall time, peak RSS) and the log-log charts
 # OUT/scaling_wall.svg and OUT/scaling_rss.svg (OUT: build/scaling, or the first argument).
-# About 7 minutes on a 2-core machine, most of it the largest all-to-alls; peak memory about
+# About 8 minutes on a 2-core machine, most of it the largest all-to-alls; peak memory about
 # 7 GB (the 4,096-GPU all-to-all). Run after building: cmake --build --preset release
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +51,10 @@ done
 for gpus in 256 512 1024 2048 4096; do
   point "all-to-all (batching 0.5)" "$gpus" collective --op all_to_all --size "1 MiB" \
     --topology ft3 --nodes $((gpus / 8)) --departure-batching 0.5
+done
+for gpus in 1024 2048 4096 8192; do
+  point "all-to-all (congestion bound)" "$gpus" collective --op all_to_all --size "1 MiB" \
+    --topology ft3 --nodes $((gpus / 8)) --congestion-bound
 done
 for gpus in 256 512 2048; do
   point "one EP group (batching 0.05)" "$gpus" collective --op ep --nodes $((gpus / 8)) \

@@ -200,8 +200,9 @@ TEST(CongestionBound, BoundsTheFlowModelWithinTheSpreadOfStarts) {
     }
   }
   EXPECT_EQ(runs_made, 14);
-  // Mostly the busiest link's flows all start at one instant, and the bound is the answer.
-  EXPECT_GE(agreeing, 8);
+  // Mostly the busiest link's flows all start at one instant, and the bound is the answer (9 of
+  // the 14 today; the others are 0.19-0.27 us later).
+  EXPECT_GE(agreeing, 9);
 }
 
 TEST(CongestionBound, BadRequestsAreClearErrors) {
