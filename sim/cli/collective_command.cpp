@@ -108,6 +108,26 @@ void print_batching(double fraction, bool congestion_bound = false) {
   }
 }
 
+// An exact all-to-all of this many flows or more takes minutes (README, "Simulation at scale":
+// 38 s on 512 GPUs, 261,632 flows; over 5 minutes on 1,024).
+constexpr std::size_t kLongExactAllToAll = 250'000;
+
+// Says on stderr, before a long exact all-to-all starts, that it is long and what is faster.
+void warn_if_long(const collectives::CollectiveSpec& spec) {
+  if (spec.operation != Operation::all_to_all || spec.congestion_bound ||
+      spec.departure_batching > 0) {
+    return;
+  }
+  const std::size_t flows =
+      (1 + spec.concurrent.size()) * spec.ranks.size() * (spec.ranks.size() - 1);
+  if (flows < kLongExactAllToAll) return;
+  std::cerr << fmt::format(
+      "clustersim collective: note: {} flows in one all-to-all, simulated exactly: from tens of "
+      "seconds to hours (--congestion-bound gives its time without simulating the flows; "
+      "--departure-batching 0.5 simulates them approximately)\n",
+      flows);
+}
+
 }  // namespace
 
 // One point of a collective grid, as a row of its CSV.
@@ -254,6 +274,7 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
     collective.concurrent = std::move(groups);
     collective.departure_batching = o.departure_batching;
     collective.congestion_bound = o.congestion_bound;
+    warn_if_long(collective);
     const collectives::CollectiveResult r = collectives::run_collective(topology, collective);
     if (row != nullptr) {
       *row = GridRow{o.operation,

@@ -944,6 +944,26 @@ TEST(Cli, CongestionBoundIsStatedAndMatchesTheSimulatedAllToAll) {
       << text.out;
 }
 
+// A large exact all-to-all says before it starts that it is long, and what is faster.
+TEST(Cli, LongExactAllToAllSaysSoFirst) {
+  const std::string base = "collective --op all_to_all --topology ft3 --nodes 64 --size '1 MiB'";
+  const Result exact = run(base + " --time-limit '0.2 s'");
+  EXPECT_EQ(exact.exit_code, 4);
+  EXPECT_TRUE(exact.err.starts_with(
+      "clustersim collective: note: 261632 flows in one all-to-all, simulated exactly: from tens "
+      "of seconds to hours (--congestion-bound gives its time without simulating the flows; "
+      "--departure-batching 0.5 simulates them approximately)\n"))
+      << exact.err;
+  const Result bounded = run(base + " --congestion-bound");
+  EXPECT_EQ(bounded.exit_code, 0) << bounded.err;
+  EXPECT_EQ(bounded.err, "");
+  // Half the GPUs (65,280 flows): under the threshold, nothing said.
+  const Result smaller =
+      run("collective --op all_to_all --topology ft3 --nodes 32 --size '1 MiB' "
+          "--time-limit '0.2 s'");
+  EXPECT_EQ(smaller.err.find("note:"), std::string::npos) << smaller.err;
+}
+
 TEST(Cli, CollectiveRejectsBadRequests) {
   struct Case {
     std::string arguments, message;
