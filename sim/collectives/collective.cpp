@@ -317,6 +317,16 @@ std::vector<LinkLoad> busiest_links(const Topology& topology, std::span<const do
   return out;
 }
 
+// The copy-engine bound of each transfer of a phase: each GPU's transfers share its channels'
+// copy rate (copy_bounds).
+std::vector<double> phase_copy_bounds(const Topology& topology, const CopyEngines& copy,
+                                      const Phase& phase) {
+  std::vector<std::pair<VertexId, VertexId>> ends;
+  ends.reserve(phase.transfers.size());
+  for (const Transfer& transfer : phase.transfers) ends.emplace_back(transfer.from, transfer.to);
+  return copy_bounds(topology, copy, ends);
+}
+
 // The congestion bound of the phases (CollectiveSpec::congestion_bound), one after the other.
 // A phase whose pipeline fills first starts its flows once it has filled, as the flow model
 // does; each flow then starts carrying when its route's latency has passed. The phase ends
@@ -348,10 +358,7 @@ CollectiveResult bound_collective(const Topology& topology, const CollectiveSpec
         hop = std::max(hop, route.latency);
       }
     }
-    std::vector<std::pair<VertexId, VertexId>> ends;
-    ends.reserve(phase.transfers.size());
-    for (const Transfer& transfer : phase.transfers) ends.emplace_back(transfer.from, transfer.to);
-    const std::vector<double> bounds = copy_bounds(topology, spec.copy, ends);
+    const std::vector<double> bounds = phase_copy_bounds(topology, spec.copy, phase);
     const SimTime start = now + SimTime::from_ps(hop.ps() * std::max(0, phase.fill_hops));
     std::int64_t end_ps = 0;  // after `start`
     const auto carry = [&](const Route& path, double bytes, double bound) {
@@ -452,11 +459,7 @@ CollectiveResult simulate_collective(const Topology& topology, const CollectiveS
     } else {
       hash += phase.transfers.size();
     }
-    // Each GPU's transfers of the phase share its channels' copy rate.
-    std::vector<std::pair<VertexId, VertexId>> ends;
-    ends.reserve(phase.transfers.size());
-    for (const Transfer& transfer : phase.transfers) ends.emplace_back(transfer.from, transfer.to);
-    std::vector<double> bounds = copy_bounds(topology, spec.copy, ends);
+    std::vector<double> bounds = phase_copy_bounds(topology, spec.copy, phase);
     const SimTime fill = SimTime::from_ps(hop.ps() * std::max(0, phase.fill_hops));
     outstanding = phase.transfers.size();
     const std::uint64_t first_hash = hash - phase.transfers.size() + 1;
