@@ -177,11 +177,16 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
     }
     const int per_node = o.gpus_per_node > 0 ? o.gpus_per_node : hw.scale_up.domain_size;
     const fabric::ClusterShape shape{o.nodes, per_node, &hw};
-    // An EP exchange sends from every GPU to every other at most, as an all-to-all.
+    // An EP exchange sends from every GPU to every other at most, as an all-to-all, and has no
+    // congestion bound to offer.
+    const bool ep_exchange = op == kOperations.end();
+    using report::CollectiveTiming;
+    const CollectiveTiming timing = o.congestion_bound ? CollectiveTiming::congestion_bound
+                                    : ep_exchange      ? CollectiveTiming::flows_only
+                                                       : CollectiveTiming::flows;
     report::check_memory_budget(
         report::estimate_collective_memory(
-            spec, shape, op == kOperations.end() ? Operation::all_to_all : op->second,
-            o.congestion_bound),
+            spec, shape, ep_exchange ? Operation::all_to_all : op->second, timing),
         *limits);
     const fabric::Topology topology = fabric::build_cluster(spec, shape);
     const int gpus = o.nodes * per_node;

@@ -133,7 +133,7 @@ SimulatorMemory estimate_network_memory(const config::TopologySpec& spec) {
 
 SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
                                            const fabric::ClusterShape& shape, Operation operation,
-                                           bool congestion_bound) {
+                                           CollectiveTiming timing) {
   const long long ranks = static_cast<long long>(shape.nodes) * shape.gpus_per_node;
   const fabric::ClusterCounts cluster = fabric::count_cluster(spec, shape);
   const long long transfers = collective_flows(operation, ranks);
@@ -145,9 +145,10 @@ SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
     memory.flow_bytes = static_cast<double>(transfers) * kBytesPerBoundTransfer;
     return memory;
   };
-  if (congestion_bound) return bounded();
+  if (timing == CollectiveTiming::congestion_bound) return bounded();
   SimulatorMemory memory = on_cluster(cluster, routed_flows(spec, transfers));
-  if (operation == Operation::all_to_all && spec.routing != config::RoutingPolicy::adaptive) {
+  if (timing == CollectiveTiming::flows && operation == Operation::all_to_all &&
+      spec.routing != config::RoutingPolicy::adaptive) {
     memory.smaller =
         fmt::format("timed by its congestion bound (--congestion-bound) it would need {}",
                     format_bytes(bounded().total_bytes()));
@@ -156,8 +157,7 @@ SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
     std::string spraying = fmt::format(
         "spraying splits every flow over up to {} paths; with --routing ecmp, static or adaptive "
         "it would need {}",
-        fabric::Router::kMaxSprayPaths,
-        format_bytes(on_cluster(cluster, collective_flows(operation, ranks)).total_bytes()));
+        fabric::Router::kMaxSprayPaths, format_bytes(on_cluster(cluster, transfers).total_bytes()));
     memory.smaller =
         memory.smaller.empty() ? spraying : fmt::format("{}; {}", spraying, memory.smaller);
   }

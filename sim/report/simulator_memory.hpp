@@ -64,13 +64,18 @@ struct SimulatorMemory {
 // copy of the graph's size and kBytesPerVertex more per vertex).
 [[nodiscard]] SimulatorMemory estimate_network_memory(const config::TopologySpec& spec);
 
+// How `clustersim collective` times what it runs.
+enum class CollectiveTiming {
+  flows,             // simulated flows; the congestion bound could time it instead
+  flows_only,        // simulated flows, with no bound to offer (an EP exchange)
+  congestion_bound,  // no flows (CollectiveSpec::congestion_bound): kBytesPerBoundTransfer each
+};
+
 // One collective on every GPU of the cluster (`clustersim collective`); an EP exchange counts
-// as an all-to-all. `congestion_bound`: timed without flows (CollectiveSpec::congestion_bound),
-// kBytesPerBoundTransfer per transfer.
-[[nodiscard]] SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
-                                                         const fabric::ClusterShape& shape,
-                                                         collectives::Operation operation,
-                                                         bool congestion_bound = false);
+// as an all-to-all.
+[[nodiscard]] SimulatorMemory estimate_collective_memory(
+    const config::TopologySpec& spec, const fabric::ClusterShape& shape,
+    collectives::Operation operation, CollectiveTiming timing = CollectiveTiming::flows);
 
 // Throws MemoryLimitError when the estimate exceeds the limits' memory budget, with the
 // estimate, the budget and where it comes from.

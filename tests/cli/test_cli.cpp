@@ -529,6 +529,14 @@ TEST(Cli, RunOverItsMemoryBudgetRefusesWithTheEstimate) {
                            "need 48.1 GiB)\n"),
             std::string::npos)
       << flows.err;
+  // An EP exchange has no congestion bound to offer: the message names none.
+  const Result ep =
+      run("collective --op ep --topology ft3 --hardware h800_sxm --nodes 4096 "
+          "--max-memory '64 GiB'");
+  EXPECT_EQ(ep.exit_code, 4);
+  EXPECT_TRUE(ep.err.ends_with(
+      "(1073709056 at once); that is more than the 64 GiB that --max-memory allows\n"))
+      << ep.err;
   const Result bounded =
       run("collective --op all_to_all --topology ft3 --hardware h800_sxm --nodes 4096 "
           "--max-memory '16 GiB' --congestion-bound");

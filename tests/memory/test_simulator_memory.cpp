@@ -128,8 +128,9 @@ void expect_all_to_all_bounded(const std::string& card, int nodes, double bytes,
   const config::TopologySpec spec = testing::shipped_topology(card);
   const fabric::ClusterShape shape{nodes, 8, &hw};
   const fabric::Topology topology = fabric::build_cluster(spec, shape);
-  const SimulatorMemory estimate =
-      estimate_collective_memory(spec, shape, collectives::Operation::all_to_all, congestion_bound);
+  const SimulatorMemory estimate = estimate_collective_memory(
+      spec, shape, collectives::Operation::all_to_all,
+      congestion_bound ? CollectiveTiming::congestion_bound : CollectiveTiming::flows);
   collectives::CollectiveSpec collective;
   collective.operation = collectives::Operation::all_to_all;
   collective.algorithm = collectives::Algorithm::direct;
