@@ -45,6 +45,14 @@ GemmModel::GemmModel(const config::HardwareProfile& profile, const std::vector<M
     const double analytic = analytic_rate(shape, profile.gpu.sm_count).flop_per_s;
     tables_[dtype_index(c.dtype)].push_back({coordinates(shape), std::log(c.value / analytic)});
   }
+  for (std::size_t index = 0; index < tables_.size(); ++index) {
+    for (const TablePoint& point : tables_[index]) {
+      for (std::size_t i = 0; i < point.coordinates.size(); ++i) {
+        bounds_[index].low[i] = std::min(bounds_[index].low[i], point.coordinates[i]);
+        bounds_[index].high[i] = std::max(bounds_[index].high[i], point.coordinates[i]);
+      }
+    }
+  }
 }
 
 FlopRate GemmModel::analytic_rate(const GemmShape& shape, int sms) const {
@@ -82,11 +90,17 @@ FlopRate GemmModel::analytic_rate(const GemmShape& shape, int sms) const {
 }
 
 double GemmModel::table_ratio(const GemmShape& shape) const {
-  const std::vector<TablePoint>& table = tables_[dtype_index(shape.dtype)];
+  const std::size_t index = dtype_index(shape.dtype);
+  const std::vector<TablePoint>& table = tables_[index];
   if (table.empty()) return 1;
-  const std::array<double, 4> at = coordinates(shape);
-  double weight_sum = 0;
-  double weighted = 0;
+  // Beyond the measured range the ratio stays at the range's edge.
+  std::array<double, 4> at = coordinates(shape);
+  for (std::size_t i = 0; i < at.size(); ++i) {
+    at[i] = std::clamp(at[i], bounds_[index].low[i], bounds_[index].high[i]);
+  }
+  // The nearest kNearest points, nearest first: (squared distance, log ratio).
+  std::array<std::pair<double, double>, kNearest> near{};
+  std::size_t count = 0;
   for (const TablePoint& point : table) {
     double distance2 = 0;
     for (std::size_t i = 0; i < at.size(); ++i) {
@@ -94,9 +108,18 @@ double GemmModel::table_ratio(const GemmShape& shape) const {
       distance2 += d * d;
     }
     if (distance2 < 1e-18) return std::exp(point.log_ratio);
-    const double weight = 1 / distance2;
+    if (count == kNearest && distance2 >= near[kNearest - 1].first) continue;
+    std::size_t slot = count < kNearest ? count++ : kNearest - 1;
+    for (; slot > 0 && near[slot - 1].first > distance2; --slot) near[slot] = near[slot - 1];
+    near[slot] = {distance2, point.log_ratio};
+  }
+  double weight_sum = 0;
+  double weighted = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const double distance2 = near[i].first;
+    const double weight = 1 / (distance2 * distance2);  // inverse distance to the fourth power
     weight_sum += weight;
-    weighted += weight * point.log_ratio;
+    weighted += weight * near[i].second;
   }
   return std::exp(weighted / weight_sum);
 }

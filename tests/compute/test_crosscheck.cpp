@@ -45,8 +45,9 @@ TEST(Crosscheck, DeepGemmTableIsPredictedLeavingEachShapeOut) {
   }
   const KindSummary& gemm = summary_of(result, "gemm");
   EXPECT_EQ(gemm.predicted, 22);
-  // Pinned: the interpolation of the other 21 points predicts a shape within 6.6 % (median).
-  EXPECT_NEAR(gemm.median_abs_error, 0.066, 0.005);
+  // Pinned: the interpolation of the other 21 points predicts a shape within 5.3 % (median; 6.6 %
+  // with every point weighted by inverse distance squared).
+  EXPECT_NEAR(gemm.median_abs_error, 0.053, 0.005);
 }
 
 TEST(Crosscheck, PublishedH200FiguresAgainstTheH200Profile) {
