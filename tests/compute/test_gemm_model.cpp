@@ -118,8 +118,10 @@ TEST_F(DeepGemmTable, BetweenShapesTheCorrectionStaysWithinTheMeasuredRange) {
     EXPECT_GE(ratio, low);
     EXPECT_LE(ratio, high);
   }
-  // BF16 has no table on the H800: the analytic model alone.
-  EXPECT_EQ(model.gemm().table_ratio({4096, 4096, 4096, 1, Dtype::bf16}), 1.0);
+  // BF16 comes from the sm_90 table the H800 shares with the H100, not from the FP8 one.
+  EXPECT_EQ(model.gemm().table_size(Dtype::bf16), 375u);
+  EXPECT_NEAR(model.gemm().rate({4096, 4096, 4096, 1, Dtype::bf16}, 132).flop_per_s / 1e12, 780.19,
+              0.01);
 }
 
 TEST_F(DeepGemmTable, HoldingTwentySmsCostsAboutTheirShare) {
@@ -184,6 +186,37 @@ TEST_F(B200GridTable, BetweenGridPointsTheNearestShapesDecide) {
     EXPECT_GE(between, std::min(a, b)) << dtype_name(dtype);
     EXPECT_LE(between, std::max(a, b)) << dtype_name(dtype);
   }
+}
+
+class Sm90Bf16Table : public ::testing::Test {
+ protected:
+  config::HardwareProfile h100 =
+      config::load_hardware_profile(kRoot + "/hardware_profiles/h100_sxm.yaml");
+  MeasuredFile table =
+      load_measured_file(kRoot + "/hardware_profiles/measured/h100_sxm-xla-2026-08-19.json");
+};
+
+TEST_F(Sm90Bf16Table, PredictsEveryMeasuredShapeExactly) {
+  const ComputeModel model(h100);
+  ASSERT_EQ(table.cases.size(), 375u);
+  ASSERT_EQ(model.gemm().table_size(Dtype::bf16), 375u);
+  for (const MeasuredCase& c : table.cases) {
+    ASSERT_EQ(c.dtype, Dtype::bf16);
+    const GemmShape shape{c.m, c.n, c.k, c.groups, c.dtype};
+    EXPECT_NEAR(model.gemm().rate(shape, 132).flop_per_s / c.value, 1.0, 1e-9) << c.describe();
+  }
+}
+
+// A shape the table does not hold, measured elsewhere: MAMF's best H100 BF16 shape,
+// 2048 x 2048 x 13312 at 794.5 TFLOP/s (KM §2.1), beyond the table's k of 4096. The table's edge
+// predicts 752 TFLOP/s (-5.3 %); a best shape found by search sits above its neighbours.
+TEST_F(Sm90Bf16Table, PredictsTheBestShapeOutsideTheTableWithinSixPercent) {
+  const ComputeModel model(h100);
+  const double predicted = model.gemm().rate({2048, 2048, 13312, 1, Dtype::bf16}, 132).flop_per_s;
+  EXPECT_NEAR(predicted / 794.5e12, 1.0, 0.06);
+  // Small shapes run far below the best shape's efficiency: 256^3 at 6.7 TFLOP/s, 1024^3 at 253.
+  EXPECT_NEAR(model.gemm().rate({1024, 1024, 1024, 1, Dtype::bf16}, 132).flop_per_s / 1e12, 252.76,
+              0.01);
 }
 
 }  // namespace
