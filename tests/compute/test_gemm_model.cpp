@@ -84,6 +84,15 @@ TEST(GemmModel, MissingDtypeIsAClearError) {
   }
 }
 
+// A measured table is reproduced at each of its shapes, on all `sms` SMs.
+void expect_every_shape_reproduced(const ComputeModel& model, const MeasuredFile& table, int sms,
+                                   double tolerance) {
+  for (const MeasuredCase& c : table.cases) {
+    const GemmShape shape{c.m, c.n, c.k, c.groups, c.dtype};
+    EXPECT_NEAR(model.gemm().rate(shape, sms).flop_per_s / c.value, 1.0, tolerance) << c.describe();
+  }
+}
+
 class DeepGemmTable : public ::testing::Test {
  protected:
   config::HardwareProfile h800 =
@@ -95,10 +104,7 @@ class DeepGemmTable : public ::testing::Test {
 TEST_F(DeepGemmTable, PredictsEveryMeasuredShapeExactly) {
   const ComputeModel model(h800);
   ASSERT_EQ(model.gemm().table_size(Dtype::fp8), 22u);
-  for (const MeasuredCase& c : table.cases) {
-    const GemmShape shape{c.m, c.n, c.k, c.groups, c.dtype};
-    EXPECT_NEAR(model.gemm().rate(shape, 132).flop_per_s / c.value, 1.0, 1e-12) << c.describe();
-  }
+  expect_every_shape_reproduced(model, table, 132, 1e-12);
 }
 
 TEST_F(DeepGemmTable, BetweenShapesTheCorrectionStaysWithinTheMeasuredRange) {
@@ -149,10 +155,7 @@ TEST_F(B200GridTable, PredictsEveryMeasuredShapeExactly) {
   const ComputeModel model(b200);
   ASSERT_EQ(model.gemm().table_size(Dtype::fp8), 375u);
   ASSERT_EQ(model.gemm().table_size(Dtype::bf16), 375u);
-  for (const MeasuredCase& c : table.cases) {
-    const GemmShape shape{c.m, c.n, c.k, c.groups, c.dtype};
-    EXPECT_NEAR(model.gemm().rate(shape, 148).flop_per_s / c.value, 1.0, 1e-9) << c.describe();
-  }
+  expect_every_shape_reproduced(model, table, 148, 1e-9);
   // 4096^3 in FP8: 2765 TFLOP/s measured, 61 % of the peak, where the best shape reaches 76 %.
   EXPECT_NEAR(model.gemm().rate({4096, 4096, 4096, 1, Dtype::fp8}, 148).flop_per_s / 1e12, 2765.0,
               0.05);
@@ -200,11 +203,8 @@ TEST_F(Sm90Bf16Table, PredictsEveryMeasuredShapeExactly) {
   const ComputeModel model(h100);
   ASSERT_EQ(table.cases.size(), 375u);
   ASSERT_EQ(model.gemm().table_size(Dtype::bf16), 375u);
-  for (const MeasuredCase& c : table.cases) {
-    ASSERT_EQ(c.dtype, Dtype::bf16);
-    const GemmShape shape{c.m, c.n, c.k, c.groups, c.dtype};
-    EXPECT_NEAR(model.gemm().rate(shape, 132).flop_per_s / c.value, 1.0, 1e-9) << c.describe();
-  }
+  for (const MeasuredCase& c : table.cases) ASSERT_EQ(c.dtype, Dtype::bf16) << c.describe();
+  expect_every_shape_reproduced(model, table, 132, 1e-9);
 }
 
 // A shape the table does not hold, measured elsewhere: MAMF's best H100 BF16 shape,
