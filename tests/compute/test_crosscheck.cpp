@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sim/compute/compute_model.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/report/crosscheck.hpp"
 
@@ -58,9 +59,16 @@ TEST(Crosscheck, PublishedH200FiguresAgainstTheH200Profile) {
   EXPECT_EQ(nccl.predicted, 7);
   EXPECT_LT(std::abs(nccl.worst_error), 0.01);
   EXPECT_LT(std::abs(summary_of(result, "hbm").worst_error), 0.04);
-  // The analytic GEMM model has no per-kernel fixed cost, so it overestimates small GEMMs: the
-  // 1024^3 FP8 GEMM is predicted 2.4x too fast (pinned as a known gap).
-  EXPECT_NEAR(summary_of(result, "gemm").worst_error, 1.42, 0.02);
+  // The profile's FP8 table is this file, so each GEMM is predicted from the others (leave-one-
+  // out): median 6.9 %. The smallest, 1024^3, has only larger neighbours and comes out 37 % too
+  // fast (without the table the analytic model alone made it 2.4x too fast).
+  for (const CrosscheckRow& row : result.rows) {
+    if (row.measured.kind == compute::CaseKind::gemm) {
+      EXPECT_EQ(row.note, "leave-one-out");
+    }
+  }
+  EXPECT_NEAR(summary_of(result, "gemm").median_abs_error, 0.069, 0.005);
+  EXPECT_NEAR(summary_of(result, "gemm").worst_error, 0.374, 0.01);
   EXPECT_EQ(summary_of(result, "gemm").worst_case, "fp8 1024x1024x1024");
 }
 
@@ -95,12 +103,11 @@ TEST(Calibrate, TheCalibratedProfileLoadsAndMatchesTheMeasurements) {
   EXPECT_NEAR(calibrated.scale_up.efficiency, 0.881, 0.0005);
   // The base's attention curves survive the override.
   EXPECT_EQ(calibrated.compute->attention_forward.size(), 6u);
-  // With the measured file as its GEMM table, the calibrated profile predicts every measured
-  // GEMM from its neighbours better than the literature profile does.
-  const Crosscheck before = crosscheck(file, h200);
+  // The measured file is the calibrated profile's FP8 GEMM table: every measured GEMM is then
+  // predicted from its neighbours (leave-one-out), within 10 % at the median.
   const Crosscheck after = crosscheck(file, calibrated);
-  EXPECT_LT(summary_of(after, "gemm").median_abs_error,
-            summary_of(before, "gemm").median_abs_error);
+  EXPECT_EQ(compute::ComputeModel(calibrated).gemm().table_size(Dtype::fp8), 9u);
+  EXPECT_LT(summary_of(after, "gemm").median_abs_error, 0.10);
   // HBM: the best measurement (triad) is now predicted exactly; copy runs 3.5 % slower than it.
   for (const CrosscheckRow& row : after.rows) {
     if (row.measured.kind == compute::CaseKind::hbm && row.measured.variant == "triad") {
