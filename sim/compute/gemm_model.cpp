@@ -43,14 +43,12 @@ GemmModel::GemmModel(const config::HardwareProfile& profile, const std::vector<M
     if (c.kind != CaseKind::gemm || c.reserved_sms > 0) continue;
     const GemmShape shape{c.m, c.n, c.k, c.groups, c.dtype};
     const double analytic = analytic_rate(shape, profile.gpu.sm_count).flop_per_s;
-    tables_[dtype_index(c.dtype)].push_back({coordinates(shape), std::log(c.value / analytic)});
-  }
-  for (std::size_t index = 0; index < tables_.size(); ++index) {
-    for (const TablePoint& point : tables_[index]) {
-      for (std::size_t i = 0; i < point.coordinates.size(); ++i) {
-        bounds_[index].low[i] = std::min(bounds_[index].low[i], point.coordinates[i]);
-        bounds_[index].high[i] = std::max(bounds_[index].high[i], point.coordinates[i]);
-      }
+    const std::size_t index = dtype_index(c.dtype);
+    const std::array<double, 4> at = coordinates(shape);
+    tables_[index].push_back({at, std::log(c.value / analytic)});
+    for (std::size_t i = 0; i < at.size(); ++i) {
+      bounds_[index].low[i] = std::min(bounds_[index].low[i], at[i]);
+      bounds_[index].high[i] = std::max(bounds_[index].high[i], at[i]);
     }
   }
 }

@@ -16,9 +16,10 @@
 // query is first held to the measured range in each coordinate (beyond it r stays at the edge),
 // then its 8 nearest measured shapes are weighted by inverse distance to the fourth power. At a
 // measured shape the prediction is the measurement. The corrected rate is the analytic rate (at S
-// SMs) times r. Without a table, r = 1. Leave-one-out over the shipped tables, this predicts each
-// held-out shape within 4-9 % (median per GPU; tests/compute/test_gemm_model.cpp); the earlier
-// weighting over all points (power 2) erred 5-31 %, worst on the B200's wide-ranging table.
+// SMs) times r. Without a table, r = 1. Leave-one-out over the shipped tables (`clustersim
+// crosscheck`; tests/compute/test_crosscheck.cpp pins DeepGEMM's), this predicts each held-out
+// shape within 4-9 % (median per table); the earlier weighting over all points (power 2) erred
+// 5-31 %, worst on the B200's wide-ranging table.
 
 #include <array>
 #include <limits>
