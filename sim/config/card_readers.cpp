@@ -656,6 +656,17 @@ SoftwareStack read_software_stack(MapReader& reader) {
         overlap->optional<bool>("moe_all_to_all", stack.overlap.moe_all_to_all);
     overlap->finish();
   }
+  if (std::optional<MapReader> buckets = reader.optional_section("gradient_buckets")) {
+    GradientBuckets& b = stack.gradient_buckets;
+    b.parameters = buckets->optional<double>("parameters", 0.0, Bounds::non_negative());
+    b.parameters_per_dp_rank =
+        buckets->optional<double>("parameters_per_dp_rank", 0.0, Bounds::non_negative());
+    b.first_stage_only = buckets->optional<bool>("first_stage_only", false);
+    if (!b.enabled()) {
+      buckets->error("parameters", "a bucket needs parameters or parameters_per_dp_rank above 0");
+    }
+    buckets->finish();
+  }
   if (std::optional<MapReader> moe = reader.optional_section("moe")) {
     stack.dispatcher =
         moe->choice<MoeDispatcher>("dispatcher", kMoeDispatcherNames, stack.dispatcher);

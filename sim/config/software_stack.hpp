@@ -4,6 +4,7 @@
 // kernel rates from the hardware profile and the kernels to run, and which communication hides
 // behind compute, from the stack.
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
@@ -46,6 +47,27 @@ struct OverlapSpec {
   bool moe_all_to_all = false;  // MoE dispatch / combine hidden behind other micro-batches
 };
 
+// How the overlapped gradient reduction is cut into buckets. A bucket's reduction starts when the
+// backward pass has produced all of its gradients, so with buckets the reduction of a chunk's last
+// layers runs while the backward pass works on its first ones. A bucket holds at least
+// max(parameters, parameters_per_dp_rank x the data-parallel size) parameters, gathered in
+// backward order; dense and expert parameters are bucketed apart (they reduce over different
+// groups). With `first_stage_only`, only the first pipeline stage's first model chunk is cut
+// (later stages reduce off the critical path); every other chunk is one bucket. Without buckets
+// (parameters 0), or when the reduction does not overlap (overlap.dp false: the buckets are
+// ignored, as Megatron ignores them), each chunk's gradients are one bucket, reduced once its last
+// backward ends.
+struct GradientBuckets {
+  double parameters = 0;
+  double parameters_per_dp_rank = 0;
+  bool first_stage_only = false;
+  [[nodiscard]] bool enabled() const { return parameters > 0 || parameters_per_dp_rank > 0; }
+  // The parameters a bucket holds at least, for a data-parallel group of `dp_size`.
+  [[nodiscard]] double size(int dp_size) const {
+    return std::max(parameters, parameters_per_dp_rank * dp_size);
+  }
+};
+
 struct SoftwareStack {
   std::string name = "default";
   std::string description;
@@ -55,6 +77,7 @@ struct SoftwareStack {
   bool fused_bias_activation = true;   // bias + GeLU / SwiGLU
   bool fused_bias_dropout_add = true;  // bias + dropout + residual add
   OverlapSpec overlap;
+  GradientBuckets gradient_buckets;
   // The compute kernels are launched for the SMs communication leaves for the whole step (a
   // persistent GEMM sized once), not only while communication runs beside them.
   bool static_sm_split = false;

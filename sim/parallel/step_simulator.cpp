@@ -435,6 +435,21 @@ class StepSimulation {
   [[nodiscard]] const StageCost& stage_cost(StageRef where) const;
   [[nodiscard]] SimTime slot_duration(StageRef where, const ScheduleSlot& slot) const;
   void run_pipeline_schedule();
+  // A chunk's last backward task on its device: the slot it ran in.
+  struct LastBackward {
+    double start = 0, end = 0;
+    Pass pass = Pass::backward;
+    bool overlapped = false;  // beside another chunk's task (DualPipe)
+  };
+  // Parameters whose gradients reduce together, and when the backward pass has produced them.
+  struct GradientBucket {
+    double dense = 0, experts = 0;
+    double ready = 0;
+  };
+  // The stack's gradient buckets of `chunk` on `device`, in the order they are ready.
+  [[nodiscard]] std::vector<GradientBucket> gradient_buckets(int device, int chunk,
+                                                             const StageCost& c,
+                                                             const LastBackward& last) const;
   void data_parallel_tail();
   void phases();
   // One layer's times, kernel time by class, and the chunk pair the published figures ask for.
@@ -1081,13 +1096,63 @@ void StepSimulation::run_pipeline_schedule() {
   result_.events = slots;
 }
 
+std::vector<StepSimulation::GradientBucket> StepSimulation::gradient_buckets(
+    int device, int chunk, const StageCost& c, const LastBackward& last) const {
+  // Each bucket's gradients are ready when the backward pass has gone through its last block (in
+  // backward order). Within the chunk's last backward slot, blocks finish in proportion to their
+  // share of its work; an overlapped slot (two chunks' tasks at once) or a chunk left whole
+  // releases everything at the slot's end.
+  const config::GradientBuckets& rule = e_.stack.gradient_buckets;
+  const bool cut = e_.stack.overlap.dp && rule.enabled() && !last.overlapped &&
+                   (!rule.first_stage_only || (device == 0 && chunk == 0));
+  const double bucket = rule.size(static_cast<int>(p_.dp * p_.cp));
+  std::vector<GradientBucket> out;
+  if (!cut || c.blocks.size() != c.block_parameters.size()) {
+    out.push_back({c.dense_parameters, c.expert_parameters, last.end});
+    return out;
+  }
+  const auto work = [&](const BlockCost& b) {
+    const double weight = b.pre_weight + b.mlp_weight;
+    if (last.pass == Pass::backward_weight) return weight;
+    return b.pre_backward + b.mlp_backward + b.combine_gradient + b.dispatch_gradient +
+           (last.pass == Pass::backward ? weight : 0.0);
+  };
+  double total = 0;
+  for (const BlockCost& b : c.blocks) total += work(b);
+  double done = 0;
+  GradientBucket open_dense, open_experts;
+  for (std::size_t i = c.blocks.size(); i-- > 0;) {
+    done += work(c.blocks[i]);
+    const double ready = total > 0 ? last.start + (last.end - last.start) * done / total : last.end;
+    open_dense.dense += c.block_parameters[i].first;
+    open_experts.experts += c.block_parameters[i].second;
+    if (open_dense.dense >= bucket) {
+      open_dense.ready = ready;
+      out.push_back(std::exchange(open_dense, {}));
+    }
+    if (open_experts.experts >= bucket) {
+      open_experts.ready = ready;
+      out.push_back(std::exchange(open_experts, {}));
+    }
+  }
+  // What is left of both (the chunk's first blocks) is ready at the slot's end.
+  if (open_dense.dense + open_experts.experts > 0) {
+    out.push_back({open_dense.dense, open_experts.experts, last.end});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const GradientBucket& a, const GradientBucket& b) {
+    return a.ready < b.ready;
+  });
+  return out;
+}
+
 void StepSimulation::data_parallel_tail() {
   // A chunk's gradients are final once the device has run its last backward task there; its
   // reduce-scatter starts then, on the communication stream, while the device runs its remaining
-  // slots (Megatron's overlapped gradient reduction). The optimizer steps the shard once every
-  // reduction is done. The parameter all-gather overlaps the next step's forward pass (the
-  // frameworks gather a layer's parameters during the previous layer), so only what outlasts the
-  // device's first forward slot is exposed.
+  // slots (Megatron's overlapped gradient reduction). With the stack's gradient buckets, a
+  // chunk's buckets start one by one during that last backward (gradient_buckets). The optimizer
+  // steps the shard once every reduction is done. The parameter all-gather overlaps the next step's
+  // forward pass (the frameworks gather a layer's parameters during the previous layer), so only
+  // what outlasts the device's first forward slot is exposed.
   const PipelineSchedule& schedule = result_.schedule;
   const bool sharded = p_.zero >= 1;
   const collectives::Operation reduction =
@@ -1097,8 +1162,8 @@ void StepSimulation::data_parallel_tail() {
     const auto d = static_cast<std::size_t>(device);
     const std::vector<ScheduleSlot>& order = schedule.order[d];
     const std::vector<SlotTiming>& timings = result_.run.slots[d];
-    // When each chunk's last backward task ends, and when the device's first forward ends.
-    std::vector<double> chunk_done(static_cast<std::size_t>(schedule.chunks_per_device), 0);
+    // Each chunk's last backward task, and when the device's first forward ends.
+    std::vector<LastBackward> chunk_done(static_cast<std::size_t>(schedule.chunks_per_device));
     double end = 0;
     double first_forward = -1;
     for (std::size_t i = 0; i < order.size(); ++i) {
@@ -1111,8 +1176,11 @@ void StepSimulation::data_parallel_tail() {
           first_forward = (timings[i].end - timings[i].start).seconds();
         }
         if (task->pass != Pass::forward) {
-          double& done = chunk_done[static_cast<std::size_t>(task->chunk)];
-          done = std::max(done, slot_end);
+          LastBackward& done = chunk_done[static_cast<std::size_t>(task->chunk)];
+          if (slot_end >= done.end) {
+            done = {(timings[i].start - result_.run.start).seconds(), slot_end, task->pass,
+                    order[i].overlapped.has_value()};
+          }
         }
       }
     }
@@ -1121,7 +1189,8 @@ void StepSimulation::data_parallel_tail() {
     std::vector<int> chunks(chunk_done.size());
     for (std::size_t c = 0; c < chunks.size(); ++c) chunks[c] = static_cast<int>(c);
     std::sort(chunks.begin(), chunks.end(), [&](int a, int b) {
-      return chunk_done[static_cast<std::size_t>(a)] < chunk_done[static_cast<std::size_t>(b)];
+      return chunk_done[static_cast<std::size_t>(a)].end <
+             chunk_done[static_cast<std::size_t>(b)].end;
     });
     double comm_free = 0, rs = 0, ag = 0, dense = 0, experts = 0;
     for (int chunk : chunks) {
@@ -1129,25 +1198,34 @@ void StepSimulation::data_parallel_tail() {
       dense += c.dense_parameters;
       experts += c.expert_parameters;
       if (p_.zero >= 3) continue;  // every micro-batch reduced and gathered its own already
-      const double dense_bytes = c.dense_parameters * kGradientBytes;
-      const double expert_bytes = c.expert_parameters * kGradientBytes;
-      const double reduce_dense = timed(reduction, dense_bytes, dp_group_);
-      const double reduce_experts = timed(reduction, expert_bytes, edp_group_);
-      const double reduce = reduce_dense + reduce_experts;
-      rs += reduce;
       // Without the stack's overlap the reduction waits for the device's last slot.
-      const double ready = e_.stack.overlap.dp ? chunk_done[static_cast<std::size_t>(chunk)] : end;
-      const double reduce_start = std::max(comm_free, ready);
-      comm_free = reduce_start + reduce;
-      result_.stream_spans.push_back(
-          {device, true,
-           fmt::format("gradient {} of chunk {}", collectives::to_string(reduction), chunk),
-           reduce_start, comm_free});
-      if (traffic_) {
-        add_data_parallel_run(reduction, dp_group_, device, dense_bytes, reduce_dense,
-                              reduce_start);
-        add_data_parallel_run(reduction, edp_group_, device, expert_bytes, reduce_experts,
-                              reduce_start + reduce_dense);
+      LastBackward last = chunk_done[static_cast<std::size_t>(chunk)];
+      if (!e_.stack.overlap.dp) last = {end, end, Pass::backward, true};
+      const std::vector<GradientBucket> buckets = gradient_buckets(device, chunk, c, last);
+      for (std::size_t k = 0; k < buckets.size(); ++k) {
+        const GradientBucket& b = buckets[k];
+        const double dense_bytes = b.dense * kGradientBytes;
+        const double expert_bytes = b.experts * kGradientBytes;
+        const double reduce_dense = b.dense > 0 ? timed(reduction, dense_bytes, dp_group_) : 0;
+        const double reduce_experts =
+            b.experts > 0 ? timed(reduction, expert_bytes, edp_group_) : 0;
+        const double reduce = reduce_dense + reduce_experts;
+        rs += reduce;
+        const double reduce_start = std::max(comm_free, b.ready);
+        comm_free = reduce_start + reduce;
+        result_.stream_spans.push_back(
+            {device, true,
+             buckets.size() > 1
+                 ? fmt::format("gradient {} of chunk {}, bucket {} of {}",
+                               collectives::to_string(reduction), chunk, k + 1, buckets.size())
+                 : fmt::format("gradient {} of chunk {}", collectives::to_string(reduction), chunk),
+             reduce_start, comm_free});
+        if (traffic_) {
+          add_data_parallel_run(reduction, dp_group_, device, dense_bytes, reduce_dense,
+                                reduce_start);
+          add_data_parallel_run(reduction, edp_group_, device, expert_bytes, reduce_experts,
+                                reduce_start + reduce_dense);
+        }
       }
       if (sharded) {
         // The gathers overlap the next step's first forward: in a steady state of steps, the

@@ -153,6 +153,59 @@ TEST(Fidelity, GradientReductionAfterTheFlushIsExposed) {
   EXPECT_GT(flushed.exposed_comm_s.at("dp"), hidden.exposed_comm_s.at("dp"));
 }
 
+// The gradient reduce-scatters of each device, in the order they run on its communication stream.
+std::vector<StreamSpan> reductions(const StepResult& r, int device) {
+  std::vector<StreamSpan> out;
+  for (const StreamSpan& s : r.stream_spans) {
+    if (s.device == device && s.communication && s.what.starts_with("gradient reduce_scatter")) {
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+TEST(Fidelity, GradientBucketsReduceTheFirstStageDuringItsLastBackward) {
+  // Megatron-Core's buckets (40 M parameters, or 1 M per data-parallel rank: 128 M on dp 128),
+  // cut on the first pipeline stage only, against one bucket larger than any chunk.
+  const auto step = [](const std::string& parameters) {
+    return simulate_step(load("validation/moe_folding_qwen2_57b_a14b_folding_1024gpu_gbs1024",
+                              {"stack.gradient_buckets.parameters=" + parameters}));
+  };
+  const StepResult cut = step("40000000");
+  const StepResult whole = step("1e15");
+  ASSERT_EQ(cut.schedule.devices, 4);
+  // The first stage reduces bucket after bucket, the first while its last backward still runs.
+  const std::vector<StreamSpan> first = reductions(cut, 0);
+  ASSERT_GT(first.size(), 4u);
+  EXPECT_LT(first.front().start_s, cut.device_tail_start_s.at(0));
+  for (std::size_t i = 1; i < first.size(); ++i) {
+    EXPECT_GE(first[i].start_s, first[i - 1].end_s - 1e-12);  // one stream, one at a time
+  }
+  // Unbucketed, it waits for the end of that backward.
+  const std::vector<StreamSpan> once = reductions(whole, 0);
+  ASSERT_EQ(once.size(), 1u);
+  EXPECT_NEAR(once.front().start_s, whole.device_tail_start_s.at(0), 1e-12);
+  // Later stages reduce one bucket, the same in both.
+  for (int device = 1; device < 4; ++device) {
+    const std::vector<StreamSpan> a = reductions(cut, device);
+    const std::vector<StreamSpan> b = reductions(whole, device);
+    ASSERT_EQ(a.size(), 1u);
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_DOUBLE_EQ(a.front().start_s, b.front().start_s);
+    EXPECT_DOUBLE_EQ(a.front().end_s, b.front().end_s);
+  }
+  EXPECT_LT(cut.exposed_comm_s.at("dp"), whole.exposed_comm_s.at("dp"));
+  EXPECT_LT(cut.step_time_s, whole.step_time_s);
+  // Without the overlap the buckets are ignored, as Megatron-Core ignores them.
+  const auto flushed = [](const std::string& parameters) {
+    return simulate_step(
+               load("validation/moe_folding_qwen2_57b_a14b_folding_1024gpu_gbs1024",
+                    {"stack.overlap.dp=false", "stack.gradient_buckets.parameters=" + parameters}))
+        .step_time_s;
+  };
+  EXPECT_DOUBLE_EQ(flushed("40000000"), flushed("1e15"));
+}
+
 TEST(Fidelity, HostOverheadBoundsShortKernels) {
   const auto layer = [](const std::string& overhead) {
     return simulate_step(load("validation/korthikanti22_22b_seqpar_selective",
