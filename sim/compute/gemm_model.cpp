@@ -39,13 +39,34 @@ double input_bytes(Dtype dtype) {
 
 GemmModel::GemmModel(const config::HardwareProfile& profile, const std::vector<MeasuredCase>& table)
     : profile_(profile) {
+  const auto usable = [](const MeasuredCase& c) {
+    return c.kind == CaseKind::gemm && c.reserved_sms == 0;
+  };
+  const auto shape_of = [](const MeasuredCase& c) {
+    return GemmShape{c.m, c.n, c.k, c.groups, c.dtype};
+  };
+  // The fixed cost of a table: the least time any of its kernels takes beyond its analytic time.
+  std::array<double, kAllDtypes.size()> least_excess;
+  least_excess.fill(kInf);
   for (const MeasuredCase& c : table) {
-    if (c.kind != CaseKind::gemm || c.reserved_sms > 0) continue;
-    const GemmShape shape{c.m, c.n, c.k, c.groups, c.dtype};
+    if (!usable(c)) continue;
+    const GemmShape shape = shape_of(c);
     const double analytic = analytic_rate(shape, profile.gpu.sm_count).flop_per_s;
+    double& least = least_excess[dtype_index(c.dtype)];
+    least = std::min(least, shape.flop() / c.value - shape.flop() / analytic);
+  }
+  for (std::size_t d = 0; d < fixed_s_.size(); ++d) {
+    fixed_s_[d] = std::isfinite(least_excess[d]) ? std::max(0.0, least_excess[d]) : 0.0;
+  }
+  // Each point's ratio is that of its time less the fixed cost.
+  for (const MeasuredCase& c : table) {
+    if (!usable(c)) continue;
+    const GemmShape shape = shape_of(c);
     const std::size_t index = dtype_index(c.dtype);
+    const double analytic = analytic_rate(shape, profile.gpu.sm_count).flop_per_s;
+    const double compute_s = shape.flop() / c.value - fixed_s_[index];
     const std::array<double, 4> at = coordinates(shape);
-    tables_[index].push_back({at, std::log(c.value / analytic)});
+    tables_[index].push_back({at, std::log(shape.flop() / compute_s / analytic)});
     for (std::size_t i = 0; i < at.size(); ++i) {
       bounds_[index].low[i] = std::min(bounds_[index].low[i], at[i]);
       bounds_[index].high[i] = std::max(bounds_[index].high[i], at[i]);
@@ -123,7 +144,10 @@ double GemmModel::table_ratio(const GemmShape& shape) const {
 }
 
 FlopRate GemmModel::rate(const GemmShape& shape, int sms) const {
-  return FlopRate{analytic_rate(shape, sms).flop_per_s * table_ratio(shape)};
+  const double compute = analytic_rate(shape, sms).flop_per_s * table_ratio(shape);
+  const double fixed = fixed_s_[dtype_index(shape.dtype)];
+  if (fixed <= 0 || tables_[dtype_index(shape.dtype)].empty()) return FlopRate{compute};
+  return FlopRate{shape.flop() / (fixed + shape.flop() / compute)};
 }
 
 SimTime GemmModel::time(const GemmShape& shape, int sms) const {

@@ -11,15 +11,22 @@
 // peak is the profile's dense peak for the dtype, peak_efficiency the share of it a large,
 // wave-aligned GEMM reaches (a measured figure in the profile).
 //
-// Table correction: each measured case i (at all SMs) gives r_i = measured rate / analytic rate.
+// Fixed cost: each table (per dtype) carries a per-kernel time t0 that does not scale with the
+// work (launch, prologue, epilogue): the least time any of its measured kernels takes beyond its
+// analytic time, and 0 where one runs at the analytic rate or faster. A larger t0 would make that
+// kernel's compute faster than the model allows. A kernel takes t0 plus its work at the corrected
+// rate; at a measured shape that is the measurement.
+//
+// Table correction: each measured case i (at all SMs) gives r_i = its work / (measured time - t0)
+// over the analytic rate.
 // For a query shape, log r is interpolated in the space (log m, log n, log k, log groups): the
 // query is first held to the measured range in each coordinate (beyond it r stays at the edge),
 // then its 8 nearest measured shapes are weighted by inverse distance to the fourth power. At a
 // measured shape the prediction is the measurement. The corrected rate is the analytic rate (at S
-// SMs) times r. Without a table, r = 1. Leave-one-out over the shipped tables (`clustersim
-// crosscheck`; tests/compute/test_crosscheck.cpp pins DeepGEMM's), this predicts each held-out
-// shape within 4-9 % (median per table); the earlier weighting over all points (power 2) erred
-// 5-31 %, worst on the B200's wide-ranging table.
+// SMs) times r. Without a table, r = 1 and t0 = 0. Leave-one-out over the shipped tables
+// (`clustersim crosscheck`; tests/compute/test_crosscheck.cpp pins DeepGEMM's), this predicts each
+// held-out shape within 4-9 % (median per table); the earlier weighting over all points (power 2)
+// erred 5-31 %, worst on the B200's wide-ranging table.
 
 #include <array>
 #include <limits>
@@ -51,6 +58,10 @@ class GemmModel {
   [[nodiscard]] double table_ratio(const GemmShape& shape) const;
   [[nodiscard]] FlopRate rate(const GemmShape& shape, int sms) const;
   [[nodiscard]] SimTime time(const GemmShape& shape, int sms) const;
+  // The table's fixed per-kernel cost for `dtype` (0 without a table).
+  [[nodiscard]] SimTime fixed_cost(Dtype dtype) const {
+    return SimTime::from_computed_seconds(fixed_s_[dtype_index(dtype)]);
+  }
   [[nodiscard]] bool has_table(Dtype dtype) const { return !tables_[dtype_index(dtype)].empty(); }
   [[nodiscard]] std::size_t table_size(Dtype dtype) const {
     return tables_[dtype_index(dtype)].size();
@@ -74,6 +85,7 @@ class GemmModel {
   const config::HardwareProfile& profile_;
   std::array<std::vector<TablePoint>, kAllDtypes.size()> tables_;
   std::array<Bounds, kAllDtypes.size()> bounds_;
+  std::array<double, kAllDtypes.size()> fixed_s_{};  // per dtype, seconds
 };
 
 // Bytes of one value of a GEMM input in `dtype`.

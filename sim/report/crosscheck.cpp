@@ -218,6 +218,14 @@ Crosscheck crosscheck(const compute::MeasuredFile& file, const config::HardwareP
   const std::vector<MeasuredCase> table = profile_tables(profile);
   for (const MeasuredCase& c : file.cases) result.rows.push_back(predict(c, profile, table));
   result.summary = summarise(result.rows);
+  if (profile.compute) {
+    const compute::GemmModel model(profile, table);
+    for (const Dtype dtype : kAllDtypes) {
+      if (model.has_table(dtype)) {
+        result.gemm_fixed_cost_s.emplace_back(dtype, model.fixed_cost(dtype).seconds());
+      }
+    }
+  }
   return result;
 }
 
@@ -241,6 +249,15 @@ std::string to_text(const Crosscheck& result) {
         fmt::format("{:<16} {:>6} {:>10} {:>14} {:>10}  {}\n", s.kind, s.cases, s.predicted,
                     s.predicted ? fmt::format("{:.1f}%", s.median_abs_error * 100) : "-",
                     s.predicted ? fmt::format("{:+.1f}%", s.worst_error * 100) : "-", s.worst_case);
+  }
+  if (!result.gemm_fixed_cost_s.empty()) {
+    out +=
+        "\nGEMM fixed cost per kernel (the least time a table's kernel takes beyond its analytic "
+        "time):";
+    for (const auto& [dtype, seconds] : result.gemm_fixed_cost_s) {
+      out += fmt::format(" {} {:.2f} us", dtype_name(dtype), seconds * 1e6);
+    }
+    out += "\n";
   }
   return out;
 }
@@ -271,11 +288,16 @@ nlohmann::json to_json(const Crosscheck& result) {
                        {"worst_error", s.worst_error},
                        {"worst_case", s.worst_case}});
   }
+  nlohmann::json fixed = nlohmann::json::object();
+  for (const auto& [dtype, seconds] : result.gemm_fixed_cost_s) {
+    fixed[std::string(dtype_name(dtype))] = seconds * 1e6;
+  }
   return {{"measured", result.measured_path},
           {"gpu", result.gpu},
           {"profile", result.profile},
           {"cases", rows},
-          {"summary", summary}};
+          {"summary", summary},
+          {"gemm_fixed_cost_us", fixed}};
 }
 
 std::string calibrated_profile(const compute::MeasuredFile& file,

@@ -58,6 +58,8 @@ struct Crosscheck {
   std::string profile;
   std::vector<CrosscheckRow> rows;
   std::vector<KindSummary> summary;
+  // The GEMM table's fixed per-kernel cost per dtype, from the profile's whole table (seconds).
+  std::vector<std::pair<Dtype, double>> gemm_fixed_cost_s;
 };
 
 // The model token of a GPU name ("NVIDIA H200 SXM 141GB" -> "h200").

@@ -84,6 +84,46 @@ TEST(GemmModel, MissingDtypeIsAClearError) {
   }
 }
 
+// A measured GEMM case on the round GPU that took `seconds`.
+MeasuredCase round_case(long long m, long long n, long long k, double seconds) {
+  MeasuredCase c;
+  c.m = m;
+  c.n = n;
+  c.k = k;
+  c.value =
+      2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) / seconds;
+  return c;
+}
+
+TEST(GemmModel, TheTableFixedCostIsTheLeastExcessAndDoesNotScaleWithTheWork) {
+  const config::HardwareProfile profile = round_gpu();
+  // One full wave (100 tiles) and ten, at 800 TFLOP/s: 4.194 us and 41.94 us of work, measured
+  // 5 us and 7 us above it.
+  const double one_wave = 2.0 * 1280 * 1280 * 1024 / 800e12;
+  const std::vector<MeasuredCase> table{round_case(1280, 1280, 1024, one_wave + 5e-6),
+                                        round_case(12800, 1280, 1024, 10 * one_wave + 7e-6)};
+  const GemmModel model(profile, table);
+  EXPECT_NEAR(model.fixed_cost(Dtype::bf16).seconds(), 5e-6, 1e-15);
+  EXPECT_EQ(model.fixed_cost(Dtype::fp8).seconds(), 0);  // no FP8 table
+  // Both measurements are reproduced.
+  EXPECT_NEAR(model.time({1280, 1280, 1024, 1, Dtype::bf16}, 100).seconds(), one_wave + 5e-6,
+              1e-15);
+  EXPECT_NEAR(model.time({12800, 1280, 1024, 1, Dtype::bf16}, 100).seconds(), 10 * one_wave + 7e-6,
+              1e-15);
+  // Twice the depth of the first shape (beyond the measured k): its work doubles, its fixed cost
+  // does not (a rate ratio alone would have doubled the 5 us too).
+  EXPECT_NEAR(model.time({1280, 1280, 2048, 1, Dtype::bf16}, 100).seconds(), 2 * one_wave + 5e-6,
+              1e-15);
+}
+
+TEST(GemmModel, AKernelFasterThanTheAnalyticRateLeavesNoFixedCost) {
+  const config::HardwareProfile profile = round_gpu();
+  const double one_wave = 2.0 * 1280 * 1280 * 1024 / 800e12;
+  const GemmModel model(profile, {round_case(1280, 1280, 1024, one_wave + 5e-6),
+                                  round_case(12800, 1280, 1024, 0.95 * 10 * one_wave)});
+  EXPECT_EQ(model.fixed_cost(Dtype::bf16).seconds(), 0);
+}
+
 // A measured table is reproduced at each of its shapes, on all `sms` SMs.
 void expect_every_shape_reproduced(const ComputeModel& model, const MeasuredFile& table, int sms,
                                    double tolerance) {
