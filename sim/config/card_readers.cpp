@@ -656,6 +656,12 @@ SoftwareStack read_software_stack(MapReader& reader) {
         overlap->optional<bool>("moe_all_to_all", stack.overlap.moe_all_to_all);
     overlap->finish();
   }
+  {
+    static constexpr std::array<EnumName<Dtype>, 2> kGradientDtypes{
+        {{"fp32", Dtype::fp32}, {"bf16", Dtype::bf16}}};
+    stack.gradient_dtype =
+        reader.choice<Dtype>("gradient_dtype", kGradientDtypes, stack.gradient_dtype);
+  }
   if (std::optional<MapReader> buckets = reader.optional_section("gradient_buckets")) {
     GradientBuckets& b = stack.gradient_buckets;
     b.parameters = buckets->optional<double>("parameters", 0.0, Bounds::non_negative());

@@ -78,6 +78,10 @@ struct SoftwareStack {
   bool fused_bias_dropout_add = true;  // bias + dropout + residual add
   OverlapSpec overlap;
   GradientBuckets gradient_buckets;
+  // The dtype gradients accumulate and reduce in (fp32 or bf16): the data-parallel reduction's
+  // bytes, the gradient buffer's memory, and what the optimizer reads.
+  Dtype gradient_dtype = Dtype::fp32;
+  [[nodiscard]] double gradient_bytes() const { return gradient_dtype == Dtype::bf16 ? 2.0 : 4.0; }
   // The compute kernels are launched for the SMs communication leaves for the whole step (a
   // persistent GEMM sized once), not only while communication runs beside them.
   bool static_sm_split = false;

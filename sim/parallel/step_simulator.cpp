@@ -22,13 +22,13 @@ namespace clustersim::parallel {
 namespace {
 
 constexpr double kBf16Bytes = 2;
-constexpr double kGradientBytes = 4;  // FP32 gradients are reduced (TR §3.3.3 keeps them FP32)
 
-// AdamW on one parameter: read and write the FP32 master weight and both moments, read the FP32
-// gradient, write the BF16 weight. Moments are BF16 in DeepSeek-V3's FP8 recipe (TR §3.3.3).
-double optimizer_bytes_per_parameter(config::Precision precision) {
+// AdamW on one parameter: read and write the FP32 master weight and both moments, read the
+// gradient (in the stack's gradient dtype), write the BF16 weight. Moments are BF16 in
+// DeepSeek-V3's FP8 recipe (TR §3.3.3).
+double optimizer_bytes_per_parameter(config::Precision precision, double gradient_bytes) {
   const double moments = precision == config::Precision::fp8 ? 2 : 4;
-  return (4 + 2 * moments) * 2 + kGradientBytes + kBf16Bytes;
+  return (4 + 2 * moments) * 2 + gradient_bytes + kBf16Bytes;
 }
 
 struct LayerCost {
@@ -934,8 +934,10 @@ void StepSimulation::add_task_runs(int pp_rank, const StageCost& c, Pass pass, d
       collective(collectives::Operation::all_gather, experts * kBf16Bytes, edp_group_);
     }
     if (reduce) {
-      collective(collectives::Operation::reduce_scatter, dense * kGradientBytes, dp_group_);
-      collective(collectives::Operation::reduce_scatter, experts * kGradientBytes, edp_group_);
+      collective(collectives::Operation::reduce_scatter, dense * e_.stack.gradient_bytes(),
+                 dp_group_);
+      collective(collectives::Operation::reduce_scatter, experts * e_.stack.gradient_bytes(),
+                 edp_group_);
     }
   }
 }
@@ -978,9 +980,10 @@ void StepSimulation::add_zero3_traffic() {
     for (const auto& [dense, experts] : c.block_parameters) {
       gather += timed(collectives::Operation::all_gather, dense * kBf16Bytes, dp_group_) +
                 timed(collectives::Operation::all_gather, experts * kBf16Bytes, edp_group_);
-      scatter +=
-          timed(collectives::Operation::reduce_scatter, dense * kGradientBytes, dp_group_) +
-          timed(collectives::Operation::reduce_scatter, experts * kGradientBytes, edp_group_);
+      scatter += timed(collectives::Operation::reduce_scatter, dense * e_.stack.gradient_bytes(),
+                       dp_group_) +
+                 timed(collectives::Operation::reduce_scatter, experts * e_.stack.gradient_bytes(),
+                       edp_group_);
     }
     c.zero3_forward = gather;
     c.zero3_backward = gather + scatter;
@@ -1204,8 +1207,8 @@ void StepSimulation::data_parallel_tail() {
       const std::vector<GradientBucket> buckets = gradient_buckets(device, chunk, c, last);
       for (std::size_t k = 0; k < buckets.size(); ++k) {
         const GradientBucket& b = buckets[k];
-        const double dense_bytes = b.dense * kGradientBytes;
-        const double expert_bytes = b.experts * kGradientBytes;
+        const double dense_bytes = b.dense * e_.stack.gradient_bytes();
+        const double expert_bytes = b.experts * e_.stack.gradient_bytes();
         const double reduce_dense = b.dense > 0 ? timed(reduction, dense_bytes, dp_group_) : 0;
         const double reduce_experts =
             b.experts > 0 ? timed(reduction, expert_bytes, edp_group_) : 0;
@@ -1252,7 +1255,10 @@ void StepSimulation::data_parallel_tail() {
                                        experts / static_cast<double>(edp_group_.size())
                                  : dense + experts;
     const double opt =
-        model_.memory_time(shard * optimizer_bytes_per_parameter(e_.training.precision)).seconds();
+        model_
+            .memory_time(shard * optimizer_bytes_per_parameter(e_.training.precision,
+                                                               e_.stack.gradient_bytes()))
+            .seconds();
     const double ag_exposed = std::max(0.0, ag - std::max(0.0, first_forward));
     const double opt_start = std::max(end, comm_free);
     result_.stream_spans.push_back({device, false, "optimizer", opt_start, opt_start + opt});
@@ -1288,17 +1294,22 @@ void StepSimulation::phases() {
         own.overlapped += length;
         continue;
       }
+      // With the stack's EP overlap only what outlasts the slot's other work is exposed.
+      const double ep = ep_seconds(c, slot.task.pass);
+      if (e_.stack.overlap.moe_all_to_all) {
+        exposed_ep += std::max(0.0, 2 * ep - lone_seconds(c, slot.task.pass));
+      } else {
+        exposed_ep += ep;
+      }
       switch (slot.task.pass) {
         case Pass::forward:
           own.forward += length;
-          exposed_ep += c.ep_forward;
           exposed_tp += c.tp_forward;
           exposed_cp += c.cp_forward;
           break;
         case Pass::backward:
         case Pass::backward_input:
           own.backward += length;
-          exposed_ep += c.ep_backward;
           exposed_tp += c.tp_backward;
           exposed_cp += c.cp_backward;
           break;

@@ -16,9 +16,11 @@ struct BytesPerParameter {
   double optimizer = 12;
 };
 
-BytesPerParameter recipe(config::Precision precision) {
-  if (precision == config::Precision::fp8) return {2, 4, 8};
-  return {2, 4, 12};
+// Weights in BF16; gradients in the stack's gradient dtype; FP32 master weights and moments (BF16
+// moments in the FP8 recipe).
+BytesPerParameter recipe(config::Precision precision, double gradient_bytes) {
+  if (precision == config::Precision::fp8) return {2, gradient_bytes, 8};
+  return {2, gradient_bytes, 12};
 }
 
 int stage_count(const config::Experiment& e) {
@@ -97,7 +99,7 @@ std::vector<int> stage_layer_split(const config::Experiment& e) {
 MemoryEstimate estimate_memory(const config::Experiment& e) {
   const config::ModelCard& card = e.model;
   const config::ParallelismSpec& p = e.parallelism;
-  const BytesPerParameter bytes = recipe(e.training.precision);
+  const BytesPerParameter bytes = recipe(e.training.precision, e.stack.gradient_bytes());
   const WorkloadOptions options = workload_options(e);
   const ModelStats stats = compute_model_stats(card, e.training.seq_len);
   const double dense_shards = static_cast<double>(p.dp) * p.cp;

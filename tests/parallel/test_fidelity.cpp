@@ -206,6 +206,51 @@ TEST(Fidelity, GradientBucketsReduceTheFirstStageDuringItsLastBackward) {
   EXPECT_DOUBLE_EQ(flushed("40000000"), flushed("1e15"));
 }
 
+TEST(Fidelity, OverlappedAllToAllExposesOnlyWhatOutlastsTheSlotsOtherWork) {
+  // NeMo 25.09's DeepSeek-V3 on 1024 H100 (DeepEP, the 1F1B all-to-all overlap): each lone
+  // slot's dispatch and combine hide behind its other work, and only the rest is exposed.
+  const auto step = [](bool overlap) {
+    return simulate_step(load("validation/nemo_25_09_h100_deepseekv3_1024gpu_fp8",
+                              {fmt::format("stack.overlap.moe_all_to_all={}", overlap)}));
+  };
+  const StepResult hidden = step(true);
+  const StepResult serial = step(false);
+  double all = 0, outlasting = 0;
+  for (int device = 0; device < hidden.schedule.devices; ++device) {
+    for (const ScheduleSlot& slot : hidden.schedule.order[static_cast<std::size_t>(device)]) {
+      const StageCost& c = hidden.stages.at(
+          static_cast<std::size_t>(hidden.schedule.model_stage({device, slot.task.chunk})));
+      const bool forward = slot.task.pass == Pass::forward;
+      const double ep = forward ? c.ep_forward : c.ep_backward;
+      const double lone =
+          forward ? c.forward + c.ep_forward + c.tp_forward + c.cp_forward
+                  : c.backward_input + c.weight + c.ep_backward + c.tp_backward + c.cp_backward;
+      all += ep;
+      outlasting += std::max(0.0, 2 * ep - lone);
+    }
+  }
+  const double devices = hidden.schedule.devices;
+  EXPECT_NEAR(serial.exposed_comm_s.at("ep"), all / devices, 1e-9);
+  EXPECT_NEAR(hidden.exposed_comm_s.at("ep"), outlasting / devices, 1e-9);
+  EXPECT_GT(hidden.exposed_comm_s.at("ep"), 0);
+  EXPECT_LT(hidden.exposed_comm_s.at("ep"), 0.5 * serial.exposed_comm_s.at("ep"));
+  EXPECT_LT(hidden.step_time_s, serial.step_time_s);
+}
+
+TEST(Fidelity, GradientDtypeSetsTheReductionBytesAndTheGradientMemory) {
+  const auto step = [](const std::string& dtype) {
+    return simulate_step(
+        load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8", {"stack.gradient_dtype=" + dtype}));
+  };
+  const StepResult bf16 = step("bf16");  // the NeMo recipes' grad_reduce_in_fp32 false
+  const StepResult fp32 = step("fp32");
+  EXPECT_NEAR(fp32.memory.peak().gradients, 2 * bf16.memory.peak().gradients, 1e-3);
+  EXPECT_GT(fp32.dp_reduce_scatter_s, 1.5 * bf16.dp_reduce_scatter_s);
+  EXPECT_GT(fp32.optimizer_s, bf16.optimizer_s);  // the optimizer reads the gradient
+  EXPECT_EQ(load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8").stack.gradient_dtype,
+            Dtype::bf16);
+}
+
 TEST(Fidelity, HostOverheadBoundsShortKernels) {
   const auto layer = [](const std::string& overhead) {
     return simulate_step(load("validation/korthikanti22_22b_seqpar_selective",
