@@ -440,6 +440,34 @@ PipelineSchedule make_schedule(ScheduleKind kind, int devices, int micro_batches
   return schedule;
 }
 
+PipelineSchedule combine_forward_backward(PipelineSchedule schedule) {
+  const bool combinable = schedule.kind == ScheduleKind::interleaved ||
+                          (schedule.kind == ScheduleKind::one_f_one_b && schedule.devices == 1);
+  if (!combinable) return schedule;
+  for (std::vector<ScheduleSlot>& order : schedule.order) {
+    // The forwards before the first backward: the warm-up and the first steady-state forward,
+    // which the combined schedule runs alone as its one extra warm-up forward.
+    std::vector<PipelineTask> forwards, backwards;
+    std::size_t warm_up = 0;
+    for (const ScheduleSlot& slot : order) {
+      if (slot.task.pass == Pass::forward) {
+        if (backwards.empty()) ++warm_up;
+        forwards.push_back(slot.task);
+      } else {
+        backwards.push_back(slot.task);
+      }
+    }
+    std::vector<ScheduleSlot> combined;
+    combined.reserve(order.size());
+    std::size_t f = 0, b = 0;
+    for (; f < warm_up; ++f) combined.push_back({forwards[f], {}});
+    for (; f < forwards.size(); ++f, ++b) combined.push_back({forwards[f], backwards[b]});
+    for (; b < backwards.size(); ++b) combined.push_back({backwards[b], {}});
+    order = std::move(combined);
+  }
+  return schedule;
+}
+
 void verify_schedule(const PipelineSchedule& schedule) {
   if (schedule.devices < 1 || schedule.micro_batches < 1 || schedule.chunks_per_device < 1) {
     throw ScheduleError(fmt::format(

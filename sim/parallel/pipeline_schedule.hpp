@@ -120,6 +120,18 @@ struct PipelineSchedule {
 [[nodiscard]] PipelineSchedule make_schedule(ScheduleKind kind, int devices, int micro_batches,
                                              int virtual_stages = 1);
 
+// Megatron-Core's combined 1F1B (overlap_moe_expert_parallel_comm; combined_1f1b.py): on every
+// device one more warm-up forward than `schedule` runs, then each forward runs in one slot with
+// the next backward (the two micro-batches' all-to-alls hide behind each other's compute, as in
+// DualPipe's F&B), then the rest of the backwards drain. The order of the forwards and of the
+// backwards is unchanged. Megatron-Core runs it with interleaved pipelines and without pipeline
+// parallelism only ("virtual_pipeline_model_parallel_size must be specified when
+// pipeline_model_parallel_size > 1"): interleaved and one-device one_f_one_b are combined, every
+// other schedule comes back as it is (its all-to-alls stay in their slots; DualPipe overlaps its
+// own). Over several devices a combined slot sends its forward's output only at its end, which
+// 1F1B's one-stage skew cannot absorb, so a plain 1F1B would stall every other slot.
+[[nodiscard]] PipelineSchedule combine_forward_backward(PipelineSchedule schedule);
+
 // Checks a schedule's shape and that its order runs every task exactly once where it belongs:
 // for every micro-batch and model stage on its path, one F and either one B or one B_input and
 // one W, on the device and chunk that hold that stage. Throws ScheduleError naming the first

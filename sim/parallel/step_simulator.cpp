@@ -1042,11 +1042,6 @@ double zero3_seconds(const StageCost& c, Pass pass) {
 SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) const {
   const StageCost& first = stage_cost({where.device, slot.task.chunk});
   double work = lone_seconds(first, slot.task.pass);
-  if (const double ep = ep_seconds(first, slot.task.pass);
-      !slot.overlapped && e_.stack.overlap.moe_all_to_all && ep > 0) {
-    // The stack hides the all-to-all behind the slot's other compute (Megatron-Core's EP overlap).
-    work = std::max(work - ep, ep);
-  }
   double zero3 = zero3_seconds(first, slot.task.pass);
   if (slot.overlapped) {
     const StageCost& second = stage_cost({where.device, slot.overlapped->chunk});
@@ -1077,6 +1072,11 @@ void StepSimulation::run_pipeline_schedule() {
   result_.schedule =
       make_schedule(p_.schedule, p_.pp, result_.micro_batches,
                     p_.schedule == config::Schedule::interleaved ? p_.virtual_stages : 1);
+  // The stack's MoE all-to-all overlap: Megatron-Core pairs each steady-state forward with a
+  // backward, whose all-to-alls hide behind each other's compute.
+  if (e_.stack.overlap.moe_all_to_all && card_.moe && p_.ep > 1) {
+    result_.schedule = combine_forward_backward(std::move(result_.schedule));
+  }
   std::vector<int> split = workload::stage_layer_split(e_);
   if (p_.balance_stages) {
     split = balance_stage_layers(result_.schedule, split,
@@ -1294,13 +1294,7 @@ void StepSimulation::phases() {
         own.overlapped += length;
         continue;
       }
-      // With the stack's EP overlap only what outlasts the slot's other work is exposed.
-      const double ep = ep_seconds(c, slot.task.pass);
-      if (e_.stack.overlap.moe_all_to_all) {
-        exposed_ep += std::max(0.0, 2 * ep - lone_seconds(c, slot.task.pass));
-      } else {
-        exposed_ep += ep;
-      }
+      exposed_ep += ep_seconds(c, slot.task.pass);
       switch (slot.task.pass) {
         case Pass::forward:
           own.forward += length;

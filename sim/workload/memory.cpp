@@ -51,15 +51,23 @@ double in_flight(const config::Experiment& e, int rank, int stage) {
   const config::ParallelismSpec& p = e.parallelism;
   const double m = static_cast<double>(e.training.micro_batches(p));
   const double pp = p.pp;
+  // Megatron-Core's combined 1F1B (the stack's MoE all-to-all overlap, on interleaved schedules or
+  // without pipeline parallelism) warms up with one more forward chunk.
+  const double combined = e.stack.overlap.moe_all_to_all && e.model.moe && p.ep > 1 &&
+                                  (p.schedule == Schedule::interleaved || p.pp == 1)
+                              ? 1.0
+                              : 0.0;
   switch (p.schedule) {
     case Schedule::gpipe:
       return m;
     case Schedule::one_f_one_b:
+      return std::min(pp - rank + combined, m);
     case Schedule::zb1p:
       return std::min(pp - rank, m);
     case Schedule::interleaved:
       // Spread over the rank's v chunks: (pp - r) + (pp - 1 - r) / v full stages in all.
-      return std::min((pp - rank) + (pp - 1 - rank) / p.virtual_stages, m) / p.virtual_stages;
+      return std::min((pp - rank) + (pp - 1 - rank + combined) / p.virtual_stages, m) /
+             p.virtual_stages;
     case Schedule::dualpipe:
     case Schedule::dualpipev: {
       // Two directions: the rank is at position r of one (pp - r chunks in flight, as in 1F1B)

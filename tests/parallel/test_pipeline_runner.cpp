@@ -228,6 +228,40 @@ TEST(PipelineActivations, OneFOneBAndZb1pHoldPpMinusDMicroBatches) {
   }
 }
 
+TEST(PipelineActivations, CombinedOneFOneBHoldsOneMoreChunk) {
+  // Megatron-Core's combined 1F1B warms up with one more forward chunk: two micro-batches without
+  // pipeline parallelism, interleaved's device 0 one chunk more. Every combination runs to the
+  // end.
+  const PipelineRun alone = run_pipeline(
+      combine_forward_backward(make_schedule(ScheduleKind::one_f_one_b, 1, 5)), uniform(kTimes));
+  EXPECT_EQ(alone.peak_activations[0], 2);
+  for (const int v : {2, 3}) {
+    for (const int pp : {2, 4, 8}) {
+      SCOPED_TRACE(label(pp, 2 * pp));
+      const PipelineRun result = run_pipeline(
+          combine_forward_backward(make_schedule(ScheduleKind::interleaved, pp, 2 * pp, v)),
+          uniform(kTimes));
+      EXPECT_EQ(result.peak_activations[0], 2 * (pp - 1) + (v - 1) * pp + 2);
+    }
+  }
+}
+
+TEST(PipelineBubble, CombinedInterleavedGainsWhatTheOverlappedSlotSaves) {
+  // F&B (25) shorter than F + B (30): the combined schedule ends sooner; as long as F + B, at the
+  // same time as the plain one (its extra warm-up forward never waits).
+  for (const int pp : {4, 8}) {
+    SCOPED_TRACE(label(pp, 4 * pp));
+    const PipelineSchedule plain = make_schedule(ScheduleKind::interleaved, pp, 4 * pp, 2);
+    const PipelineSchedule combined = combine_forward_backward(plain);
+    EXPECT_LT(run_pipeline(combined, uniform(kTimes)).makespan,
+              run_pipeline(plain, uniform(kTimes)).makespan);
+    ChunkTimes serial = kTimes;
+    serial.f_and_b = serial.f + serial.b();
+    EXPECT_EQ(run_pipeline(combined, uniform(serial)).makespan,
+              run_pipeline(plain, uniform(serial)).makespan);
+  }
+}
+
 TEST(PipelineActivations, GpipeHoldsEveryMicroBatch) {
   const PipelineRun result = run(ScheduleKind::gpipe, 4, 9, kTimes);
   for (const int peak : result.peak_activations) EXPECT_EQ(peak, 9);

@@ -162,6 +162,33 @@ TEST(MakeSchedule, OneFOneBWarmsUpWithPpMinusDMinusOneForwards) {
   EXPECT_EQ(order_string(schedule.order[2]), "F0c0 B0c0 F1c0 B1c0 F2c0 B2c0 F3c0 B3c0");
 }
 
+TEST(CombineForwardBackward, WarmsUpOnceMoreThenPairsEachForwardWithTheNextBackward) {
+  // Without pipeline parallelism: one forward alone, then each forward with the previous
+  // micro-batch's backward.
+  EXPECT_EQ(order_string(
+                combine_forward_backward(make_schedule(ScheduleKind::one_f_one_b, 1, 3)).order[0]),
+            "F0c0 F1c0&B0c0 F2c0&B1c0 B2c0");
+  // Interleaved: device 1 of 2 (v 2) warms up with 3 forwards where the plain schedule runs 2.
+  const PipelineSchedule plain = make_schedule(ScheduleKind::interleaved, 2, 4, 2);
+  const PipelineSchedule combined = combine_forward_backward(plain);
+  EXPECT_EQ(order_string(plain.order[1]),
+            "F0c0 F1c0 F0c1 B0c1 F1c1 B1c1 F2c0 B0c0 F3c0 B1c0 F2c1 B2c1 F3c1 B3c1 B2c0 B3c0");
+  EXPECT_EQ(order_string(combined.order[1]),
+            "F0c0 F1c0 F0c1 F1c1&B0c1 F2c0&B1c1 F3c0&B0c0 F2c1&B1c0 F3c1&B2c1 B3c1 B2c0 B3c0");
+  expect_every_task_once(combined);
+  for (const Case c :
+       {Case{ScheduleKind::interleaved, 4, 8, 2}, Case{ScheduleKind::interleaved, 2, 2, 3}}) {
+    expect_every_task_once(combine_forward_backward(
+        make_schedule(c.kind, c.devices, c.micro_batches, c.virtual_stages)));
+  }
+  // Megatron-Core combines no other pipeline: these come back as they are.
+  for (const Case c :
+       {Case{ScheduleKind::one_f_one_b, 3, 4, 1}, Case{ScheduleKind::zb1p, 4, 8, 1}}) {
+    const PipelineSchedule s = make_schedule(c.kind, c.devices, c.micro_batches);
+    EXPECT_EQ(combine_forward_backward(s).order, s.order);
+  }
+}
+
 TEST(MakeSchedule, GpipeRunsAllForwardsThenAllBackwards) {
   const PipelineSchedule schedule = make_schedule(ScheduleKind::gpipe, 2, 3);
   EXPECT_EQ(order_string(schedule.order[1]), "F0c0 F1c0 F2c0 B0c0 B1c0 B2c0");
