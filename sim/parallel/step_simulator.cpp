@@ -23,6 +23,17 @@ namespace {
 
 constexpr double kBf16Bytes = 2;
 
+// The SMs compute keeps where communication runs beside it: all but those DeepEP holds
+// (parallelism.comm_sms) and, when the stack overlaps the MoE all-to-all through NCCL (Megatron-
+// Core's combined 1F1B with its all-to-all dispatcher), NCCL's channels, one SM each.
+int shared_sms(const config::Experiment& e) {
+  const bool nccl_overlap = e.stack.overlap.moe_all_to_all && e.model.moe && e.parallelism.ep > 1 &&
+                            e.stack.dispatcher != config::MoeDispatcher::deepep;
+  const int nccl =
+      nccl_overlap && e.hardware.communication ? e.hardware.communication->nccl_channels : 0;
+  return std::max(1, e.hardware.gpu.sm_count - e.parallelism.comm_sms - nccl);
+}
+
 // AdamW on one parameter: read and write the FP32 master weight and both moments, read the
 // gradient (in the stack's gradient dtype), write the BF16 weight. Moments are BF16 in
 // DeepSeek-V3's FP8 recipe (TR §3.3.3).
@@ -439,7 +450,7 @@ class StepSimulation {
   struct LastBackward {
     double start = 0, end = 0;
     Pass pass = Pass::backward;
-    bool overlapped = false;  // beside another chunk's task (DualPipe)
+    bool overlapped = false;  // beside another task (DualPipe's F&B, the combined 1F1B)
   };
   // Parameters whose gradients reduce together, and when the backward pass has produced them.
   struct GradientBucket {
@@ -526,7 +537,7 @@ StepSimulation::StepSimulation(const config::Experiment& e, const StepOptions& o
       p_(e.parallelism),
       card_(e.model),
       model_(e.hardware),
-      shared_sms_(std::max(1, e.hardware.gpu.sm_count - e.parallelism.comm_sms)),
+      shared_sms_(shared_sms(e)),
       options_(workload::workload_options(e)),
       keys_(static_cast<double>(e.training.seq_len)),
       layout_(make_layout(e)),
@@ -1450,9 +1461,8 @@ struct PartCosts {
 
 PartCosts part_costs(const config::Experiment& e, const compute::ComputeModel& model) {
   const workload::WorkloadOptions options = workload::workload_options(e);
-  const int shared_sms = std::max(1, e.hardware.gpu.sm_count - e.parallelism.comm_sms);
   const auto cost = [&](const workload::LayerWorkload& part) {
-    return cost_of(part, model, e.stack.static_sm_split, shared_sms,
+    return cost_of(part, model, e.stack.static_sm_split, shared_sms(e),
                    static_cast<double>(e.training.seq_len), e.model,
                    e.stack.kernel_host_overhead.seconds());
   };

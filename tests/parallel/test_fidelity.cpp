@@ -246,6 +246,23 @@ TEST(Fidelity, OverlappedAllToAllPairsForwardsWithBackwards) {
   EXPECT_GT(combined.memory.peak().activations, serial.memory.peak().activations);
 }
 
+TEST(Fidelity, NcclAllToAllBesideTheComputeHoldsItsChannelsSms) {
+  // Qwen3-235B under NeMo 25.11 overlaps the all-to-all dispatcher's NCCL all-to-all with compute:
+  // the combined slots' GEMMs keep the SMs NCCL's 32 channels leave (132 - 32 on H100); without
+  // the overlap nothing is held; with DeepEP only its comm_sms.
+  const auto stage = [](const std::vector<std::string>& overrides) {
+    return simulate_step(load("validation/nemo_25_11_h100_qwen3_235b_a22b_256gpu_fp8", overrides))
+        .stages.at(1);
+  };
+  const StageCost nccl = stage({});
+  const StageCost serial = stage({"stack.overlap.moe_all_to_all=false"});
+  EXPECT_GT(nccl.forward_shared, 1.05 * nccl.forward);
+  EXPECT_DOUBLE_EQ(serial.forward_shared, serial.forward);
+  // The same SMs as 32 held by hand without the overlap.
+  const StageCost held = stage({"stack.overlap.moe_all_to_all=false", "parallelism.comm_sms=32"});
+  EXPECT_DOUBLE_EQ(nccl.forward_shared, held.forward_shared);
+}
+
 TEST(Fidelity, GradientDtypeSetsTheReductionBytesAndTheGradientMemory) {
   const auto step = [](const std::string& dtype) {
     return simulate_step(
