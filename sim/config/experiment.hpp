@@ -187,6 +187,15 @@ struct Experiment {
   SearchSpace search;  // read by `clustersim search` and `clustersim plan`
   PlanSpec plan;       // read by `clustersim plan`; no other command uses it
   SimulationSpec simulation;
+
+  // Whether the stack's MoE all-to-all overlap runs as Megatron-Core's combined 1F1B: an MoE
+  // model with expert parallelism, on an interleaved schedule or without pipeline parallelism
+  // (parallel::combine_forward_backward; the memory estimate's extra warm-up chunk).
+  [[nodiscard]] bool combined_one_f_one_b() const {
+    return stack.overlap.moe_all_to_all && model.moe && parallelism.ep > 1 &&
+           (parallelism.schedule == Schedule::interleaved ||
+            (parallelism.schedule == Schedule::one_f_one_b && parallelism.pp == 1));
+  }
 };
 
 inline constexpr std::array<EnumName<Schedule>, 6> kScheduleNames{

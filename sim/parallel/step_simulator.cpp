@@ -1085,7 +1085,7 @@ void StepSimulation::run_pipeline_schedule() {
                     p_.schedule == config::Schedule::interleaved ? p_.virtual_stages : 1);
   // The stack's MoE all-to-all overlap: Megatron-Core pairs each steady-state forward with a
   // backward, whose all-to-alls hide behind each other's compute.
-  if (e_.stack.overlap.moe_all_to_all && card_.moe && p_.ep > 1) {
+  if (e_.combined_one_f_one_b()) {
     result_.schedule = combine_forward_backward(std::move(result_.schedule));
   }
   std::vector<int> split = workload::stage_layer_split(e_);

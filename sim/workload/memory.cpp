@@ -51,12 +51,8 @@ double in_flight(const config::Experiment& e, int rank, int stage) {
   const config::ParallelismSpec& p = e.parallelism;
   const double m = static_cast<double>(e.training.micro_batches(p));
   const double pp = p.pp;
-  // Megatron-Core's combined 1F1B (the stack's MoE all-to-all overlap, on interleaved schedules or
-  // without pipeline parallelism) warms up with one more forward chunk.
-  const double combined = e.stack.overlap.moe_all_to_all && e.model.moe && p.ep > 1 &&
-                                  (p.schedule == Schedule::interleaved || p.pp == 1)
-                              ? 1.0
-                              : 0.0;
+  // Megatron-Core's combined 1F1B warms up with one more forward chunk.
+  const double combined = e.combined_one_f_one_b() ? 1.0 : 0.0;
   switch (p.schedule) {
     case Schedule::gpipe:
       return m;
