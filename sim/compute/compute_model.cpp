@@ -122,6 +122,15 @@ SimTime ComputeModel::gemm_time(const GemmShape& shape, int sms, bool weight_gra
   return launched(seconds);
 }
 
+SimTime ComputeModel::gemm_time(const GemmShape& shape, const workload::GemmLaunch& launch, int sms,
+                                bool weight_gradient) const {
+  const int splits = std::max(1, launch.splits);
+  GemmShape chunk = shape;
+  chunk.m = (shape.m + splits - 1) / splits;
+  const SimTime one = gemm_time(chunk, std::max(1, sms - launch.held_sms), weight_gradient);
+  return SimTime::from_computed_seconds(one.seconds() * splits);
+}
+
 SimTime ComputeModel::quantize_time(double values) const {
   const config::ComputeSpec& c = *profile_.compute;
   return launched(hbm_seconds(kQuantizeBytesPerValue * values,
@@ -214,7 +223,8 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
   const auto forward = [&]() {
     switch (op.kind) {
       case OpKind::gemm:
-        out.push_back({gemm_class, gemm_time(pass_shape(op, OpPass::forward), sms)});
+        out.push_back(
+            {gemm_class, gemm_time(pass_shape(op, OpPass::forward), op.forward_launch, sms)});
         return;
       case OpKind::attention:
         out.push_back({"attention_forward", attention_forward_time(op.forward_flops, keys, sms)});
@@ -233,7 +243,8 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
       if (op.recomputed) forward();
       switch (op.kind) {
         case OpKind::gemm:
-          out.push_back({gemm_class, gemm_time(pass_shape(op, OpPass::backward_input), sms)});
+          out.push_back({gemm_class, gemm_time(pass_shape(op, OpPass::backward_input),
+                                               op.input_grad_launch, sms)});
           // Both operands of an activation GEMM are inputs: their gradients run here.
           if (op.activation_operands) {
             out.push_back({gemm_class, gemm_time(pass_shape(op, OpPass::backward_weight), sms)});
@@ -257,7 +268,8 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
       }
     case OpPass::backward_weight:
       if (op.kind == OpKind::gemm && !op.activation_operands) {
-        out.push_back({"gemm_wgrad", gemm_time(pass_shape(op, OpPass::backward_weight), sms,
+        out.push_back({"gemm_wgrad", gemm_time(pass_shape(op, OpPass::backward_weight),
+                                               op.weight_grad_launch, sms,
                                                /*weight_gradient=*/true)});
       } else if (op.kind != OpKind::gemm && op.kind != OpKind::attention &&
                  op.backward_weight_flops > 0) {

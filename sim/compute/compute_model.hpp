@@ -56,6 +56,10 @@ class ComputeModel {
   // share.
   [[nodiscard]] SimTime gemm_time(const GemmShape& shape, int sms,
                                   bool weight_gradient = false) const;
+  // A GEMM launched as `launch` says (chunks of its tokens, SMs held beside it): its chunks'
+  // times added.
+  [[nodiscard]] SimTime gemm_time(const GemmShape& shape, const workload::GemmLaunch& launch,
+                                  int sms, bool weight_gradient = false) const;
   // FP8 quantisation of `values` activations (read BF16, write FP8 and a scale per 128).
   [[nodiscard]] SimTime quantize_time(double values) const;
   // Attention whose forward pass costs `forward_flops` (causal count) over `keys` keys per query.

@@ -614,6 +614,49 @@ void read_prices_by_speed(MapReader& reader, CostProfile& profile) {
   }
 }
 
+// stack.tp_overlap: for each GEMM TE's userbuffers overlap, its method and, where the method has
+// them, its chunks and SMs. Methods TE refuses, or runs in a way not modelled, are errors.
+void read_tp_overlap(MapReader& reader, std::array<TpOverlapGemm, kTpGemms>& gemms) {
+  for (const EnumName<TpGemm>& entry : kTpGemmNames) {
+    std::optional<MapReader> gemm = reader.optional_section(entry.name);
+    if (!gemm) continue;
+    TpOverlapGemm& g = gemms[static_cast<std::size_t>(entry.value)];
+    const TpOverlapMethod before = g.method;
+    g.method = gemm->choice<TpOverlapMethod>("method", kTpOverlapMethodNames, g.method);
+    const bool all_gather = entry.value == TpGemm::qkv_fprop || entry.value == TpGemm::fc1_fprop ||
+                            entry.value == TpGemm::proj_dgrad || entry.value == TpGemm::fc2_dgrad;
+    const bool reduce_scatter =
+        entry.value == TpGemm::proj_fprop || entry.value == TpGemm::fc2_fprop;
+    if (all_gather && g.method != TpOverlapMethod::ring_exchange) {
+      gemm->error("method", fmt::format("{} overlaps an all-gather: only ring_exchange runs it (TE "
+                                        "has no pipelined or bulk all-gather into a GEMM)",
+                                        entry.name));
+    } else if (reduce_scatter && g.method == TpOverlapMethod::bulk) {
+      gemm->error("method",
+                  fmt::format("{} overlaps its own output's reduce-scatter: ring_exchange "
+                              "or pipeline (bulk overlaps another tensor's collective)",
+                              entry.name));
+    } else if (!all_gather && !reduce_scatter && g.method != TpOverlapMethod::bulk) {
+      gemm->error("method", fmt::format("{} overlaps another tensor's collective: only bulk is "
+                                        "modelled",
+                                        entry.name));
+    }
+    if (g.method != before)
+      g = TpOverlapGemm{g.method, g.method == TpOverlapMethod::pipeline ? 4 : 0,
+                        g.method == TpOverlapMethod::ring_exchange ? 0 : 16};
+    if (g.method == TpOverlapMethod::pipeline) {
+      g.splits = gemm->optional<int>("splits", g.splits, Bounds::between(1, 1024));
+    } else if (gemm->has("splits")) {
+      gemm->error("splits",
+                  fmt::format("applies only to method pipeline ({} runs as {})", entry.name,
+                              g.method == TpOverlapMethod::bulk ? "one GEMM" : "tp chunks"));
+    }
+    g.comm_sms = gemm->optional<int>("comm_sms", g.comm_sms, Bounds::between(0, 1024));
+    gemm->finish();
+  }
+  reader.finish();
+}
+
 }  // namespace
 
 CostProfile read_cost_profile(MapReader& reader) {
@@ -655,6 +698,9 @@ SoftwareStack read_software_stack(MapReader& reader) {
     stack.overlap.moe_all_to_all =
         overlap->optional<bool>("moe_all_to_all", stack.overlap.moe_all_to_all);
     overlap->finish();
+  }
+  if (std::optional<MapReader> tp_overlap = reader.optional_section("tp_overlap")) {
+    read_tp_overlap(*tp_overlap, stack.tp_overlap);
   }
   {
     static constexpr std::array<EnumName<Dtype>, 2> kGradientDtypes{

@@ -47,6 +47,51 @@ struct OverlapSpec {
   bool moe_all_to_all = false;  // MoE dispatch / combine hidden behind other micro-batches
 };
 
+// How Transformer Engine's userbuffers overlap runs a GEMM next to a TP collective (TE
+// pytorch/module/base.py, initialize_ub):
+//   ring_exchange  the GEMM runs as tp chunks of 1/tp of its tokens, each beside the point-to-point
+//                  send of the next chunk (copy engines: no SMs held, unless the recipe sets
+//                  an SM margin: `comm_sms`);
+//   pipeline       the GEMM runs as `splits` chunks, each chunk's output reduce-scattered by a
+//                  kernel on `comm_sms` SMs that the GEMMs leave free;
+//   bulk           the GEMM runs whole beside a collective of another tensor (the weight
+//                  gradient's input re-gathered, the input gradient reduce-scattered) on
+//                  `comm_sms` SMs.
+enum class TpOverlapMethod { ring_exchange, pipeline, bulk };
+
+// The GEMMs a transformer layer overlaps with TP communication, by TE's buffer names: qkv and fc1
+// are the column-parallel GEMMs after the all-gather, proj and fc2 the row-parallel GEMMs before
+// the reduce-scatter; fprop, dgrad and wgrad the forward, input-gradient and weight-gradient GEMM.
+enum class TpGemm {
+  qkv_fprop,
+  qkv_dgrad,
+  qkv_wgrad,
+  proj_fprop,
+  proj_dgrad,
+  fc1_fprop,
+  fc1_dgrad,
+  fc1_wgrad,
+  fc2_fprop,
+  fc2_dgrad
+};
+inline constexpr int kTpGemms = 10;
+
+struct TpOverlapGemm {
+  TpOverlapMethod method = TpOverlapMethod::ring_exchange;
+  int splits = 0;    // pipeline: the chunks (ring_exchange: tp; bulk: 1)
+  int comm_sms = 0;  // the SMs the communication kernel holds beside the GEMM
+};
+
+// TE's defaults, used when a recipe gives no configuration: ring exchange for the all-gather side
+// and the input gradients of proj and fc2, 4 pipelined chunks on 16 SMs for the forward
+// reduce-scatters, bulk collectives on 16 SMs for the rest.
+[[nodiscard]] constexpr std::array<TpOverlapGemm, kTpGemms> te_default_tp_overlap() {
+  const TpOverlapGemm ring{TpOverlapMethod::ring_exchange, 0, 0};
+  const TpOverlapGemm pipeline{TpOverlapMethod::pipeline, 4, 16};
+  const TpOverlapGemm bulk{TpOverlapMethod::bulk, 1, 16};
+  return {ring, bulk, bulk, pipeline, ring, ring, bulk, bulk, pipeline, ring};
+}
+
 // How the overlapped gradient reduction is cut into buckets. A bucket's reduction starts when the
 // backward pass has produced all of its gradients, so with buckets the reduction of a chunk's last
 // layers runs while the backward pass works on its first ones. A bucket holds at least
@@ -77,6 +122,8 @@ struct SoftwareStack {
   bool fused_bias_activation = true;   // bias + GeLU / SwiGLU
   bool fused_bias_dropout_add = true;  // bias + dropout + residual add
   OverlapSpec overlap;
+  // How each TP-overlapped GEMM runs (with overlap.tp, tp > 1 and sequence parallelism).
+  std::array<TpOverlapGemm, kTpGemms> tp_overlap = te_default_tp_overlap();
   GradientBuckets gradient_buckets;
   // The dtype gradients accumulate and reduce in (fp32 or bf16): the data-parallel reduction's
   // bytes, the gradient buffer's memory, and what the optimizer reads.
@@ -110,6 +157,21 @@ inline constexpr std::array<EnumName<MoeDispatcher>, 3> kMoeDispatcherNames{
     {{"deepep", MoeDispatcher::deepep},
      {"all_to_all", MoeDispatcher::all_to_all},
      {"all_gather", MoeDispatcher::all_gather}}};
+inline constexpr std::array<EnumName<TpOverlapMethod>, 3> kTpOverlapMethodNames{
+    {{"ring_exchange", TpOverlapMethod::ring_exchange},
+     {"pipeline", TpOverlapMethod::pipeline},
+     {"bulk", TpOverlapMethod::bulk}}};
+inline constexpr std::array<EnumName<TpGemm>, kTpGemms> kTpGemmNames{
+    {{"qkv_fprop", TpGemm::qkv_fprop},
+     {"qkv_dgrad", TpGemm::qkv_dgrad},
+     {"qkv_wgrad", TpGemm::qkv_wgrad},
+     {"proj_fprop", TpGemm::proj_fprop},
+     {"proj_dgrad", TpGemm::proj_dgrad},
+     {"fc1_fprop", TpGemm::fc1_fprop},
+     {"fc1_dgrad", TpGemm::fc1_dgrad},
+     {"fc1_wgrad", TpGemm::fc1_wgrad},
+     {"fc2_fprop", TpGemm::fc2_fprop},
+     {"fc2_dgrad", TpGemm::fc2_dgrad}}};
 inline constexpr std::array<EnumName<MoeRouting>, 2> kMoeRoutingNames{
     {{"dropless", MoeRouting::dropless}, {"capacity", MoeRouting::capacity}}};
 
@@ -118,6 +180,12 @@ inline constexpr std::array<EnumName<MoeRouting>, 2> kMoeRoutingNames{
 }
 [[nodiscard]] constexpr std::string_view to_string(MoeDispatcher dispatcher) {
   return name_of(kMoeDispatcherNames, dispatcher);
+}
+[[nodiscard]] constexpr std::string_view to_string(TpOverlapMethod method) {
+  return name_of(kTpOverlapMethodNames, method);
+}
+[[nodiscard]] constexpr std::string_view to_string(TpGemm gemm) {
+  return name_of(kTpGemmNames, gemm);
 }
 [[nodiscard]] constexpr std::string_view to_string(MoeRouting routing) {
   return name_of(kMoeRoutingNames, routing);

@@ -89,6 +89,30 @@ class Builder {
     ops_.push_back(std::move(op));
   }
 
+  // The GEMM just added runs beside TP communication under TE's userbuffers overlap (when the
+  // options have one): its forward, input-gradient and (column-parallel GEMMs) weight-gradient
+  // launches.
+  void tp_overlapped(config::TpGemm fprop, config::TpGemm dgrad,
+                     std::optional<config::TpGemm> wgrad = std::nullopt) {
+    if (!options_.tp_overlap) return;
+    const auto launch = [&](config::TpGemm gemm) {
+      const config::TpOverlapGemm& g = (*options_.tp_overlap)[static_cast<std::size_t>(gemm)];
+      switch (g.method) {
+        case config::TpOverlapMethod::ring_exchange:
+          return GemmLaunch{options_.tp, g.comm_sms};
+        case config::TpOverlapMethod::pipeline:
+          return GemmLaunch{g.splits, g.comm_sms};
+        case config::TpOverlapMethod::bulk:
+          return GemmLaunch{1, g.comm_sms};
+      }
+      return GemmLaunch{};
+    };
+    Op& op = ops_.back();
+    op.forward_launch = launch(fprop);
+    op.input_grad_launch = launch(dgrad);
+    if (wgrad) op.weight_grad_launch = launch(*wgrad);
+  }
+
   void mark_recomputed(Op& op) const {
     if (!recomputed_by_list(op.name)) return;
     op.recomputed = true;
@@ -196,16 +220,20 @@ class Builder {
       core_attention(heads, static_cast<double>(qk), a.v_head_dim);
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.v_head_dim),
            1, fp8_ ? kE5m6Bytes : kActivationBytes);
+      tp_overlapped(config::TpGemm::proj_fprop, config::TpGemm::proj_dgrad);
     } else {
       const double kv_heads = std::max(1.0, static_cast<double>(a.kv_heads) / tp);
       gemm("attn.qkv", tokens_, static_cast<std::int64_t>((heads + 2 * kv_heads) * a.head_dim),
            card_.hidden_size, 1, std::nullopt, !norm_recomputed, gathered());
+      tp_overlapped(config::TpGemm::qkv_fprop, config::TpGemm::qkv_dgrad,
+                    config::TpGemm::qkv_wgrad);
       // Q and K feed QK^T, V feeds the value product.
       saved("attn.qkv_for_backward", tokens_ * (heads + 2 * kv_heads) * a.head_dim,
             kActivationBytes);
       core_attention(heads, a.head_dim, a.head_dim);
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.head_dim), 1,
            fp8_ ? kE5m6Bytes : kActivationBytes);
+      tp_overlapped(config::TpGemm::proj_fprop, config::TpGemm::proj_dgrad);
     }
     residual("attn");
   }
@@ -300,23 +328,39 @@ class Builder {
     backward_traffic(values, 3 * kActivationBytes);
   }
 
+  // A dense FFN; `overlapped`: its GEMMs are TE's fc1 and fc2, overlapped with the TP
+  // collectives (a dense layer's MLP; not an MoE layer's shared experts, whose tokens the MoE
+  // layer gathers itself).
   void dense_mlp(const std::string& prefix, std::int64_t intermediate, double tokens,
-                 bool input_kept) {
+                 bool input_kept, bool overlapped) {
     const std::int64_t f = intermediate / options_.tp;
+    const auto fc1 = [&] {
+      if (overlapped) {
+        tp_overlapped(config::TpGemm::fc1_fprop, config::TpGemm::fc1_dgrad,
+                      config::TpGemm::fc1_wgrad);
+      }
+    };
+    const auto fc2 = [&] {
+      if (overlapped) tp_overlapped(config::TpGemm::fc2_fprop, config::TpGemm::fc2_dgrad);
+    };
     if (card_.ffn.activation == Activation::swiglu) {
       gemm(prefix + ".gate_up", tokens, 2 * f, card_.hidden_size, 1, std::nullopt, input_kept,
            gathered());
+      fc1();
       // SwiGLU reads both halves in backward (kept in FP8 in FP8 training); its output feeds the
       // down projection unless SwiGLU is recomputed.
       swiglu(prefix + ".swiglu", tokens * d(f) * 2);
       gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("swiglu"));
+      fc2();
     } else {
       gemm(prefix + ".up", tokens, f, card_.hidden_size, 1, std::nullopt, input_kept, gathered());
+      fc1();
       if (card_.linear_bias && !options_.fused_bias_activation) {
         pointwise(prefix + ".bias", OpKind::elementwise, tokens * d(f), 0, 0, false);
       }
       gelu(prefix + ".gelu", tokens * d(f));
       gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("gelu"));
+      fc2();
     }
   }
 
@@ -325,7 +369,7 @@ class Builder {
     norm("mlp.norm", sp_tokens_, card_.hidden_size);
     const double h = d(card_.hidden_size);
     if (!is_moe_layer(card_, layer)) {
-      dense_mlp("mlp", card_.ffn.hidden_size, tokens_, !norm_recomputed);
+      dense_mlp("mlp", card_.ffn.hidden_size, tokens_, !norm_recomputed, true);
     } else {
       const config::MoeSpec& moe = *card_.moe;
       Op router;
@@ -343,7 +387,7 @@ class Builder {
                 2 * 4.0);
       if (moe.shared_experts > 0) {
         dense_mlp("moe.shared", moe.expert_hidden_size * moe.shared_experts, tokens_,
-                  !norm_recomputed);
+                  !norm_recomputed, false);
       }
       // Routed experts: this rank's experts see, on average, as many token-expert pairs as the
       // rank routes (balanced routing): tokens x top_k, grouped over its local experts. With
@@ -475,6 +519,9 @@ WorkloadOptions workload_options(const config::Experiment& experiment) {
   options.fused_bias_dropout_add = stack.fused_bias_dropout_add;
   options.dispatcher = stack.dispatcher;
   options.dispatch_dtype = stack.dispatch_dtype;
+  if (stack.overlap.tp && options.tp > 1 && options.sequence_parallel) {
+    options.tp_overlap = stack.tp_overlap;
+  }
   if (experiment.model.moe) {
     ExpertLoadSpec load;
     load.experts = experiment.model.moe->experts;

@@ -16,6 +16,7 @@
 // per 128 values, the input of the attention output projection in E5M6 (12 bits), and the SwiGLU
 // inputs in FP8.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,15 @@ enum class OpKind {
   saved
 };
 
+// How one pass of a GEMM is launched: as `splits` kernels over 1/splits of its tokens each, on the
+// GPU's SMs less `held_sms` that a communication kernel beside it holds (TE's TP overlap,
+// config::TpOverlapMethod). One kernel on every SM by default.
+struct GemmLaunch {
+  int splits = 1;
+  int held_sms = 0;
+  [[nodiscard]] bool operator==(const GemmLaunch&) const = default;
+};
+
 struct Op {
   std::string name;  // "attn.q_up", "mlp.down", ...
   OpKind kind = OpKind::elementwise;
@@ -63,6 +73,8 @@ struct Op {
   // FP8 activation values quantised before the forward GEMM when that differs from its input
   // (m x k x groups): routed experts whose tokens arrive quantised by the dispatch.
   std::optional<double> forward_quantized_values;
+  // How its forward, input-gradient and weight-gradient GEMMs are launched.
+  GemmLaunch forward_launch, input_grad_launch, weight_grad_launch;
 };
 
 struct WorkloadOptions {
@@ -86,6 +98,9 @@ struct WorkloadOptions {
   // The busiest EP rank's token-expert pairs over the mean (sim/workload/moe_routing.hpp): its
   // experts set the layer's pace.
   double expert_load_factor = 1;
+  // TE's userbuffers overlap of the TP collectives with the GEMMs beside them (the stack's
+  // tp_overlap), when the stack overlaps TP communication with tp > 1 and sequence parallelism.
+  std::optional<std::array<config::TpOverlapGemm, config::kTpGemms>> tp_overlap;
 };
 
 struct LayerWorkload {

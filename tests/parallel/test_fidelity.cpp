@@ -142,6 +142,58 @@ TEST(Fidelity, StackOverlapHidesTensorParallelCommunication) {
   EXPECT_LT(tp(true), tp(false));
 }
 
+TEST(Fidelity, TpOverlapLaunchesEachGemmAsTransformerEngineDoes) {
+  // Llama 3.1 405B on H100 (TP 8) under the recipe's userbuffers configuration: the all-gather
+  // side and the row-parallel GEMMs run as 8 chunks (ring exchange), the bulk overlaps hold their
+  // SMs; the attention core and the norms are not TP GEMMs.
+  const config::Experiment e = load("validation/nemo_25_11_h100_llama31_405b_1024gpu_fp8");
+  const workload::WorkloadOptions options = workload::workload_options(e);
+  ASSERT_TRUE(options.tp_overlap.has_value());
+  const workload::LayerWorkload layer = workload::layer_workload(e.model, 0, options);
+  using workload::GemmLaunch;
+  const workload::Op& qkv = op_named(layer, "attn.qkv");
+  EXPECT_EQ(qkv.forward_launch, (GemmLaunch{8, 0}));
+  EXPECT_EQ(qkv.input_grad_launch, (GemmLaunch{1, 2}));
+  EXPECT_EQ(qkv.weight_grad_launch, (GemmLaunch{1, 24}));
+  const workload::Op& proj = op_named(layer, "attn.out");
+  EXPECT_EQ(proj.forward_launch, (GemmLaunch{8, 1}));
+  EXPECT_EQ(proj.input_grad_launch, (GemmLaunch{8, 0}));
+  EXPECT_EQ(proj.weight_grad_launch, GemmLaunch{});  // no collective beside it
+  EXPECT_EQ(op_named(layer, "mlp.gate_up").weight_grad_launch, (GemmLaunch{1, 2}));
+  EXPECT_EQ(op_named(layer, "mlp.down").forward_launch, (GemmLaunch{8, 1}));
+  // The stack's defaults are TE's: proj and fc2 forward pipelined in 4 chunks on 16 SMs.
+  const config::Experiment te =
+      load("validation/nemo_25_11_h100_llama31_405b_1024gpu_fp8", {"stack=megatron_core_te_2025"});
+  const workload::LayerWorkload te_layer =
+      workload::layer_workload(te.model, 0, workload::workload_options(te));
+  EXPECT_EQ(op_named(te_layer, "mlp.down").forward_launch, (GemmLaunch{4, 16}));
+  EXPECT_EQ(op_named(te_layer, "attn.qkv").weight_grad_launch, (GemmLaunch{1, 16}));
+  // Without the stack's TP overlap (or without sequence parallelism) every GEMM is one launch.
+  for (const char* off : {"stack.overlap.tp=false", "parallelism.sequence_parallel=false"}) {
+    const config::Experiment plain =
+        load("validation/nemo_25_11_h100_llama31_405b_1024gpu_fp8", {off});
+    EXPECT_FALSE(workload::workload_options(plain).tp_overlap.has_value()) << off;
+  }
+}
+
+TEST(Fidelity, TpOverlapChunksCostTheirOwnKernels) {
+  // A ring-exchange GEMM costs tp kernels of 1/tp of its tokens: at the 405B's fc1 shape (4096
+  // tokens after the gather, 13,312 columns, K 16,384) the 8 chunks of 512 rows fill 416 tiles
+  // of the 132 SMs (4 waves, the last 16 % full) where the whole GEMM fills 26 waves almost
+  // evenly, and each chunk pays the table's fixed cost: the split GEMM is slower.
+  const config::Experiment e = load("validation/nemo_25_11_h100_llama31_405b_1024gpu_fp8");
+  const compute::ComputeModel model(e.hardware);
+  const compute::GemmShape whole{4096, 13312, 16384, 1, Dtype::fp8};
+  const compute::GemmShape chunk{512, 13312, 16384, 1, Dtype::fp8};
+  const double one = model.gemm_time(whole, 132).seconds();
+  const double split = model.gemm_time(whole, workload::GemmLaunch{8, 0}, 132).seconds();
+  EXPECT_DOUBLE_EQ(split, 8 * model.gemm_time(chunk, 132).seconds());
+  EXPECT_GT(split, 1.15 * one);
+  // SMs held beside the GEMM: the same as the GEMM on the SMs left.
+  EXPECT_DOUBLE_EQ(model.gemm_time(whole, workload::GemmLaunch{1, 24}, 132).seconds(),
+                   model.gemm_time(whole, 108).seconds());
+}
+
 TEST(Fidelity, GradientReductionAfterTheFlushIsExposed) {
   const auto step = [](bool overlap) {
     return simulate_step(
