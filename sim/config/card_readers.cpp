@@ -111,6 +111,39 @@ ComputeSpec read_compute(MapReader& reader) {
     }
     attention->finish();
   }
+  if (const Node* others = reader.raw("other_attention")) {
+    if (!others->is_sequence()) {
+      reader.report(*others, "other_attention",
+                    "expected a list of attention kernels' curves, got " + others->describe());
+    } else {
+      for (std::size_t i = 0; i < others->items().size(); ++i) {
+        MapReader entry(others->items()[i],
+                        reader.child_path(fmt::format("other_attention[{}]", i)),
+                        reader.diagnostics());
+        ComputeSpec::AttentionCurves curves;
+        curves.kernel =
+            entry.choice<AttentionKernel>("kernel", kAttentionKernelNames, std::nullopt);
+        curves.forward = read_rate_curve(entry, "forward", "seq_len");
+        curves.backward = read_rate_curve(entry, "backward", "seq_len");
+        curves.clock = entry.maybe<Frequency>("clock", Bounds::positive());
+        if (curves.forward.empty() || curves.backward.empty()) {
+          entry.missing(curves.forward.empty() ? "forward" : "backward",
+                        "a curve of {seq_len, rate} points");
+        }
+        const bool repeated = (spec.attention_kernel && *spec.attention_kernel == curves.kernel) ||
+                              std::any_of(spec.other_attention.begin(), spec.other_attention.end(),
+                                          [&](const ComputeSpec::AttentionCurves& c) {
+                                            return c.kernel == curves.kernel;
+                                          });
+        if (repeated) {
+          entry.error("kernel", fmt::format("{} has curves already in this profile",
+                                            to_string(curves.kernel)));
+        }
+        entry.finish();
+        spec.other_attention.push_back(std::move(curves));
+      }
+    }
+  }
   spec.memory_efficiency =
       reader.optional<Fraction>("memory_efficiency", Fraction{1.0}, kEfficiency).value;
   if (std::optional<Fraction> q = reader.maybe<Fraction>("quantize_efficiency", kEfficiency)) {

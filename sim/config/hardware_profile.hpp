@@ -136,6 +136,15 @@ struct ComputeSpec {
   // the GPU sustains under full tensor-core load; curves measured at a fixed clock are scaled by
   // sustained / measured. Tables measured on the GPU itself (GEMM) already run at its clock.
   std::optional<Frequency> attention_clock;
+  // Curves of other attention kernels the GPU runs (other_attention): a stack that names one of
+  // them, or whose te_fused picks it, runs at its curves instead (the experiment's copy of the
+  // profile takes them in place of the ones above).
+  struct AttentionCurves {
+    AttentionKernel kernel = AttentionKernel::flash3;
+    std::vector<RatePoint> forward, backward;
+    std::optional<Frequency> clock;
+  };
+  std::vector<AttentionCurves> other_attention;
   std::optional<Frequency> sustained_clock;
   double memory_efficiency = 1;  // share of HBM bandwidth a streaming kernel reaches
   SimTime launch_latency;        // per kernel, when kernels are launched back to back

@@ -335,10 +335,15 @@ PlanSpec read_plan(MapReader& plan, const std::vector<bool>& resolved) {
   return spec;
 }
 
-// A flash attention kernel needs the hardware profile's curves for that kernel.
-void check_stack_against_hardware(MapReader& stack, const Experiment& experiment) {
+// A fused attention kernel needs the hardware profile's curves for that kernel: its main curves,
+// or one of its other_attention sets, which the experiment's copy of the profile then takes.
+// te_fused runs Transformer Engine's choice: its cuDNN backend where the profile has a cuDNN
+// curve (TE prefers FusedAttention to FlashAttention on Hopper and later, "for performance
+// reasons": transformer_engine/pytorch/attention/dot_product_attention/utils.py,
+// get_attention_backend), otherwise the main curves.
+void resolve_attention(MapReader& stack, Experiment& experiment) {
   const AttentionKernel kernel = experiment.stack.attention;
-  const std::optional<ComputeSpec>& compute = experiment.hardware.compute;
+  std::optional<ComputeSpec>& compute = experiment.hardware.compute;
   if (kernel == AttentionKernel::unfused || !compute) return;
   const std::string& profile = experiment.hardware.name;
   if (compute->attention_forward.empty()) {
@@ -347,14 +352,29 @@ void check_stack_against_hardware(MapReader& stack, const Experiment& experiment
                             "(compute.attention); use attention: unfused or a profile that has "
                             "them",
                             to_string(kernel), profile));
-  } else if (compute->attention_kernel && *compute->attention_kernel != kernel &&
-             kernel != AttentionKernel::te_fused) {
-    stack.error("attention",
-                fmt::format("{} contradicts hardware profile {}, whose attention curves measure "
-                            "{}; use attention: {} (or unfused)",
-                            to_string(kernel), profile, to_string(*compute->attention_kernel),
-                            to_string(*compute->attention_kernel)));
+    return;
   }
+  const AttentionKernel wanted =
+      kernel == AttentionKernel::te_fused ? AttentionKernel::cudnn : kernel;
+  if (!compute->attention_kernel || *compute->attention_kernel == wanted) return;
+  for (const ComputeSpec::AttentionCurves& other : compute->other_attention) {
+    if (other.kernel != wanted) continue;
+    compute->attention_kernel = other.kernel;
+    compute->attention_forward = other.forward;
+    compute->attention_backward = other.backward;
+    compute->attention_clock = other.clock;
+    return;
+  }
+  if (kernel == AttentionKernel::te_fused) return;  // no cuDNN curve: the main curves
+  std::string measured(to_string(*compute->attention_kernel));
+  for (const ComputeSpec::AttentionCurves& other : compute->other_attention) {
+    measured += fmt::format(", {}", to_string(other.kernel));
+  }
+  stack.error(
+      "attention",
+      fmt::format("{} contradicts hardware profile {}, whose attention curves measure "
+                  "{}; use attention: {} (or unfused)",
+                  to_string(kernel), profile, measured, to_string(*compute->attention_kernel)));
 }
 
 void read_recompute(MapReader& reader, TrainingSpec& spec) {
@@ -440,7 +460,7 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     root.allow("stack");
   } else if (std::optional<MapReader> stack = root.optional_section("stack")) {
     experiment.stack = detail::read_software_stack(*stack);
-    check_stack_against_hardware(*stack, experiment);
+    resolve_attention(*stack, experiment);
   }
   MapReader cluster = root.section("cluster");
   {

@@ -194,6 +194,35 @@ TEST(Fidelity, TpOverlapChunksCostTheirOwnKernels) {
                    model.gemm_time(whole, 108).seconds());
 }
 
+TEST(Fidelity, TeFusedAttentionRunsCudnnWhereTheProfileHasItsCurve) {
+  // Transformer Engine prefers its cuDNN backend on Hopper: the NeMo stack on H100 runs the
+  // profile's cuDNN curve (FA3 paper, cuDNN 9.1 column: 518 TFLOP/s causal forward at 4k),
+  // a FlashAttention-3 stack the main curve (579); the B200 profile's main curve is cuDNN already.
+  const auto rate_at_4k = [](const config::Experiment& e) {
+    return compute::ComputeModel::interpolate(e.hardware.compute->attention_forward, 4096) / 1e12;
+  };
+  const config::Experiment te = load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8");
+  EXPECT_EQ(te.hardware.compute->attention_kernel, config::AttentionKernel::cudnn);
+  EXPECT_NEAR(rate_at_4k(te), 518, 1e-9);
+  const config::Experiment fa3 =
+      load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8", {"stack.attention=flash3"});
+  EXPECT_EQ(fa3.hardware.compute->attention_kernel, config::AttentionKernel::flash3);
+  EXPECT_NEAR(rate_at_4k(fa3), 579, 1e-9);
+  // Slower attention, a slower step.
+  EXPECT_GT(simulate_step(te).step_time_s, simulate_step(fa3).step_time_s);
+  // A kernel the profile has no curve for names every kernel it has.
+  try {
+    (void)load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8", {"stack.attention=flash2"});
+    ADD_FAILURE() << "flash2 on H100 loaded";
+  } catch (const std::exception& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("flash2 contradicts hardware profile h100_sxm, whose attention curves "
+                        "measure flash3, cudnn; use attention: flash3 (or unfused)"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(Fidelity, GradientReductionAfterTheFlushIsExposed) {
   const auto step = [](bool overlap) {
     return simulate_step(
