@@ -48,6 +48,10 @@ struct LayerCost {
   // its weight gradients (one micro-batch).
   std::map<std::string, double> forward_kernels, backward_kernels;
   double gemm_forward = 0, gemm_backward = 0;  // GEMM time a TP collective can hide behind
+  // Under TE's userbuffers overlap: each overlapped GEMM's time by pass (forward, input gradient,
+  // weight gradient), as launched, on the SMs communication leaves; qkv, proj, fc1, fc2.
+  std::array<std::array<double, 3>, workload::kTpLinears> tp_gemm{};
+  bool tp_mlp = false;  // the MLP's GEMMs are overlapped too (a dense layer)
   double attention_forward = 0, attention_backward = 0;  // the core attention, all SMs
   double forward = 0, backward_input = 0, weight = 0;
   double forward_shared = 0, backward_input_shared = 0, weight_shared = 0;
@@ -97,6 +101,19 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
         if (gemm) (pass == OpPass::forward ? cost.gemm_forward : cost.gemm_backward) += seconds;
       }
       totals[p].shared += shared[p];
+    }
+    if (op.tp_linear != workload::TpLinear::none) {
+      const auto linear = static_cast<std::size_t>(op.tp_linear) - 1;
+      const std::array<workload::GemmLaunch, 3> launches{op.forward_launch, op.input_grad_launch,
+                                                         op.weight_grad_launch};
+      for (const OpPass pass : {OpPass::forward, OpPass::backward_input, OpPass::backward_weight}) {
+        const auto p = static_cast<std::size_t>(pass);
+        cost.tp_gemm[linear][p] = model
+                                      .gemm_time(compute::pass_shape(op, pass), launches[p],
+                                                 shared_sms, pass == OpPass::backward_weight)
+                                      .seconds();
+      }
+      if (op.tp_linear == workload::TpLinear::fc1) cost.tp_mlp = true;
     }
     // The routed experts run after the dispatch.
     const bool after_dispatch = op.name.starts_with("moe.experts") || op.name == "moe.unpermute";
@@ -395,6 +412,88 @@ class StepSimulation {
   [[nodiscard]] double tp_exposed(double tp, double gemm) const {
     return e_.stack.overlap.tp ? std::max(0.0, tp - gemm) : tp;
   }
+  // The TP communication one layer's forward (and backward, with its weight gradients) leaves
+  // exposed: under TE's userbuffers overlap GEMM by GEMM (ub_forward, ub_backward), otherwise
+  // the layer's collectives against all its GEMMs.
+  [[nodiscard]] double tp_forward_exposed(const LayerCost& c) const {
+    return ub_ ? ub_forward(c) : tp_exposed(tp_layer_, c.gemm_forward);
+  }
+  [[nodiscard]] double tp_backward_exposed(const LayerCost& c) const {
+    if (!ub_) return tp_exposed(tp_backward_layer(), c.gemm_backward);
+    const bool full = e_.training.recompute == config::RecomputeMode::full;
+    return ub_backward(c) + (full ? ub_forward(c) : 0);
+  }
+  // TE's userbuffers overlap (transformer_engine/common/comm_gemm_overlap): each TP collective
+  // runs beside one GEMM, which it may outlast.
+  //   ring exchange, all-gather: the GEMM runs in tp chunks, the first on the rank's own slice;
+  //     each other chunk waits for its slice from the ring neighbour, sent while the previous
+  //     chunk computes: (tp - 1) x what a slice's send outlasts a chunk;
+  //   ring exchange, reduce-scatter: each chunk's partial output is sent on while the next chunk
+  //     computes, and the last send and the kernel that sums the tp received partials follow
+  //     the last chunk;
+  //   pipeline, reduce-scatter: `splits` chunks, each reduce-scattered while the next computes;
+  //     the last chunk's collective follows the GEMM;
+  //   bulk: the collective of another tensor beside the GEMM, exposed beyond it.
+  // The MLP of an MoE layer is not a TE linear pair: its share of the TP communication hides
+  // behind the layer's other GEMMs as without the overlap configuration.
+  struct UserBuffers {
+    double slice_send_gather = 0;   // one slice of an all-gathered input (FP8 with FP8 GEMMs)
+    double slice_send_scatter = 0;  // one slice of a BF16 output
+    double sum_partials = 0;        // the kernel that adds the tp partial slices
+    double all_gather = 0;          // a whole all-gather of a layer input (bulk)
+    double reduce_scatter = 0;      // a whole reduce-scatter of a layer output (bulk, pipeline)
+  };
+  [[nodiscard]] const config::TpOverlapGemm& ub_gemm(config::TpGemm gemm) const {
+    return (*options_.tp_overlap)[static_cast<std::size_t>(gemm)];
+  }
+  [[nodiscard]] double ub_all_gather(double gemm) const {  // ring exchange
+    return (p_.tp - 1) * std::max(0.0, ub_->slice_send_gather - gemm / p_.tp);
+  }
+  [[nodiscard]] double ub_reduce_scatter(config::TpGemm which, double gemm) const {
+    const config::TpOverlapGemm& g = ub_gemm(which);
+    if (g.method == config::TpOverlapMethod::pipeline) {
+      const int splits = std::max(1, g.splits);
+      const double chunk = ub_->reduce_scatter / splits;
+      return (splits - 1) * std::max(0.0, chunk - gemm / splits) + chunk;
+    }
+    return (p_.tp - 1) * std::max(0.0, ub_->slice_send_scatter - gemm / p_.tp) +
+           ub_->slice_send_scatter + ub_->sum_partials;
+  }
+  [[nodiscard]] static double bulk(double collective, double gemm) {
+    return std::max(0.0, collective - gemm);
+  }
+  [[nodiscard]] static double tp_gemm(const LayerCost& c, workload::TpLinear linear, int pass) {
+    return c.tp_gemm[static_cast<std::size_t>(linear) - 1][static_cast<std::size_t>(pass)];
+  }
+  [[nodiscard]] double ub_forward(const LayerCost& c) const {
+    using workload::TpLinear;
+    double exposed = ub_all_gather(tp_gemm(c, TpLinear::qkv, 0)) +
+                     ub_reduce_scatter(config::TpGemm::proj_fprop, tp_gemm(c, TpLinear::proj, 0));
+    if (c.tp_mlp) {
+      return exposed + ub_all_gather(tp_gemm(c, TpLinear::fc1, 0)) +
+             ub_reduce_scatter(config::TpGemm::fc2_fprop, tp_gemm(c, TpLinear::fc2, 0));
+    }
+    const double others =
+        c.gemm_forward - tp_gemm(c, TpLinear::qkv, 0) - tp_gemm(c, TpLinear::proj, 0);
+    return exposed + tp_exposed(tp_layer_ / 2, std::max(0.0, others));
+  }
+  [[nodiscard]] double ub_backward(const LayerCost& c) const {
+    using workload::TpLinear;
+    // proj's input gradient all-gathers the output gradient (ring exchange); qkv's input
+    // gradient runs beside the re-gather of the layer input its weight gradient needs, and
+    // qkv's weight gradient beside the reduce-scatter of that input gradient (bulk).
+    double exposed = ub_all_gather(tp_gemm(c, TpLinear::proj, 1)) +
+                     bulk(ub_->all_gather, tp_gemm(c, TpLinear::qkv, 1)) +
+                     bulk(ub_->reduce_scatter, tp_gemm(c, TpLinear::qkv, 2));
+    if (c.tp_mlp) {
+      return exposed + ub_all_gather(tp_gemm(c, TpLinear::fc2, 1)) +
+             bulk(ub_->all_gather, tp_gemm(c, TpLinear::fc1, 1)) +
+             bulk(ub_->reduce_scatter, tp_gemm(c, TpLinear::fc1, 2));
+    }
+    const double others =
+        c.gemm_backward - tp_gemm(c, TpLinear::proj, 1) - tp_gemm(c, TpLinear::qkv, 1);
+    return exposed + tp_exposed(tp_backward_layer() / 2, std::max(0.0, others));
+  }
   // Which groups of a pipeline rank run a communication at once (StepTraffic placements): the
   // rank's GPUs as a whole (the EP groups of a stage), each of its TP, ETP, DP or EDP groups,
   // every edge of its CP rings, or every GPU with its counterpart on another rank (pipeline
@@ -499,9 +598,10 @@ class StepSimulation {
     return groups;
   }
   double micro_batch_tokens_;
-  double tp_layer_ = 0;   // TP collectives of one layer and pass
-  double sp_gather_ = 0;  // sequence parallelism's re-gathers of the W pass, one layer
-  double cp_hop_ = 0;     // one ring-attention hop
+  double tp_layer_ = 0;            // TP collectives of one layer and pass
+  std::optional<UserBuffers> ub_;  // with TE's userbuffers overlap (options_.tp_overlap)
+  double sp_gather_ = 0;           // sequence parallelism's re-gathers of the W pass, one layer
+  double cp_hop_ = 0;              // one ring-attention hop
   PartCost embedding_, head_, mtp_;
   std::vector<PartCost> layers_;
   std::vector<int> dp_group_;
@@ -664,6 +764,32 @@ void StepSimulation::simulate_communication() {
       note(sp_gather_comm_, Copies::tp_groups, flow_log_, tp_group, bytes);
       sp_gather_ = 2 * gather;
     }
+    if (options_.tp_overlap) {
+      // TE's userbuffers: all-gathered inputs travel in FP8 with FP8 GEMMs (its fp8_buf for the
+      // all-gather overlaps), outputs and their partial sums in BF16. A ring exchange sends a
+      // slice to the ring neighbour while every rank of the group does the same.
+      const bool fp8 = e_.training.precision == config::Precision::fp8;
+      const double gathered = fp8 ? bytes / kBf16Bytes : bytes;
+      std::vector<std::vector<int>> ring = neighbour_pairs(
+          every_group([&](int gpu) { return layout_.group(gpu, Dimension::tp); }), true);
+      if (!every_replica_) ring = neighbour_pairs({tp_group}, true);
+      std::erase(ring, std::vector<int>{tp_group[0], tp_group[1]});
+      const auto send = [&](double slice) {
+        return collective_time(collectives::Operation::send_recv, collectives::Algorithm::direct,
+                               slice, {tp_group[0], tp_group[1]}, nullptr, ring);
+      };
+      UserBuffers ub;
+      ub.slice_send_gather = send(gathered / p_.tp);
+      ub.slice_send_scatter = send(bytes / p_.tp);
+      ub.sum_partials = model_.memory_time(bytes / p_.tp * (p_.tp + 1)).seconds();
+      ub.all_gather =
+          collective_time(collectives::Operation::all_gather, collectives::Algorithm::ring,
+                          gathered, tp_group, nullptr, tp_others);
+      ub.reduce_scatter =
+          collective_time(collectives::Operation::reduce_scatter, collectives::Algorithm::ring,
+                          bytes, tp_group, nullptr, tp_others);
+      ub_ = ub;
+    }
   }
   // Context parallelism (ring attention): each layer passes every rank's keys and values around
   // the cp ring, cp - 1 hops forward and twice that backward (keys and values again, then their
@@ -742,8 +868,8 @@ std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& spli
       }
       if (part->layer_like) {
         ++stage.layer_blocks;
-        stage.tp_forward += tp_exposed(tp_layer_, part->cost.gemm_forward);
-        stage.tp_backward += tp_exposed(tp_backward_layer(), part->cost.gemm_backward);
+        stage.tp_forward += tp_forward_exposed(part->cost);
+        stage.tp_backward += tp_backward_exposed(part->cost);
         const double ring = (p_.cp - 1) * cp_hop_;
         stage.cp_forward += std::max(0.0, ring - part->cost.attention_forward);
         stage.cp_backward += std::max(0.0, 2 * ring - part->cost.attention_backward);
@@ -1369,11 +1495,9 @@ void StepSimulation::kernel_report() {
     const PartCost& layer = layers_[layers_.size() / 2];
     const double ep_forward = layer.moe ? ep_forward_layer() : 0;
     const double ep_backward = layer.moe ? ep_backward_layer() : 0;
-    result_.layer_forward_s =
-        layer.cost.forward + tp_exposed(tp_layer_, layer.cost.gemm_forward) + ep_forward;
+    result_.layer_forward_s = layer.cost.forward + tp_forward_exposed(layer.cost) + ep_forward;
     result_.layer_backward_s = layer.cost.backward_input + layer.cost.weight +
-                               tp_exposed(tp_backward_layer(), layer.cost.gemm_backward) +
-                               ep_backward;
+                               tp_backward_exposed(layer.cost) + ep_backward;
   }
   // Kernel time over the step on the busiest device: its tasks, as the schedule runs them.
   const PipelineSchedule& schedule = result_.schedule;

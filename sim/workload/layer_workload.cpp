@@ -108,6 +108,20 @@ class Builder {
       return GemmLaunch{};
     };
     Op& op = ops_.back();
+    switch (fprop) {
+      case config::TpGemm::qkv_fprop:
+        op.tp_linear = TpLinear::qkv;
+        break;
+      case config::TpGemm::proj_fprop:
+        op.tp_linear = TpLinear::proj;
+        break;
+      case config::TpGemm::fc1_fprop:
+        op.tp_linear = TpLinear::fc1;
+        break;
+      default:
+        op.tp_linear = TpLinear::fc2;
+        break;
+    }
     op.forward_launch = launch(fprop);
     op.input_grad_launch = launch(dgrad);
     if (wgrad) op.weight_grad_launch = launch(*wgrad);

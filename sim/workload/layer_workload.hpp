@@ -53,6 +53,12 @@ struct GemmLaunch {
   [[nodiscard]] bool operator==(const GemmLaunch&) const = default;
 };
 
+// The four GEMMs of a layer that Transformer Engine overlaps with its TP collectives (TE's buffer
+// names): qkv and fc1 after the all-gather of their input, proj and fc2 before the reduce-scatter
+// of their output.
+enum class TpLinear { none, qkv, proj, fc1, fc2 };
+inline constexpr int kTpLinears = 4;  // qkv..fc2, as array indices (value - 1)
+
 struct Op {
   std::string name;  // "attn.q_up", "mlp.down", ...
   OpKind kind = OpKind::elementwise;
@@ -75,6 +81,7 @@ struct Op {
   std::optional<double> forward_quantized_values;
   // How its forward, input-gradient and weight-gradient GEMMs are launched.
   GemmLaunch forward_launch, input_grad_launch, weight_grad_launch;
+  TpLinear tp_linear = TpLinear::none;  // set when TE's userbuffers overlap runs it
 };
 
 struct WorkloadOptions {

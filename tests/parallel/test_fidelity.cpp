@@ -194,6 +194,34 @@ TEST(Fidelity, TpOverlapChunksCostTheirOwnKernels) {
                    model.gemm_time(whole, 108).seconds());
 }
 
+TEST(Fidelity, TpOverlapExposesWhatEachGemmCannotHide) {
+  // Llama 3 70B on H100 (TP 4, 8192 tokens): the layer's TP collectives are shorter than its
+  // GEMMs, so hiding them behind the layer as a whole exposed nothing. Under TE's userbuffers
+  // each collective runs beside one GEMM: a ring-exchange reduce-scatter (proj and fc2 forward)
+  // still sends its last slice and sums the 4 received partial slices after the GEMM, so each
+  // layer's forward exposes at least two such sums (33.5 MB slices: read 4, write 1).
+  const auto stage = [](const std::vector<std::string>& overrides) {
+    return simulate_step(load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8", overrides))
+        .stages.at(1);
+  };
+  const StageCost ub = stage({});
+  const StageCost exposed = stage({"stack.overlap.tp=false"});
+  const config::Experiment e = load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8");
+  const double slice = 8192.0 * 8192 * 2 / 4;
+  const double sum = compute::ComputeModel(e.hardware).memory_time(5 * slice).seconds();
+  ASSERT_GT(ub.layer_blocks, 0);
+  EXPECT_GE(ub.tp_forward, ub.layer_blocks * 2 * sum);
+  EXPECT_LT(ub.tp_forward, 0.5 * exposed.tp_forward);
+  // Backward, every collective is an FP8 slice or a bulk beside a longer GEMM: it hides.
+  EXPECT_LT(ub.tp_backward, 0.5 * exposed.tp_backward);
+  // Pipelined reduce-scatters (TE's default for proj and fc2) expose a different tail: the last
+  // of 4 chunks' collectives.
+  const StageCost pipelined = stage({"stack.tp_overlap.proj_fprop.method=pipeline",
+                                     "stack.tp_overlap.fc2_fprop.method=pipeline"});
+  EXPECT_NE(pipelined.tp_forward, ub.tp_forward);
+  EXPECT_DOUBLE_EQ(pipelined.tp_backward, ub.tp_backward);
+}
+
 TEST(Fidelity, TeFusedAttentionRunsCudnnWhereTheProfileHasItsCurve) {
   // Transformer Engine prefers its cuDNN backend on Hopper: the NeMo stack on H100 runs the
   // profile's cuDNN curve (FA3 paper, cuDNN 9.1 column: 518 TFLOP/s causal forward at 4k),
