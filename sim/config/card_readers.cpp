@@ -674,9 +674,7 @@ void read_tp_overlap(MapReader& reader, std::array<TpOverlapGemm, kTpGemms>& gem
                                         "modelled",
                                         entry.name));
     }
-    if (g.method != before)
-      g = TpOverlapGemm{g.method, g.method == TpOverlapMethod::pipeline ? 4 : 0,
-                        g.method == TpOverlapMethod::ring_exchange ? 0 : 16};
+    if (g.method != before) g = TpOverlapGemm::te_default(g.method);
     if (g.method == TpOverlapMethod::pipeline) {
       g.splits = gemm->optional<int>("splits", g.splits, Bounds::between(1, 1024));
     } else if (gemm->has("splits")) {
@@ -685,6 +683,7 @@ void read_tp_overlap(MapReader& reader, std::array<TpOverlapGemm, kTpGemms>& gem
                               g.method == TpOverlapMethod::bulk ? "one GEMM" : "tp chunks"));
     }
     g.comm_sms = gemm->optional<int>("comm_sms", g.comm_sms, Bounds::between(0, 1024));
+    g.sm_margin = gemm->optional<bool>("sm_margin", g.sm_margin);
     gemm->finish();
   }
   reader.finish();

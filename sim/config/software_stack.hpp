@@ -50,13 +50,16 @@ struct OverlapSpec {
 // How Transformer Engine's userbuffers overlap runs a GEMM next to a TP collective (TE
 // pytorch/module/base.py, initialize_ub):
 //   ring_exchange  the GEMM runs as tp chunks of 1/tp of its tokens, each beside the point-to-point
-//                  send of the next chunk (copy engines: no SMs held, unless the recipe sets
-//                  an SM margin: `comm_sms`);
+//                  send of the next chunk (copy engines);
 //   pipeline       the GEMM runs as `splits` chunks, each chunk's output reduce-scattered by a
-//                  kernel on `comm_sms` SMs that the GEMMs leave free;
+//                  kernel on `comm_sms` SMs;
 //   bulk           the GEMM runs whole beside a collective of another tensor (the weight
 //                  gradient's input re-gathered, the input gradient reduce-scattered) on
 //                  `comm_sms` SMs.
+// With `sm_margin` (TE's set_sm_margin) the GEMM is launched for the SMs the communication kernel
+// leaves, for its whole length; without it the GEMM is launched for every SM and the
+// communication kernel takes its `comm_sms` only while it runs (a ring exchange's copy engines
+// take none).
 enum class TpOverlapMethod { ring_exchange, pipeline, bulk };
 
 // The GEMMs a transformer layer overlaps with TP communication, by TE's buffer names: qkv and fc1
@@ -78,17 +81,33 @@ inline constexpr int kTpGemms = 10;
 
 struct TpOverlapGemm {
   TpOverlapMethod method = TpOverlapMethod::ring_exchange;
-  int splits = 0;    // pipeline: the chunks (ring_exchange: tp; bulk: 1)
-  int comm_sms = 0;  // the SMs the communication kernel holds beside the GEMM
+  int splits = 0;          // pipeline: the chunks (ring_exchange: tp; bulk: 1)
+  int comm_sms = 0;        // the SMs the communication kernel runs on
+  bool sm_margin = false;  // the GEMM leaves them for its whole length
+  // TE's defaults for a method: ring exchange 1 SM, no margin; pipeline 4 chunks and bulk on 16
+  // SMs, each with the margin (set_sm_margin = not ring_exchange).
+  [[nodiscard]] static constexpr TpOverlapGemm te_default(TpOverlapMethod method) {
+    switch (method) {
+      case TpOverlapMethod::ring_exchange:
+        return {method, 0, 1, false};
+      case TpOverlapMethod::pipeline:
+        return {method, 4, 16, true};
+      case TpOverlapMethod::bulk:
+        return {method, 1, 16, true};
+    }
+    return {};
+  }
+  // The SMs the GEMM is launched without.
+  [[nodiscard]] constexpr int held_sms() const { return sm_margin ? comm_sms : 0; }
 };
 
 // TE's defaults, used when a recipe gives no configuration: ring exchange for the all-gather side
-// and the input gradients of proj and fc2, 4 pipelined chunks on 16 SMs for the forward
-// reduce-scatters, bulk collectives on 16 SMs for the rest.
+// and the input gradients of proj and fc2, 4 pipelined chunks for the forward reduce-scatters,
+// bulk collectives for the rest.
 [[nodiscard]] constexpr std::array<TpOverlapGemm, kTpGemms> te_default_tp_overlap() {
-  const TpOverlapGemm ring{TpOverlapMethod::ring_exchange, 0, 0};
-  const TpOverlapGemm pipeline{TpOverlapMethod::pipeline, 4, 16};
-  const TpOverlapGemm bulk{TpOverlapMethod::bulk, 1, 16};
+  const TpOverlapGemm ring = TpOverlapGemm::te_default(TpOverlapMethod::ring_exchange);
+  const TpOverlapGemm pipeline = TpOverlapGemm::te_default(TpOverlapMethod::pipeline);
+  const TpOverlapGemm bulk = TpOverlapGemm::te_default(TpOverlapMethod::bulk);
   return {ring, bulk, bulk, pipeline, ring, ring, bulk, bulk, pipeline, ring};
 }
 

@@ -454,13 +454,21 @@ class StepSimulation {
     if (g.method == config::TpOverlapMethod::pipeline) {
       const int splits = std::max(1, g.splits);
       const double chunk = ub_->reduce_scatter / splits;
-      return (splits - 1) * std::max(0.0, chunk - gemm / splits) + chunk;
+      return (splits - 1) * std::max(0.0, chunk - gemm / splits) + chunk +
+             shared_with(which, ub_->reduce_scatter - chunk, gemm);
     }
     return (p_.tp - 1) * std::max(0.0, ub_->slice_send_scatter - gemm / p_.tp) +
            ub_->slice_send_scatter + ub_->sum_partials;
   }
-  [[nodiscard]] static double bulk(double collective, double gemm) {
-    return std::max(0.0, collective - gemm);
+  // A communication kernel on SMs the GEMM was launched for (no margin) takes them while it
+  // runs: the GEMM loses their share of that time.
+  [[nodiscard]] double shared_with(config::TpGemm which, double collective, double gemm) const {
+    const config::TpOverlapGemm& g = ub_gemm(which);
+    if (g.sm_margin || g.method == config::TpOverlapMethod::ring_exchange) return 0;
+    return std::min(collective, gemm) * g.comm_sms / std::max(1, shared_sms_);
+  }
+  [[nodiscard]] double bulk(config::TpGemm which, double collective, double gemm) const {
+    return std::max(0.0, collective - gemm) + shared_with(which, collective, gemm);
   }
   [[nodiscard]] static double tp_gemm(const LayerCost& c, workload::TpLinear linear, int pass) {
     return c.tp_gemm[static_cast<std::size_t>(linear) - 1][static_cast<std::size_t>(pass)];
@@ -482,13 +490,14 @@ class StepSimulation {
     // proj's input gradient all-gathers the output gradient (ring exchange); qkv's input
     // gradient runs beside the re-gather of the layer input its weight gradient needs, and
     // qkv's weight gradient beside the reduce-scatter of that input gradient (bulk).
+    using config::TpGemm;
     double exposed = ub_all_gather(tp_gemm(c, TpLinear::proj, 1)) +
-                     bulk(ub_->all_gather, tp_gemm(c, TpLinear::qkv, 1)) +
-                     bulk(ub_->reduce_scatter, tp_gemm(c, TpLinear::qkv, 2));
+                     bulk(TpGemm::qkv_dgrad, ub_->all_gather, tp_gemm(c, TpLinear::qkv, 1)) +
+                     bulk(TpGemm::qkv_wgrad, ub_->reduce_scatter, tp_gemm(c, TpLinear::qkv, 2));
     if (c.tp_mlp) {
       return exposed + ub_all_gather(tp_gemm(c, TpLinear::fc2, 1)) +
-             bulk(ub_->all_gather, tp_gemm(c, TpLinear::fc1, 1)) +
-             bulk(ub_->reduce_scatter, tp_gemm(c, TpLinear::fc1, 2));
+             bulk(TpGemm::fc1_dgrad, ub_->all_gather, tp_gemm(c, TpLinear::fc1, 1)) +
+             bulk(TpGemm::fc1_wgrad, ub_->reduce_scatter, tp_gemm(c, TpLinear::fc1, 2));
     }
     const double others =
         c.gemm_backward - tp_gemm(c, TpLinear::proj, 1) - tp_gemm(c, TpLinear::qkv, 1);

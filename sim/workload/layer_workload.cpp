@@ -99,11 +99,11 @@ class Builder {
       const config::TpOverlapGemm& g = (*options_.tp_overlap)[static_cast<std::size_t>(gemm)];
       switch (g.method) {
         case config::TpOverlapMethod::ring_exchange:
-          return GemmLaunch{options_.tp, g.comm_sms};
+          return GemmLaunch{options_.tp, g.held_sms()};
         case config::TpOverlapMethod::pipeline:
-          return GemmLaunch{g.splits, g.comm_sms};
+          return GemmLaunch{g.splits, g.held_sms()};
         case config::TpOverlapMethod::bulk:
-          return GemmLaunch{1, g.comm_sms};
+          return GemmLaunch{1, g.held_sms()};
       }
       return GemmLaunch{};
     };

@@ -144,8 +144,10 @@ TEST(Fidelity, StackOverlapHidesTensorParallelCommunication) {
 
 TEST(Fidelity, TpOverlapLaunchesEachGemmAsTransformerEngineDoes) {
   // Llama 3.1 405B on H100 (TP 8) under the recipe's userbuffers configuration: the all-gather
-  // side and the row-parallel GEMMs run as 8 chunks (ring exchange), the bulk overlaps hold their
-  // SMs; the attention core and the norms are not TP GEMMs.
+  // side and the row-parallel GEMMs run as 8 chunks (ring exchange), the reduce-scatters leaving
+  // their 1 SM (set_sm_margin); the bulk overlaps launch the GEMM whole on every SM (no margin:
+  // their SMs are shared while the collective runs); the attention core and the norms are not TP
+  // GEMMs.
   const config::Experiment e = load("validation/nemo_25_11_h100_llama31_405b_1024gpu_fp8");
   const workload::WorkloadOptions options = workload::workload_options(e);
   ASSERT_TRUE(options.tp_overlap.has_value());
@@ -153,15 +155,16 @@ TEST(Fidelity, TpOverlapLaunchesEachGemmAsTransformerEngineDoes) {
   using workload::GemmLaunch;
   const workload::Op& qkv = op_named(layer, "attn.qkv");
   EXPECT_EQ(qkv.forward_launch, (GemmLaunch{8, 0}));
-  EXPECT_EQ(qkv.input_grad_launch, (GemmLaunch{1, 2}));
-  EXPECT_EQ(qkv.weight_grad_launch, (GemmLaunch{1, 24}));
+  EXPECT_EQ(qkv.input_grad_launch, (GemmLaunch{1, 0}));
+  EXPECT_EQ(qkv.weight_grad_launch, (GemmLaunch{1, 0}));
   const workload::Op& proj = op_named(layer, "attn.out");
   EXPECT_EQ(proj.forward_launch, (GemmLaunch{8, 1}));
   EXPECT_EQ(proj.input_grad_launch, (GemmLaunch{8, 0}));
   EXPECT_EQ(proj.weight_grad_launch, GemmLaunch{});  // no collective beside it
-  EXPECT_EQ(op_named(layer, "mlp.gate_up").weight_grad_launch, (GemmLaunch{1, 2}));
+  EXPECT_EQ(op_named(layer, "mlp.gate_up").weight_grad_launch, (GemmLaunch{1, 0}));
   EXPECT_EQ(op_named(layer, "mlp.down").forward_launch, (GemmLaunch{8, 1}));
-  // The stack's defaults are TE's: proj and fc2 forward pipelined in 4 chunks on 16 SMs.
+  // The stack's defaults are TE's: proj and fc2 forward pipelined in 4 chunks beside 16 SMs, the
+  // bulk overlaps on 16 SMs, each with the margin.
   const config::Experiment te =
       load("validation/nemo_25_11_h100_llama31_405b_1024gpu_fp8", {"stack=megatron_core_te_2025"});
   const workload::LayerWorkload te_layer =
@@ -220,6 +223,24 @@ TEST(Fidelity, TpOverlapExposesWhatEachGemmCannotHide) {
                                      "stack.tp_overlap.fc2_fprop.method=pipeline"});
   EXPECT_NE(pipelined.tp_forward, ub.tp_forward);
   EXPECT_DOUBLE_EQ(pipelined.tp_backward, ub.tp_backward);
+}
+
+TEST(Fidelity, TpOverlapSmMarginHoldsSmsForTheWholeGemm) {
+  // A bulk collective with TE's set_sm_margin launches its GEMM on the SMs it leaves for the
+  // whole GEMM; without it the collective takes its SMs only while it runs, which costs less
+  // when it is the shorter (Llama 3 70B's qkv weight gradient beside the input gradient's
+  // reduce-scatter, 24 SMs).
+  const auto step = [](bool margin) {
+    return simulate_step(load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8",
+                              {fmt::format("stack.tp_overlap.qkv_wgrad.sm_margin={}", margin)}))
+        .step_time_s;
+  };
+  EXPECT_GT(step(true), step(false));
+  const config::Experiment e = load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8",
+                                    {"stack.tp_overlap.qkv_wgrad.sm_margin=true"});
+  const workload::LayerWorkload layer =
+      workload::layer_workload(e.model, 0, workload::workload_options(e));
+  EXPECT_EQ(op_named(layer, "attn.qkv").weight_grad_launch, (workload::GemmLaunch{1, 24}));
 }
 
 TEST(Fidelity, TeFusedAttentionRunsCudnnWhereTheProfileHasItsCurve) {
