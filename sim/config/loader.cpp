@@ -280,7 +280,57 @@ SearchSpace read_search_space(MapReader& search) {
 }
 
 // The `plan:` block; `resolved[i]`: candidate i's hardware and topology references resolved.
-PlanSpec read_plan(MapReader& plan, const std::vector<bool>& resolved) {
+// A fused attention kernel needs the hardware profile's curves for that kernel: its main curves,
+// or one of its other_attention sets, which the experiment's copy of the profile then takes.
+// te_fused runs Transformer Engine's choice: its cuDNN backend where the profile has a cuDNN
+// curve (TE prefers FusedAttention to FlashAttention on Hopper and later, "for performance
+// reasons": transformer_engine/pytorch/attention/dot_product_attention/utils.py,
+// get_attention_backend), otherwise the main curves.
+// Problems are reported at `key` of `reader` (the stack's attention, or a plan candidate's
+// hardware). A plan candidate (`strict` false) that has no curve for the stack's kernel runs at
+// its main curves: plans compare GPU generations, whose attention kernels differ
+// (FlashAttention-3 runs on Hopper only).
+void resolve_attention(MapReader& reader, std::string_view key, AttentionKernel kernel,
+                       HardwareProfile& hardware, bool strict = true) {
+  std::optional<ComputeSpec>& compute = hardware.compute;
+  if (kernel == AttentionKernel::unfused || !compute) return;
+  const std::string& profile = hardware.name;
+  if (compute->attention_forward.empty()) {
+    reader.error(key,
+                 fmt::format("{} needs attention curves, and hardware profile {} has none "
+                             "(compute.attention); use attention: unfused or a profile that has "
+                             "them",
+                             to_string(kernel), profile));
+    return;
+  }
+  const AttentionKernel wanted =
+      kernel == AttentionKernel::te_fused ? AttentionKernel::cudnn : kernel;
+  if (!compute->attention_kernel || *compute->attention_kernel == wanted) return;
+  for (const ComputeSpec::AttentionCurves& other : compute->other_attention) {
+    if (other.kernel != wanted) continue;
+    compute->attention_kernel = other.kernel;
+    compute->attention_forward = other.forward;
+    compute->attention_backward = other.backward;
+    compute->attention_clock = other.clock;
+    return;
+  }
+  // te_fused without a cuDNN curve, or a plan candidate: the main curves.
+  if (kernel == AttentionKernel::te_fused || !strict) return;
+  std::string measured(to_string(*compute->attention_kernel));
+  for (const ComputeSpec::AttentionCurves& other : compute->other_attention) {
+    measured += fmt::format(", {}", to_string(other.kernel));
+  }
+  reader.error(
+      key,
+      fmt::format("{} contradicts hardware profile {}, whose attention curves measure "
+                  "{}; use attention: {} (or unfused)",
+                  to_string(kernel), profile, measured, to_string(*compute->attention_kernel)));
+}
+
+// `attention`: the stack's attention kernel, when the experiment names a stack (each candidate's
+// profile must have curves for it, and takes them).
+PlanSpec read_plan(MapReader& plan, const std::vector<bool>& resolved,
+                   std::optional<AttentionKernel> attention) {
   PlanSpec spec;
   if (std::optional<Count> tokens = plan.maybe<Count>("tokens", Bounds::positive())) {
     spec.tokens = tokens->value;
@@ -315,6 +365,9 @@ PlanSpec read_plan(MapReader& plan, const std::vector<bool>& resolved) {
       if (i < resolved.size() && resolved[i]) {
         MapReader hardware = reader.section("hardware");
         candidate.hardware = detail::read_hardware_profile(hardware);
+        if (attention) {
+          resolve_attention(reader, "hardware", *attention, candidate.hardware, false);
+        }
         if (std::optional<MapReader> topology = reader.optional_section("topology")) {
           candidate.topology = detail::read_topology(*topology);
         }
@@ -333,48 +386,6 @@ PlanSpec read_plan(MapReader& plan, const std::vector<bool>& resolved) {
   }
   plan.finish();
   return spec;
-}
-
-// A fused attention kernel needs the hardware profile's curves for that kernel: its main curves,
-// or one of its other_attention sets, which the experiment's copy of the profile then takes.
-// te_fused runs Transformer Engine's choice: its cuDNN backend where the profile has a cuDNN
-// curve (TE prefers FusedAttention to FlashAttention on Hopper and later, "for performance
-// reasons": transformer_engine/pytorch/attention/dot_product_attention/utils.py,
-// get_attention_backend), otherwise the main curves.
-void resolve_attention(MapReader& stack, Experiment& experiment) {
-  const AttentionKernel kernel = experiment.stack.attention;
-  std::optional<ComputeSpec>& compute = experiment.hardware.compute;
-  if (kernel == AttentionKernel::unfused || !compute) return;
-  const std::string& profile = experiment.hardware.name;
-  if (compute->attention_forward.empty()) {
-    stack.error("attention",
-                fmt::format("{} needs attention curves, and hardware profile {} has none "
-                            "(compute.attention); use attention: unfused or a profile that has "
-                            "them",
-                            to_string(kernel), profile));
-    return;
-  }
-  const AttentionKernel wanted =
-      kernel == AttentionKernel::te_fused ? AttentionKernel::cudnn : kernel;
-  if (!compute->attention_kernel || *compute->attention_kernel == wanted) return;
-  for (const ComputeSpec::AttentionCurves& other : compute->other_attention) {
-    if (other.kernel != wanted) continue;
-    compute->attention_kernel = other.kernel;
-    compute->attention_forward = other.forward;
-    compute->attention_backward = other.backward;
-    compute->attention_clock = other.clock;
-    return;
-  }
-  if (kernel == AttentionKernel::te_fused) return;  // no cuDNN curve: the main curves
-  std::string measured(to_string(*compute->attention_kernel));
-  for (const ComputeSpec::AttentionCurves& other : compute->other_attention) {
-    measured += fmt::format(", {}", to_string(other.kernel));
-  }
-  stack.error(
-      "attention",
-      fmt::format("{} contradicts hardware profile {}, whose attention curves measure "
-                  "{}; use attention: {} (or unfused)",
-                  to_string(kernel), profile, measured, to_string(*compute->attention_kernel)));
 }
 
 void read_recompute(MapReader& reader, TrainingSpec& spec) {
@@ -460,7 +471,7 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     root.allow("stack");
   } else if (std::optional<MapReader> stack = root.optional_section("stack")) {
     experiment.stack = detail::read_software_stack(*stack);
-    resolve_attention(*stack, experiment);
+    resolve_attention(*stack, "attention", experiment.stack.attention, experiment.hardware);
   }
   MapReader cluster = root.section("cluster");
   {
@@ -568,7 +579,9 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     experiment.search = read_search_space(*search);
   }
   if (std::optional<MapReader> plan = root.optional_section("plan")) {
-    experiment.plan = read_plan(*plan, candidate_ok);
+    experiment.plan = read_plan(
+        *plan, candidate_ok,
+        root.has("stack") && stack_ok ? std::optional(experiment.stack.attention) : std::nullopt);
   }
   if (std::optional<MapReader> published = root.optional_section("published")) {
     // Published figures to print next to the simulated ones; never used in the simulation.

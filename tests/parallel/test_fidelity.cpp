@@ -259,6 +259,22 @@ TEST(Fidelity, TeFusedAttentionRunsCudnnWhereTheProfileHasItsCurve) {
   EXPECT_NEAR(rate_at_4k(fa3), 579, 1e-9);
   // Slower attention, a slower step.
   EXPECT_GT(simulate_step(te).step_time_s, simulate_step(fa3).step_time_s);
+  // A plan's candidates take the curves the same way; one without the stack's kernel (Blackwell
+  // has no FlashAttention-3) runs at its own.
+  const auto kernels = [](const std::vector<std::string>& overrides) {
+    std::vector<config::AttentionKernel> out;
+    for (const config::PlanCandidate& c : load("plan_dsv3_15t_60d", overrides).plan.candidates) {
+      out.push_back(*c.hardware.compute->attention_kernel);
+    }
+    return out;
+  };
+  using config::AttentionKernel;
+  EXPECT_EQ(kernels({"stack=megatron_core_te_2025"}),
+            (std::vector{AttentionKernel::cudnn, AttentionKernel::cudnn, AttentionKernel::cudnn,
+                         AttentionKernel::cudnn, AttentionKernel::cudnn}));
+  EXPECT_EQ(kernels({}),  // DeepSeek's stack: FlashAttention-3 where the GPU has it
+            (std::vector{AttentionKernel::flash3, AttentionKernel::flash3, AttentionKernel::flash3,
+                         AttentionKernel::cudnn, AttentionKernel::cudnn}));
   // A kernel the profile has no curve for names every kernel it has.
   try {
     (void)load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8", {"stack.attention=flash2"});
