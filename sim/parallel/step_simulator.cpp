@@ -51,8 +51,8 @@ struct LayerCost {
   // Under TE's userbuffers overlap: each overlapped GEMM's time by pass (forward, input gradient,
   // weight gradient), as launched, on the SMs communication leaves; qkv, proj, fc1, fc2.
   std::array<std::array<double, 3>, workload::kTpLinears> tp_gemm{};
-  bool tp_mlp = false;  // the MLP's GEMMs are overlapped too (a dense layer)
-  double attention_forward = 0, attention_backward = 0;  // the core attention, all SMs
+  std::array<bool, workload::kTpLinears> tp_overlapped{};  // which of the four the layer has
+  double attention_forward = 0, attention_backward = 0;    // the core attention, all SMs
   double forward = 0, backward_input = 0, weight = 0;
   double forward_shared = 0, backward_input_shared = 0, weight_shared = 0;
   double dense_parameters = 0, expert_parameters = 0;
@@ -113,7 +113,7 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
                                                  shared_sms, pass == OpPass::backward_weight)
                                       .seconds();
       }
-      if (op.tp_linear == workload::TpLinear::fc1) cost.tp_mlp = true;
+      cost.tp_overlapped[linear] = true;
     }
     // The routed experts run after the dispatch.
     const bool after_dispatch = op.name.starts_with("moe.experts") || op.name == "moe.unpermute";
@@ -434,8 +434,9 @@ class StepSimulation {
   //   pipeline, reduce-scatter: `splits` chunks, each reduce-scattered while the next computes;
   //     the last chunk's collective follows the GEMM;
   //   bulk: the collective of another tensor beside the GEMM, exposed beyond it.
-  // The MLP of an MoE layer is not a TE linear pair: its share of the TP communication hides
-  // behind the layer's other GEMMs as without the overlap configuration.
+  // A collective whose GEMM is not one of TE's overlapped linears (an MoE layer's MLP, MLA's
+  // projections) keeps the layer-wide rule: its share of the layer's collectives (each
+  // all-gather or reduce-scatter a quarter of tp_layer_) hides behind the layer's other GEMMs.
   struct UserBuffers {
     double slice_send_gather = 0;   // one slice of an all-gathered input (FP8 with FP8 GEMMs)
     double slice_send_scatter = 0;  // one slice of a BF16 output
@@ -475,33 +476,51 @@ class StepSimulation {
   }
   [[nodiscard]] double ub_forward(const LayerCost& c) const {
     using workload::TpLinear;
-    double exposed = ub_all_gather(tp_gemm(c, TpLinear::qkv, 0)) +
-                     ub_reduce_scatter(config::TpGemm::proj_fprop, tp_gemm(c, TpLinear::proj, 0));
-    if (c.tp_mlp) {
-      return exposed + ub_all_gather(tp_gemm(c, TpLinear::fc1, 0)) +
-             ub_reduce_scatter(config::TpGemm::fc2_fprop, tp_gemm(c, TpLinear::fc2, 0));
+    double exposed = 0, rest = 0, others = c.gemm_forward;
+    for (const TpLinear linear : {TpLinear::qkv, TpLinear::proj, TpLinear::fc1, TpLinear::fc2}) {
+      if (!c.tp_overlapped[static_cast<std::size_t>(linear) - 1]) {
+        rest += tp_layer_ / 4;
+        continue;
+      }
+      const double gemm = tp_gemm(c, linear, 0);
+      others -= gemm;
+      if (linear == TpLinear::qkv || linear == TpLinear::fc1) {
+        exposed += ub_all_gather(gemm);
+      } else {
+        exposed += ub_reduce_scatter(
+            linear == TpLinear::proj ? config::TpGemm::proj_fprop : config::TpGemm::fc2_fprop,
+            gemm);
+      }
     }
-    const double others =
-        c.gemm_forward - tp_gemm(c, TpLinear::qkv, 0) - tp_gemm(c, TpLinear::proj, 0);
-    return exposed + tp_exposed(tp_layer_ / 2, std::max(0.0, others));
+    return exposed + tp_exposed(rest, std::max(0.0, others));
   }
   [[nodiscard]] double ub_backward(const LayerCost& c) const {
-    using workload::TpLinear;
-    // proj's input gradient all-gathers the output gradient (ring exchange); qkv's input
-    // gradient runs beside the re-gather of the layer input its weight gradient needs, and
-    // qkv's weight gradient beside the reduce-scatter of that input gradient (bulk).
     using config::TpGemm;
-    double exposed = ub_all_gather(tp_gemm(c, TpLinear::proj, 1)) +
-                     bulk(TpGemm::qkv_dgrad, ub_->all_gather, tp_gemm(c, TpLinear::qkv, 1)) +
-                     bulk(TpGemm::qkv_wgrad, ub_->reduce_scatter, tp_gemm(c, TpLinear::qkv, 2));
-    if (c.tp_mlp) {
-      return exposed + ub_all_gather(tp_gemm(c, TpLinear::fc2, 1)) +
-             bulk(TpGemm::fc1_dgrad, ub_->all_gather, tp_gemm(c, TpLinear::fc1, 1)) +
-             bulk(TpGemm::fc1_wgrad, ub_->reduce_scatter, tp_gemm(c, TpLinear::fc1, 2));
+    using workload::TpLinear;
+    // proj's and fc2's input gradients all-gather the output gradient (ring exchange); qkv's
+    // and fc1's input gradients run beside the re-gather of the input their weight gradients
+    // need, and those weight gradients beside the reduce-scatter of the input gradient (bulk).
+    const double regather = e_.stack.overlap.sp_gather ? 0 : sp_gather_ / 2;
+    double exposed = 0, rest = 0, others = c.gemm_backward;
+    for (const TpLinear linear : {TpLinear::qkv, TpLinear::proj, TpLinear::fc1, TpLinear::fc2}) {
+      const bool column = linear == TpLinear::qkv || linear == TpLinear::fc1;
+      if (!c.tp_overlapped[static_cast<std::size_t>(linear) - 1]) {
+        rest += tp_layer_ / 4 + (column ? regather : 0);
+        continue;
+      }
+      const double input_gradient = tp_gemm(c, linear, 1);
+      const double weight_gradient = tp_gemm(c, linear, 2);
+      others -= input_gradient + weight_gradient;
+      if (!column) {
+        exposed += ub_all_gather(input_gradient);
+        continue;
+      }
+      const bool qkv = linear == TpLinear::qkv;
+      exposed +=
+          bulk(qkv ? TpGemm::qkv_dgrad : TpGemm::fc1_dgrad, ub_->all_gather, input_gradient) +
+          bulk(qkv ? TpGemm::qkv_wgrad : TpGemm::fc1_wgrad, ub_->reduce_scatter, weight_gradient);
     }
-    const double others =
-        c.gemm_backward - tp_gemm(c, TpLinear::proj, 1) - tp_gemm(c, TpLinear::qkv, 1);
-    return exposed + tp_exposed(tp_backward_layer() / 2, std::max(0.0, others));
+    return exposed + tp_exposed(rest, std::max(0.0, others));
   }
   // Which groups of a pipeline rank run a communication at once (StepTraffic placements): the
   // rank's GPUs as a whole (the EP groups of a stage), each of its TP, ETP, DP or EDP groups,

@@ -225,6 +225,25 @@ TEST(Fidelity, TpOverlapExposesWhatEachGemmCannotHide) {
   EXPECT_DOUBLE_EQ(pipelined.tp_backward, ub.tp_backward);
 }
 
+TEST(Fidelity, TpOverlapKeepsTheLayerWideRuleForOtherGemms) {
+  // DeepSeek-V3 under NeMo 25.09 on H100 (TP 2): MLA's projections and the MoE layer's experts
+  // are not TE's overlapped linears, only the attention output projection (proj) is. The other
+  // three quarters of each layer's TP collectives hide behind the layer's other GEMMs, so a
+  // layer exposes well under one quarter of what it would with no overlap at all (an eighth
+  // forward: the end of proj's reduce-scatter; nothing backward). Exposing the whole all-gather
+  // before the q and kv projections instead gave 0.25 and 0.38.
+  const auto stage = [](const std::vector<std::string>& overrides) {
+    return simulate_step(load("validation/nemo_25_09_h100_deepseekv3_1024gpu_fp8", overrides))
+        .stages.at(1);
+  };
+  const StageCost ub = stage({});
+  const StageCost exposed = stage({"stack.overlap.tp=false"});
+  ASSERT_GT(exposed.tp_forward, 0);
+  EXPECT_GT(ub.tp_forward, 0);  // proj's reduce-scatter still ends with its last slice
+  EXPECT_LT(ub.tp_forward, 0.2 * exposed.tp_forward);
+  EXPECT_LT(ub.tp_backward, 0.2 * exposed.tp_backward);
+}
+
 TEST(Fidelity, TpOverlapSmMarginHoldsSmsForTheWholeGemm) {
   // A bulk collective with TE's set_sm_margin launches its GEMM on the SMs it leaves for the
   // whole GEMM; without it the collective takes its SMs only while it runs, which costs less
