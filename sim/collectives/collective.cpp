@@ -170,11 +170,13 @@ void validate(const Topology& topology, const CollectiveSpec& spec) {
   check_ranks(topology, spec.ranks, "a collective");
   check_departure_batching(spec.departure_batching);
   if (spec.congestion_bound) {
-    if (topology.routing == config::RoutingPolicy::adaptive) {
-      throw CollectiveError(
-          "the congestion bound cannot time adaptive routing, which chooses each path by the "
-          "flows in flight; simulate the flows (no congestion bound) or route by ecmp, static or "
-          "spray");
+    if (topology.routing == config::RoutingPolicy::adaptive ||
+        topology.routing == config::RoutingPolicy::ugal) {
+      throw CollectiveError(fmt::format(
+          "the congestion bound cannot time {} routing, which chooses each path by the flows in "
+          "flight; simulate the flows (no congestion bound) or route by ecmp, static, spray or "
+          "valiant",
+          config::to_string(topology.routing)));
     }
     if (spec.departure_batching > 0) {
       throw CollectiveError(

@@ -34,13 +34,17 @@ enum class RoutingPolicy {
   adaptive,  // the least-loaded equal-cost link at each hop, re-chosen as the flow goes on
   static_,   // destination-based tables (D-mod-k), as InfiniBand subnet managers build them
   spray,     // every flow split evenly over the equal-cost paths
+  valiant,   // every flow through a random intermediate switch, minimal to it and from it
+  ugal,      // each flow minimal or Valiant, whichever the flows already routed load less
 };
 
-inline constexpr std::array<EnumName<RoutingPolicy>, 4> kRoutingPolicyNames{
+inline constexpr std::array<EnumName<RoutingPolicy>, 6> kRoutingPolicyNames{
     {{"ecmp", RoutingPolicy::ecmp},
      {"adaptive", RoutingPolicy::adaptive},
      {"static", RoutingPolicy::static_},
-     {"spray", RoutingPolicy::spray}}};
+     {"spray", RoutingPolicy::spray},
+     {"valiant", RoutingPolicy::valiant},
+     {"ugal", RoutingPolicy::ugal}}};
 
 [[nodiscard]] constexpr std::string_view to_string(RoutingPolicy policy) {
   return name_of(kRoutingPolicyNames, policy);

@@ -128,8 +128,18 @@ SimTime FlowModel::start_flow(Router& router, VertexId from, VertexId to, std::u
               {}, Adaptive{&router, from, to, hash});
       return route_scratch_.latency;
     }
+    case config::RoutingPolicy::ugal: {
+      // Minimal or Valiant, chosen once against the flows routed so far.
+      start_counting_routed();
+      router.set_load(&routed_);
+      router.route_into(from, to, hash, route_scratch_);
+      enqueue(route_scratch_.links, route_scratch_.latency, bytes, std::move(on_complete), bound,
+              {}, Adaptive{});
+      return route_scratch_.latency;
+    }
     case config::RoutingPolicy::ecmp:
     case config::RoutingPolicy::static_:
+    case config::RoutingPolicy::valiant:
       break;
   }
   if (routed == nullptr) {

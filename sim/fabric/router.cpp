@@ -268,6 +268,8 @@ std::size_t Router::choose(std::span<const LinkId> choices, std::uint64_t hop, V
       }
       [[fallthrough]];
     case config::RoutingPolicy::ecmp:
+    case config::RoutingPolicy::valiant:
+    case config::RoutingPolicy::ugal:
       break;
   }
   return static_cast<std::size_t>(hashed % n);
@@ -282,25 +284,39 @@ void Router::append_network(Route& route, VertexId from_endpoint, VertexId to_en
                                    describe(topology_, first ? to_endpoint : from_endpoint)));
   }
   append(route, from_endpoint, *first);
-  const std::vector<std::uint16_t>& distances = distances_to(*last);
-  VertexId current = *first;
-  std::uint16_t distance = distances[static_cast<std::size_t>(switch_index_[current])];
-  if (distance == kUnreachable) {
+  if (distances_to(*last)[static_cast<std::size_t>(switch_index_[*first])] == kUnreachable) {
     throw RoutingError(fmt::format("no network path from {} to {}",
                                    describe(topology_, from_endpoint),
                                    describe(topology_, to_endpoint)));
   }
-  std::vector<LinkId> scratch;
-  std::uint64_t stride = 1;
-  for (std::uint64_t hop = 0; current != *last; ++hop) {
-    const std::span<const LinkId> choices = next_hops(current, *last, distances, distance, scratch);
-    const LinkId chosen = choices.size() == 1
-                              ? choices.front()
-                              : choices[choose(choices, hop, to_endpoint, stride, walk)];
-    route.links.push_back(chosen);
-    route.latency = route.latency + topology_.link(chosen).latency;
-    current = topology_.link(chosen).to;
-    --distance;
+  const config::RoutingPolicy policy = topology_.routing;
+  const std::optional<VertexId> via =
+      policy == config::RoutingPolicy::valiant || policy == config::RoutingPolicy::ugal
+          ? intermediate(*first, *last, walk.hash)
+          : std::nullopt;
+  const std::size_t start = route.links.size();
+  const SimTime latency = route.latency;
+  std::uint64_t hop = 0, stride = 1;
+  if (via && policy == config::RoutingPolicy::ugal && load_ != nullptr) {
+    // Both candidates from the same start; the Valiant one replaces the minimal one when it
+    // costs less.
+    append_switches(route, *first, *last, to_endpoint, walk, hop, stride);
+    other_.links.assign(route.links.begin(),
+                        route.links.begin() + static_cast<std::ptrdiff_t>(start));
+    other_.latency = latency;
+    std::uint64_t other_hop = 0, other_stride = 1;
+    append_switches(other_, *first, *via, to_endpoint, walk, other_hop, other_stride);
+    append_switches(other_, *via, *last, to_endpoint, walk, other_hop, other_stride);
+    if (ugal_cost(other_, start, other_.links.size()) <
+        ugal_cost(route, start, route.links.size())) {
+      std::swap(route.links, other_.links);
+      route.latency = other_.latency;
+    }
+  } else if (via && policy == config::RoutingPolicy::valiant) {
+    append_switches(route, *first, *via, to_endpoint, walk, hop, stride);
+    append_switches(route, *via, *last, to_endpoint, walk, hop, stride);
+  } else {
+    append_switches(route, *first, *last, to_endpoint, walk, hop, stride);
   }
   if (down_link_.size() <= to_endpoint) down_link_.resize(topology_.vertex_count(), kNoLink);
   LinkId& down = down_link_[to_endpoint];
@@ -312,6 +328,56 @@ void Router::append_network(Route& route, VertexId from_endpoint, VertexId to_en
   }
   route.links.push_back(down);
   route.latency = route.latency + topology_.link(down).latency;
+}
+
+void Router::append_switches(Route& route, VertexId from, VertexId to, VertexId to_endpoint,
+                             Walk& walk, std::uint64_t& hop, std::uint64_t& stride) {
+  const std::vector<std::uint16_t>& distances = distances_to(to);
+  VertexId current = from;
+  std::uint16_t distance = distances[static_cast<std::size_t>(switch_index_[current])];
+  std::vector<LinkId> scratch;
+  for (; current != to; ++hop) {
+    const std::span<const LinkId> choices = next_hops(current, to, distances, distance, scratch);
+    const LinkId chosen = choices.size() == 1
+                              ? choices.front()
+                              : choices[choose(choices, hop, to_endpoint, stride, walk)];
+    route.links.push_back(chosen);
+    route.latency = route.latency + topology_.link(chosen).latency;
+    current = topology_.link(chosen).to;
+    --distance;
+  }
+}
+
+std::optional<VertexId> Router::intermediate(VertexId first, VertexId last, std::uint64_t hash) {
+  if (edge_switches_.empty()) {
+    std::vector<char> seen(topology_.switches().size(), 0);
+    for (VertexId endpoint : topology_.endpoints()) {
+      const std::optional<VertexId> s = topology_.attached_switch(endpoint);
+      if (!s) continue;
+      char& mark = seen[static_cast<std::size_t>(switch_index_[*s])];
+      if (mark == 0) edge_switches_.push_back(*s);
+      mark = 1;
+    }
+  }
+  if (edge_switches_.empty()) return std::nullopt;
+  const VertexId via = edge_switches_[mix(hash ^ 0x5a17a4e11c0ffeeULL) % edge_switches_.size()];
+  if (via == first || via == last) return std::nullopt;
+  // A switch of another plane (a multi-plane network) is out of reach: minimal.
+  const auto index = [&](VertexId v) { return static_cast<std::size_t>(switch_index_[v]); };
+  if (distances_to(via)[index(first)] == kUnreachable ||
+      distances_to(last)[index(via)] == kUnreachable) {
+    return std::nullopt;
+  }
+  return via;
+}
+
+double Router::ugal_cost(const Route& route, std::size_t from, std::size_t to) const {
+  double busiest = 0;
+  for (std::size_t i = from; i < to; ++i) {
+    const double capacity = topology_.link(route.links[i]).capacity_bytes_per_s();
+    if (capacity > 0) busiest = std::max(busiest, ((*load_)[route.links[i]] + 1) / capacity);
+  }
+  return static_cast<double>(to - from) * busiest;
 }
 
 std::span<const LinkId> Router::next_hops(VertexId current, VertexId last,

@@ -19,7 +19,17 @@
 //             gives (set_load: the flow model's flows per link, or bytes in a replay), ties by the
 //             hash; the flow model re-chooses the path as a flow goes on (FlowModel::start_flow);
 //   spray     routes() gives every equal-cost path (up to kMaxSprayPaths, covering each choice's
-//             links evenly), and the flow is split evenly over them; route() is the first.
+//             links evenly), and the flow is split evenly over them; route() is the first;
+//   valiant   the network part goes through an intermediate switch chosen by the flow's hash
+//             among the switches that hold endpoints: shortest paths to it and from it, each hop
+//             chosen as under ecmp (Valiant's randomised routing, the non-minimal routing of
+//             dragonflies: Kim, Dally, Scott, Abts, ISCA 2008, §4.2); a flow whose intermediate
+//             is its own first or last switch goes minimally;
+//   ugal      per flow, the minimal path or the flow's Valiant path, whichever costs less as its
+//             switch hops x its busiest network link's load with the flow per unit of capacity
+//             (queue x hops, as UGAL weighs them: ibid.), under the load view the caller gives
+//             (the flows routed on each link: the global view, UGAL-G); minimal on a tie and
+//             without a view. The flow model chooses once, when the flow starts.
 // On fabrics whose planes share no switch (multi-plane fat-tree, rail-only), a NIC reaches only
 // NICs of its own plane: traffic between planes is forwarded inside a node over NVLink, on the
 // sending node (to the GPU whose NIC is in the destination's plane) or on the receiving node.
@@ -95,6 +105,15 @@ class Router {
   const std::vector<std::uint16_t>& distances_to(VertexId target_switch);
   void append(Route& route, VertexId a, VertexId b);
   void append_network(Route& route, VertexId from_endpoint, VertexId to_endpoint, Walk& walk);
+  // Appends a shortest path between two switches; `hop` and `stride` carry on over the walk.
+  void append_switches(Route& route, VertexId from, VertexId to, VertexId to_endpoint, Walk& walk,
+                       std::uint64_t& hop, std::uint64_t& stride);
+  // Valiant's intermediate switch for a flow between two switches (nullopt: go minimally).
+  [[nodiscard]] std::optional<VertexId> intermediate(VertexId first, VertexId last,
+                                                     std::uint64_t hash);
+  // UGAL's price of the route's links [from, to): their count x the busiest one's load, with
+  // the flow, per unit of capacity.
+  [[nodiscard]] double ugal_cost(const Route& route, std::size_t from, std::size_t to) const;
   // The links from `current` onto a shortest path to `last` (`distance` hops away), in the
   // switch's port order: from the cache, or found into `scratch` (and cached while it has room).
   [[nodiscard]] std::span<const LinkId> next_hops(VertexId current, VertexId last,
@@ -147,6 +166,8 @@ class Router {
   // By target switch index: the shared table, once this router has looked it up.
   std::vector<const std::vector<std::uint16_t>*> distance_cache_;
   std::vector<std::vector<VertexId>> node_nics_;  // NICs of each node by local index
+  std::vector<VertexId> edge_switches_;           // switches with endpoints, found on first use
+  Route other_;                                   // ugal: the alternative being priced
 };
 
 }  // namespace clustersim::fabric

@@ -148,7 +148,8 @@ SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
   if (timing == CollectiveTiming::congestion_bound) return bounded();
   SimulatorMemory memory = on_cluster(cluster, routed_flows(spec, transfers));
   if (timing == CollectiveTiming::flows && operation == Operation::all_to_all &&
-      spec.routing != config::RoutingPolicy::adaptive) {
+      spec.routing != config::RoutingPolicy::adaptive &&
+      spec.routing != config::RoutingPolicy::ugal) {
     memory.smaller =
         fmt::format("timed by its congestion bound (--congestion-bound) it would need {}",
                     format_bytes(bounded().total_bytes()));

@@ -995,7 +995,8 @@ TEST(Cli, CollectiveRejectsBadRequests) {
        "reduce_scatter, all_gather, all_to_all, send_recv or ep\n"},
       {"collective --routing adaptiv",
        "clustersim collective: --routing: unknown routing policy \"adaptiv\" (did you mean "
-       "\"adaptive\"?); expected \"ecmp\", \"adaptive\", \"static\" or \"spray\"\n"},
+       "\"adaptive\"?); expected \"ecmp\", \"adaptive\", \"static\", \"spray\", \"valiant\" or "
+       "\"ugal\"\n"},
       {"collective --departure-batching 1",
        "clustersim collective: --departure-batching 1: expected a fraction of the active flows "
        "in [0, 1) (0: exact)\n"},
@@ -1013,7 +1014,7 @@ TEST(Cli, CollectiveRejectsBadRequests) {
        "--congestion-bound",
        "clustersim collective: the congestion bound cannot time adaptive routing, which chooses "
        "each path by the flows in flight; simulate the flows (no congestion bound) or route by "
-       "ecmp, static or spray\n"},
+       "ecmp, static, spray or valiant\n"},
       {"collective --tp 3 --nodes 2",
        "clustersim collective: --tp 3 does not divide the 16 GPUs into tensor-parallel groups\n"},
       {"collective --topology rail_only --nodes 4 --routing spray",

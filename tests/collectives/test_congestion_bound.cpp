@@ -224,8 +224,8 @@ TEST(CongestionBound, BadRequestsAreClearErrors) {
   const CollectiveSpec all_to_all{Operation::all_to_all, Algorithm::direct, 1e6, {}, {}};
   EXPECT_EQ(message(adaptive, all_to_all),
             "the congestion bound cannot time adaptive routing, which chooses each path by the "
-            "flows in flight; simulate the flows (no congestion bound) or route by ecmp, static "
-            "or spray");
+            "flows in flight; simulate the flows (no congestion bound) or route by ecmp, static, "
+            "spray or valiant");
   CollectiveSpec batched = all_to_all;
   batched.departure_batching = 0.05;
   EXPECT_EQ(message(ecmp, batched),

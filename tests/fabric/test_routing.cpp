@@ -1,7 +1,8 @@
 // Routing policies on small networks, each against a closed form: a permutation that collides
 // under ECMP and not under adaptive routing; spraying that reaches full bisection; D-mod-k tables
 // that give each destination of a leaf its own down link; adaptive flows that re-balance when a
-// path empties; and the networks a policy cannot be honoured on.
+// path empties; Valiant and UGAL routing on a full mesh of switches (a dragonfly's global stage);
+// and the networks a policy cannot be honoured on.
 
 #include <gtest/gtest.h>
 
@@ -279,6 +280,134 @@ TEST(RoutingPolicy, ARouteDoesNotDependOnTheRoutesBeforeIt) {
       ASSERT_EQ(route.latency, routes[i].latency);
     }
   }
+}
+
+// Five switches, each joined to every other by one link (a dragonfly's groups and their global
+// links, one router a group), `hosts` hosts on each on links 100x faster.
+struct FullMesh {
+  Topology topology{"full-mesh"};
+  std::vector<VertexId> switches;
+  std::vector<std::vector<VertexId>> hosts;  // by switch
+  FullMesh(int host_count, RoutingPolicy routing) {
+    for (int s = 0; s < 5; ++s) {
+      VertexInfo info;
+      info.kind = VertexKind::network_switch;
+      info.tier = 0;
+      switches.push_back(topology.add_vertex(info));
+    }
+    for (std::size_t a = 0; a < switches.size(); ++a) {
+      for (std::size_t b = a + 1; b < switches.size(); ++b) {
+        topology.add_duplex(switches[a], switches[b], LinkKind::network, Bandwidth{kCapacity}, 1.0,
+                            SimTime::zero());
+      }
+    }
+    hosts.resize(switches.size());
+    for (std::size_t s = 0; s < switches.size(); ++s) {
+      for (int h = 0; h < host_count; ++h) {
+        VertexInfo host;
+        host.kind = VertexKind::host;
+        hosts[s].push_back(topology.add_vertex(host));
+        topology.add_duplex(hosts[s].back(), switches[s], LinkKind::network,
+                            Bandwidth{kCapacity * 100}, 1.0, SimTime::zero());
+      }
+    }
+    topology.routing = routing;
+  }
+  // The switches a route passes, in order.
+  [[nodiscard]] std::vector<VertexId> switches_of(const Route& route) const {
+    std::vector<VertexId> out;
+    for (LinkId link : route.links) {
+      const VertexId to = topology.link(link).to;
+      if (topology.vertex(to).kind == VertexKind::network_switch) out.push_back(to);
+    }
+    return out;
+  }
+};
+
+// Runs `flows` flows of kBytes, flow i from `from(i)` to `to(i)` with hash i + 1, all started at
+// 0; returns when the last ends, in seconds.
+template <class From, class To>
+double run_mesh(FullMesh& net, int flows, const From& from, const To& to) {
+  Engine engine;
+  FlowModel model(engine, net.topology);
+  Router router(net.topology);
+  double last = 0;
+  for (int i = 0; i < flows; ++i) {
+    model.start_flow(router, from(i), to(i), static_cast<std::uint64_t>(i) + 1, kBytes,
+                     [&last](SimTime t) { last = std::max(last, t.seconds()); });
+  }
+  engine.run();
+  return last;
+}
+
+TEST(RoutingPolicy, ValiantGoesThroughARandomIntermediateSwitch) {
+  FullMesh net(4, RoutingPolicy::valiant);
+  Router router(net.topology);
+  std::set<VertexId> second_switches;
+  int direct = 0;
+  for (std::uint64_t hash = 1; hash <= 200; ++hash) {
+    const Route route = router.route(net.hosts[0][hash % 4], net.hosts[1][hash % 4], hash);
+    // A chain from the source host to the destination host.
+    ASSERT_EQ(net.topology.link(route.links.front()).from, net.hosts[0][hash % 4]);
+    ASSERT_EQ(net.topology.link(route.links.back()).to, net.hosts[1][hash % 4]);
+    for (std::size_t i = 1; i < route.links.size(); ++i) {
+      ASSERT_EQ(net.topology.link(route.links[i]).from, net.topology.link(route.links[i - 1]).to);
+    }
+    const std::vector<VertexId> path = net.switches_of(route);
+    ASSERT_EQ(path.front(), net.switches[0]);
+    ASSERT_EQ(path.back(), net.switches[1]);
+    if (path.size() == 2) {
+      ++direct;  // its intermediate was its own first or last switch
+    } else {
+      ASSERT_EQ(path.size(), 3u);  // minimal to the intermediate, minimal from it
+      second_switches.insert(path[1]);
+    }
+  }
+  // Each of the three other switches serves as an intermediate; two intermediates in five are
+  // the ends themselves, so about 40 % of the flows go directly.
+  EXPECT_EQ(second_switches.size(), 3u);
+  EXPECT_GT(direct, 50);
+  EXPECT_LT(direct, 110);
+  // ECMP keeps every flow on the one shortest path.
+  FullMesh minimal(4, RoutingPolicy::ecmp);
+  Router ecmp(minimal.topology);
+  EXPECT_EQ(minimal.switches_of(ecmp.route(minimal.hosts[0][0], minimal.hosts[1][0], 7)).size(),
+            2u);
+}
+
+TEST(RoutingPolicy, ValiantAndUgalSpreadAdversarialTrafficAndUgalKeepsUniformTrafficMinimal) {
+  // Adversarial: 40 flows from switch 0's hosts to switch 1's. Minimal routing puts all of them
+  // on the one link between the two: 40 x 1 GB at 10 GB/s, 4 s. Valiant spreads them over the
+  // direct link and the three two-hop detours; UGAL sends a flow around once the direct link
+  // carries more than twice the flows of a detour.
+  const auto adversarial = [](RoutingPolicy routing) {
+    FullMesh net(4, routing);
+    return run_mesh(
+        net, 40, [&](int i) { return net.hosts[0][static_cast<std::size_t>(i) % 4]; },
+        [&](int i) { return net.hosts[1][static_cast<std::size_t>(i) % 4]; });
+  };
+  const double ecmp = adversarial(RoutingPolicy::ecmp);
+  EXPECT_NEAR(ecmp, 40 * kBytes / kCapacity, 1e-6);
+  EXPECT_LT(adversarial(RoutingPolicy::valiant), 0.6 * ecmp);
+  EXPECT_LT(adversarial(RoutingPolicy::ugal), 0.6 * ecmp);
+  // Uniform: every switch sends to every other, 4 flows a pair (80 flows). Minimal routes load
+  // each link with its pair's 4 (4 x 1 GB at 10 GB/s, 0.4 s); Valiant's detours add load to
+  // links that were already full and take longer; UGAL prices a detour at twice its load and
+  // keeps the flows minimal.
+  const auto uniform = [](RoutingPolicy routing) {
+    FullMesh net(16, routing);
+    const auto source = [](int i) { return static_cast<std::size_t>(i) % 5; };
+    return run_mesh(
+        net, 80, [&](int i) { return net.hosts[source(i)][static_cast<std::size_t>(i) / 5]; },
+        [&](int i) {
+          const std::size_t to = (source(i) + 1 + static_cast<std::size_t>(i / 5) % 4) % 5;
+          return net.hosts[to][static_cast<std::size_t>(i) / 5];
+        });
+  };
+  const double uniform_ecmp = uniform(RoutingPolicy::ecmp);
+  EXPECT_NEAR(uniform_ecmp, 4 * kBytes / kCapacity, 1e-6);
+  EXPECT_GT(uniform(RoutingPolicy::valiant), 1.2 * uniform_ecmp);
+  EXPECT_NEAR(uniform(RoutingPolicy::ugal), uniform_ecmp, 1e-6);
 }
 
 }  // namespace
