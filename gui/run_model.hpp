@@ -75,7 +75,7 @@ struct Knobs {
   std::optional<QString> nvlink_bandwidth;  // "900 GB/s": hardware.scale_up.aggregate_bandwidth
   std::optional<QString> nic_bandwidth;     // "800 Gb/s": the NIC and the network's links
   std::optional<int> planes;                // cluster.topology.planes
-  std::optional<QString> routing;           // cluster.routing: ecmp, adaptive, static, spray
+  std::optional<QString> routing;           // cluster.routing: ecmp, adaptive, static, spray, ...
   std::optional<QString> symmetry;          // simulation.symmetry: on, or off (every replica)
 };
 
