@@ -13,8 +13,11 @@ namespace {
 
 using collectives::Operation;
 
-// Network, routing and flow bytes for `flows` flows at once on the cluster.
-SimulatorMemory on_cluster(const fabric::ClusterCounts& cluster, long long flows) {
+// Network, routing and flow bytes for `flows` flows at once on the cluster. A flow's route holds
+// the network's diameter in switch hops and six more links at its ends, twice the diameter when
+// the routing may detour through an intermediate switch (valiant, ugal).
+SimulatorMemory on_cluster(const fabric::ClusterCounts& cluster, long long flows,
+                           bool detours = false) {
   SimulatorMemory memory;
   memory.cluster = cluster;
   memory.flows = flows;
@@ -22,7 +25,7 @@ SimulatorMemory on_cluster(const fabric::ClusterCounts& cluster, long long flows
                          static_cast<double>(cluster.links) * kBytesPerLink;
   const auto switches = static_cast<double>(cluster.switches);
   memory.routing_bytes = switches * switches * 2;
-  const double hops = cluster.network_diameter + 6;
+  const double hops = (detours ? 2 : 1) * cluster.network_diameter + 6;
   memory.flow_bytes = static_cast<double>(flows) * (kBytesPerFlow + hops * kBytesPerHop);
   return memory;
 }
@@ -47,6 +50,12 @@ long long collective_flows(Operation operation, long long n) {
 long long routed_flows(const config::TopologySpec& spec, long long flows) {
   return spec.routing == config::RoutingPolicy::spray ? flows * fabric::Router::kMaxSprayPaths
                                                       : flows;
+}
+
+// Whether the policy may route a flow off the shortest paths, through an intermediate switch.
+bool detours(const config::TopologySpec& spec) {
+  return spec.routing == config::RoutingPolicy::valiant ||
+         spec.routing == config::RoutingPolicy::ugal;
 }
 
 }  // namespace
@@ -89,12 +98,13 @@ SimulatorMemory estimate_step_memory(const config::Experiment& e) {
   if (every_replica) flows = std::max(2 * gpus, p.ep > 1 ? gpus * p.ep : 0LL);
   const fabric::ClusterCounts cluster =
       fabric::count_cluster(spec, {e.cluster.nodes, e.cluster.gpus_per_node, &e.hardware});
-  SimulatorMemory memory = on_cluster(cluster, routed_flows(spec, flows));
+  SimulatorMemory memory = on_cluster(cluster, routed_flows(spec, flows), detours(spec));
   if (every_replica) {
     memory.smaller = fmt::format(
         "every replica runs each communication on all its groups; with simulation.symmetry: on "
         "the flows would need {}",
-        format_bytes(on_cluster(cluster, routed_flows(spec, symmetric_flows)).flow_bytes));
+        format_bytes(
+            on_cluster(cluster, routed_flows(spec, symmetric_flows), detours(spec)).flow_bytes));
   }
   // Each micro-batch meets each device once per model chunk it holds there (DualPipe's two
   // chunks carry different micro-batches), in a forward, a backward and, where the schedule
@@ -146,7 +156,7 @@ SimulatorMemory estimate_collective_memory(const config::TopologySpec& spec,
     return memory;
   };
   if (timing == CollectiveTiming::congestion_bound) return bounded();
-  SimulatorMemory memory = on_cluster(cluster, routed_flows(spec, transfers));
+  SimulatorMemory memory = on_cluster(cluster, routed_flows(spec, transfers), detours(spec));
   if (timing == CollectiveTiming::flows && operation == Operation::all_to_all &&
       spec.routing != config::RoutingPolicy::adaptive &&
       spec.routing != config::RoutingPolicy::ugal) {

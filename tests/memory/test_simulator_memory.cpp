@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -123,9 +124,11 @@ TEST(SimulatorMemory, BareNetworkEstimateBoundsTheGraphAndItsStatistics) {
 // An all-to-all of `bytes` on `nodes` nodes of the card: the flow and routing estimate against
 // the peak the run allocates.
 void expect_all_to_all_bounded(const std::string& card, int nodes, double bytes,
-                               double departure_batching, bool congestion_bound = false) {
+                               double departure_batching, bool congestion_bound = false,
+                               std::optional<config::RoutingPolicy> routing = std::nullopt) {
   const config::HardwareProfile hw = h800();
-  const config::TopologySpec spec = testing::shipped_topology(card);
+  config::TopologySpec spec = testing::shipped_topology(card);
+  if (routing) spec.routing = *routing;
   const fabric::ClusterShape shape{nodes, 8, &hw};
   const fabric::Topology topology = fabric::build_cluster(spec, shape);
   const SimulatorMemory estimate = estimate_collective_memory(
@@ -141,8 +144,9 @@ void expect_all_to_all_bounded(const std::string& card, int nodes, double bytes,
   const double measured =
       peak_bytes_of([&] { (void)collectives::run_collective(topology, collective); });
   expect_bounds(estimate.flow_bytes + estimate.routing_bytes, measured,
-                fmt::format("all-to-all on {} GPUs, {}{}", 8 * nodes, card,
-                            congestion_bound ? ", congestion bound" : ""));
+                fmt::format("all-to-all on {} GPUs, {}{}{}", 8 * nodes, card,
+                            congestion_bound ? ", congestion bound" : "",
+                            routing ? fmt::format(", {}", config::to_string(*routing)) : ""));
 }
 
 TEST(SimulatorMemory, FlowEstimateBoundsAnAllToAll) {
@@ -155,6 +159,14 @@ TEST(SimulatorMemory, FlowEstimateBoundsAnAllToAll) {
 TEST(SimulatorMemory, FlowEstimateBoundsALargeAllToAll) {
   for (const char* card : {"ft3", "dragonfly", "mpft"}) {
     expect_all_to_all_bounded(card, 64, 1 << 20, 0.5);
+  }
+}
+
+// Valiant and UGAL routes detour through an intermediate router: up to twice the switch hops.
+TEST(SimulatorMemory, FlowEstimateBoundsADetouringAllToAll) {
+  for (const config::RoutingPolicy routing :
+       {config::RoutingPolicy::valiant, config::RoutingPolicy::ugal}) {
+    expect_all_to_all_bounded("dragonfly", 64, 1 << 20, 0.5, false, routing);
   }
 }
 
