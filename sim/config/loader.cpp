@@ -279,7 +279,6 @@ SearchSpace read_search_space(MapReader& search) {
   return space;
 }
 
-// The `plan:` block; `resolved[i]`: candidate i's hardware and topology references resolved.
 // A fused attention kernel needs the hardware profile's curves for that kernel: its main curves,
 // or one of its other_attention sets, which the experiment's copy of the profile then takes.
 // te_fused runs Transformer Engine's choice: its cuDNN backend where the profile has a cuDNN
@@ -327,8 +326,9 @@ void resolve_attention(MapReader& reader, std::string_view key, AttentionKernel 
                   to_string(kernel), profile, measured, to_string(*compute->attention_kernel)));
 }
 
-// `attention`: the stack's attention kernel, when the experiment names a stack (each candidate's
-// profile must have curves for it, and takes them).
+// The `plan:` block; `resolved[i]`: candidate i's hardware and topology references resolved.
+// `attention`: the stack's attention kernel, when the experiment names a stack (each candidate
+// takes its curves for it where it has them, resolve_attention).
 PlanSpec read_plan(MapReader& plan, const std::vector<bool>& resolved,
                    std::optional<AttentionKernel> attention) {
   PlanSpec spec;

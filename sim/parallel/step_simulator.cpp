@@ -477,33 +477,28 @@ class StepSimulation {
   [[nodiscard]] double ub_forward(const LayerCost& c) const {
     using workload::TpLinear;
     double exposed = 0, rest = 0, others = c.gemm_forward;
-    for (const TpLinear linear : {TpLinear::qkv, TpLinear::proj, TpLinear::fc1, TpLinear::fc2}) {
+    for (const TpLinear linear : workload::kTpLinearOrder) {
       if (!c.tp_overlapped[static_cast<std::size_t>(linear) - 1]) {
         rest += tp_layer_ / 4;
         continue;
       }
       const double gemm = tp_gemm(c, linear, 0);
       others -= gemm;
-      if (linear == TpLinear::qkv || linear == TpLinear::fc1) {
-        exposed += ub_all_gather(gemm);
-      } else {
-        exposed += ub_reduce_scatter(
-            linear == TpLinear::proj ? config::TpGemm::proj_fprop : config::TpGemm::fc2_fprop,
-            gemm);
-      }
+      exposed += workload::column_parallel(linear)
+                     ? ub_all_gather(gemm)
+                     : ub_reduce_scatter(workload::tp_linear_gemms(linear).fprop, gemm);
     }
     return exposed + tp_exposed(rest, std::max(0.0, others));
   }
   [[nodiscard]] double ub_backward(const LayerCost& c) const {
-    using config::TpGemm;
     using workload::TpLinear;
     // proj's and fc2's input gradients all-gather the output gradient (ring exchange); qkv's
     // and fc1's input gradients run beside the re-gather of the input their weight gradients
     // need, and those weight gradients beside the reduce-scatter of the input gradient (bulk).
     const double regather = e_.stack.overlap.sp_gather ? 0 : sp_gather_ / 2;
     double exposed = 0, rest = 0, others = c.gemm_backward;
-    for (const TpLinear linear : {TpLinear::qkv, TpLinear::proj, TpLinear::fc1, TpLinear::fc2}) {
-      const bool column = linear == TpLinear::qkv || linear == TpLinear::fc1;
+    for (const TpLinear linear : workload::kTpLinearOrder) {
+      const bool column = workload::column_parallel(linear);
       if (!c.tp_overlapped[static_cast<std::size_t>(linear) - 1]) {
         rest += tp_layer_ / 4 + (column ? regather : 0);
         continue;
@@ -515,10 +510,9 @@ class StepSimulation {
         exposed += ub_all_gather(input_gradient);
         continue;
       }
-      const bool qkv = linear == TpLinear::qkv;
-      exposed +=
-          bulk(qkv ? TpGemm::qkv_dgrad : TpGemm::fc1_dgrad, ub_->all_gather, input_gradient) +
-          bulk(qkv ? TpGemm::qkv_wgrad : TpGemm::fc1_wgrad, ub_->reduce_scatter, weight_gradient);
+      const workload::TpLinearGemms gemms = workload::tp_linear_gemms(linear);
+      exposed += bulk(gemms.dgrad, ub_->all_gather, input_gradient) +
+                 bulk(*gemms.wgrad, ub_->reduce_scatter, weight_gradient);
     }
     return exposed + tp_exposed(rest, std::max(0.0, others));
   }

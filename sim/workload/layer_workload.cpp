@@ -89,11 +89,10 @@ class Builder {
     ops_.push_back(std::move(op));
   }
 
-  // The GEMM just added runs beside TP communication under TE's userbuffers overlap (when the
-  // options have one): its forward, input-gradient and (column-parallel GEMMs) weight-gradient
-  // launches.
-  void tp_overlapped(config::TpGemm fprop, config::TpGemm dgrad,
-                     std::optional<config::TpGemm> wgrad = std::nullopt) {
+  // The GEMM just added is TE's `linear`, run beside TP communication under the userbuffers
+  // overlap (when the options have one): its forward, input-gradient and (column-parallel GEMMs)
+  // weight-gradient launches.
+  void tp_overlapped(TpLinear linear) {
     if (!options_.tp_overlap) return;
     const auto launch = [&](config::TpGemm gemm) {
       const config::TpOverlapGemm& g = (*options_.tp_overlap)[static_cast<std::size_t>(gemm)];
@@ -107,24 +106,12 @@ class Builder {
       }
       return GemmLaunch{};
     };
+    const TpLinearGemms gemms = tp_linear_gemms(linear);
     Op& op = ops_.back();
-    switch (fprop) {
-      case config::TpGemm::qkv_fprop:
-        op.tp_linear = TpLinear::qkv;
-        break;
-      case config::TpGemm::proj_fprop:
-        op.tp_linear = TpLinear::proj;
-        break;
-      case config::TpGemm::fc1_fprop:
-        op.tp_linear = TpLinear::fc1;
-        break;
-      default:
-        op.tp_linear = TpLinear::fc2;
-        break;
-    }
-    op.forward_launch = launch(fprop);
-    op.input_grad_launch = launch(dgrad);
-    if (wgrad) op.weight_grad_launch = launch(*wgrad);
+    op.tp_linear = linear;
+    op.forward_launch = launch(gemms.fprop);
+    op.input_grad_launch = launch(gemms.dgrad);
+    if (gemms.wgrad) op.weight_grad_launch = launch(*gemms.wgrad);
   }
 
   void mark_recomputed(Op& op) const {
@@ -234,20 +221,19 @@ class Builder {
       core_attention(heads, static_cast<double>(qk), a.v_head_dim);
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.v_head_dim),
            1, fp8_ ? kE5m6Bytes : kActivationBytes);
-      tp_overlapped(config::TpGemm::proj_fprop, config::TpGemm::proj_dgrad);
+      tp_overlapped(TpLinear::proj);
     } else {
       const double kv_heads = std::max(1.0, static_cast<double>(a.kv_heads) / tp);
       gemm("attn.qkv", tokens_, static_cast<std::int64_t>((heads + 2 * kv_heads) * a.head_dim),
            card_.hidden_size, 1, std::nullopt, !norm_recomputed, gathered());
-      tp_overlapped(config::TpGemm::qkv_fprop, config::TpGemm::qkv_dgrad,
-                    config::TpGemm::qkv_wgrad);
+      tp_overlapped(TpLinear::qkv);
       // Q and K feed QK^T, V feeds the value product.
       saved("attn.qkv_for_backward", tokens_ * (heads + 2 * kv_heads) * a.head_dim,
             kActivationBytes);
       core_attention(heads, a.head_dim, a.head_dim);
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.head_dim), 1,
            fp8_ ? kE5m6Bytes : kActivationBytes);
-      tp_overlapped(config::TpGemm::proj_fprop, config::TpGemm::proj_dgrad);
+      tp_overlapped(TpLinear::proj);
     }
     residual("attn");
   }
@@ -348,33 +334,27 @@ class Builder {
   void dense_mlp(const std::string& prefix, std::int64_t intermediate, double tokens,
                  bool input_kept, bool overlapped) {
     const std::int64_t f = intermediate / options_.tp;
-    const auto fc1 = [&] {
-      if (overlapped) {
-        tp_overlapped(config::TpGemm::fc1_fprop, config::TpGemm::fc1_dgrad,
-                      config::TpGemm::fc1_wgrad);
-      }
-    };
-    const auto fc2 = [&] {
-      if (overlapped) tp_overlapped(config::TpGemm::fc2_fprop, config::TpGemm::fc2_dgrad);
+    const auto overlap = [&](TpLinear linear) {
+      if (overlapped) tp_overlapped(linear);
     };
     if (card_.ffn.activation == Activation::swiglu) {
       gemm(prefix + ".gate_up", tokens, 2 * f, card_.hidden_size, 1, std::nullopt, input_kept,
            gathered());
-      fc1();
+      overlap(TpLinear::fc1);
       // SwiGLU reads both halves in backward (kept in FP8 in FP8 training); its output feeds the
       // down projection unless SwiGLU is recomputed.
       swiglu(prefix + ".swiglu", tokens * d(f) * 2);
       gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("swiglu"));
-      fc2();
+      overlap(TpLinear::fc2);
     } else {
       gemm(prefix + ".up", tokens, f, card_.hidden_size, 1, std::nullopt, input_kept, gathered());
-      fc1();
+      overlap(TpLinear::fc1);
       if (card_.linear_bias && !options_.fused_bias_activation) {
         pointwise(prefix + ".bias", OpKind::elementwise, tokens * d(f), 0, 0, false);
       }
       gelu(prefix + ".gelu", tokens * d(f));
       gemm(prefix + ".down", tokens, card_.hidden_size, f, 1, std::nullopt, !recomputes("gelu"));
-      fc2();
+      overlap(TpLinear::fc2);
     }
   }
 

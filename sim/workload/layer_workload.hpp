@@ -58,6 +58,34 @@ struct GemmLaunch {
 // of their output.
 enum class TpLinear { none, qkv, proj, fc1, fc2 };
 inline constexpr int kTpLinears = 4;  // qkv..fc2, as array indices (value - 1)
+inline constexpr std::array<TpLinear, kTpLinears> kTpLinearOrder{TpLinear::qkv, TpLinear::proj,
+                                                                 TpLinear::fc1, TpLinear::fc2};
+
+// A linear's three GEMMs by TE's names; the row-parallel proj and fc2 run no collective beside
+// their weight gradient (wgrad nullopt).
+struct TpLinearGemms {
+  config::TpGemm fprop, dgrad;
+  std::optional<config::TpGemm> wgrad;
+};
+[[nodiscard]] constexpr TpLinearGemms tp_linear_gemms(TpLinear linear) {
+  using config::TpGemm;
+  switch (linear) {
+    case TpLinear::qkv:
+      return {TpGemm::qkv_fprop, TpGemm::qkv_dgrad, TpGemm::qkv_wgrad};
+    case TpLinear::proj:
+      return {TpGemm::proj_fprop, TpGemm::proj_dgrad, std::nullopt};
+    case TpLinear::fc1:
+      return {TpGemm::fc1_fprop, TpGemm::fc1_dgrad, TpGemm::fc1_wgrad};
+    case TpLinear::fc2:
+    case TpLinear::none:
+      break;
+  }
+  return {TpGemm::fc2_fprop, TpGemm::fc2_dgrad, std::nullopt};
+}
+// Column-parallel (qkv, fc1): the input is all-gathered before the forward GEMM.
+[[nodiscard]] constexpr bool column_parallel(TpLinear linear) {
+  return linear == TpLinear::qkv || linear == TpLinear::fc1;
+}
 
 struct Op {
   std::string name;  // "attn.q_up", "mlp.down", ...
