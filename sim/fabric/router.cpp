@@ -349,16 +349,7 @@ void Router::append_switches(Route& route, VertexId from, VertexId to, VertexId 
 }
 
 std::optional<VertexId> Router::intermediate(VertexId first, VertexId last, std::uint64_t hash) {
-  if (edge_switches_.empty()) {
-    std::vector<char> seen(topology_.switches().size(), 0);
-    for (VertexId endpoint : topology_.endpoints()) {
-      const std::optional<VertexId> s = topology_.attached_switch(endpoint);
-      if (!s) continue;
-      char& mark = seen[static_cast<std::size_t>(switch_index_[*s])];
-      if (mark == 0) edge_switches_.push_back(*s);
-      mark = 1;
-    }
-  }
+  if (edge_switches_.empty()) edge_switches_ = topology_.edge_switches();
   if (edge_switches_.empty()) return std::nullopt;
   const VertexId via = edge_switches_[mix(hash ^ 0x5a17a4e11c0ffeeULL) % edge_switches_.size()];
   if (via == first || via == last) return std::nullopt;

@@ -82,6 +82,18 @@ std::optional<VertexId> Topology::attached_switch(VertexId endpoint) const {
   return attached_[endpoint];
 }
 
+std::vector<VertexId> Topology::edge_switches() const {
+  std::vector<char> has_endpoint(vertex_count(), 0);
+  for (VertexId e : endpoints()) {
+    if (const std::optional<VertexId> s = attached_switch(e)) has_endpoint[*s] = 1;
+  }
+  std::vector<VertexId> out;
+  for (VertexId s : switches()) {
+    if (has_endpoint[s] != 0) out.push_back(s);
+  }
+  return out;
+}
+
 std::optional<LinkId> Topology::find_link(VertexId a, VertexId b) const {
   for (const auto& edge : boost::make_iterator_range(boost::out_edges(a, graph_))) {
     if (boost::target(edge, graph_) == b) return graph_[edge].id;

@@ -99,6 +99,8 @@ class Topology {
   [[nodiscard]] std::optional<VertexId> gpu_of(VertexId nic) const;
   // The switch a NIC or host is cabled to.
   [[nodiscard]] std::optional<VertexId> attached_switch(VertexId endpoint) const;
+  // Switches with at least one endpoint cabled to them, in creation order.
+  [[nodiscard]] std::vector<VertexId> edge_switches() const;
   // The directed link from a to b (the first, if there are parallel ones).
   [[nodiscard]] std::optional<LinkId> find_link(VertexId a, VertexId b) const;
   // The routers' shared distance tables (see SwitchDistanceCache).

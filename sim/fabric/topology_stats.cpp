@@ -12,19 +12,6 @@
 namespace clustersim::fabric {
 namespace {
 
-// Switches with at least one endpoint cabled to them, in creation order.
-std::vector<VertexId> edge_switches(const Topology& topology) {
-  std::vector<char> has_endpoint(topology.vertex_count(), 0);
-  for (VertexId e : topology.endpoints()) {
-    if (const std::optional<VertexId> s = topology.attached_switch(e)) has_endpoint[*s] = 1;
-  }
-  std::vector<VertexId> out;
-  for (VertexId s : topology.switches()) {
-    if (has_endpoint[s] != 0) out.push_back(s);
-  }
-  return out;
-}
-
 // Largest switch-hop distance from `source` to any switch in `targets` it can reach.
 int eccentricity(const Topology& topology, VertexId source, const std::vector<char>& is_target,
                  std::vector<int>& distance) {
@@ -114,7 +101,7 @@ TopologyStats count(const Topology& topology) {
 TopologyStats measure(const Topology& topology, const StatsOptions& options) {
   TopologyStats stats = count(topology);
 
-  const std::vector<VertexId> sources = edge_switches(topology);
+  const std::vector<VertexId> sources = topology.edge_switches();
   if (!sources.empty()) {
     std::vector<char> is_target(topology.vertex_count(), 0);
     for (VertexId s : sources) is_target[s] = 1;
