@@ -99,8 +99,8 @@ double ComputeModel::interpolate(const std::vector<config::RatePoint>& curve, do
 
 double ComputeModel::attention_clock_scale() const {
   const config::ComputeSpec& c = *profile_.compute;
-  if (!c.attention_clock || !c.sustained_clock) return 1;
-  return c.sustained_clock->hz / c.attention_clock->hz;
+  if (!c.attention.clock || !c.sustained_clock) return 1;
+  return c.sustained_clock->hz / c.attention.clock->hz;
 }
 
 SimTime ComputeModel::launched(double seconds) const {
@@ -148,12 +148,12 @@ double ComputeModel::attention_rate(const std::vector<config::RatePoint>& curve,
 
 SimTime ComputeModel::attention_forward_time(double forward_flops, double keys, int sms) const {
   return launched(forward_flops /
-                  attention_rate(profile_.compute->attention_forward, "forward", keys, sms));
+                  attention_rate(profile_.compute->attention.forward, "forward", keys, sms));
 }
 
 SimTime ComputeModel::attention_backward_time(double forward_flops, double keys, int sms) const {
   return launched(kAttentionBackwardFactor * forward_flops /
-                  attention_rate(profile_.compute->attention_backward, "backward", keys, sms));
+                  attention_rate(profile_.compute->attention.backward, "backward", keys, sms));
 }
 
 double ComputeModel::hbm_seconds(double bytes, double efficiency) const {

@@ -51,6 +51,19 @@ std::vector<RatePoint> read_rate_curve(MapReader& reader, std::string_view key,
   return points;
 }
 
+// One attention kernel's curves (compute.attention, or an entry of compute.other_attention,
+// which must name its kernel).
+AttentionCurves read_attention_curves(MapReader& reader, bool kernel_required) {
+  AttentionCurves curves;
+  curves.forward = read_rate_curve(reader, "forward", "seq_len");
+  curves.backward = read_rate_curve(reader, "backward", "seq_len");
+  curves.clock = reader.maybe<Frequency>("clock", Bounds::positive());
+  if (kernel_required || reader.has("kernel")) {
+    curves.kernel = reader.choice<AttentionKernel>("kernel", kAttentionKernelNames, std::nullopt);
+  }
+  return curves;
+}
+
 ComputeSpec read_compute(MapReader& reader) {
   ComputeSpec spec;
   if (std::optional<MapReader> gemm = reader.optional_section("gemm")) {
@@ -102,13 +115,7 @@ ComputeSpec read_compute(MapReader& reader) {
     gemm->finish();
   }
   if (std::optional<MapReader> attention = reader.optional_section("attention")) {
-    spec.attention_forward = read_rate_curve(*attention, "forward", "seq_len");
-    spec.attention_backward = read_rate_curve(*attention, "backward", "seq_len");
-    spec.attention_clock = attention->maybe<Frequency>("clock", Bounds::positive());
-    if (attention->has("kernel")) {
-      spec.attention_kernel =
-          attention->choice<AttentionKernel>("kernel", kAttentionKernelNames, std::nullopt);
-    }
+    spec.attention = read_attention_curves(*attention, false);
     attention->finish();
   }
   if (const Node* others = reader.raw("other_attention")) {
@@ -120,24 +127,19 @@ ComputeSpec read_compute(MapReader& reader) {
         MapReader entry(others->items()[i],
                         reader.child_path(fmt::format("other_attention[{}]", i)),
                         reader.diagnostics());
-        ComputeSpec::AttentionCurves curves;
-        curves.kernel =
-            entry.choice<AttentionKernel>("kernel", kAttentionKernelNames, std::nullopt);
-        curves.forward = read_rate_curve(entry, "forward", "seq_len");
-        curves.backward = read_rate_curve(entry, "backward", "seq_len");
-        curves.clock = entry.maybe<Frequency>("clock", Bounds::positive());
+        AttentionCurves curves = read_attention_curves(entry, true);
         if (curves.forward.empty() || curves.backward.empty()) {
           entry.missing(curves.forward.empty() ? "forward" : "backward",
                         "a curve of {seq_len, rate} points");
         }
-        const bool repeated = (spec.attention_kernel && *spec.attention_kernel == curves.kernel) ||
-                              std::any_of(spec.other_attention.begin(), spec.other_attention.end(),
-                                          [&](const ComputeSpec::AttentionCurves& c) {
-                                            return c.kernel == curves.kernel;
-                                          });
+        const bool repeated =
+            curves.kernel &&
+            (spec.attention.kernel == curves.kernel ||
+             std::any_of(spec.other_attention.begin(), spec.other_attention.end(),
+                         [&](const AttentionCurves& c) { return c.kernel == curves.kernel; }));
         if (repeated) {
           entry.error("kernel", fmt::format("{} has curves already in this profile",
-                                            to_string(curves.kernel)));
+                                            to_string(*curves.kernel)));
         }
         entry.finish();
         spec.other_attention.push_back(std::move(curves));

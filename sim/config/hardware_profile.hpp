@@ -110,6 +110,15 @@ struct RatePoint {
 // How fast kernels run, as opposed to what the spec sheet says the silicon can do. Every number
 // here comes from a measurement (a shipped microbenchmark file or a published table) named in the
 // profile; sim/compute turns them into kernel times.
+// One attention kernel's throughput against the keys a query attends to, FlashAttention FLOP
+// convention (forward 4 s^2 d h, halved when causal; backward 2.5 x forward). Ascending x.
+struct AttentionCurves {
+  std::optional<AttentionKernel> kernel;  // the kernel the curves measured
+  std::vector<RatePoint> forward, backward;
+  // The SM clock the curves were measured at, when the source fixed it.
+  std::optional<Frequency> clock;
+};
+
 struct ComputeSpec {
   int gemm_tile_m = 128;  // output tile of one thread block of the GEMM kernels
   int gemm_tile_n = 128;
@@ -127,24 +136,14 @@ struct ComputeSpec {
   std::optional<double> quantize_efficiency;
   // Measured GEMM files (format clustersim-measured/1), by dtype_index(); resolved paths.
   std::array<std::optional<std::string>, kAllDtypes.size()> gemm_measured;
-  // Attention throughput against the keys a query attends to, FlashAttention FLOP convention
-  // (forward 4 s^2 d h, halved when causal; backward 2.5 x forward). Ascending x.
-  std::vector<RatePoint> attention_forward;
-  std::vector<RatePoint> attention_backward;
-  std::optional<AttentionKernel> attention_kernel;  // the kernel the curves measured
-  // The SM clock the attention curves were measured at (when the source fixed it), and the clock
-  // the GPU sustains under full tensor-core load; curves measured at a fixed clock are scaled by
-  // sustained / measured. Tables measured on the GPU itself (GEMM) already run at its clock.
-  std::optional<Frequency> attention_clock;
-  // Curves of other attention kernels the GPU runs (other_attention): a stack that names one of
-  // them, or whose te_fused picks it, runs at its curves instead (the experiment's copy of the
-  // profile takes them in place of the ones above).
-  struct AttentionCurves {
-    AttentionKernel kernel = AttentionKernel::flash3;
-    std::vector<RatePoint> forward, backward;
-    std::optional<Frequency> clock;
-  };
+  // The attention curves the experiment runs at (compute.attention; the kernel a stack picks
+  // from other_attention takes their place in the experiment's copy of the profile).
+  AttentionCurves attention;
+  // Curves of other attention kernels the GPU runs (compute.other_attention), each kernel named.
   std::vector<AttentionCurves> other_attention;
+  // The clock the GPU sustains under full tensor-core load; curves measured at a fixed clock
+  // are scaled by sustained / measured. Tables measured on the GPU itself (GEMM) already run at
+  // its clock.
   std::optional<Frequency> sustained_clock;
   double memory_efficiency = 1;  // share of HBM bandwidth a streaming kernel reaches
   SimTime launch_latency;        // per kernel, when kernels are launched back to back

@@ -294,7 +294,7 @@ void resolve_attention(MapReader& reader, std::string_view key, AttentionKernel 
   std::optional<ComputeSpec>& compute = hardware.compute;
   if (kernel == AttentionKernel::unfused || !compute) return;
   const std::string& profile = hardware.name;
-  if (compute->attention_forward.empty()) {
+  if (compute->attention.forward.empty()) {
     reader.error(key,
                  fmt::format("{} needs attention curves, and hardware profile {} has none "
                              "(compute.attention); use attention: unfused or a profile that has "
@@ -304,26 +304,23 @@ void resolve_attention(MapReader& reader, std::string_view key, AttentionKernel 
   }
   const AttentionKernel wanted =
       kernel == AttentionKernel::te_fused ? AttentionKernel::cudnn : kernel;
-  if (!compute->attention_kernel || *compute->attention_kernel == wanted) return;
-  for (const ComputeSpec::AttentionCurves& other : compute->other_attention) {
+  if (!compute->attention.kernel || *compute->attention.kernel == wanted) return;
+  for (const AttentionCurves& other : compute->other_attention) {
     if (other.kernel != wanted) continue;
-    compute->attention_kernel = other.kernel;
-    compute->attention_forward = other.forward;
-    compute->attention_backward = other.backward;
-    compute->attention_clock = other.clock;
+    compute->attention = other;
     return;
   }
   // te_fused without a cuDNN curve, or a plan candidate: the main curves.
   if (kernel == AttentionKernel::te_fused || !strict) return;
-  std::string measured(to_string(*compute->attention_kernel));
-  for (const ComputeSpec::AttentionCurves& other : compute->other_attention) {
-    measured += fmt::format(", {}", to_string(other.kernel));
+  std::string measured(to_string(*compute->attention.kernel));
+  for (const AttentionCurves& other : compute->other_attention) {
+    measured += fmt::format(", {}", to_string(*other.kernel));
   }
   reader.error(
       key,
       fmt::format("{} contradicts hardware profile {}, whose attention curves measure "
                   "{}; use attention: {} (or unfused)",
-                  to_string(kernel), profile, measured, to_string(*compute->attention_kernel)));
+                  to_string(kernel), profile, measured, to_string(*compute->attention.kernel)));
 }
 
 // The `plan:` block; `resolved[i]`: candidate i's hardware and topology references resolved.

@@ -20,7 +20,7 @@ class H800 : public ::testing::Test {
 };
 
 TEST_F(H800, CurvesInterpolateInLogLogSpace) {
-  const std::vector<config::RatePoint>& curve = profile.compute->attention_forward;
+  const std::vector<config::RatePoint>& curve = profile.compute->attention.forward;
   EXPECT_DOUBLE_EQ(ComputeModel::interpolate(curve, 4096), 579e12);
   EXPECT_NEAR(ComputeModel::interpolate(curve, 1024 * std::sqrt(2.0)), std::sqrt(423e12 * 521e12),
               1e3);

@@ -107,7 +107,7 @@ TEST(Calibrate, TheCalibratedProfileLoadsAndMatchesTheMeasurements) {
   EXPECT_NEAR(calibrated.compute->memory_efficiency, 0.865, 0.0005);
   EXPECT_NEAR(calibrated.scale_up.efficiency, 0.881, 0.0005);
   // The base's attention curves survive the override.
-  EXPECT_EQ(calibrated.compute->attention_forward.size(), 6u);
+  EXPECT_EQ(calibrated.compute->attention.forward.size(), 6u);
   // The measured file is the calibrated profile's FP8 GEMM table: every measured GEMM is then
   // predicted from its neighbours (leave-one-out), within 10 % at the median.
   const Crosscheck after = crosscheck(file, calibrated);

@@ -267,14 +267,14 @@ TEST(Fidelity, TeFusedAttentionRunsCudnnWhereTheProfileHasItsCurve) {
   // profile's cuDNN curve (FA3 paper, cuDNN 9.1 column: 518 TFLOP/s causal forward at 4k),
   // a FlashAttention-3 stack the main curve (579); the B200 profile's main curve is cuDNN already.
   const auto rate_at_4k = [](const config::Experiment& e) {
-    return compute::ComputeModel::interpolate(e.hardware.compute->attention_forward, 4096) / 1e12;
+    return compute::ComputeModel::interpolate(e.hardware.compute->attention.forward, 4096) / 1e12;
   };
   const config::Experiment te = load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8");
-  EXPECT_EQ(te.hardware.compute->attention_kernel, config::AttentionKernel::cudnn);
+  EXPECT_EQ(te.hardware.compute->attention.kernel, config::AttentionKernel::cudnn);
   EXPECT_NEAR(rate_at_4k(te), 518, 1e-9);
   const config::Experiment fa3 =
       load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8", {"stack.attention=flash3"});
-  EXPECT_EQ(fa3.hardware.compute->attention_kernel, config::AttentionKernel::flash3);
+  EXPECT_EQ(fa3.hardware.compute->attention.kernel, config::AttentionKernel::flash3);
   EXPECT_NEAR(rate_at_4k(fa3), 579, 1e-9);
   // Slower attention, a slower step.
   EXPECT_GT(simulate_step(te).step_time_s, simulate_step(fa3).step_time_s);
@@ -283,7 +283,7 @@ TEST(Fidelity, TeFusedAttentionRunsCudnnWhereTheProfileHasItsCurve) {
   const auto kernels = [](const std::vector<std::string>& overrides) {
     std::vector<config::AttentionKernel> out;
     for (const config::PlanCandidate& c : load("plan_dsv3_15t_60d", overrides).plan.candidates) {
-      out.push_back(*c.hardware.compute->attention_kernel);
+      out.push_back(*c.hardware.compute->attention.kernel);
     }
     return out;
   };
