@@ -22,6 +22,11 @@ config::Experiment load(const std::string& name, std::vector<std::string> overri
   return testing::shipped_experiment(name, std::move(overrides));
 }
 
+// Pipeline stage 1 of the named experiment's step (the first with only transformer layers).
+StageCost second_stage(const std::string& name, std::vector<std::string> overrides = {}) {
+  return simulate_step(load(name, std::move(overrides))).stages.at(1);
+}
+
 const workload::Op* find(const workload::LayerWorkload& layer, const std::string& name) {
   for (const workload::Op& op : layer.ops) {
     if (op.name == name) return &op;
@@ -204,8 +209,7 @@ TEST(Fidelity, TpOverlapExposesWhatEachGemmCannotHide) {
   // still sends its last slice and sums the 4 received partial slices after the GEMM, so each
   // layer's forward exposes at least two such sums (33.5 MB slices: read 4, write 1).
   const auto stage = [](const std::vector<std::string>& overrides) {
-    return simulate_step(load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8", overrides))
-        .stages.at(1);
+    return second_stage("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8", overrides);
   };
   const StageCost ub = stage({});
   const StageCost exposed = stage({"stack.overlap.tp=false"});
@@ -233,8 +237,7 @@ TEST(Fidelity, TpOverlapKeepsTheLayerWideRuleForOtherGemms) {
   // forward: the end of proj's reduce-scatter; nothing backward). Exposing the whole all-gather
   // before the q and kv projections instead gave 0.25 and 0.38.
   const auto stage = [](const std::vector<std::string>& overrides) {
-    return simulate_step(load("validation/nemo_25_09_h100_deepseekv3_1024gpu_fp8", overrides))
-        .stages.at(1);
+    return second_stage("validation/nemo_25_09_h100_deepseekv3_1024gpu_fp8", overrides);
   };
   const StageCost ub = stage({});
   const StageCost exposed = stage({"stack.overlap.tp=false"});
@@ -416,8 +419,7 @@ TEST(Fidelity, NcclAllToAllBesideTheComputeHoldsItsChannelsSms) {
   // the combined slots' GEMMs keep the SMs NCCL's 32 channels leave (132 - 32 on H100); without
   // the overlap nothing is held; with DeepEP only its comm_sms.
   const auto stage = [](const std::vector<std::string>& overrides) {
-    return simulate_step(load("validation/nemo_25_11_h100_qwen3_235b_a22b_256gpu_fp8", overrides))
-        .stages.at(1);
+    return second_stage("validation/nemo_25_11_h100_qwen3_235b_a22b_256gpu_fp8", overrides);
   };
   const StageCost nccl = stage({});
   const StageCost serial = stage({"stack.overlap.moe_all_to_all=false"});
