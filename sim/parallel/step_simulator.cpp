@@ -15,6 +15,7 @@
 #include "sim/compute/compute_model.hpp"
 #include "sim/fabric/topology_builder.hpp"
 #include "sim/parallel/parallel_layout.hpp"
+#include "sim/parallel/userbuffers.hpp"
 #include "sim/workload/layer_workload.hpp"
 
 namespace clustersim::parallel {
@@ -47,12 +48,10 @@ struct LayerCost {
   // Compute time by kernel class on the SMs communication leaves: forward, and backward with
   // its weight gradients (one micro-batch).
   std::map<std::string, double> forward_kernels, backward_kernels;
-  double gemm_forward = 0, gemm_backward = 0;  // GEMM time a TP collective can hide behind
-  // Under TE's userbuffers overlap: each overlapped GEMM's time by pass (forward, input gradient,
-  // weight gradient), as launched, on the SMs communication leaves; qkv, proj, fc1, fc2.
-  std::array<std::array<double, 3>, workload::kTpLinears> tp_gemm{};
-  std::array<bool, workload::kTpLinears> tp_overlapped{};  // which of the four the layer has
-  double attention_forward = 0, attention_backward = 0;    // the core attention, all SMs
+  // The GEMM time TP collectives can hide behind; under TE's userbuffers overlap each
+  // overlapped linear's GEMMs too.
+  TpLinearTimes tp;
+  double attention_forward = 0, attention_backward = 0;  // the core attention, all SMs
   double forward = 0, backward_input = 0, weight = 0;
   double forward_shared = 0, backward_input_shared = 0, weight_shared = 0;
   double dense_parameters = 0, expert_parameters = 0;
@@ -98,7 +97,7 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
         auto& by_class = pass == OpPass::forward ? cost.forward_kernels : cost.backward_kernels;
         by_class[std::string(k.kernel_class)] += seconds;
         const bool gemm = k.kernel_class.find("gemm") != std::string_view::npos;
-        if (gemm) (pass == OpPass::forward ? cost.gemm_forward : cost.gemm_backward) += seconds;
+        if (gemm) (pass == OpPass::forward ? cost.tp.all_forward : cost.tp.all_backward) += seconds;
       }
       totals[p].shared += shared[p];
     }
@@ -108,12 +107,12 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
                                                          op.weight_grad_launch};
       for (const OpPass pass : {OpPass::forward, OpPass::backward_input, OpPass::backward_weight}) {
         const auto p = static_cast<std::size_t>(pass);
-        cost.tp_gemm[linear][p] = model
+        cost.tp.gemm[linear][p] = model
                                       .gemm_time(compute::pass_shape(op, pass), launches[p],
                                                  shared_sms, pass == OpPass::backward_weight)
                                       .seconds();
       }
-      cost.tp_overlapped[linear] = true;
+      cost.tp.overlapped[linear] = true;
     }
     // The routed experts run after the dispatch.
     const bool after_dispatch = op.name.starts_with("moe.experts") || op.name == "moe.unpermute";
@@ -413,108 +412,15 @@ class StepSimulation {
     return e_.stack.overlap.tp ? std::max(0.0, tp - gemm) : tp;
   }
   // The TP communication one layer's forward (and backward, with its weight gradients) leaves
-  // exposed: under TE's userbuffers overlap GEMM by GEMM (ub_forward, ub_backward), otherwise
-  // the layer's collectives against all its GEMMs.
+  // exposed: under TE's userbuffers overlap GEMM by GEMM (userbuffers.hpp), otherwise the
+  // layer's collectives against all its GEMMs.
   [[nodiscard]] double tp_forward_exposed(const LayerCost& c) const {
-    return ub_ ? ub_forward(c) : tp_exposed(tp_layer_, c.gemm_forward);
+    return ub_ ? ub_->forward(c.tp) : tp_exposed(tp_layer_, c.tp.all_forward);
   }
   [[nodiscard]] double tp_backward_exposed(const LayerCost& c) const {
-    if (!ub_) return tp_exposed(tp_backward_layer(), c.gemm_backward);
+    if (!ub_) return tp_exposed(tp_backward_layer(), c.tp.all_backward);
     const bool full = e_.training.recompute == config::RecomputeMode::full;
-    return ub_backward(c) + (full ? ub_forward(c) : 0);
-  }
-  // TE's userbuffers overlap (transformer_engine/common/comm_gemm_overlap): each TP collective
-  // runs beside one GEMM, which it may outlast.
-  //   ring exchange, all-gather: the GEMM runs in tp chunks, the first on the rank's own slice;
-  //     each other chunk waits for its slice from the ring neighbour, sent while the previous
-  //     chunk computes: (tp - 1) x what a slice's send outlasts a chunk;
-  //   ring exchange, reduce-scatter: each chunk's partial output is sent on while the next chunk
-  //     computes, and the last send and the kernel that sums the tp received partials follow
-  //     the last chunk;
-  //   pipeline, reduce-scatter: `splits` chunks, each reduce-scattered while the next computes;
-  //     the last chunk's collective follows the GEMM;
-  //   bulk: the collective of another tensor beside the GEMM, exposed beyond it.
-  // A collective whose GEMM is not one of TE's overlapped linears (an MoE layer's MLP, MLA's
-  // projections) keeps the layer-wide rule: its share of the layer's collectives (each
-  // all-gather or reduce-scatter a quarter of tp_layer_) hides behind the layer's other GEMMs.
-  struct UserBuffers {
-    double slice_send_gather = 0;   // one slice of an all-gathered input (FP8 with FP8 GEMMs)
-    double slice_send_scatter = 0;  // one slice of a BF16 output
-    double sum_partials = 0;        // the kernel that adds the tp partial slices
-    double all_gather = 0;          // a whole all-gather of a layer input (bulk)
-    double reduce_scatter = 0;      // a whole reduce-scatter of a layer output (bulk, pipeline)
-  };
-  [[nodiscard]] const config::TpOverlapGemm& ub_gemm(config::TpGemm gemm) const {
-    return (*options_.tp_overlap)[static_cast<std::size_t>(gemm)];
-  }
-  [[nodiscard]] double ub_all_gather(double gemm) const {  // ring exchange
-    return (p_.tp - 1) * std::max(0.0, ub_->slice_send_gather - gemm / p_.tp);
-  }
-  [[nodiscard]] double ub_reduce_scatter(config::TpGemm which, double gemm) const {
-    const config::TpOverlapGemm& g = ub_gemm(which);
-    if (g.method == config::TpOverlapMethod::pipeline) {
-      const int splits = std::max(1, g.splits);
-      const double chunk = ub_->reduce_scatter / splits;
-      return (splits - 1) * std::max(0.0, chunk - gemm / splits) + chunk +
-             shared_with(which, ub_->reduce_scatter - chunk, gemm);
-    }
-    return (p_.tp - 1) * std::max(0.0, ub_->slice_send_scatter - gemm / p_.tp) +
-           ub_->slice_send_scatter + ub_->sum_partials;
-  }
-  // A communication kernel on SMs the GEMM was launched for (no margin) takes them while it
-  // runs: the GEMM loses their share of that time.
-  [[nodiscard]] double shared_with(config::TpGemm which, double collective, double gemm) const {
-    const config::TpOverlapGemm& g = ub_gemm(which);
-    if (g.sm_margin || g.method == config::TpOverlapMethod::ring_exchange) return 0;
-    return std::min(collective, gemm) * g.comm_sms / std::max(1, shared_sms_);
-  }
-  [[nodiscard]] double bulk(config::TpGemm which, double collective, double gemm) const {
-    return std::max(0.0, collective - gemm) + shared_with(which, collective, gemm);
-  }
-  [[nodiscard]] static double tp_gemm(const LayerCost& c, workload::TpLinear linear, int pass) {
-    return c.tp_gemm[static_cast<std::size_t>(linear) - 1][static_cast<std::size_t>(pass)];
-  }
-  [[nodiscard]] double ub_forward(const LayerCost& c) const {
-    using workload::TpLinear;
-    double exposed = 0, rest = 0, others = c.gemm_forward;
-    for (const TpLinear linear : workload::kTpLinearOrder) {
-      if (!c.tp_overlapped[static_cast<std::size_t>(linear) - 1]) {
-        rest += tp_layer_ / 4;
-        continue;
-      }
-      const double gemm = tp_gemm(c, linear, 0);
-      others -= gemm;
-      exposed += workload::column_parallel(linear)
-                     ? ub_all_gather(gemm)
-                     : ub_reduce_scatter(workload::tp_linear_gemms(linear).fprop, gemm);
-    }
-    return exposed + tp_exposed(rest, std::max(0.0, others));
-  }
-  [[nodiscard]] double ub_backward(const LayerCost& c) const {
-    using workload::TpLinear;
-    // proj's and fc2's input gradients all-gather the output gradient (ring exchange); qkv's
-    // and fc1's input gradients run beside the re-gather of the input their weight gradients
-    // need, and those weight gradients beside the reduce-scatter of the input gradient (bulk).
-    const double regather = e_.stack.overlap.sp_gather ? 0 : sp_gather_ / 2;
-    double exposed = 0, rest = 0, others = c.gemm_backward;
-    for (const TpLinear linear : workload::kTpLinearOrder) {
-      const bool column = workload::column_parallel(linear);
-      if (!c.tp_overlapped[static_cast<std::size_t>(linear) - 1]) {
-        rest += tp_layer_ / 4 + (column ? regather : 0);
-        continue;
-      }
-      const double input_gradient = tp_gemm(c, linear, 1);
-      const double weight_gradient = tp_gemm(c, linear, 2);
-      others -= input_gradient + weight_gradient;
-      if (!column) {
-        exposed += ub_all_gather(input_gradient);
-        continue;
-      }
-      const workload::TpLinearGemms gemms = workload::tp_linear_gemms(linear);
-      exposed += bulk(gemms.dgrad, ub_->all_gather, input_gradient) +
-                 bulk(*gemms.wgrad, ub_->reduce_scatter, weight_gradient);
-    }
-    return exposed + tp_exposed(rest, std::max(0.0, others));
+    return ub_->backward(c.tp) + (full ? ub_->forward(c.tp) : 0);
   }
   // Which groups of a pipeline rank run a communication at once (StepTraffic placements): the
   // rank's GPUs as a whole (the EP groups of a stage), each of its TP, ETP, DP or EDP groups,
@@ -620,10 +526,10 @@ class StepSimulation {
     return groups;
   }
   double micro_batch_tokens_;
-  double tp_layer_ = 0;            // TP collectives of one layer and pass
-  std::optional<UserBuffers> ub_;  // with TE's userbuffers overlap (options_.tp_overlap)
-  double sp_gather_ = 0;           // sequence parallelism's re-gathers of the W pass, one layer
-  double cp_hop_ = 0;              // one ring-attention hop
+  double tp_layer_ = 0;                   // TP collectives of one layer and pass
+  std::optional<UserBufferExposure> ub_;  // with TE's userbuffers overlap (options_.tp_overlap)
+  double sp_gather_ = 0;  // sequence parallelism's re-gathers of the W pass, one layer
+  double cp_hop_ = 0;     // one ring-attention hop
   PartCost embedding_, head_, mtp_;
   std::vector<PartCost> layers_;
   std::vector<int> dp_group_;
@@ -800,7 +706,7 @@ void StepSimulation::simulate_communication() {
         return collective_time(collectives::Operation::send_recv, collectives::Algorithm::direct,
                                slice, {tp_group[0], tp_group[1]}, nullptr, ring);
       };
-      UserBuffers ub;
+      UserBufferCollectives ub;
       ub.slice_send_gather = send(gathered / p_.tp);
       ub.slice_send_scatter = send(bytes / p_.tp);
       ub.sum_partials = model_.memory_time(bytes / p_.tp * (p_.tp + 1)).seconds();
@@ -810,7 +716,9 @@ void StepSimulation::simulate_communication() {
       ub.reduce_scatter =
           collective_time(collectives::Operation::reduce_scatter, collectives::Algorithm::ring,
                           bytes, tp_group, nullptr, tp_others);
-      ub_ = ub;
+      ub.layer = tp_layer_;
+      ub.regather = e_.stack.overlap.sp_gather ? 0 : sp_gather_;
+      ub_.emplace(*options_.tp_overlap, p_.tp, shared_sms_, ub);
     }
   }
   // Context parallelism (ring attention): each layer passes every rank's keys and values around
