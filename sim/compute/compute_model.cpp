@@ -137,23 +137,53 @@ SimTime ComputeModel::quantize_time(double values) const {
                               c.quantize_efficiency.value_or(c.memory_efficiency)));
 }
 
-double ComputeModel::attention_rate(const std::vector<config::RatePoint>& curve,
-                                    std::string_view pass, double keys, int sms) const {
-  if (curve.empty()) {
-    throw std::invalid_argument(
-        fmt::format("hardware profile {} has no compute.attention.{} curve", profile_.name, pass));
+double ComputeModel::attention_rate(bool forward, double keys, double head_dim, int sms) const {
+  const config::AttentionCurves& a = profile_.compute->attention;
+  // The head dims whose curves measure this pass, ascending.
+  std::vector<std::pair<double, const std::vector<config::RatePoint>*>> measured;
+  const auto add = [&](int d, const std::vector<config::RatePoint>& f,
+                       const std::vector<config::RatePoint>& b) {
+    const std::vector<config::RatePoint>& curve = forward ? f : b;
+    if (!curve.empty()) measured.emplace_back(d, &curve);
+  };
+  add(a.head_dim, a.forward, a.backward);
+  for (const config::HeadDimCurves& other : a.head_dims) {
+    add(other.head_dim, other.forward, other.backward);
   }
-  return interpolate(curve, keys) * sms / sm_count() * attention_clock_scale();
+  if (measured.empty()) {
+    throw std::invalid_argument(fmt::format("hardware profile {} has no compute.attention.{} curve",
+                                            profile_.name, forward ? "forward" : "backward"));
+  }
+  std::sort(measured.begin(), measured.end());
+  const double d = head_dim > 0 ? head_dim : a.head_dim;
+  double rate = 0;
+  if (d <= measured.front().first) {
+    rate = interpolate(*measured.front().second, keys);
+  } else if (d >= measured.back().first) {
+    rate = interpolate(*measured.back().second, keys);
+  } else {
+    // The time per score, in proportion to d / rate, is linear in d between the two measured
+    // head dims around it.
+    const auto hi = std::find_if(measured.begin(), measured.end(),
+                                 [&](const auto& point) { return point.first >= d; });
+    const auto lo = std::prev(hi);
+    const double t_lo = lo->first / interpolate(*lo->second, keys);
+    const double t_hi = hi->first / interpolate(*hi->second, keys);
+    const double w = (d - lo->first) / (hi->first - lo->first);
+    rate = d / (t_lo + w * (t_hi - t_lo));
+  }
+  return rate * sms / sm_count() * attention_clock_scale();
 }
 
-SimTime ComputeModel::attention_forward_time(double forward_flops, double keys, int sms) const {
-  return launched(forward_flops /
-                  attention_rate(profile_.compute->attention.forward, "forward", keys, sms));
+SimTime ComputeModel::attention_forward_time(double forward_flops, double keys, int sms,
+                                             double head_dim) const {
+  return launched(forward_flops / attention_rate(true, keys, head_dim, sms));
 }
 
-SimTime ComputeModel::attention_backward_time(double forward_flops, double keys, int sms) const {
+SimTime ComputeModel::attention_backward_time(double forward_flops, double keys, int sms,
+                                              double head_dim) const {
   return launched(kAttentionBackwardFactor * forward_flops /
-                  attention_rate(profile_.compute->attention.backward, "backward", keys, sms));
+                  attention_rate(false, keys, head_dim, sms));
 }
 
 double ComputeModel::hbm_seconds(double bytes, double efficiency) const {
@@ -227,7 +257,8 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
             {gemm_class, gemm_time(pass_shape(op, OpPass::forward), op.forward_launch, sms)});
         return;
       case OpKind::attention:
-        out.push_back({"attention_forward", attention_forward_time(op.forward_flops, keys, sms)});
+        out.push_back({"attention_forward",
+                        attention_forward_time(op.forward_flops, keys, sms, op.head_dim)});
         return;
       default:
         out.push_back(
@@ -252,7 +283,8 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
           return;
         case OpKind::attention:
           out.push_back(
-              {"attention_backward", attention_backward_time(op.forward_flops, keys, sms)});
+              {"attention_backward",
+               attention_backward_time(op.forward_flops, keys, sms, op.head_dim)});
           return;
         default: {
           // Element-wise backward: the input gradient moves twice the forward traffic; an op

@@ -62,9 +62,13 @@ class ComputeModel {
                                   int sms, bool weight_gradient = false) const;
   // FP8 quantisation of `values` activations (read BF16, write FP8 and a scale per 128).
   [[nodiscard]] SimTime quantize_time(double values) const;
-  // Attention whose forward pass costs `forward_flops` (causal count) over `keys` keys per query.
-  [[nodiscard]] SimTime attention_forward_time(double forward_flops, double keys, int sms) const;
-  [[nodiscard]] SimTime attention_backward_time(double forward_flops, double keys, int sms) const;
+  // Attention whose forward pass costs `forward_flops` (causal count) over `keys` keys per query,
+  // at head dim `head_dim` (0: the one the profile's curves measure; see config::AttentionCurves
+  // for how the rate follows the head dim).
+  [[nodiscard]] SimTime attention_forward_time(double forward_flops, double keys, int sms,
+                                               double head_dim = 0) const;
+  [[nodiscard]] SimTime attention_backward_time(double forward_flops, double keys, int sms,
+                                                double head_dim = 0) const;
   // A kernel that streams `bytes` through HBM.
   [[nodiscard]] SimTime memory_time(double bytes) const;
   // A kernel of `flops` BF16 work and `bytes` of traffic (router, embedding, ...).
@@ -85,9 +89,9 @@ class ComputeModel {
   [[nodiscard]] double hbm_seconds(double bytes, double efficiency) const;
   // sustained clock / the clock the attention curves were measured at (1 when either is unknown).
   [[nodiscard]] double attention_clock_scale() const;
-  // The rate of one attention `pass` ("forward" or "backward") from its curve, on `sms` SMs.
-  [[nodiscard]] double attention_rate(const std::vector<config::RatePoint>& curve,
-                                      std::string_view pass, double keys, int sms) const;
+  // The rate of one attention pass from the profile's curves at `keys` and `head_dim`, on `sms`
+  // SMs.
+  [[nodiscard]] double attention_rate(bool forward, double keys, double head_dim, int sms) const;
   // The op's own kernels of a pass, without the FP8 quantisation.
   void main_kernels(const workload::Op& op, OpPass pass, int sms, double keys,
                     std::vector<KernelTime>& out) const;

@@ -53,10 +53,49 @@ std::vector<RatePoint> read_rate_curve(MapReader& reader, std::string_view key,
 
 // One attention kernel's curves (compute.attention, or an entry of compute.other_attention,
 // which must name its kernel).
+const Bounds kHeadDims = Bounds::between(8, 1024);  // of an attention kernel's curves
+
+// head_dims: the kernel's curves at other head dims than the main curves' `head_dim`.
+void read_head_dims(MapReader& reader, AttentionCurves& curves) {
+  const Node* list = reader.raw("head_dims");
+  if (!list) return;
+  if (!list->is_sequence()) {
+    reader.report(*list, "head_dims",
+                  "expected a list of {head_dim, forward, backward} entries, got " +
+                      list->describe());
+    return;
+  }
+  for (std::size_t i = 0; i < list->items().size(); ++i) {
+    MapReader entry(list->items()[i], reader.child_path(fmt::format("head_dims[{}]", i)),
+                    reader.diagnostics());
+    HeadDimCurves at;
+    at.head_dim = entry.required<int>("head_dim", kHeadDims);
+    at.forward = read_rate_curve(entry, "forward", "seq_len");
+    at.backward = read_rate_curve(entry, "backward", "seq_len");
+    if (at.forward.empty() && at.backward.empty()) {
+      entry.missing("forward", "or backward, or both: a curve of {seq_len, rate} points");
+    }
+    const bool repeated =
+        at.head_dim == curves.head_dim ||
+        std::any_of(curves.head_dims.begin(), curves.head_dims.end(),
+                    [&](const HeadDimCurves& c) { return c.head_dim == at.head_dim; });
+    if (at.head_dim > 0 && repeated) {
+      entry.error("head_dim", fmt::format("head dim {} has curves already in this kernel's entry",
+                                          at.head_dim));
+    }
+    entry.finish();
+    curves.head_dims.push_back(std::move(at));
+  }
+  std::sort(curves.head_dims.begin(), curves.head_dims.end(),
+            [](const HeadDimCurves& a, const HeadDimCurves& b) { return a.head_dim < b.head_dim; });
+}
+
 AttentionCurves read_attention_curves(MapReader& reader, bool kernel_required) {
   AttentionCurves curves;
   curves.forward = read_rate_curve(reader, "forward", "seq_len");
   curves.backward = read_rate_curve(reader, "backward", "seq_len");
+  curves.head_dim = reader.optional<int>("head_dim", curves.head_dim, kHeadDims);
+  read_head_dims(reader, curves);
   curves.clock = reader.maybe<Frequency>("clock", Bounds::positive());
   if (kernel_required || reader.has("kernel")) {
     curves.kernel = reader.choice<AttentionKernel>("kernel", kAttentionKernelNames, std::nullopt);

@@ -112,9 +112,22 @@ struct RatePoint {
 // profile; sim/compute turns them into kernel times.
 // One attention kernel's throughput against the keys a query attends to, FlashAttention FLOP
 // convention (forward 4 s^2 d h, halved when causal; backward 2.5 x forward). Ascending x.
+//
+// The curves measure one head dim (`head_dim`); `head_dims` holds the same kernel's curves at
+// others, where the source measured them (a pass may be missing at some). The rate at a head
+// dim between two measured ones interpolates the time per attention score linearly in the head
+// dim (a score costs the softmax's fixed work plus matrix work in proportion to d); beyond the
+// measured head dims a pass runs at the nearest one's rate.
+struct HeadDimCurves {
+  int head_dim = 0;
+  std::vector<RatePoint> forward, backward;  // either may be empty
+};
+
 struct AttentionCurves {
   std::optional<AttentionKernel> kernel;  // the kernel the curves measured
   std::vector<RatePoint> forward, backward;
+  int head_dim = 128;                    // the head dim `forward` and `backward` measure
+  std::vector<HeadDimCurves> head_dims;  // at other head dims, ascending
   // The SM clock the curves were measured at, when the source fixed it.
   std::optional<Frequency> clock;
 };

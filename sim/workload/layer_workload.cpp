@@ -254,6 +254,7 @@ class Builder {
     op.kind = OpKind::attention;
     op.dtype = Dtype::bf16;  // attention stays in BF16 in FP8 training (TR §3.3)
     op.forward_flops = 2 * score_pairs * (d_qk + d_v);
+    op.head_dim = (d_qk + d_v) / 2;
     op.backward_input_flops = 2 * op.forward_flops;  // dQ, dK, dV: twice the forward
     op.recomputed = recomputes("attention");
     // Flash attention keeps its output and the row log-sum-exp; it recomputes the scores.

@@ -110,6 +110,9 @@ struct Op {
   // How its forward, input-gradient and weight-gradient GEMMs are launched.
   GemmLaunch forward_launch, input_grad_launch, weight_grad_launch;
   TpLinear tp_linear = TpLinear::none;  // set when TE's userbuffers overlap runs it
+  // Attention: the kernel's head dim, the mean of the query-key and value head dims (its work
+  // per score is in proportion to their sum; MLA's 192 and 128 run as 160).
+  double head_dim = 0;
 };
 
 struct WorkloadOptions {

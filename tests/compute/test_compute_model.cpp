@@ -48,6 +48,41 @@ TEST_F(H800, AttentionFollowsTheFlashAttentionConvention) {
   EXPECT_EQ(plain.attention_forward_time(flops, 4096, 132), SimTime::from_ps(1'000'000'000));
 }
 
+// FA3's charts at head dims 64, 128 and 256 (4k causal forward 420, 579, 612; non-causal
+// backward 453 and 542, none at 256). Between two measured head dims the time per score, d /
+// rate, is linear in d; beyond them a pass runs at the nearest measured head dim's rate.
+TEST_F(H800, AttentionFollowsTheHeadDim) {
+  config::HardwareProfile unthrottled = profile;
+  unthrottled.compute->sustained_clock.reset();
+  const ComputeModel model(unthrottled);
+  const double flops = 1e12;
+  const auto forward_rate = [&](double head_dim) {
+    return flops / model.attention_forward_time(flops, 4096, 132, head_dim).seconds();
+  };
+  const auto backward_rate = [&](double head_dim) {
+    return 2.5 * flops / model.attention_backward_time(flops, 4096, 132, head_dim).seconds();
+  };
+  EXPECT_NEAR(forward_rate(64), 420e12, 1e6);
+  EXPECT_NEAR(forward_rate(128), 579e12, 1e6);
+  EXPECT_NEAR(forward_rate(0), 579e12, 1e6);  // the main curves' head dim
+  EXPECT_NEAR(forward_rate(256), 612e12, 1e6);
+  // MLA's 192 and 128 run as 160: a quarter of the way from 128 to 256 in time per score.
+  const double t160 = 128 / 579e12 + 0.25 * (256 / 612e12 - 128 / 579e12);
+  EXPECT_NEAR(forward_rate(160), 160 / t160, 1e6);
+  EXPECT_NEAR(forward_rate(96), 96 / (0.5 * (64 / 420e12 + 128 / 579e12)), 1e6);
+  // Beyond the charts: the nearest measured head dim.
+  EXPECT_NEAR(forward_rate(32), 420e12, 1e6);
+  EXPECT_NEAR(forward_rate(512), 612e12, 1e6);
+  EXPECT_NEAR(backward_rate(64), 453e12, 1e6);
+  EXPECT_NEAR(backward_rate(96), 96 / (0.5 * (64 / 453e12 + 128 / 542e12)), 1e6);
+  EXPECT_NEAR(backward_rate(192), 542e12, 1e6);  // no backward charted at 256
+  // A profile whose curves measure one head dim runs every head dim at them.
+  config::HardwareProfile one = unthrottled;
+  one.compute->attention.head_dims.clear();
+  const ComputeModel single(one);
+  EXPECT_NEAR(flops / single.attention_forward_time(flops, 4096, 132, 64).seconds(), 579e12, 1e6);
+}
+
 TEST_F(H800, MemoryBoundKernelsRunAtTheMeasuredShareOfHbm) {
   const ComputeModel model(profile);
   EXPECT_NEAR(model.memory_time(3.35e12 * 0.866).seconds(), 1.0, 1e-12);

@@ -49,14 +49,15 @@ TEST(Fidelity, ChunkPairMatchesDeepSeekProfile) {
   EXPECT_NEAR(r.chunk_pair->span_s * 1e3, 129.0, 129.0 * 0.05);
   EXPECT_NEAR(r.chunk_pair->compute_s * 1e3, 118.2, 118.2 * 0.05);
   const auto& k = r.chunk_pair->kernel_s;
-  // Kernel classes within 15 %, except attention (pinned: the model's FA3 curve at 112 SMs and
-  // 1600 MHz is slower than DeepSeek's head-dim-192 kernel).
+  // Kernel classes within 15 %, except attention (pinned: the model's FA3 curves at 112 SMs and
+  // 1600 MHz, interpolated to MLA's head dims (192 + 128) / 2 = 160, are slower than DeepSeek's
+  // kernel).
   EXPECT_NEAR(k.at("gemm_wgrad") * 1e3, 32.76, 32.76 * 0.15);
   EXPECT_NEAR(k.at("grouped_gemm") * 1e3, 22.93, 22.93 * 0.15);
   EXPECT_NEAR(k.at("gemm") * 1e3, 18.84, 18.84 * 0.15);
   EXPECT_NEAR(k.at("quantize") * 1e3, 16.66, 16.66 * 0.15);
   EXPECT_NEAR(k.at("attention_backward") * 1e3, 15.12, 15.12 * 0.15);
-  EXPECT_NEAR(k.at("attention_forward") * 1e3, 6.40, 0.05);
+  EXPECT_NEAR(k.at("attention_forward") * 1e3, 6.26, 0.05);
 }
 
 TEST(Fidelity, SavedTensorsAndDeepEpCombineLaunchNoKernel) {

@@ -159,3 +159,24 @@ TEST(LayerWorkload, ContextParallelSplitsQueriesNotKeys) {
 
 }  // namespace
 }  // namespace clustersim::workload
+
+namespace clustersim::workload {
+namespace {
+
+// The attention kernel's head dim, which its rate follows: the model's for GQA, and for MLA the
+// mean of the query-key (nope + rope) and value head dims.
+TEST(LayerWorkload, AttentionCarriesItsHeadDim) {
+  const auto head_dim = [](const config::ModelCard& card) {
+    for (const Op& op : layer_workload(card, card.layers - 1, WorkloadOptions{}).ops) {
+      if (op.name == "attn.core") return op.head_dim;
+    }
+    return 0.0;
+  };
+  const config::ModelCard gpt = config::load_model_card(kRoot + "/models/gpt_generic.yaml");
+  EXPECT_EQ(head_dim(gpt), gpt.attention.head_dim);
+  const config::ModelCard v3 = config::load_model_card(kRoot + "/models/deepseek_v3.yaml");
+  EXPECT_EQ(head_dim(v3), (128 + 64 + 128) / 2.0);
+}
+
+}  // namespace
+}  // namespace clustersim::workload
