@@ -60,9 +60,9 @@ void read_head_dims(MapReader& reader, AttentionCurves& curves) {
   const Node* list = reader.raw("head_dims");
   if (!list) return;
   if (!list->is_sequence()) {
-    reader.report(*list, "head_dims",
-                  "expected a list of {head_dim, forward, backward} entries, got " +
-                      list->describe());
+    reader.report(
+        *list, "head_dims",
+        "expected a list of {head_dim, forward, backward} entries, got " + list->describe());
     return;
   }
   for (std::size_t i = 0; i < list->items().size(); ++i) {

@@ -7,15 +7,22 @@ namespace clustersim::parallel {
 namespace {
 
 // What of `tp` seconds of TP communication outlasts the GEMMs it hides behind.
-double outlasting(double tp, double gemm) { return std::max(0.0, tp - gemm); }
+double outlasting(double tp, double gemm) {
+  return std::max(0.0, tp - gemm);
+}
 
-std::size_t index(workload::TpLinear linear) { return static_cast<std::size_t>(linear) - 1; }
+std::size_t index(workload::TpLinear linear) {
+  return static_cast<std::size_t>(linear) - 1;
+}
 
 }  // namespace
 
 UserBufferExposure::UserBufferExposure(const Config& config, int tp, int shared_sms,
                                        const UserBufferCollectives& collectives)
-    : config_(config), tp_(std::max(1, tp)), shared_sms_(std::max(1, shared_sms)), c_(collectives) {}
+    : config_(config),
+      tp_(std::max(1, tp)),
+      shared_sms_(std::max(1, shared_sms)),
+      c_(collectives) {}
 
 const config::TpOverlapGemm& UserBufferExposure::gemm(config::TpGemm which) const {
   return config_[static_cast<std::size_t>(which)];
@@ -37,8 +44,7 @@ double UserBufferExposure::reduce_scatter(config::TpGemm which, double gemm) con
          c_.sum_partials;
 }
 
-double UserBufferExposure::shared_with(config::TpGemm which, double collective,
-                                       double gemm) const {
+double UserBufferExposure::shared_with(config::TpGemm which, double collective, double gemm) const {
   const config::TpOverlapGemm& g = this->gemm(which);
   if (g.sm_margin || g.method == config::TpOverlapMethod::ring_exchange) return 0;
   return std::min(collective, gemm) * g.comm_sms / shared_sms_;

@@ -19,8 +19,12 @@ using workload::TpLinear;
 constexpr int kTp = 4;
 constexpr int kSharedSms = 120;
 
-std::size_t at(TpLinear linear) { return static_cast<std::size_t>(linear) - 1; }
-std::size_t at(TpGemm gemm) { return static_cast<std::size_t>(gemm); }
+std::size_t at(TpLinear linear) {
+  return static_cast<std::size_t>(linear) - 1;
+}
+std::size_t at(TpGemm gemm) {
+  return static_cast<std::size_t>(gemm);
+}
 
 UserBufferCollectives collectives() {
   UserBufferCollectives c;
