@@ -22,20 +22,24 @@ namespace {
 constexpr const char* kNoSeries = "(none)";
 
 QChart* results_chart(const report::ChartData& data) {
-  QChart* chart = titled_chart(QString::fromStdString(data.y_label + " against " + data.x_label));
+  const QString x_title =
+      QString::fromStdString(data.x_title.empty() ? data.x_label : data.x_title);
+  const QString y_title =
+      QString::fromStdString(data.y_title.empty() ? data.y_label : data.y_title);
+  QChart* chart = titled_chart(y_title + " against " + x_title);
   auto* axis_y = new QValueAxis;
-  axis_y->setTitleText(QString::fromStdString(data.y_label));
+  axis_y->setTitleText(y_title);
   chart->addAxis(axis_y, Qt::AlignLeft);
   QAbstractAxis* axis_x = nullptr;
   if (data.categories.empty()) {
     auto* values = new QValueAxis;
-    values->setTitleText(QString::fromStdString(data.x_label));
+    values->setTitleText(x_title);
     values->setLabelFormat("%.4g");  // short labels for dollars and bytes too
     axis_x = values;
   } else {
     // Text x values: one labelled position each, points only (no zigzag between categories).
     auto* categories = new QCategoryAxis;
-    categories->setTitleText(QString::fromStdString(data.x_label));
+    categories->setTitleText(x_title);
     categories->setMin(-0.5);
     categories->setMax(static_cast<double>(data.categories.size()) - 0.5);
     categories->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);

@@ -352,7 +352,18 @@ int run_plot(const PlotOptions& options) {
     return kExitInputError;
   }
   try {
-    const report::CsvTable table = report::read_csv(options.results);
+    std::vector<std::pair<std::string, std::string>> conditions;
+    for (const std::string& condition : options.where) {
+      const std::size_t equals = condition.find('=');
+      if (equals == std::string::npos || equals == 0) {
+        std::cerr << fmt::format(
+            "clustersim plot: --where {}: expected KEY=VALUE, e.g. --where cluster.nodes=256\n",
+            condition);
+        return kExitInputError;
+      }
+      conditions.emplace_back(condition.substr(0, equals), condition.substr(equals + 1));
+    }
+    const report::CsvTable table = report::where(report::read_csv(options.results), conditions);
     const report::ChartData data = report::chart_data(
         table, options.x, options.y,
         options.series.empty() ? std::nullopt : std::optional<std::string>(options.series),
@@ -362,7 +373,9 @@ int run_plot(const PlotOptions& options) {
       std::cerr << fmt::format("clustersim plot: cannot write {}\n", out);
       return kExitInputError;
     }
-    stream << report::svg_chart(data, fmt::format("{} against {}", options.y, options.x));
+    stream << report::svg_chart(data, options.title.empty()
+                                          ? fmt::format("{} against {}", data.y_title, data.x_title)
+                                          : options.title);
     std::cout << fmt::format(
         "wrote {} ({} series, {} points{})\n", out, data.series.size(),
         [&] {

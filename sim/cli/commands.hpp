@@ -75,6 +75,8 @@ struct PlotOptions {
   std::string out;     // SVG; default: the results file with .svg
   bool log_x = false;  // logarithmic axes (every value > 0; x numeric)
   bool log_y = false;
+  std::vector<std::string> where;  // KEY=VALUE: only the rows whose column KEY holds VALUE
+  std::string title;               // default: "<y's title> against <x's title>"
 };
 
 struct ReproduceOptions {

@@ -338,6 +338,13 @@ int main(int argc, char** argv) {
   plot_cmd->add_flag("--log-y", plot.log_y,
                      "Logarithmic y axis: whole decades, a tick at each power of ten (y values "
                      "must be > 0)");
+  plot_cmd
+      ->add_option("--where", plot.where,
+                   "Only the rows whose column KEY holds VALUE, e.g. --where cluster.nodes=256 "
+                   "(repeatable: every condition must hold)")
+      ->type_name("KEY=VALUE");
+  plot_cmd->add_option("--title", plot.title,
+                       "Chart title (default: the y axis's title against the x axis's)");
 
   try {
     app.parse(argc, argv);

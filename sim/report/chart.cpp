@@ -91,8 +91,19 @@ std::string escape(const std::string& text) {
   return out;
 }
 
+// Large values with an SI suffix (12.5M rather than 1.25e+07: dollars, tokens, bytes); the rest
+// as they are.
 std::string tick_label(double value) {
-  return fmt::format("{:.6g}", std::abs(value) < 1e-12 ? 0.0 : value);
+  if (std::abs(value) < 1e-12) return "0";
+  constexpr std::array<std::pair<double, const char*>, 4> kSuffixes{
+      {{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e4, "k"}}};
+  for (const auto& [scale, suffix] : kSuffixes) {
+    if (std::abs(value) >= scale) {
+      const double divisor = scale == 1e4 ? 1e3 : scale;  // 15000 -> 15k
+      return fmt::format("{:.4g}{}", value / divisor, suffix);
+    }
+  }
+  return fmt::format("{:.6g}", value);
 }
 
 // A log axis's decade, as tick_label writes numbers but without snapping tiny values to 0: on a log
@@ -148,6 +159,61 @@ CsvTable read_csv(const std::string& path) {
   return table;
 }
 
+std::string column_title(std::string_view column) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 18> kTitles{{
+      {"step_time_s", "step time (s)"},
+      {"tokens_per_day", "tokens per day"},
+      {"tflops_causal", "TFLOP/s per GPU (causal)"},
+      {"tflops_noncausal", "TFLOP/s per GPU (non-causal)"},
+      {"mfu_causal", "MFU (causal, fraction of peak)"},
+      {"mfu_noncausal", "MFU (non-causal, fraction of peak)"},
+      {"memory_peak_bytes", "peak memory per GPU (bytes)"},
+      {"gpu_hours_per_trillion_tokens", "GPU-hours per trillion tokens"},
+      {"usd_per_trillion_tokens", "cost per trillion tokens (USD)"},
+      {"network_capex_usd", "network capex (USD)"},
+      {"cost.capex_usd.total", "capex (USD)"},
+      {"cost.total_usd", "training cost (USD)"},
+      {"cost.training_days", "training days"},
+      // clustersim collective --out
+      {"time_s", "time (s)"},
+      {"size_bytes", "size (bytes)"},
+      {"algbw_GBps", "algorithm bandwidth (GB/s)"},
+      {"busbw_GBps", "bus bandwidth (GB/s)"},
+      {"tp", "TP size"},
+  }};
+  for (const auto& [name, title] : kTitles) {
+    if (name == column) return std::string(title);
+  }
+  return std::string(column);
+}
+
+CsvTable where(const CsvTable& table,
+               const std::vector<std::pair<std::string, std::string>>& conditions) {
+  CsvTable kept = table;
+  for (const auto& [key, value] : conditions) {
+    const std::size_t c = column(kept, key, "--where");
+    CsvTable next = kept;
+    next.rows.clear();
+    next.lines.clear();
+    std::vector<std::string> values;
+    for (std::size_t r = 0; r < kept.rows.size(); ++r) {
+      const std::string& cell = kept.rows[r][c];
+      if (std::find(values.begin(), values.end(), cell) == values.end()) values.push_back(cell);
+      if (cell != value) continue;
+      next.rows.push_back(kept.rows[r]);
+      if (kept.lines.size() == kept.rows.size()) next.lines.push_back(kept.lines[r]);
+    }
+    if (next.rows.empty()) {
+      std::string listed;
+      for (const std::string& v : values) listed += (listed.empty() ? "" : ", ") + v;
+      throw ChartError(fmt::format("{}: --where {}={}: no row has this value (the rows have {})",
+                                   table.path, key, value, listed.empty() ? "none" : listed));
+    }
+    kept = std::move(next);
+  }
+  return kept;
+}
+
 ChartData chart_data(const CsvTable& table, const std::string& x, const std::string& y,
                      const std::optional<std::string>& series, LogAxes log) {
   const std::size_t xc = column(table, x, "--x");
@@ -157,6 +223,8 @@ ChartData chart_data(const CsvTable& table, const std::string& x, const std::str
   ChartData data;
   data.x_label = x;
   data.y_label = y;
+  data.x_title = column_title(x);
+  data.y_title = column_title(y);
   if (by_series) data.series_label = *series;
   data.log = log;
   const auto line_of = [&](std::size_t r) {
@@ -416,8 +484,10 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
   }
   std::vector<std::string> y_labels;
   for (double t : y_ticks) y_labels.push_back(y_log ? decade_label(t) : tick_label(t));
-  const std::string x_title = data.log.x ? data.x_label + kLogScaleSuffix : data.x_label;
-  const std::string y_title = data.log.y ? data.y_label + kLogScaleSuffix : data.y_label;
+  const std::string x_name = data.x_title.empty() ? data.x_label : data.x_title;
+  const std::string y_name = data.y_title.empty() ? data.y_label : data.y_title;
+  const std::string x_title = data.log.x ? x_name + kLogScaleSuffix : x_name;
+  const std::string y_title = data.log.y ? y_name + kLogScaleSuffix : y_name;
 
   // Left: the rotated y label (its line from x = 8 to 23), then the y tick labels, 8 px before
   // the plot.

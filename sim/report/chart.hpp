@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace clustersim::report {
@@ -45,14 +46,29 @@ struct LogAxes {
 };
 
 struct ChartData {
-  std::string x_label;
+  std::string x_label;  // the columns charted (messages name them)
   std::string y_label;
+  // What the axes say (column_title of the columns; empty: the column's name).
+  std::string x_title;
+  std::string y_title;
   std::vector<std::string> categories;  // non-empty: x is categorical
   std::vector<ChartSeries> series;
   std::string series_label;  // the column whose values name the series (the legend's heading)
   int skipped_rows = 0;      // rows without a y value
   LogAxes log;               // default: both axes linear
 };
+
+// An axis title for a results column: the headline figures a sweep or a collective grid writes
+// get words and their unit ("step_time_s" -> "step time (s)", "busbw_GBps" -> "bus bandwidth
+// (GB/s)");
+// any other column (an override key such as parallelism.pp, a nested figure) is its own title.
+[[nodiscard]] std::string column_title(std::string_view column);
+
+// The rows of `table` whose column `key` holds `value`, for each (key, value) of `where` (all
+// must hold). Throws ChartError for an unknown column ("did you mean" the closest) and when no
+// row is left (naming the values the column has).
+[[nodiscard]] CsvTable where(const CsvTable& table,
+                             const std::vector<std::pair<std::string, std::string>>& conditions);
 
 // Throws ChartError for an unknown column ("did you mean" the closest), a y column with a value
 // that is not a number, and for a log axis (`log`) a value <= 0 or a text x column, each naming

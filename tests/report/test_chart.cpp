@@ -371,7 +371,7 @@ TEST(Chart, ValuesALogAxisCannotShowAreClearErrors) {
   const ChartData categories = chart_data(read_csv(sweep), "hardware.scale_out.nic_bandwidth",
                                           "step_time_s", std::nullopt, {.y = true});
   EXPECT_TRUE(categories.log.y);
-  EXPECT_NE(svg_chart(categories, "step").find(">step_time_s (log scale)</text>"),
+  EXPECT_NE(svg_chart(categories, "step").find(">step time (s) (log scale)</text>"),
             std::string::npos);
 
   // A chart made without chart_data is checked too, without a line to name.
@@ -386,6 +386,51 @@ TEST(Chart, ValuesALogAxisCannotShowAreClearErrors) {
   made.categories = {"a", "b"};
   EXPECT_EQ(chart_error([&] { (void)svg_chart(made, "wall_s against gpus"); }),
             "the x column \"gpus\" is text: a log axis needs numbers");
+}
+
+// The headline columns a sweep writes get words and units on the axes; override keys and nested
+// figures keep their names. Large tick values take an SI suffix (dollars, tokens, bytes).
+TEST(Chart, AxesSayWhatTheyShowWithUnits) {
+  EXPECT_EQ(column_title("step_time_s"), "step time (s)");
+  EXPECT_EQ(column_title("network_capex_usd"), "network capex (USD)");
+  EXPECT_EQ(column_title("mfu_causal"), "MFU (causal, fraction of peak)");
+  EXPECT_EQ(column_title("parallelism.pp"), "parallelism.pp");
+  EXPECT_EQ(column_title("kernel_s.gemm"), "kernel_s.gemm");
+  const std::string sweep = kRoot + "/tests/data/good/sweep_results.csv";
+  const ChartData data = chart_data(read_csv(sweep), "tokens_per_day", "step_time_s");
+  EXPECT_EQ(data.x_title, "tokens per day");
+  EXPECT_EQ(data.y_title, "step time (s)");
+  const std::string svg = svg_chart(data, "step time against tokens per day");
+  EXPECT_NE(svg.find(">step time (s)</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">tokens per day</text>"), std::string::npos);
+  // Tokens per day run from 2.1e11 to 3.4e11: ticks such as "250G", never "2.5e+11".
+  EXPECT_EQ(svg.find("e+11"), std::string::npos);
+  EXPECT_TRUE(std::regex_search(svg, std::regex(R"(>[0-9.]+G</text>)")));
+  // Small values are written as they are.
+  EXPECT_NE(svg.find(">10</text>"), std::string::npos);
+}
+
+TEST(Chart, WhereKeepsTheRowsThatMatch) {
+  const std::string sweep = kRoot + "/tests/data/good/sweep_results.csv";
+  const CsvTable table = read_csv(sweep);
+  const CsvTable pp16 = where(table, {{"parallelism.pp", "16"}});
+  ASSERT_EQ(pp16.rows.size(), 3u);
+  for (const std::vector<std::string>& row : pp16.rows) EXPECT_EQ(row[1], "16");
+  EXPECT_EQ(pp16.lines, (std::vector<int>{5, 6, 7}));  // the file's lines, for messages
+  const CsvTable one =
+      where(table, {{"parallelism.pp", "16"}, {"hardware.scale_out.nic_bandwidth", "400 Gb/s"}});
+  ASSERT_EQ(one.rows.size(), 1u);
+  EXPECT_EQ(one.rows[0][0], "4");
+  EXPECT_EQ(chart_error([&] {
+              (void)where(table, {{"parallelism.p", "16"}});
+            }),
+            sweep +
+                ": --where \"parallelism.p\" is not a column of the table; did you mean "
+                "\"parallelism.pp\"?");
+  EXPECT_EQ(chart_error([&] {
+              (void)where(table, {{"parallelism.pp", "4"}});
+            }),
+            sweep + ": --where parallelism.pp=4: no row has this value (the rows have 8, 16, 32)");
 }
 
 }  // namespace
