@@ -22,10 +22,8 @@ namespace {
 constexpr const char* kNoSeries = "(none)";
 
 QChart* results_chart(const report::ChartData& data) {
-  const QString x_title =
-      QString::fromStdString(data.x_title.empty() ? data.x_label : data.x_title);
-  const QString y_title =
-      QString::fromStdString(data.y_title.empty() ? data.y_label : data.y_title);
+  const QString x_title = QString::fromStdString(data.x_axis());
+  const QString y_title = QString::fromStdString(data.y_axis());
   QChart* chart = titled_chart(y_title + " against " + x_title);
   auto* axis_y = new QValueAxis;
   axis_y->setTitleText(y_title);

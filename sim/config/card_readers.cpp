@@ -51,8 +51,6 @@ std::vector<RatePoint> read_rate_curve(MapReader& reader, std::string_view key,
   return points;
 }
 
-// One attention kernel's curves (compute.attention, or an entry of compute.other_attention,
-// which must name its kernel).
 const Bounds kHeadDims = Bounds::between(8, 1024);  // of an attention kernel's curves
 
 // head_dims: the kernel's curves at other head dims than the main curves' `head_dim`.
@@ -90,6 +88,8 @@ void read_head_dims(MapReader& reader, AttentionCurves& curves) {
             [](const HeadDimCurves& a, const HeadDimCurves& b) { return a.head_dim < b.head_dim; });
 }
 
+// One attention kernel's curves (compute.attention, or an entry of compute.other_attention,
+// which must name its kernel).
 AttentionCurves read_attention_curves(MapReader& reader, bool kernel_required) {
   AttentionCurves curves;
   curves.forward = read_rate_curve(reader, "forward", "seq_len");

@@ -192,9 +192,7 @@ CsvTable where(const CsvTable& table,
   CsvTable kept = table;
   for (const auto& [key, value] : conditions) {
     const std::size_t c = column(kept, key, "--where");
-    CsvTable next = kept;
-    next.rows.clear();
-    next.lines.clear();
+    CsvTable next{kept.path, kept.header, {}, {}};
     std::vector<std::string> values;
     for (std::size_t r = 0; r < kept.rows.size(); ++r) {
       const std::string& cell = kept.rows[r][c];
@@ -484,10 +482,8 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
   }
   std::vector<std::string> y_labels;
   for (double t : y_ticks) y_labels.push_back(y_log ? decade_label(t) : tick_label(t));
-  const std::string x_name = data.x_title.empty() ? data.x_label : data.x_title;
-  const std::string y_name = data.y_title.empty() ? data.y_label : data.y_title;
-  const std::string x_title = data.log.x ? x_name + kLogScaleSuffix : x_name;
-  const std::string y_title = data.log.y ? y_name + kLogScaleSuffix : y_name;
+  const std::string x_title = data.log.x ? data.x_axis() + kLogScaleSuffix : data.x_axis();
+  const std::string y_title = data.log.y ? data.y_axis() + kLogScaleSuffix : data.y_axis();
 
   // Left: the rotated y label (its line from x = 8 to 23), then the y tick labels, 8 px before
   // the plot.

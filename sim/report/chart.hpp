@@ -51,6 +51,8 @@ struct ChartData {
   // What the axes say (column_title of the columns; empty: the column's name).
   std::string x_title;
   std::string y_title;
+  [[nodiscard]] const std::string& x_axis() const { return x_title.empty() ? x_label : x_title; }
+  [[nodiscard]] const std::string& y_axis() const { return y_title.empty() ? y_label : y_title; }
   std::vector<std::string> categories;  // non-empty: x is categorical
   std::vector<ChartSeries> series;
   std::string series_label;  // the column whose values name the series (the legend's heading)
@@ -60,8 +62,8 @@ struct ChartData {
 
 // An axis title for a results column: the headline figures a sweep or a collective grid writes
 // get words and their unit ("step_time_s" -> "step time (s)", "busbw_GBps" -> "bus bandwidth
-// (GB/s)");
-// any other column (an override key such as parallelism.pp, a nested figure) is its own title.
+// (GB/s)"); any other column (an override key such as parallelism.pp, a nested figure) is its
+// own title.
 [[nodiscard]] std::string column_title(std::string_view column);
 
 // The rows of `table` whose column `key` holds `value`, for each (key, value) of `where` (all
