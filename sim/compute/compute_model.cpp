@@ -137,7 +137,8 @@ SimTime ComputeModel::quantize_time(double values) const {
                               c.quantize_efficiency.value_or(c.memory_efficiency)));
 }
 
-double ComputeModel::attention_rate(bool forward, double keys, double head_dim, int sms) const {
+double ComputeModel::attention_rate(bool forward, double keys, std::optional<double> head_dim,
+                                    int sms) const {
   const config::AttentionCurves& a = profile_.compute->attention;
   // The head dims whose curves measure this pass, ascending.
   std::vector<std::pair<double, const std::vector<config::RatePoint>*>> measured;
@@ -155,7 +156,7 @@ double ComputeModel::attention_rate(bool forward, double keys, double head_dim, 
                                             profile_.name, forward ? "forward" : "backward"));
   }
   std::sort(measured.begin(), measured.end());
-  const double d = head_dim > 0 ? head_dim : a.head_dim;
+  const double d = head_dim.value_or(a.head_dim);
   double rate = 0;
   if (d <= measured.front().first) {
     rate = interpolate(*measured.front().second, keys);
@@ -176,12 +177,12 @@ double ComputeModel::attention_rate(bool forward, double keys, double head_dim, 
 }
 
 SimTime ComputeModel::attention_forward_time(double forward_flops, double keys, int sms,
-                                             double head_dim) const {
+                                             std::optional<double> head_dim) const {
   return launched(forward_flops / attention_rate(true, keys, head_dim, sms));
 }
 
 SimTime ComputeModel::attention_backward_time(double forward_flops, double keys, int sms,
-                                              double head_dim) const {
+                                              std::optional<double> head_dim) const {
   return launched(kAttentionBackwardFactor * forward_flops /
                   attention_rate(false, keys, head_dim, sms));
 }

@@ -63,12 +63,13 @@ class ComputeModel {
   // FP8 quantisation of `values` activations (read BF16, write FP8 and a scale per 128).
   [[nodiscard]] SimTime quantize_time(double values) const;
   // Attention whose forward pass costs `forward_flops` (causal count) over `keys` keys per query,
-  // at head dim `head_dim` (0: the one the profile's curves measure; see config::AttentionCurves
-  // for how the rate follows the head dim).
+  // at head dim `head_dim` (absent: the one the profile's curves measure; see
+  // config::AttentionCurves for how the rate follows the head dim).
   [[nodiscard]] SimTime attention_forward_time(double forward_flops, double keys, int sms,
-                                               double head_dim = 0) const;
-  [[nodiscard]] SimTime attention_backward_time(double forward_flops, double keys, int sms,
-                                                double head_dim = 0) const;
+                                               std::optional<double> head_dim = std::nullopt) const;
+  [[nodiscard]] SimTime attention_backward_time(
+      double forward_flops, double keys, int sms,
+      std::optional<double> head_dim = std::nullopt) const;
   // A kernel that streams `bytes` through HBM.
   [[nodiscard]] SimTime memory_time(double bytes) const;
   // A kernel of `flops` BF16 work and `bytes` of traffic (router, embedding, ...).
@@ -91,7 +92,8 @@ class ComputeModel {
   [[nodiscard]] double attention_clock_scale() const;
   // The rate of one attention pass from the profile's curves at `keys` and `head_dim`, on `sms`
   // SMs.
-  [[nodiscard]] double attention_rate(bool forward, double keys, double head_dim, int sms) const;
+  [[nodiscard]] double attention_rate(bool forward, double keys, std::optional<double> head_dim,
+                                      int sms) const;
   // The op's own kernels of a pass, without the FP8 quantisation.
   void main_kernels(const workload::Op& op, OpPass pass, int sms, double keys,
                     std::vector<KernelTime>& out) const;

@@ -107,9 +107,12 @@ struct RatePoint {
   FlopRate rate;
 };
 
-// How fast kernels run, as opposed to what the spec sheet says the silicon can do. Every number
-// here comes from a measurement (a shipped microbenchmark file or a published table) named in the
-// profile; sim/compute turns them into kernel times.
+// One attention kernel's curves at one head dim other than its main curves'.
+struct HeadDimCurves {
+  int head_dim = 0;
+  std::vector<RatePoint> forward, backward;  // either may be empty
+};
+
 // One attention kernel's throughput against the keys a query attends to, FlashAttention FLOP
 // convention (forward 4 s^2 d h, halved when causal; backward 2.5 x forward). Ascending x.
 //
@@ -118,11 +121,6 @@ struct RatePoint {
 // dim between two measured ones interpolates the time per attention score linearly in the head
 // dim (a score costs the softmax's fixed work plus matrix work in proportion to d); beyond the
 // measured head dims a pass runs at the nearest one's rate.
-struct HeadDimCurves {
-  int head_dim = 0;
-  std::vector<RatePoint> forward, backward;  // either may be empty
-};
-
 struct AttentionCurves {
   std::optional<AttentionKernel> kernel;  // the kernel the curves measured
   std::vector<RatePoint> forward, backward;
@@ -132,6 +130,9 @@ struct AttentionCurves {
   std::optional<Frequency> clock;
 };
 
+// How fast kernels run, as opposed to what the spec sheet says the silicon can do. Every number
+// here comes from a measurement (a shipped microbenchmark file or a published table) named in the
+// profile; sim/compute turns them into kernel times.
 struct ComputeSpec {
   int gemm_tile_m = 128;  // output tile of one thread block of the GEMM kernels
   int gemm_tile_n = 128;

@@ -102,7 +102,7 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
       totals[p].shared += shared[p];
     }
     if (op.tp_linear != workload::TpLinear::none) {
-      const auto linear = static_cast<std::size_t>(op.tp_linear) - 1;
+      const std::size_t linear = workload::tp_linear_index(op.tp_linear);
       const std::array<workload::GemmLaunch, 3> launches{op.forward_launch, op.input_grad_launch,
                                                          op.weight_grad_launch};
       for (const OpPass pass : {OpPass::forward, OpPass::backward_input, OpPass::backward_weight}) {

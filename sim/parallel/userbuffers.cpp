@@ -11,10 +11,6 @@ double outlasting(double tp, double gemm) {
   return std::max(0.0, tp - gemm);
 }
 
-std::size_t index(workload::TpLinear linear) {
-  return static_cast<std::size_t>(linear) - 1;
-}
-
 }  // namespace
 
 UserBufferExposure::UserBufferExposure(const Config& config, int tp, int shared_sms,
@@ -58,11 +54,11 @@ double UserBufferExposure::forward(const TpLinearTimes& times) const {
   using workload::TpLinear;
   double exposed = 0, rest = 0, others = times.all_forward;
   for (const TpLinear linear : workload::kTpLinearOrder) {
-    if (!times.overlapped[index(linear)]) {
+    if (!times.overlapped[workload::tp_linear_index(linear)]) {
       rest += c_.layer / 4;
       continue;
     }
-    const double gemm = times.gemm[index(linear)][0];
+    const double gemm = times.gemm[workload::tp_linear_index(linear)][0];
     others -= gemm;
     exposed += workload::column_parallel(linear)
                    ? all_gather(gemm)
@@ -79,12 +75,12 @@ double UserBufferExposure::backward(const TpLinearTimes& times) const {
   double exposed = 0, rest = 0, others = times.all_backward;
   for (const TpLinear linear : workload::kTpLinearOrder) {
     const bool column = workload::column_parallel(linear);
-    if (!times.overlapped[index(linear)]) {
+    if (!times.overlapped[workload::tp_linear_index(linear)]) {
       rest += c_.layer / 4 + (column ? c_.regather / 2 : 0);
       continue;
     }
-    const double input_gradient = times.gemm[index(linear)][1];
-    const double weight_gradient = times.gemm[index(linear)][2];
+    const double input_gradient = times.gemm[workload::tp_linear_index(linear)][1];
+    const double weight_gradient = times.gemm[workload::tp_linear_index(linear)][2];
     others -= input_gradient + weight_gradient;
     if (!column) {
       exposed += all_gather(input_gradient);

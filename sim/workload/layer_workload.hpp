@@ -17,6 +17,7 @@
 // inputs in FP8.
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,7 +58,11 @@ struct GemmLaunch {
 // names): qkv and fc1 after the all-gather of their input, proj and fc2 before the reduce-scatter
 // of their output.
 enum class TpLinear { none, qkv, proj, fc1, fc2 };
-inline constexpr int kTpLinears = 4;  // qkv..fc2, as array indices (value - 1)
+inline constexpr int kTpLinears = 4;  // qkv..fc2, as array indices (tp_linear_index)
+// A linear's index in arrays of kTpLinears (qkv 0 .. fc2 3).
+[[nodiscard]] constexpr std::size_t tp_linear_index(TpLinear linear) {
+  return static_cast<std::size_t>(linear) - 1;
+}
 inline constexpr std::array<TpLinear, kTpLinears> kTpLinearOrder{TpLinear::qkv, TpLinear::proj,
                                                                  TpLinear::fc1, TpLinear::fc2};
 
@@ -112,7 +117,7 @@ struct Op {
   TpLinear tp_linear = TpLinear::none;  // set when TE's userbuffers overlap runs it
   // Attention: the kernel's head dim, the mean of the query-key and value head dims (its work
   // per score is in proportion to their sum; MLA's 192 and 128 run as 160).
-  double head_dim = 0;
+  std::optional<double> head_dim;
 };
 
 struct WorkloadOptions {

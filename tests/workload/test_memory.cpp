@@ -168,9 +168,9 @@ namespace {
 TEST(LayerWorkload, AttentionCarriesItsHeadDim) {
   const auto head_dim = [](const config::ModelCard& card) {
     for (const Op& op : layer_workload(card, card.layers - 1, WorkloadOptions{}).ops) {
-      if (op.name == "attn.core") return op.head_dim;
+      if (op.name == "attn.core") return op.head_dim.value_or(0);
     }
-    return 0.0;
+    return -1.0;
   };
   const config::ModelCard gpt = config::load_model_card(kRoot + "/models/gpt_generic.yaml");
   EXPECT_EQ(head_dim(gpt), gpt.attention.head_dim);
