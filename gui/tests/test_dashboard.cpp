@@ -3,6 +3,7 @@
 // usable, a run can be cancelled, and the sweep explorer charts a results table.
 
 #include <QBarSet>
+#include <QCategoryAxis>
 #include <QPointer>
 #include <QSignalSpy>
 #include <QStackedBarSeries>
@@ -285,6 +286,20 @@ class DashboardTest : public QObject {
     // A column that is not in the table cannot be chosen: the chart keeps its columns.
     window.sweep().choose("hardware.scale_out.nic_bandwidth", "no_such_column", "");
     QCOMPARE(QString::fromStdString(window.sweep().data()->y_label), QString("step_time_s"));
+    // Large values read as in the SVG charts: bytes 62.8-73.9 G on x, dollars 289-472 k on y,
+    // each axis's ticks at nice values covering them, titled in words with units.
+    window.sweep().choose("memory_peak_bytes", "usd_per_trillion_tokens", "");
+    const QChart* chart = window.sweep().chart()->chart();
+    const auto labels = [&](Qt::Orientation orientation) {
+      const QList<QAbstractAxis*> axes = chart->axes(orientation);
+      auto* axis = axes.size() == 1 ? qobject_cast<QCategoryAxis*>(axes.front()) : nullptr;
+      return axis != nullptr ? axis->categoriesLabels() : QStringList{};
+    };
+    QCOMPARE(labels(Qt::Horizontal),
+             (QStringList{"62G", "64G", "66G", "68G", "70G", "72G", "74G"}));
+    QCOMPARE(labels(Qt::Vertical), (QStringList{"0", "100k", "200k", "300k", "400k", "500k"}));
+    QCOMPARE(chart->axes(Qt::Horizontal).front()->titleText(),
+             QString("peak memory per GPU (bytes)"));
   }
 
   // A sweep file runs every point in the background with progress; the explorer shows the

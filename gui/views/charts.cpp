@@ -3,10 +3,13 @@
 #include <QBarCategoryAxis>
 #include <QBarSeries>
 #include <QBarSet>
+#include <QCategoryAxis>
 #include <QPainter>
 #include <QStackedBarSeries>
 #include <QValueAxis>
 #include <algorithm>
+
+#include "sim/report/chart.hpp"
 
 namespace clustersim::gui {
 
@@ -39,12 +42,8 @@ QChart* stacked_bar_chart(const QString& title, const QStringList& categories,
   axis_x->append(categories);
   chart->addAxis(axis_x, Qt::AlignBottom);
   series->attachAxis(axis_x);
-  auto* axis_y = new QValueAxis;
-  axis_y->setTitleText(y_title);
-  axis_y->setMin(0.0);
   const double top = totals.empty() ? 1.0 : *std::max_element(totals.begin(), totals.end());
-  axis_y->setMax(std::max(1e-9, top));
-  axis_y->applyNiceNumbers();
+  QValueAxis* axis_y = si_value_axis(y_title, 0.0, std::max(1e-9, top));
   chart->addAxis(axis_y, Qt::AlignLeft);
   series->attachAxis(axis_y);
   chart->legend()->setVisible(true);
@@ -72,16 +71,29 @@ QChart* grouped_bar_chart(const QString& title, const QStringList& categories,
   axis_x->setTitleText(x_title);
   chart->addAxis(axis_x, Qt::AlignBottom);
   series->attachAxis(axis_x);
-  auto* axis_y = new QValueAxis;
-  axis_y->setTitleText(y_title);
-  axis_y->setRange(0, std::max(most, 1e-9));
-  axis_y->applyNiceNumbers();
-  axis_y->setLabelFormat("%g");
+  QValueAxis* axis_y = si_value_axis(y_title, 0.0, std::max(most, 1e-9));
   chart->addAxis(axis_y, Qt::AlignLeft);
   series->attachAxis(axis_y);
   chart->legend()->setVisible(sets.size() > 1);
   chart->legend()->setAlignment(Qt::AlignBottom);
   return chart;
+}
+
+QValueAxis* si_value_axis(const QString& title, double low, double high) {
+  auto* axis = new QCategoryAxis;
+  axis->setTitleText(title);
+  std::vector<double> ticks = report::nice_ticks(low, high);
+  // A highest value on the last tick would touch the plot's edge, as if cut: one step more.
+  if (ticks.size() > 1 && high > low && high >= ticks.back()) {
+    ticks.push_back(ticks.back() + (ticks.back() - ticks[ticks.size() - 2]));
+  }
+  axis->setRange(ticks.front(), ticks.back());
+  axis->setStartValue(ticks.front());
+  axis->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
+  for (const double tick : ticks) {
+    axis->append(QString::fromStdString(report::tick_label(tick)), tick);
+  }
+  return axis;
 }
 
 QChartView* chart_view(QWidget* parent) {

@@ -5,6 +5,7 @@
 #include <QChartView>
 #include <QString>
 #include <QStringList>
+#include <QValueAxis>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,13 @@ struct BarSet {
 [[nodiscard]] QChart* grouped_bar_chart(const QString& title, const QStringList& categories,
                                         const std::vector<BarSet>& sets, const QString& y_title,
                                         const QString& x_title = {});
+
+// A value axis over at least [low, high], its ticks at nice values (report::nice_ticks) labelled
+// as the SVG charts label them (12M, not 1.2e+07; report::tick_label), with a step above `high`
+// when it falls on a tick, so that no bar or point touches the edge. Qt's value axis formats
+// its labels with a printf format only, so this is a category axis with a label at each tick's
+// value.
+[[nodiscard]] QValueAxis* si_value_axis(const QString& title, double low, double high);
 
 // A chart view that keeps its labels readable: antialiased, with room for the axis titles.
 [[nodiscard]] QChartView* chart_view(QWidget* parent);

@@ -25,15 +25,25 @@ QChart* results_chart(const report::ChartData& data) {
   const QString x_title = QString::fromStdString(data.x_axis());
   const QString y_title = QString::fromStdString(data.y_axis());
   QChart* chart = titled_chart(y_title + " against " + x_title);
-  auto* axis_y = new QValueAxis;
-  axis_y->setTitleText(y_title);
+  // The axes' ranges: y from 0 (or below, for negative values), x over the values.
+  double x_low = std::numeric_limits<double>::infinity();
+  double x_high = -x_low;
+  double y_low = 0;
+  double y_high = -x_low;
+  for (const report::ChartSeries& s : data.series) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      x_low = std::min(x_low, s.x[i]);
+      x_high = std::max(x_high, s.x[i]);
+      y_low = std::min(y_low, s.y[i]);
+      y_high = std::max(y_high, s.y[i]);
+    }
+  }
+  if (!(y_high >= y_low)) y_high = 1;  // no points: an empty axis from 0 to 1
+  QValueAxis* axis_y = si_value_axis(y_title, y_low, y_high);
   chart->addAxis(axis_y, Qt::AlignLeft);
   QAbstractAxis* axis_x = nullptr;
   if (data.categories.empty()) {
-    auto* values = new QValueAxis;
-    values->setTitleText(x_title);
-    values->setLabelFormat("%.4g");  // short labels for dollars and bytes too
-    axis_x = values;
+    axis_x = x_low <= x_high ? si_value_axis(x_title, x_low, x_high) : si_value_axis(x_title, 0, 1);
   } else {
     // Text x values: one labelled position each, points only (no zigzag between categories).
     auto* categories = new QCategoryAxis;
@@ -47,8 +57,6 @@ QChart* results_chart(const report::ChartData& data) {
     axis_x = categories;
   }
   chart->addAxis(axis_x, Qt::AlignBottom);
-  double low = std::numeric_limits<double>::infinity();
-  double high = -low;
   for (const report::ChartSeries& s : data.series) {
     // Points joined by lines along a numeric x; points alone over categories, where a line
     // would zigzag between rows that share a category.
@@ -64,21 +72,11 @@ QChart* results_chart(const report::ChartData& data) {
     }
     line->setName(QString::fromStdString(
         data.series_label.empty() ? s.name : data.series_label + " = " + s.name));
-    for (std::size_t i = 0; i < s.x.size(); ++i) {
-      line->append(s.x[i], s.y[i]);
-      low = std::min(low, s.y[i]);
-      high = std::max(high, s.y[i]);
-    }
+    for (std::size_t i = 0; i < s.x.size(); ++i) line->append(s.x[i], s.y[i]);
     chart->addSeries(line);
     line->attachAxis(axis_x);
     line->attachAxis(axis_y);
   }
-  if (low <= high) {
-    axis_y->setRange(std::min(0.0, low), high);
-    axis_y->applyNiceNumbers();
-  }
-  axis_y->setLabelFormat("%.4g");
-  if (auto* values = qobject_cast<QValueAxis*>(axis_x)) values->applyNiceNumbers();
   chart->legend()->setVisible(true);
   chart->legend()->setAlignment(Qt::AlignBottom);
   return chart;

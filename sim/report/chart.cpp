@@ -91,21 +91,6 @@ std::string escape(const std::string& text) {
   return out;
 }
 
-// Large values with an SI suffix (12.5M rather than 1.25e+07: dollars, tokens, bytes); the rest
-// as they are.
-std::string tick_label(double value) {
-  if (std::abs(value) < 1e-12) return "0";
-  constexpr std::array<std::pair<double, const char*>, 4> kSuffixes{
-      {{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e4, "k"}}};
-  for (const auto& [scale, suffix] : kSuffixes) {
-    if (std::abs(value) >= scale) {
-      const double divisor = scale == 1e4 ? 1e3 : scale;  // 15000 -> 15k
-      return fmt::format("{:.4g}{}", value / divisor, suffix);
-    }
-  }
-  return fmt::format("{:.6g}", value);
-}
-
 // A log axis's decade, as tick_label writes numbers but without snapping tiny values to 0: on a log
 // axis 1e-15 is a decade like any other.
 std::string decade_label(double value) {
@@ -290,6 +275,19 @@ ChartData chart_data(const CsvTable& table, const std::string& x, const std::str
     throw ChartError(fmt::format("{}: no row has a value in column \"{}\"", table.path, y));
   }
   return data;
+}
+
+std::string tick_label(double value) {
+  if (std::abs(value) < 1e-12) return "0";
+  constexpr std::array<std::pair<double, const char*>, 4> kSuffixes{
+      {{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e4, "k"}}};
+  for (const auto& [scale, suffix] : kSuffixes) {
+    if (std::abs(value) >= scale) {
+      const double divisor = scale == 1e4 ? 1e3 : scale;  // 15000 -> 15k
+      return fmt::format("{:.4g}{}", value / divisor, suffix);
+    }
+  }
+  return fmt::format("{:.6g}", value);
 }
 
 std::vector<double> nice_ticks(double low, double high, int target) {

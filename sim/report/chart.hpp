@@ -91,6 +91,10 @@ struct ChartData {
 // estimate from its characters that errs wide.
 [[nodiscard]] double text_width_px(std::string_view text, double font_size, bool bold = false);
 
+// A tick label: large values with an SI suffix (12.5M rather than 1.25e+07: dollars, tokens,
+// bytes), the rest as they are, and 0 for what rounding left of it.
+[[nodiscard]] std::string tick_label(double value);
+
 // Tick positions for an axis over [low, high]: about `target` steps of 1, 2 or 5 x 10^k.
 [[nodiscard]] std::vector<double> nice_ticks(double low, double high, int target = 6);
 
