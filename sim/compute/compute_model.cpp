@@ -259,7 +259,8 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
         return;
       case OpKind::attention:
         out.push_back({"attention_forward",
-                       attention_forward_time(op.forward_flops, keys, sms, op.head_dim)});
+                       attention_forward_time(op.forward_flops, op.attention_keys.value_or(keys),
+                                              sms, op.head_dim)});
         return;
       default:
         out.push_back(
@@ -284,7 +285,8 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
           return;
         case OpKind::attention:
           out.push_back({"attention_backward",
-                         attention_backward_time(op.forward_flops, keys, sms, op.head_dim)});
+                         attention_backward_time(op.forward_flops, op.attention_keys.value_or(keys),
+                                                 sms, op.head_dim)});
           return;
         default: {
           // Element-wise backward: the input gradient moves twice the forward traffic; an op

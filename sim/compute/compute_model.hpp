@@ -75,7 +75,8 @@ class ComputeModel {
   // A kernel of `flops` BF16 work and `bytes` of traffic (router, embedding, ...).
   [[nodiscard]] SimTime roofline_time(double flops, double bytes, int sms) const;
 
-  // One pass of a workload op; `keys` is the sequence length its attention sees.
+  // One pass of a workload op; `keys` is the sequence length its attention sees, unless the op
+  // carries its own (attention_keys: a sliding window).
   [[nodiscard]] SimTime op_time(const workload::Op& op, OpPass pass, int sms, double keys) const;
   // The kernels of that pass, in launch order (their times add up to op_time).
   [[nodiscard]] std::vector<KernelTime> op_kernels(const workload::Op& op, OpPass pass, int sms,

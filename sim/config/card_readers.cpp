@@ -244,6 +244,18 @@ AttentionSpec read_attention(MapReader& reader, std::int64_t hidden_size) {
       spec.head_dim = spec.qk_nope_head_dim + spec.qk_rope_head_dim;
       break;
   }
+  if (std::optional<MapReader> window = reader.optional_section("sliding_window")) {
+    SlidingWindow sliding;
+    sliding.tokens = window->required<std::int64_t>("tokens", Bounds::between(1, kMaxDimension));
+    sliding.full_every = window->optional<int>("full_every", 0, Bounds::non_negative());
+    if (sliding.full_every == 1) {
+      window->error("full_every",
+                    "1 makes every layer attend fully; leave out sliding_window "
+                    "instead, or give 0 for every layer to slide");
+    }
+    window->finish();
+    spec.sliding_window = sliding;
+  }
   reader.finish();
   return spec;
 }

@@ -17,6 +17,14 @@ enum class Activation { gelu, swiglu };
 enum class NormType { layernorm, rmsnorm };
 enum class PositionEmbedding { rope, learned, none };
 
+// Sliding-window attention (Mistral 7B, Gemma 2 and 3, GPT-OSS): a query of a sliding layer
+// attends to itself and the `tokens` - 1 tokens before it. With `full_every` k > 0, every k-th
+// layer (layers k - 1, 2k - 1, ...) attends to the whole context instead; 0: every layer slides.
+struct SlidingWindow {
+  std::int64_t tokens = 0;
+  int full_every = 0;
+};
+
 struct AttentionSpec {
   AttentionType type = AttentionType::mha;
   int heads = 0;
@@ -29,7 +37,8 @@ struct AttentionSpec {
   int qk_nope_head_dim = 0;
   int qk_rope_head_dim = 0;
   int v_head_dim = 0;
-  bool qkv_bias = false;  // biases on the Q, K and V projections only (Qwen)
+  bool qkv_bias = false;                        // biases on the Q, K and V projections only (Qwen)
+  std::optional<SlidingWindow> sliding_window;  // absent: every layer attends to the whole context
 };
 
 struct FfnSpec {

@@ -36,6 +36,10 @@ json to_json(const config::ModelCard& card) {
     attention["kv_heads"] = a.kv_heads;
     attention["head_dim"] = a.head_dim;
   }
+  if (a.sliding_window) {
+    attention["sliding_window"] = {{"tokens", a.sliding_window->tokens},
+                                   {"full_every", a.sliding_window->full_every}};
+  }
   out["attention"] = attention;
   out["ffn"] = {{"activation", config::to_string(card.ffn.activation)},
                 {"hidden_size", card.ffn.hidden_size}};

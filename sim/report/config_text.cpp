@@ -45,6 +45,12 @@ std::string to_text(const config::ModelCard& card) {
     lines.add("attention", "{}, {} heads, {} kv heads, head_dim {}", config::to_string(a.type),
               a.heads, a.kv_heads, a.head_dim);
   }
+  if (a.sliding_window) {
+    lines.add("", "sliding window of {} tokens, {}", a.sliding_window->tokens,
+              a.sliding_window->full_every > 0
+                  ? fmt::format("every {} layers one attends fully", a.sliding_window->full_every)
+                  : std::string("in every layer"));
+  }
   lines.add("ffn", "{}, hidden_size {}", config::to_string(card.ffn.activation),
             card.ffn.hidden_size);
   if (card.moe) {

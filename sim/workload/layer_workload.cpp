@@ -185,7 +185,8 @@ class Builder {
     backward_traffic(tokens * d(width), 3 * kActivationBytes);  // read x and dy, write dx
   }
 
-  void attention_block() {
+  void attention_block(int layer) {
+    span_ = attention_span(card_, layer, options_.seq_len);
     const config::AttentionSpec& a = card_.attention;
     const int tp = options_.tp;
     const double heads = static_cast<double>(a.heads) / tp;
@@ -240,21 +241,24 @@ class Builder {
 
   void core_attention(double heads, double d_qk, double d_v) {
     // With context parallelism a rank holds s / cp queries, which attend to all s keys (ring
-    // attention brings the other ranks' keys and values to it); causal: half of the pairs.
+    // attention brings the other ranks' keys and values to it); causal: half of the pairs, or
+    // under a sliding window the band's (attention_span).
     const double queries = d(options_.seq_len) / options_.cp;
     const double keys = d(options_.seq_len);
     const double b = d(options_.micro_batch_size);
     if (!options_.flash_attention) {
+      // The scores are materialised whole, the mask applied to them: a window saves nothing.
       unfused_attention(heads, d_qk, d_v, queries, keys);
       return;
     }
-    const double score_pairs = b * queries * keys / 2 * heads;
+    const double score_pairs = b * queries * span_.causal_keys * heads;
     Op op;
     op.name = "attn.core";
     op.kind = OpKind::attention;
     op.dtype = Dtype::bf16;  // attention stays in BF16 in FP8 training (TR §3.3)
     op.forward_flops = 2 * score_pairs * (d_qk + d_v);
     op.head_dim = (d_qk + d_v) / 2;
+    if (span_.keys < keys) op.attention_keys = span_.keys;
     op.backward_input_flops = 2 * op.forward_flops;  // dQ, dK, dV: twice the forward
     op.recomputed = recomputes("attention");
     // Flash attention keeps its output and the row log-sum-exp; it recomputes the scores.
@@ -465,6 +469,7 @@ class Builder {
   const WorkloadOptions& options_;
   double tokens_ = 0;
   double sp_tokens_ = 0;
+  AttentionSpan span_;  // the keys a query of this layer attends to (attention_block)
   bool fp8_ = false;
   std::vector<Op> ops_;
 };
@@ -532,7 +537,7 @@ WorkloadOptions workload_options(const config::Experiment& experiment) {
 
 LayerWorkload layer_workload(const ModelCard& card, int layer, const WorkloadOptions& options) {
   Builder builder(card, options);
-  builder.attention_block();
+  builder.attention_block(layer);
   builder.ffn_block(layer);
   return builder.finish(layer, is_moe_layer(card, layer));
 }

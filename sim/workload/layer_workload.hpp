@@ -118,6 +118,9 @@ struct Op {
   // Attention: the kernel's head dim, the mean of the query-key and value head dims (its work
   // per score is in proportion to their sum; MLA's 192 and 128 run as 160).
   std::optional<double> head_dim;
+  // Attention under a sliding window: the keys a query sees, the length the kernel's rate is
+  // read at (absent: the sequence's).
+  std::optional<double> attention_keys;
 };
 
 struct WorkloadOptions {

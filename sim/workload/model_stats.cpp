@@ -71,6 +71,21 @@ bool is_moe_layer(const ModelCard& card, int layer) {
   return card.moe && layer >= card.moe->first_dense_layers;
 }
 
+bool slides(const ModelCard& card, int layer) {
+  const std::optional<config::SlidingWindow>& window = card.attention.sliding_window;
+  if (!window || layer >= card.layers) return false;
+  return window->full_every == 0 || (layer + 1) % window->full_every != 0;
+}
+
+AttentionSpan attention_span(const ModelCard& card, int layer, std::int64_t seq_len) {
+  const double s = static_cast<double>(seq_len);
+  if (slides(card, layer)) {
+    const double w = static_cast<double>(card.attention.sliding_window->tokens);
+    if (w < s) return {w - w * w / (2 * s), w};
+  }
+  return {s / 2, s};
+}
+
 double attention_params(const ModelCard& card) {
   return attention_matmul_params(card) + attention_bias_params(card) + attention_norm_params(card);
 }
@@ -96,7 +111,6 @@ ModelStats compute_model_stats(const ModelCard& card, std::int64_t seq_len) {
   const double attention = attention_params(card);
   const double attention_matmul = attention_matmul_params(card);
   const double layer_norms = 2 * norm_params(card, card.hidden_size);
-  const double causal_context = static_cast<double>(seq_len) / 2;
   for (int layer = 0; layer < card.layers; ++layer) {
     LayerStats row;
     row.index = layer;
@@ -127,9 +141,9 @@ ModelStats compute_model_stats(const ModelCard& card, std::int64_t seq_len) {
     row.params = attention + ffn_total + layer_norms;
     row.active_params = attention + ffn_active + layer_norms;
     row.forward_matmul_flops = 2 * (attention_matmul + ffn_matmul_active);
-    row.forward_attention_flops_causal = attention_score_flops(card, causal_context);
-    row.forward_attention_flops_noncausal =
-        attention_score_flops(card, static_cast<double>(seq_len));
+    const AttentionSpan span = attention_span(card, layer, seq_len);
+    row.forward_attention_flops_causal = attention_score_flops(card, span.causal_keys);
+    row.forward_attention_flops_noncausal = attention_score_flops(card, span.keys);
     stats.forward_matmul_flops_per_token += row.forward_matmul_flops;
     stats.forward_attention_flops_causal += row.forward_attention_flops_causal;
     stats.forward_attention_flops_noncausal += row.forward_attention_flops_noncausal;

@@ -8,7 +8,8 @@
 //     and the output head; not the embedding lookup, norms or element-wise work)
 //   + attention scores and values: 2 x context x heads x (d_qk + d_v) per layer, where context is
 //     the sequence length (non-causal, Megatron convention) or half of it (causal, the lower
-//     triangle only, FlashAttention convention);
+//     triangle only, FlashAttention convention); in a layer with a sliding window of w tokens
+//     (attention_span), w keys per query non-causal and w - w^2 / (2 s) causal;
 //   training FLOPs per token = 3 x forward (backward = input gradients + weight gradients).
 // The multi-token-prediction modules are excluded from totals and FLOPs (reported apart).
 
@@ -72,5 +73,20 @@ struct ModelStats {
 [[nodiscard]] double attention_params(const config::ModelCard& card);
 [[nodiscard]] double ffn_params(const config::ModelCard& card, std::int64_t intermediate);
 [[nodiscard]] bool is_moe_layer(const config::ModelCard& card, int layer);
+
+// Whether the layer's attention slides (the card's sliding_window; the layers past the card's,
+// its MTP modules, attend fully).
+[[nodiscard]] bool slides(const config::ModelCard& card, int layer);
+
+// The keys a query of the layer attends to over a sequence of `seq_len` tokens: on average under
+// the causal mask (s / 2 for full attention; with a sliding window of w < s tokens, the band's
+// s w - w^2 / 2 pairs over s queries, w - w^2 / (2 s)), and at most (s, or w: the non-causal
+// count, and the length the attention kernel's rate is read at).
+struct AttentionSpan {
+  double causal_keys = 0;
+  double keys = 0;
+};
+[[nodiscard]] AttentionSpan attention_span(const config::ModelCard& card, int layer,
+                                           std::int64_t seq_len);
 
 }  // namespace clustersim::workload

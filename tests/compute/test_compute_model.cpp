@@ -84,6 +84,26 @@ TEST_F(H800, AttentionFollowsTheHeadDim) {
   EXPECT_NEAR(flops / single.attention_forward_time(flops, 4096, 132, 64).seconds(), 579e12, 1e6);
 }
 
+// An attention op under a sliding window reads its rate at the window's keys, whatever the
+// sequence: at 512 keys FA3's charts are slower per FLOP than at 4k, and below the charts'
+// shortest sequence the rate holds there.
+TEST_F(H800, SlidingWindowAttentionRunsAtTheWindowsRate) {
+  const ComputeModel model(profile);
+  workload::Op op;
+  op.kind = workload::OpKind::attention;
+  op.forward_flops = 1e12;
+  op.head_dim = 64;
+  const SimTime whole = model.op_time(op, OpPass::forward, 132, 4096);
+  op.attention_keys = 512;
+  for (const OpPass pass : {OpPass::forward, OpPass::backward_input}) {
+    EXPECT_EQ(model.op_time(op, pass, 132, 4096), model.op_time(op, pass, 132, 512));
+  }
+  EXPECT_GT(model.op_time(op, OpPass::forward, 132, 4096), whole);
+  op.attention_keys = 128;
+  EXPECT_EQ(model.op_time(op, OpPass::forward, 132, 4096),
+            model.op_time(op, OpPass::forward, 132, 512));
+}
+
 TEST_F(H800, MemoryBoundKernelsRunAtTheMeasuredShareOfHbm) {
   const ComputeModel model(profile);
   EXPECT_NEAR(model.memory_time(3.35e12 * 0.866).seconds(), 1.0, 1e-12);

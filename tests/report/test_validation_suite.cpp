@@ -82,7 +82,7 @@ TEST(ValidationSuite, ShippedSuiteSummaryIsPinned) {
       {"dsv3_chunk_pair", 1, 10, 0.0431, 0.2322}, {"dsv3_table4", 2, 28, 0.0551, 0.0596},
       {"korthikanti22", 11, 15, 0.0500, 0.0720},  {"korthikanti22_layer", 5, 10, 0.0302, 0.0464},
       {"moe_folding", 50, 50, 0.1211, 0.2111},    {"nemo_blackwell", 5, 15, 0.3328, 0.5959},
-      {"nemo_h100", 17, 51, 0.0567, 1.1370},      {"", 91, 179, 0.0585, 0.4090}};
+      {"nemo_h100", 17, 51, 0.0567, 1.1396},      {"", 91, 179, 0.0585, 0.4228}};
   const std::vector<ErrorSummary> summaries = summarise(runs);
   ASSERT_EQ(summaries.size(), std::size(pinned));
   for (std::size_t i = 0; i < summaries.size(); ++i) {

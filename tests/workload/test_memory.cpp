@@ -132,6 +132,38 @@ TEST(Memory, ZeroStagesShardMoreStateOverDataParallelRanks) {
   }
 }
 
+// A sliding layer's flash attention does the band's work and reads its rate at the window; a
+// full layer, and unfused attention (which materialises every score), are as without a window.
+TEST(LayerWorkload, SlidingWindowShrinksAttention) {
+  config::ModelCard card = config::load_model_card(kRoot + "/models/gpt_generic.yaml");
+  const auto core = [](const config::ModelCard& c, int layer, const WorkloadOptions& options) {
+    for (const Op& op : layer_workload(c, layer, options).ops) {
+      if (op.name == "attn.core" || op.name == "attn.scores") return op;
+    }
+    return Op{};
+  };
+  WorkloadOptions options;
+  options.seq_len = 4096;
+  const Op full = core(card, 0, options);
+  card.attention.sliding_window = config::SlidingWindow{128, 2};
+  const Op band = core(card, 0, options);
+  EXPECT_DOUBLE_EQ(band.forward_flops / full.forward_flops, (128 - 128.0 * 128 / 8192) / 2048);
+  EXPECT_DOUBLE_EQ(band.backward_input_flops / full.backward_input_flops,
+                   band.forward_flops / full.forward_flops);
+  EXPECT_EQ(band.attention_keys, 128.0);
+  EXPECT_FALSE(full.attention_keys.has_value());
+  const Op second = core(card, 1, options);  // every second layer attends fully
+  EXPECT_DOUBLE_EQ(second.forward_flops, full.forward_flops);
+  EXPECT_FALSE(second.attention_keys.has_value());
+  options.cp = 2;  // each rank holds half the queries, each with its band of keys
+  EXPECT_DOUBLE_EQ(core(card, 0, options).forward_flops, band.forward_flops / 2);
+  options.cp = 1;
+  options.flash_attention = false;
+  const Op unfused = core(card, 0, options);
+  card.attention.sliding_window.reset();
+  EXPECT_DOUBLE_EQ(unfused.forward_flops, core(card, 0, options).forward_flops);
+}
+
 }  // namespace
 }  // namespace clustersim::workload
 

@@ -51,6 +51,34 @@ TEST(ModelStats, DenseGptClosedForms) {
   EXPECT_DOUBLE_EQ(stats.kv_cache_bytes_per_token, 2 * 2 * 4 * 16 * 2.0);
 }
 
+// A sliding window of w tokens over s: the band's s w - w^2 / 2 pairs, w - w^2 / (2 s) keys per
+// query causal and w non-causal; full attention in every full_every-th layer and past the card's
+// layers (MTP); a window as long as the sequence changes nothing.
+TEST(ModelStats, SlidingWindowCountsTheBand) {
+  config::ModelCard card = small_gpt();
+  card.layers = 4;
+  card.attention.sliding_window = config::SlidingWindow{16, 2};
+  EXPECT_TRUE(slides(card, 0));
+  EXPECT_FALSE(slides(card, 1));
+  EXPECT_TRUE(slides(card, 2));
+  EXPECT_FALSE(slides(card, 3));
+  EXPECT_FALSE(slides(card, 4));  // an MTP module
+  const AttentionSpan band = attention_span(card, 0, 128);
+  EXPECT_DOUBLE_EQ(band.causal_keys, 16 - 16.0 * 16 / (2 * 128));
+  EXPECT_DOUBLE_EQ(band.keys, 16);
+  EXPECT_DOUBLE_EQ(attention_span(card, 1, 128).causal_keys, 64);
+  EXPECT_DOUBLE_EQ(attention_span(card, 1, 128).keys, 128);
+  EXPECT_DOUBLE_EQ(attention_span(card, 0, 16).causal_keys, 8);  // the window holds it all
+  const ModelStats stats = compute_model_stats(card, 128);
+  const double per_key = 2 * 4 * 32.0;  // 2 x heads x (d_qk + d_v)
+  EXPECT_DOUBLE_EQ(stats.forward_attention_flops_causal, per_key * (2 * (16 - 1.0) + 2 * 64));
+  EXPECT_DOUBLE_EQ(stats.forward_attention_flops_noncausal, per_key * (2 * 16.0 + 2 * 128));
+  card.attention.sliding_window->full_every = 0;  // every layer slides
+  EXPECT_TRUE(slides(card, 3));
+  EXPECT_DOUBLE_EQ(compute_model_stats(card, 128).forward_attention_flops_causal,
+                   per_key * 4 * (16 - 1.0));
+}
+
 TEST(ModelStats, TiedEmbeddingsBiasesAndLearnedPositions) {
   config::ModelCard card = small_gpt();
   card.tied_embeddings = true;
