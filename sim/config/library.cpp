@@ -65,6 +65,30 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// "a model card", "an experiment": the kind as a message names it.
+std::string with_article(CardKind kind) {
+  const std::string noun = kind == CardKind::model      ? "model card"
+                           : kind == CardKind::topology ? "topology card"
+                                                        : to_string(kind);
+  return (noun.find_first_of("aeiou") == 0 ? "an " : "a ") + noun;
+}
+
+// The command that takes a file of the kind, as a hint.
+std::string command_for(CardKind kind) {
+  switch (kind) {
+    case CardKind::experiment:
+      return "; `clustersim run FILE` simulates an experiment";
+    case CardKind::sweep:
+      return "; `clustersim sweep FILE` runs a sweep";
+    case CardKind::model:
+      return "; `clustersim model FILE` prints a model card";
+    case CardKind::topology:
+      return "; `clustersim topo FILE` describes a topology";
+    default:
+      return "";
+  }
+}
+
 bool looks_like_path(const std::string& text) {
   return text.find('/') != std::string::npos || text.ends_with(".yaml") || text.ends_with(".yml");
 }
@@ -73,6 +97,42 @@ bool is_card_reference_key(const std::vector<std::string>& path, std::size_t dep
   const std::string& key = path[depth];
   if (depth == 0) return key == "model" || key == "hardware" || key == "stack";
   return depth == 1 && path[0] == "cluster" && key == "topology";
+}
+
+// The kinds whose telling top-level keys a mapping has, with the keys that tell it: a file
+// given where another kind belongs (an experiment to `clustersim model`, a model card as an
+// experiment's hardware) is named for what it is instead of drowning in unknown keys.
+struct KindEvidence {
+  CardKind kind;
+  std::vector<std::string> keys;
+};
+std::vector<KindEvidence> kinds_of(const Node& tree) {
+  const auto present = [&](std::initializer_list<const char*> keys) {
+    std::vector<std::string> found;
+    for (const char* key : keys) {
+      if (tree.find(key) != nullptr) found.emplace_back(key);
+    }
+    return found;
+  };
+  std::vector<KindEvidence> out;
+  // kind, keys that must all be there, keys of which one must be there
+  const auto match = [&](CardKind kind, std::initializer_list<const char*> all,
+                         std::initializer_list<const char*> any) {
+    std::vector<std::string> keys = present(all);
+    if (keys.size() != all.size()) return;
+    const std::vector<std::string> some = present(any);
+    if (any.size() > 0 && some.empty()) return;
+    keys.insert(keys.end(), some.begin(), some.end());
+    out.push_back({kind, std::move(keys)});
+  };
+  match(CardKind::experiment, {"parallelism"}, {"hardware", "cluster"});
+  match(CardKind::sweep, {"experiment", "axes"}, {});
+  match(CardKind::model, {"layers", "hidden_size", "attention"}, {});
+  match(CardKind::hardware, {"gpu"}, {"compute", "scale_up", "scale_out"});
+  match(CardKind::topology, {"generator"}, {});
+  match(CardKind::stack, {}, {"fused", "overlap", "tp_overlap", "kernel_host_overhead"});
+  match(CardKind::cost, {}, {"speeds", "switch_usd"});
+  return out;
 }
 
 }  // namespace
@@ -247,6 +307,17 @@ std::optional<Node> CardLibrary::load_file(const fs::path& path, const std::stri
     diagnostics_.error(tree->location(), "",
                        fmt::format("expected a {} mapping at the top of the file, got {}",
                                    to_string(kind), tree->describe()));
+    return std::nullopt;
+  }
+  const std::vector<KindEvidence> kinds = kinds_of(*tree);
+  const bool own = std::any_of(kinds.begin(), kinds.end(),
+                               [&](const KindEvidence& k) { return k.kind == kind; });
+  if (!own && kinds.size() == 1) {
+    diagnostics_.error(
+        tree->location(), "",
+        fmt::format("this file is {} (it has {}), not {}{}", with_article(kinds.front().kind),
+                    fmt::join(kinds.front().keys, ", "), with_article(kind),
+                    command_for(kinds.front().kind)));
     return std::nullopt;
   }
   chain_.push_back(canonical);
