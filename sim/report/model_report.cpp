@@ -1,5 +1,7 @@
 #include "sim/report/model_report.hpp"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "sim/report/config_json.hpp"
@@ -83,10 +85,22 @@ std::string model_report_text(const config::ModelCard& card, const workload::Mod
     std::size_t j = i;
     while (j + 1 < stats.layers.size() && stats.layers[j + 1].moe == stats.layers[i].moe) ++j;
     const workload::LayerStats& layer = stats.layers[i];
+    const auto gflop = [&](std::size_t k) {
+      const workload::LayerStats& row = stats.layers[k];
+      return (row.forward_matmul_flops + row.forward_attention_flops_causal) / 1e9;
+    };
+    // Under a sliding window the row's sliding and full layers differ in attention work.
+    std::optional<std::size_t> sliding, full;
+    for (std::size_t k = i; k <= j; ++k) {
+      (workload::slides(card, static_cast<int>(k)) ? sliding : full).emplace(k);
+    }
+    const std::string work = sliding && full ? fmt::format("{:.3f} GFLOP sliding, {:.3f} full",
+                                                           gflop(*sliding), gflop(*full))
+                             : sliding       ? fmt::format("{:.3f} GFLOP sliding", gflop(*sliding))
+                                             : fmt::format("{:.3f} GFLOP", gflop(i));
     line(i == j ? fmt::format("{}", i) : fmt::format("{}-{}", i, j),
-         fmt::format("{}: {} params, {} active, {:.3f} GFLOP", layer.moe ? "MoE" : "dense",
-                     billions(layer.params), billions(layer.active_params),
-                     (layer.forward_matmul_flops + layer.forward_attention_flops_causal) / 1e9));
+         fmt::format("{}: {} params, {} active, {}", layer.moe ? "MoE" : "dense",
+                     billions(layer.params), billions(layer.active_params), work));
     i = j + 1;
   }
   return text;

@@ -1,7 +1,9 @@
 // Step figures against their closed forms: training days and energy for a token budget.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "sim/report/model_report.hpp"
 #include "sim/report/step_report.hpp"
 #include "tests/shipped_cards.hpp"
 
@@ -52,6 +54,27 @@ TEST(StepFigures, NoEnergyWithoutAPowerFraction) {
       "dsv3_2048xh800_mpft", {"hardware={base: h800_sxm, price: {power_fraction: null}}"});
   EXPECT_FALSE(e.hardware.price.energy.power_fraction);
   EXPECT_FALSE(step_figures(e, twenty_second_step()).energy);
+}
+
+// `clustersim model` shows a sliding window: in the card, and per row of layers the work of its
+// sliding and its full layers (every second layer attends fully here).
+TEST(ModelReport, ShowsTheSlidingAndTheFullLayers) {
+  config::ModelCard card =
+      config::load_model_card(testing::kSourceRoot + "/models/gpt_generic.yaml");
+  card.attention.sliding_window = config::SlidingWindow{1024, 2};
+  const std::string text = model_report_text(card, workload::compute_model_stats(card, 4096));
+  EXPECT_NE(text.find("sliding window of 1024 tokens, every 2 layers one attends fully"),
+            std::string::npos)
+      << text;
+  const workload::ModelStats stats = workload::compute_model_stats(card, 4096);
+  const auto gflop = [&](int layer) {
+    const workload::LayerStats& row = stats.layers[static_cast<std::size_t>(layer)];
+    return (row.forward_matmul_flops + row.forward_attention_flops_causal) / 1e9;
+  };
+  EXPECT_LT(gflop(0), gflop(1));
+  EXPECT_NE(text.find(fmt::format("{:.3f} GFLOP sliding, {:.3f} full", gflop(0), gflop(1))),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace
