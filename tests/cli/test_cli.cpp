@@ -1117,7 +1117,7 @@ TEST(Cli, ValidateChecksTheNetworkAndTheMemoryFitAsRunDoes) {
   // The table's micro-batch size of 4 (the recipe runs 1) does not fit.
   const Result big = run("validate " + gpt_oss + " --set parallelism.micro_batch_size=4");
   EXPECT_EQ(big.exit_code, 1);
-  EXPECT_NE(big.err.find(":42:1: error: parallelism: the model does not fit: pipeline rank 0 "
+  EXPECT_NE(big.err.find(":17:1: error: parallelism: the model does not fit: pipeline rank 0 "
                          "needs 134.3 GB of the 80.0 GB of one GPU"),
             std::string::npos)
       << big.err;

@@ -169,6 +169,12 @@ TEST(ModelFacts, ParameterCountsOfThePublishedModels) {
     EXPECT_NEAR(stats.params.total(), row.total, 0.02 * row.total);
     EXPECT_NEAR(stats.params.active(), row.active, 0.03 * row.active);
   }
+  // GPT-OSS 120B: 116.8B, 5.1B active "per forward pass" (OpenAI's model card as quoted), which
+  // leaves out the embedding lookup (0.58B of a 201,088-token vocabulary).
+  const ModelStats oss =
+      compute_model_stats(config::load_model_card(kRoot + "/models/gpt_oss_120b.yaml"), 4096);
+  EXPECT_NEAR(oss.params.total(), 116.8e9, 0.002 * 116.8e9);
+  EXPECT_NEAR(oss.params.active() - oss.params.embedding, 5.1e9, 0.01 * 5.1e9);
 }
 
 }  // namespace
