@@ -17,6 +17,9 @@ struct ValidationFigure {
   double published = 0;
   double simulated = 0;
   [[nodiscard]] double error() const { return simulated / published - 1; }
+  // Whether the simulation promises more than was measured: a rate (throughput, TFLOP/s, MFU,
+  // tokens per day) above the published one, or a time or cost below it.
+  [[nodiscard]] bool optimistic() const;
 };
 
 struct ValidationRun {
@@ -37,6 +40,7 @@ struct ErrorSummary {
   std::size_t runs = 0;
   double median_abs_error = 0;
   double p90_abs_error = 0;
+  std::size_t optimistic = 0;  // figures the simulation makes better than measured
 };
 
 // The experiment files of `folder` (*.yaml, sorted by name). Throws std::invalid_argument when

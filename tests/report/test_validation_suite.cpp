@@ -35,10 +35,22 @@ TEST(ValidationSuite, SummariesArePerFamilyThenOverall) {
   EXPECT_EQ(s[0].figures, 3u);
   EXPECT_EQ(s[0].runs, 2u);
   EXPECT_NEAR(s[0].median_abs_error, 0.1, 1e-12);  // |errors| 0.1, 0.5, 0
+  EXPECT_EQ(s[0].optimistic, 1u);  // the step faster than published; 1F slower; one equal
   EXPECT_EQ(s[1].family, "b");
   EXPECT_EQ(s[1].figures, 0u);
   EXPECT_EQ(s[2].family, "");
   EXPECT_EQ(s[2].figures, 3u);
+}
+
+// Optimistic: a rate above the published one, a time or a cost below it.
+TEST(ValidationSuite, OptimisticMeansARateAboveOrATimeBelow) {
+  EXPECT_TRUE((ValidationFigure{"tokens_per_s_per_gpu", 100, 120}.optimistic()));
+  EXPECT_FALSE((ValidationFigure{"model_tflops_per_gpu", 100, 90}.optimistic()));
+  EXPECT_TRUE((ValidationFigure{"mfu_noncausal", 0.4, 0.5}.optimistic()));
+  EXPECT_TRUE((ValidationFigure{"step_time_s", 20, 19}.optimistic()));
+  EXPECT_FALSE((ValidationFigure{"kernel_ms.ep_combine", 49, 50}.optimistic()));
+  EXPECT_TRUE((ValidationFigure{"gpu_hours_per_trillion_tokens", 180e3, 170e3}.optimistic()));
+  EXPECT_FALSE((ValidationFigure{"step_time_s", 20, 20}.optimistic()));
 }
 
 TEST(ValidationSuite, MissingFolderIsAnError) {
@@ -77,12 +89,16 @@ TEST(ValidationSuite, ShippedSuiteSummaryIsPinned) {
     const char* family;
     std::size_t runs, figures;
     double median, p90;
+    std::size_t optimistic;
   };
-  const Pinned pinned[] = {
-      {"dsv3_chunk_pair", 1, 10, 0.0431, 0.2322}, {"dsv3_table4", 2, 28, 0.0551, 0.0596},
-      {"korthikanti22", 11, 15, 0.0500, 0.0720},  {"korthikanti22_layer", 5, 10, 0.0302, 0.0464},
-      {"moe_folding", 50, 50, 0.1211, 0.2111},    {"nemo_blackwell", 5, 15, 0.3328, 0.5959},
-      {"nemo_h100", 17, 51, 0.0567, 1.1396},      {"", 91, 179, 0.0585, 0.4228}};
+  const Pinned pinned[] = {{"dsv3_chunk_pair", 1, 10, 0.0431, 0.2322, 4},
+                           {"dsv3_table4", 2, 28, 0.0551, 0.0596, 26},
+                           {"korthikanti22", 11, 15, 0.0500, 0.0720, 15},
+                           {"korthikanti22_layer", 5, 10, 0.0302, 0.0464, 5},
+                           {"moe_folding", 50, 50, 0.1211, 0.2111, 40},
+                           {"nemo_blackwell", 5, 15, 0.3328, 0.5959, 15},
+                           {"nemo_h100", 17, 51, 0.0567, 1.1396, 44},
+                           {"", 91, 179, 0.0585, 0.4228, 149}};
   const std::vector<ErrorSummary> summaries = summarise(runs);
   ASSERT_EQ(summaries.size(), std::size(pinned));
   for (std::size_t i = 0; i < summaries.size(); ++i) {
@@ -92,6 +108,7 @@ TEST(ValidationSuite, ShippedSuiteSummaryIsPinned) {
     EXPECT_EQ(summaries[i].figures, pinned[i].figures);
     EXPECT_NEAR(summaries[i].median_abs_error, pinned[i].median, 0.0006);
     EXPECT_NEAR(summaries[i].p90_abs_error, pinned[i].p90, 0.0006);
+    EXPECT_EQ(summaries[i].optimistic, pinned[i].optimistic);
   }
 }
 
