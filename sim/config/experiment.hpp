@@ -126,6 +126,11 @@ inline constexpr std::array<std::string_view, 20> kPublishedKeys{"step_time_s",
                                                                  "chunk_pair_ms",
                                                                  "chunk_pair_compute_ms"};
 
+// The published keys that are rates (more is better); every other key is a time or a cost.
+inline constexpr std::array<std::string_view, 7> kPublishedRates{
+    "tflops_causal",  "tflops_noncausal",     "mfu_causal",          "mfu_noncausal",
+    "tokens_per_day", "tokens_per_s_per_gpu", "model_tflops_per_gpu"};
+
 struct PublishedFigures {
   std::string source;
   std::string family;                                  // for the validation suite's summary

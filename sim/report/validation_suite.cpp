@@ -1,15 +1,14 @@
 #include "sim/report/validation_suite.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <stdexcept>
-#include <string_view>
 
 #include <fmt/format.h>
 
+#include "sim/config/experiment.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/parallel/step_simulator.hpp"
 #include "sim/report/run_outcome.hpp"
@@ -65,11 +64,8 @@ ValidationRun run_validation(const std::string& file) {
 }
 
 bool ValidationFigure::optimistic() const {
-  // The rates among the published keys; every other figure is a time or a cost.
-  static constexpr std::array<std::string_view, 7> kRates{
-      "tokens_per_s_per_gpu", "model_tflops_per_gpu", "tflops_causal", "tflops_noncausal",
-      "mfu_causal",           "mfu_noncausal",        "tokens_per_day"};
-  const bool rate = std::find(kRates.begin(), kRates.end(), key) != kRates.end();
+  const auto& rates = config::kPublishedRates;
+  const bool rate = std::find(rates.begin(), rates.end(), key) != rates.end();
   return rate ? simulated > published : simulated < published;
 }
 

@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iterator>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
+
+#include "sim/config/experiment.hpp"
 
 namespace clustersim::report {
 namespace {
@@ -51,6 +55,12 @@ TEST(ValidationSuite, OptimisticMeansARateAboveOrATimeBelow) {
   EXPECT_FALSE((ValidationFigure{"kernel_ms.ep_combine", 49, 50}.optimistic()));
   EXPECT_TRUE((ValidationFigure{"gpu_hours_per_trillion_tokens", 180e3, 170e3}.optimistic()));
   EXPECT_FALSE((ValidationFigure{"step_time_s", 20, 20}.optimistic()));
+  // Every rate is a published key (a misspelt one would count its figures as times).
+  for (const std::string_view rate : config::kPublishedRates) {
+    EXPECT_NE(std::find(config::kPublishedKeys.begin(), config::kPublishedKeys.end(), rate),
+              config::kPublishedKeys.end())
+        << rate;
+  }
 }
 
 TEST(ValidationSuite, MissingFolderIsAnError) {
