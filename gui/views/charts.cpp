@@ -82,6 +82,10 @@ QChart* grouped_bar_chart(const QString& title, const QStringList& categories,
 QValueAxis* si_value_axis(const QString& title, double low, double high) {
   auto* axis = new QCategoryAxis;
   axis->setTitleText(title);
+  if (!(low <= high)) {  // no values (an empty range): an axis from 0 to 1
+    low = 0;
+    high = 1;
+  }
   std::vector<double> ticks = report::nice_ticks(low, high);
   // A highest value on the last tick would touch the plot's edge, as if cut: one step more.
   if (ticks.size() > 1 && high > low && high >= ticks.back()) {

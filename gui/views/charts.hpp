@@ -33,7 +33,8 @@ struct BarSet {
 
 // A value axis over at least [low, high], its ticks at nice values (report::nice_ticks) labelled
 // as the SVG charts label them (12M, not 1.2e+07; report::tick_label), with a step above `high`
-// when it falls on a tick, so that no bar or point touches the edge. Qt's value axis formats
+// when it falls on a tick, so that no bar or point touches the edge; an empty range (low above
+// high: no values) gives an axis from 0 to 1. Qt's value axis formats
 // its labels with a printf format only, so this is a category axis with a label at each tick's
 // value.
 [[nodiscard]] QValueAxis* si_value_axis(const QString& title, double low, double high);

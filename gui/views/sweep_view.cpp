@@ -38,12 +38,11 @@ QChart* results_chart(const report::ChartData& data) {
       y_high = std::max(y_high, s.y[i]);
     }
   }
-  if (!(y_high >= y_low)) y_high = 1;  // no points: an empty axis from 0 to 1
   QValueAxis* axis_y = si_value_axis(y_title, y_low, y_high);
   chart->addAxis(axis_y, Qt::AlignLeft);
   QAbstractAxis* axis_x = nullptr;
   if (data.categories.empty()) {
-    axis_x = x_low <= x_high ? si_value_axis(x_title, x_low, x_high) : si_value_axis(x_title, 0, 1);
+    axis_x = si_value_axis(x_title, x_low, x_high);
   } else {
     // Text x values: one labelled position each, points only (no zigzag between categories).
     auto* categories = new QCategoryAxis;

@@ -251,6 +251,7 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
   if (op.kind == OpKind::saved) return;
   const bool grouped = op.groups > 1 && !op.activation_operands;
   const std::string_view gemm_class = grouped ? "grouped_gemm" : "gemm";
+  const double attention_keys = op.attention_keys.value_or(keys);
   const auto forward = [&]() {
     switch (op.kind) {
       case OpKind::gemm:
@@ -259,8 +260,7 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
         return;
       case OpKind::attention:
         out.push_back({"attention_forward",
-                       attention_forward_time(op.forward_flops, op.attention_keys.value_or(keys),
-                                              sms, op.head_dim)});
+                       attention_forward_time(op.forward_flops, attention_keys, sms, op.head_dim)});
         return;
       default:
         out.push_back(
@@ -284,9 +284,9 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
           }
           return;
         case OpKind::attention:
-          out.push_back({"attention_backward",
-                         attention_backward_time(op.forward_flops, op.attention_keys.value_or(keys),
-                                                 sms, op.head_dim)});
+          out.push_back(
+              {"attention_backward",
+               attention_backward_time(op.forward_flops, attention_keys, sms, op.head_dim)});
           return;
         default: {
           // Element-wise backward: the input gradient moves twice the forward traffic; an op

@@ -186,7 +186,7 @@ class Builder {
   }
 
   void attention_block(int layer) {
-    span_ = attention_span(card_, layer, options_.seq_len);
+    const AttentionSpan span = attention_span(card_, layer, options_.seq_len);
     const config::AttentionSpec& a = card_.attention;
     const int tp = options_.tp;
     const double heads = static_cast<double>(a.heads) / tp;
@@ -219,7 +219,7 @@ class Builder {
       const double qkv = tokens_ * heads * d(qk + qk + a.v_head_dim);
       const double kept = up_recomputed ? tokens_ * a.qk_rope_head_dim : qkv;
       saved("attn.qkv_for_backward", kept, kActivationBytes);
-      core_attention(heads, static_cast<double>(qk), a.v_head_dim);
+      core_attention(span, heads, static_cast<double>(qk), a.v_head_dim);
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.v_head_dim),
            1, fp8_ ? kE5m6Bytes : kActivationBytes);
       tp_overlapped(TpLinear::proj);
@@ -231,7 +231,7 @@ class Builder {
       // Q and K feed QK^T, V feeds the value product.
       saved("attn.qkv_for_backward", tokens_ * (heads + 2 * kv_heads) * a.head_dim,
             kActivationBytes);
-      core_attention(heads, a.head_dim, a.head_dim);
+      core_attention(span, heads, a.head_dim, a.head_dim);
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.head_dim), 1,
            fp8_ ? kE5m6Bytes : kActivationBytes);
       tp_overlapped(TpLinear::proj);
@@ -239,7 +239,8 @@ class Builder {
     residual("attn");
   }
 
-  void core_attention(double heads, double d_qk, double d_v) {
+  // `span`: the keys a query of the layer attends to (attention_span).
+  void core_attention(const AttentionSpan& span, double heads, double d_qk, double d_v) {
     // With context parallelism a rank holds s / cp queries, which attend to all s keys (ring
     // attention brings the other ranks' keys and values to it); causal: half of the pairs, or
     // under a sliding window the band's (attention_span).
@@ -251,14 +252,14 @@ class Builder {
       unfused_attention(heads, d_qk, d_v, queries, keys);
       return;
     }
-    const double score_pairs = b * queries * span_.causal_keys * heads;
+    const double score_pairs = b * queries * span.causal_keys * heads;
     Op op;
     op.name = "attn.core";
     op.kind = OpKind::attention;
     op.dtype = Dtype::bf16;  // attention stays in BF16 in FP8 training (TR §3.3)
     op.forward_flops = 2 * score_pairs * (d_qk + d_v);
     op.head_dim = (d_qk + d_v) / 2;
-    if (span_.keys < keys) op.attention_keys = span_.keys;
+    if (span.keys < keys) op.attention_keys = span.keys;
     op.backward_input_flops = 2 * op.forward_flops;  // dQ, dK, dV: twice the forward
     op.recomputed = recomputes("attention");
     // Flash attention keeps its output and the row log-sum-exp; it recomputes the scores.
@@ -469,7 +470,6 @@ class Builder {
   const WorkloadOptions& options_;
   double tokens_ = 0;
   double sp_tokens_ = 0;
-  AttentionSpan span_;  // the keys a query of this layer attends to (attention_block)
   bool fp8_ = false;
   std::vector<Op> ops_;
 };
