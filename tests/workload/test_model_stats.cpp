@@ -161,7 +161,14 @@ TEST(ModelFacts, ParameterCountsOfThePublishedModels) {
                       {"llama3_1_405b", 405e9, 405e9},
                       {"qwen2_5_72b", 72.7e9, 72.7e9},
                       {"gpt3_175b", 175e9, 175e9},
-                      {"mixtral_8x22b", 140.6e9, 39.1e9}};
+                      {"mixtral_8x22b", 140.6e9, 39.1e9},
+                      // Hugging Face's counts of Meta-Llama-3-8B and -70B; Qwen's model cards
+                      // (30.5B / 3.3B, 235B / 22B); the Qwen2 report (57B / 14B).
+                      {"llama3_8b", 8.03e9, 8.03e9},
+                      {"llama3_70b", 70.6e9, 70.6e9},
+                      {"qwen3_30b_a3b", 30.5e9, 3.3e9},
+                      {"qwen3_235b_a22b", 235e9, 22e9},
+                      {"qwen2_57b_a14b", 57e9, 14e9}};
   for (const Row& row : rows) {
     SCOPED_TRACE(row.card);
     const ModelStats stats =
@@ -175,6 +182,31 @@ TEST(ModelFacts, ParameterCountsOfThePublishedModels) {
       compute_model_stats(config::load_model_card(kRoot + "/models/gpt_oss_120b.yaml"), 4096);
   EXPECT_NEAR(oss.params.total(), 116.8e9, 0.002 * 116.8e9);
   EXPECT_NEAR(oss.params.active() - oss.params.embedding, 5.1e9, 0.01 * 5.1e9);
+}
+
+ModelStats card_stats(const std::string& card) {
+  return compute_model_stats(config::load_model_card(kRoot + "/models/" + card + ".yaml"), 4096);
+}
+
+// The two MoE Parallel Folding variants start from another card (base:) and change only the
+// experts: what they keep is the base's, and the experts follow in closed form.
+TEST(ModelFacts, FoldingVariantsChangeOnlyTheExperts) {
+  const ModelStats mixtral = card_stats("mixtral_8x22b");
+  const ModelStats g8t8 = card_stats("mixtral_8x22b_g8t8");
+  EXPECT_EQ(g8t8.params.attention, mixtral.params.attention);
+  EXPECT_EQ(g8t8.params.embedding, mixtral.params.embedding);
+  // 64 experts of one eighth: the same expert weights; 8 of them a token against 2 of 8.
+  EXPECT_DOUBLE_EQ(g8t8.params.routed_experts, mixtral.params.routed_experts);
+  EXPECT_DOUBLE_EQ(g8t8.params.active_routed_experts, mixtral.params.active_routed_experts / 2);
+  EXPECT_DOUBLE_EQ(g8t8.params.routers, 8 * mixtral.params.routers);
+
+  const ModelStats dense = card_stats("llama3_70b");
+  const ModelStats upcycled = card_stats("llama3_8x70b");
+  EXPECT_EQ(upcycled.params.attention, dense.params.attention);
+  EXPECT_EQ(upcycled.params.dense_ffn, 0);
+  // Eight copies of the dense FFN, two of them a token.
+  EXPECT_DOUBLE_EQ(upcycled.params.routed_experts, 8 * dense.params.dense_ffn);
+  EXPECT_DOUBLE_EQ(upcycled.params.active_routed_experts, 2 * dense.params.dense_ffn);
 }
 
 }  // namespace
