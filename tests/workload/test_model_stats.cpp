@@ -168,7 +168,11 @@ TEST(ModelFacts, ParameterCountsOfThePublishedModels) {
                       {"llama3_70b", 70.6e9, 70.6e9},
                       {"qwen3_30b_a3b", 30.5e9, 3.3e9},
                       {"qwen3_235b_a22b", 235e9, 22e9},
-                      {"qwen2_57b_a14b", 57e9, 14e9}};
+                      {"qwen2_57b_a14b", 57e9, 14e9},
+                      // Korthikanti et al. 2022, Table 3.
+                      {"gpt_22b", 22e9, 22e9},
+                      {"gpt_530b", 530e9, 530e9},
+                      {"gpt_1t", 1e12, 1e12}};
   for (const Row& row : rows) {
     SCOPED_TRACE(row.card);
     const ModelStats stats =
