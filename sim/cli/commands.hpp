@@ -85,7 +85,15 @@ struct ReproduceOptions {
   bool json = false;
 };
 
+struct CardsOptions {
+  std::vector<std::string> kinds;  // models, hardware, ...; empty: every kind
+  bool json = false;
+  std::size_t width = 100;  // a text line is cut to this many characters
+};
+
 int run_experiment(const RunOptions& options);
+// The cards a name would find from the working directory, kind by kind.
+int run_cards(const CardsOptions& options);
 int run_reproduce(const ReproduceOptions& options);
 int run_sweep(const SweepOptions& options);
 int run_topo(const FileOptions& options);

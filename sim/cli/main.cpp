@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
       "error; 3 internal error; 4 stopped by --max-memory or --time-limit.\nCards are looked up by "
       "name in models/, hardware_profiles/, topologies/ and "
       "software_stacks/ beside "
-      "the input file, its parent folders, $CLUSTERSIM_PATH and the built-in library.");
+      "the input file, its parent folders, $CLUSTERSIM_PATH and the built-in library; "
+      "`clustersim cards` lists them.");
 
   RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "Simulate one training step of an experiment");
@@ -323,6 +324,15 @@ int main(int argc, char** argv) {
   add_common(*plan_cmd, plan.common);
 
   PlotOptions plot;
+  CardsOptions cards;
+  CLI::App* cards_cmd = app.add_subcommand(
+      "cards", "The cards a name finds from here: models, hardware, topologies, stacks, ...");
+  cards_cmd
+      ->add_option("kinds", cards.kinds,
+                   "Only these kinds: models, hardware, topologies, stacks, costs, experiments")
+      ->type_name("KIND...");
+  cards_cmd->add_flag("--json", cards.json, "Print the cards as one JSON array");
+
   CLI::App* plot_cmd = app.add_subcommand("plot", "Chart of sweep results");
   plot_cmd->add_option("results", plot.results, "Sweep results (CSV)")
       ->required()
@@ -367,6 +377,7 @@ int main(int argc, char** argv) {
     if (*plot_cmd) return run_plot(plot);
     if (*search_cmd) return run_search(search);
     if (*plan_cmd) return run_plan(plan);
+    if (*cards_cmd) return run_cards(cards);
   } catch (const std::exception& error) {
     std::cerr << "clustersim: internal error: " << error.what() << '\n';
     return kExitInternalError;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <set>
+#include <map>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -50,13 +50,38 @@ const char* to_string(CardKind kind) {
   return "card";
 }
 
+namespace {
+
+constexpr CardKind kEveryKind[] = {CardKind::model,      CardKind::hardware, CardKind::topology,
+                                   CardKind::experiment, CardKind::sweep,    CardKind::cost,
+                                   CardKind::stack};
+
+}  // namespace
+
+const char* card_kind_word(CardKind kind) {
+  switch (kind) {
+    case CardKind::model:
+      return "model";
+    case CardKind::hardware:
+      return "hardware";
+    case CardKind::topology:
+      return "topology";
+    case CardKind::experiment:
+      return "experiment";
+    case CardKind::sweep:
+      return "sweep";
+    case CardKind::cost:
+      return "cost";
+    case CardKind::stack:
+      return "stack";
+  }
+  return "experiment";
+}
+
 CardKind parse_card_kind(std::string_view name) {
-  if (name == "model") return CardKind::model;
-  if (name == "hardware") return CardKind::hardware;
-  if (name == "topology") return CardKind::topology;
-  if (name == "sweep") return CardKind::sweep;
-  if (name == "cost") return CardKind::cost;
-  if (name == "stack") return CardKind::stack;
+  for (const CardKind kind : kEveryKind) {
+    if (name == card_kind_word(kind)) return kind;
+  }
   return CardKind::experiment;
 }
 
@@ -254,25 +279,12 @@ std::optional<fs::path> CardLibrary::find(const Node& reference, CardKind kind,
   }
   const std::string folder = library_folder(kind);
   const std::string file_name = text + ".yaml";
-  std::vector<fs::path> folders;
-  for (fs::path dir = fs::absolute(referring_dir, ec);; dir = dir.parent_path()) {
-    if (dir.filename() == folder) folders.push_back(dir);
-    folders.push_back(dir / folder);
-    if (dir == dir.parent_path() || dir.empty()) break;
-  }
-  for (const fs::path& root : roots_) folders.push_back(root / folder);
-  for (const fs::path& dir : folders) {
+  for (const fs::path& dir : search_folders(kind, referring_dir)) {
     const fs::path candidate = dir / file_name;
     if (fs::is_regular_file(candidate, ec)) return candidate;
   }
-  std::set<std::string> available;
-  for (const fs::path& dir : folders) {
-    if (!fs::is_directory(dir, ec)) continue;
-    for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-      if (entry.path().extension() == ".yaml") available.insert(entry.path().stem().string());
-    }
-  }
-  const std::vector<std::string> names(available.begin(), available.end());
+  std::vector<std::string> names;
+  for (const auto& [name, path] : cards(kind, referring_dir)) names.push_back(name);
   std::string message =
       fmt::format("{} \"{}\" not found in the card library ({}/)", to_string(kind), text, folder);
   if (auto match = closest_match(text, names)) {
@@ -282,6 +294,35 @@ std::optional<fs::path> CardLibrary::find(const Node& reference, CardKind kind,
   }
   diagnostics_.error(reference.location(), key_path, message);
   return std::nullopt;
+}
+
+std::vector<fs::path> CardLibrary::search_folders(CardKind kind,
+                                                  const fs::path& referring_dir) const {
+  const std::string folder = library_folder(kind);
+  std::error_code ec;
+  std::vector<fs::path> folders;
+  for (fs::path dir = fs::absolute(referring_dir, ec);; dir = dir.parent_path()) {
+    if (dir.filename() == folder) folders.push_back(dir);
+    folders.push_back(dir / folder);
+    if (dir == dir.parent_path() || dir.empty()) break;
+  }
+  for (const fs::path& root : roots_) folders.push_back(root / folder);
+  return folders;
+}
+
+std::vector<std::pair<std::string, fs::path>> CardLibrary::cards(
+    CardKind kind, const fs::path& referring_dir) const {
+  std::map<std::string, fs::path> found;
+  std::error_code ec;
+  for (const fs::path& dir : search_folders(kind, referring_dir)) {
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+      if (entry.path().extension() == ".yaml" && entry.is_regular_file(ec)) {
+        found.try_emplace(entry.path().stem().string(), entry.path());
+      }
+    }
+  }
+  return {found.begin(), found.end()};
 }
 
 std::optional<Node> CardLibrary::load_file(const fs::path& path, const std::string& display_name,

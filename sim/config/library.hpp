@@ -56,6 +56,15 @@ class CardLibrary {
       const Node& reference, CardKind kind, const std::filesystem::path& referring_file,
       const std::string& key_path);
 
+  // The folders a name written in a file of `referring_dir` is looked up in, in order: the
+  // kind's folder beside it and beside each parent folder, then in each library root.
+  [[nodiscard]] std::vector<std::filesystem::path> search_folders(
+      CardKind kind, const std::filesystem::path& referring_dir) const;
+  // Every card a name would find from `referring_dir`, by name (ascending): for a name in more
+  // than one folder, the file the lookup takes (the first in search_folders).
+  [[nodiscard]] std::vector<std::pair<std::string, std::filesystem::path>> cards(
+      CardKind kind, const std::filesystem::path& referring_dir) const;
+
  private:
   std::optional<Node> follow_base(Node tree, CardKind kind, const std::filesystem::path& file);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <fstream>
 #include <numeric>
 #include <set>
 
@@ -855,6 +856,47 @@ std::string find_card(const std::string& name_or_path, CardKind kind, const std:
   const std::optional<fs::path> found = library.find(reference, kind, fs::current_path() / ".", "");
   diagnostics.throw_if_any();
   return detail::display_path(*found);
+}
+
+namespace {
+
+// What a listing says of a card: its description or source, or the first comment of its file.
+std::string card_summary(const fs::path& path, const std::string& shown) {
+  Diagnostics diagnostics;
+  const std::optional<Node> tree = read_yaml_file(path, shown, diagnostics);
+  if (!tree)
+    return diagnostics.empty() ? "unreadable" : "error: " + diagnostics.items().front().message;
+  if (tree->is_mapping()) {
+    for (const char* key : {"description", "source"}) {
+      const Node* node = tree->find(key);
+      if (node != nullptr && node->is_scalar() && !node->scalar().empty()) return node->scalar();
+    }
+  }
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with('#')) break;
+    const std::size_t text = line.find_first_not_of("# ");
+    if (text != std::string::npos) return line.substr(text);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<CardListing> list_cards(CardKind kind, const LoadOptions& options) {
+  Diagnostics diagnostics;
+  const CardLibrary library(roots_of(options), diagnostics);
+  std::vector<CardListing> out;
+  for (const auto& [name, path] : library.cards(kind, fs::current_path())) {
+    const std::string shown = detail::display_path(path);
+    CardKind listed = kind;
+    if (kind == CardKind::experiment || kind == CardKind::sweep) {
+      listed =
+          detect_kind(path.string()) == CardKind::sweep ? CardKind::sweep : CardKind::experiment;
+    }
+    out.push_back({name, shown, listed, card_summary(path, shown)});
+  }
+  return out;
 }
 
 SourceLocation location_of(const std::string& file, std::initializer_list<std::string_view> keys) {

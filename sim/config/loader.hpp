@@ -57,6 +57,18 @@ struct LoadOptions {
 [[nodiscard]] std::string find_card(const std::string& name_or_path, CardKind kind,
                                     const std::string& what, const LoadOptions& options = {});
 
+// A card the library offers, as `clustersim cards` lists it.
+struct CardListing {
+  std::string name;     // what a file or the command line writes to refer to it
+  std::string path;     // the file a reference by name takes (display_path)
+  CardKind kind;        // for the experiments folder: experiment or sweep
+  std::string summary;  // its `description`, else its `source`, else its first comment line
+};
+// Every card of `kind` a name would find from the working directory (the folders beside it and
+// its parents', then the library roots), by name. CardKind::experiment lists experiments and
+// sweeps, which share a folder. A file that cannot be read is listed with its error as summary.
+[[nodiscard]] std::vector<CardListing> list_cards(CardKind kind, const LoadOptions& options = {});
+
 // Where `keys` (a path from the root: {"cluster", "topology"}) is written in `file`: the deepest
 // key of the path the file has, or the file without a line when it has none of them.
 [[nodiscard]] SourceLocation location_of(const std::string& file,
@@ -76,5 +88,7 @@ struct LoadOptions {
 // "model", "hardware", "topology", "experiment", "sweep" or "cost" (as the CLI's --kind takes
 // them).
 [[nodiscard]] CardKind parse_card_kind(std::string_view name);
+// The word parse_card_kind reads ("model", "hardware", ...; `validate --kind`'s values).
+[[nodiscard]] const char* card_kind_word(CardKind kind);
 
 }  // namespace clustersim::config

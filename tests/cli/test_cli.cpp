@@ -73,11 +73,11 @@ TEST(Cli, VersionAndHelpExitZero) {
   const Result help = run("--help");
   EXPECT_EQ(help.exit_code, 0);
   for (const char* command : {"run", "sweep", "topo", "model", "memory", "collective", "crosscheck",
-                              "plot", "validate"}) {
+                              "plot", "validate", "cards"}) {
     EXPECT_NE(help.out.find(command), std::string::npos) << command;
   }
   for (const char* command : {"run", "sweep", "topo", "model", "memory", "collective", "crosscheck",
-                              "plot", "validate"}) {
+                              "plot", "validate", "cards"}) {
     const Result sub = run(std::string(command) + " --help");
     EXPECT_EQ(sub.exit_code, 0) << command;
     EXPECT_NE(sub.out.find("Usage"), std::string::npos) << command;
@@ -1273,6 +1273,83 @@ TEST(Cli, TopoReportsTheRoutingPolicy) {
   ASSERT_EQ(adaptive.exit_code, 0) << adaptive.err;
   EXPECT_NE(adaptive.out.find("  routing                adaptive\n"), std::string::npos)
       << adaptive.out;
+}
+
+// The YAML files of a library folder: what `cards` must list when nothing nearer hides them.
+std::set<std::string> library_names(const std::string& folder) {
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(kRoot + "/" + folder)) {
+    if (entry.path().extension() == ".yaml") names.insert(entry.path().stem().string());
+  }
+  return names;
+}
+
+TEST(Cli, CardsListsEveryCardOfTheLibrary) {
+  const Result result = run("cards --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::map<std::string, std::set<std::string>> listed;
+  for (const nlohmann::json& card : nlohmann::json::parse(result.out)) {
+    listed[card["kind"].get<std::string>()].insert(card["name"].get<std::string>());
+  }
+  EXPECT_EQ(listed["model"], library_names("models"));
+  EXPECT_EQ(listed["hardware"], library_names("hardware_profiles"));
+  EXPECT_EQ(listed["topology"], library_names("topologies"));
+  EXPECT_EQ(listed["stack"], library_names("software_stacks"));
+  EXPECT_EQ(listed["cost"], library_names("hardware_profiles/costs"));
+  std::set<std::string> jobs = listed["experiment"];
+  jobs.insert(listed["sweep"].begin(), listed["sweep"].end());
+  EXPECT_EQ(jobs, library_names("experiments"));
+  EXPECT_TRUE(listed["sweep"].contains("topology_comparison"));
+  EXPECT_TRUE(listed["experiment"].contains("dsv3_2048xh800_mpft"));
+
+  // The text: one heading per kind with its count, a model's size as `clustersim model` gives it,
+  // a profile's description.
+  const Result text = run("cards models hardware");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("model cards (" + std::to_string(library_names("models").size()) + ")\n"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("  qwen3_30b_a3b       30.53B, 3.35B active  "), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("  h800_sxm       NVIDIA H800 SXM5 80 GB"), std::string::npos)
+      << text.out;
+  EXPECT_EQ(text.out.find("topologies ("), std::string::npos);
+}
+
+TEST(Cli, CardsShowsWhatANameFindsFromHere) {
+  // A folder of the user's own: its models/ card hides the library's of the same name, and a
+  // card that does not load is listed with its error rather than ending the listing.
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "cs_cards";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "models");
+  std::filesystem::create_directories(dir / "work");
+  std::ofstream(dir / "models" / "llama3_8b.yaml")
+      << "base: gpt_generic\nname: llama3_8b\nsource: two layers of my own\nlayers: 2\n";
+  std::ofstream(dir / "models" / "broken.yaml") << "name: broken\nlayers: [\n";
+  const Result result = run_command("cd " + (dir / "work").string() + " && " + CLUSTERSIM_BINARY +
+                                    " cards models --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::map<std::string, nlohmann::json> cards;
+  for (const nlohmann::json& card : nlohmann::json::parse(result.out)) {
+    cards[card["name"].get<std::string>()] = card;
+  }
+  EXPECT_EQ(cards.size(), library_names("models").size() + 1);
+  EXPECT_EQ(cards["llama3_8b"]["path"], (dir / "models" / "llama3_8b.yaml").string());
+  EXPECT_EQ(cards["llama3_8b"]["summary"], "two layers of my own");
+  // Two of gpt_generic's layers (4 x 4096^2 + 3 x 4096 x 11008 each) and its untied 32000 x 4096
+  // embedding and head: 0.667B.
+  EXPECT_EQ(cards["llama3_8b"]["parameters"], "0.67B");
+  EXPECT_EQ(cards["broken"]["error"],
+            (dir / "models" / "broken.yaml").string() +
+                ":3:1: error: invalid YAML: end of sequence flow not found");
+  EXPECT_EQ(cards["deepseek_v3"]["path"], kRoot + "/models/deepseek_v3.yaml");
+  std::filesystem::remove_all(dir);
+
+  const Result unknown = run("cards gpus");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.err,
+            "clustersim cards: unknown kind \"gpus\"; the kinds are models, hardware, topologies, "
+            "stacks, costs, experiments\n");
 }
 
 }  // namespace

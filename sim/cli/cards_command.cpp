@@ -1,0 +1,133 @@
+// clustersim cards [KIND...]: the cards a name would find from here (models, hardware profiles,
+// topologies, software stacks, cost profiles, experiments and sweeps), each with what it is.
+
+#include <algorithm>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sim/cli/commands.hpp"
+#include "sim/config/loader.hpp"
+#include "sim/workload/model_stats.hpp"
+
+namespace clustersim::cli {
+namespace {
+
+struct KindRow {
+  const char* word;   // as typed on the command line
+  const char* other;  // the same, as a newcomer may type it
+  const char* title;  // as the listing heads it
+  config::CardKind kind;
+};
+
+constexpr KindRow kKinds[] = {
+    {"models", "model", "model cards", config::CardKind::model},
+    {"hardware", "hardware_profiles", "hardware profiles", config::CardKind::hardware},
+    {"topologies", "topology", "topologies", config::CardKind::topology},
+    {"stacks", "stack", "software stacks", config::CardKind::stack},
+    {"costs", "cost", "cost profiles", config::CardKind::cost},
+    {"experiments", "sweeps", "experiments and sweeps", config::CardKind::experiment},
+};
+
+// A model card's size, as `clustersim model` counts it; the error instead if it does not load.
+std::string model_size(const std::string& path, bool& loads) {
+  try {
+    const workload::ModelStats stats =
+        workload::compute_model_stats(config::load_model_card(path), 4096);
+    loads = true;
+    if (stats.params.active() < stats.params.total()) {
+      return fmt::format("{:.2f}B, {:.2f}B active", stats.params.total() / 1e9,
+                         stats.params.active() / 1e9);
+    }
+    return fmt::format("{:.2f}B", stats.params.total() / 1e9);
+  } catch (const config::ConfigError& error) {
+    loads = false;
+    // The first problem, as `clustersim model` would print it (file:line:column: error: ...).
+    const std::string what = error.what();
+    return what.substr(0, what.find('\n'));
+  }
+}
+
+// Cut to `width` characters, marked where cut.
+std::string fit(const std::string& text, std::size_t width) {
+  if (text.size() <= width) return text;
+  return text.substr(0, width - 3) + "...";
+}
+
+}  // namespace
+
+int run_cards(const CardsOptions& options) {
+  std::vector<const KindRow*> chosen;
+  for (const std::string& word : options.kinds) {
+    const auto* row = std::find_if(std::begin(kKinds), std::end(kKinds),
+                                   [&](const KindRow& k) { return word == k.word || word == k.other; });
+    if (row == std::end(kKinds)) {
+      std::vector<std::string> words;
+      for (const KindRow& k : kKinds) words.emplace_back(k.word);
+      std::cerr << fmt::format("clustersim cards: unknown kind \"{}\"; the kinds are {}\n", word,
+                               fmt::join(words, ", "));
+      return kExitInputError;
+    }
+    if (std::find(chosen.begin(), chosen.end(), row) == chosen.end()) chosen.push_back(row);
+  }
+  if (chosen.empty()) {
+    for (const KindRow& k : kKinds) chosen.push_back(&k);
+  }
+  nlohmann::json json = nlohmann::json::array();
+  std::string text;
+  for (const KindRow* row : chosen) {
+    const std::vector<config::CardListing> cards = config::list_cards(row->kind);
+    const bool models = row->kind == config::CardKind::model;
+    // A model card's size, or the error that keeps it from loading.
+    std::vector<std::string> sizes(cards.size());
+    std::vector<char> loads(cards.size(), 1);
+    std::size_t name_width = 0;
+    std::size_t size_width = 0;
+    for (std::size_t i = 0; i < cards.size(); ++i) {
+      name_width = std::max(name_width, cards[i].name.size());
+      if (!models) continue;
+      bool loaded = false;
+      sizes[i] = model_size(cards[i].path, loaded);
+      loads[i] = loaded ? 1 : 0;
+      if (loaded) size_width = std::max(size_width, sizes[i].size());
+    }
+    text += fmt::format("{} ({})\n", row->title, cards.size());
+    for (std::size_t i = 0; i < cards.size(); ++i) {
+      const config::CardListing& card = cards[i];
+      nlohmann::json entry = {{"kind", config::card_kind_word(card.kind)},
+                              {"name", card.name},
+                              {"path", card.path},
+                              {"summary", card.summary}};
+      std::string line = fmt::format("  {:<{}}  ", card.name, name_width);
+      if (row->kind == config::CardKind::experiment) {
+        line += fmt::format("{:<10}  ", config::to_string(card.kind));
+      }
+      if (models && loads[i] == 0) {
+        entry["error"] = sizes[i];
+        line += sizes[i];
+      } else if (models) {
+        entry["parameters"] = sizes[i];
+        line += fmt::format("{:<{}}  {}", sizes[i], size_width, card.summary);
+      } else {
+        line += card.summary;
+      }
+      json.push_back(std::move(entry));
+      text += fit(line, options.width) + '\n';
+    }
+    text += '\n';
+  }
+  if (options.json) {
+    std::cout << json.dump(2) << '\n';
+  } else {
+    std::cout << text
+              << "A file names a card (model: NAME), as does the command line (clustersim model "
+                 "NAME).\nA card in a folder nearer the file hides a library card of the same "
+                 "name.\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace clustersim::cli
