@@ -62,8 +62,9 @@ std::string fit(const std::string& text, std::size_t width) {
 int run_cards(const CardsOptions& options) {
   std::vector<const KindRow*> chosen;
   for (const std::string& word : options.kinds) {
-    const auto* row = std::find_if(std::begin(kKinds), std::end(kKinds),
-                                   [&](const KindRow& k) { return word == k.word || word == k.other; });
+    const auto* row = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const KindRow& k) {
+      return word == k.word || word == k.other;
+    });
     if (row == std::end(kKinds)) {
       std::vector<std::string> words;
       for (const KindRow& k : kKinds) words.emplace_back(k.word);

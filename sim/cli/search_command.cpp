@@ -2,8 +2,11 @@
 
 #include "sim/cli/search_command.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <iostream>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -42,6 +45,19 @@ json layout_json(const report::SearchedLayout& layout) {
 }
 
 namespace {
+
+// A word as a POSIX shell reads it back: as it is when it holds nothing the shell treats
+// specially, otherwise in single quotes ('\'' for a quote inside).
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("_-.,=/:+@%").find(c) != std::string_view::npos;
+  });
+  if (plain) return word;
+  std::string quoted = "'";
+  for (const char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
 
 std::string layout_row(std::size_t rank, const report::SearchedLayout& layout) {
   return fmt::format(
@@ -157,8 +173,14 @@ int run_search(const SearchOptions& options) {
         std::cout << layout_row(i + 1, result.pareto[i]);
       }
     }
-    std::cout << fmt::format("\nrun the best: clustersim run {} --set {}\n", options.experiment,
-                             fmt::join(result.best.front().overrides(), " --set "));
+    // The user's own --set first (the search ran with them), then the layout's.
+    std::string command = "clustersim run " + shell_word(options.experiment);
+    for (const std::string& item : options.common.overrides)
+      command += " --set " + shell_word(item);
+    for (const std::string& item : result.best.front().overrides()) {
+      command += " --set " + shell_word(item);
+    }
+    std::cout << fmt::format("\nrun the best: {}\n", command);
     return kExitOk;
   } catch (const config::ConfigError& error) {
     return report_config_error(error, options.common.json);

@@ -726,6 +726,28 @@ TEST(Cli, SearchRanksLayoutsAndExplainsWhatItLeftOut) {
   EXPECT_TRUE(lone.err.starts_with("clustersim search: --mpi")) << lone.err;
 }
 
+// The text's last line is a command that runs the best layout: it keeps the user's own --set
+// (quoted for the shell where needed), so it takes the time the search gave the layout.
+TEST(Cli, SearchsRunTheBestLineRunsWhatItFound) {
+  const std::string tiny = kRoot + "/tests/data/good/search/tiny_search.yaml";
+  const std::string own = " --set training.seq_len=1024 --set 'cluster.topology={base: ft2}'";
+  const Result json = run("search " + tiny + own + " --top 1 --json");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const double best = nlohmann::json::parse(json.out).at("best")[0].at("step_time_s");
+  const Result text = run("search " + tiny + own + " --top 1");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const std::string prefix = "\nrun the best: clustersim run " + tiny +
+                             " --set training.seq_len=1024 --set 'cluster.topology={base: ft2}' "
+                             "--set parallelism.tp=";
+  const std::size_t at = text.out.find(prefix);
+  ASSERT_NE(at, std::string::npos) << text.out;
+  std::string line = text.out.substr(at + std::string("\nrun the best: clustersim ").size());
+  line = line.substr(0, line.find('\n'));
+  const Result again = run(line + " --json");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out).at("step_time_s").get<double>(), best);
+}
+
 // clustersim plan: the smallest cluster per candidate as JSON, a goal no candidate meets, and
 // its input errors.
 TEST(Cli, PlanSizesEachCandidateAndSaysHowCloseAMissCame) {
