@@ -111,11 +111,13 @@ PlanResult plan_cluster(const config::Experiment& base, const PlanOptions& optio
     config::Diagnostics diagnostics;
     if (!plan.tokens && !base.training.tokens) {
       diagnostics.error(config::location_of(base.file, {"plan"}), "plan.tokens",
-                        "a plan needs a token budget: give plan.tokens (or training.tokens)");
+                        "a plan needs a token budget: give plan.tokens (or training.tokens, or "
+                        "--tokens on the command line)");
     }
     if (!plan.deadline_days && !plan.budget_usd) {
       diagnostics.error(config::location_of(base.file, {"plan"}), "plan.deadline_days",
-                        "a plan needs a goal: give plan.deadline_days, plan.budget_usd or both");
+                        "a plan needs a goal: give plan.deadline_days, plan.budget_usd or both "
+                        "(--deadline-days, --budget-usd on the command line)");
     }
     // A budget needs every candidate's GPU-hour price; no price is not a free GPU.
     for (std::size_t index = 0; plan.budget_usd && index < designs; ++index) {

@@ -803,7 +803,11 @@ TEST(Cli, PlanSizesEachCandidateAndSaysHowCloseAMissCame) {
   EXPECT_EQ(sixty.err.find("--set"), std::string::npos) << sixty.err;
   const Result no_goal = run("plan " + kRoot + "/tests/data/good/search/tiny_search.yaml");
   EXPECT_EQ(no_goal.exit_code, 2);
-  EXPECT_NE(no_goal.err.find("a plan needs a goal"), std::string::npos) << no_goal.err;
+  EXPECT_NE(no_goal.err.find("plan.deadline_days: a plan needs a goal: give plan.deadline_days, "
+                             "plan.budget_usd or both (--deadline-days, --budget-usd on the "
+                             "command line)"),
+            std::string::npos)
+      << no_goal.err;
 }
 
 TEST(Cli, SearchOnTwoMpiRanksFindsWhatOneProcessFinds) {

@@ -156,7 +156,7 @@ TEST(ClusterPlan, NeedsATokenBudgetAndAGoal) {
   } catch (const config::ConfigError& error) {
     EXPECT_NE(std::string(error.what())
                   .find("a plan needs a token budget: give plan.tokens (or "
-                        "training.tokens)"),
+                        "training.tokens, or --tokens on the command line)"),
               std::string::npos)
         << error.what();
   }
