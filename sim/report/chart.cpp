@@ -62,8 +62,25 @@ std::size_t column(const CsvTable& table, const std::string& name, const char* o
   if (it != table.header.end()) return static_cast<std::size_t>(it - table.header.begin());
   std::string message =
       fmt::format("{}: {} \"{}\" is not a column of the table", table.path, option, name);
+  // A misspelling; else the last part of a dotted key ("tp" for parallelism.tp), or the start
+  // of one column's name ("step" for step_time_s).
+  std::vector<std::string> meant;
   if (const std::optional<std::string> close = config::closest_match(name, table.header)) {
-    message += fmt::format("; did you mean \"{}\"?", *close);
+    meant.push_back(*close);
+  } else if (!name.empty()) {
+    for (const std::string& header : table.header) {
+      if (header.ends_with("." + name)) meant.push_back(header);
+    }
+    if (meant.empty()) {
+      for (const std::string& header : table.header) {
+        if (header.starts_with(name)) meant.push_back(header);
+      }
+    }
+  }
+  if (meant.size() == 1) {
+    message += fmt::format("; did you mean \"{}\"?", meant.front());
+  } else if (!meant.empty() && meant.size() <= 5) {
+    message += fmt::format("; did you mean {}?", config::quoted_list(meant));
   }
   throw ChartError(message);
 }

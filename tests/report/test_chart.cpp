@@ -241,6 +241,15 @@ TEST(Chart, BadColumnsAndValuesAreClearErrors) {
             path +
                 ": --y \"step_tme_s\" is not a column of the table; "
                 "did you mean \"step_time_s\"?");
+  // The short name of a swept key, or the start of a column's name.
+  EXPECT_EQ(chart_error([&] { (void)chart_data(table, "pp", "step_time_s"); }),
+            path + ": --x \"pp\" is not a column of the table; did you mean \"parallelism.pp\"?");
+  EXPECT_EQ(chart_error([&] { (void)chart_data(table, "point", "tflops"); }),
+            path +
+                ": --y \"tflops\" is not a column of the table; did you mean "
+                "\"tflops_causal\" or \"tflops_noncausal\"?");
+  EXPECT_EQ(chart_error([&] { (void)chart_data(table, "point", "latency"); }),
+            path + ": --y \"latency\" is not a column of the table");
   EXPECT_EQ(chart_error([&] { (void)chart_data(table, "point", "status"); }),
             path + ": row 1: status = \"infeasible\" is not a number");
   const std::string ragged = write_temp("cs_chart_ragged.csv", "a,b\n1,2\n3\n");
