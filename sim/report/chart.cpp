@@ -275,6 +275,15 @@ ChartData chart_data(const CsvTable& table, const std::string& x, const std::str
     data.series[it->second].x.push_back(x_value);
     data.series[it->second].y.push_back(*value);
   }
+  // Series named by numbers (a swept pp, a count of nodes) are listed in their order, the
+  // others as they first appear.
+  if (std::all_of(data.series.begin(), data.series.end(),
+                  [](const ChartSeries& s) { return number(s.name).has_value(); })) {
+    std::stable_sort(data.series.begin(), data.series.end(),
+                     [](const ChartSeries& a, const ChartSeries& b) {
+                       return *number(a.name) < *number(b.name);
+                     });
+  }
   for (ChartSeries& s : data.series) {
     // Lines join points in x order.
     std::vector<std::size_t> order(s.x.size());
@@ -307,7 +316,7 @@ std::string tick_label(double value) {
   return fmt::format("{:.6g}", value);
 }
 
-std::vector<double> nice_ticks(double low, double high, int target) {
+std::vector<double> nice_ticks(double low, double high, int target, double least_step) {
   if (!(high > low)) {
     const double pad = low == 0 ? 1 : std::abs(low) * 0.1;
     low -= pad;
@@ -320,6 +329,7 @@ std::vector<double> nice_ticks(double low, double high, int target) {
     step = factor * magnitude;
     if (step >= raw) break;
   }
+  step = std::max(step, least_step);
   std::vector<double> ticks;
   for (double t = std::floor(low / step) * step; t <= high + step * 1e-9; t += step) {
     ticks.push_back(t);
@@ -472,7 +482,11 @@ std::string svg_chart(const ChartData& data, const std::string& title) {
     x_low = x_log->low;
     x_high = x_log->high;
   } else {
-    x_ticks = nice_ticks(x_low, x_high);
+    // Whole-number x values (tp, nodes, a count of SMs) get whole-number ticks.
+    const bool whole = std::all_of(data.series.begin(), data.series.end(), [](const auto& s) {
+      return std::all_of(s.x.begin(), s.x.end(), [](double v) { return v == std::round(v); });
+    });
+    x_ticks = nice_ticks(x_low, x_high, 6, whole ? 1 : 0);
     x_low = x_ticks.front();
     x_high = x_ticks.back();
   }

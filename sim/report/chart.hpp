@@ -95,8 +95,10 @@ struct ChartData {
 // bytes), the rest as they are, and 0 for what rounding left of it.
 [[nodiscard]] std::string tick_label(double value);
 
-// Tick positions for an axis over [low, high]: about `target` steps of 1, 2 or 5 x 10^k.
-[[nodiscard]] std::vector<double> nice_ticks(double low, double high, int target = 6);
+// Tick positions for an axis over [low, high]: about `target` steps of 1, 2 or 5 x 10^k, and
+// none shorter than `least_step` (1 for an axis of whole numbers).
+[[nodiscard]] std::vector<double> nice_ticks(double low, double high, int target = 6,
+                                             double least_step = 0);
 
 // Tick positions for a log axis over [low, high] (both > 0): every power of ten from the one at
 // or below `low` to the one at or above `high`, at least one decade apart.

@@ -46,6 +46,10 @@ TEST(Chart, NiceTicksStepByOneTwoOrFive) {
   EXPECT_EQ(nice_ticks(100, 1000), (std::vector<double>{0, 200, 400, 600, 800, 1000}));
   // A flat series still gets an axis.
   EXPECT_GT(nice_ticks(5, 5).size(), 1u);
+  // An axis of whole numbers takes no step shorter than 1.
+  EXPECT_EQ(nice_ticks(1, 4), (std::vector<double>{1, 1.5, 2, 2.5, 3, 3.5, 4}));
+  EXPECT_EQ(nice_ticks(1, 4, 6, 1), (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ(nice_ticks(0, 1000, 6, 1), nice_ticks(0, 1000));
 }
 
 TEST(Chart, QuotedFieldsKeepTheirCommasAndQuotes) {
@@ -232,6 +236,26 @@ TEST(Chart, ManySeriesNeverShareALook) {
   EXPECT_FALSE(looks[11].second);
   EXPECT_EQ(looks[12], std::pair(looks[0].first, true));
   EXPECT_EQ(looks[13], std::pair(looks[1].first, true));
+}
+
+// A sweep over tp (whole numbers) with zero as the series: whole-number x ticks, and the series
+// in the order of their values though zero 3 has the first row with a value.
+TEST(Chart, WholeNumbersGetWholeTicksAndSeriesTheirOrder) {
+  const CsvTable table = read_csv(write_temp(
+      "cs_chart_whole.csv", "tp,zero,t\n1,1,\n1,3,5.6\n2,1,6.3\n2,3,6.2\n4,1,7.4\n4,3,7.3\n"));
+  const ChartData data = chart_data(table, "tp", "t", "zero");
+  ASSERT_EQ(data.series.size(), 2u);
+  EXPECT_EQ(data.series[0].name, "1");
+  EXPECT_EQ(data.series[1].name, "3");
+  const std::string svg = svg_chart(data, "t against tp");
+  EXPECT_NE(svg.find("text-anchor=\"middle\">3</text>"), std::string::npos);
+  EXPECT_EQ(svg.find(">1.5</text>"), std::string::npos);
+  EXPECT_EQ(svg.find(">2.5</text>"), std::string::npos);
+  // Text series keep the order they first appear in.
+  const ChartData named = chart_data(
+      read_csv(write_temp("cs_chart_named.csv", "n,net,t\n1,mpft,2\n1,ft2,3\n2,mpft,2\n")), "n",
+      "t", "net");
+  EXPECT_EQ(named.series[0].name, "mpft");
 }
 
 TEST(Chart, BadColumnsAndValuesAreClearErrors) {
