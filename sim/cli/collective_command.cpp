@@ -164,10 +164,13 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
     }
     const auto op = kOperations.find(o.operation);
     if (o.operation != "ep" && op == kOperations.end()) {
-      usage(
-          fmt::format("unknown operation \"{}\"; expected all_reduce, reduce_scatter, "
-                      "all_gather, all_to_all, send_recv or ep",
-                      o.operation));
+      const std::optional<std::string> close = config::closest_match(
+          o.operation,
+          {"all_reduce", "reduce_scatter", "all_gather", "all_to_all", "send_recv", "ep"});
+      usage(fmt::format(
+          "unknown operation \"{}\"{}; expected all_reduce, reduce_scatter, all_gather, "
+          "all_to_all, send_recv or ep",
+          o.operation, close ? fmt::format(" (did you mean \"{}\"?)", *close) : ""));
     }
     if (o.congestion_bound && o.operation == "ep") {
       usage(

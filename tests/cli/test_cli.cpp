@@ -1017,7 +1017,10 @@ TEST(Cli, CollectiveRejectsBadRequests) {
        "clustersim collective: topology \"ft2\": a two-level fat-tree of 64-port switches holds "
        "at most 2048 endpoints; 40000 are needed (levels: 3 holds 65536)\n"},
       {"collective --op allreduce",
-       "clustersim collective: unknown operation \"allreduce\"; expected all_reduce, "
+       "clustersim collective: unknown operation \"allreduce\" (did you mean \"all_reduce\"?); "
+       "expected all_reduce, reduce_scatter, all_gather, all_to_all, send_recv or ep\n"},
+      {"collective --op broadcast",
+       "clustersim collective: unknown operation \"broadcast\"; expected all_reduce, "
        "reduce_scatter, all_gather, all_to_all, send_recv or ep\n"},
       {"collective --routing adaptiv",
        "clustersim collective: --routing: unknown routing policy \"adaptiv\" (did you mean "
