@@ -3,7 +3,9 @@
 
 #include <exception>
 #include <iostream>
+#include <string_view>
 #include <thread>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
@@ -38,6 +40,12 @@ void add_limits(CLI::App& command, CommonOptions& common, bool with_time = true)
                   "none; in a sweep, per point)")
       ->type_name("DURATION");
 }
+
+// The kind of card each command reads, as `clustersim cards` names it.
+constexpr std::pair<std::string_view, std::string_view> kInputKinds[] = {
+    {"run", "experiments"},  {"memory", "experiments"}, {"search", "experiments"},
+    {"plan", "experiments"}, {"sweep", "experiments"},  {"model", "models"},
+    {"topo", "topologies"}};
 
 }  // namespace
 
@@ -360,6 +368,17 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
+    // A command without its input file: where the cards it could take are listed.
+    if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr) {
+      for (const CLI::App* command : app.get_subcommands()) {
+        for (const auto& [name, kind] : kInputKinds) {
+          if (command->get_name() == name) {
+            std::cerr << "`clustersim cards " << kind
+                      << "` lists the ones a name finds from here.\n";
+          }
+        }
+      }
+    }
     return code == 0 ? kExitOk : kExitInputError;
   }
 

@@ -87,7 +87,13 @@ TEST(Cli, VersionAndHelpExitZero) {
 TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run("").exit_code, 2);
   EXPECT_EQ(run("frobnicate").exit_code, 2);
-  EXPECT_EQ(run("model").exit_code, 2);  // missing file argument
+  const Result no_file = run("model");  // missing file argument: says where the cards are
+  EXPECT_EQ(no_file.exit_code, 2);
+  EXPECT_TRUE(
+      no_file.err.ends_with("`clustersim cards models` lists the ones a name finds from here.\n"))
+      << no_file.err;
+  EXPECT_TRUE(run("run").err.ends_with(
+      "`clustersim cards experiments` lists the ones a name finds from here.\n"));
   EXPECT_EQ(run("model " + kRoot + "/models/deepseek_v3.yaml --no-such-flag").exit_code, 2);
   const Result seq = run("model " + kRoot + "/models/deepseek_v3.yaml --seq-len 0");
   EXPECT_EQ(seq.exit_code, 2);
