@@ -30,57 +30,43 @@ std::vector<std::filesystem::path> default_library_roots() {
   return roots;
 }
 
-const char* to_string(CardKind kind) {
-  switch (kind) {
-    case CardKind::model:
-      return "model";
-    case CardKind::hardware:
-      return "hardware profile";
-    case CardKind::topology:
-      return "topology";
-    case CardKind::experiment:
-      return "experiment";
-    case CardKind::sweep:
-      return "sweep";
-    case CardKind::cost:
-      return "cost profile";
-    case CardKind::stack:
-      return "software stack";
-  }
-  return "card";
-}
-
 namespace {
 
-constexpr CardKind kEveryKind[] = {CardKind::model,      CardKind::hardware, CardKind::topology,
-                                   CardKind::experiment, CardKind::sweep,    CardKind::cost,
-                                   CardKind::stack};
+// Each kind: as messages name it, and as the command line writes it (validate --kind, JSON).
+struct KindNames {
+  CardKind kind;
+  const char* noun;
+  const char* word;
+};
+
+constexpr KindNames kKindNames[] = {{CardKind::model, "model", "model"},
+                                    {CardKind::hardware, "hardware profile", "hardware"},
+                                    {CardKind::topology, "topology", "topology"},
+                                    {CardKind::experiment, "experiment", "experiment"},
+                                    {CardKind::sweep, "sweep", "sweep"},
+                                    {CardKind::cost, "cost profile", "cost"},
+                                    {CardKind::stack, "software stack", "stack"}};
+
+const KindNames& names_of(CardKind kind) {
+  for (const KindNames& names : kKindNames) {
+    if (names.kind == kind) return names;
+  }
+  return kKindNames[3];  // an experiment: every enumerator is listed above
+}
 
 }  // namespace
 
+const char* to_string(CardKind kind) {
+  return names_of(kind).noun;
+}
+
 const char* card_kind_word(CardKind kind) {
-  switch (kind) {
-    case CardKind::model:
-      return "model";
-    case CardKind::hardware:
-      return "hardware";
-    case CardKind::topology:
-      return "topology";
-    case CardKind::experiment:
-      return "experiment";
-    case CardKind::sweep:
-      return "sweep";
-    case CardKind::cost:
-      return "cost";
-    case CardKind::stack:
-      return "stack";
-  }
-  return "experiment";
+  return names_of(kind).word;
 }
 
 CardKind parse_card_kind(std::string_view name) {
-  for (const CardKind kind : kEveryKind) {
-    if (name == card_kind_word(kind)) return kind;
+  for (const KindNames& names : kKindNames) {
+    if (name == names.word) return names.kind;
   }
   return CardKind::experiment;
 }
