@@ -51,10 +51,21 @@ std::string model_size(const std::string& path, bool& loads) {
   }
 }
 
-// Cut to `width` characters, marked where cut.
+// Cut to `width` characters, marked where cut. Characters, not bytes: a source line's "§" or
+// "θ" is two bytes of UTF-8, and a cut inside one would print a broken character.
 std::string fit(const std::string& text, std::size_t width) {
-  if (text.size() <= width) return text;
-  return text.substr(0, width - 3) + "...";
+  const auto starts_character = [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  };
+  std::size_t characters = 0;
+  std::size_t cut = text.size();  // the byte where the (width - 2)-th character starts
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!starts_character(text[i])) continue;
+    if (characters == width - 3) cut = i;
+    ++characters;
+  }
+  if (characters <= width) return text;
+  return text.substr(0, cut) + "...";
 }
 
 }  // namespace

@@ -1378,6 +1378,25 @@ TEST(Cli, CardsShowsWhatANameFindsFromHere) {
             (dir / "models" / "broken.yaml").string() +
                 ":3:1: error: invalid YAML: end of sequence flow not found");
   EXPECT_EQ(cards["deepseek_v3"]["path"], kRoot + "/models/deepseek_v3.yaml");
+
+  // A long description is cut to the line's 100 characters, at a whole character: "§" is two
+  // bytes of UTF-8.
+  std::filesystem::create_directories(dir / "topologies");
+  std::ofstream(dir / "topologies" / "long.yaml") << "description: " << [] {
+    std::string text;
+    for (int i = 0; i < 150; ++i) text += "\u00a7";
+    return text;
+  }() << "\n";
+  const Result text = run_command("cd " + (dir / "work").string() + " && " + CLUSTERSIM_BINARY +
+                                  " cards topologies");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const std::size_t at = text.out.find("  long ");
+  ASSERT_NE(at, std::string::npos) << text.out;
+  const std::string line = text.out.substr(at, text.out.find('\n', at) - at);
+  std::size_t characters = 0;
+  for (const char c : line) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  EXPECT_EQ(characters, 100u) << line;
+  EXPECT_TRUE(line.ends_with("\u00a7...")) << line;
   std::filesystem::remove_all(dir);
 
   const Result unknown = run("cards gpus");
