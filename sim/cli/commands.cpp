@@ -1,5 +1,6 @@
 #include "sim/cli/commands.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -270,13 +271,62 @@ int run_memory(const RunOptions& options) {
   }
 }
 
-int run_validate(const std::vector<std::string>& files, const std::string& kind_name,
+namespace {
+
+// The YAML files under a folder, in name order, through its subfolders but not hidden ones
+// (.git) or build trees (a CMakeCache.txt), whose copies of the inputs are not the user's.
+std::vector<std::string> yaml_files_under(const std::filesystem::path& folder) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(folder, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const fs::path& path = it->path();
+    if (it->is_directory(ec)) {
+      if (path.filename().string().starts_with('.') || fs::exists(path / "CMakeCache.txt", ec)) {
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (path.extension() == ".yaml" && it->is_regular_file(ec)) files.push_back(path.string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+int run_validate(const std::vector<std::string>& arguments, const std::string& kind_name,
                  const CommonOptions& common) {
   const std::optional<RunLimits> limits = resolve_limits(common, "validate");
   if (!limits) return kExitInputError;
   int worst = kExitOk;
   json results = json::array();
+  // A folder stands for every YAML file under it; one without any stays, to be reported in
+  // its place.
+  std::vector<std::string> files;
+  for (const std::string& argument : arguments) {
+    std::error_code ec;
+    const std::vector<std::string> found = std::filesystem::is_directory(argument, ec)
+                                               ? yaml_files_under(argument)
+                                               : std::vector<std::string>{};
+    if (found.empty()) {
+      files.push_back(argument);
+    } else {
+      files.insert(files.end(), found.begin(), found.end());
+    }
+  }
   for (const std::string& file : files) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) {
+      const std::string message = fmt::format("{}: error: no YAML files in this folder", file);
+      std::cerr << message << '\n';
+      worst = std::max(worst, kExitInputError);
+      if (common.json) {
+        results.push_back({{"file", file}, {"status", "input_error"}, {"message", message}});
+      }
+      continue;
+    }
     const config::CardKind kind =
         kind_name.empty() ? config::detect_kind(file) : config::parse_card_kind(kind_name);
     const config::LoadOptions options = load_options(common);

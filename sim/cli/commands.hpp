@@ -99,7 +99,8 @@ int run_sweep(const SweepOptions& options);
 int run_topo(const FileOptions& options);
 int run_model(const FileOptions& options);
 int run_memory(const RunOptions& options);
-// `kind` empty: guess each file's kind from its folder and keys.
+// `kind` empty: guess each file's kind from its folder and keys. A folder stands for every YAML
+// file under it (not in hidden folders or build trees).
 int run_validate(const std::vector<std::string>& files, const std::string& kind,
                  const CommonOptions& options);
 int run_crosscheck(const CrosscheckOptions& options);

@@ -153,7 +153,9 @@ int main(int argc, char** argv) {
   CommonOptions validate;
   CLI::App* validate_cmd =
       app.add_subcommand("validate", "Check configuration files without simulating");
-  validate_cmd->add_option("files", validate_files, "Any clustersim YAML files")
+  validate_cmd
+      ->add_option("files", validate_files,
+                   "Any clustersim YAML files, or folders (every YAML file under them)")
       ->required()
       ->type_name("FILE...");
   std::string validate_kind;

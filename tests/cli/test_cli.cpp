@@ -1133,6 +1133,32 @@ TEST(Cli, ValidateAcceptsEveryShippedCard) {
   EXPECT_EQ(result.err, "");
 }
 
+// A folder given to validate stands for every YAML file under it, in name order, but not those
+// in hidden folders or build trees; a folder with none is an error of its own.
+TEST(Cli, ValidateReadsEveryYamlFileUnderAFolder) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cs_validate_folder";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "models");
+  fs::create_directories(dir / "more");
+  fs::create_directories(dir / ".hidden");
+  fs::create_directories(dir / "build");
+  fs::create_directories(dir / "empty");
+  fs::copy_file(kRoot + "/models/llama3_8b.yaml", dir / "models" / "llama3_8b.yaml");
+  std::ofstream(dir / "more" / "broken.yaml") << "name: broken\nlayers: [\n";
+  std::ofstream(dir / "more" / "notes.txt") << "not YAML\n";
+  std::ofstream(dir / ".hidden" / "broken.yaml") << "layers: [\n";
+  std::ofstream(dir / "build" / "CMakeCache.txt") << "\n";
+  std::ofstream(dir / "build" / "broken.yaml") << "layers: [\n";
+  const Result result = run("validate " + dir.string() + " " + (dir / "empty").string());
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.out, (dir / "models" / "llama3_8b.yaml").string() + ": ok (model llama3_8b)\n");
+  EXPECT_EQ(result.err, (dir / "more" / "broken.yaml").string() +
+                            ":3:1: error: invalid YAML: end of sequence flow not found\n" +
+                            (dir / "empty").string() + ": error: no YAML files in this folder\n");
+  fs::remove_all(dir);
+}
+
 // validate makes the checks run makes before it simulates: a network too small for the cluster
 // (exit 2) and a model that does not fit (exit 1), each at its key.
 TEST(Cli, ValidateChecksTheNetworkAndTheMemoryFitAsRunDoes) {
