@@ -32,22 +32,25 @@ constexpr KindRow kKinds[] = {
     {"experiments", "sweeps", "experiments and sweeps", config::CardKind::experiment},
 };
 
-// A model card's size, as `clustersim model` counts it; the error instead if it does not load.
-std::string model_size(const std::string& path, bool& loads) {
+// A model card's size as `clustersim model` counts it, or why it does not load.
+struct ModelSize {
+  std::string text;  // "30.53B, 3.35B active"; or the first problem, file:line:column: error: ...
+  bool loads = false;
+};
+
+ModelSize model_size(const std::string& path) {
   try {
     const workload::ModelStats stats =
         workload::compute_model_stats(config::load_model_card(path), 4096);
-    loads = true;
     if (stats.params.active() < stats.params.total()) {
-      return fmt::format("{:.2f}B, {:.2f}B active", stats.params.total() / 1e9,
-                         stats.params.active() / 1e9);
+      return {fmt::format("{:.2f}B, {:.2f}B active", stats.params.total() / 1e9,
+                          stats.params.active() / 1e9),
+              true};
     }
-    return fmt::format("{:.2f}B", stats.params.total() / 1e9);
+    return {fmt::format("{:.2f}B", stats.params.total() / 1e9), true};
   } catch (const config::ConfigError& error) {
-    loads = false;
-    // The first problem, as `clustersim model` would print it (file:line:column: error: ...).
     const std::string what = error.what();
-    return what.substr(0, what.find('\n'));
+    return {what.substr(0, what.find('\n')), false};
   }
 }
 
@@ -93,18 +96,14 @@ int run_cards(const CardsOptions& options) {
   for (const KindRow* row : chosen) {
     const std::vector<config::CardListing> cards = config::list_cards(row->kind);
     const bool models = row->kind == config::CardKind::model;
-    // A model card's size, or the error that keeps it from loading.
-    std::vector<std::string> sizes(cards.size());
-    std::vector<char> loads(cards.size(), 1);
+    std::vector<ModelSize> sizes(cards.size());
     std::size_t name_width = 0;
     std::size_t size_width = 0;
     for (std::size_t i = 0; i < cards.size(); ++i) {
       name_width = std::max(name_width, cards[i].name.size());
       if (!models) continue;
-      bool loaded = false;
-      sizes[i] = model_size(cards[i].path, loaded);
-      loads[i] = loaded ? 1 : 0;
-      if (loaded) size_width = std::max(size_width, sizes[i].size());
+      sizes[i] = model_size(cards[i].path);
+      if (sizes[i].loads) size_width = std::max(size_width, sizes[i].text.size());
     }
     text += fmt::format("{} ({})\n", row->title, cards.size());
     for (std::size_t i = 0; i < cards.size(); ++i) {
@@ -117,12 +116,12 @@ int run_cards(const CardsOptions& options) {
       if (row->kind == config::CardKind::experiment) {
         line += fmt::format("{:<10}  ", config::to_string(card.kind));
       }
-      if (models && loads[i] == 0) {
-        entry["error"] = sizes[i];
-        line += sizes[i];
+      if (models && !sizes[i].loads) {
+        entry["error"] = sizes[i].text;
+        line += sizes[i].text;
       } else if (models) {
-        entry["parameters"] = sizes[i];
-        line += fmt::format("{:<{}}  {}", sizes[i], size_width, card.summary);
+        entry["parameters"] = sizes[i].text;
+        line += fmt::format("{:<{}}  {}", sizes[i].text, size_width, card.summary);
       } else {
         line += card.summary;
       }

@@ -164,13 +164,12 @@ int run_one(const CollectiveOptions& o, const RunLimits& limits_value, GridRow* 
     }
     const auto op = kOperations.find(o.operation);
     if (o.operation != "ep" && op == kOperations.end()) {
-      const std::optional<std::string> close = config::closest_match(
-          o.operation,
-          {"all_reduce", "reduce_scatter", "all_gather", "all_to_all", "send_recv", "ep"});
-      usage(fmt::format(
-          "unknown operation \"{}\"{}; expected all_reduce, reduce_scatter, all_gather, "
-          "all_to_all, send_recv or ep",
-          o.operation, close ? fmt::format(" (did you mean \"{}\"?)", *close) : ""));
+      const std::vector<std::string> names{"all_reduce", "reduce_scatter", "all_gather",
+                                           "all_to_all", "send_recv",      "ep"};
+      const std::optional<std::string> close = config::closest_match(o.operation, names);
+      usage(fmt::format("unknown operation \"{}\"{}; expected {} or {}", o.operation,
+                        close ? fmt::format(" (did you mean \"{}\"?)", *close) : "",
+                        fmt::join(names.begin(), names.end() - 1, ", "), names.back()));
     }
     if (o.congestion_bound && o.operation == "ep") {
       usage(

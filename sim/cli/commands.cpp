@@ -302,31 +302,7 @@ int run_validate(const std::vector<std::string>& arguments, const std::string& k
   if (!limits) return kExitInputError;
   int worst = kExitOk;
   json results = json::array();
-  // A folder stands for every YAML file under it; one without any stays, to be reported in
-  // its place.
-  std::vector<std::string> files;
-  for (const std::string& argument : arguments) {
-    std::error_code ec;
-    const std::vector<std::string> found = std::filesystem::is_directory(argument, ec)
-                                               ? yaml_files_under(argument)
-                                               : std::vector<std::string>{};
-    if (found.empty()) {
-      files.push_back(argument);
-    } else {
-      files.insert(files.end(), found.begin(), found.end());
-    }
-  }
-  for (const std::string& file : files) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(file, ec)) {
-      const std::string message = fmt::format("{}: error: no YAML files in this folder", file);
-      std::cerr << message << '\n';
-      worst = std::max(worst, kExitInputError);
-      if (common.json) {
-        results.push_back({{"file", file}, {"status", "input_error"}, {"message", message}});
-      }
-      continue;
-    }
+  const auto validate_file = [&](const std::string& file) {
     const config::CardKind kind =
         kind_name.empty() ? config::detect_kind(file) : config::parse_card_kind(kind_name);
     const config::LoadOptions options = load_options(common);
@@ -384,6 +360,23 @@ int run_validate(const std::vector<std::string>& arguments, const std::string& k
                            {"status", "over_limit"},
                            {"message", message}});
       }
+    }
+  };
+  // A folder stands for every YAML file under it; one without any is reported in its place.
+  for (const std::string& argument : arguments) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(argument, ec)) {
+      validate_file(argument);
+      continue;
+    }
+    const std::vector<std::string> found = yaml_files_under(argument);
+    for (const std::string& file : found) validate_file(file);
+    if (!found.empty()) continue;
+    const std::string message = fmt::format("{}: error: no YAML files in this folder", argument);
+    std::cerr << message << '\n';
+    worst = std::max(worst, kExitInputError);
+    if (common.json) {
+      results.push_back({{"file", argument}, {"status", "input_error"}, {"message", message}});
     }
   }
   if (common.json) std::cout << results.dump(2) << '\n';
