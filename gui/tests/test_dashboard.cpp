@@ -142,7 +142,7 @@ class DashboardTest : public QObject {
   }
 
   // The replicas knob runs every data-parallel replica's and every stage's communication at
-  // once: on MPFT under ECMP the step grows from 18.937 s to 19.251 s (README, "Every replica").
+  // once: on MPFT under ECMP the step grows from 18.937 s to 19.252 s (README, "Every replica").
   void theReplicasKnobRunsEveryReplica() {
     MainWindow window;
     QVERIFY(window.open_file(kDsv3));
@@ -158,7 +158,7 @@ class DashboardTest : public QObject {
     QVERIFY(wait_for_result(window));
     const auto run = window.model().last();
     QVERIFY(run->experiment.simulation.symmetry == clustersim::config::Symmetry::off);
-    QVERIFY(std::abs(run->step.step_time_s - 19.251) < 5e-4);
+    QVERIFY(std::abs(run->step.step_time_s - 19.252) < 5e-4);
     window.set_knobs({});
     QVERIFY(!window.knobs().symmetry.has_value());
   }
@@ -179,7 +179,7 @@ class DashboardTest : public QObject {
     QVERIFY(wait_for_result(window));
     const auto second = window.model().last();
     QCOMPARE(second->experiment.parallelism.pp, 8);
-    QVERIFY(std::abs(second->step.step_time_s - 17.891) < 5e-4);
+    QVERIFY(std::abs(second->step.step_time_s - 17.892) < 5e-4);
     QVERIFY(second->step.step_time_s < first);
     QCOMPARE(second->step.memory.ranks.size(), std::size_t{8});
     // Both runs side by side; the changed one without published figures.

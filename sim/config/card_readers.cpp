@@ -804,6 +804,21 @@ SoftwareStack read_software_stack(MapReader& reader) {
     }
     buckets->finish();
   }
+  if (std::optional<MapReader> optimizer = reader.optional_section("optimizer")) {
+    OptimizerSteps& o = stack.optimizer;
+    static constexpr std::array<EnumName<Dtype>, 2> kMomentDtypes{
+        {{"fp32", Dtype::fp32}, {"bf16", Dtype::bf16}}};
+    if (optimizer->has("moment_dtype")) {
+      o.moment_dtype = optimizer->choice<Dtype>("moment_dtype", kMomentDtypes, std::nullopt);
+    }
+    o.main_gradients = optimizer->optional<bool>("main_gradients", o.main_gradients);
+    o.gradient_norm = optimizer->optional<bool>("gradient_norm", o.gradient_norm);
+    static constexpr std::array<EnumName<bool>, 2> kCopies{{{"fused", false}, {"separate", true}}};
+    o.separate_master_copy =
+        optimizer->choice<bool>("master_weight_copy", kCopies, o.separate_master_copy);
+    o.zero_gradients = optimizer->optional<bool>("zero_gradients", o.zero_gradients);
+    optimizer->finish();
+  }
   if (std::optional<MapReader> moe = reader.optional_section("moe")) {
     stack.dispatcher =
         moe->choice<MoeDispatcher>("dispatcher", kMoeDispatcherNames, stack.dispatcher);

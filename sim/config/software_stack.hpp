@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -132,6 +133,26 @@ struct GradientBuckets {
   }
 };
 
+// What the optimizer step launches beyond AdamW itself, each pass a memory-bound kernel over the
+// parameters (Megatron's MixedPrecisionOptimizer / DistributedOptimizer step, in order):
+//   main_gradients    FP32 main gradients: where the gradient buffer holds BF16, its shard is
+//                     copied to FP32 first (read 2, write 4 bytes a parameter) and AdamW reads 4;
+//   gradient_norm     clipping by the global norm reads every main gradient once (the scaling
+//                     pass, run only when the norm exceeds the clip, is not counted);
+//   master_weight_copy separate: the FP32 master weight is copied to the BF16 weight by a kernel
+//                     of its own (read 4, write 2); fused: AdamW writes the BF16 weight itself;
+//   zero_gradients    the gradient buffer is cleared every step: a memset of every local
+//                     parameter's gradient, not only the optimizer's shard.
+// Moments are kept in `moment_dtype`; absent, BF16 under FP8 training and FP32 otherwise. The
+// defaults are one fused AdamW pass and nothing else.
+struct OptimizerSteps {
+  std::optional<Dtype> moment_dtype;
+  bool main_gradients = false;
+  bool gradient_norm = false;
+  bool separate_master_copy = false;
+  bool zero_gradients = false;
+};
+
 struct SoftwareStack {
   std::string name = "default";
   std::string description;
@@ -148,6 +169,8 @@ struct SoftwareStack {
   // bytes, the gradient buffer's memory, and what the optimizer reads.
   Dtype gradient_dtype = Dtype::fp32;
   [[nodiscard]] double gradient_bytes() const { return gradient_dtype == Dtype::bf16 ? 2.0 : 4.0; }
+  // The kernels of the optimizer step besides AdamW, and the moments' dtype.
+  OptimizerSteps optimizer;
   // The compute kernels are launched for the SMs communication leaves for the whole step (a
   // persistent GEMM sized once), not only while communication runs beside them.
   bool static_sm_split = false;

@@ -35,12 +35,34 @@ int shared_sms(const config::Experiment& e) {
   return std::max(1, e.hardware.gpu.sm_count - e.parallelism.comm_sms - nccl);
 }
 
-// AdamW on one parameter: read and write the FP32 master weight and both moments, read the
-// gradient (in the stack's gradient dtype), write the BF16 weight. Moments are BF16 in
-// DeepSeek-V3's FP8 recipe (TR §3.3.3).
-double optimizer_bytes_per_parameter(config::Precision precision, double gradient_bytes) {
-  const double moments = precision == config::Precision::fp8 ? 2 : 4;
-  return (4 + 2 * moments) * 2 + gradient_bytes + kBf16Bytes;
+// The optimizer step of a device holding `local` parameters, `shard` of them its own to update, as
+// its kernels in launch order: AdamW, which reads and writes the FP32 master weight and both
+// moments, reads the gradient and, unless a kernel of its own copies it, writes the BF16 weight;
+// and the stack's other passes (config::OptimizerSteps), each one memory-bound kernel. Under
+// ZeRO-2 and -3 a device keeps only its shard's gradients, so only those are cleared; under ZeRO-3
+// (FSDP) the gradients reach the optimizer without a copy (Megatron-Core distrib_optimizer.py
+// leaves them to Megatron-FSDP).
+std::vector<OptimizerKernel> optimizer_kernels(const config::Experiment& e,
+                                               const compute::ComputeModel& model, double shard,
+                                               double local) {
+  const config::OptimizerSteps& steps = e.stack.optimizer;
+  const double gradient = e.stack.gradient_bytes();
+  const double main_gradient = steps.main_gradients ? 4 : gradient;
+  const int zero = e.parallelism.zero;
+  std::vector<OptimizerKernel> kernels;
+  const auto pass = [&](const char* name, double parameters, double bytes) {
+    if (parameters > 0) kernels.push_back({name, model.memory_time(parameters * bytes).seconds()});
+  };
+  if (steps.main_gradients && gradient != main_gradient && zero < 3) {
+    pass("main_gradient_copy", shard, gradient + main_gradient);
+  }
+  if (steps.gradient_norm) pass("gradient_norm", shard, main_gradient);
+  pass("adamw", shard,
+       (4 + 2 * e.moment_bytes()) * 2 + main_gradient +
+           (steps.separate_master_copy ? 0 : kBf16Bytes));
+  if (steps.separate_master_copy) pass("master_weight_copy", shard, 4 + kBf16Bytes);
+  if (steps.zero_gradients) pass("gradient_memset", zero >= 2 ? shard : local, gradient);
+  return kernels;
 }
 
 struct LayerCost {
@@ -1321,11 +1343,9 @@ void StepSimulation::data_parallel_tail() {
     const double shard = sharded ? dense / static_cast<double>(dp_group_.size()) +
                                        experts / static_cast<double>(edp_group_.size())
                                  : dense + experts;
-    const double opt =
-        model_
-            .memory_time(shard * optimizer_bytes_per_parameter(e_.training.precision,
-                                                               e_.stack.gradient_bytes()))
-            .seconds();
+    std::vector<OptimizerKernel> kernels = optimizer_kernels(e_, model_, shard, dense + experts);
+    double opt = 0;
+    for (const OptimizerKernel& kernel : kernels) opt += kernel.seconds;
     const double ag_exposed = std::max(0.0, ag - std::max(0.0, first_forward));
     const double opt_start = std::max(end, comm_free);
     result_.stream_spans.push_back({device, false, "optimizer", opt_start, opt_start + opt});
@@ -1336,6 +1356,7 @@ void StepSimulation::data_parallel_tail() {
     result_.step_time_s = std::max(result_.step_time_s, opt_start + opt + ag_exposed);
     rs_max = std::max(rs_max, rs);
     ag_max = std::max(ag_max, ag);
+    if (opt > opt_max) result_.optimizer_kernels = std::move(kernels);
     opt_max = std::max(opt_max, opt);
     dp_exposed_ = std::max(dp_exposed_, std::max(0.0, comm_free - end) + ag_exposed);
   }

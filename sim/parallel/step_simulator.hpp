@@ -161,6 +161,13 @@ struct StreamSpan {
   double end_s = 0;
 };
 
+// One kernel of the optimizer step: "main_gradient_copy", "gradient_norm", "adamw",
+// "master_weight_copy" or "gradient_memset" (config::OptimizerSteps).
+struct OptimizerKernel {
+  std::string name;
+  double seconds = 0;
+};
+
 struct StepResult {
   double step_time_s = 0;
   double pipeline_s = 0;                  // the schedule's makespan
@@ -178,6 +185,8 @@ struct StepResult {
   double dp_reduce_scatter_s = 0;
   double dp_all_gather_s = 0;
   double optimizer_s = 0;
+  // The slowest device's optimizer kernels, in launch order (adding up to optimizer_s).
+  std::vector<OptimizerKernel> optimizer_kernels;
   std::map<std::string, double> exposed_comm_s;  // "ep", "pp", "dp", "tp"
   workload::MemoryEstimate memory;
   PipelineSchedule schedule;

@@ -205,6 +205,10 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
     capex_json["network_parts"] = cost_parts_json(*capex.network);
     capex_json["network_method"] = capex.network->method;
   }
+  nlohmann::json optimizer_kernels = nlohmann::json::object();
+  for (const parallel::OptimizerKernel& kernel : r.optimizer_kernels) {
+    optimizer_kernels[kernel.name] = kernel.seconds;
+  }
   nlohmann::json stages = nlohmann::json::array();
   for (const parallel::StageCost& s : r.stages) {
     stages.push_back({{"stage", s.stage},
@@ -259,6 +263,7 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
         {"dp_reduce_scatter", r.dp_reduce_scatter_s},
         {"dp_all_gather", r.dp_all_gather_s},
         {"optimizer", r.optimizer_s}}},
+      {"optimizer_kernels_s", optimizer_kernels},
       {"stages", stages},
       {"tokens_per_s_per_gpu", f.tokens_per_s_per_gpu},
       {"layer_s", {{"forward", r.layer_forward_s}, {"backward", r.layer_backward_s}}},
@@ -360,10 +365,18 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
       "communication per micro-batch and MoE layer: EP dispatch {:.2f} ms, combine {:.2f} ms; "
       "pipeline transfer {:.2f} ms\n",
       r.ep_dispatch_s * 1e3, r.ep_combine_s * 1e3, r.pp_transfer_s * 1e3);
+  std::string kernels;
+  if (r.optimizer_kernels.size() > 1) {
+    for (const parallel::OptimizerKernel& kernel : r.optimizer_kernels) {
+      kernels += fmt::format("{}{} {:.1f}", kernels.empty() ? " (" : ", ", kernel.name,
+                             kernel.seconds * 1e3);
+    }
+    kernels += ")";
+  }
   out += fmt::format(
-      "end of step: gradient reduce-scatter {:.1f} ms, optimizer {:.1f} ms, parameter all-gather "
+      "end of step: gradient reduce-scatter {:.1f} ms, optimizer {:.1f} ms{}, parameter all-gather "
       "{:.1f} ms\n",
-      r.dp_reduce_scatter_s * 1e3, r.optimizer_s * 1e3, r.dp_all_gather_s * 1e3);
+      r.dp_reduce_scatter_s * 1e3, r.optimizer_s * 1e3, kernels, r.dp_all_gather_s * 1e3);
   out += "exposed communication (s, per device):";
   for (const auto& [kind, seconds] : r.exposed_comm_s)
     out += fmt::format(" {} {:.2f}", kind, seconds);

@@ -16,11 +16,10 @@ struct BytesPerParameter {
   double optimizer = 12;
 };
 
-// Weights in BF16; gradients in the stack's gradient dtype; FP32 master weights and moments (BF16
-// moments in the FP8 recipe).
-BytesPerParameter recipe(config::Precision precision, double gradient_bytes) {
-  if (precision == config::Precision::fp8) return {2, gradient_bytes, 8};
-  return {2, gradient_bytes, 12};
+// Weights in BF16; gradients in the stack's gradient dtype; an FP32 master weight and two moments
+// (config::Experiment::moment_bytes).
+BytesPerParameter recipe(const config::Experiment& e) {
+  return {2, e.stack.gradient_bytes(), 4 + 2 * e.moment_bytes()};
 }
 
 int stage_count(const config::Experiment& e) {
@@ -103,7 +102,7 @@ std::vector<int> stage_layer_split(const config::Experiment& e) {
 MemoryEstimate estimate_memory(const config::Experiment& e) {
   const config::ModelCard& card = e.model;
   const config::ParallelismSpec& p = e.parallelism;
-  const BytesPerParameter bytes = recipe(e.training.precision, e.stack.gradient_bytes());
+  const BytesPerParameter bytes = recipe(e);
   const WorkloadOptions options = workload_options(e);
   const ModelStats stats = compute_model_stats(card, e.training.seq_len);
   const double dense_shards = static_cast<double>(p.dp) * p.cp;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "sim/parallel/step_simulator.hpp"
 #include "sim/report/model_report.hpp"
 #include "sim/report/step_report.hpp"
 #include "tests/shipped_cards.hpp"
@@ -54,6 +55,42 @@ TEST(StepFigures, NoEnergyWithoutAPowerFraction) {
       "dsv3_2048xh800_mpft", {"hardware={base: h800_sxm, price: {power_fraction: null}}"});
   EXPECT_FALSE(e.hardware.price.energy.power_fraction);
   EXPECT_FALSE(step_figures(e, twenty_second_step()).energy);
+}
+
+// The end of step names the optimizer's kernels in launch order, in the text and in --json, and
+// they add up to the optimizer's time; one fused AdamW pass is not broken down in the text.
+TEST(StepReport, NamesTheOptimizersKernels) {
+  const config::Experiment e =
+      testing::shipped_experiment("validation/korthikanti22_22b_seqpar_selective");
+  const parallel::StepResult r = parallel::simulate_step(e);
+  ASSERT_EQ(r.optimizer_kernels.size(), 4u);
+  std::string listed;
+  double sum = 0;
+  for (const parallel::OptimizerKernel& kernel : r.optimizer_kernels) {
+    listed +=
+        fmt::format("{}{} {:.1f}", listed.empty() ? "" : ", ", kernel.name, kernel.seconds * 1e3);
+    sum += kernel.seconds;
+  }
+  EXPECT_NEAR(sum, r.optimizer_s, 1e-12);
+  EXPECT_EQ(listed.substr(0, 14), "gradient_norm ");
+  const std::string text = step_text(e, r, 0);
+  EXPECT_NE(text.find(fmt::format("optimizer {:.1f} ms ({}), parameter all-gather",
+                                  r.optimizer_s * 1e3, listed)),
+            std::string::npos)
+      << text;
+  const nlohmann::json json = step_json(e, r, 0);
+  EXPECT_EQ(json.at("optimizer_kernels_s").size(), 4u);
+  EXPECT_DOUBLE_EQ(json.at("optimizer_kernels_s").at("adamw").get<double>(),
+                   r.optimizer_kernels.at(1).seconds);
+  const config::Experiment fused = testing::shipped_experiment(
+      "validation/korthikanti22_22b_seqpar_selective",
+      {"stack.optimizer={gradient_norm: false, master_weight_copy: fused, zero_gradients: false}"});
+  const parallel::StepResult one = parallel::simulate_step(fused);
+  ASSERT_EQ(one.optimizer_kernels.size(), 1u);
+  EXPECT_NE(
+      step_text(fused, one, 0)
+          .find(fmt::format("optimizer {:.1f} ms, parameter all-gather", one.optimizer_s * 1e3)),
+      std::string::npos);
 }
 
 // `clustersim model` shows a sliding window: in the card, and per row of layers the work of its
