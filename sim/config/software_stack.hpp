@@ -46,6 +46,12 @@ struct OverlapSpec {
   bool sp_gather = false;       // the sequence-parallel all-gather of the weight-gradient pass
   bool dp = true;               // gradient reduction during the backward pass (not after it)
   bool moe_all_to_all = false;  // MoE dispatch / combine hidden behind other micro-batches
+  // Pipeline exchanges run beside compute, delaying only the stage that waits for them. False:
+  // each exchange blocks the stages at both ends until it completes (Megatron-LM 2022:
+  // batch_isend_irecv, wait, torch.cuda.synchronize), after every slot that sends, and once for
+  // both passes of an interleaved steady-state forward-backward pair, whose outputs travel
+  // together after the backward.
+  bool pp = true;
 };
 
 // How Transformer Engine's userbuffers overlap runs a GEMM next to a TP collective (TE

@@ -568,6 +568,16 @@ class StepSimulation {
   std::vector<std::vector<int>> rank_gpus_;     // per pipeline rank, lazily
   // Pipeline transfers between devices: sender, receiver and the task whose output travels.
   std::vector<std::tuple<int, int, PipelineTask>> transfers_;
+  // Blocking pipeline exchanges (the stack's overlap.pp false): the exchange each slot ends with,
+  // by device and task. An interleaved steady-state forward's output leaves with the next
+  // backward's, after it; it is taken to arrive at the forward's end, which changes nothing where
+  // the receiver still has its own exchange and slots to run first (the usual case).
+  using TaskKey = std::tuple<int, int, int, int>;  // device, pass, micro-batch, chunk
+  static TaskKey key(int device, const PipelineTask& task) {
+    return {device, static_cast<int>(task.pass), task.micro_batch, task.chunk};
+  }
+  std::map<TaskKey, double> exchange_s_;
+  void plan_blocking_exchanges();
 };
 
 ParallelLayout make_layout(const config::Experiment& e) {
@@ -1152,6 +1162,10 @@ SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) 
     }
   }
   if (p_.zero < 3) zero3 = 0;
+  if (!exchange_s_.empty() && !slot.overlapped) {
+    const auto exchange = exchange_s_.find(key(where.device, slot.task));
+    if (exchange != exchange_s_.end()) work += exchange->second;
+  }
   // Overlapped, the slot lasts as long as the longer of the two; otherwise the gathers and
   // reductions wait for the compute and the compute for them.
   return SimTime::from_computed_seconds(e_.stack.overlap.dp ? std::max(work, zero3) : work + zero3);
@@ -1174,18 +1188,61 @@ void StepSimulation::run_pipeline_schedule() {
   result_.stage_layers = split;
   result_.stages = build_stages(split);
   if (p_.zero >= 3) add_zero3_traffic();
+  if (!e_.stack.overlap.pp) plan_blocking_exchanges();
   const SimTime transfer_time = SimTime::from_computed_seconds(result_.pp_transfer_s);
   result_.run = run_pipeline(
       result_.schedule,
       [&](StageRef where, const ScheduleSlot& slot) { return slot_duration(where, slot); },
       [&](StageRef from, StageRef to, const PipelineTask& task) {
         if (traffic_) transfers_.emplace_back(from.device, to.device, task);
-        return transfer_time;
+        // Blocking: the output arrives when the exchange that ends the sending slot does.
+        return exchange_s_.empty() ? transfer_time : SimTime::zero();
       });
   result_.pipeline_s = result_.run.makespan.seconds();
   std::size_t slots = 0;
   for (const auto& order : result_.schedule.order) slots += order.size();
   result_.events = slots;
+}
+
+void StepSimulation::plan_blocking_exchanges() {
+  const PipelineSchedule& schedule = result_.schedule;
+  const int last = schedule.model_stages() - 1;
+  const auto sends = [&](int device, const PipelineTask& task) {
+    const int stage = schedule.model_stage({device, task.chunk});
+    if (task.pass == Pass::forward) return stage < last;
+    return task.pass != Pass::backward_weight && stage > 0;
+  };
+  // DualPipe's and the combined 1F1B's slots overlap their exchanges by design.
+  for (const std::vector<ScheduleSlot>& order : schedule.order) {
+    for (const ScheduleSlot& slot : order) {
+      if (slot.overlapped) return;
+    }
+  }
+  for (int device = 0; device < schedule.devices; ++device) {
+    const std::vector<ScheduleSlot>& order = schedule.order[static_cast<std::size_t>(device)];
+    // A device whose forwards all come first (as many micro-batches as stages) has no steady
+    // state: its last forward sends on its own.
+    const auto first_backward = std::find_if(order.begin(), order.end(), [](const ScheduleSlot& s) {
+      return s.task.pass != Pass::forward;
+    });
+    const bool steady = std::any_of(first_backward, order.end(), [](const ScheduleSlot& s) {
+      return s.task.pass == Pass::forward;
+    });
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const PipelineTask& task = order[i].task;
+      const bool paired = steady && schedule.chunks_per_device > 1 && task.pass == Pass::forward &&
+                          i + 1 < order.size() && order[i + 1].task.pass == Pass::backward;
+      if (paired) {
+        const PipelineTask& backward = order[i + 1].task;
+        if (sends(device, task) || sends(device, backward)) {
+          exchange_s_[key(device, backward)] = result_.pp_transfer_s;
+        }
+        ++i;
+      } else if (sends(device, task)) {
+        exchange_s_[key(device, task)] = result_.pp_transfer_s;
+      }
+    }
+  }
 }
 
 std::vector<StepSimulation::GradientBucket> StepSimulation::gradient_buckets(
@@ -1420,8 +1477,9 @@ void StepSimulation::phases() {
   result_.exposed_comm_s["cp"] = exposed_cp / devices;
   result_.exposed_comm_s["dp"] = dp_exposed_;
   // Pipeline transfers hide behind compute except where a device waits for one; that wait is
-  // part of the bubble, so it is not counted twice here.
+  // part of the bubble, so it is not counted twice here. Blocking exchanges hold their devices.
   result_.exposed_comm_s["pp"] = 0;
+  for (const auto& [task, seconds] : exchange_s_) result_.exposed_comm_s["pp"] += seconds / devices;
 }
 
 }  // namespace

@@ -512,6 +512,43 @@ TEST(Fidelity, OptimizerStepCopiesBf16GradientsAndClearsTheWholeBuffer) {
   EXPECT_LT(aware.optimizer_s, r.optimizer_s);
 }
 
+TEST(Fidelity, BlockingPipelineExchangesHoldBothStages) {
+  // Megatron-LM 2022 blocks both stages for every pipeline exchange; the 175B model on 2 nodes,
+  // TP 8 and PP 2 (no data parallelism, so a micro-batch per sequence of the batch).
+  const auto step = [](int virtual_stages, int micro_batches, bool overlapped) {
+    return simulate_step(
+        load("validation/korthikanti22_175b_seqpar_selective",
+             {"cluster.nodes=2", "parallelism.pp=2",
+              fmt::format("parallelism.schedule={}", virtual_stages > 1 ? "interleaved" : "1f1b"),
+              fmt::format("parallelism.virtual_stages={}", virtual_stages),
+              fmt::format("training.global_batch_size={}", micro_batches),
+              fmt::format("stack.overlap.pp={}", overlapped)}));
+  };
+  // Exchanges per device, from the schedules' orders:
+  //   1F1B, 4 micro-batches: device 0's 4 forwards and device 1's 4 backwards send;
+  //   interleaved (2 chunks), 2 micro-batches (all warm-up): device 0's 4 forwards and its 2
+  //   chunk-1 backwards, device 1's 2 chunk-0 forwards and 4 backwards;
+  //   interleaved, 4 micro-batches: device 0 sends in its 4 warm-up forwards, its 4 steady pairs
+  //   (one exchange each, for both passes) and 2 of its 4 last backwards; device 1 in its 2
+  //   warm-up forwards, 6 pairs and 2 last backwards.
+  const struct {
+    int virtual_stages, micro_batches;
+    double exchanges;
+  } cases[] = {{1, 4, 4}, {2, 2, 6}, {2, 4, 10}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(fmt::format("v {} m {}", c.virtual_stages, c.micro_batches));
+    const StepResult blocking = step(c.virtual_stages, c.micro_batches, false);
+    const StepResult overlapped = step(c.virtual_stages, c.micro_batches, true);
+    ASSERT_GT(blocking.pp_transfer_s, 0);
+    EXPECT_NEAR(blocking.exposed_comm_s.at("pp"), c.exchanges * blocking.pp_transfer_s, 1e-12);
+    EXPECT_EQ(overlapped.exposed_comm_s.at("pp"), 0);
+    EXPECT_GT(blocking.step_time_s, overlapped.step_time_s);
+  }
+  // The shipped stack blocks; Megatron-Core's (NeMo's overlap_p2p_comm) does not.
+  EXPECT_FALSE(load("validation/korthikanti22_175b_seqpar_selective").stack.overlap.pp);
+  EXPECT_TRUE(load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8").stack.overlap.pp);
+}
+
 TEST(Fidelity, HostOverheadBoundsShortKernels) {
   const auto layer = [](const std::string& overhead) {
     return simulate_step(load("validation/korthikanti22_22b_seqpar_selective",
