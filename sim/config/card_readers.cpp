@@ -782,7 +782,8 @@ SoftwareStack read_software_stack(MapReader& reader) {
     stack.overlap.dp = overlap->optional<bool>("dp", stack.overlap.dp);
     stack.overlap.moe_all_to_all =
         overlap->optional<bool>("moe_all_to_all", stack.overlap.moe_all_to_all);
-    stack.overlap.pp = overlap->optional<bool>("pp", stack.overlap.pp);
+    stack.overlap.pp =
+        overlap->choice<PipelineExchanges>("pp", kPipelineExchangeNames, stack.overlap.pp);
     overlap->finish();
   }
   if (std::optional<MapReader> tp_overlap = reader.optional_section("tp_overlap")) {

@@ -41,17 +41,32 @@ enum class MoeDispatcher { deepep, all_to_all, all_gather };
 // expert takes at most capacity_factor x its even share and drops the rest.
 enum class MoeRouting { dropless, capacity };
 
+// How pipeline exchanges run:
+//   overlapped   beside compute, delaying only the stage that waits for them (`pp: true`);
+//   blocking     each exchange holds the stages at both ends until it completes (`pp: false`;
+//                Megatron's batch_isend_irecv, wait, torch.cuda.synchronize), after every slot
+//                that sends, and once for both passes of an interleaved steady-state forward-
+//                backward pair, whose outputs travel together after the backward;
+//   overlapped_when_interleaved   overlapped under the interleaved schedule and blocking under
+//                the others (`pp: interleaved`; Megatron-Bridge's overlap_p2p_comm only with
+//                virtual pipeline stages, batch_p2p_comm otherwise).
+enum class PipelineExchanges { overlapped, blocking, overlapped_when_interleaved };
+inline constexpr std::array<EnumName<PipelineExchanges>, 3> kPipelineExchangeNames{
+    {{"true", PipelineExchanges::overlapped},
+     {"false", PipelineExchanges::blocking},
+     {"interleaved", PipelineExchanges::overlapped_when_interleaved}}};
+
 struct OverlapSpec {
   bool tp = false;              // tensor-parallel collectives hidden behind the layer's GEMMs
   bool sp_gather = false;       // the sequence-parallel all-gather of the weight-gradient pass
   bool dp = true;               // gradient reduction during the backward pass (not after it)
   bool moe_all_to_all = false;  // MoE dispatch / combine hidden behind other micro-batches
-  // Pipeline exchanges run beside compute, delaying only the stage that waits for them. False:
-  // each exchange blocks the stages at both ends until it completes (Megatron-LM 2022:
-  // batch_isend_irecv, wait, torch.cuda.synchronize), after every slot that sends, and once for
-  // both passes of an interleaved steady-state forward-backward pair, whose outputs travel
-  // together after the backward.
-  bool pp = true;
+  // Pipeline exchanges (PipelineExchanges): beside compute, or blocking.
+  PipelineExchanges pp = PipelineExchanges::overlapped;
+  [[nodiscard]] bool pp_blocks(bool interleaved) const {
+    return pp == PipelineExchanges::blocking ||
+           (pp == PipelineExchanges::overlapped_when_interleaved && !interleaved);
+  }
 };
 
 // How Transformer Engine's userbuffers overlap runs a GEMM next to a TP collective (TE

@@ -1188,7 +1188,9 @@ void StepSimulation::run_pipeline_schedule() {
   result_.stage_layers = split;
   result_.stages = build_stages(split);
   if (p_.zero >= 3) add_zero3_traffic();
-  if (!e_.stack.overlap.pp) plan_blocking_exchanges();
+  if (e_.stack.overlap.pp_blocks(p_.schedule == config::Schedule::interleaved)) {
+    plan_blocking_exchanges();
+  }
   const SimTime transfer_time = SimTime::from_computed_seconds(result_.pp_transfer_s);
   result_.run = run_pipeline(
       result_.schedule,
