@@ -551,6 +551,10 @@ TEST(Fidelity, BlockingPipelineExchangesHoldBothStages) {
   const config::OverlapSpec nemo =
       load("validation/nemo_25_11_h100_llama3_70b_64gpu_fp8").stack.overlap;
   EXPECT_TRUE(!nemo.pp_blocks(true) && nemo.pp_blocks(false));
+  // The MoE-ModelZoo runs leave Megatron-LM's defaults: blocking, with virtual stages or not.
+  const config::OverlapSpec zoo =
+      load("validation/moe_folding_mixtral_8x22b_folding_128gpu_gbs1024").stack.overlap;
+  EXPECT_TRUE(zoo.pp_blocks(true) && zoo.pp_blocks(false));
 }
 
 TEST(Fidelity, HostOverheadBoundsShortKernels) {
