@@ -680,6 +680,18 @@ void StepSimulation::simulate_communication() {
     }
     result_.ep_dispatch_s = r.dispatch.time.seconds();
     result_.ep_combine_s = r.combine.time.seconds();
+    // Megatron-Core's all-to-all dispatcher first all-gathers every EP rank's tokens per expert
+    // (token_dispatcher.py, MoEAlltoAllTokenDispatcher.preprocess: the int64 counts, through
+    // gather_from_sequence_parallel_region), for the all-to-all's splits; DeepEP's kernels
+    // exchange their layout themselves.
+    if (e_.stack.dispatcher == config::MoeDispatcher::all_to_all) {
+      const std::vector<int> ep_group = layout_.ep_group(kFirstGpu);
+      const double counts = 8.0 * card_.moe->experts * static_cast<double>(ep_group.size());
+      result_.ep_count_gather_s = collective_time(
+          collectives::Operation::all_gather, collectives::Algorithm::ring, counts, ep_group,
+          nullptr, others(ep_group, [&](int gpu) { return layout_.ep_group(gpu); }));
+      result_.ep_dispatch_s += result_.ep_count_gather_s;
+    }
     result_.flows += r.dispatch.flows + r.combine.flows;
     note(ep_dispatch_, Copies::stage, r.dispatch.flow_log, stage_gpus, 0);
     note(ep_combine_, Copies::stage, r.combine.flow_log, stage_gpus, 0);

@@ -179,7 +179,10 @@ struct StepResult {
   std::vector<int> stage_layers;  // layers per model stage, as simulated
   std::vector<StageCost> stages;
   // Simulated communication times, seconds.
-  double ep_dispatch_s = 0;
+  double ep_dispatch_s = 0;  // with ep_count_gather_s
+  // Megatron-Core's all-to-all dispatcher: the all-gather of the tokens per expert before each
+  // dispatch (0 with DeepEP).
+  double ep_count_gather_s = 0;
   double ep_combine_s = 0;
   double pp_transfer_s = 0;
   double dp_reduce_scatter_s = 0;

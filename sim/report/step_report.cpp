@@ -258,6 +258,7 @@ nlohmann::json step_json(const config::Experiment& e, const parallel::StepResult
       {"exposed_comm_s", r.exposed_comm_s},
       {"communication_s",
        {{"ep_dispatch", r.ep_dispatch_s},
+        {"ep_count_gather", r.ep_count_gather_s},
         {"ep_combine", r.ep_combine_s},
         {"pp_transfer", r.pp_transfer_s},
         {"dp_reduce_scatter", r.dp_reduce_scatter_s},
@@ -362,9 +363,13 @@ std::string step_text(const config::Experiment& e, const parallel::StepResult& r
       peak.rank, peak.total() / 1e9, r.memory.capacity / 1e9, peak.parameters / 1e9,
       peak.gradients / 1e9, peak.optimizer / 1e9, peak.activations / 1e9);
   out += fmt::format(
-      "communication per micro-batch and MoE layer: EP dispatch {:.2f} ms, combine {:.2f} ms; "
+      "communication per micro-batch and MoE layer: EP dispatch {:.2f} ms{}, combine {:.2f} ms; "
       "pipeline transfer {:.2f} ms\n",
-      r.ep_dispatch_s * 1e3, r.ep_combine_s * 1e3, r.pp_transfer_s * 1e3);
+      r.ep_dispatch_s * 1e3,
+      r.ep_count_gather_s > 0
+          ? fmt::format(" (token counts all-gathered first: {:.3f} ms)", r.ep_count_gather_s * 1e3)
+          : "",
+      r.ep_combine_s * 1e3, r.pp_transfer_s * 1e3);
   std::string kernels;
   if (r.optimizer_kernels.size() > 1) {
     for (const parallel::OptimizerKernel& kernel : r.optimizer_kernels) {

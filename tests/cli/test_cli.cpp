@@ -394,7 +394,8 @@ TEST(Cli, SweepWritesEveryPointAndResumes) {
     return fields;
   };
   const std::vector<std::string> header = fields_of(lines[0]);
-  EXPECT_EQ(header.size(), 130u);  // with optimizer_kernels_s.adamw and .gradient_norm
+  EXPECT_EQ(header.size(),
+            131u);  // with optimizer_kernels_s.adamw, .gradient_norm, ep_count_gather
   for (const std::string& line : lines) EXPECT_EQ(fields_of(line).size(), header.size()) << line;
   const auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());

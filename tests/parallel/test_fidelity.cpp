@@ -557,6 +557,25 @@ TEST(Fidelity, BlockingPipelineExchangesHoldBothStages) {
   EXPECT_TRUE(zoo.pp_blocks(true) && zoo.pp_blocks(false));
 }
 
+TEST(Fidelity, AllToAllDispatcherGathersTheTokenCountsFirst) {
+  // Megatron-Core's all-to-all dispatcher all-gathers every EP rank's tokens per expert before
+  // each dispatch (Qwen3-235B, EP 32 over 4 nodes); DeepEP's kernels need no such step.
+  const std::string run = "validation/nemo_25_11_h100_qwen3_235b_a22b_256gpu_fp8";
+  const StepResult nccl = simulate_step(load(run));
+  ASSERT_EQ(load(run).stack.dispatcher, config::MoeDispatcher::all_to_all);
+  EXPECT_GT(nccl.ep_count_gather_s, 0);
+  EXPECT_LT(nccl.ep_count_gather_s, nccl.ep_dispatch_s);
+  const StepResult deepep = simulate_step(load(run, {"stack.moe.dispatcher=deepep"}));
+  EXPECT_EQ(deepep.ep_count_gather_s, 0);
+  // 1 KiB per rank (128 experts' int64 counts): latency-bound, so twice the experts costs
+  // little more, while a group within one node (EP 8) gathers faster than one over four.
+  const StepResult more = simulate_step(load(run, {"model.moe.experts=256"}));
+  EXPECT_GT(more.ep_count_gather_s, nccl.ep_count_gather_s);
+  EXPECT_LT(more.ep_count_gather_s, 2 * nccl.ep_count_gather_s);
+  const StepResult node = simulate_step(load(run, {"parallelism.ep=8"}));
+  EXPECT_LT(node.ep_count_gather_s, nccl.ep_count_gather_s);
+}
+
 TEST(Fidelity, HostOverheadBoundsShortKernels) {
   const auto layer = [](const std::string& overhead) {
     return simulate_step(load("validation/korthikanti22_22b_seqpar_selective",
