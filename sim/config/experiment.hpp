@@ -193,15 +193,15 @@ struct Experiment {
   PlanSpec plan;       // read by `clustersim plan`; no other command uses it
   SimulationSpec simulation;
 
-  // Whether the stack's MoE all-to-all overlap runs as Megatron-Core's combined 1F1B: an MoE
-  // model with expert parallelism, on an interleaved schedule or without pipeline parallelism
-  // (parallel::combine_forward_backward; the memory estimate's extra warm-up chunk).
   // Bytes of each AdamW moment: the stack's moment dtype; where it gives none, BF16 under FP8
   // training (DeepSeek-V3's recipe, TR §3.3.3) and FP32 otherwise.
   [[nodiscard]] double moment_bytes() const {
     if (stack.optimizer.moment_dtype) return *stack.optimizer.moment_dtype == Dtype::bf16 ? 2 : 4;
     return training.precision == Precision::fp8 ? 2 : 4;
   }
+  // Whether the stack's MoE all-to-all overlap runs as Megatron-Core's combined 1F1B: an MoE
+  // model with expert parallelism, on an interleaved schedule or without pipeline parallelism
+  // (parallel::combine_forward_backward; the memory estimate's extra warm-up chunk).
   [[nodiscard]] bool combined_one_f_one_b() const {
     return stack.overlap.moe_all_to_all && model.moe && parallelism.ep > 1 &&
            (parallelism.schedule == Schedule::interleaved ||
