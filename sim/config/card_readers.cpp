@@ -789,12 +789,10 @@ SoftwareStack read_software_stack(MapReader& reader) {
   if (std::optional<MapReader> tp_overlap = reader.optional_section("tp_overlap")) {
     read_tp_overlap(*tp_overlap, stack.tp_overlap);
   }
-  {
-    static constexpr std::array<EnumName<Dtype>, 2> kGradientDtypes{
-        {{"fp32", Dtype::fp32}, {"bf16", Dtype::bf16}}};
-    stack.gradient_dtype =
-        reader.choice<Dtype>("gradient_dtype", kGradientDtypes, stack.gradient_dtype);
-  }
+  // Gradients and optimizer moments are kept in FP32 or BF16.
+  static constexpr std::array<EnumName<Dtype>, 2> kFp32OrBf16{
+      {{"fp32", Dtype::fp32}, {"bf16", Dtype::bf16}}};
+  stack.gradient_dtype = reader.choice<Dtype>("gradient_dtype", kFp32OrBf16, stack.gradient_dtype);
   if (std::optional<MapReader> buckets = reader.optional_section("gradient_buckets")) {
     GradientBuckets& b = stack.gradient_buckets;
     b.parameters = buckets->optional<double>("parameters", 0.0, Bounds::non_negative());
@@ -808,10 +806,8 @@ SoftwareStack read_software_stack(MapReader& reader) {
   }
   if (std::optional<MapReader> optimizer = reader.optional_section("optimizer")) {
     OptimizerSteps& o = stack.optimizer;
-    static constexpr std::array<EnumName<Dtype>, 2> kMomentDtypes{
-        {{"fp32", Dtype::fp32}, {"bf16", Dtype::bf16}}};
     if (optimizer->has("moment_dtype")) {
-      o.moment_dtype = optimizer->choice<Dtype>("moment_dtype", kMomentDtypes, std::nullopt);
+      o.moment_dtype = optimizer->choice<Dtype>("moment_dtype", kFp32OrBf16, std::nullopt);
     }
     o.main_gradients = optimizer->optional<bool>("main_gradients", o.main_gradients);
     o.gradient_norm = optimizer->optional<bool>("gradient_norm", o.gradient_norm);

@@ -568,15 +568,16 @@ class StepSimulation {
   std::vector<std::vector<int>> rank_gpus_;     // per pipeline rank, lazily
   // Pipeline transfers between devices: sender, receiver and the task whose output travels.
   std::vector<std::tuple<int, int, PipelineTask>> transfers_;
-  // Blocking pipeline exchanges (the stack's overlap.pp false): the exchange each slot ends with,
-  // by device and task. An interleaved steady-state forward's output leaves with the next
-  // backward's, after it; it is taken to arrive at the forward's end, which changes nothing where
-  // the receiver still has its own exchange and slots to run first (the usual case).
+  // Blocking pipeline exchanges (the stack's overlap.pp false): the slots, by device and task,
+  // that end with an exchange (of pp_transfer_s). An interleaved steady-state forward's output
+  // leaves with the next backward's, after it; it is taken to arrive at the forward's end, which
+  // changes nothing where the receiver still has its own exchange and slots to run first (the usual
+  // case).
   using TaskKey = std::tuple<int, int, int, int>;  // device, pass, micro-batch, chunk
   static TaskKey key(int device, const PipelineTask& task) {
     return {device, static_cast<int>(task.pass), task.micro_batch, task.chunk};
   }
-  std::map<TaskKey, double> exchange_s_;
+  std::set<TaskKey> exchanges_;
   void plan_blocking_exchanges();
 };
 
@@ -1174,9 +1175,8 @@ SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) 
     }
   }
   if (p_.zero < 3) zero3 = 0;
-  if (!exchange_s_.empty() && !slot.overlapped) {
-    const auto exchange = exchange_s_.find(key(where.device, slot.task));
-    if (exchange != exchange_s_.end()) work += exchange->second;
+  if (!slot.overlapped && exchanges_.contains(key(where.device, slot.task))) {
+    work += result_.pp_transfer_s;
   }
   // Overlapped, the slot lasts as long as the longer of the two; otherwise the gathers and
   // reductions wait for the compute and the compute for them.
@@ -1210,7 +1210,7 @@ void StepSimulation::run_pipeline_schedule() {
       [&](StageRef from, StageRef to, const PipelineTask& task) {
         if (traffic_) transfers_.emplace_back(from.device, to.device, task);
         // Blocking: the output arrives when the exchange that ends the sending slot does.
-        return exchange_s_.empty() ? transfer_time : SimTime::zero();
+        return exchanges_.empty() ? transfer_time : SimTime::zero();
       });
   result_.pipeline_s = result_.run.makespan.seconds();
   std::size_t slots = 0;
@@ -1248,12 +1248,11 @@ void StepSimulation::plan_blocking_exchanges() {
                           i + 1 < order.size() && order[i + 1].task.pass == Pass::backward;
       if (paired) {
         const PipelineTask& backward = order[i + 1].task;
-        if (sends(device, task) || sends(device, backward)) {
-          exchange_s_[key(device, backward)] = result_.pp_transfer_s;
-        }
+        if (sends(device, task) || sends(device, backward))
+          exchanges_.insert(key(device, backward));
         ++i;
       } else if (sends(device, task)) {
-        exchange_s_[key(device, task)] = result_.pp_transfer_s;
+        exchanges_.insert(key(device, task));
       }
     }
   }
@@ -1492,8 +1491,8 @@ void StepSimulation::phases() {
   result_.exposed_comm_s["dp"] = dp_exposed_;
   // Pipeline transfers hide behind compute except where a device waits for one; that wait is
   // part of the bubble, so it is not counted twice here. Blocking exchanges hold their devices.
-  result_.exposed_comm_s["pp"] = 0;
-  for (const auto& [task, seconds] : exchange_s_) result_.exposed_comm_s["pp"] += seconds / devices;
+  result_.exposed_comm_s["pp"] =
+      static_cast<double>(exchanges_.size()) * result_.pp_transfer_s / devices;
 }
 
 }  // namespace
