@@ -188,7 +188,7 @@ void MapReader::infeasible(std::string_view key, const std::string& message) {
 }
 
 bool MapReader::check_bounds(const Node& node, std::string_view key, double value,
-                             const Bounds& bounds) {
+                             const Bounds& bounds, bool fraction) {
   const std::string shown = node.is_scalar() ? node.scalar() : format_bound(value);
   if (bounds.min) {
     const bool too_low = bounds.min_exclusive ? !(value > *bounds.min) : value < *bounds.min;
@@ -200,7 +200,12 @@ bool MapReader::check_bounds(const Node& node, std::string_view key, double valu
     }
   }
   if (bounds.max && value > *bounds.max) {
-    report(node, key, fmt::format("must be <= {}, got {}", format_bound(*bounds.max), shown));
+    std::string message = fmt::format("must be <= {}, got {}", format_bound(*bounds.max), shown);
+    const bool bare = node.is_scalar() && node.scalar().find('%') == std::string::npos;
+    if (fraction && bare && value <= 100 && value / 100 <= *bounds.max) {
+      message += fmt::format(" (a percentage needs its unit: \"{} %\")", shown);
+    }
+    report(node, key, message);
     return false;
   }
   return true;

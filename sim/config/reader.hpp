@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "sim/config/diagnostics.hpp"
@@ -202,7 +203,10 @@ class MapReader {
   [[nodiscard]] static std::string indexed(std::string_view key, std::size_t index);
   std::optional<std::size_t> match_choice(const Node& node, std::string_view key,
                                           const std::vector<std::string_view>& labels);
-  bool check_bounds(const Node& node, std::string_view key, double value, const Bounds& bounds);
+  // `fraction`: the value was read as a fraction, so a bare number above 1 is probably a
+  // percentage written without its unit, and the message says so.
+  bool check_bounds(const Node& node, std::string_view key, double value, const Bounds& bounds,
+                    bool fraction = false);
 
   template <class T>
   bool read_into(const Node& node, std::string_view key, T& value, const Bounds& bounds) {
@@ -212,7 +216,9 @@ class MapReader {
       report(node, key, problem);
       return false;
     }
-    if (!check_bounds(node, key, bounds_value(parsed), bounds)) return false;
+    if (!check_bounds(node, key, bounds_value(parsed), bounds, std::is_same_v<T, Fraction>)) {
+      return false;
+    }
     value = parsed;
     return true;
   }
