@@ -202,7 +202,7 @@ bool MapReader::check_bounds(const Node& node, std::string_view key, double valu
   if (bounds.max && value > *bounds.max) {
     std::string message = fmt::format("must be <= {}, got {}", format_bound(*bounds.max), shown);
     const bool bare = node.is_scalar() && node.scalar().find('%') == std::string::npos;
-    if (fraction && bare && value <= 100 && value / 100 <= *bounds.max) {
+    if (fraction && bare && value / 100 <= *bounds.max) {  // e.g. 82.3 for "82.3 %"
       message += fmt::format(" (a percentage needs its unit: \"{} %\")", shown);
     }
     report(node, key, message);
