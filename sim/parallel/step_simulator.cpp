@@ -137,7 +137,8 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
       cost.tp.overlapped[linear] = true;
     }
     // The routed experts run after the dispatch.
-    const bool after_dispatch = op.name.starts_with("moe.experts") || op.name == "moe.unpermute";
+    const bool after_dispatch = op.name.starts_with("moe.experts") || op.name == "moe.sort" ||
+                                op.name == "moe.unsort" || op.name == "moe.unpermute";
     (after_dispatch ? cost.block.mlp_forward : cost.block.pre_forward) += shared[0];
     (after_dispatch ? cost.block.mlp_backward : cost.block.pre_backward) += shared[1];
     (after_dispatch ? cost.block.mlp_weight : cost.block.pre_weight) += shared[2];

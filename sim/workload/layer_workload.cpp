@@ -415,6 +415,17 @@ class Builder {
                                        options_.dispatcher == config::MoeDispatcher::deepep
                                    ? tokens_ / options_.tp * h
                                    : pairs * h;
+      // Megatron-Core's all-to-all dispatcher receives the pairs grouped by source rank and sorts
+      // them by local expert for the grouped GEMM (its "permutation 2"), then restores the order
+      // before the combine: one copy of every received pair each way, and the same copies of
+      // their gradients in backward. One local expert needs no sort; DeepEP's and the all-gather
+      // dispatcher's layouts come out grouped by expert.
+      const bool sorts =
+          options_.dispatcher == config::MoeDispatcher::all_to_all && local_experts > 1;
+      if (sorts) {
+        pointwise("moe.sort", OpKind::permute, expert_pairs * h, 0, 0, false);
+        backward_traffic(expert_pairs * h, 2 * kActivationBytes);
+      }
       if (card_.ffn.activation == Activation::swiglu) {
         gemm("moe.experts.gate_up", m, 2 * e, card_.hidden_size, local_experts, dispatched_bytes);
         ops_.back().forward_quantized_values = quantized;
@@ -434,6 +445,10 @@ class Builder {
       // output, and the combine is a plain sum that keeps nothing. DeepEP's combine kernel does
       // the weighted sum itself; the other dispatchers unpermute the pairs and weight them in
       // a kernel of their own.
+      if (sorts) {
+        pointwise("moe.unsort", OpKind::permute, expert_pairs * h, 0, 0, false);
+        backward_traffic(expert_pairs * h, 2 * kActivationBytes);
+      }
       const bool weighted_in_expert = recomputes("swiglu");
       const double kept = weighted_in_expert ? 0 : pairs * h;
       if (options_.dispatcher == config::MoeDispatcher::deepep) {

@@ -79,6 +79,40 @@ TEST(Fidelity, SavedTensorsAndDeepEpCombineLaunchNoKernel) {
   EXPECT_NE(find(plain, "moe.unpermute"), nullptr);
 }
 
+// Megatron-Core's all-to-all dispatcher sorts the received pairs by local expert and restores
+// their order before the combine: one BF16 read and write of every pair each way, forward and
+// backward. Neither sort exists with one local expert or with DeepEP.
+TEST(Fidelity, AllToAllDispatcherSortsReceivedPairsByLocalExpert) {
+  const std::string name = "validation/moe_folding_mixtral_8x22b_g8t8_mcore_128gpu_gbs1024";
+  const config::Experiment e = load(name);
+  const workload::LayerWorkload layer =
+      workload::layer_workload(e.model, 0, workload::workload_options(e));
+  // 4096 tokens, tp 2: 2048 routed by the rank, top-8, gathered over etp 2; hidden 6144.
+  const double pairs = 4096.0 / 2 * 8 * 2;
+  for (const char* op_name : {"moe.sort", "moe.unsort"}) {
+    const workload::Op& op = op_named(layer, op_name);
+    EXPECT_EQ(op.kind, workload::OpKind::permute) << op_name;
+    EXPECT_DOUBLE_EQ(op.forward_bytes, pairs * 6144 * 4) << op_name;
+    EXPECT_DOUBLE_EQ(op.backward_bytes.value_or(0), pairs * 6144 * 4) << op_name;
+    EXPECT_EQ(op.saved_bytes, 0) << op_name;
+  }
+  // Mixtral's 8 experts over ep 8 (the folded layout): one local expert, nothing to sort.
+  const config::Experiment one =
+      load("validation/moe_folding_mixtral_8x22b_folding_128gpu_gbs1024");
+  const workload::LayerWorkload single =
+      workload::layer_workload(one.model, 0, workload::workload_options(one));
+  EXPECT_EQ(find(single, "moe.sort"), nullptr);
+  EXPECT_EQ(find(single, "moe.unsort"), nullptr);
+  const config::Experiment deepep = load(name, {"stack.moe.dispatcher=deepep"});
+  const workload::LayerWorkload fused =
+      workload::layer_workload(deepep.model, 0, workload::workload_options(deepep));
+  EXPECT_EQ(find(fused, "moe.sort"), nullptr);
+  // The sorts are kernels of the permute class, so the step's permute time grows by theirs.
+  const StageCost with = second_stage(name);
+  const StageCost without = second_stage(name, {"stack.moe.dispatcher=all_gather"});
+  EXPECT_GT(with.forward_kernels.at("permute"), without.forward_kernels.at("permute"));
+}
+
 TEST(Fidelity, ListRecomputeReRunsItsOps) {
   const config::Experiment with = load("dsv3_2048xh800_mpft");
   const config::Experiment without = load("dsv3_2048xh800_mpft", {"training.recompute=none"});
