@@ -831,6 +831,7 @@ SoftwareStack read_software_stack(MapReader& reader) {
       moe->error("capacity_factor", "applies only to routing: capacity");
     }
     stack.deepep_sms = moe->optional<int>("deepep_sms", stack.deepep_sms, Bounds::between(2, 1024));
+    stack.permute_received = moe->optional<bool>("permute_received", stack.permute_received);
     moe->finish();
   }
   stack.static_sm_split = reader.optional<bool>("static_sm_split", stack.static_sm_split);

@@ -203,6 +203,11 @@ struct SoftwareStack {
   // IB and NVLink").
   int deepep_sms = 20;
   double capacity_factor = 1.0;
+  // With DeepEP: its received tokens are permuted into expert order by a kernel of the
+  // framework's own, and restored before the combine (Megatron-Core's flex dispatcher); false:
+  // the layout is the expert kernels' (DeepSeek's). The all-to-all dispatcher always sorts what
+  // it receives (with more than one local expert); the all-gather one needs no sort.
+  bool permute_received = false;
   // CPU time to issue one kernel (framework, dispatcher, launch): a run of kernels shorter than
   // this leaves the GPU waiting for the host.
   SimTime kernel_host_overhead = SimTime::zero();

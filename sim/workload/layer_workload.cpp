@@ -418,10 +418,13 @@ class Builder {
       // Megatron-Core's all-to-all dispatcher receives the pairs grouped by source rank and sorts
       // them by local expert for the grouped GEMM (its "permutation 2"), then restores the order
       // before the combine: one copy of every received pair each way, and the same copies of
-      // their gradients in backward. One local expert needs no sort; DeepEP's and the all-gather
-      // dispatcher's layouts come out grouped by expert.
+      // their gradients in backward. One local expert needs no sort; the all-gather dispatcher's
+      // layout comes out grouped by expert. DeepEP's received tokens (one copy per rank) are
+      // permuted into the pairs, and back, where the stack says so: counted as a copy of every
+      // pair, an upper bound on the read side when a token's experts share a rank.
       const bool sorts =
-          options_.dispatcher == config::MoeDispatcher::all_to_all && local_experts > 1;
+          (options_.dispatcher == config::MoeDispatcher::all_to_all && local_experts > 1) ||
+          (options_.dispatcher == config::MoeDispatcher::deepep && options_.permute_received);
       if (sorts) {
         pointwise("moe.sort", OpKind::permute, expert_pairs * h, 0, 0, false);
         backward_traffic(expert_pairs * h, 2 * kActivationBytes);
@@ -534,6 +537,7 @@ WorkloadOptions workload_options(const config::Experiment& experiment) {
   options.fused_bias_dropout_add = stack.fused_bias_dropout_add;
   options.dispatcher = stack.dispatcher;
   options.dispatch_dtype = stack.dispatch_dtype;
+  options.permute_received = stack.permute_received;
   if (stack.overlap.tp && options.tp > 1 && options.sequence_parallel) {
     options.tp_overlap = stack.tp_overlap;
   }

@@ -141,6 +141,7 @@ struct WorkloadOptions {
   bool fused_bias_dropout_add = true;
   config::MoeDispatcher dispatcher = config::MoeDispatcher::deepep;
   Dtype dispatch_dtype = Dtype::fp8;
+  bool permute_received = false;  // see config::SoftwareStack
   // The busiest EP rank's token-expert pairs over the mean (sim/workload/moe_routing.hpp): its
   // experts set the layer's pace.
   double expert_load_factor = 1;

@@ -81,7 +81,7 @@ TEST(Fidelity, SavedTensorsAndDeepEpCombineLaunchNoKernel) {
 
 // Megatron-Core's all-to-all dispatcher sorts the received pairs by local expert and restores
 // their order before the combine: one BF16 read and write of every pair each way, forward and
-// backward. Neither sort exists with one local expert or with DeepEP.
+// backward. Neither sort exists with one local expert.
 TEST(Fidelity, AllToAllDispatcherSortsReceivedPairsByLocalExpert) {
   const std::string name = "validation/moe_folding_mixtral_8x22b_g8t8_mcore_128gpu_gbs1024";
   const config::Experiment e = load(name);
@@ -103,10 +103,21 @@ TEST(Fidelity, AllToAllDispatcherSortsReceivedPairsByLocalExpert) {
       workload::layer_workload(one.model, 0, workload::workload_options(one));
   EXPECT_EQ(find(single, "moe.sort"), nullptr);
   EXPECT_EQ(find(single, "moe.unsort"), nullptr);
-  const config::Experiment deepep = load(name, {"stack.moe.dispatcher=deepep"});
+  // DeepEP: the received tokens are permuted where the stack says so (Megatron-Core's flex
+  // dispatcher, the megatron_core_te_2025 card), and not in DeepSeek's own stack.
+  const config::Experiment flex = load(name, {"stack.moe.dispatcher=deepep"});
+  const workload::LayerWorkload permuted =
+      workload::layer_workload(flex.model, 0, workload::workload_options(flex));
+  EXPECT_DOUBLE_EQ(op_named(permuted, "moe.sort").forward_bytes, pairs * 6144 * 4);
+  const config::Experiment deepep =
+      load(name, {"stack.moe.dispatcher=deepep", "stack.moe.permute_received=false"});
   const workload::LayerWorkload fused =
       workload::layer_workload(deepep.model, 0, workload::workload_options(deepep));
   EXPECT_EQ(find(fused, "moe.sort"), nullptr);
+  const config::Experiment dsv3 = load("dsv3_2048xh800_mpft");
+  EXPECT_EQ(
+      find(workload::layer_workload(dsv3.model, 10, workload::workload_options(dsv3)), "moe.sort"),
+      nullptr);
   // The sorts are kernels of the permute class, so the step's permute time grows by theirs.
   const StageCost with = second_stage(name);
   const StageCost without = second_stage(name, {"stack.moe.dispatcher=all_gather"});
