@@ -219,7 +219,8 @@ class Builder {
       const double qkv = tokens_ * heads * d(qk + qk + a.v_head_dim);
       const double kept = up_recomputed ? tokens_ * a.qk_rope_head_dim : qkv;
       saved("attn.qkv_for_backward", kept, kActivationBytes);
-      core_attention(span, heads, static_cast<double>(qk), a.v_head_dim);
+      core_attention(span, heads, static_cast<double>(qk), a.v_head_dim,
+                     heads * d(qk + a.v_head_dim));
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.v_head_dim),
            1, fp8_ ? kE5m6Bytes : kActivationBytes);
       tp_overlapped(TpLinear::proj);
@@ -231,7 +232,7 @@ class Builder {
       // Q and K feed QK^T, V feeds the value product.
       saved("attn.qkv_for_backward", tokens_ * (heads + 2 * kv_heads) * a.head_dim,
             kActivationBytes);
-      core_attention(span, heads, a.head_dim, a.head_dim);
+      core_attention(span, heads, a.head_dim, a.head_dim, 2 * kv_heads * a.head_dim);
       gemm("attn.out", tokens_, card_.hidden_size, static_cast<std::int64_t>(heads * a.head_dim), 1,
            fp8_ ? kE5m6Bytes : kActivationBytes);
       tp_overlapped(TpLinear::proj);
@@ -239,8 +240,10 @@ class Builder {
     residual("attn");
   }
 
-  // `span`: the keys a query of the layer attends to (attention_span).
-  void core_attention(const AttentionSpan& span, double heads, double d_qk, double d_v) {
+  // `span`: the keys a query of the layer attends to (attention_span); `kv_width`: a token's key
+  // and value values on this rank.
+  void core_attention(const AttentionSpan& span, double heads, double d_qk, double d_v,
+                      double kv_width) {
     // With context parallelism a rank holds s / cp queries, which attend to all s keys (ring
     // attention brings the other ranks' keys and values to it); causal: half of the pairs, or
     // under a sliding window the band's (attention_span).
@@ -267,6 +270,29 @@ class Builder {
     op.saved_bytes = tokens_ * heads * kLogSumExpBytes;
     if (op.recomputed) op.backward_input_flops += op.forward_flops;
     ops_.push_back(std::move(op));
+    if (options_.cp > 1) ring_attention_steps(heads * d_v * b * queries, kv_width * b * queries);
+  }
+
+  // Context parallelism as Transformer Engine runs it (AttnFuncWithCPAndKVP2P, load-balanced
+  // causal): cp steps, each one attention kernel between this rank's s / cp queries and one
+  // rank's keys (the diagonal step causal, the others a full block of half the queries or half
+  // the keys: equal work), read at the rate for s / cp keys. Each step's partial output is merged
+  // into the output (BF16: read both, write; the first a scaled copy), and in backward each
+  // step's query gradient and half block of key-value gradients are added into the running
+  // sums. Counted for the rank that merges every step over all its queries, the last.
+  void ring_attention_steps(double out_values, double kv_values) {
+    const int cp = options_.cp;
+    Op& attention = ops_.back();
+    attention.attention_steps = cp;
+    attention.attention_keys =
+        std::min(attention.attention_keys.value_or(d(options_.seq_len)), d(options_.seq_len) / cp);
+    Op merge;
+    merge.name = "attn.cp_merge";
+    merge.kind = OpKind::elementwise;
+    merge.forward_bytes = out_values * (2 * kActivationBytes + (cp - 1) * 3 * kActivationBytes);
+    merge.backward_bytes = (cp - 1) * 3 * kActivationBytes * (out_values + kv_values / 2);
+    merge.recomputed = attention.recomputed;
+    ops_.push_back(std::move(merge));
   }
 
   // Megatron-LM's attention before flash kernels (Korthikanti et al. 2022 §4.1): S = Q K^T and

@@ -119,8 +119,10 @@ struct Op {
   // per score is in proportion to their sum; MLA's 192 and 128 run as 160).
   std::optional<double> head_dim;
   // Attention under a sliding window: the keys a query sees, the length the kernel's rate is
-  // read at (absent: the sequence's).
+  // read at (absent: the sequence's). Under ring attention, one step's keys.
   std::optional<double> attention_keys;
+  // Attention launched as this many kernels of equal work (ring attention: one per step).
+  int attention_steps = 1;
 };
 
 struct WorkloadOptions {

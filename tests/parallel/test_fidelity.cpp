@@ -124,6 +124,41 @@ TEST(Fidelity, AllToAllDispatcherSortsReceivedPairsByLocalExpert) {
   EXPECT_GT(with.forward_kernels.at("permute"), without.forward_kernels.at("permute"));
 }
 
+// Ring attention as Transformer Engine runs it: cp kernels, each over the rank's s / cp queries
+// and one step's s / cp keys, and each step's partial output merged into the output.
+TEST(Fidelity, ContextParallelAttentionRunsOneKernelPerRingStep) {
+  const std::string name = "validation/moe_folding_mixtral_8x22b_mcore_128gpu_seq16384";
+  const config::Experiment e = load(name);  // cp 4, tp 2, sequence 16384
+  const workload::LayerWorkload layer =
+      workload::layer_workload(e.model, 0, workload::workload_options(e));
+  const workload::Op& attention = op_named(layer, "attn.core");
+  EXPECT_EQ(attention.attention_steps, 4);
+  EXPECT_DOUBLE_EQ(attention.attention_keys.value_or(0), 4096);
+  // Mixtral 8x22B: 48 heads and 8 KV heads of 128, over tp 2; 4096 queries on the rank.
+  const double out = 24.0 * 128 * 4096;
+  const double kv = 2.0 * 4 * 128 * 4096;
+  const workload::Op& merge = op_named(layer, "attn.cp_merge");
+  EXPECT_DOUBLE_EQ(merge.forward_bytes, out * (2 * 2 + 3 * 3 * 2));
+  EXPECT_DOUBLE_EQ(merge.backward_bytes.value_or(0), 3 * 3 * 2 * (out + kv / 2));
+  const compute::ComputeModel model(e.hardware);
+  const auto kernels = model.op_kernels(attention, compute::OpPass::forward, 132, 16384);
+  ASSERT_EQ(kernels.size(), 4u);
+  // Each step does a quarter of the work at the rate for 4096 keys.
+  const double step =
+      model.attention_forward_time(attention.forward_flops / 4, 4096, 132, attention.head_dim)
+          .seconds();
+  for (const compute::KernelTime& k : kernels) EXPECT_DOUBLE_EQ(k.time.seconds(), step);
+  EXPECT_EQ(model.op_kernels(attention, compute::OpPass::backward_input, 132, 16384).size(), 4u);
+  // Without context parallelism: one kernel at the sequence's length, and no merge.
+  const config::Experiment plain =
+      load("validation/moe_folding_mixtral_8x22b_mcore_128gpu_gbs1024");
+  const workload::LayerWorkload single =
+      workload::layer_workload(plain.model, 0, workload::workload_options(plain));
+  EXPECT_EQ(op_named(single, "attn.core").attention_steps, 1);
+  EXPECT_FALSE(op_named(single, "attn.core").attention_keys.has_value());
+  EXPECT_EQ(find(single, "attn.cp_merge"), nullptr);
+}
+
 TEST(Fidelity, ListRecomputeReRunsItsOps) {
   const config::Experiment with = load("dsv3_2048xh800_mpft");
   const config::Experiment without = load("dsv3_2048xh800_mpft", {"training.recompute=none"});

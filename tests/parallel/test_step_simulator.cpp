@@ -203,7 +203,9 @@ TEST(StepSimulator, DataParallelGroupsAcrossNodesUseEveryNic) {
 
 TEST(StepSimulator, RingAttentionHidesBehindLongSequencesOnly) {
   // LLaMA-3.1 405B with cp 8: the keys and values a rank passes grow with s / cp, the attention
-  // with s^2 / cp, so the ring is exposed at 4K tokens and nearly hidden at 32K.
+  // with s^2 / cp, so the ring is exposed at 4K tokens and nearly hidden at 32K. (At 4K each
+  // ring step's attention kernel sees 512 keys, where the kernel is at half its long-sequence
+  // rate, which hides part of the ring.)
   const auto exposed = [&](int seq_len) {
     const StepResult r = simulate_step(load(
         "dsv3_2048xh800_mpft",
@@ -214,7 +216,7 @@ TEST(StepSimulator, RingAttentionHidesBehindLongSequencesOnly) {
          "training.recompute=full", "training.precision=bf16", "stack.static_sm_split=false"}));
     return r.exposed_comm_s.at("cp") / r.step_time_s;
   };
-  EXPECT_GT(exposed(4096), 0.015);
+  EXPECT_GT(exposed(4096), 0.005);
   EXPECT_LT(exposed(32768), 0.001);
 }
 

@@ -105,10 +105,10 @@ TEST(ValidationSuite, ShippedSuiteSummaryIsPinned) {
                            {"dsv3_table4", 2, 28, 0.0551, 0.0596, 26},
                            {"korthikanti22", 11, 15, 0.0431, 0.0621, 15},
                            {"korthikanti22_layer", 5, 10, 0.0302, 0.0464, 5},
-                           {"moe_folding", 50, 50, 0.0867, 0.1729, 37},
+                           {"moe_folding", 50, 50, 0.0853, 0.1684, 37},
                            {"nemo_blackwell", 5, 15, 0.1963, 0.4901, 15},
-                           {"nemo_h100", 17, 51, 0.0556, 1.0695, 41},
-                           {"", 91, 179, 0.0556, 0.2806, 143}};
+                           {"nemo_h100", 17, 51, 0.0523, 1.0695, 41},
+                           {"", 91, 179, 0.0553, 0.2806, 143}};
   const std::vector<ErrorSummary> summaries = summarise(runs);
   ASSERT_EQ(summaries.size(), std::size(pinned));
   for (std::size_t i = 0; i < summaries.size(); ++i) {
