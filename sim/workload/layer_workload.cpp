@@ -468,16 +468,16 @@ class Builder {
         gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
              !recomputes("gelu"));
       }
+      if (sorts) {
+        pointwise("moe.unsort", OpKind::permute, expert_pairs * h, 0, 0, false);
+        backward_traffic(expert_pairs * h, 2 * kActivationBytes);
+      }
       // Combine: the gate weights' gradient needs each expert's output, kept in BF16 — unless
       // SwiGLU is recomputed: then the weight is applied to the SwiGLU output on the expert's
       // rank (DeepSeek-V3 recomputes SwiGLU, TR §3.3.3), its gradient comes from the recomputed
       // output, and the combine is a plain sum that keeps nothing. DeepEP's combine kernel does
       // the weighted sum itself; the other dispatchers unpermute the pairs and weight them in
       // a kernel of their own.
-      if (sorts) {
-        pointwise("moe.unsort", OpKind::permute, expert_pairs * h, 0, 0, false);
-        backward_traffic(expert_pairs * h, 2 * kActivationBytes);
-      }
       const bool weighted_in_expert = recomputes("swiglu");
       const double kept = weighted_in_expert ? 0 : pairs * h;
       if (options_.dispatcher == config::MoeDispatcher::deepep) {
