@@ -259,11 +259,11 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
             {gemm_class, gemm_time(pass_shape(op, OpPass::forward), op.forward_launch, sms)});
         return;
       case OpKind::attention:
-        for (int step = 0; step < op.attention_steps; ++step) {
-          out.push_back(
-              {"attention_forward", attention_forward_time(op.forward_flops / op.attention_steps,
-                                                           attention_keys, sms, op.head_dim)});
-        }
+        // One kernel per step (ring attention), each of equal work.
+        out.insert(
+            out.end(), static_cast<std::size_t>(op.attention_steps),
+            {"attention_forward", attention_forward_time(op.forward_flops / op.attention_steps,
+                                                         attention_keys, sms, op.head_dim)});
         return;
       default:
         out.push_back(
@@ -287,11 +287,10 @@ void ComputeModel::main_kernels(const workload::Op& op, OpPass pass, int sms, do
           }
           return;
         case OpKind::attention:
-          for (int step = 0; step < op.attention_steps; ++step) {
-            out.push_back({"attention_backward",
-                           attention_backward_time(op.forward_flops / op.attention_steps,
-                                                   attention_keys, sms, op.head_dim)});
-          }
+          out.insert(
+              out.end(), static_cast<std::size_t>(op.attention_steps),
+              {"attention_backward", attention_backward_time(op.forward_flops / op.attention_steps,
+                                                             attention_keys, sms, op.head_dim)});
           return;
         default: {
           // Element-wise backward: the input gradient moves twice the forward traffic; an op

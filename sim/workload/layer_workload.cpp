@@ -451,10 +451,11 @@ class Builder {
       const bool sorts =
           (options_.dispatcher == config::MoeDispatcher::all_to_all && local_experts > 1) ||
           (options_.dispatcher == config::MoeDispatcher::deepep && options_.permute_received);
-      if (sorts) {
-        pointwise("moe.sort", OpKind::permute, expert_pairs * h, 0, 0, false);
+      const auto sort_copy = [&](const char* name) {
+        pointwise(name, OpKind::permute, expert_pairs * h, 0, 0, false);
         backward_traffic(expert_pairs * h, 2 * kActivationBytes);
-      }
+      };
+      if (sorts) sort_copy("moe.sort");
       if (card_.ffn.activation == Activation::swiglu) {
         gemm("moe.experts.gate_up", m, 2 * e, card_.hidden_size, local_experts, dispatched_bytes);
         ops_.back().forward_quantized_values = quantized;
@@ -468,10 +469,7 @@ class Builder {
         gemm("moe.experts.down", m, card_.hidden_size, e, local_experts, std::nullopt,
              !recomputes("gelu"));
       }
-      if (sorts) {
-        pointwise("moe.unsort", OpKind::permute, expert_pairs * h, 0, 0, false);
-        backward_traffic(expert_pairs * h, 2 * kActivationBytes);
-      }
+      if (sorts) sort_copy("moe.unsort");
       // Combine: the gate weights' gradient needs each expert's output, kept in BF16 — unless
       // SwiGLU is recomputed: then the weight is applied to the SwiGLU output on the expert's
       // rank (DeepSeek-V3 recomputes SwiGLU, TR §3.3.3), its gradient comes from the recomputed
