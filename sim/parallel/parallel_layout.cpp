@@ -141,6 +141,16 @@ std::vector<int> ParallelLayout::etp_group(int gpu_index) const {
   return members;
 }
 
+std::vector<int> ParallelLayout::dp_cp_group(int gpu_index) const {
+  const RankCoordinates at = coordinates(gpu_index);
+  std::vector<int> members;
+  for (int index = 0; index < sizes_.tp * sizes_.cp * sizes_.dp; ++index) {
+    const int member = from_stage_index(index, at.pp);
+    if (coordinates(member).tp == at.tp) members.push_back(member);
+  }
+  return members;
+}
+
 std::vector<int> ParallelLayout::edp_group(int gpu_index) const {
   const RankCoordinates at = coordinates(gpu_index);
   const int replicas = sizes_.tp * sizes_.cp * sizes_.dp / (sizes_.ep * sizes_.etp);

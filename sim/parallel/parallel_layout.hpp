@@ -59,6 +59,10 @@ class ParallelLayout {
   // The GPUs of `gpu`'s group along one dimension, ordered by rank in that group.
   [[nodiscard]] std::vector<int> group(int gpu, Dimension along) const;
   [[nodiscard]] std::vector<int> ep_group(int gpu) const;
+  // The ranks that reduce `gpu`'s dense gradients and shard its optimizer state: every rank of its
+  // tp position and pipeline stage (dp x cp of them; context-parallel ranks see other tokens of
+  // the same sequences, so their gradients sum too), in placement order.
+  [[nodiscard]] std::vector<int> dp_cp_group(int gpu) const;
   [[nodiscard]] std::vector<int> edp_group(int gpu) const;  // same experts, other replicas
   [[nodiscard]] std::vector<int> etp_group(int gpu) const;  // the ranks sharing its experts' FFNs
   // Every EP group of one pipeline stage.

@@ -615,7 +615,7 @@ StepSimulation::StepSimulation(const config::Experiment& e, const StepOptions& o
         "global batch {} gives no micro-batch of {} sequences on {} data-parallel ranks",
         e.training.global_batch_size, p_.micro_batch_size, p_.dp));
   }
-  dp_group_ = layout_.group(kFirstGpu, Dimension::dp);
+  dp_group_ = layout_.dp_cp_group(kFirstGpu);
   edp_group_ = layout_.edp_group(kFirstGpu);
   every_replica_ = e.simulation.symmetry == config::Symmetry::off;
   // The network for its cost: counts, inventory, and the bisection where the graph is small
@@ -905,7 +905,7 @@ double StepSimulation::timed(collectives::Operation op, double bytes,
   const bool data_parallel = &group == &dp_group_;
   const double seconds = collective_time(
       op, algorithm, bytes, group, first ? flow_log() : nullptr, others(group, [&](int gpu) {
-        return data_parallel ? layout_.group(gpu, Dimension::dp) : layout_.edp_group(gpu);
+        return data_parallel ? layout_.dp_cp_group(gpu) : layout_.edp_group(gpu);
       }));
   if (first && !flow_log_.empty()) {
     note(data_parallel_[family], &group == &dp_group_ ? Copies::dp_groups : Copies::edp_groups,
@@ -965,7 +965,7 @@ int StepSimulation::placement(Communication& c, int pp_rank, int to_rank) {
       each_group([&](int gpu) { return layout_.etp_group(gpu); });
       break;
     case Copies::dp_groups:
-      each_group([&](int gpu) { return layout_.group(gpu, Dimension::dp); });
+      each_group([&](int gpu) { return layout_.dp_cp_group(gpu); });
       break;
     case Copies::edp_groups:
       each_group([&](int gpu) { return layout_.edp_group(gpu); });

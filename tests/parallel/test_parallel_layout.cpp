@@ -46,6 +46,23 @@ TEST(ParallelLayout, DeepSeekV3On2048Gpus) {
   EXPECT_EQ(layout.edp_group(130), (std::vector<int>{130, 194}));
 }
 
+TEST(ParallelLayout, GradientsReduceOverDataAndContextParallelRanks) {
+  // tp 2 x cp 2 x dp 2 x pp 2 on 8-GPU nodes: g = tp + 2 (cp + 2 (dp + 2 pp)). The ranks summing
+  // a GPU's dense gradients share its tp position and stage: every cp and dp rank, in placement
+  // order (Megatron-Core's dp_cp group).
+  const ParallelLayout layout({2, 2, 2, 2, 1}, 8);
+  EXPECT_EQ(layout.dp_cp_group(0), (std::vector<int>{0, 2, 4, 6}));
+  EXPECT_EQ(layout.dp_cp_group(13), (std::vector<int>{9, 11, 13, 15}));
+  EXPECT_EQ(layout.group(13, Dimension::dp), (std::vector<int>{9, 13}));
+  // Without CP it is the data-parallel group.
+  const ParallelLayout no_cp({4, 1, 4, 2, 1}, 8);
+  for (int g : {0, 5, 22}) EXPECT_EQ(no_cp.dp_cp_group(g), no_cp.group(g, Dimension::dp)) << g;
+  // Another order keeps the members and their placement order.
+  const ParallelLayout dp_inside({2, 2, 2, 1, 1}, 8,
+                                 {Dimension::tp, Dimension::dp, Dimension::cp, Dimension::pp});
+  EXPECT_EQ(dp_inside.dp_cp_group(1), (std::vector<int>{1, 3, 5, 7}));
+}
+
 TEST(ParallelLayout, OtherOrdersPlaceDimensionsDifferently) {
   const ParallelLayout layout({2, 1, 2, 4, 1}, 8,
                               {Dimension::pp, Dimension::tp, Dimension::cp, Dimension::dp});

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <initializer_list>
 
 #include "sim/collectives/collective.hpp"
@@ -199,6 +200,32 @@ TEST(StepSimulator, DataParallelGroupsAcrossNodesUseEveryNic) {
   const double ring = collectives::run_collective(topology, spec).time.seconds();
   EXPECT_NEAR(r.dp_reduce_scatter_s, hierarchical, 1e-9);
   EXPECT_LT(hierarchical, 0.5 * ring);
+}
+
+TEST(StepSimulator, ContextParallelRanksReduceGradientsWithTheDataParallelOnes) {
+  // tp 2 x cp 2 x dp 4 on two 8-GPU nodes: a context-parallel rank computes the gradients of
+  // other tokens of the same sequences, so Megatron-Core sums the dense gradients (and shards the
+  // distributed optimizer) over dp x cp = 8 ranks, every one with the same tp position, 4 on each
+  // node; the data-parallel ranks alone would be 4, 2 on each node.
+  const config::Experiment e =
+      load("dsv3_2048xh800_mpft",
+           {"model=gpt_generic", "cluster.nodes=2", "parallelism.pp=1", "parallelism.ep=1",
+            "parallelism.tp=2", "parallelism.cp=2", "parallelism.schedule=1f1b",
+            "parallelism.stage_layers=auto", "training.global_batch_size=64",
+            "training.precision=bf16", "training.recompute=none"});
+  const StepResult r = simulate_step(e);
+  const fabric::Topology topology = fabric::build_cluster(*e.cluster.topology, {2, 8, &e.hardware});
+  collectives::CollectiveSpec spec;
+  spec.operation = collectives::Operation::reduce_scatter;
+  spec.bytes = r.stages.at(0).dense_parameters * 4;  // FP32 gradients
+  spec.algorithm = collectives::Algorithm::hierarchical;
+  for (std::size_t g = 0; g < 16; g += 2) spec.ranks.push_back(topology.gpus()[g]);
+  const double dp_cp = collectives::run_collective(topology, spec).time.seconds();
+  spec.ranks.clear();
+  for (std::size_t g = 0; g < 16; g += 4) spec.ranks.push_back(topology.gpus()[g]);
+  const double dp_only = collectives::run_collective(topology, spec).time.seconds();
+  EXPECT_NEAR(r.dp_reduce_scatter_s, dp_cp, 1e-9);
+  EXPECT_GT(std::abs(dp_cp - dp_only), 0.05 * dp_only);
 }
 
 TEST(StepSimulator, RingAttentionHidesBehindLongSequencesOnly) {
