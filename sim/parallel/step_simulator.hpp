@@ -21,7 +21,7 @@
 //
 // Once a device has run the last backward task of one of its chunks, that chunk's FP32 gradients
 // are reduce-scattered over the data-parallel ranks that share them (ZeRO >= 1; dense parameters
-// over dp, experts over the expert-data-parallel group; an all-reduce without ZeRO) while the
+// over dp x cp, experts over the expert-data-parallel group; an all-reduce without ZeRO) while the
 // device runs its remaining slots. The optimizer (memory-bound AdamW on the shard) runs when all
 // of them are done. The BF16 parameter all-gather overlaps the next step's forward pass; what
 // outlasts the device's first forward slot is exposed. The step ends when the last device is
