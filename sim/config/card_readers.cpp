@@ -815,6 +815,7 @@ SoftwareStack read_software_stack(MapReader& reader) {
     o.separate_master_copy =
         optimizer->choice<bool>("master_weight_copy", kCopies, o.separate_master_copy);
     o.zero_gradients = optimizer->optional<bool>("zero_gradients", o.zero_gradients);
+    o.fp8_param_gather = optimizer->optional<bool>("fp8_param_gather", o.fp8_param_gather);
     optimizer->finish();
   }
   if (std::optional<MapReader> moe = reader.optional_section("moe")) {

@@ -163,7 +163,10 @@ struct GradientBuckets {
 //   master_weight_copy separate: the FP32 master weight is copied to the BF16 weight by a kernel
 //                     of its own (read 4, write 2); fused: AdamW writes the BF16 weight itself;
 //   zero_gradients    the gradient buffer is cleared every step: a memset of every local
-//                     parameter's gradient, not only the optimizer's shard.
+//                     parameter's gradient, not only the optimizer's shard;
+//   fp8_param_gather  in FP8 training the weights of the FP8 GEMMs are kept, and all-gathered
+//                     after the step, in FP8 (one byte a parameter; Megatron's fp8_param_gather);
+//                     the other parameters (embedding, head, norms, router) in BF16.
 // Moments are kept in `moment_dtype`; absent, BF16 under FP8 training and FP32 otherwise. The
 // defaults are one fused AdamW pass and nothing else.
 struct OptimizerSteps {
@@ -172,6 +175,7 @@ struct OptimizerSteps {
   bool gradient_norm = false;
   bool separate_master_copy = false;
   bool zero_gradients = false;
+  bool fp8_param_gather = false;
 };
 
 struct SoftwareStack {

@@ -77,6 +77,7 @@ struct LayerCost {
   double forward = 0, backward_input = 0, weight = 0;
   double forward_shared = 0, backward_input_shared = 0, weight_shared = 0;
   double dense_parameters = 0, expert_parameters = 0;
+  double dense_fp8_parameters = 0, expert_fp8_parameters = 0;  // of those, FP8 GEMMs' weights
   double forward_flops = 0;
 };
 
@@ -145,16 +146,18 @@ LayerCost cost_of(const workload::LayerWorkload& layer, const compute::ComputeMo
     cost.forward_flops += op.forward_flops;
     if (op.kind == workload::OpKind::gemm && !op.activation_operands) {
       const double weights = static_cast<double>(op.n) * static_cast<double>(op.k) * op.groups;
+      const double fp8 = op.dtype == Dtype::fp8 ? weights : 0.0;
       if (op.name.starts_with("moe.experts")) {
         cost.expert_parameters += weights;
+        cost.expert_fp8_parameters += fp8;
       } else {
         cost.dense_parameters += weights;
+        cost.dense_fp8_parameters += fp8;
       }
     } else if (op.kind == workload::OpKind::router && op.forward_flops > 0 && card.moe) {
       cost.dense_parameters += static_cast<double>(card.hidden_size) * card.moe->experts;
     } else if (op.kind == workload::OpKind::embedding) {
-      cost.dense_parameters +=
-          static_cast<double>(card.hidden_size) * static_cast<double>(card.vocab_size);
+      cost.dense_parameters += static_cast<double>(op.n) * static_cast<double>(op.k);
     }
   }
   // A pass whose kernels are shorter than the host needs to launch them takes the host's time.
@@ -182,6 +185,8 @@ void add(StageCost& stage, const LayerCost& layer) {
   stage.weight_shared += layer.weight_shared;
   stage.dense_parameters += layer.dense_parameters;
   stage.expert_parameters += layer.expert_parameters;
+  stage.dense_fp8_parameters += layer.dense_fp8_parameters;
+  stage.expert_fp8_parameters += layer.expert_fp8_parameters;
   stage.forward_flops += layer.forward_flops;
 }
 
@@ -429,6 +434,11 @@ class StepSimulation {
     return result_.ep_dispatch_s + result_.ep_combine_s;
   }
   [[nodiscard]] double ep_backward_layer() const { return 2 * result_.ep_combine_s; }
+  // The bytes an all-gather of `parameters` moves: BF16, or with the stack's fp8_param_gather the
+  // `fp8` of them that are FP8 GEMMs' weights in one byte each.
+  [[nodiscard]] double gathered_bytes(double parameters, double fp8) const {
+    return kBf16Bytes * parameters - (e_.stack.optimizer.fp8_param_gather ? fp8 : 0.0);
+  }
   // What of `tp` seconds of TP communication stays exposed: all of it, or with the stack's TP
   // overlap what outlasts the GEMMs it hides behind.
   [[nodiscard]] double tp_exposed(double tp, double gemm) const {
@@ -835,6 +845,8 @@ std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& spli
       stage.blocks.push_back(part->cost.block);
       stage.block_parameters.emplace_back(part->cost.dense_parameters,
                                           part->cost.expert_parameters);
+      stage.block_fp8_parameters.emplace_back(part->cost.dense_fp8_parameters,
+                                              part->cost.expert_fp8_parameters);
       add(stage, part->cost);
       if (part->moe) {
         stage.moe = true;
@@ -1041,10 +1053,13 @@ void StepSimulation::add_task_runs(int pp_rank, const StageCost& c, Pass pass, d
     add_data_parallel_run(op, group, pp_rank, bytes, seconds, at);
     at = std::min(end_s, at + seconds);
   };
-  for (const auto& [dense, experts] : c.block_parameters) {
+  for (std::size_t i = 0; i < c.block_parameters.size(); ++i) {
+    const auto& [dense, experts] = c.block_parameters[i];
+    const auto& [dense_fp8, experts_fp8] = c.block_fp8_parameters[i];
     if (gather) {
-      collective(collectives::Operation::all_gather, dense * kBf16Bytes, dp_group_);
-      collective(collectives::Operation::all_gather, experts * kBf16Bytes, edp_group_);
+      collective(collectives::Operation::all_gather, gathered_bytes(dense, dense_fp8), dp_group_);
+      collective(collectives::Operation::all_gather, gathered_bytes(experts, experts_fp8),
+                 edp_group_);
     }
     if (reduce) {
       collective(collectives::Operation::reduce_scatter, dense * e_.stack.gradient_bytes(),
@@ -1085,14 +1100,19 @@ void StepSimulation::record_traffic() {
 
 void StepSimulation::add_zero3_traffic() {
   // ZeRO-3 shards the parameters too: every block (layer, embedding, head) gathers its BF16
-  // parameters before its forward and again before its backward, and reduce-scatters its FP32
-  // gradients after it, for every micro-batch: one collective per block and kind, each paying
-  // its own latency. With the stack's DP overlap the frameworks prefetch them beside the compute.
+  // parameters (FP8 GEMMs' weights in FP8 with the stack's fp8_param_gather) before its forward
+  // and again before its backward, and reduce-scatters its gradients after it, for every
+  // micro-batch: one collective per block and kind, each paying its own latency. With the stack's
+  // DP overlap the frameworks prefetch them beside the compute.
   for (StageCost& c : result_.stages) {
     double gather = 0, scatter = 0;
-    for (const auto& [dense, experts] : c.block_parameters) {
-      gather += timed(collectives::Operation::all_gather, dense * kBf16Bytes, dp_group_) +
-                timed(collectives::Operation::all_gather, experts * kBf16Bytes, edp_group_);
+    for (std::size_t i = 0; i < c.block_parameters.size(); ++i) {
+      const auto& [dense, experts] = c.block_parameters[i];
+      const auto& [dense_fp8, experts_fp8] = c.block_fp8_parameters[i];
+      gather +=
+          timed(collectives::Operation::all_gather, gathered_bytes(dense, dense_fp8), dp_group_) +
+          timed(collectives::Operation::all_gather, gathered_bytes(experts, experts_fp8),
+                edp_group_);
       scatter += timed(collectives::Operation::reduce_scatter, dense * e_.stack.gradient_bytes(),
                        dp_group_) +
                  timed(collectives::Operation::reduce_scatter, experts * e_.stack.gradient_bytes(),
@@ -1393,16 +1413,17 @@ void StepSimulation::data_parallel_tail() {
       if (sharded) {
         // The gathers overlap the next step's first forward: in a steady state of steps, the
         // start of this one.
+        const double dense_bytes = gathered_bytes(c.dense_parameters, c.dense_fp8_parameters);
+        const double expert_bytes = gathered_bytes(c.expert_parameters, c.expert_fp8_parameters);
         const double gather_dense =
-            timed(collectives::Operation::all_gather, c.dense_parameters * kBf16Bytes, dp_group_);
+            timed(collectives::Operation::all_gather, dense_bytes, dp_group_);
         const double gather_experts =
-            timed(collectives::Operation::all_gather, c.expert_parameters * kBf16Bytes, edp_group_);
+            timed(collectives::Operation::all_gather, expert_bytes, edp_group_);
         if (traffic_) {
-          add_data_parallel_run(collectives::Operation::all_gather, dp_group_, device,
-                                c.dense_parameters * kBf16Bytes, gather_dense, ag);
+          add_data_parallel_run(collectives::Operation::all_gather, dp_group_, device, dense_bytes,
+                                gather_dense, ag);
           add_data_parallel_run(collectives::Operation::all_gather, edp_group_, device,
-                                c.expert_parameters * kBf16Bytes, gather_experts,
-                                ag + gather_dense);
+                                expert_bytes, gather_experts, ag + gather_dense);
         }
         result_.stream_spans.push_back(
             {device, true,

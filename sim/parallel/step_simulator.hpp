@@ -96,10 +96,13 @@ struct StageCost {
   // Parameters of each block (dense, expert), per GPU: ZeRO-3 gathers and reduces them block by
   // block.
   std::vector<std::pair<double, double>> block_parameters;
+  std::vector<std::pair<double, double>> block_fp8_parameters;  // of those, FP8 GEMMs' weights
   double zero3_forward = 0;     // ZeRO-3 parameter gathers, overlapping the compute
   double zero3_backward = 0;    // gathers and the gradient reduce-scatter
   double dense_parameters = 0;  // per GPU
   double expert_parameters = 0;
+  double dense_fp8_parameters = 0;  // of those, the weights of FP8 GEMMs
+  double expert_fp8_parameters = 0;
   double forward_flops = 0;       // per GPU, for the report
   std::vector<BlockCost> blocks;  // in forward order
   // Compute seconds by kernel class ("gemm", "quantize", ...) on the SMs communication leaves:

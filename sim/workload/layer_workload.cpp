@@ -591,6 +591,8 @@ LayerWorkload embedding_workload(const ModelCard& card, const WorkloadOptions& o
   Op op;
   op.name = "embedding";
   op.kind = OpKind::embedding;
+  op.n = card.vocab_size / options.tp;  // vocabulary-parallel over TP
+  op.k = card.hidden_size;
   const double tokens = d(options.seq_len) * d(options.micro_batch_size) / options.cp;
   op.forward_bytes = 2 * tokens * d(card.hidden_size) * kActivationBytes;
   out.ops.push_back(std::move(op));

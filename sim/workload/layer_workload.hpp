@@ -96,7 +96,8 @@ struct Op {
   std::string name;  // "attn.q_up", "mlp.down", ...
   OpKind kind = OpKind::elementwise;
   Dtype dtype = Dtype::bf16;
-  // GEMM shape per group: [m x k] x [k x n]; `groups` equal GEMMs (grouped experts).
+  // GEMM shape per group: [m x k] x [k x n]; `groups` equal GEMMs (grouped experts). The
+  // embedding lookup: its table's share on one GPU, n = vocab / tp rows of k = hidden.
   std::int64_t m = 0, n = 0, k = 0;
   int groups = 1;
   double forward_flops = 0;

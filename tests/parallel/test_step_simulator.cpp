@@ -228,6 +228,43 @@ TEST(StepSimulator, ContextParallelRanksReduceGradientsWithTheDataParallelOnes) 
   EXPECT_GT(std::abs(dp_cp - dp_only), 0.05 * dp_only);
 }
 
+TEST(StepSimulator, Fp8ParameterGatherMovesTheFp8GemmsWeightsInOneByte) {
+  // Llama 3 8B in FP8 on two nodes, tp 2, one stage: with the stack's fp8_param_gather the
+  // distributed optimizer all-gathers the FP8 GEMMs' weights in one byte and the rest (embedding
+  // and the BF16 output head, vocab x hidden / tp each) in two; without it, all in BF16.
+  const auto experiment = [&](const std::string& precision, bool fp8_gather) {
+    return load(
+        "dsv3_2048xh800_mpft",
+        {"model=llama3_8b", "cluster.nodes=2", "parallelism.pp=1", "parallelism.ep=1",
+         "parallelism.tp=2", "parallelism.schedule=1f1b", "parallelism.stage_layers=auto",
+         "training.global_batch_size=64", "training.precision=" + precision,
+         "training.recompute=none",
+         std::string("stack.optimizer.fp8_param_gather=") + (fp8_gather ? "true" : "false")});
+  };
+  const config::Experiment e = experiment("fp8", true);
+  const StepResult fp8 = simulate_step(e);
+  const StepResult bf16_gather = simulate_step(experiment("fp8", false));
+  const StageCost& stage = fp8.stages.at(0);
+  const double rest = 2.0 * 128256 * 4096 / 2;  // embedding and head, per GPU
+  EXPECT_NEAR(stage.dense_parameters - stage.dense_fp8_parameters, rest, 1e-6 * rest);
+  const fabric::Topology topology = fabric::build_cluster(*e.cluster.topology, {2, 8, &e.hardware});
+  collectives::CollectiveSpec spec;
+  spec.operation = collectives::Operation::all_gather;
+  spec.algorithm = collectives::Algorithm::hierarchical;
+  for (std::size_t g = 0; g < 16; g += 2) spec.ranks.push_back(topology.gpus()[g]);
+  spec.bytes = 2 * stage.dense_parameters - stage.dense_fp8_parameters;
+  EXPECT_NEAR(fp8.dp_all_gather_s, collectives::run_collective(topology, spec).time.seconds(),
+              1e-9);
+  spec.bytes = 2 * stage.dense_parameters;
+  EXPECT_NEAR(bf16_gather.dp_all_gather_s,
+              collectives::run_collective(topology, spec).time.seconds(), 1e-9);
+  EXPECT_LT(fp8.dp_all_gather_s, 0.6 * bf16_gather.dp_all_gather_s);
+  // BF16 training has no FP8 weights to gather in one byte.
+  const StepResult bf16 = simulate_step(experiment("bf16", true));
+  EXPECT_EQ(bf16.stages.at(0).dense_fp8_parameters, 0);
+  EXPECT_EQ(bf16.dp_all_gather_s, simulate_step(experiment("bf16", false)).dp_all_gather_s);
+}
+
 TEST(StepSimulator, RingAttentionHidesBehindLongSequencesOnly) {
   // LLaMA-3.1 405B with cp 8: the keys and values a rank passes grow with s / cp, the attention
   // with s^2 / cp, so the ring is exposed at 4K tokens and nearly hidden at 32K. (At 4K each

@@ -103,12 +103,12 @@ TEST(ValidationSuite, ShippedSuiteSummaryIsPinned) {
   };
   const Pinned pinned[] = {{"dsv3_chunk_pair", 1, 10, 0.0431, 0.2322, 4},
                            {"dsv3_table4", 2, 28, 0.0551, 0.0596, 26},
-                           {"korthikanti22", 11, 15, 0.0431, 0.0621, 15},
+                           {"korthikanti22", 11, 15, 0.0438, 0.0668, 15},
                            {"korthikanti22_layer", 5, 10, 0.0302, 0.0464, 5},
-                           {"moe_folding", 50, 50, 0.0853, 0.1684, 37},
-                           {"nemo_blackwell", 5, 15, 0.1963, 0.4901, 15},
-                           {"nemo_h100", 17, 51, 0.0523, 1.0695, 41},
-                           {"", 91, 179, 0.0553, 0.2806, 143}};
+                           {"moe_folding", 50, 50, 0.0877, 0.1689, 37},
+                           {"nemo_blackwell", 5, 15, 0.1963, 0.4993, 15},
+                           {"nemo_h100", 17, 51, 0.0721, 1.0695, 43},
+                           {"", 91, 179, 0.0558, 0.2808, 145}};
   const std::vector<ErrorSummary> summaries = summarise(runs);
   ASSERT_EQ(summaries.size(), std::size(pinned));
   for (std::size_t i = 0; i < summaries.size(); ++i) {
