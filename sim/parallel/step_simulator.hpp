@@ -23,9 +23,9 @@
 // are reduce-scattered over the data-parallel ranks that share them (ZeRO >= 1; dense parameters
 // over dp x cp, experts over the expert-data-parallel group; an all-reduce without ZeRO) while the
 // device runs its remaining slots. The optimizer (memory-bound AdamW on the shard) runs when all
-// of them are done. The BF16 parameter all-gather overlaps the next step's forward pass; what
-// outlasts the device's first forward slot is exposed. The step ends when the last device is
-// done.
+// of them are done. The parameter all-gather (BF16; the FP8 GEMMs' weights in FP8 with the
+// stack's fp8_param_gather) overlaps the next step's forward pass; what outlasts the device's
+// first forward slot is exposed. The step ends when the last device is done.
 //
 // Stages: `stage_layers` as given, or the even split (remainder on the middle stages); with
 // `balanced`, a local search from the even split moves single layers between neighbouring stages
