@@ -828,6 +828,11 @@ void StepSimulation::cost_blocks() {
   };
   embedding_ = part_cost(workload::embedding_workload(card_, options_));
   head_ = part_cost(workload::head_workload(card_, options_));
+  // A tied output head multiplies by the embedding's table: on a single stage that is one
+  // parameter, its gradient reduced once (with a pipeline the last stage keeps a copy of its own).
+  if (card_.tied_embeddings && p_.pp == 1) {
+    head_.cost.dense_parameters -= embedding_.cost.dense_parameters;
+  }
   mtp_ = part_cost(workload::mtp_workload(card_, options_));
   for (int layer = 0; layer < card_.layers; ++layer) {
     layers_.push_back(part_cost(workload::layer_workload(card_, layer, options_)));

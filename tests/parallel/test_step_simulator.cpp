@@ -265,6 +265,26 @@ TEST(StepSimulator, Fp8ParameterGatherMovesTheFp8GemmsWeightsInOneByte) {
   EXPECT_EQ(bf16.dp_all_gather_s, simulate_step(experiment("bf16", false)).dp_all_gather_s);
 }
 
+TEST(StepSimulator, ATiedHeadOnTheEmbeddingsStageIsOneParameter) {
+  // GPT 22B (tied embeddings, vocabulary 51200, hidden 6144) at tp 8: on one stage the head's
+  // weight is the embedding's table, reduced once; over a pipeline the last stage keeps a copy.
+  const auto dense = [&](int pp, bool tied) {
+    const StepResult r = simulate_step(
+        load("dsv3_2048xh800_mpft",
+             {"model=gpt_22b", "cluster.nodes=2", "parallelism.pp=" + std::to_string(pp),
+              "parallelism.ep=1", "parallelism.tp=8", "parallelism.schedule=1f1b",
+              "parallelism.stage_layers=auto", "training.global_batch_size=64",
+              "training.seq_len=2048", "training.precision=bf16", "training.recompute=none",
+              std::string("model.tied_embeddings=") + (tied ? "true" : "false")}));
+    double total = 0;
+    for (const StageCost& stage : r.stages) total += stage.dense_parameters;
+    return total;
+  };
+  const double table = 51200.0 / 8 * 6144;
+  EXPECT_NEAR(dense(1, false) - dense(1, true), table, 1e-6 * table);
+  EXPECT_NEAR(dense(2, false), dense(2, true), 1e-6 * table);
+}
+
 TEST(StepSimulator, RingAttentionHidesBehindLongSequencesOnly) {
   // LLaMA-3.1 405B with cp 8: the keys and values a rank passes grow with s / cp, the attention
   // with s^2 / cp, so the ring is exposed at 4K tokens and nearly hidden at 32K. (At 4K each
