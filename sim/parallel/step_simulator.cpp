@@ -848,10 +848,9 @@ std::vector<StageCost> StepSimulation::build_stages(const std::vector<int>& spli
     for (const PartCost* part :
          stage_parts(split, s, embedding_, layers_, mtp_, card_.mtp_modules, head_)) {
       stage.blocks.push_back(part->cost.block);
-      stage.block_parameters.emplace_back(part->cost.dense_parameters,
-                                          part->cost.expert_parameters);
-      stage.block_fp8_parameters.emplace_back(part->cost.dense_fp8_parameters,
-                                              part->cost.expert_fp8_parameters);
+      stage.block_parameters.push_back({part->cost.dense_parameters, part->cost.expert_parameters,
+                                        part->cost.dense_fp8_parameters,
+                                        part->cost.expert_fp8_parameters});
       add(stage, part->cost);
       if (part->moe) {
         stage.moe = true;
@@ -1058,9 +1057,7 @@ void StepSimulation::add_task_runs(int pp_rank, const StageCost& c, Pass pass, d
     add_data_parallel_run(op, group, pp_rank, bytes, seconds, at);
     at = std::min(end_s, at + seconds);
   };
-  for (std::size_t i = 0; i < c.block_parameters.size(); ++i) {
-    const auto& [dense, experts] = c.block_parameters[i];
-    const auto& [dense_fp8, experts_fp8] = c.block_fp8_parameters[i];
+  for (const auto& [dense, experts, dense_fp8, experts_fp8] : c.block_parameters) {
     if (gather) {
       collective(collectives::Operation::all_gather, gathered_bytes(dense, dense_fp8), dp_group_);
       collective(collectives::Operation::all_gather, gathered_bytes(experts, experts_fp8),
@@ -1111,9 +1108,7 @@ void StepSimulation::add_zero3_traffic() {
   // DP overlap the frameworks prefetch them beside the compute.
   for (StageCost& c : result_.stages) {
     double gather = 0, scatter = 0;
-    for (std::size_t i = 0; i < c.block_parameters.size(); ++i) {
-      const auto& [dense, experts] = c.block_parameters[i];
-      const auto& [dense_fp8, experts_fp8] = c.block_fp8_parameters[i];
+    for (const auto& [dense, experts, dense_fp8, experts_fp8] : c.block_parameters) {
       gather +=
           timed(collectives::Operation::all_gather, gathered_bytes(dense, dense_fp8), dp_group_) +
           timed(collectives::Operation::all_gather, gathered_bytes(experts, experts_fp8),
@@ -1312,8 +1307,8 @@ std::vector<StepSimulation::GradientBucket> StepSimulation::gradient_buckets(
   for (std::size_t i = c.blocks.size(); i-- > 0;) {
     done += work(c.blocks[i]);
     const double ready = total > 0 ? last.start + (last.end - last.start) * done / total : last.end;
-    open_dense.dense += c.block_parameters[i].first;
-    open_experts.experts += c.block_parameters[i].second;
+    open_dense.dense += c.block_parameters[i].dense;
+    open_experts.experts += c.block_parameters[i].experts;
     if (open_dense.dense >= bucket) {
       open_dense.ready = ready;
       out.push_back(std::exchange(open_dense, {}));

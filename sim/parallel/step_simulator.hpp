@@ -93,10 +93,12 @@ struct StageCost {
   double tp_backward = 0;
   double cp_forward = 0;  // ring-attention traffic the attention does not hide
   double cp_backward = 0;
-  // Parameters of each block (dense, expert), per GPU: ZeRO-3 gathers and reduces them block by
-  // block.
-  std::vector<std::pair<double, double>> block_parameters;
-  std::vector<std::pair<double, double>> block_fp8_parameters;  // of those, FP8 GEMMs' weights
+  // Parameters of each block, per GPU: ZeRO-3 gathers and reduces them block by block.
+  struct BlockParameters {
+    double dense = 0, experts = 0;
+    double dense_fp8 = 0, experts_fp8 = 0;  // of those, FP8 GEMMs' weights
+  };
+  std::vector<BlockParameters> block_parameters;
   double zero3_forward = 0;     // ZeRO-3 parameter gathers, overlapping the compute
   double zero3_backward = 0;    // gathers and the gradient reduce-scatter
   double dense_parameters = 0;  // per GPU
