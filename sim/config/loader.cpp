@@ -21,9 +21,11 @@ namespace clustersim::config {
 
 const std::vector<std::string>& recomputable_ops() {
   // DeepSeek-V3 recomputes "all RMSNorm operations and MLA up-projections" (TR §3.2.3) and the
-  // SwiGLU output (TR §3.3.3); the others are the usual selective-recompute candidates.
-  static const std::vector<std::string> kOps{
-      "attention", "gelu", "layernorm", "mla_up_projection", "moe_gate", "rmsnorm", "swiglu"};
+  // SwiGLU output (TR §3.3.3); "moe" is a whole MoE layer, all-to-alls included (Megatron-Core's
+  // --recompute-modules moe); the others are the usual selective-recompute candidates.
+  static const std::vector<std::string> kOps{"attention",         "gelu",  "layernorm",
+                                             "mla_up_projection", "moe",   "moe_gate",
+                                             "rmsnorm",           "swiglu"};
   return kOps;
 }
 

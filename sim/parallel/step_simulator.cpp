@@ -429,11 +429,18 @@ class StepSimulation {
     return tp_layer_ + (e_.stack.overlap.sp_gather ? 0 : sp_gather_) + (full ? tp_layer_ : 0);
   }
   // One MoE layer's all-to-alls: forward dispatch and combine; backward the gradients, moving
-  // the same tokens back in BF16 both ways (as long as a combine each).
+  // the same tokens back in BF16 both ways (as long as a combine each), after the forward's
+  // dispatch and combine again when the backward recomputes the layer.
   [[nodiscard]] double ep_forward_layer() const {
     return result_.ep_dispatch_s + result_.ep_combine_s;
   }
-  [[nodiscard]] double ep_backward_layer() const { return 2 * result_.ep_combine_s; }
+  [[nodiscard]] double ep_backward_layer() const {
+    return 2 * result_.ep_combine_s + ep_recomputed();
+  }
+  // The recomputed forward's dispatch and combine (none unless the MoE layer is recomputed).
+  [[nodiscard]] double ep_recomputed() const {
+    return options_.recomputes_moe_layer() ? ep_forward_layer() : 0.0;
+  }
   // The bytes an all-gather of `parameters` moves: BF16, or with the stack's fp8_param_gather the
   // `fp8` of them that are FP8 GEMMs' weights in one byte each.
   [[nodiscard]] double gathered_bytes(double parameters, double fp8) const {
@@ -504,7 +511,19 @@ class StepSimulation {
   double timed(collectives::Operation op, double bytes, const std::vector<int>& group);
   void add_zero3_traffic();
   [[nodiscard]] const StageCost& stage_cost(StageRef where) const;
+  // A slot's work (compute and the communication on its critical path) and its ZeRO-3 gathers
+  // and reductions; slot_duration combines them as the stack's DP overlap says.
+  struct SlotParts {
+    double work = 0;
+    double zero3 = 0;
+  };
+  [[nodiscard]] SlotParts slot_parts(StageRef where, const ScheduleSlot& slot) const;
   [[nodiscard]] SimTime slot_duration(StageRef where, const ScheduleSlot& slot) const;
+  // What of a slot's ZeRO-3 traffic its compute does not hide: all of it without the stack's DP
+  // overlap, what outlasts the work with it.
+  [[nodiscard]] double zero3_exposed(const SlotParts& parts) const {
+    return e_.stack.overlap.dp ? std::max(0.0, parts.zero3 - parts.work) : parts.zero3;
+  }
   void run_pipeline_schedule();
   // A chunk's last backward task on its device: the slot it ran in.
   struct LastBackward {
@@ -820,8 +839,9 @@ void StepSimulation::cost_blocks() {
     if (part.moe) {
       out.cost.block.dispatch = result_.ep_dispatch_s;
       out.cost.block.combine = result_.ep_combine_s;
-      // The gradients travel back the same routes in BF16: as long as a combine each way.
-      out.cost.block.combine_gradient = result_.ep_combine_s;
+      // The gradients travel back the same routes in BF16: as long as a combine each way. A
+      // recomputed layer dispatches and combines again first.
+      out.cost.block.combine_gradient = result_.ep_combine_s + ep_recomputed();
       out.cost.block.dispatch_gradient = result_.ep_combine_s;
     }
     return out;
@@ -1035,6 +1055,10 @@ void StepSimulation::add_task_runs(int pp_rank, const StageCost& c, Pass pass, d
       run(ep_dispatch_, moe, ep_combine_.flow_bytes / ep_dispatch_.flow_bytes);
     }
     run(ep_combine_, moe);
+    if (!forward && options_.recomputes_moe_layer()) {  // the recomputed forward's
+      run(ep_dispatch_, moe);
+      run(ep_combine_, moe);
+    }
     run(etp_gather_, moe);  // backward: the gradients of the gather and scatter swap
     run(etp_scatter_, moe);
     // TP: two all-reduces a layer each way, again for a full recomputation; the
@@ -1172,7 +1196,8 @@ double zero3_seconds(const StageCost& c, Pass pass) {
   return 0.0;
 }
 
-SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) const {
+StepSimulation::SlotParts StepSimulation::slot_parts(StageRef where,
+                                                     const ScheduleSlot& slot) const {
   const StageCost& first = stage_cost({where.device, slot.task.chunk});
   double work = lone_seconds(first, slot.task.pass);
   double zero3 = zero3_seconds(first, slot.task.pass);
@@ -1199,9 +1224,14 @@ SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) 
   if (!slot.overlapped && exchanges_.contains(key(where.device, slot.task))) {
     work += result_.pp_transfer_s;
   }
+  return {work, zero3};
+}
+
+SimTime StepSimulation::slot_duration(StageRef where, const ScheduleSlot& slot) const {
   // Overlapped, the slot lasts as long as the longer of the two; otherwise the gathers and
   // reductions wait for the compute and the compute for them.
-  return SimTime::from_computed_seconds(e_.stack.overlap.dp ? std::max(work, zero3) : work + zero3);
+  const SlotParts parts = slot_parts(where, slot);
+  return SimTime::from_computed_seconds(parts.work + zero3_exposed(parts));
 }
 
 void StepSimulation::run_pipeline_schedule() {
@@ -1459,7 +1489,7 @@ void StepSimulation::data_parallel_tail() {
 
 void StepSimulation::phases() {
   const PipelineSchedule& schedule = result_.schedule;
-  double exposed_ep = 0, exposed_tp = 0, exposed_cp = 0;
+  double exposed_ep = 0, exposed_tp = 0, exposed_cp = 0, exposed_zero3 = 0;
   for (int device = 0; device < schedule.devices; ++device) {
     const std::vector<ScheduleSlot>& order = schedule.order[static_cast<std::size_t>(device)];
     const std::vector<SlotTiming>& timings = result_.run.slots[static_cast<std::size_t>(device)];
@@ -1470,6 +1500,7 @@ void StepSimulation::phases() {
       busy += length;
       const ScheduleSlot& slot = order[i];
       const StageCost& c = stage_cost({device, slot.task.chunk});
+      exposed_zero3 += zero3_exposed(slot_parts({device, slot.task.chunk}, slot));
       if (slot.overlapped) {
         own.overlapped += length;
         continue;
@@ -1510,7 +1541,8 @@ void StepSimulation::phases() {
   result_.exposed_comm_s["ep"] = exposed_ep / devices;
   result_.exposed_comm_s["tp"] = exposed_tp / devices;
   result_.exposed_comm_s["cp"] = exposed_cp / devices;
-  result_.exposed_comm_s["dp"] = dp_exposed_;
+  // Data-parallel: the end of the step's, and ZeRO-3's where it outlasts the compute.
+  result_.exposed_comm_s["dp"] = dp_exposed_ + exposed_zero3 / devices;
   // Pipeline transfers hide behind compute except where a device waits for one; that wait is
   // part of the bubble, so it is not counted twice here. Blocking exchanges hold their devices.
   result_.exposed_comm_s["pp"] =

@@ -398,6 +398,7 @@ class Builder {
       dense_mlp("mlp", card_.ffn.hidden_size, tokens_, !norm_recomputed, true);
     } else {
       const config::MoeSpec& moe = *card_.moe;
+      const std::size_t moe_begin = ops_.size();
       Op router;
       router.name = "moe.router";
       router.kind = OpKind::router;
@@ -484,6 +485,19 @@ class Builder {
         pointwise("moe.unpermute", OpKind::permute, pairs * h, kept, kActivationBytes, false,
                   kActivationBytes + kActivationBytes / moe.top_k);
       }
+      // "moe" in the recompute list: the layer keeps only its input (the normalised hidden
+      // states, sequence-split), and every op from the router to the combine runs its forward
+      // again in the backward pass (Megatron-Core's MoELayer checkpoints route, dispatch,
+      // experts and combine as one function; the step repeats the all-to-alls).
+      if (options_.recompute == RecomputeMode::ops && recomputes("moe")) {
+        for (std::size_t i = moe_begin; i < ops_.size(); ++i) {
+          Op& op = ops_[i];
+          op.saved_bytes = 0;
+          if (!op.recomputed) op.backward_input_flops += op.forward_flops;
+          op.recomputed = true;
+        }
+        saved("moe.input", sp_tokens_ * h, kActivationBytes);
+      }
     }
     residual("mlp");
   }
@@ -517,6 +531,12 @@ class Builder {
 };
 
 }  // namespace
+
+bool WorkloadOptions::recomputes_moe_layer() const {
+  return recompute == RecomputeMode::full ||
+         (recompute == RecomputeMode::ops &&
+          std::find(recompute_ops.begin(), recompute_ops.end(), "moe") != recompute_ops.end());
+}
 
 namespace {
 

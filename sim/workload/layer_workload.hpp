@@ -151,6 +151,11 @@ struct WorkloadOptions {
   // TE's userbuffers overlap of the TP collectives with the GEMMs beside them (the stack's
   // tp_overlap), when the stack overlaps TP communication with tp > 1 and sequence parallelism.
   std::optional<std::array<config::TpOverlapGemm, config::kTpGemms>> tp_overlap;
+
+  // Whether the backward pass runs an MoE layer's forward again, token dispatch and combine
+  // included: under full recomputation, and with "moe" in the recompute list (Megatron-Core's
+  // --recompute-modules moe checkpoints the MoE layer from the router to the combine).
+  [[nodiscard]] bool recomputes_moe_layer() const;
 };
 
 struct LayerWorkload {

@@ -185,6 +185,57 @@ TEST(Fidelity, ListRecomputeReRunsItsOps) {
   EXPECT_GT(backward(a) - backward(b), q_up_forward);
 }
 
+// Megatron-Core's --recompute-modules moe checkpoints the MoE layer from the router to the
+// combine, and full recomputation the whole layer: either way the backward pass dispatches and
+// combines the tokens again before it sends the gradients back.
+TEST(Fidelity, RecomputingTheMoeLayerRepeatsItsOpsAndAllToAlls) {
+  const std::string name = "validation/moe_modelzoo_qwen3_235b_h100_deepep_ep32_pp8";
+  const StepResult none = simulate_step(load(name, {"training.recompute=none"}));
+  const StepResult moe = simulate_step(load(name, {"training.recompute=[moe]"}));
+  const StepResult full = simulate_step(load(name, {"training.recompute=full"}));
+  const double dispatch = none.ep_dispatch_s;
+  const double combine = none.ep_combine_s;
+  ASSERT_GT(dispatch, 0);
+  EXPECT_DOUBLE_EQ(moe.ep_dispatch_s, dispatch);
+  const StageCost& a = none.stages.at(1);
+  ASSERT_GT(a.moe_blocks, 0);
+  EXPECT_NEAR(a.ep_forward, a.moe_blocks * (dispatch + combine), 1e-12);
+  EXPECT_NEAR(a.ep_backward, a.moe_blocks * 2 * combine, 1e-12);
+  for (const StepResult* again : {&moe, &full}) {
+    const StageCost& b = again->stages.at(1);
+    EXPECT_NEAR(b.ep_forward, a.ep_forward, 1e-12);
+    EXPECT_NEAR(b.ep_backward, b.moe_blocks * (2 * combine + dispatch + combine), 1e-12);
+  }
+  EXPECT_GT(moe.step_time_s, none.step_time_s);
+
+  // The layer: every MoE op runs its forward again and keeps nothing; the layer keeps its
+  // normalised input instead (4096 tokens over tp 2, hidden 4096, BF16). Attention is untouched.
+  const config::Experiment e = load(name, {"training.recompute=[moe]"});
+  const config::Experiment n = load(name, {"training.recompute=none"});
+  const workload::LayerWorkload with =
+      workload::layer_workload(e.model, 10, workload::workload_options(e));
+  const workload::LayerWorkload without =
+      workload::layer_workload(n.model, 10, workload::workload_options(n));
+  double moe_forward_flops = 0, moe_saved_without = 0;
+  for (const workload::Op& op : without.ops) {
+    if (!op.name.starts_with("moe.")) continue;
+    moe_forward_flops += op.forward_flops;
+    moe_saved_without += op.saved_bytes;
+    const workload::Op& again = op_named(with, op.name);
+    EXPECT_TRUE(again.recomputed) << op.name;
+    EXPECT_EQ(again.saved_bytes, 0) << op.name;
+  }
+  EXPECT_DOUBLE_EQ(op_named(with, "moe.input").saved_bytes, 4096.0 / 2 * 4096 * 2);
+  EXPECT_DOUBLE_EQ(with.saved_bytes(),
+                   without.saved_bytes() - moe_saved_without + 4096.0 / 2 * 4096 * 2);
+  EXPECT_GT(moe_saved_without, 4096.0 / 2 * 4096 * 2);
+  EXPECT_NEAR(with.backward_input_flops(), without.backward_input_flops() + moe_forward_flops,
+              1e-6 * moe_forward_flops);
+  EXPECT_FALSE(op_named(with, "attn.qkv").recomputed);
+  EXPECT_DOUBLE_EQ(op_named(with, "attn.qkv").saved_bytes,
+                   op_named(without, "attn.qkv").saved_bytes);
+}
+
 TEST(Fidelity, UnfusedAttentionComputesTheWholeScoreMatrix) {
   const config::Experiment e = load("validation/korthikanti22_22b_seqpar_selective");
   const workload::LayerWorkload layer =

@@ -177,6 +177,17 @@ TEST(StepSimulator, ZeroThreeGathersBlockByBlockAndOverlapsOnlyWhenTheStackDoes)
   EXPECT_GT(stage.zero3_forward, 0);
   EXPECT_NEAR(stage.zero3_backward - stage.zero3_forward,
               serial.stages.at(3).zero3_backward - serial.stages.at(3).zero3_forward, 1e-12);
+  // Without the overlap every gather and reduction is exposed: each of the 8 devices runs its
+  // stage's forward and backward once per micro-batch (1F1B, one stage a device).
+  double zero3 = 0;
+  for (const StageCost& s : serial.stages) {
+    zero3 += serial.micro_batches * (s.zero3_forward + s.zero3_backward);
+  }
+  ASSERT_EQ(serial.stages.size(), 8u);
+  EXPECT_NEAR(serial.exposed_comm_s.at("dp"), zero3 / 8, 1e-9 * zero3);
+  // With it, only what outlasts the compute, which here is less.
+  EXPECT_GE(hidden.exposed_comm_s.at("dp"), 0);
+  EXPECT_LT(hidden.exposed_comm_s.at("dp"), serial.exposed_comm_s.at("dp"));
 }
 
 TEST(StepSimulator, DataParallelGroupsAcrossNodesUseEveryNic) {
