@@ -48,7 +48,15 @@ struct ParallelismSpec {
   std::vector<std::string> rank_order;
   bool balance_stages = false;  // stage_layers: balanced (the step simulation balances the
                                 // devices' compute; the memory estimate follows it)
-  std::int64_t dp = 1;          // derived: gpus / (tp * pp * cp)
+  // pipeline_split_counts: the automatic split counts the embedding (on the first stage) and the
+  // loss (on the last) as one layer each, as Megatron-Core's --account-for-embedding-in-
+  // pipeline-split and --account-for-loss-in-pipeline-split do.
+  bool split_counts_embedding = false;
+  bool split_counts_loss = false;
+  [[nodiscard]] int split_counted_blocks() const {
+    return (split_counts_embedding ? 1 : 0) + (split_counts_loss ? 1 : 0);
+  }
+  std::int64_t dp = 1;  // derived: gpus / (tp * pp * cp)
 };
 
 struct TrainingSpec {

@@ -53,10 +53,19 @@ std::vector<LayoutProblem> check_layout(Experiment& experiment) {
     parallelism_problem("tp", fmt::format("{} attention heads cannot be split over tp = {}",
                                           model.attention.heads, p.tp));
   }
-  if (p.pp * p.virtual_stages > model.layers) {
+  const int counted = p.split_counted_blocks();
+  const int stages = p.schedule == Schedule::dualpipev ? 2 * p.pp : p.pp * p.virtual_stages;
+  if (counted == 0 && p.pp * p.virtual_stages > model.layers) {
     parallelism_problem("pp",
                         fmt::format("pp x virtual_stages = {} stages exceed the model's {} layers",
                                     p.pp * p.virtual_stages, model.layers));
+  } else if (counted > 0 && (model.layers + counted) % stages != 0) {
+    // Megatron-Core asserts the same: the layers and the counted blocks split evenly.
+    parallelism_problem("pipeline_split_counts",
+                        fmt::format("the model's {} layers and the {} counted block{} ({}) do not "
+                                    "split evenly over the {} pipeline stages",
+                                    model.layers, counted, counted == 1 ? "" : "s",
+                                    model.layers + counted, stages));
   }
   if (experiment.training.precision == Precision::fp8 &&
       !experiment.hardware.gpu.peak(Dtype::fp8)) {

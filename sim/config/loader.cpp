@@ -155,6 +155,39 @@ void check_stage_layers(MapReader& reader, ParallelismSpec& spec, const ModelCar
   }
 }
 
+// parallelism.pipeline_split_counts: [embedding, loss], either or both, each once; only for the
+// automatic split (a list of stage layers says where every layer goes).
+void read_split_counts(MapReader& reader, ParallelismSpec& spec) {
+  const Node* node = reader.raw("pipeline_split_counts");
+  if (node == nullptr) return;
+  if (!node->is_sequence()) {
+    reader.report(
+        *node, "pipeline_split_counts",
+        fmt::format("expected a list of \"embedding\" and \"loss\", got {}", node->describe()));
+    return;
+  }
+  const std::vector<std::string> items = reader.list<std::string>("pipeline_split_counts");
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string key = fmt::format("pipeline_split_counts[{}]", i);
+    if (items[i] != "embedding" && items[i] != "loss") {
+      reader.report(
+          node->items()[i], key,
+          fmt::format("unknown block \"{}\"; expected \"embedding\" or \"loss\"", items[i]));
+      continue;
+    }
+    bool& flag = items[i] == "embedding" ? spec.split_counts_embedding : spec.split_counts_loss;
+    if (flag) {
+      reader.report(node->items()[i], key, fmt::format("\"{}\" is listed twice", items[i]));
+    }
+    flag = true;
+  }
+  if (!spec.stage_layers.empty() || spec.balance_stages) {
+    reader.report(*node, "pipeline_split_counts",
+                  "applies to the automatic split; stage_layers already says where each layer "
+                  "goes (leave it out or set it to auto)");
+  }
+}
+
 // Checks that need the model, the hardware and the cluster together (layout_check.hpp), each
 // reported at its key as an infeasibility; then the routing histogram against the layout.
 void check_layout(MapReader& cluster, MapReader& parallelism, MapReader& training,
@@ -521,6 +554,7 @@ Experiment read_experiment(Node& tree, const std::string& file, CardLibrary& lib
     p.comm_sms = parallelism.optional<int>("comm_sms", deepep ? experiment.stack.deepep_sms : 0,
                                            Bounds::non_negative());
     check_stage_layers(parallelism, p, experiment.model);
+    read_split_counts(parallelism, p);
     p.rank_order = parallelism.list<std::string>("rank_order");
     if (!p.rank_order.empty()) {
       std::vector<std::string> sorted = p.rank_order;

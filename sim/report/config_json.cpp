@@ -158,6 +158,12 @@ json to_json(const config::Experiment& experiment) {
       {"sequence_parallel", p.sequence_parallel},
       {"comm_sms", p.comm_sms},
       {"stage_layers", p.stage_layers.empty() ? json("auto") : json(p.stage_layers)}};
+  if (p.split_counted_blocks() > 0) {
+    json counts = json::array();
+    if (p.split_counts_embedding) counts.push_back("embedding");
+    if (p.split_counts_loss) counts.push_back("loss");
+    out["parallelism"]["pipeline_split_counts"] = std::move(counts);
+  }
   const config::TrainingSpec& t = experiment.training;
   json recompute = config::to_string(t.recompute);
   if (t.recompute == config::RecomputeMode::ops) recompute = t.recompute_ops;

@@ -165,9 +165,14 @@ std::string to_text(const config::Experiment& experiment) {
             p.zero);
   lines.add("schedule", "{} (virtual stages {}), micro_batch_size {}",
             config::to_string(p.schedule), p.virtual_stages, p.micro_batch_size);
-  lines.add("stage_layers", "{}",
+  lines.add("stage_layers", "{}{}",
             p.stage_layers.empty() ? std::string("auto")
-                                   : fmt::format("{}", fmt::join(p.stage_layers, " ")));
+                                   : fmt::format("{}", fmt::join(p.stage_layers, " ")),
+            p.split_counts_embedding && p.split_counts_loss
+                ? ", counting the embedding and the loss"
+            : p.split_counts_embedding ? ", counting the embedding"
+            : p.split_counts_loss      ? ", counting the loss"
+                                       : "");
   lines.add("comm_sms", "{}", p.comm_sms);
   const config::TrainingSpec& t = experiment.training;
   lines.add("training", "seq_len {}, global batch {} sequences ({} micro-batches per replica)",

@@ -83,6 +83,16 @@ std::vector<int> stage_layer_split(const config::Experiment& e) {
   }
   const int stages = stage_count(e);
   const int layers = e.model.layers;
+  const config::ParallelismSpec& p = e.parallelism;
+  if (const int counted = p.split_counted_blocks(); counted > 0) {
+    // Megatron-Core's split with the embedding and the loss counted as layers: every stage the
+    // same share, less one on the first stage for the embedding and on the last for the loss
+    // (get_num_layers_to_build in megatron/core/transformer/transformer_block.py).
+    std::vector<int> split(static_cast<std::size_t>(stages), (layers + counted) / stages);
+    if (p.split_counts_embedding) --split.front();
+    if (p.split_counts_loss) --split.back();
+    return split;
+  }
   std::vector<int> split(static_cast<std::size_t>(stages), layers / stages);
   int extra = layers % stages;
   // The remainder goes to the middle stages, outward from the centre, so the first and last

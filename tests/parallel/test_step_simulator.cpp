@@ -190,6 +190,24 @@ TEST(StepSimulator, ZeroThreeGathersBlockByBlockAndOverlapsOnlyWhenTheStackDoes)
   EXPECT_LT(hidden.exposed_comm_s.at("dp"), serial.exposed_comm_s.at("dp"));
 }
 
+// A pipeline split that counts the embedding as a layer can leave the first chunk with the
+// embedding alone (Megatron-Core's layout for Qwen3-235B on 32 x 3 chunks): it runs as a chunk
+// of its own, and the step carries every layer once.
+TEST(StepSimulator, AChunkWithTheEmbeddingAloneRuns) {
+  const StepResult r = simulate_step(load("validation/moe_modelzoo_qwen3_235b_h100_a2a_ep8_pp32"));
+  ASSERT_EQ(r.stage_layers.size(), 96u);
+  EXPECT_EQ(r.stage_layers.front(), 0);
+  EXPECT_EQ(r.stages.front().layer_blocks, 0);
+  EXPECT_EQ(r.stages.front().block_parameters.size(), 1u);  // the embedding
+  EXPECT_EQ(r.stages.front().moe_blocks, 0);
+  int layers = 0, moe = 0;
+  for (int n : r.stage_layers) layers += n;
+  for (const StageCost& s : r.stages) moe += s.moe_blocks;
+  EXPECT_EQ(layers, 94);
+  EXPECT_EQ(moe, 94);  // every Qwen3 layer is MoE
+  EXPECT_GT(r.step_time_s, 0);
+}
+
 TEST(StepSimulator, DataParallelGroupsAcrossNodesUseEveryNic) {
   // tp 2 on two 8-GPU nodes: each data-parallel group is 4 GPUs on each node. Its gradient
   // reduce-scatter runs hierarchically (NVLink, then one ring per local rank on its own NIC),

@@ -106,10 +106,10 @@ TEST(ValidationSuite, ShippedSuiteSummaryIsPinned) {
                            {"korthikanti22", 11, 15, 0.0438, 0.0668, 15},
                            {"korthikanti22_layer", 5, 10, 0.0302, 0.0464, 5},
                            {"moe_folding", 50, 50, 0.0877, 0.1689, 37},
-                           {"moe_modelzoo", 9, 13, 0.1602, 0.3872, 7},
+                           {"moe_modelzoo", 10, 15, 0.2396, 0.4713, 9},
                            {"nemo_blackwell", 5, 15, 0.1963, 0.4993, 15},
                            {"nemo_h100", 17, 51, 0.0721, 1.0695, 43},
-                           {"", 100, 192, 0.0596, 0.3647, 152}};
+                           {"", 101, 194, 0.0604, 0.3803, 154}};
   const std::vector<ErrorSummary> summaries = summarise(runs);
   ASSERT_EQ(summaries.size(), std::size(pinned));
   for (std::size_t i = 0; i < summaries.size(); ++i) {

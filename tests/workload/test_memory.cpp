@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "sim/config/loader.hpp"
 #include "sim/workload/layer_workload.hpp"
 #include "sim/workload/memory.hpp"
@@ -116,6 +118,42 @@ TEST(Memory, DeepSeekV3FitsIn80GbH800) {
   EXPECT_EQ(layers, 61);
   EXPECT_EQ(split.front(), 3);
   EXPECT_EQ(split.back(), 3);
+}
+
+// Megatron-Core's --account-for-embedding-in-pipeline-split and -loss-: every stage gets
+// (layers + counted) / stages layers, less one on the first stage and one on the last.
+TEST(Memory, CountingTheEmbeddingAndTheLossSplitsAsMegatronCoreDoes) {
+  const std::string qwen =
+      kRoot + "/experiments/validation/moe_modelzoo_qwen3_235b_h100_a2a_ep8_pp32.yaml";
+  const auto split_of = [](const std::string& file, std::vector<std::string> overrides) {
+    config::LoadOptions options;
+    options.overrides = std::move(overrides);
+    return stage_layer_split(config::load_experiment(file, options));
+  };
+  // 94 layers + 2 over 32 x 3 chunks: an embedding-only first chunk and a loss-only last one.
+  std::vector<int> split = split_of(qwen, {});
+  ASSERT_EQ(split.size(), 96u);
+  EXPECT_EQ(split.front(), 0);
+  EXPECT_EQ(split.back(), 0);
+  EXPECT_EQ(std::count(split.begin(), split.end(), 1), 94);
+  // Over 8 x 4 chunks: 3 each, 2 on the first and on the last.
+  split = split_of(qwen, {"parallelism.pp=8", "parallelism.virtual_stages=4"});
+  ASSERT_EQ(split.size(), 32u);
+  EXPECT_EQ(split.front(), 2);
+  EXPECT_EQ(split.back(), 2);
+  EXPECT_EQ(std::count(split.begin(), split.end(), 3), 30);
+  // DeepSeek-V3's 61 layers on 2 stages, the embedding counted: 62 / 2 = 31, less one first.
+  split =
+      split_of(kRoot + "/experiments/dsv3_2048xh800_mpft.yaml",
+               {"parallelism.pp=2", "parallelism.schedule=1f1b", "parallelism.stage_layers=auto",
+                "parallelism.pipeline_split_counts=[embedding]"});
+  EXPECT_EQ(split, (std::vector<int>{30, 31}));
+  // One stage: both counted blocks come off the same stage, which keeps every layer.
+  split = split_of(
+      kRoot + "/experiments/dsv3_2048xh800_mpft.yaml",
+      {"parallelism.pp=1", "parallelism.schedule=1f1b", "parallelism.stage_layers=auto",
+       "parallelism.pipeline_split_counts=[embedding, loss]", "training.global_batch_size=4096"});
+  EXPECT_EQ(split, (std::vector<int>{61}));
 }
 
 TEST(Memory, ZeroStagesShardMoreStateOverDataParallelRanks) {
