@@ -156,6 +156,12 @@ MemoryEstimate estimate_memory(const config::Experiment& e) {
       if (stage == 0) dense += stats.params.embedding / p.tp;
       if (stage == last_stage) {
         dense += (stats.params.output_head + h) / p.tp;
+        // A tied head under a pipeline: the last stage keeps a copy of the word embeddings of its
+        // own (Megatron's shared embedding weight, its gradient all-reduced with the first
+        // stage's), with its gradient and optimizer state; on one stage the head is the table.
+        if (card.tied_embeddings && p.pp > 1) {
+          dense += static_cast<double>(card.vocab_size) * h / p.tp;
+        }
         // MTP modules: their routed experts spread over EP like the main model's, the rest whole.
         const double mtp_experts = card.moe ? card.mtp_modules * card.moe->experts *
                                                   ffn_params(card, card.moe->expert_hidden_size)

@@ -156,6 +156,25 @@ TEST(Memory, CountingTheEmbeddingAndTheLossSplitsAsMegatronCoreDoes) {
   EXPECT_EQ(split, (std::vector<int>{61}));
 }
 
+// GPT-3 ties its output head to the word embeddings. On one stage the head is the table itself;
+// under a pipeline the last stage keeps a copy of its own, so it holds as much as an untied head.
+TEST(Memory, ATiedHeadUnderAPipelineKeepsACopyOnTheLastStage) {
+  const std::string file =
+      kRoot + "/experiments/validation/korthikanti22_175b_seqpar_selective.yaml";
+  const auto state = [&](std::vector<std::string> overrides, std::size_t rank) {
+    config::LoadOptions options;
+    options.overrides = std::move(overrides);
+    const RankMemory r = estimate_memory(config::load_experiment(file, options)).ranks.at(rank);
+    return r.parameters + r.gradients + r.optimizer;
+  };
+  const std::vector<std::string> untied{"model.tied_embeddings=false"};
+  // pp 8: the last rank holds the same with the head tied as untied, more than a middle rank.
+  EXPECT_DOUBLE_EQ(state({}, 7), state(untied, 7));
+  EXPECT_GT(state({}, 7), state({}, 3));
+  // The first rank's table is the same either way.
+  EXPECT_DOUBLE_EQ(state({}, 0), state(untied, 0));
+}
+
 TEST(Memory, ZeroStagesShardMoreStateOverDataParallelRanks) {
   const std::string file = kRoot + "/experiments/dsv3_2048xh800_mpft.yaml";
   double previous = 1e300;
