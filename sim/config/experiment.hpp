@@ -56,6 +56,11 @@ struct ParallelismSpec {
   [[nodiscard]] int split_counted_blocks() const {
     return (split_counts_embedding ? 1 : 0) + (split_counts_loss ? 1 : 0);
   }
+  // Model stages (chunks) the layers split into: DualPipeV folds 2 onto each pp rank (a V); the
+  // other schedules have pp x virtual_stages.
+  [[nodiscard]] int model_stages() const {
+    return schedule == Schedule::dualpipev ? 2 * pp : pp * virtual_stages;
+  }
   std::int64_t dp = 1;  // derived: gpus / (tp * pp * cp)
 };
 

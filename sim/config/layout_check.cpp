@@ -54,7 +54,7 @@ std::vector<LayoutProblem> check_layout(Experiment& experiment) {
                                           model.attention.heads, p.tp));
   }
   const int counted = p.split_counted_blocks();
-  const int stages = p.schedule == Schedule::dualpipev ? 2 * p.pp : p.pp * p.virtual_stages;
+  const int stages = p.model_stages();
   if (counted == 0 && p.pp * p.virtual_stages > model.layers) {
     parallelism_problem("pp",
                         fmt::format("pp x virtual_stages = {} stages exceed the model's {} layers",

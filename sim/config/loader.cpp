@@ -139,11 +139,7 @@ void check_stage_layers(MapReader& reader, ParallelismSpec& spec, const ModelCar
   }
   spec.stage_layers = reader.list<int>("stage_layers", Bounds::non_negative());
   if (spec.stage_layers.size() != node->items().size()) return;  // items already reported
-  // DualPipeV folds 2 pp stages onto pp ranks (a V); other schedules have pp x virtual_stages.
-  const std::size_t stages =
-      spec.schedule == Schedule::dualpipev
-          ? 2 * static_cast<std::size_t>(spec.pp)
-          : static_cast<std::size_t>(spec.pp) * static_cast<std::size_t>(spec.virtual_stages);
+  const auto stages = static_cast<std::size_t>(spec.model_stages());
   const int total = std::accumulate(spec.stage_layers.begin(), spec.stage_layers.end(), 0);
   if (spec.stage_layers.size() != stages) {
     reader.report(*node, "stage_layers",

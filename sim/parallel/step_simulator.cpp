@@ -439,7 +439,7 @@ class StepSimulation {
   }
   // The recomputed forward's dispatch and combine (none unless the MoE layer is recomputed).
   [[nodiscard]] double ep_recomputed() const {
-    return options_.recomputes_moe_layer() ? ep_forward_layer() : 0.0;
+    return options_.recomputes("moe") ? ep_forward_layer() : 0.0;
   }
   // The bytes an all-gather of `parameters` moves: BF16, or with the stack's fp8_param_gather the
   // `fp8` of them that are FP8 GEMMs' weights in one byte each.
@@ -850,7 +850,7 @@ void StepSimulation::cost_blocks() {
   head_ = part_cost(workload::head_workload(card_, options_));
   // A tied output head multiplies by the embedding's table: on a single stage that is one
   // parameter, its gradient reduced once (with a pipeline the last stage keeps a copy of its own).
-  if (card_.tied_embeddings && p_.pp == 1) {
+  if (card_.tied_embeddings && !workload::tied_head_has_own_copy(e_)) {
     head_.cost.dense_parameters -= embedding_.cost.dense_parameters;
   }
   mtp_ = part_cost(workload::mtp_workload(card_, options_));
@@ -1055,7 +1055,7 @@ void StepSimulation::add_task_runs(int pp_rank, const StageCost& c, Pass pass, d
       run(ep_dispatch_, moe, ep_combine_.flow_bytes / ep_dispatch_.flow_bytes);
     }
     run(ep_combine_, moe);
-    if (!forward && options_.recomputes_moe_layer()) {  // the recomputed forward's
+    if (!forward && options_.recomputes("moe")) {  // the recomputed forward's
       run(ep_dispatch_, moe);
       run(ep_combine_, moe);
     }

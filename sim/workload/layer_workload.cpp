@@ -35,13 +35,7 @@ class Builder {
     fp8_ = options.precision == Precision::fp8;
   }
 
-  [[nodiscard]] bool recomputes(std::string_view op) const {
-    if (options_.recompute == RecomputeMode::full) return true;
-    if (options_.recompute == RecomputeMode::selective) return op == "attention";
-    if (options_.recompute != RecomputeMode::ops) return false;
-    return std::find(options_.recompute_ops.begin(), options_.recompute_ops.end(), op) !=
-           options_.recompute_ops.end();
-  }
+  [[nodiscard]] bool recomputes(std::string_view op) const { return options_.recomputes(op); }
   // Whether the op named `name` runs its forward again in the backward pass under a list-mode
   // recompute (full and selective set it in finish() and core_attention()).
   [[nodiscard]] bool recomputed_by_list(std::string_view name) const {
@@ -532,10 +526,11 @@ class Builder {
 
 }  // namespace
 
-bool WorkloadOptions::recomputes_moe_layer() const {
-  return recompute == RecomputeMode::full ||
-         (recompute == RecomputeMode::ops &&
-          std::find(recompute_ops.begin(), recompute_ops.end(), "moe") != recompute_ops.end());
+bool WorkloadOptions::recomputes(std::string_view op) const {
+  if (recompute == RecomputeMode::full) return true;
+  if (recompute == RecomputeMode::selective) return op == "attention";
+  if (recompute != RecomputeMode::ops) return false;
+  return std::find(recompute_ops.begin(), recompute_ops.end(), op) != recompute_ops.end();
 }
 
 namespace {

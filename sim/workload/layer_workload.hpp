@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/config/experiment.hpp"
@@ -152,10 +153,11 @@ struct WorkloadOptions {
   // tp_overlap), when the stack overlaps TP communication with tp > 1 and sequence parallelism.
   std::optional<std::array<config::TpOverlapGemm, config::kTpGemms>> tp_overlap;
 
-  // Whether the backward pass runs an MoE layer's forward again, token dispatch and combine
-  // included: under full recomputation, and with "moe" in the recompute list (Megatron-Core's
+  // Whether the recompute policy reruns the op (a recompute-list name): full recomputation
+  // every op, selective the attention, a list its names. recomputes("moe"): the backward runs
+  // an MoE layer's forward again, token dispatch and combine included (Megatron-Core's
   // --recompute-modules moe checkpoints the MoE layer from the router to the combine).
-  [[nodiscard]] bool recomputes_moe_layer() const;
+  [[nodiscard]] bool recomputes(std::string_view op) const;
 };
 
 struct LayerWorkload {

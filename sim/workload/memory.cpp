@@ -23,9 +23,7 @@ BytesPerParameter recipe(const config::Experiment& e) {
 }
 
 int stage_count(const config::Experiment& e) {
-  const config::ParallelismSpec& p = e.parallelism;
-  if (p.schedule == Schedule::dualpipev) return 2 * p.pp;
-  return p.pp * p.virtual_stages;
+  return e.parallelism.model_stages();
 }
 
 // Stages held by pipeline rank r.
@@ -75,6 +73,10 @@ double in_flight(const config::Experiment& e, int rank, int stage) {
 }
 
 }  // namespace
+
+bool tied_head_has_own_copy(const config::Experiment& e) {
+  return e.model.tied_embeddings && e.parallelism.pp > 1;
+}
 
 std::vector<int> stage_layer_split(const config::Experiment& e) {
   if (!e.parallelism.stage_layers.empty() &&
@@ -156,10 +158,8 @@ MemoryEstimate estimate_memory(const config::Experiment& e) {
       if (stage == 0) dense += stats.params.embedding / p.tp;
       if (stage == last_stage) {
         dense += (stats.params.output_head + h) / p.tp;
-        // A tied head under a pipeline: the last stage keeps a copy of the word embeddings of its
-        // own (Megatron's shared embedding weight, its gradient all-reduced with the first
-        // stage's), with its gradient and optimizer state; on one stage the head is the table.
-        if (card.tied_embeddings && p.pp > 1) {
+        // A tied head's own copy of the word embeddings, with its gradient and optimizer state.
+        if (tied_head_has_own_copy(e)) {
           dense += static_cast<double>(card.vocab_size) * h / p.tp;
         }
         // MTP modules: their routed experts spread over EP like the main model's, the rest whole.

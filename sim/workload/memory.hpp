@@ -56,6 +56,10 @@ struct MemoryEstimate {
 
 // Layers of every pipeline stage (pp x virtual_stages, or 2 pp for dualpipev).
 [[nodiscard]] std::vector<int> stage_layer_split(const config::Experiment& experiment);
+// Whether a tied output head keeps a copy of its own of the word embeddings on the last stage
+// (under a pipeline, as Megatron does, its gradient all-reduced with the first stage's); on one
+// stage the head multiplies by the embedding's table itself.
+[[nodiscard]] bool tied_head_has_own_copy(const config::Experiment& experiment);
 
 [[nodiscard]] MemoryEstimate estimate_memory(const config::Experiment& experiment);
 
